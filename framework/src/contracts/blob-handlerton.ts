@@ -1,0 +1,127 @@
+/**
+ * The BlobHandlerton contract (after MySQL WL#3583): blob storage as its own plugin, shareable
+ * between storage engines.
+ *
+ * A blob has an id; its committed contents are immutable *revisions*, each named by the tid of
+ * the transaction that committed it. Uncommitted data lives in *drafts*, private to one blob
+ * transaction. The framework's coordinator (not the engine) enforces the open-mode rules,
+ * "N readers xor 1 writer", handle lifetimes and locators; an engine stores bytes, keeps
+ * revisions alive while referenced, and makes commits atomic and durable.
+ *
+ * Rules every implementation keeps:
+ * - Bytes are streamed: no method holds a whole blob in memory; reads and writes move at most the
+ *   bytes asked for.
+ * - A draft is invisible to every reader until `commit`; `rollback` leaves no trace of it.
+ * - `prepare` makes every draft of the transaction and its reference changes durable (for a
+ *   durable handlerton) but not yet visible; after it returns, `commit` must not fail but for a
+ *   dead disk, and `rollback` must never fail.
+ * - A committed revision stays readable while it is referenced: by records (`addReferences`,
+ *   `releaseReferences`) or by open readers. When both counts reach zero it is reclaimed — at
+ *   the latest by the next `reclaim()`; an open reader keeps working after its revision lost its
+ *   last record reference, and closing that reader lets the revision go.
+ * - With `partialUpdate`, a draft based on a revision shares the unchanged bytes with it:
+ *   writing 4 KiB into a 1 GiB blob costs about 4 KiB (plus one chunk), not 1 GiB.
+ */
+import type { BlobCapabilities } from './capabilities.js';
+import type { BlobId, Oid, Tid } from './ids.js';
+import type { BlobRef } from './records.js';
+
+/** The caller's blob transaction: an object whose identity ties drafts, prepare and commit together. */
+export interface BlobTransaction {
+  /** For diagnostics only. */
+  readonly label: string;
+}
+
+let blobTxnCounter = 0;
+/** Creates a new BlobTransaction. */
+export function blobTransaction(label?: string): BlobTransaction {
+  blobTxnCounter += 1;
+  return Object.freeze({ label: label ?? `blob-txn-${blobTxnCounter}` });
+}
+
+/** Random-access reader of one committed revision. Holds the revision alive until closed. */
+export interface RevisionReader {
+  /** The revision's size in bytes. */
+  readonly size: number;
+  /** Reads up to `target.length` bytes at `position` into `target`; returns the count (0 at or past the end). */
+  read(target: Uint8Array, position: number): Promise<number>;
+  /** Releases the revision. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Uncommitted data of one blob in one blob transaction. */
+export interface BlobDraft {
+  /** The blob this draft will become a revision of. */
+  readonly blobId: BlobId;
+  /** The draft's current size in bytes. */
+  size(): number;
+  /** Reads up to `target.length` bytes at `position`; returns the count (0 at or past the end). */
+  read(target: Uint8Array, position: number): Promise<number>;
+  /** Writes `source` at `position`; writing past the end fills the gap with zeros. */
+  write(source: Uint8Array, position: number): Promise<void>;
+  /** Cuts or zero-extends the draft to `size` bytes. */
+  truncate(size: number): Promise<void>;
+}
+
+/** A revision prepared but not known to be committed, found by `recover` after a crash. */
+export interface PendingRevision {
+  readonly blobId: BlobId;
+  readonly revision: Tid;
+  /** The oid of the record the draft was created for (the blob object). */
+  readonly oid: Oid;
+}
+
+/** Blob storage, implemented by every blob engine. */
+export interface BlobHandlerton {
+  /** The handlerton's name, recorded in BlobRefs and bound into locators (e.g. "filestorage2"). */
+  readonly name: string;
+  /** The capability manifest: fixed for the life of the object. */
+  readonly capabilities: BlobCapabilities;
+
+  /** Allocates a new blob id (no revision exists yet). */
+  createBlob(): Promise<BlobId>;
+
+  /** Opens a committed revision for reading. POSKeyError when it does not exist (or was reclaimed). */
+  openRevision(blobId: BlobId, revision: Tid): Promise<RevisionReader>;
+
+  /** The newest committed revision of `blobId`, or null when it has none. */
+  latestRevision(blobId: BlobId): Promise<Tid | null>;
+
+  /**
+   * Creates the draft of `blobId` in `txn`: empty when `base` is null, else starting from revision
+   * `base` (POSKeyError when that revision is missing). `oid` is the record the blob belongs to
+   * (used by `recover`). One draft per blob per transaction: a second call replaces the first.
+   */
+  createDraft(txn: BlobTransaction, blobId: BlobId, oid: Oid, base: Tid | null): Promise<BlobDraft>;
+
+  /** Counts one record reference per entry when `txn` commits (refs of records stored in it). */
+  addReferences(txn: BlobTransaction, refs: readonly BlobRef[]): Promise<void>;
+
+  /** Makes `txn`'s drafts durable as revision `revision` of their blobs, not yet visible. */
+  prepare(txn: BlobTransaction, revision: Tid): Promise<void>;
+
+  /** Publishes a prepared `txn`: its revisions become readable and its references count. */
+  commit(txn: BlobTransaction): Promise<void>;
+
+  /** Discards `txn`'s drafts (prepared or not). Never throws; unknown transactions are ignored. */
+  rollback(txn: BlobTransaction): Promise<void>;
+
+  /** Drops one record reference per entry, at once (used by pack). Unknown revisions are ignored. */
+  releaseReferences(refs: readonly BlobRef[]): Promise<void>;
+
+  /** Record references plus open readers of a revision; 0 when it does not exist. */
+  refcount(blobId: BlobId, revision: Tid): Promise<number>;
+
+  /** Removes every committed revision with no record reference and no open reader; returns how many. */
+  reclaim(): Promise<number>;
+
+  /**
+   * After a crash between `prepare` and `commit`: for each prepared revision, asks whether the
+   * enclosing storage transaction committed, then commits or discards it. Optional: handlertons
+   * that are not durable have nothing to recover.
+   */
+  recover?(isCommitted: (pending: PendingRevision) => Promise<boolean>): Promise<void>;
+
+  /** Closes the handlerton: rolls back open transactions, releases files. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,145 @@
+/**
+ * The application API: what `openDatabase` returns. Engines never implement these; the framework
+ * builds them over a Storage and a BlobHandlerton.
+ *
+ * Blob rules (DESIGN.md "Blob semantics"), kept by the framework for every engine:
+ * - open('r') reads committed data (or this transaction's uncommitted data, once it exists);
+ * - the first open('w') in a transaction starts new empty uncommitted data; 'a' and 'r+' start
+ *   from the committed data (copy-on-write); once uncommitted data exists every later open sees it;
+ * - per blob and transaction: N readers and no writer, or 1 writer and no readers (BlobLockedError);
+ * - a writable handle dies with its transaction: commit or abort closes it, later use raises
+ *   TransactionClosedError; uncommitted data is invisible to every other transaction and snapshot;
+ * - a reader keeps reading its revision after a newer commit, a delete or a pack, until it closes.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { BlobCapabilities, StorageCapabilities } from './capabilities.js';
+import type { Oid, Tid } from './ids.js';
+import type { Locator } from './locator.js';
+import type { PackResult, TransactionMeta } from './records.js';
+
+/** Blob open modes. */
+export type BlobMode = 'r' | 'w' | 'a' | 'r+';
+
+/** A record as the application sees it. */
+export interface DbRecord {
+  readonly oid: Oid;
+  /** The serial (tid that wrote this revision). */
+  readonly tid: Tid;
+  readonly data: Uint8Array;
+  /** Oids this record references (for the external garbage collector). */
+  readonly refs: readonly Oid[];
+}
+
+/** Reads at one consistent point in time. */
+export interface ReadView {
+  /** The view reads the state as of this tid (inclusive). */
+  readonly tid: Tid;
+  /** The record `oid`; POSKeyError when it does not exist in this view. */
+  read(oid: Oid): Promise<DbRecord>;
+  /** The record `oid`, or undefined when it does not exist in this view. */
+  tryRead(oid: Oid): Promise<DbRecord | undefined>;
+  /** The blob object `oid`; POSKeyError when missing, InvalidArgumentError when `oid` is not a blob. */
+  blob(oid: Oid): Promise<Blob>;
+}
+
+/** A read-only MVCC view; close it when done. */
+export interface Snapshot extends ReadView, AsyncDisposable {
+  close(): Promise<void>;
+}
+
+/** Options for a new record. */
+export interface WriteOptions {
+  /** Oids the record references (blobs created in the transaction are referenced by their oid). */
+  readonly refs?: readonly Oid[];
+}
+
+/** A read-write transaction; isolated (snapshot reads, first committer wins). */
+export interface Transaction extends ReadView {
+  /** Creates a record; returns its new oid. */
+  create(data: Uint8Array, options?: WriteOptions): Promise<Oid>;
+  /** Replaces record `oid` (which must exist in this view, or be the root oid 0 to create it). */
+  write(oid: Oid, data: Uint8Array, options?: WriteOptions): Promise<void>;
+  /** Deletes record `oid` (external-GC delete; needs capability externalGC). */
+  delete(oid: Oid): Promise<void>;
+  /** Creates a new, empty blob object; returns it. Reference its oid from a record to keep it. */
+  createBlob(): Promise<Blob>;
+  /** Opens a blob through a locator, within this transaction. */
+  openLocator(locator: Locator | Uint8Array | string, mode: BlobMode): Promise<BlobHandle>;
+  /** True until commit or abort. */
+  readonly active: boolean;
+}
+
+/** A blob object: a record that owns blob data. */
+export interface Blob {
+  readonly oid: Oid;
+  /** Opens the blob; see the blob rules above. */
+  open(mode: BlobMode): Promise<BlobHandle>;
+  /** A signed locator for this blob's revision as seen by the view, granting `access`. */
+  locator(access?: { write?: boolean; append?: boolean }): Locator;
+}
+
+/** Whence values for seek. */
+export type SeekWhence = 'start' | 'current' | 'end';
+
+/** An open blob: positioned reads and writes plus streams. */
+export interface BlobHandle extends AsyncDisposable {
+  readonly mode: BlobMode;
+  /** True until closed (explicitly, or by the end of its transaction for writers). */
+  readonly open: boolean;
+  /** Reads up to `length` bytes at the position (default: up to 64 KiB); an empty array at the end. */
+  read(length?: number): Promise<Uint8Array>;
+  /** Writes at the position (at the end in 'a' mode) and advances it. */
+  write(data: Uint8Array | string): Promise<number>;
+  /** Moves the position; seeking past the end is allowed (a later write zero-fills). Returns the new position. */
+  seek(offset: number, whence?: SeekWhence): number;
+  /** The position. */
+  tell(): number;
+  /** The current size in bytes. */
+  size(): number;
+  /** Cuts or zero-extends to `size` bytes (default: the position). */
+  truncate(size?: number): Promise<void>;
+  /** Pushes buffered writes down (and commits for non-data-transactional handlertons). */
+  flush(): Promise<void>;
+  /** Closes the handle. Idempotent. */
+  close(): Promise<void>;
+  /** A Readable over bytes [start, end) (end exclusive; default: to the end). */
+  createReadStream(options?: { start?: number; end?: number; highWaterMark?: number }): Readable;
+  /** A Writable that writes at the position. */
+  createWriteStream(): Writable;
+  /** A locator for the revision this handle reads (or will commit). */
+  readonly locator: Locator;
+}
+
+/** Options of a transaction run. */
+export interface TransactionOptions {
+  readonly meta?: Partial<TransactionMeta>;
+  /** How many times to retry on ConflictError (default 0). */
+  readonly retries?: number;
+}
+
+/** What the external garbage collector did. */
+export interface GcResult {
+  readonly reachable: number;
+  readonly deleted: number;
+}
+
+/** An open database. */
+export interface Database extends AsyncDisposable {
+  readonly capabilities: { readonly storage: StorageCapabilities; readonly blobs: BlobCapabilities };
+  /** Names of the storage engine and blob handlerton in use. */
+  readonly engines: { readonly storage: string; readonly blobs: string };
+  /** Runs `fn` in a transaction: commits when it returns, aborts when it throws. */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /** A read-only view of the latest committed state (or of the state as of `at`). */
+  snapshot(at?: Tid): Promise<Snapshot>;
+  /** Opens a blob revision for reading through a locator, outside any transaction. */
+  openLocator(locator: Locator | Uint8Array | string): Promise<BlobHandle>;
+  /** Tid of the last committed transaction. */
+  lastTransaction(): Tid;
+  /** Packs the storage as of `at` (default: now) and reclaims unreferenced blob revisions. */
+  pack(at?: Date | Tid): Promise<PackResult>;
+  /** External GC: deletes every object not reachable from the root (oid 0). */
+  collectGarbage(): Promise<GcResult>;
+  /** Closes the database and everything it opened. */
+  close(): Promise<void>;
+}

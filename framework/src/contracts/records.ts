@@ -1,0 +1,98 @@
+/**
+ * Record shapes that cross the Storage contract.
+ *
+ * A stored record carries its bytes (opaque to the framework and the engine) and, next to them,
+ * the references it makes: other oids and blob revisions. The external garbage collector and the
+ * blob refcounts read only `refs`, never the application's encoding.
+ */
+import type { BlobId, Oid, Tid } from './ids.js';
+
+/** One blob revision, as a record refers to it. */
+export interface BlobRef {
+  /** Name of the blob handlerton holding the blob (e.g. "filestorage2"). */
+  readonly handlerton: string;
+  /** The blob's id within that handlerton. */
+  readonly blobId: BlobId;
+  /** The revision: the tid of the transaction that committed it. */
+  readonly revision: Tid;
+}
+
+/** What a record references. */
+export interface RecordRefs {
+  readonly oids: readonly Oid[];
+  readonly blobs: readonly BlobRef[];
+}
+
+/** No references. */
+export const NO_REFS: RecordRefs = Object.freeze({ oids: Object.freeze([]), blobs: Object.freeze([]) });
+
+/** The payload a writer stores: bytes plus declared references. */
+export interface RecordInput {
+  readonly data: Uint8Array;
+  readonly refs: RecordRefs;
+}
+
+/** One committed revision of an object. */
+export interface LoadedRecord extends RecordInput {
+  readonly oid: Oid;
+  /** The serial: tid of the transaction that wrote this revision. */
+  readonly tid: Tid;
+}
+
+/** A revision found by `loadBefore`, with the tid of the revision that replaced it. */
+export interface LoadedRevision extends LoadedRecord {
+  /** Tid of the next revision (or delete), or null when this revision is current. */
+  readonly nextTid: Tid | null;
+}
+
+/** Metadata of a transaction (ZODB's user, description, extension). */
+export interface TransactionMeta {
+  readonly user: string;
+  readonly description: string;
+  /** JSON-serialisable extension data. */
+  readonly extension: Readonly<Record<string, unknown>>;
+}
+
+/** One entry of `history`, newest first. */
+export interface HistoryEntry {
+  readonly tid: Tid;
+  readonly time: Date;
+  readonly user: string;
+  readonly description: string;
+  readonly extension: Readonly<Record<string, unknown>>;
+  /** Size of the record's data in bytes; 0 for a delete. */
+  readonly size: number;
+  /** True when this revision is a delete marker. */
+  readonly deleted: boolean;
+}
+
+/** A record within an iterated transaction; `record` is null for a delete. */
+export interface IteratedRecord {
+  readonly oid: Oid;
+  readonly tid: Tid;
+  readonly record: RecordInput | null;
+}
+
+/** A committed transaction as `iterator` yields it. */
+export interface IteratedTransaction {
+  readonly tid: Tid;
+  /** ' ' committed, 'p' rewritten by pack. */
+  readonly status: ' ' | 'p';
+  readonly meta: TransactionMeta;
+  readonly records: readonly IteratedRecord[];
+}
+
+/** What `pack` did. */
+export interface PackResult {
+  /** Record revisions removed. */
+  readonly removedRevisions: number;
+  /** Objects removed entirely (deleted objects whose last revision went). */
+  readonly removedObjects: number;
+  /** Bytes freed, when the engine can tell (0 otherwise). */
+  readonly reclaimedBytes: number;
+}
+
+/** Told by `pack` which blob references the removed revisions held, in batches. */
+export interface PackObserver {
+  releaseBlobRefs(refs: readonly BlobRef[]): Promise<void>;
+}

@@ -1,0 +1,126 @@
+/**
+ * The Storage contract: transactional object records with MVCC (after ZODB's IStorage).
+ *
+ * Invariants every implementation keeps:
+ * - Tids strictly increase. `lastTransaction()` never decreases and moves only when a
+ *   transaction finishes; a reader that saw tid T never later sees a state older than T.
+ * - One storage transaction commits at a time: `tpcBegin` with another transaction active
+ *   waits until that one finishes or aborts (the commit lock). An engine may release the lock
+ *   once a transaction's position in the commit order is fixed (group commit), as long as
+ *   readers only see a transaction after it is durable and after every earlier one.
+ * - After `tpcVote` returns, `tpcFinish` must not fail for any reason but a dead disk (which
+ *   is fail-stop: the engine refuses further writes), and `tpcAbort` must never fail.
+ * - Nothing of an aborted transaction is ever visible, before or after a reopen.
+ * - A call needing a capability the engine does not claim raises NotSupportedError.
+ */
+import type { StorageCapabilities } from './capabilities.js';
+import type { Oid, Tid } from './ids.js';
+import type {
+  HistoryEntry,
+  IteratedTransaction,
+  LoadedRecord,
+  LoadedRevision,
+  PackObserver,
+  PackResult,
+  RecordInput,
+  TransactionMeta,
+} from './records.js';
+
+/** The caller's transaction: an object whose identity ties the 2PC calls together. */
+export interface StorageTransaction {
+  readonly meta: TransactionMeta;
+}
+
+/** Creates a StorageTransaction with the given metadata (defaults: empty strings, no extension). */
+export function storageTransaction(meta: Partial<TransactionMeta> = {}): StorageTransaction {
+  return {
+    meta: Object.freeze({ user: meta.user ?? '', description: meta.description ?? '', extension: meta.extension ?? {} }),
+  };
+}
+
+/** Transactional record storage, implemented by every engine. */
+export interface Storage {
+  /** The engine's name, e.g. "memory". */
+  readonly name: string;
+  /** The capability manifest: fixed for the life of the object. */
+  readonly capabilities: StorageCapabilities;
+  /** A random 64-bit id of this database, stable across reopen for durable engines (bound into locators). */
+  readonly databaseId: bigint;
+
+  /** Reserves a new oid, greater than every oid stored or handed out before. ReadOnlyError when read-only. */
+  newOid(): Promise<Oid>;
+
+  /** The current revision of `oid`. POSKeyError when unknown or deleted. */
+  load(oid: Oid): Promise<LoadedRecord>;
+
+  /** The revision of `oid` written by transaction `tid`. POSKeyError when there is none (or it was packed away). */
+  loadSerial(oid: Oid, tid: Tid): Promise<LoadedRecord>;
+
+  /**
+   * The newest revision of `oid` committed strictly before `tid`, with the tid of the revision after it.
+   * Returns null when the object has no revision before `tid` (created at or after it).
+   * POSKeyError when `oid` is unknown, or when the revision found is a delete marker.
+   */
+  loadBefore(oid: Oid, tid: Tid): Promise<LoadedRevision | null>;
+
+  /** The tid of the last finished transaction; 0n when nothing was committed. */
+  lastTransaction(): Tid;
+
+  /**
+   * Starts the commit of `txn` and returns its tid (fixed here, so stores know it).
+   * `tid`, when given (restore/copy path, capability `restore`), must exceed `lastTransaction()`.
+   * Waits while another transaction commits. StorageTransactionError when `txn` is already active;
+   * ReadOnlyError when read-only.
+   */
+  tpcBegin(txn: StorageTransaction, tid?: Tid): Promise<Tid>;
+
+  /**
+   * Stores a new revision of `oid`. `serial` is the tid of the revision the writer based its change on
+   * (0n for a new object). ConflictError when it is not the current serial (raised here or at vote).
+   * Storing one oid twice in a transaction keeps the last. StorageTransactionError when `txn` is not active.
+   */
+  store(oid: Oid, serial: Tid, record: RecordInput, txn: StorageTransaction): Promise<void>;
+
+  /**
+   * Writes a delete marker for `oid` (external GC, capability `externalGC`). POSKeyError when the
+   * object has no current revision; ConflictError when `serial` is not its current serial.
+   * Older snapshots keep reading the previous revision until a pack passes it.
+   */
+  deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void>;
+
+  /**
+   * Writes an already committed revision verbatim, without conflict checks (copy path, capability
+   * `restore`); `record` null writes a delete marker.
+   */
+  restore(oid: Oid, record: RecordInput | null, txn: StorageTransaction): Promise<void>;
+
+  /** Last chance to fail: conflicts and I/O errors surface here at the latest. */
+  tpcVote(txn: StorageTransaction): Promise<void>;
+
+  /** Makes the transaction durable (per the engine's sync mode), publishes it, releases the lock; returns its tid. */
+  tpcFinish(txn: StorageTransaction): Promise<Tid>;
+
+  /** Discards the transaction. Never throws; aborting a transaction that is not active does nothing. */
+  tpcAbort(txn: StorageTransaction): Promise<void>;
+
+  /** Up to `size` revisions of `oid`, newest first (capability `history`). POSKeyError when unknown. */
+  history(oid: Oid, size?: number): Promise<HistoryEntry[]>;
+
+  /**
+   * Committed transactions with `start <= tid <= stop`, in tid order (capability `iterator`).
+   * A snapshot: transactions committed after the call are not included.
+   */
+  iterator(start?: Tid, stop?: Tid): AsyncIterable<IteratedTransaction>;
+
+  /**
+   * Removes, per object, every revision older than the one current at `packTid`, and every revision
+   * of an object whose current revision at `packTid` is a delete marker (capability `pack`).
+   * Keeps everything committed after `packTid`. Commits and reads go on while it runs.
+   * Reports the blob references of removed revisions to `observer`.
+   * PackInProgressError when a pack already runs.
+   */
+  pack(packTid: Tid, observer?: PackObserver): Promise<PackResult>;
+
+  /** Closes the storage: aborts a pending transaction, releases files and locks. Idempotent. */
+  close(): Promise<void>;
+}
