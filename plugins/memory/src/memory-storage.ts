@@ -1,0 +1,379 @@
+/**
+ * A storage that keeps everything in memory: the reference engine.
+ *
+ * It is an example of a complete Storage (MVCC reads, history, iteration, restore with explicit
+ * tids, pack and external-GC deletes) without the details that make real engines hard to read:
+ * no files, no format, no crash recovery. Read it first, then read an engine that has to earn
+ * its durability.
+ *
+ * It does the obvious thing everywhere, and is naive about it:
+ * - every revision of an object sits in one array, oldest first, searched from the end;
+ * - a commit applies all of its writes in one synchronous step, so readers see a transaction
+ *   entirely or not at all; there is no other synchronisation;
+ * - the commit lock is a promise that whole transactions queue on, from `tpcBegin` to
+ *   `tpcFinish`/`tpcAbort`; nothing is grouped or pipelined;
+ * - pack walks every object and rewrites the transaction log it keeps for `iterator`;
+ * - nothing is durable: close (or a crash) forgets it all.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  assertU64,
+  ConflictError,
+  InvalidArgumentError,
+  nextTid,
+  PackInProgressError,
+  POSKeyError,
+  StorageClosedError,
+  storageCapabilities,
+  StorageTransactionError,
+  systemClock,
+  tidToDate,
+  toHex,
+  ZERO_TID,
+} from '@handlerton/framework';
+import type {
+  BlobRef,
+  Clock,
+  HistoryEntry,
+  IteratedTransaction,
+  LoadedRecord,
+  LoadedRevision,
+  Oid,
+  PackObserver,
+  PackResult,
+  RecordInput,
+  Storage,
+  StorageCapabilities,
+  StorageTransaction,
+  Tid,
+  TransactionMeta,
+} from '@handlerton/framework';
+import { copyMeta, copyRecordIn, copyRecordOut } from './memory-records.js';
+
+/** One committed revision of an object; `record` null is a delete marker. */
+interface Revision {
+  readonly tid: Tid;
+  readonly record: RecordInput | null;
+  readonly meta: TransactionMeta;
+}
+
+/** A committed transaction as kept for `iterator` (pack may rewrite it). */
+interface LoggedTransaction {
+  readonly tid: Tid;
+  readonly status: ' ' | 'p';
+  readonly meta: TransactionMeta;
+  readonly records: readonly { readonly oid: Oid; readonly record: RecordInput | null }[];
+}
+
+/** The transaction holding the commit lock. */
+interface ActiveTransaction {
+  readonly txn: StorageTransaction;
+  readonly tid: Tid;
+  readonly meta: TransactionMeta;
+  readonly writes: Map<Oid, RecordInput | null>;
+  voted: boolean;
+}
+
+/** Options of a MemoryStorage. */
+export interface MemoryStorageOptions {
+  /** Time source for tids (default: the system clock). */
+  readonly clock?: Clock;
+}
+
+const PACK_BATCH = 1000;
+
+/** A promise that waiters on the commit lock await, and the function that settles it. */
+function unlockSignal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = (): void => {};
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** A complete, non-durable Storage held in memory. */
+export class MemoryStorage implements Storage {
+  /** The capability manifest every MemoryStorage has. */
+  static readonly capabilities: StorageCapabilities = storageCapabilities({
+    mvcc: true,
+    history: true,
+    iterator: true,
+    restore: true,
+    pack: true,
+    externalGC: true,
+  });
+
+  readonly name = 'memory';
+  readonly capabilities = MemoryStorage.capabilities;
+  readonly databaseId: bigint = randomBytes(8).readBigUInt64BE(0);
+
+  readonly #clock: Clock;
+  #revisions = new Map<Oid, Revision[]>();
+  #log: LoggedTransaction[] = [];
+  #lastTid: Tid = ZERO_TID;
+  #lastIssuedTid: Tid = ZERO_TID;
+  #lastOid: Oid = 0n;
+  #active: ActiveTransaction | null = null;
+  #waiting = new Set<StorageTransaction>();
+  #abandoned = new Set<StorageTransaction>();
+  #unlocked = unlockSignal();
+  #packing = false;
+  #closed = false;
+
+  constructor(options: MemoryStorageOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  async newOid(): Promise<Oid> {
+    this.#checkOpen();
+    this.#lastOid += 1n;
+    return this.#lastOid;
+  }
+
+  async load(oid: Oid): Promise<LoadedRecord> {
+    const current = this.#current(oid);
+    if (current?.record == null) throw new POSKeyError(`oid ${toHex(oid)} does not exist`, oid);
+    return { oid, tid: current.tid, ...copyRecordOut(current.record) };
+  }
+
+  async loadSerial(oid: Oid, tid: Tid): Promise<LoadedRecord> {
+    assertU64(tid, 'tid');
+    const revision = this.#revisionsOf(oid).find((r) => r.tid === tid);
+    if (revision?.record == null) {
+      throw new POSKeyError(`oid ${toHex(oid)} has no revision ${toHex(tid)}`, oid);
+    }
+    return { oid, tid, ...copyRecordOut(revision.record) };
+  }
+
+  async loadBefore(oid: Oid, tid: Tid): Promise<LoadedRevision | null> {
+    assertU64(tid, 'tid');
+    const revisions = this.#revisionsOf(oid);
+    if (revisions.length === 0) throw new POSKeyError(`oid ${toHex(oid)} does not exist`, oid);
+    let i = revisions.length - 1;
+    while (i >= 0 && revisions[i]!.tid >= tid) i--;
+    if (i < 0) return null;
+    const found = revisions[i]!;
+    if (found.record === null) throw new POSKeyError(`oid ${toHex(oid)} was deleted before ${toHex(tid)}`, oid);
+    return { oid, tid: found.tid, ...copyRecordOut(found.record), nextTid: revisions[i + 1]?.tid ?? null };
+  }
+
+  lastTransaction(): Tid {
+    this.#checkOpen();
+    return this.#lastTid;
+  }
+
+  async tpcBegin(txn: StorageTransaction, tid?: Tid): Promise<Tid> {
+    this.#checkOpen();
+    if (tid !== undefined) assertU64(tid, 'tid');
+    if (this.#active?.txn === txn || this.#waiting.has(txn)) {
+      throw new StorageTransactionError('this transaction has already begun');
+    }
+    const meta = copyMeta(txn.meta);
+    this.#waiting.add(txn);
+    try {
+      while (this.#active !== null && !this.#closed) await this.#unlocked.promise;
+      this.#checkOpen();
+      if (this.#abandoned.has(txn)) throw new StorageTransactionError('the transaction was aborted before it began');
+    } finally {
+      this.#waiting.delete(txn);
+      this.#abandoned.delete(txn);
+    }
+    if (tid !== undefined && tid <= this.#lastTid) {
+      throw new InvalidArgumentError(`explicit tid ${toHex(tid)} is not after the last transaction ${toHex(this.#lastTid)}`);
+    }
+    const chosen = tid ?? nextTid(this.#lastIssuedTid, this.#clock.now());
+    if (chosen > this.#lastIssuedTid) this.#lastIssuedTid = chosen;
+    this.#active = { txn, tid: chosen, meta, writes: new Map(), voted: false };
+    return chosen;
+  }
+
+  async store(oid: Oid, serial: Tid, record: RecordInput, txn: StorageTransaction): Promise<void> {
+    const active = this.#writing(txn);
+    assertU64(serial, 'serial');
+    const copy = copyRecordIn(record);
+    const current = this.#current(oid);
+    const committed = current?.record == null ? undefined : current.tid;
+    if (serial !== (committed ?? ZERO_TID)) throw new ConflictError(oid, committed, serial);
+    this.#write(active, oid, copy);
+  }
+
+  async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
+    const active = this.#writing(txn);
+    assertU64(serial, 'serial');
+    const current = this.#current(oid);
+    if (current?.record == null) throw new POSKeyError(`oid ${toHex(oid)} has no current revision to delete`, oid);
+    if (serial !== current.tid) throw new ConflictError(oid, current.tid, serial, 'delete');
+    this.#write(active, oid, null);
+  }
+
+  async restore(oid: Oid, record: RecordInput | null, txn: StorageTransaction): Promise<void> {
+    const active = this.#writing(txn);
+    assertU64(oid, 'oid');
+    this.#write(active, oid, record === null ? null : copyRecordIn(record));
+  }
+
+  async tpcVote(txn: StorageTransaction): Promise<void> {
+    this.#writing(txn).voted = true;
+  }
+
+  async tpcFinish(txn: StorageTransaction): Promise<Tid> {
+    const active = this.#activeFor(txn);
+    const records: { oid: Oid; record: RecordInput | null }[] = [];
+    for (const [oid, record] of active.writes) {
+      records.push({ oid, record });
+      const revision: Revision = { tid: active.tid, record, meta: active.meta };
+      const revisions = this.#revisions.get(oid);
+      if (revisions === undefined) this.#revisions.set(oid, [revision]);
+      else revisions.push(revision);
+    }
+    this.#log.push({ tid: active.tid, status: ' ', meta: active.meta, records });
+    this.#lastTid = active.tid;
+    this.#unlock();
+    return active.tid;
+  }
+
+  async tpcAbort(txn: StorageTransaction): Promise<void> {
+    if (this.#active?.txn === txn) this.#unlock();
+    else if (this.#waiting.has(txn)) this.#abandoned.add(txn);
+  }
+
+  async history(oid: Oid, size = 1): Promise<HistoryEntry[]> {
+    if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`history size must be a positive integer, got ${size}`);
+    const revisions = this.#revisionsOf(oid);
+    if (revisions.length === 0) throw new POSKeyError(`oid ${toHex(oid)} does not exist`, oid);
+    return revisions
+      .slice(-size)
+      .reverse()
+      .map((r) => ({
+        tid: r.tid,
+        time: tidToDate(r.tid),
+        ...copyMeta(r.meta),
+        size: r.record?.data.length ?? 0,
+        deleted: r.record === null,
+      }));
+  }
+
+  iterator(start: Tid = ZERO_TID, stop?: Tid): AsyncIterable<IteratedTransaction> {
+    this.#checkOpen();
+    assertU64(start, 'start');
+    if (stop !== undefined) assertU64(stop, 'stop');
+    const snapshot = this.#log.filter((t) => t.tid >= start && (stop === undefined || t.tid <= stop));
+    return (async function* () {
+      for (const t of snapshot) {
+        yield {
+          tid: t.tid,
+          status: t.status,
+          meta: copyMeta(t.meta),
+          records: t.records.map(({ oid, record }) => ({ oid, tid: t.tid, record: record && copyRecordOut(record) })),
+        };
+      }
+    })();
+  }
+
+  async pack(packTid: Tid, observer?: PackObserver): Promise<PackResult> {
+    this.#checkOpen();
+    assertU64(packTid, 'packTid');
+    if (this.#packing) throw new PackInProgressError('a pack is already running');
+    this.#packing = true;
+    try {
+      // Commits go on while we yield; only what was committed when the pack began is touched.
+      const cutoff = packTid < this.#lastTid ? packTid : this.#lastTid;
+      const removed = new Map<Tid, Set<Oid>>();
+      const blobRefs: BlobRef[] = [];
+      let removedRevisions = 0;
+      let removedObjects = 0;
+      let reclaimedBytes = 0;
+      let seen = 0;
+      for (const oid of [...this.#revisions.keys()]) {
+        if (++seen % PACK_BATCH === 0) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          this.#checkOpen();
+        }
+        const revisions = this.#revisions.get(oid);
+        if (revisions === undefined) continue;
+        let keepFrom = revisions.length - 1;
+        while (keepFrom >= 0 && revisions[keepFrom]!.tid > cutoff) keepFrom--;
+        if (keepFrom < 0) continue;
+        if (revisions[keepFrom]!.record === null) keepFrom += 1;
+        if (keepFrom === 0) continue;
+        for (const r of revisions.slice(0, keepFrom)) {
+          removedRevisions += 1;
+          reclaimedBytes += r.record?.data.length ?? 0;
+          blobRefs.push(...(r.record?.refs.blobs ?? []));
+          const oids = removed.get(r.tid) ?? new Set<Oid>();
+          removed.set(r.tid, oids.add(oid));
+        }
+        if (keepFrom === revisions.length) {
+          this.#revisions.delete(oid);
+          removedObjects += 1;
+        } else {
+          this.#revisions.set(oid, revisions.slice(keepFrom));
+        }
+      }
+      this.#log = this.#log.flatMap((t): LoggedTransaction[] => {
+        const gone = removed.get(t.tid);
+        if (gone === undefined) return [t];
+        const records = t.records.filter((r) => !gone.has(r.oid));
+        return records.length === 0 ? [] : [{ ...t, status: 'p', records }];
+      });
+      for (let i = 0; i < blobRefs.length; i += PACK_BATCH) {
+        await observer?.releaseBlobRefs(blobRefs.slice(i, i + PACK_BATCH));
+      }
+      return { removedRevisions, removedObjects, reclaimedBytes };
+    } finally {
+      this.#packing = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#active = null;
+    this.#revisions = new Map();
+    this.#log = [];
+    this.#unlocked.resolve();
+  }
+
+  /** Every revision of `oid`, oldest first (empty when unknown). */
+  #revisionsOf(oid: Oid): readonly Revision[] {
+    this.#checkOpen();
+    assertU64(oid, 'oid');
+    return this.#revisions.get(oid) ?? [];
+  }
+
+  /** The newest committed revision of `oid` (possibly a delete marker), or undefined. */
+  #current(oid: Oid): Revision | undefined {
+    return this.#revisionsOf(oid).at(-1);
+  }
+
+  /** Records a write in the active transaction; later writes of the same oid replace earlier ones. */
+  #write(active: ActiveTransaction, oid: Oid, record: RecordInput | null): void {
+    active.writes.set(oid, record);
+    if (oid > this.#lastOid) this.#lastOid = oid;
+  }
+
+  /** The active transaction if it is `txn` and has not voted yet. */
+  #writing(txn: StorageTransaction): ActiveTransaction {
+    const active = this.#activeFor(txn);
+    if (active.voted) throw new StorageTransactionError('the transaction has already voted');
+    return active;
+  }
+
+  /** The active transaction if it is `txn`. */
+  #activeFor(txn: StorageTransaction): ActiveTransaction {
+    this.#checkOpen();
+    if (this.#active === null || this.#active.txn !== txn) {
+      throw new StorageTransactionError('the transaction is not the one committing in this storage');
+    }
+    return this.#active;
+  }
+
+  /** Releases the commit lock and wakes the transactions waiting in `tpcBegin`. */
+  #unlock(): void {
+    this.#active = null;
+    this.#unlocked.resolve();
+    this.#unlocked = unlockSignal();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new StorageClosedError('the memory storage is closed');
+  }
+}
