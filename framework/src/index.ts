@@ -1,4 +1,6 @@
 /** @handlerton/framework: contracts, DI wiring, config and the Database API. */
+import 'reflect-metadata';
+
 export * from './contracts/ids.js';
 export * from './contracts/errors.js';
 export * from './contracts/capabilities.js';
@@ -10,3 +12,19 @@ export * from './contracts/blob-handlerton.js';
 export * from './contracts/locator.js';
 export * from './contracts/plugin.js';
 export type * from './contracts/database.js';
+
+export { resolveConfig, engineName } from './config/database-config.js';
+export type { DatabaseConfig, DatabaseConfigObject, EngineSpec, ResolvedConfig, ResolvedEngine } from './config/database-config.js';
+export { BUILT_IN_ENGINES, isEnginePlugin } from './config/engine-loader.js';
+export * from './di/tokens.js';
+export { rootContainer, registerEnginePlugin, registeredEnginePlugins, loadEnginePlugin } from './di/root-container.js';
+export { openDatabase, describeConfig, DatabaseOpener } from './di/open-database.js';
+export type { DatabaseOverrides } from './di/open-database.js';
+export { createDatabase } from './database/create-database.js';
+export type { DatabaseEngines } from './database/create-database.js';
+export { DatabaseImpl } from './database/database.js';
+export { DbTransaction } from './database/transaction.js';
+export { RuntimeStorage } from './database/runtime-storage.js';
+export { collectGarbage } from './database/collect-garbage.js';
+export { BLOB_RECORD_MARKER, blobRecord, isBlobRecord, blobRefOf } from './blobs/blob-record.js';
+export { stderrLogger, loggerFromEnv } from './util/stderr-logger.js';

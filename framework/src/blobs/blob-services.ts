@@ -1,0 +1,34 @@
+/** What every blob view of one database shares: the handlerton, the locator codec and revision ids. */
+import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
+import type { Clock } from '../contracts/context.js';
+import type { Tid } from '../contracts/ids.js';
+import { nextTid } from '../contracts/ids.js';
+import { handlertonId, type LocatorCodec } from '../contracts/locator.js';
+
+/** Shared blob services of one open database. */
+export class BlobServices {
+  readonly blobs: BlobHandlerton;
+  readonly codec: LocatorCodec;
+  readonly handlertonId: number;
+  readonly #clock: Clock;
+  #lastRevision: Tid = 0n;
+
+  constructor(blobs: BlobHandlerton, codec: LocatorCodec, clock: Clock) {
+    this.blobs = blobs;
+    this.codec = codec;
+    this.handlertonId = handlertonId(blobs.name);
+    this.#clock = clock;
+  }
+
+  /** True when blob data commits with the storage transaction. */
+  get dataTransactional(): boolean {
+    return this.blobs.capabilities.mode === 'dataTransactional';
+  }
+
+  /** A fresh revision id for handlertons that commit on their own (greater than `after`). */
+  nextRevision(after: Tid): Tid {
+    const floor = after > this.#lastRevision ? after : this.#lastRevision;
+    this.#lastRevision = nextTid(floor, this.#clock.now());
+    return this.#lastRevision;
+  }
+}

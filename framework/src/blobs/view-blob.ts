@@ -1,0 +1,216 @@
+/**
+ * One blob as seen by one transaction or snapshot. It enforces the blob rules of DESIGN.md:
+ * N readers xor 1 writer, 'w' starts empty uncommitted data, 'a'/'r+' start from committed data,
+ * once uncommitted data exists every later open sees it, and handles end with their transaction.
+ * For handlertons that are not data-transactional it also commits on flush (WL#3583 modes).
+ */
+import type { BlobDraft, BlobTransaction } from '../contracts/blob-handlerton.js';
+import { blobTransaction } from '../contracts/blob-handlerton.js';
+import type { Blob, BlobHandle, BlobMode } from '../contracts/database.js';
+import { BlobLockedError, InvalidArgumentError, NotSupportedError, ReadOnlyError } from '../contracts/errors.js';
+import type { BlobId, Oid, Tid } from '../contracts/ids.js';
+import type { Locator } from '../contracts/locator.js';
+import type { BlobRef } from '../contracts/records.js';
+import { BlobHandleImpl, type HandleOwner } from './blob-handle.js';
+import type { BlobServices } from './blob-services.js';
+import { draftSink, EMPTY_SOURCE, revisionSource, type ByteSource } from './byte-source.js';
+
+const MODES: readonly BlobMode[] = ['r', 'w', 'a', 'r+'];
+
+/** What a ViewBlob needs from the transaction or snapshot that owns it. */
+export interface BlobViewHost {
+  readonly services: BlobServices;
+  /** True for snapshots. */
+  readonly readOnly: boolean;
+  /** Throws TransactionClosedError when the view has ended. */
+  ensureActive(): void;
+  /** The blob transaction drafts of data-transactional handlertons belong to. */
+  blobTransaction(): BlobTransaction;
+  /** Records that this blob has uncommitted data to commit with the view. */
+  blobModified(blob: ViewBlob): void;
+}
+
+/** A blob within one view. */
+export class ViewBlob implements Blob, HandleOwner {
+  readonly oid: Oid;
+  readonly blobId: BlobId;
+  /** The committed revision this view sees (0n: none, or "latest" for non-data-transactional modes). */
+  readonly baseRevision: Tid;
+  /** The serial of the blob object's record in this view (0n when created in this transaction). */
+  readonly serial: Tid;
+  readonly #host: BlobViewHost;
+  readonly #readers = new Set<BlobHandleImpl>();
+  #writer: BlobHandleImpl | null = null;
+  #draft: BlobDraft | null = null;
+  /** For non-data-transactional modes: the private transaction of the current draft. */
+  #ownTxn: BlobTransaction | null = null;
+  #latestCommitted: Tid = 0n;
+
+  constructor(host: BlobViewHost, oid: Oid, ref: BlobRef, serial: Tid) {
+    this.#host = host;
+    this.oid = oid;
+    this.serial = serial;
+    this.blobId = ref.blobId;
+    this.baseRevision = ref.revision;
+  }
+
+  get engineName(): string {
+    return this.#host.services.blobs.name;
+  }
+
+  get features(): { seek: boolean; truncate: boolean } {
+    const caps = this.#host.services.blobs.capabilities;
+    return { seek: caps.seek, truncate: caps.truncate };
+  }
+
+  /** True when this view wrote data that is not committed yet. */
+  get hasDraft(): boolean {
+    return this.#draft !== null;
+  }
+
+  async open(mode: BlobMode): Promise<BlobHandle> {
+    this.#host.ensureActive();
+    if (!MODES.includes(mode)) throw new InvalidArgumentError(`blob open mode must be one of ${MODES.join(', ')}, got ${String(mode)}`);
+    return mode === 'r' ? this.#openReader() : this.#openWriter(mode);
+  }
+
+  /** Opens a reader of a specific committed revision (through a locator). */
+  async openRevision(revision: Tid): Promise<BlobHandle> {
+    this.#host.ensureActive();
+    if (this.#writer !== null) throw new BlobLockedError(`blob ${this.oid} is already opened for writing`);
+    const source = revision === 0n ? EMPTY_SOURCE : revisionSource(await this.#host.services.blobs.openRevision(this.blobId, revision));
+    return this.#track(new BlobHandleImpl('r', source, this.#mint(revision, false, false), this));
+  }
+
+  locator(access: { write?: boolean; append?: boolean } = {}): Locator {
+    this.#host.ensureActive();
+    return this.#mint(this.baseRevision, access.write === true, access.append === true);
+  }
+
+  async handleClosed(handle: BlobHandleImpl): Promise<void> {
+    if (handle === this.#writer) {
+      this.#writer = null;
+      await this.#endOwnTransaction();
+    }
+    this.#readers.delete(handle);
+  }
+
+  async flushWriter(_handle: BlobHandleImpl): Promise<void> {
+    if (this.#host.services.dataTransactional || this.#draft === null) return;
+    await this.#commitOwn();
+  }
+
+  /** Ends every handle because the view ended (commit, abort or snapshot close). */
+  async expireHandles(): Promise<void> {
+    const handles = [...this.#readers, ...(this.#writer ? [this.#writer] : [])];
+    await Promise.all(handles.map((h) => h.expire()));
+  }
+
+  async #openReader(): Promise<BlobHandle> {
+    if (this.#writer !== null) throw new BlobLockedError(`blob ${this.oid} is already opened for writing`);
+    const draft = this.#draft;
+    let source: ByteSource;
+    let revision = this.baseRevision;
+    if (draft !== null) {
+      source = { ...draftSink(() => draft), release: async () => {} };
+    } else {
+      if (!this.#host.services.dataTransactional) revision = (await this.#host.services.blobs.latestRevision(this.blobId)) ?? 0n;
+      source = revision === 0n ? EMPTY_SOURCE : revisionSource(await this.#host.services.blobs.openRevision(this.blobId, revision));
+    }
+    return this.#track(new BlobHandleImpl('r', source, this.#mint(revision, false, false), this));
+  }
+
+  async #openWriter(mode: Exclude<BlobMode, 'r'>): Promise<BlobHandle> {
+    if (this.#host.readOnly) throw new ReadOnlyError(`cannot open blob ${this.oid} with '${mode}' in a read-only snapshot`);
+    const caps = this.#host.services.blobs.capabilities;
+    if (mode === 'a' && !caps.append) throw new NotSupportedError('append', this.engineName);
+    if (this.#writer !== null) throw new BlobLockedError(`blob ${this.oid} is already opened for writing`);
+    if (this.#readers.size > 0) throw new BlobLockedError(`blob ${this.oid} is already opened for reading`);
+    if (this.#draft === null) {
+      const base = mode === 'w' ? null : await this.#committedBase();
+      this.#draft = await this.#host.services.blobs.createDraft(this.#draftTransaction(), this.blobId, this.oid, base);
+    } else if (mode === 'w') {
+      await this.#draft.truncate(0);
+    }
+    this.#host.blobModified(this);
+    const handle = new BlobHandleImpl(mode, draftSink(() => this.#requireDraft()), this.#mint(this.baseRevision, true, mode === 'a'), this);
+    this.#writer = handle;
+    return handle;
+  }
+
+  /** The draft to commit with the storage transaction (data-transactional handlertons). */
+  pendingDraft(): BlobDraft | null {
+    return this.#draft;
+  }
+
+  async #committedBase(): Promise<Tid | null> {
+    if (this.#host.services.dataTransactional) return this.baseRevision === 0n ? null : this.baseRevision;
+    return this.#host.services.blobs.latestRevision(this.blobId);
+  }
+
+  #draftTransaction(): BlobTransaction {
+    if (this.#host.services.dataTransactional) return this.#host.blobTransaction();
+    this.#ownTxn ??= blobTransaction(`blob-${this.blobId}`);
+    return this.#ownTxn;
+  }
+
+  #requireDraft(): BlobDraft {
+    if (this.#draft === null) throw new InvalidArgumentError(`blob ${this.oid} has no uncommitted data`);
+    return this.#draft;
+  }
+
+  /** Commits the current draft as a new revision on its own (transactional / nontransactional modes). */
+  async #commitOwn(): Promise<void> {
+    const services = this.#host.services;
+    const txn = this.#ownTxn!;
+    const previous = (await services.blobs.latestRevision(this.blobId)) ?? 0n;
+    const revision = services.nextRevision(previous > this.#latestCommitted ? previous : this.#latestCommitted);
+    const ref = { handlerton: services.blobs.name, blobId: this.blobId, revision };
+    try {
+      await services.blobs.addReferences(txn, [ref]);
+      await services.blobs.prepare(txn, revision);
+    } catch (error) {
+      await services.blobs.rollback(txn);
+      this.#draft = null;
+      this.#ownTxn = null;
+      throw error;
+    }
+    await services.blobs.commit(txn);
+    this.#latestCommitted = revision;
+    if (previous !== 0n) {
+      await services.blobs.releaseReferences([{ ...ref, revision: previous }]);
+      await services.blobs.reclaim();
+    }
+    // Later writes through the same handle continue from the committed revision.
+    this.#ownTxn = blobTransaction(`blob-${this.blobId}`);
+    this.#draft = await services.blobs.createDraft(this.#ownTxn, this.blobId, this.oid, revision);
+  }
+
+  /** When a writer closes in a non-data-transactional mode: nontransactional commits, transactional discards. */
+  async #endOwnTransaction(): Promise<void> {
+    const services = this.#host.services;
+    if (services.dataTransactional || this.#ownTxn === null) return;
+    if (services.blobs.capabilities.mode === 'nontransactional' && this.#draft !== null) await this.#commitOwn();
+    const txn = this.#ownTxn;
+    this.#ownTxn = null;
+    this.#draft = null;
+    if (txn !== null) await services.blobs.rollback(txn);
+  }
+
+  #track(handle: BlobHandleImpl): BlobHandleImpl {
+    this.#readers.add(handle);
+    return handle;
+  }
+
+  #mint(revision: Tid, write: boolean, append: boolean): Locator {
+    const services = this.#host.services;
+    return services.codec.mint({
+      access: { read: true, write, append },
+      mode: services.blobs.capabilities.mode,
+      handlertonId: services.handlertonId,
+      oid: this.oid,
+      blobId: this.blobId,
+      revision,
+    });
+  }
+}

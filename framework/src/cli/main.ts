@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+/** The `handlerton` command line: demo, engines, info, pack, gc. */
+import 'reflect-metadata';
+import { Command } from 'commander';
+import { isHandlertonError } from '../contracts/errors.js';
+import { toHex, tidToDate } from '../contracts/ids.js';
+import { BUILT_IN_ENGINES } from '../config/engine-loader.js';
+import { loadEnginePlugin } from '../di/root-container.js';
+import { openDatabase } from '../di/open-database.js';
+import { runDemo } from './demo.js';
+
+/** The embedded default engine of `npm start`. */
+export const DEFAULT_DEMO_CONFIG = 'memory:';
+
+const program = new Command('handlerton').description('handlerton: pluggable storage engines').showHelpAfterError();
+const print = (line: string): void => void process.stdout.write(line + '\n');
+
+program
+  .command('demo')
+  .description('store records and a blob, read them back in a snapshot, print what happened')
+  .argument('[config]', 'engine config, e.g. "memory:" or "filestorage2:./data"', DEFAULT_DEMO_CONFIG)
+  .action(async (config: string) => runDemo(config, print));
+
+program
+  .command('engines')
+  .description('list the built-in engines and their capability flags')
+  .action(async () => {
+    for (const name of new Set(Object.values(BUILT_IN_ENGINES))) {
+      try {
+        const plugin = await loadEnginePlugin(name);
+        const storage = plugin.storageCapabilities ? Object.entries(plugin.storageCapabilities).filter(([, v]) => v).map(([k]) => k).join(',') : '-';
+        const blobs = plugin.blobCapabilities ? `${plugin.blobCapabilities.mode}:` + Object.entries(plugin.blobCapabilities).filter(([, v]) => v === true).map(([k]) => k).join(',') : '-';
+        print(`${plugin.name.padEnd(14)} ${plugin.description}\n${''.padEnd(14)} storage: ${storage}\n${''.padEnd(14)} blobs:   ${blobs}`);
+      } catch (error) {
+        print(`${name.padEnd(14)} unavailable: ${(error as Error).message}`);
+      }
+    }
+  });
+
+program
+  .command('info')
+  .description('open a database and print its engines, capabilities and last transaction')
+  .argument('<config>', 'engine config')
+  .action(async (config: string) => {
+    const db = await openDatabase(config);
+    try {
+      const last = db.lastTransaction();
+      print(JSON.stringify({ engines: db.engines, capabilities: db.capabilities, lastTransaction: toHex(last), lastCommit: last === 0n ? null : tidToDate(last).toISOString() }, null, 2));
+    } finally {
+      await db.close();
+    }
+  });
+
+program
+  .command('pack')
+  .description('drop revisions older than the pack time and reclaim unreferenced blobs')
+  .argument('<config>', 'engine config')
+  .option('--before <iso-date>', 'pack time (default: now)')
+  .action(async (config: string, options: { before?: string }) => {
+    const at = options.before === undefined ? undefined : new Date(options.before);
+    if (at !== undefined && Number.isNaN(at.getTime())) throw new TypeError(`--before "${options.before}" is not a date`);
+    const db = await openDatabase(config);
+    try {
+      print(JSON.stringify(await db.pack(at)));
+    } finally {
+      await db.close();
+    }
+  });
+
+program
+  .command('gc')
+  .description('external garbage collection: delete every object unreachable from the root (then pack)')
+  .argument('<config>', 'engine config')
+  .option('--no-pack', 'only write delete markers; do not pack afterwards')
+  .action(async (config: string, options: { pack: boolean }) => {
+    const db = await openDatabase(config);
+    try {
+      const gc = await db.collectGarbage();
+      const packed = options.pack ? await db.pack() : undefined;
+      print(JSON.stringify({ ...gc, ...(packed ? { packed } : {}) }));
+    } finally {
+      await db.close();
+    }
+  });
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  const code = isHandlertonError(error) ? ` [${error.code}]` : '';
+  process.stderr.write(`handlerton: ${(error as Error).message}${code}\n`);
+  process.exitCode = 1;
+});

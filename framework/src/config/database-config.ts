@@ -1,0 +1,111 @@
+/**
+ * Database configuration: a URL-like string ("memory:", "filestorage2:./data", "sqlite:./app.db")
+ * or an object naming the storage and blob engines separately. Normalised once into a frozen
+ * ResolvedConfig; anything unknown or malformed raises InvalidConfigError naming the option.
+ */
+import { InvalidConfigError } from '../contracts/errors.js';
+import type { EnginePlugin } from '../contracts/plugin.js';
+
+/** One engine as config names it. */
+export interface EngineSpec {
+  /** Engine name ("memory", "filestorage2", "sqlite"), a package name, or a plugin object. */
+  readonly engine: string | EnginePlugin;
+  /** Directory or file the engine keeps its data in. */
+  readonly path?: string;
+  /** Engine-specific options, validated by the plugin. */
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+/** The object form of the configuration. */
+export interface DatabaseConfigObject {
+  /** Shorthand: one engine for both storage and blobs. */
+  readonly engine?: string | EnginePlugin;
+  readonly path?: string;
+  readonly options?: Readonly<Record<string, unknown>>;
+  /** The storage engine ("name:path" string or spec); overrides `engine`. */
+  readonly storage?: string | EngineSpec;
+  /** The blob handlerton ("name:path" string or spec); defaults to the storage's engine. */
+  readonly blobs?: string | EngineSpec;
+  /** Secret (at least 16 characters) that signs locators; without it locators are valid only while the database stays open. */
+  readonly locatorSecret?: string;
+}
+
+/** What `openDatabase` accepts. */
+export type DatabaseConfig = string | DatabaseConfigObject;
+
+/** One engine after normalisation. */
+export interface ResolvedEngine {
+  readonly engine: string | EnginePlugin;
+  readonly location: string | undefined;
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly configPath: string;
+}
+
+/** The normalised configuration. */
+export interface ResolvedConfig {
+  readonly storage: ResolvedEngine;
+  readonly blobs: ResolvedEngine;
+  readonly locatorSecret: string | undefined;
+}
+
+const TOP_LEVEL_KEYS = ['engine', 'path', 'options', 'storage', 'blobs', 'locatorSecret'];
+const SPEC_KEYS = ['engine', 'path', 'options'];
+
+/** Normalises a configuration; InvalidConfigError naming the bad option. */
+export function resolveConfig(config: DatabaseConfig): ResolvedConfig {
+  if (typeof config === 'string') return resolveConfig({ storage: config });
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new InvalidConfigError('config must be a string like "memory:" or an object', '');
+  }
+  rejectUnknown(config, TOP_LEVEL_KEYS, '');
+  const storageSource = config.storage ?? (config.engine !== undefined ? { engine: config.engine, path: config.path, options: config.options } : undefined);
+  if (storageSource === undefined) throw new InvalidConfigError('config names no engine: set "engine" or "storage"', 'storage');
+  if (config.storage !== undefined && (config.engine !== undefined || config.path !== undefined || config.options !== undefined)) {
+    throw new InvalidConfigError('give either "engine"/"path"/"options" or "storage", not both', 'engine');
+  }
+  const storage = resolveEngine(storageSource, 'storage');
+  const blobs = config.blobs === undefined ? { ...storage, configPath: 'blobs' } : resolveEngine(config.blobs, 'blobs', storage);
+  if (config.locatorSecret !== undefined && (typeof config.locatorSecret !== 'string' || config.locatorSecret.length < 16)) {
+    throw new InvalidConfigError('locatorSecret must be a string of at least 16 characters', 'locatorSecret');
+  }
+  return Object.freeze({ storage: Object.freeze(storage), blobs: Object.freeze(blobs), locatorSecret: config.locatorSecret });
+}
+
+/** The name an engine spec refers to (for messages and defaults). */
+export function engineName(engine: string | EnginePlugin): string {
+  return typeof engine === 'string' ? engine : engine.name;
+}
+
+function resolveEngine(source: string | EngineSpec, configPath: string, storage?: ResolvedEngine): ResolvedEngine {
+  if (typeof source === 'string') return resolveEngine(parseEngineString(source, configPath), configPath, storage);
+  if (typeof source !== 'object' || source === null) throw new InvalidConfigError(`${configPath} must be a string or { engine, path?, options? }`, configPath);
+  rejectUnknown(source, SPEC_KEYS, configPath);
+  const { engine, path, options } = source;
+  const validEngine = (typeof engine === 'string' && engine.length > 0) || (typeof engine === 'object' && engine !== null && typeof engine.parseOptions === 'function');
+  if (!validEngine) throw new InvalidConfigError(`${configPath}.engine must be an engine name or plugin`, `${configPath}.engine`);
+  if (path !== undefined && typeof path !== 'string') throw new InvalidConfigError(`${configPath}.path must be a string`, `${configPath}.path`);
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new InvalidConfigError(`${configPath}.options must be an object`, `${configPath}.options`);
+  }
+  let location = path === '' ? undefined : path;
+  if (location === undefined && storage !== undefined && storage.location !== undefined) {
+    // Blobs without a path: beside the storage, or with it when it is the same engine.
+    location = engineName(engine) === engineName(storage.engine) ? storage.location : `${storage.location}.${engineName(engine)}`;
+  }
+  return { engine, location, options: Object.freeze({ ...(options ?? {}) }), configPath };
+}
+
+function parseEngineString(text: string, configPath: string): EngineSpec {
+  const match = /^(@[^/:\s]+\/[^:\s]+|[^:\s]+)(?::(.*))?$/.exec(text.trim());
+  if (match === null) throw new InvalidConfigError(`${configPath} "${text}" is not of the form "engine:path"`, configPath);
+  return { engine: match[1]!, path: match[2] === undefined || match[2] === '' ? undefined : match[2] };
+}
+
+function rejectUnknown(value: object, allowed: readonly string[], configPath: string): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      const where = configPath === '' ? key : `${configPath}.${key}`;
+      throw new InvalidConfigError(`unknown config option "${where}" (allowed: ${allowed.join(', ')})`, where);
+    }
+  }
+}

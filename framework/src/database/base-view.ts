@@ -1,0 +1,94 @@
+/** What transactions and snapshots share: consistent reads at one tid and the blobs seen through them. */
+import type { BlobTransaction } from '../contracts/blob-handlerton.js';
+import type { DbRecord, ReadView } from '../contracts/database.js';
+import { isHandlertonError, POSKeyError } from '../contracts/errors.js';
+import type { Oid, Tid } from '../contracts/ids.js';
+import { assertU64 } from '../contracts/ids.js';
+import type { LoadedRecord, RecordInput } from '../contracts/records.js';
+import { blobRefOf } from '../blobs/blob-record.js';
+import type { BlobServices } from '../blobs/blob-services.js';
+import { ViewBlob, type BlobViewHost } from '../blobs/view-blob.js';
+import type { RuntimeStorage } from './runtime-storage.js';
+
+/** A record as the view holds it: committed or written in this view. */
+export interface ViewRecord {
+  readonly oid: Oid;
+  readonly tid: Tid;
+  readonly record: RecordInput;
+}
+
+/** Reads at `tid` through loadBefore; subclasses add writes or read-only rules. */
+export abstract class BaseView implements ReadView, BlobViewHost {
+  readonly tid: Tid;
+  readonly services: BlobServices;
+  protected readonly storage: RuntimeStorage;
+  protected readonly blobsByOid = new Map<Oid, ViewBlob>();
+  abstract readonly readOnly: boolean;
+
+  constructor(storage: RuntimeStorage, services: BlobServices, tid: Tid) {
+    this.storage = storage;
+    this.services = services;
+    this.tid = tid;
+  }
+
+  abstract ensureActive(): void;
+  abstract blobTransaction(): BlobTransaction;
+  abstract blobModified(blob: ViewBlob): void;
+
+  async read(oid: Oid): Promise<DbRecord> {
+    const found = await this.tryRead(oid);
+    if (found === undefined) throw new POSKeyError(`oid ${oid} does not exist as of tid ${this.tid}`, oid);
+    return found;
+  }
+
+  async tryRead(oid: Oid): Promise<DbRecord | undefined> {
+    this.ensureActive();
+    assertU64(oid, 'oid');
+    const found = await this.viewRecord(oid);
+    return found === undefined ? undefined : toDbRecord(found);
+  }
+
+  async blob(oid: Oid): Promise<ViewBlob> {
+    this.ensureActive();
+    assertU64(oid, 'oid');
+    const existing = this.blobsByOid.get(oid);
+    if (existing !== undefined) return existing;
+    const found = await this.viewRecord(oid);
+    if (found === undefined) throw new POSKeyError(`blob ${oid} does not exist as of tid ${this.tid}`, oid);
+    const ref = blobRefOf({ ...found.record, oid });
+    const blob = new ViewBlob(this, oid, ref, found.tid);
+    this.blobsByOid.set(oid, blob);
+    return blob;
+  }
+
+  /** The record `oid` as this view sees it. */
+  protected viewRecord(oid: Oid): Promise<ViewRecord | undefined> {
+    return this.committedRecord(oid);
+  }
+
+  /** The committed record `oid` as of this view's tid, or undefined. */
+  protected async committedRecord(oid: Oid): Promise<ViewRecord | undefined> {
+    let loaded: LoadedRecord | null;
+    try {
+      loaded = this.storage.capabilities.mvcc ? await this.storage.loadBefore(oid, this.tid + 1n) : await this.storage.load(oid);
+    } catch (error) {
+      if (isHandlertonError(error, 'HANDLERTON_POS_KEY')) return undefined;
+      throw error;
+    }
+    return loaded === null ? undefined : { oid, tid: loaded.tid, record: { data: loaded.data, refs: loaded.refs } };
+  }
+
+  /** Ends every blob handle opened through this view. */
+  protected async expireBlobHandles(): Promise<void> {
+    await Promise.all([...this.blobsByOid.values()].map((blob) => blob.expireHandles()));
+  }
+}
+
+function toDbRecord(found: ViewRecord): DbRecord {
+  return Object.freeze({
+    oid: found.oid,
+    tid: found.tid,
+    data: Uint8Array.from(found.record.data),
+    refs: Object.freeze([...found.record.refs.oids]),
+  });
+}

@@ -1,0 +1,192 @@
+/**
+ * The Database: transactions, snapshots, locators, pack and external GC over one Storage and one
+ * BlobHandlerton. It owns both engines and closes them on close.
+ */
+import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
+import type { Clock, Logger } from '../contracts/context.js';
+import type { BlobHandle, Database, GcResult, Snapshot, Transaction, TransactionOptions } from '../contracts/database.js';
+import { InvalidArgumentError, isHandlertonError, StorageClosedError } from '../contracts/errors.js';
+import type { Tid } from '../contracts/ids.js';
+import { assertU64, tidFromMillis } from '../contracts/ids.js';
+import type { Locator } from '../contracts/locator.js';
+import type { PackResult } from '../contracts/records.js';
+import { BlobHandleImpl, type HandleOwner } from '../blobs/blob-handle.js';
+import type { BlobServices } from '../blobs/blob-services.js';
+import { EMPTY_SOURCE, revisionSource } from '../blobs/byte-source.js';
+import { collectGarbage } from './collect-garbage.js';
+import { DbSnapshot } from './snapshot.js';
+import { DbTransaction } from './transaction.js';
+import type { RuntimeStorage } from './runtime-storage.js';
+
+/** Everything a Database is built from. */
+export interface DatabaseParts {
+  readonly storage: RuntimeStorage;
+  readonly services: BlobServices;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Runs after the engines closed (disposes the database's DI container). */
+  readonly onClose?: () => Promise<void>;
+}
+
+/** The framework's Database implementation. */
+export class DatabaseImpl implements Database {
+  readonly #storage: RuntimeStorage;
+  readonly #services: BlobServices;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #onClose: (() => Promise<void>) | undefined;
+  readonly #transactions = new Set<DbTransaction>();
+  readonly #snapshots = new Set<DbSnapshot>();
+  readonly #detachedHandles = new Set<BlobHandleImpl>();
+  #closing: Promise<void> | undefined;
+
+  constructor(parts: DatabaseParts) {
+    this.#storage = parts.storage;
+    this.#services = parts.services;
+    this.#clock = parts.clock;
+    this.#logger = parts.logger;
+    this.#onClose = parts.onClose;
+  }
+
+  get capabilities(): Database['capabilities'] {
+    return { storage: this.#storage.capabilities, blobs: this.#services.blobs.capabilities };
+  }
+
+  get engines(): Database['engines'] {
+    return { storage: this.#storage.name, blobs: this.#services.blobs.name };
+  }
+
+  /** The storage as the framework wraps it (for tools: copy, verify). */
+  get storage(): RuntimeStorage {
+    return this.#storage;
+  }
+
+  /** The blob handlerton in use. */
+  get blobs(): BlobHandlerton {
+    return this.#services.blobs;
+  }
+
+  lastTransaction(): Tid {
+    this.#open();
+    return this.#storage.lastTransaction();
+  }
+
+  /** Starts a transaction that the caller commits or aborts. */
+  begin(options: TransactionOptions = {}): DbTransaction {
+    this.#open();
+    const tx = new DbTransaction(
+      this.#storage,
+      this.#services,
+      this.#storage.lastTransaction(),
+      options.meta ?? {},
+      this.#logger,
+      (done) => this.#transactions.delete(done),
+    );
+    this.#transactions.add(tx);
+    return tx;
+  }
+
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    const retries = options.retries ?? 0;
+    if (!Number.isSafeInteger(retries) || retries < 0) throw new InvalidArgumentError('retries must be a non-negative integer');
+    for (let attempt = 0; ; attempt++) {
+      const tx = this.begin(options);
+      let result: T;
+      try {
+        result = await fn(tx);
+      } catch (error) {
+        await tx.abort();
+        throw error;
+      }
+      try {
+        await tx.commit();
+        return result;
+      } catch (error) {
+        if (attempt < retries && isHandlertonError(error, 'HANDLERTON_CONFLICT')) {
+          this.#logger.debug({ attempt }, 'conflict, retrying transaction');
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  async snapshot(at?: Tid): Promise<Snapshot> {
+    this.#open();
+    if (at !== undefined) assertU64(at, 'at');
+    const snapshot = new DbSnapshot(this.#storage, this.#services, at ?? this.#storage.lastTransaction());
+    this.#snapshots.add(snapshot);
+    const close = snapshot.close.bind(snapshot);
+    snapshot.close = async () => {
+      this.#snapshots.delete(snapshot);
+      await close();
+    };
+    return snapshot;
+  }
+
+  async openLocator(value: Locator | Uint8Array | string): Promise<BlobHandle> {
+    this.#open();
+    const locator = this.#services.codec.verify(value, this.#services.blobs.name);
+    const source = locator.revision === 0n ? EMPTY_SOURCE : revisionSource(await this.#services.blobs.openRevision(locator.blobId, locator.revision));
+    const owner: HandleOwner = {
+      engineName: this.#services.blobs.name,
+      features: { seek: this.#services.blobs.capabilities.seek, truncate: this.#services.blobs.capabilities.truncate },
+      handleClosed: async (handle) => {
+        this.#detachedHandles.delete(handle);
+      },
+      flushWriter: async () => {},
+    };
+    const handle = new BlobHandleImpl('r', source, locator, owner);
+    this.#detachedHandles.add(handle);
+    return handle;
+  }
+
+  async pack(at?: Date | Tid): Promise<PackResult> {
+    this.#open();
+    let packTid: Tid;
+    if (at === undefined) packTid = tidFromMillis(this.#clock.now());
+    else if (at instanceof Date) packTid = tidFromMillis(at.getTime());
+    else {
+      assertU64(at, 'at');
+      packTid = at;
+    }
+    const last = this.#storage.lastTransaction();
+    if (packTid > last + 1n) packTid = last + 1n;
+    const blobs = this.#services.blobs;
+    const result = await this.#storage.pack(packTid, {
+      releaseBlobRefs: (refs) => blobs.releaseReferences(refs.filter((ref) => ref.handlerton === blobs.name)),
+    });
+    await blobs.reclaim();
+    return result;
+  }
+
+  collectGarbage(): Promise<GcResult> {
+    this.#open();
+    return collectGarbage(this.#storage, this.#logger);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    for (const tx of [...this.#transactions]) await tx.abort();
+    for (const snapshot of [...this.#snapshots]) await snapshot.close();
+    for (const handle of [...this.#detachedHandles]) await handle.close();
+    try {
+      await this.#services.blobs.close();
+    } finally {
+      await this.#storage.close();
+      await this.#onClose?.();
+    }
+  }
+
+  #open(): void {
+    if (this.#closing !== undefined) throw new StorageClosedError('database is closed');
+  }
+}

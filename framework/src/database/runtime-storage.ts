@@ -1,0 +1,188 @@
+/**
+ * RuntimeStorage: the framework's wrapper around an engine's Storage. It validates every
+ * argument, refuses calls after close and calls whose capability is not claimed, and logs
+ * commits and packs, so that engines implement only the naive core.
+ */
+import type { Logger } from '../contracts/context.js';
+import { silentLogger } from '../contracts/context.js';
+import { InvalidArgumentError, NotSupportedError, StorageClosedError } from '../contracts/errors.js';
+import type { Oid, Tid } from '../contracts/ids.js';
+import { assertU64 } from '../contracts/ids.js';
+import type {
+  HistoryEntry,
+  IteratedTransaction,
+  LoadedRecord,
+  LoadedRevision,
+  PackObserver,
+  PackResult,
+  RecordInput,
+} from '../contracts/records.js';
+import type { Storage, StorageTransaction } from '../contracts/storage.js';
+import type { StorageCapabilities } from '../contracts/capabilities.js';
+import { assertNonNegativeInteger, assertRecordInput } from '../util/validate.js';
+
+/** Wraps a Storage with argument validation, lifecycle checks and logging. */
+export class RuntimeStorage implements Storage {
+  readonly #inner: Storage;
+  readonly #logger: Logger;
+  #closed = false;
+
+  constructor(inner: Storage, logger: Logger = silentLogger) {
+    this.#inner = inner;
+    this.#logger = logger.child({ storage: inner.name });
+  }
+
+  /** The wrapped engine. */
+  get engine(): Storage {
+    return this.#inner;
+  }
+
+  get name(): string {
+    return this.#inner.name;
+  }
+
+  get capabilities(): StorageCapabilities {
+    return this.#inner.capabilities;
+  }
+
+  get databaseId(): bigint {
+    return this.#inner.databaseId;
+  }
+
+  newOid(): Promise<Oid> {
+    this.#open();
+    return this.#inner.newOid();
+  }
+
+  load(oid: Oid): Promise<LoadedRecord> {
+    this.#open();
+    assertU64(oid, 'oid');
+    return this.#inner.load(oid);
+  }
+
+  loadSerial(oid: Oid, tid: Tid): Promise<LoadedRecord> {
+    this.#open();
+    assertU64(oid, 'oid');
+    assertU64(tid, 'tid');
+    return this.#inner.loadSerial(oid, tid);
+  }
+
+  loadBefore(oid: Oid, tid: Tid): Promise<LoadedRevision | null> {
+    this.#open();
+    this.#require('mvcc');
+    assertU64(oid, 'oid');
+    assertU64(tid, 'tid');
+    return this.#inner.loadBefore(oid, tid);
+  }
+
+  lastTransaction(): Tid {
+    this.#open();
+    return this.#inner.lastTransaction();
+  }
+
+  tpcBegin(txn: StorageTransaction, tid?: Tid): Promise<Tid> {
+    this.#open();
+    assertTxn(txn);
+    if (tid !== undefined) {
+      this.#require('restore');
+      assertU64(tid, 'tid');
+    }
+    return this.#inner.tpcBegin(txn, tid);
+  }
+
+  store(oid: Oid, serial: Tid, record: RecordInput, txn: StorageTransaction): Promise<void> {
+    this.#open();
+    assertU64(oid, 'oid');
+    assertU64(serial, 'serial');
+    assertRecordInput(record);
+    assertTxn(txn);
+    return this.#inner.store(oid, serial, record, txn);
+  }
+
+  deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
+    this.#open();
+    this.#require('externalGC');
+    assertU64(oid, 'oid');
+    assertU64(serial, 'serial');
+    assertTxn(txn);
+    return this.#inner.deleteObject(oid, serial, txn);
+  }
+
+  restore(oid: Oid, record: RecordInput | null, txn: StorageTransaction): Promise<void> {
+    this.#open();
+    this.#require('restore');
+    assertU64(oid, 'oid');
+    if (record !== null) assertRecordInput(record);
+    assertTxn(txn);
+    return this.#inner.restore(oid, record, txn);
+  }
+
+  tpcVote(txn: StorageTransaction): Promise<void> {
+    this.#open();
+    assertTxn(txn);
+    return this.#inner.tpcVote(txn);
+  }
+
+  async tpcFinish(txn: StorageTransaction): Promise<Tid> {
+    this.#open();
+    assertTxn(txn);
+    const tid = await this.#inner.tpcFinish(txn);
+    this.#logger.debug({ tid: tid.toString() }, 'committed');
+    return tid;
+  }
+
+  async tpcAbort(txn: StorageTransaction): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.#inner.tpcAbort(txn);
+    } catch (error) {
+      this.#logger.error({ err: String(error) }, 'engine broke the contract: tpcAbort threw');
+    }
+  }
+
+  history(oid: Oid, size?: number): Promise<HistoryEntry[]> {
+    this.#open();
+    this.#require('history');
+    assertU64(oid, 'oid');
+    if (size !== undefined) assertNonNegativeInteger(size, 'size');
+    return this.#inner.history(oid, size);
+  }
+
+  iterator(start?: Tid, stop?: Tid): AsyncIterable<IteratedTransaction> {
+    this.#open();
+    this.#require('iterator');
+    if (start !== undefined) assertU64(start, 'start');
+    if (stop !== undefined) assertU64(stop, 'stop');
+    return this.#inner.iterator(start, stop);
+  }
+
+  async pack(packTid: Tid, observer?: PackObserver): Promise<PackResult> {
+    this.#open();
+    this.#require('pack');
+    assertU64(packTid, 'packTid');
+    const started = Date.now();
+    const result = await this.#inner.pack(packTid, observer);
+    this.#logger.info({ ...result, ms: Date.now() - started }, 'packed');
+    return result;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#inner.close();
+  }
+
+  #open(): void {
+    if (this.#closed) throw new StorageClosedError(`storage ${this.#inner.name} is closed`);
+  }
+
+  #require(capability: keyof StorageCapabilities): void {
+    if (!this.#inner.capabilities[capability]) throw new NotSupportedError(capability, this.#inner.name);
+  }
+}
+
+function assertTxn(txn: unknown): asserts txn is StorageTransaction {
+  if (typeof txn !== 'object' || txn === null || typeof (txn as { meta?: unknown }).meta !== 'object') {
+    throw new InvalidArgumentError('txn must be a StorageTransaction (see storageTransaction())');
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * A read-write transaction. Reads see the state as of its start (snapshot isolation); writes are
+ * buffered and committed by two-phase commit across the storage and the blob handlerton; the
+ * first committer of an object wins and later ones get ConflictError.
+ */
+import type { BlobTransaction } from '../contracts/blob-handlerton.js';
+import { blobTransaction } from '../contracts/blob-handlerton.js';
+import type { BlobHandle, BlobMode, Transaction, WriteOptions } from '../contracts/database.js';
+import {
+  ConflictError,
+  InvalidArgumentError,
+  InvalidLocatorError,
+  NotSupportedError,
+  POSKeyError,
+  TransactionClosedError,
+} from '../contracts/errors.js';
+import type { Oid, Tid } from '../contracts/ids.js';
+import { assertU64, ROOT_OID, ZERO_TID } from '../contracts/ids.js';
+import { Locator } from '../contracts/locator.js';
+import type { Logger } from '../contracts/context.js';
+import type { BlobRef, RecordInput, TransactionMeta } from '../contracts/records.js';
+import { storageTransaction } from '../contracts/storage.js';
+import { blobRecord, isBlobRecord } from '../blobs/blob-record.js';
+import type { BlobServices } from '../blobs/blob-services.js';
+import type { ViewBlob } from '../blobs/view-blob.js';
+import { BaseView, type ViewRecord } from './base-view.js';
+import type { RuntimeStorage } from './runtime-storage.js';
+
+interface PendingWrite {
+  /** null: delete. */
+  readonly record: RecordInput | null;
+  /** The serial the write is based on (0n: created in this transaction). */
+  readonly serial: Tid;
+}
+
+type TxState = 'active' | 'committing' | 'committed' | 'aborted';
+
+/** A read-write transaction over one database. */
+export class DbTransaction extends BaseView implements Transaction {
+  readonly readOnly = false;
+  readonly #meta: Partial<TransactionMeta>;
+  readonly #logger: Logger;
+  readonly #writes = new Map<Oid, PendingWrite>();
+  readonly #modifiedBlobs = new Set<ViewBlob>();
+  readonly #blobTxn: BlobTransaction = blobTransaction();
+  readonly #onEnd: (tx: DbTransaction) => void;
+  #state: TxState = 'active';
+
+  constructor(
+    storage: RuntimeStorage,
+    services: BlobServices,
+    tid: Tid,
+    meta: Partial<TransactionMeta>,
+    logger: Logger,
+    onEnd: (tx: DbTransaction) => void,
+  ) {
+    super(storage, services, tid);
+    this.#meta = meta;
+    this.#logger = logger;
+    this.#onEnd = onEnd;
+  }
+
+  get active(): boolean {
+    return this.#state === 'active';
+  }
+
+  ensureActive(): void {
+    if (this.#state !== 'active') throw new TransactionClosedError(`transaction is ${this.#state}`);
+  }
+
+  blobTransaction(): BlobTransaction {
+    return this.#blobTxn;
+  }
+
+  blobModified(blob: ViewBlob): void {
+    this.#modifiedBlobs.add(blob);
+  }
+
+  async create(data: Uint8Array, options: WriteOptions = {}): Promise<Oid> {
+    this.ensureActive();
+    const record = toRecord(data, options);
+    const oid = await this.storage.newOid();
+    this.#writes.set(oid, { record, serial: ZERO_TID });
+    return oid;
+  }
+
+  async write(oid: Oid, data: Uint8Array, options: WriteOptions = {}): Promise<void> {
+    this.ensureActive();
+    assertU64(oid, 'oid');
+    const record = toRecord(data, options);
+    const pending = this.#writes.get(oid);
+    if (pending !== undefined) {
+      if (pending.record === null) throw new POSKeyError(`oid ${oid} was deleted in this transaction`, oid);
+      if (isBlobRecord(pending.record)) throw new InvalidArgumentError(`oid ${oid} is a blob object; write through blob(oid).open()`);
+      this.#writes.set(oid, { record, serial: pending.serial });
+      return;
+    }
+    const committed = await this.committedRecord(oid);
+    if (committed === undefined && oid !== ROOT_OID) throw new POSKeyError(`oid ${oid} does not exist; use create()`, oid);
+    if (committed !== undefined && isBlobRecord(committed.record)) {
+      throw new InvalidArgumentError(`oid ${oid} is a blob object; write through blob(oid).open()`);
+    }
+    this.#writes.set(oid, { record, serial: committed?.tid ?? ZERO_TID });
+  }
+
+  async delete(oid: Oid): Promise<void> {
+    this.ensureActive();
+    assertU64(oid, 'oid');
+    if (!this.storage.capabilities.externalGC) throw new NotSupportedError('externalGC', this.storage.name);
+    const pending = this.#writes.get(oid);
+    if (pending?.record === null) return;
+    if (pending !== undefined && pending.serial === ZERO_TID) {
+      this.#writes.delete(oid);
+      return;
+    }
+    const committed = pending === undefined ? await this.committedRecord(oid) : undefined;
+    const serial = pending?.serial ?? committed?.tid;
+    if (serial === undefined) throw new POSKeyError(`oid ${oid} does not exist as of tid ${this.tid}`, oid);
+    this.#writes.set(oid, { record: null, serial });
+  }
+
+  async createBlob(): Promise<ViewBlob> {
+    this.ensureActive();
+    const blobId = await this.services.blobs.createBlob();
+    const oid = await this.storage.newOid();
+    this.#writes.set(oid, { record: blobRecord(this.services.blobs.name, blobId, ZERO_TID), serial: ZERO_TID });
+    return this.blob(oid);
+  }
+
+  async openLocator(value: Locator | Uint8Array | string, mode: BlobMode): Promise<BlobHandle> {
+    this.ensureActive();
+    const locator = this.services.codec.verify(value, this.services.blobs.name);
+    const blob = await this.blob(locator.oid);
+    if (blob.blobId !== locator.blobId) throw new InvalidLocatorError(`locator names blob ${locator.blobId}, but oid ${locator.oid} holds blob ${blob.blobId}`);
+    if (mode === 'r') return blob.openRevision(locator.revision);
+    const allowed = mode === 'a' ? locator.access.append || locator.access.write : locator.access.write;
+    if (!allowed) throw new InvalidLocatorError(`locator does not grant ${mode === 'a' ? 'append' : 'write'} access`);
+    if (this.services.dataTransactional && locator.revision !== blob.baseRevision) {
+      throw new ConflictError(locator.oid, blob.baseRevision, locator.revision, 'locator names an older revision of the blob');
+    }
+    return blob.open(mode);
+  }
+
+  /** Commits; returns the commit tid (this view's tid when nothing was written). */
+  async commit(): Promise<Tid> {
+    this.ensureActive();
+    this.#state = 'committing';
+    try {
+      await this.expireBlobHandles();
+      const tid = await this.#twoPhaseCommit();
+      this.#state = 'committed';
+      return tid;
+    } catch (error) {
+      this.#state = 'aborted';
+      await this.services.blobs.rollback(this.#blobTxn);
+      throw error;
+    } finally {
+      this.#onEnd(this);
+    }
+  }
+
+  /** Aborts: nothing of this transaction becomes visible. Never throws. */
+  async abort(): Promise<void> {
+    if (this.#state !== 'active') return;
+    this.#state = 'aborted';
+    try {
+      await this.expireBlobHandles();
+      await this.services.blobs.rollback(this.#blobTxn);
+    } catch (error) {
+      this.#logger.error({ err: String(error) }, 'blob rollback failed during abort');
+    } finally {
+      this.#onEnd(this);
+    }
+  }
+
+  protected override async viewRecord(oid: Oid): Promise<ViewRecord | undefined> {
+    const pending = this.#writes.get(oid);
+    if (pending === undefined) return this.committedRecord(oid);
+    return pending.record === null ? undefined : { oid, tid: pending.serial, record: pending.record };
+  }
+
+  async #twoPhaseCommit(): Promise<Tid> {
+    const dataBlobs = this.services.dataTransactional ? [...this.#modifiedBlobs].filter((b) => b.hasDraft) : [];
+    if (this.#writes.size === 0 && dataBlobs.length === 0) return this.tid;
+    const txn = storageTransaction(this.#meta);
+    const tid = await this.storage.tpcBegin(txn);
+    let prepared = false;
+    try {
+      const blobWrites = new Set(dataBlobs.map((b) => b.oid));
+      const newRefs: BlobRef[] = [];
+      for (const [oid, write] of this.#writes) {
+        if (blobWrites.has(oid)) continue;
+        if (write.record === null) {
+          await this.storage.deleteObject(oid, write.serial, txn);
+        } else {
+          await this.storage.store(oid, write.serial, write.record, txn);
+          newRefs.push(...write.record.refs.blobs.filter((ref) => ref.revision !== ZERO_TID));
+        }
+      }
+      for (const blob of dataBlobs) {
+        const serial = this.#writes.get(blob.oid)?.serial ?? blob.serial;
+        const record = blobRecord(this.services.blobs.name, blob.blobId, tid);
+        await this.storage.store(blob.oid, serial, record, txn);
+        newRefs.push(...record.refs.blobs);
+      }
+      if (newRefs.length > 0) await this.services.blobs.addReferences(this.#blobTxn, newRefs);
+      if (newRefs.length > 0 || dataBlobs.length > 0) {
+        await this.services.blobs.prepare(this.#blobTxn, tid);
+        prepared = true;
+      }
+      await this.storage.tpcVote(txn);
+    } catch (error) {
+      await this.storage.tpcAbort(txn);
+      throw error;
+    }
+    const committed = await this.storage.tpcFinish(txn);
+    if (prepared) {
+      try {
+        await this.services.blobs.commit(this.#blobTxn);
+      } catch (error) {
+        this.#logger.error({ err: String(error), tid: committed.toString() }, 'blob commit failed after the storage committed; reopen recovers it');
+        throw error;
+      }
+    }
+    return committed;
+  }
+}
+
+function toRecord(data: Uint8Array, options: WriteOptions): RecordInput {
+  if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('record data must be a Uint8Array');
+  const oids = options.refs ?? [];
+  if (!Array.isArray(oids)) throw new InvalidArgumentError('refs must be an array of oids');
+  oids.forEach((oid, i) => assertU64(oid, `refs[${i}]`));
+  return { data: Uint8Array.from(data), refs: { oids: [...oids], blobs: [] } };
+}

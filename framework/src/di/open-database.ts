@@ -1,0 +1,106 @@
+/**
+ * openDatabase: config -> child container -> engines -> Database.
+ *
+ * Each database gets a child container of the root holding its config, clock, logger, file-system
+ * access and locator keys (any of them can be overridden, e.g. a fake clock or a failing disk).
+ * Closing the database closes its engines, then disposes the child container.
+ */
+import 'reflect-metadata';
+import { createHash, randomBytes } from 'node:crypto';
+import * as nodeFs from 'node:fs';
+import { inject, injectable, Lifecycle } from 'tsyringe';
+import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
+import type { Clock, EngineContext, FileSystem, Logger } from '../contracts/context.js';
+import { systemClock } from '../contracts/context.js';
+import type { Database } from '../contracts/database.js';
+import { InvalidConfigError } from '../contracts/errors.js';
+import type { EnginePlugin } from '../contracts/plugin.js';
+import type { Storage } from '../contracts/storage.js';
+import { engineName, resolveConfig, type DatabaseConfig, type ResolvedConfig, type ResolvedEngine } from '../config/database-config.js';
+import { createDatabase } from '../database/create-database.js';
+import type { DatabaseImpl } from '../database/database.js';
+import { loggerFromEnv } from '../util/stderr-logger.js';
+import { loadEnginePlugin, rootContainer } from './root-container.js';
+import { CLOCK, DATABASE_CONFIG, ENGINE_CONTEXT, FILE_SYSTEM, LOCATOR_KEYS, LOGGER } from './tokens.js';
+
+/** Services a caller may replace for one database. */
+export interface DatabaseOverrides {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly fs?: FileSystem;
+}
+
+/** Opens the engines named by the config held in its container and builds the Database. */
+@injectable()
+export class DatabaseOpener {
+  constructor(
+    @inject(DATABASE_CONFIG) private readonly config: ResolvedConfig,
+    @inject(ENGINE_CONTEXT) private readonly context: EngineContext,
+    @inject(LOCATOR_KEYS) private readonly locatorKeys: readonly Uint8Array[],
+  ) {}
+
+  /** Opens storage and blobs; closes whatever opened when a later step fails. */
+  async open(onClose: () => Promise<void>): Promise<DatabaseImpl & Database> {
+    const storagePlugin = await pluginFor(this.config.storage);
+    const blobsPlugin = await pluginFor(this.config.blobs);
+    const storageOptions = storagePlugin.parseOptions(request(this.config.storage));
+    const blobsOptions = blobsPlugin.parseOptions(request(this.config.blobs));
+    if (storagePlugin.createStorage === undefined) {
+      throw new InvalidConfigError(`engine "${storagePlugin.name}" provides no storage`, 'storage.engine');
+    }
+    if (blobsPlugin.createBlobHandlerton === undefined) {
+      throw new InvalidConfigError(`engine "${blobsPlugin.name}" provides no blob handlerton`, 'blobs.engine');
+    }
+    const logger = this.context.logger;
+    const storage: Storage = await storagePlugin.createStorage(storageOptions, { ...this.context, logger: logger.child({ engine: storagePlugin.name }) });
+    let blobs: BlobHandlerton | undefined;
+    try {
+      blobs = await blobsPlugin.createBlobHandlerton(blobsOptions, { ...this.context, logger: logger.child({ blobs: blobsPlugin.name }) });
+      return await createDatabase({ storage, blobs, locatorKeys: this.locatorKeys, clock: this.context.clock, logger, onClose });
+    } catch (error) {
+      await blobs?.close().catch(() => undefined);
+      await storage.close().catch(() => undefined);
+      throw error;
+    }
+  }
+}
+
+/** Opens a database from config (see README "Configuration"). */
+export async function openDatabase(config: DatabaseConfig, overrides: DatabaseOverrides = {}): Promise<DatabaseImpl & Database> {
+  const resolved = resolveConfig(config);
+  const scope = rootContainer.createChildContainer();
+  scope.register(DATABASE_CONFIG, { useValue: resolved });
+  scope.register(CLOCK, { useValue: overrides.clock ?? systemClock });
+  scope.register(LOGGER, { useValue: overrides.logger ?? loggerFromEnv() });
+  scope.register(FILE_SYSTEM, { useValue: overrides.fs ?? nodeFs });
+  scope.register(LOCATOR_KEYS, { useFactory: (c) => locatorKeysFor(c.resolve(DATABASE_CONFIG)) });
+  scope.register(ENGINE_CONTEXT, {
+    useFactory: (c) => Object.freeze({ clock: c.resolve(CLOCK), logger: c.resolve(LOGGER), fs: c.resolve(FILE_SYSTEM) }),
+  });
+  scope.register(DatabaseOpener, { useClass: DatabaseOpener }, { lifecycle: Lifecycle.ContainerScoped });
+  try {
+    return await scope.resolve(DatabaseOpener).open(() => Promise.resolve(scope.dispose()));
+  } catch (error) {
+    await scope.dispose();
+    throw error;
+  }
+}
+
+async function pluginFor(engine: ResolvedEngine): Promise<EnginePlugin> {
+  return typeof engine.engine === 'string' ? loadEnginePlugin(engine.engine) : engine.engine;
+}
+
+function request(engine: ResolvedEngine): { location: string | undefined; options: Readonly<Record<string, unknown>>; configPath: string } {
+  return { location: engine.location, options: engine.options, configPath: engine.configPath };
+}
+
+function locatorKeysFor(config: ResolvedConfig): readonly Uint8Array[] {
+  if (config.locatorSecret === undefined) return [randomBytes(32)];
+  return [createHash('sha256').update(`handlerton-locator:${config.locatorSecret}`).digest()];
+}
+
+/** The engine names a config resolves to (for messages and the CLI). */
+export function describeConfig(config: DatabaseConfig): { storage: string; blobs: string } {
+  const resolved = resolveConfig(config);
+  return { storage: engineName(resolved.storage.engine), blobs: engineName(resolved.blobs.engine) };
+}
