@@ -1,0 +1,43 @@
+/** Capability gating: decides from the static manifests whether a case runs, and why not. */
+import type { BlobCapabilities, StorageCapabilities } from '@handlerton/framework';
+import type { ConformanceCase, Harness, Requirement } from './types.js';
+
+/** Whether a case runs against a harness, with the reason when it does not. */
+export type GateDecision = { readonly run: true } | { readonly run: false; readonly reason: string };
+
+/** True when the manifests claim `requirement`. */
+export function claims(
+  requirement: Requirement,
+  storage: StorageCapabilities,
+  blobs: BlobCapabilities,
+): boolean {
+  if (requirement.startsWith('blob.')) {
+    const flag = requirement.slice('blob.'.length) as keyof BlobCapabilities;
+    return blobs[flag] === true;
+  }
+  if (requirement.startsWith('mode.')) return blobs.mode === requirement.slice('mode.'.length);
+  return storage[requirement as keyof StorageCapabilities] === true;
+}
+
+function describe(requirement: Requirement, storage: StorageCapabilities, blobs: BlobCapabilities): string {
+  if (requirement.startsWith('mode.')) return `blob mode is ${blobs.mode}, case needs ${requirement.slice(5)}`;
+  return `capability ${requirement}=${String(claims(requirement, storage, blobs))}`;
+}
+
+/** Decides whether `testCase` runs against `harness` (reads only the static manifests). */
+export function gate(testCase: ConformanceCase, harness: Harness): GateDecision {
+  const storage = harness.storageCapabilities;
+  const blobs = harness.blobCapabilities;
+  const missing = testCase.requires.filter((r) => !claims(r, storage, blobs));
+  if (missing.length > 0) {
+    return { run: false, reason: missing.map((r) => describe(r, storage, blobs)).join(', ') };
+  }
+  const present = (testCase.unless ?? []).filter((r) => claims(r, storage, blobs));
+  if (present.length > 0) {
+    return {
+      run: false,
+      reason: `${present.map((r) => describe(r, storage, blobs)).join(', ')}: the NotSupportedError check applies only to unclaimed capabilities`,
+    };
+  }
+  return { run: true };
+}

@@ -1,0 +1,130 @@
+/** Ready-made harnesses: from an EnginePlugin, from a storage/blobs plugin pair, and wrappers. */
+import * as nodeFs from 'node:fs';
+import { join } from 'node:path';
+import {
+  InvalidArgumentError,
+  isHandlertonError,
+  silentLogger,
+  systemClock,
+  type BlobCapabilities,
+  type EngineContext,
+  type EngineOptions,
+  type EnginePlugin,
+  type Storage,
+  type StorageCapabilities,
+} from '@handlerton/framework';
+import type { Engines, Harness, HarnessLocation } from './types.js';
+
+/** How a plugin is opened inside a case directory. */
+export interface PluginHarnessOptions {
+  /** The engine location for a case directory (default: `<dir>/store`, a path that does not exist yet). */
+  readonly location?: (dir: string) => string | undefined;
+  /** Engine options passed to `parseOptions`. */
+  readonly options?: Readonly<Record<string, unknown>>;
+  /** Harness name (default: the plugin name). */
+  readonly name?: string;
+  /** The engine context (default: system clock, silent logger, node:fs). */
+  readonly context?: EngineContext;
+  /** Overrides the manifest of the blob handlerton (e.g. for a non-default blob mode option). */
+  readonly blobCapabilities?: BlobCapabilities;
+}
+
+const defaultContext: EngineContext = Object.freeze({ clock: systemClock, logger: silentLogger, fs: nodeFs });
+const defaultLocation = (dir: string): string => join(dir, 'store');
+
+function requireManifest<T>(value: T | undefined, plugin: EnginePlugin, what: string): T {
+  if (value === undefined) throw new InvalidArgumentError(`plugin "${plugin.name}" declares no static ${what} manifest`);
+  return value;
+}
+
+/**
+ * Parses the plugin's options for a case directory. Without an explicit `location`, an engine that
+ * rejects the default location (an in-memory engine) is asked again without one.
+ */
+function parseFor(plugin: EnginePlugin, options: PluginHarnessOptions, dir: string, configPath: string): EngineOptions {
+  const request = (location: string | undefined) => ({ location, options: options.options ?? {}, configPath });
+  if (options.location !== undefined) return plugin.parseOptions(request(options.location(dir)));
+  try {
+    return plugin.parseOptions(request(defaultLocation(dir)));
+  } catch (error) {
+    const option = (error as { option?: unknown }).option;
+    if (isHandlertonError(error, 'HANDLERTON_INVALID_CONFIG') && typeof option === 'string' && option.endsWith('location')) {
+      return plugin.parseOptions(request(undefined));
+    }
+    throw error;
+  }
+}
+
+async function openStorage(plugin: EnginePlugin, options: PluginHarnessOptions, dir: string): Promise<Storage> {
+  if (plugin.createStorage === undefined) throw new InvalidArgumentError(`plugin "${plugin.name}" provides no storage`);
+  return plugin.createStorage(parseFor(plugin, options, dir, 'storage'), options.context ?? defaultContext);
+}
+
+async function openBlobs(plugin: EnginePlugin, options: PluginHarnessOptions, dir: string): Promise<Engines['blobs']> {
+  if (plugin.createBlobHandlerton === undefined) throw new InvalidArgumentError(`plugin "${plugin.name}" provides no blob handlerton`);
+  return plugin.createBlobHandlerton(parseFor(plugin, options, dir, 'blobs'), options.context ?? defaultContext);
+}
+
+/** A harness opening both the storage and the blob handlerton from one plugin. */
+export function harnessFromPlugin(plugin: EnginePlugin, options: PluginHarnessOptions = {}): Harness {
+  return mixedHarness(plugin, plugin, { storage: options, blobs: options, name: options.name ?? plugin.name });
+}
+
+/** Options of a mixed harness: per-plugin options, and a name. */
+export interface MixedHarnessOptions {
+  readonly storage?: PluginHarnessOptions;
+  readonly blobs?: PluginHarnessOptions;
+  readonly name?: string;
+}
+
+/**
+ * A harness taking the storage from one plugin and the blob handlerton from another (e.g.
+ * FileStorage2 records with SQLite blobs). Each gets its own sub-directory unless both are one plugin.
+ */
+export function mixedHarness(storagePlugin: EnginePlugin, blobsPlugin: EnginePlugin, options: MixedHarnessOptions = {}): Harness {
+  const same = storagePlugin === blobsPlugin;
+  const storageDir = (dir: string): string => (same ? dir : join(dir, 'storage'));
+  const blobsDir = (dir: string): string => (same ? dir : join(dir, 'blobs'));
+  const storageOptions = options.storage ?? {};
+  const blobOptions = options.blobs ?? {};
+  const storageCapabilities: StorageCapabilities = requireManifest(storagePlugin.storageCapabilities, storagePlugin, 'storage');
+  const blobCapabilities: BlobCapabilities =
+    blobOptions.blobCapabilities ?? requireManifest(blobsPlugin.blobCapabilities, blobsPlugin, 'blob');
+  const open = async ({ dir }: HarnessLocation): Promise<Engines> => {
+    await nodeFs.promises.mkdir(storageDir(dir), { recursive: true });
+    await nodeFs.promises.mkdir(blobsDir(dir), { recursive: true });
+    const storage = await openStorage(storagePlugin, storageOptions, storageDir(dir));
+    try {
+      return { storage, blobs: await openBlobs(blobsPlugin, blobOptions, blobsDir(dir)) };
+    } catch (e) {
+      await storage.close();
+      throw e;
+    }
+  };
+  const durable = storageCapabilities.durable || blobCapabilities.durable;
+  return {
+    name: options.name ?? (same ? storagePlugin.name : `${storagePlugin.name}+${blobsPlugin.name}`),
+    storageCapabilities,
+    blobCapabilities,
+    factory: open,
+    ...(durable ? { reopen: async (_closed: Engines, location: HarnessLocation) => open(location) } : {}),
+    async teardown(engines: Engines) {
+      await Promise.all([engines.storage.close(), engines.blobs.close()]);
+    },
+  };
+}
+
+/**
+ * The same harness with every storage wrapped (e.g. in the framework's RuntimeStorage), so the whole
+ * suite runs again through the wrapper.
+ */
+export function wrapStorageHarness(harness: Harness, name: string, wrap: (storage: Storage) => Storage): Harness {
+  const wrapEngines = (e: Engines): Engines => ({ storage: wrap(e.storage), blobs: e.blobs });
+  return {
+    ...harness,
+    name,
+    factory: async (location) => wrapEngines(await harness.factory(location)),
+    ...(harness.reopen ? { reopen: async (closed: Engines, location: HarnessLocation) => wrapEngines(await harness.reopen!(closed, location)) } : {}),
+    ...(harness.crash ? { crash: async (engines: Engines, location: HarnessLocation) => wrapEngines(await harness.crash!(engines, location)) } : {}),
+  };
+}

@@ -1,0 +1,30 @@
+/** @handlerton/conformance: one capability-gated catalogue of cases for every handlerton engine. */
+export { SUITE_VERSION } from './version.js';
+export { AREAS } from './types.js';
+export type {
+  Area,
+  CaseContext,
+  CaseResult,
+  CaseStatus,
+  ConformanceCase,
+  Engines,
+  ExtraEngines,
+  Harness,
+  HarnessLocation,
+  Requirement,
+} from './types.js';
+export { CATALOGUE } from './catalogue.js';
+export { gate, claims } from './gating.js';
+export type { GateDecision } from './gating.js';
+export { selectCases, parseAreas, AREAS_ENV, ONLY_ENV } from './selection.js';
+export type { SelectionOptions, SelectedCase } from './selection.js';
+export { registerConformance, caseTitle } from './registrar.js';
+export type { Registrar, ConformanceOptions } from './registrar.js';
+export { executeCase, runCase, runCases, describeError } from './runner.js';
+export type { RunOptions } from './runner.js';
+export { harnessFromPlugin, mixedHarness, wrapStorageHarness } from './harness.js';
+export type { PluginHarnessOptions, MixedHarnessOptions } from './harness.js';
+export { conformance } from './ava.js';
+export type { AvaTestInterface, AvaExecutionContext, AvaConformanceOptions } from './ava.js';
+export { conformanceNodeTest } from './node-test.js';
+export type { NodeTestFunction } from './node-test.js';
