@@ -1,0 +1,337 @@
+/**
+ * A draft: the uncommitted data of one blob in one transaction, as a directory of chunk files
+ * under tmp/. A draft based on a revision starts as hard links to the revision's chunks (shared,
+ * never written); the first write to a shared chunk copies that one chunk (copy-on-write).
+ */
+import { join } from 'node:path';
+import type { BlobDraft, BlobId } from '@handlerton/framework';
+import { isHandlertonError, StorageIOError, StorageTransactionError, TransactionClosedError } from '@handlerton/framework';
+import { assertBytes, assertOffset } from './checks.js';
+import { FsOps, hasCode, ioError } from './fs-ops.js';
+import { chunkCount, chunkName } from './layout.js';
+import { SerialQueue } from './serial-queue.js';
+
+/** Chunk files a draft keeps open; more are synced (when durable) and closed, oldest first. */
+const OPEN_CHUNKS = 8;
+/** Background syncs of evicted chunks allowed in flight before a write waits for one. */
+const SYNCS_IN_FLIGHT = 2;
+/** Parallel link(2) calls while sharing a base revision. */
+const LINKS_IN_FLIGHT = 8;
+
+interface DraftChunk {
+  fd: number;
+  writable: boolean;
+  dirty: boolean;
+}
+
+/** What a draft needs from its handlerton. */
+export interface DraftEnvironment {
+  readonly ops: FsOps;
+  readonly chunkSize: number;
+  /** fdatasync chunk files and the draft directory at prepare (false for syncMode 'none'). */
+  readonly sync: boolean;
+  /** Called with a failed fsync's error: the handlerton stops accepting writes. */
+  readonly fatal: (error: StorageIOError) => void;
+  /** Throws when the handlerton cannot accept writes (closed or failed). */
+  readonly assertWritable: () => void;
+}
+
+type DraftState = 'open' | 'prepared' | 'closed';
+
+/** The uncommitted data of one blob in one transaction. */
+export class ChunkedDraft implements BlobDraft {
+  readonly blobId: BlobId;
+  /** The draft's directory under tmp/. */
+  readonly dir: string;
+  readonly #env: DraftEnvironment;
+  readonly #queue = new SerialQueue();
+  readonly #open = new Map<number, DraftChunk>();
+  /** Chunks this draft owns (may write in place); the others are links to a committed revision. */
+  readonly #private = new Set<number>();
+  readonly #syncs = new Set<Promise<void>>();
+  #syncError: StorageIOError | null = null;
+  #size: number;
+  #state: DraftState = 'open';
+
+  private constructor(env: DraftEnvironment, blobId: BlobId, dir: string, size: number) {
+    this.#env = env;
+    this.blobId = blobId;
+    this.dir = dir;
+    this.#size = size;
+  }
+
+  /** Creates an empty draft directory, or one sharing the chunks of the revision in `baseDir`. */
+  static async create(
+    env: DraftEnvironment,
+    blobId: BlobId,
+    dir: string,
+    base: { dir: string; size: number } | null,
+  ): Promise<ChunkedDraft> {
+    const { ops } = env;
+    try {
+      await ops.rmTree(dir);
+      await ops.mkdirp(dir);
+      const draft = new ChunkedDraft(env, blobId, dir, base?.size ?? 0);
+      if (base !== null) await draft.#shareBase(base.dir, chunkCount(base.size, env.chunkSize));
+      return draft;
+    } catch (error) {
+      await ops.rmTree(dir).catch(() => undefined);
+      throw ioError(`creating blob draft ${dir}`, error);
+    }
+  }
+
+  /** The draft's current size in bytes. */
+  size(): number {
+    return this.#size;
+  }
+
+  /** Reads up to `target.length` bytes at `position`; returns the count (0 at or past the end). */
+  read(target: Uint8Array, position: number): Promise<number> {
+    assertBytes(target, 'read target');
+    assertOffset(position, 'read position');
+    return this.#queue.run(async () => {
+      if (this.#state === 'closed') throw new TransactionClosedError('blob draft is closed: its transaction ended');
+      const end = Math.min(this.#size, position + target.length);
+      let done = 0;
+      try {
+        while (position + done < end) {
+          const { index, offset, length } = this.#span(position + done, end);
+          const chunk = await this.#chunk(index, false);
+          const got = await this.#env.ops.readFully(chunk.fd, target, done, length, offset);
+          if (got < length) target.fill(0, done + got, done + length);
+          done += length;
+        }
+      } catch (error) {
+        throw ioError(`reading blob draft ${this.dir}`, error);
+      }
+      return done;
+    });
+  }
+
+  /** Writes `source` at `position`; writing past the end fills the gap with zeros. */
+  write(source: Uint8Array, position: number): Promise<void> {
+    assertBytes(source, 'write source');
+    assertOffset(position, 'write position');
+    assertOffset(position + source.length, 'write end');
+    return this.#mutate(async () => {
+      if (position > this.#size) await this.#grow(position);
+      const end = position + source.length;
+      let done = 0;
+      while (position + done < end) {
+        const { index, offset, length } = this.#span(position + done, end);
+        const chunk = await this.#chunk(index, true);
+        await this.#env.ops.writeFully(chunk.fd, source, done, length, offset);
+        chunk.dirty = true;
+        done += length;
+        if (position + done > this.#size) this.#size = position + done;
+      }
+    });
+  }
+
+  /** Cuts or zero-extends the draft to `size` bytes. */
+  truncate(size: number): Promise<void> {
+    assertOffset(size, 'truncate size');
+    return this.#mutate(async () => {
+      if (size > this.#size) await this.#grow(size);
+      else if (size < this.#size) await this.#shrink(size);
+    });
+  }
+
+  /** Makes the chunk files and their names durable; the draft becomes read-only. Returns its size. */
+  prepare(): Promise<number> {
+    return this.#queue.run(async () => {
+      if (this.#state !== 'open') throw new StorageTransactionError('blob draft is already prepared or closed');
+      const { ops, sync } = this.#env;
+      const chunks = [...this.#open.values()];
+      this.#open.clear();
+      try {
+        while (chunks.length > 0) {
+          const chunk = chunks[0] as DraftChunk;
+          if (chunk.dirty && sync) await this.#durable(ops.fdatasync(chunk.fd), chunk.fd);
+          chunks.shift();
+          await ops.close(chunk.fd);
+        }
+        await Promise.all(this.#syncs);
+        if (this.#syncError !== null) throw this.#syncError;
+        if (sync) await this.#durable(ops.fsyncDir(this.dir), -1);
+      } catch (error) {
+        for (const chunk of chunks) await ops.close(chunk.fd).catch(() => undefined);
+        throw ioError(`preparing blob draft ${this.dir}`, error);
+      }
+      this.#state = 'prepared';
+      return this.#size;
+    });
+  }
+
+  /** Marks the draft as published (its directory was renamed into place). */
+  markCommitted(): void {
+    this.#state = 'closed';
+  }
+
+  /** Closes its files and removes its directory. Never throws. */
+  discard(): Promise<void> {
+    return this.#queue.run(async () => {
+      this.#state = 'closed';
+      const chunks = [...this.#open.values()];
+      this.#open.clear();
+      for (const chunk of chunks) await this.#env.ops.close(chunk.fd).catch(() => undefined);
+      await Promise.allSettled(this.#syncs);
+      await this.#env.ops.rmTree(this.dir).catch(() => undefined);
+    });
+  }
+
+  #mutate(task: () => Promise<void>): Promise<void> {
+    return this.#queue.run(async () => {
+      if (this.#state === 'closed') throw new TransactionClosedError('blob draft is closed: its transaction ended');
+      if (this.#state === 'prepared') throw new StorageTransactionError('blob draft is prepared: it can no longer change');
+      this.#env.assertWritable();
+      if (this.#syncError !== null) throw this.#syncError;
+      try {
+        await task();
+      } catch (error) {
+        if (isHandlertonError(error) && !(error instanceof StorageIOError)) throw error;
+        throw ioError(`writing blob draft ${this.dir}`, error);
+      }
+    });
+  }
+
+  #span(at: number, end: number): { index: number; offset: number; length: number } {
+    const { chunkSize } = this.#env;
+    const index = Math.floor(at / chunkSize);
+    const offset = at - index * chunkSize;
+    return { index, offset, length: Math.min(end - at, chunkSize - offset) };
+  }
+
+  #path(index: number): string {
+    return join(this.dir, chunkName(index));
+  }
+
+  /** Zero-extends to `size`: the last chunk and every new chunk get their full length (sparse). */
+  async #grow(size: number): Promise<void> {
+    const { chunkSize, ops } = this.#env;
+    const from = chunkCount(this.#size, chunkSize);
+    const to = chunkCount(size, chunkSize);
+    const first = this.#size % chunkSize === 0 ? from : from - 1;
+    for (let index = first; index < to; index++) {
+      const chunk = await this.#chunk(index, true);
+      await ops.ftruncate(chunk.fd, Math.min(chunkSize, size - index * chunkSize));
+      chunk.dirty = true;
+      this.#size = Math.min(size, (index + 1) * chunkSize);
+    }
+    this.#size = size;
+  }
+
+  /** Cuts to `size`: whole chunks past it are unlinked, the new last chunk is cut. */
+  async #shrink(size: number): Promise<void> {
+    const { chunkSize, ops } = this.#env;
+    const keep = chunkCount(size, chunkSize);
+    for (let index = chunkCount(this.#size, chunkSize) - 1; index >= keep; index--) {
+      const open = this.#open.get(index);
+      if (open !== undefined) {
+        this.#open.delete(index);
+        await ops.close(open.fd);
+      }
+      await ops.unlink(this.#path(index));
+      this.#private.delete(index);
+    }
+    this.#size = Math.min(this.#size, keep * chunkSize);
+    if (size % chunkSize !== 0) {
+      const index = keep - 1;
+      const chunk = await this.#chunk(index, true);
+      await ops.ftruncate(chunk.fd, size - index * chunkSize);
+      chunk.dirty = true;
+    }
+    this.#size = size;
+  }
+
+  /** An open chunk file; `writable` makes a shared chunk private first, or creates a new one. */
+  async #chunk(index: number, writable: boolean): Promise<DraftChunk> {
+    const { ops } = this.#env;
+    const open = this.#open.get(index);
+    if (open !== undefined && (open.writable || !writable)) {
+      this.#open.delete(index);
+      this.#open.set(index, open);
+      return open;
+    }
+    if (open !== undefined) {
+      this.#open.delete(index);
+      await ops.close(open.fd);
+    }
+    const exists = index < chunkCount(this.#size, this.#env.chunkSize);
+    let fd: number;
+    if (!writable) {
+      fd = await ops.open(this.#path(index), 'r');
+    } else if (!exists) {
+      fd = await ops.open(this.#path(index), 'w+');
+      this.#private.add(index);
+    } else {
+      if (!this.#private.has(index)) await this.#unshare(index);
+      fd = await ops.open(this.#path(index), 'r+');
+    }
+    const chunk: DraftChunk = { fd, writable, dirty: false };
+    this.#open.set(index, chunk);
+    await this.#evict();
+    return chunk;
+  }
+
+  /** Replaces a link to a committed chunk by a private copy (never writes the shared file). */
+  async #unshare(index: number): Promise<void> {
+    const path = this.#path(index);
+    const copy = `${path}.cow`;
+    await this.#env.ops.copyFile(path, copy);
+    await this.#env.ops.rename(copy, path);
+    this.#private.add(index);
+  }
+
+  async #evict(): Promise<void> {
+    const { ops, sync } = this.#env;
+    while (this.#open.size > OPEN_CHUNKS) {
+      const [index, chunk] = this.#open.entries().next().value as [number, DraftChunk];
+      this.#open.delete(index);
+      if (!chunk.dirty || !sync) {
+        await ops.close(chunk.fd);
+        continue;
+      }
+      while (this.#syncs.size >= SYNCS_IN_FLIGHT) await Promise.race(this.#syncs);
+      const done: Promise<void> = this.#durable(ops.fdatasync(chunk.fd), chunk.fd)
+        .then(() => ops.close(chunk.fd))
+        .catch(async (error: unknown) => {
+          await ops.close(chunk.fd).catch(() => undefined);
+          this.#syncError ??= ioError(`syncing blob chunk ${this.#path(index)}`, error);
+        })
+        .finally(() => this.#syncs.delete(done));
+      this.#syncs.add(done);
+    }
+    if (this.#syncError !== null) throw this.#syncError;
+  }
+
+  /** Awaits an fsync; a failure is fail-stop for the whole handlerton. */
+  async #durable(fsync: Promise<void>, fd: number): Promise<void> {
+    try {
+      await fsync;
+    } catch (error) {
+      const failure = ioError(`fsync failed in blob draft ${this.dir}${fd >= 0 ? '' : ' (directory)'}`, error);
+      this.#env.fatal(failure);
+      throw failure;
+    }
+  }
+
+  async #shareBase(baseDir: string, chunks: number): Promise<void> {
+    const { ops } = this.#env;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < chunks) {
+        const index = next++;
+        const from = join(baseDir, chunkName(index));
+        try {
+          await ops.link(from, this.#path(index));
+        } catch (error) {
+          if (!hasCode(error, 'EPERM', 'EXDEV', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'ENOSYS')) throw error;
+          await ops.copyFile(from, this.#path(index));
+          this.#private.add(index);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(LINKS_IN_FLIGHT, chunks) }, worker));
+  }
+}

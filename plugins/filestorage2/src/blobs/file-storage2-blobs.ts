@@ -1,0 +1,478 @@
+/**
+ * The FileStorage2 blob handlerton: revisions as directories of chunk files, drafts under tmp/,
+ * publication by rename, reference counts in a checksummed journal. See FORMAT.md "Blob layout".
+ */
+import type {
+  BlobCapabilities,
+  BlobDraft,
+  BlobHandlerton,
+  BlobId,
+  BlobRef,
+  BlobTransaction,
+  EngineContext,
+  Logger,
+  Oid,
+  PendingRevision,
+  RevisionReader,
+  Tid,
+} from '@handlerton/framework';
+import {
+  POSKeyError,
+  StorageClosedError,
+  StorageIOError,
+  StorageTransactionError,
+  TransactionClosedError,
+  assertU64,
+  blobCapabilities,
+  toHex,
+} from '@handlerton/framework';
+import type { BlobIndex, PreparedTxn, RevisionState } from './blob-index.js';
+import { ChunkedDraft } from './draft.js';
+import type { DraftEnvironment } from './draft.js';
+import { FsOps, ioError } from './fs-ops.js';
+import type { Journal } from './journal.js';
+import type { JournalRecord, PreparedDraft, RevisionKey } from './journal-codec.js';
+import type { BlobLayout } from './layout.js';
+import { checkOptions } from './options.js';
+import type { BlobSyncMode, FileStorage2BlobsOptions } from './options.js';
+import { ChunkedRevisionReader } from './revision-reader.js';
+import type { RevisionFiles } from './revision-files.js';
+import { SerialQueue } from './serial-queue.js';
+import { openDirectory } from './startup.js';
+import type { OpenedDirectory } from './startup.js';
+
+type TxnPhase = 'active' | 'preparing' | 'prepared' | 'committing' | 'failed';
+
+interface TxnState {
+  readonly seq: bigint;
+  readonly queue: SerialQueue;
+  readonly drafts: Map<BlobId, { draft: ChunkedDraft; oid: Oid }>;
+  readonly refs: RevisionKey[];
+  /** Revisions pinned by addReferences until the prepare record pins them. */
+  livePins: RevisionState[];
+  phase: TxnPhase;
+  revision: Tid | null;
+  /** Revision directories renamed into place by a commit that then failed. */
+  readonly published: string[];
+}
+
+/** FileStorage2's blob handlerton: durable, data-transactional, chunked with copy-on-write. */
+export class FileStorage2Blobs implements BlobHandlerton {
+  /** The capability manifest, the same for every instance. */
+  static readonly capabilities: BlobCapabilities = blobCapabilities({
+    mode: 'dataTransactional',
+    seek: true,
+    truncate: true,
+    append: true,
+    refcount: true,
+    partialUpdate: true,
+    durable: true,
+  });
+
+  readonly name = 'filestorage2';
+  readonly capabilities: BlobCapabilities = FileStorage2Blobs.capabilities;
+
+  readonly #ops: FsOps;
+  readonly #logger: Logger;
+  readonly #syncMode: BlobSyncMode;
+  readonly #layout: BlobLayout;
+  readonly #index: BlobIndex;
+  readonly #journal: Journal;
+  readonly #files: RevisionFiles;
+  readonly #releaseLock: () => Promise<void>;
+  readonly #draftEnv: DraftEnvironment;
+  readonly #txns = new Map<BlobTransaction, TxnState>();
+  readonly #finished = new WeakSet<BlobTransaction>();
+  readonly #readers = new Set<ChunkedRevisionReader>();
+  #failed: StorageIOError | null = null;
+  #closed = false;
+
+  private constructor(ops: FsOps, logger: Logger, syncMode: BlobSyncMode, opened: OpenedDirectory) {
+    this.#ops = ops;
+    this.#logger = logger;
+    this.#syncMode = syncMode;
+    this.#layout = opened.layout;
+    this.#index = opened.index;
+    this.#journal = opened.journal;
+    this.#files = opened.files;
+    this.#releaseLock = opened.releaseLock;
+    this.#draftEnv = {
+      ops,
+      chunkSize: opened.chunkSize,
+      sync: syncMode !== 'none',
+      fatal: (error) => this.#fatal(error),
+      assertWritable: () => this.#assertWritable(),
+    };
+  }
+
+  /** Opens (or creates) the blob directory `options.dir`. */
+  static async open(options: FileStorage2BlobsOptions, context: EngineContext): Promise<FileStorage2Blobs> {
+    const checked = checkOptions(options);
+    const logger = context.logger.child({ handlerton: 'filestorage2-blobs' });
+    const ops = new FsOps(context.fs);
+    const opened = await openDirectory(ops, checked, logger);
+    return new FileStorage2Blobs(ops, logger, checked.syncMode, opened);
+  }
+
+  /** Bytes per chunk file in this directory. */
+  get chunkSize(): number {
+    return this.#draftEnv.chunkSize;
+  }
+
+  /** Allocates a new blob id (no revision exists yet). */
+  async createBlob(): Promise<BlobId> {
+    this.#assertWritable();
+    const { blobId, reserveUpTo } = this.#index.allocateBlobId();
+    if (reserveUpTo !== null) await this.#log([{ type: 'reserve', nextBlobId: reserveUpTo }], false);
+    return blobId;
+  }
+
+  /** Opens a committed revision for reading. POSKeyError when it does not exist (or was reclaimed). */
+  async openRevision(blobId: BlobId, revision: Tid): Promise<RevisionReader> {
+    this.#assertOpen();
+    assertU64(blobId, 'blobId');
+    assertU64(revision, 'revision');
+    const state = this.#revision(blobId, revision);
+    this.#index.addReader(state);
+    const dir = this.#layout.revisionDir(blobId, revision);
+    try {
+      if (!(await this.#ops.exists(dir))) {
+        throw new POSKeyError(`blob ${toHex(blobId)} revision ${toHex(revision)} has no files`, blobId);
+      }
+    } catch (error) {
+      await this.#dropReader(state);
+      throw error;
+    }
+    const reader: ChunkedRevisionReader = new ChunkedRevisionReader(this.#ops, dir, state.size, this.chunkSize, async () => {
+      this.#readers.delete(reader);
+      await this.#dropReader(state);
+    });
+    this.#readers.add(reader);
+    return reader;
+  }
+
+  /** The newest committed revision of `blobId`, or null when it has none. */
+  async latestRevision(blobId: BlobId): Promise<Tid | null> {
+    this.#assertOpen();
+    assertU64(blobId, 'blobId');
+    return this.#index.latest(blobId);
+  }
+
+  /** Creates the draft of `blobId` in `txn`, empty or sharing the chunks of revision `base`. */
+  async createDraft(txn: BlobTransaction, blobId: BlobId, oid: Oid, base: Tid | null): Promise<BlobDraft> {
+    this.#assertWritable();
+    assertU64(blobId, 'blobId');
+    assertU64(oid, 'oid');
+    if (base !== null) assertU64(base, 'base revision');
+    if (!this.#index.knownBlobId(blobId) && this.#index.latest(blobId) === null) {
+      throw new POSKeyError(`no blob ${toHex(blobId)} in this blob store`, blobId);
+    }
+    const state = this.#activeTxn(txn);
+    return state.queue.run(async () => {
+      this.#assertActive(txn, state);
+      const previous = state.drafts.get(blobId);
+      if (previous !== undefined) {
+        state.drafts.delete(blobId);
+        await previous.draft.discard();
+      }
+      const dir = this.#layout.draftDir(state.seq, blobId);
+      let draft: ChunkedDraft;
+      if (base === null) {
+        draft = await ChunkedDraft.create(this.#draftEnv, blobId, dir, null);
+      } else {
+        const baseState = this.#revision(blobId, base);
+        this.#index.addReader(baseState);
+        try {
+          const baseDir = this.#layout.revisionDir(blobId, base);
+          draft = await ChunkedDraft.create(this.#draftEnv, blobId, dir, { dir: baseDir, size: baseState.size });
+        } finally {
+          await this.#dropReader(baseState);
+        }
+      }
+      state.drafts.set(blobId, { draft, oid });
+      return draft;
+    });
+  }
+
+  /** Counts one record reference per entry when `txn` commits. */
+  async addReferences(txn: BlobTransaction, refs: readonly BlobRef[]): Promise<void> {
+    this.#assertWritable();
+    const ours = this.#ownRefs(refs);
+    if (ours.length === 0) return;
+    const state = this.#activeTxn(txn);
+    this.#assertActive(txn, state);
+    for (const key of ours) {
+      state.refs.push(key);
+      const target = this.#index.get(key.blobId, key.revision);
+      if (target === undefined) continue;
+      this.#index.pin(target);
+      state.livePins.push(target);
+    }
+  }
+
+  /** Makes `txn`'s drafts durable as revision `revision` of their blobs, not yet visible. */
+  async prepare(txn: BlobTransaction, revision: Tid): Promise<void> {
+    this.#assertWritable();
+    assertU64(revision, 'revision');
+    const state = this.#txns.get(txn);
+    if (state === undefined) {
+      if (this.#finished.has(txn)) throw new TransactionClosedError(`blob transaction ${txn.label} has ended`);
+      return;
+    }
+    await state.queue.run(async () => {
+      if (state.phase !== 'active') throw new StorageTransactionError(`blob transaction ${txn.label} is ${state.phase}, not active`);
+      for (const blobId of state.drafts.keys()) {
+        if (this.#index.taken(blobId, revision)) {
+          throw new StorageTransactionError(`blob ${toHex(blobId)} already has revision ${toHex(revision)}`);
+        }
+      }
+      state.phase = 'preparing';
+      try {
+        const drafts: PreparedDraft[] = [];
+        for (const [blobId, { draft, oid }] of state.drafts) drafts.push({ blobId, oid, size: await draft.prepare() });
+        const record: JournalRecord = { type: 'prepare', txnSeq: state.seq, revision, drafts, refs: [...state.refs] };
+        await this.#log([record], this.#syncMode !== 'none');
+        this.#index.apply(record);
+      } catch (error) {
+        state.phase = 'failed';
+        throw ioError(`preparing blob transaction ${txn.label}`, error);
+      }
+      for (const pinned of state.livePins) this.#index.unpin(pinned);
+      state.livePins = [];
+      state.revision = revision;
+      state.phase = 'prepared';
+    });
+  }
+
+  /** Publishes a prepared `txn`: its revisions become readable and its references count. */
+  async commit(txn: BlobTransaction): Promise<void> {
+    this.#assertWritable();
+    const state = this.#txns.get(txn);
+    if (state === undefined) {
+      if (this.#finished.has(txn)) throw new TransactionClosedError(`blob transaction ${txn.label} has ended`);
+      return;
+    }
+    await state.queue.run(async () => {
+      if (state.phase === 'active' && state.drafts.size === 0 && state.refs.length === 0) {
+        this.#finish(txn);
+        return;
+      }
+      if (state.phase !== 'prepared' || state.revision === null) {
+        throw new StorageTransactionError(`blob transaction ${txn.label} is ${state.phase}: prepare it before commit`);
+      }
+      state.phase = 'committing';
+      const drafts = [...state.drafts.values()].map(({ draft }) => ({ blobId: draft.blobId, dir: draft.dir }));
+      try {
+        await this.#files.publish(drafts, state.revision, this.#syncMode === 'always', state.published);
+        await this.#log([{ type: 'commit', txnSeq: state.seq }], this.#syncMode === 'always');
+      } catch (error) {
+        state.phase = 'failed';
+        const failure = ioError(`committing blob transaction ${txn.label}`, error);
+        this.#fatal(failure);
+        throw failure;
+      }
+      this.#index.apply({ type: 'commit', txnSeq: state.seq });
+      for (const { draft } of state.drafts.values()) draft.markCommitted();
+      this.#finish(txn);
+    });
+  }
+
+  /** Discards `txn`'s drafts (prepared or not). Never throws; unknown transactions are ignored. */
+  async rollback(txn: BlobTransaction): Promise<void> {
+    const state = this.#txns.get(txn);
+    if (state === undefined) return;
+    this.#finish(txn);
+    await state.queue
+      .run(async () => {
+        for (const { draft } of state.drafts.values()) await draft.discard();
+        for (const dir of state.published) await this.#ops.rmTree(dir).catch(() => undefined);
+        for (const pinned of state.livePins) this.#index.unpin(pinned);
+        state.livePins = [];
+        if (this.#index.preparedTxn(state.seq) !== undefined) {
+          const record: JournalRecord = { type: 'abort', txnSeq: state.seq };
+          this.#index.apply(record);
+          if (this.#failed === null && !this.#closed) await this.#log([record], false);
+        }
+      })
+      .catch((error: unknown) => this.#logger.warn({ err: error, txn: txn.label }, 'blob rollback left files behind'));
+  }
+
+  /** Drops one record reference per entry, at once. Unknown revisions are ignored. */
+  async releaseReferences(refs: readonly BlobRef[]): Promise<void> {
+    this.#assertWritable();
+    const known = this.#ownRefs(refs).filter((key) => this.#index.get(key.blobId, key.revision) !== undefined);
+    if (known.length === 0) return;
+    const record: JournalRecord = { type: 'release', refs: known };
+    await this.#log([record], this.#syncMode === 'always');
+    this.#index.apply(record);
+  }
+
+  /** Record references plus open readers of a revision; 0 when it does not exist. */
+  async refcount(blobId: BlobId, revision: Tid): Promise<number> {
+    this.#assertOpen();
+    assertU64(blobId, 'blobId');
+    assertU64(revision, 'revision');
+    const state = this.#index.get(blobId, revision);
+    return state === undefined ? 0 : state.refs + state.readers;
+  }
+
+  /** Removes every committed revision with no record reference and no open reader; returns how many. */
+  async reclaim(): Promise<number> {
+    this.#assertWritable();
+    let removed = 0;
+    for (const state of this.#index.idle()) {
+      if (!this.#index.isIdle(state)) continue;
+      if (await this.#delete(state)) removed += 1;
+    }
+    return removed;
+  }
+
+  /** After a crash between prepare and commit: commits or discards each prepared revision. */
+  async recover(isCommitted: (pending: PendingRevision) => Promise<boolean>): Promise<void> {
+    this.#assertWritable();
+    const live = new Set([...this.#txns.values()].map((t) => t.seq));
+    for (const txn of this.#index.prepared()) {
+      if (live.has(txn.txnSeq)) continue;
+      let committed = txn.drafts.length === 0;
+      for (const d of txn.drafts) {
+        if (await isCommitted({ blobId: d.blobId, revision: txn.revision, oid: d.oid })) committed = true;
+      }
+      await this.#resolve(txn, committed);
+    }
+  }
+
+  /** Closes the handlerton: rolls back open transactions, releases files. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    for (const txn of [...this.#txns.keys()]) await this.rollback(txn);
+    this.#closed = true;
+    for (const reader of [...this.#readers]) await reader.close();
+    await this.#journal.close().catch((error: unknown) => this.#logger.warn({ err: error }, 'closing the blob journal failed'));
+    await this.#releaseLock();
+  }
+
+  /** Commits (publishes) or discards a transaction found prepared at open. */
+  async #resolve(txn: PreparedTxn, committed: boolean): Promise<void> {
+    const drafts = txn.drafts.map((d) => ({ blobId: d.blobId, dir: this.#layout.draftDir(txn.txnSeq, d.blobId) }));
+    try {
+      if (committed) {
+        await this.#files.publish(drafts, txn.revision, this.#syncMode !== 'none');
+      } else {
+        for (const d of drafts) {
+          await this.#ops.rmTree(d.dir);
+          if (!this.#index.taken(d.blobId, txn.revision) || this.#index.preparedTxn(txn.txnSeq) !== undefined) {
+            await this.#ops.rmTree(this.#layout.revisionDir(d.blobId, txn.revision));
+          }
+        }
+      }
+      const record: JournalRecord = committed ? { type: 'commit', txnSeq: txn.txnSeq } : { type: 'abort', txnSeq: txn.txnSeq };
+      await this.#log([record], this.#syncMode !== 'none');
+      this.#index.apply(record);
+      this.#logger.info({ txnSeq: String(txn.txnSeq), committed }, 'resolved a prepared blob transaction');
+    } catch (error) {
+      const failure = ioError('recovering a prepared blob transaction', error);
+      this.#fatal(failure);
+      throw failure;
+    }
+  }
+
+  /** Removes an unreferenced revision's files, then journals it; false when that failed (retried later). */
+  async #delete(state: RevisionState): Promise<boolean> {
+    this.#index.forget(state);
+    try {
+      await this.#files.remove(state.blobId, state.revision);
+      if (this.#failed === null && !this.#closed) {
+        await this.#log([{ type: 'delete', blobId: state.blobId, revision: state.revision }], false);
+      }
+      return true;
+    } catch (error) {
+      this.#logger.warn({ err: error, blobId: String(state.blobId), revision: String(state.revision) }, 'could not remove blob revision');
+      return false;
+    }
+  }
+
+  async #dropReader(state: RevisionState): Promise<void> {
+    const idle = this.#index.removeReader(state);
+    if (idle && !this.#closed && this.#failed === null) await this.#delete(state);
+  }
+
+  #revision(blobId: BlobId, revision: Tid): RevisionState {
+    const state = this.#index.get(blobId, revision);
+    if (state === undefined) {
+      throw new POSKeyError(`no revision ${toHex(revision)} of blob ${toHex(blobId)}`, blobId);
+    }
+    return state;
+  }
+
+  #ownRefs(refs: readonly BlobRef[]): RevisionKey[] {
+    const out: RevisionKey[] = [];
+    for (const ref of refs) {
+      if (ref.handlerton !== this.name) continue;
+      assertU64(ref.blobId, 'blobRef.blobId');
+      assertU64(ref.revision, 'blobRef.revision');
+      out.push({ blobId: ref.blobId, revision: ref.revision });
+    }
+    return out;
+  }
+
+  #activeTxn(txn: BlobTransaction): TxnState {
+    let state = this.#txns.get(txn);
+    if (state === undefined) {
+      if (this.#finished.has(txn)) throw new TransactionClosedError(`blob transaction ${txn.label} has ended`);
+      state = {
+        seq: this.#index.allocateTxnSeq(),
+        queue: new SerialQueue(),
+        drafts: new Map(),
+        refs: [],
+        livePins: [],
+        phase: 'active',
+        revision: null,
+        published: [],
+      };
+      this.#txns.set(txn, state);
+    }
+    return state;
+  }
+
+  #assertActive(txn: BlobTransaction, state: TxnState): void {
+    if (this.#txns.get(txn) !== state) throw new TransactionClosedError(`blob transaction ${txn.label} has ended`);
+    if (state.phase !== 'active') {
+      throw new StorageTransactionError(`blob transaction ${txn.label} is ${state.phase}: drafts and references can no longer change`);
+    }
+  }
+
+  #finish(txn: BlobTransaction): void {
+    this.#txns.delete(txn);
+    this.#finished.add(txn);
+  }
+
+  /** Appends journal records; any failure is fail-stop (the journal's tail is no longer known). */
+  async #log(records: JournalRecord[], sync: boolean): Promise<void> {
+    try {
+      await this.#journal.append(records, sync);
+    } catch (error) {
+      const failure = ioError('writing the blob refcount journal', error);
+      this.#fatal(failure);
+      throw failure;
+    }
+  }
+
+  #fatal(error: StorageIOError): void {
+    if (this.#failed !== null) return;
+    this.#failed = error;
+    this.#logger.error({ err: error }, 'blob store stopped accepting writes after an I/O failure');
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StorageClosedError('the filestorage2 blob store is closed');
+  }
+
+  #assertWritable(): void {
+    this.#assertOpen();
+    if (this.#failed !== null) {
+      throw new StorageIOError(`the filestorage2 blob store stopped after an I/O failure: ${this.#failed.message}`, {
+        cause: this.#failed,
+      });
+    }
+  }
+}

@@ -1,0 +1,59 @@
+/** The format marker of a blob directory: magic, layout version and chunk size, written once. */
+import { dirname } from 'node:path';
+import { CorruptionError } from '@handlerton/framework';
+import { FsOps, hasCode } from './fs-ops.js';
+import { FORMAT_MAGIC, FORMAT_VERSION } from './layout.js';
+
+interface FormatMarker {
+  magic: string;
+  version: number;
+  chunkSize: number;
+}
+
+/** Reads the marker at `path`, or writes one with `chunkSize` when the directory is new; returns the chunk size. */
+export async function loadOrCreateFormat(
+  ops: FsOps,
+  path: string,
+  chunkSize: number,
+  isNew: boolean,
+  sync: boolean,
+): Promise<number> {
+  let text: string;
+  try {
+    text = (await ops.readSmallFile(path)).toString('utf8');
+  } catch (error) {
+    if (!hasCode(error, 'ENOENT')) throw error;
+    if (!isNew) throw new CorruptionError('blob directory has a journal but no format marker', path);
+    await writeFormat(ops, path, { magic: FORMAT_MAGIC, version: FORMAT_VERSION, chunkSize }, sync);
+    return chunkSize;
+  }
+  let marker: Partial<FormatMarker>;
+  try {
+    marker = JSON.parse(text) as Partial<FormatMarker>;
+  } catch (error) {
+    throw new CorruptionError('blob format marker is not JSON', path, 0, { cause: error });
+  }
+  if (marker.magic !== FORMAT_MAGIC) throw new CorruptionError('not a filestorage2 blob directory', path, 0);
+  if (marker.version !== FORMAT_VERSION) {
+    throw new CorruptionError(`unsupported blob layout version ${String(marker.version)}`, path, 0);
+  }
+  const stored = marker.chunkSize;
+  if (typeof stored !== 'number' || !Number.isSafeInteger(stored) || stored <= 0) {
+    throw new CorruptionError('blob format marker has a bad chunk size', path, 0);
+  }
+  return stored;
+}
+
+async function writeFormat(ops: FsOps, path: string, marker: FormatMarker, sync: boolean): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const bytes = Buffer.from(`${JSON.stringify(marker)}\n`);
+  const fd = await ops.open(tmp, 'w');
+  try {
+    await ops.writeFully(fd, bytes, 0, bytes.length, 0);
+    if (sync) await ops.fdatasync(fd);
+  } finally {
+    await ops.close(fd);
+  }
+  await ops.rename(tmp, path);
+  if (sync) await ops.fsyncDir(dirname(path));
+}
