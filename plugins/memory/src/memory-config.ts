@@ -23,7 +23,7 @@ export function parseMemoryOptions(request: EngineRequest): MemoryOptions {
   const at = request.configPath;
   if (request.location !== undefined && request.location !== '') {
     throw new InvalidConfigError(
-      `${at}: the memory engine keeps nothing on disk and takes no location, got ${JSON.stringify(request.location)}`,
+      `${at}.location must be empty: the memory engine keeps nothing on disk, got ${JSON.stringify(request.location)}`,
       `${at}.location`,
     );
   }
