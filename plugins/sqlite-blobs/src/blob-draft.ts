@@ -1,0 +1,186 @@
+/**
+ * A draft: uncommitted data of one blob in one blob transaction, stored as rows of the database
+ * (never whole in memory). One chunk is buffered while it is being written, so that sequential
+ * small writes cost one chunk write per chunk; every other byte lives in SQLite.
+ */
+import { InvalidArgumentError, TransactionClosedError, type BlobDraft, type BlobId } from '@handlerton/framework';
+import type { ChunkStore } from './chunk-store.js';
+import { yieldToLoop } from './yield.js';
+
+/** Chunks dropped per write transaction when a draft shrinks or is discarded. */
+export const DROP_BATCH = 64;
+
+interface DirtyChunk {
+  seq: number;
+  length: number;
+}
+
+/** The BlobDraft of the SQLite blob handlerton. */
+export class SqliteDraft implements BlobDraft {
+  private buffer: Buffer | undefined;
+  private dirty: DirtyChunk | undefined;
+  private cached: { seq: number; data: Uint8Array | undefined } | undefined;
+  private closed = false;
+  private busy = false;
+
+  constructor(
+    private readonly chunks: ChunkStore,
+    readonly blobId: BlobId,
+    /** The draft's revision row id. */
+    readonly rowId: bigint,
+    readonly chunkSize: number,
+    private currentSize: number,
+  ) {}
+
+  size(): number {
+    this.checkOpen();
+    return this.currentSize;
+  }
+
+  async read(target: Uint8Array, position: number): Promise<number> {
+    this.checkOpen();
+    checkBuffer(target, 'target');
+    checkPosition(position);
+    const total = Math.min(target.length, Math.max(0, this.currentSize - position));
+    let done = 0;
+    while (done < total) {
+      if (done > 0) {
+        await yieldToLoop();
+        this.checkOpen();
+      }
+      const at = position + done;
+      const seq = Math.floor(at / this.chunkSize);
+      const within = at - seq * this.chunkSize;
+      const n = Math.min(this.chunkSize - within, total - done);
+      const out = target.subarray(done, done + n);
+      if (this.dirty?.seq === seq && this.buffer !== undefined) {
+        copyPadded(this.buffer.subarray(0, this.dirty.length), within, out);
+      } else {
+        copyPadded(this.chunkData(seq), within, out);
+      }
+      done += n;
+    }
+    return total;
+  }
+
+  async write(source: Uint8Array, position: number): Promise<void> {
+    this.checkOpen();
+    checkBuffer(source, 'source');
+    checkPosition(position);
+    this.enter();
+    try {
+      let done = 0;
+      while (done < source.length) {
+        const at = position + done;
+        const seq = Math.floor(at / this.chunkSize);
+        const within = at - seq * this.chunkSize;
+        const n = Math.min(this.chunkSize - within, source.length - done);
+        if (this.dirty?.seq !== seq) {
+          await this.flush();
+          this.checkOpen();
+          this.load(seq, within === 0 && n === this.chunkSize);
+        }
+        const dirty = this.dirty!;
+        this.buffer!.set(source.subarray(done, done + n), within);
+        dirty.length = Math.max(dirty.length, within + n);
+        done += n;
+      }
+      this.currentSize = Math.max(this.currentSize, position + source.length);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async truncate(size: number): Promise<void> {
+    this.checkOpen();
+    checkPosition(size);
+    this.enter();
+    try {
+      await this.flush();
+      if (size < this.currentSize) {
+        const keep = Math.ceil(size / this.chunkSize);
+        const end = this.chunks.chunkCount(this.rowId);
+        for (let from = keep; from < end; from += DROP_BATCH) {
+          this.chunks.dropDraftRange(this.rowId, from, Math.min(end, from + DROP_BATCH));
+          await yieldToLoop();
+        }
+        const tail = size % this.chunkSize;
+        if (tail !== 0) {
+          const seq = Math.floor(size / this.chunkSize);
+          const data = this.chunks.readChunk(this.rowId, seq);
+          if (data !== undefined && data.length > tail) this.chunks.writeChunk(this.rowId, seq, data.subarray(0, tail));
+        }
+      }
+      this.cached = undefined;
+      this.currentSize = size;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Writes the buffered chunk to the database. */
+  async flush(): Promise<void> {
+    const dirty = this.dirty;
+    if (dirty === undefined || this.buffer === undefined) return;
+    this.chunks.writeChunk(this.rowId, dirty.seq, this.buffer.subarray(0, dirty.length));
+    this.dirty = undefined;
+    if (this.cached?.seq === dirty.seq) this.cached = undefined;
+    await yieldToLoop();
+  }
+
+  /** Ends the draft's life (commit or rollback of its transaction). */
+  close(): void {
+    this.closed = true;
+    this.dirty = undefined;
+    this.buffer = undefined;
+    this.cached = undefined;
+  }
+
+  /** True after close. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private load(seq: number, overwrite: boolean): void {
+    this.buffer ??= Buffer.alloc(this.chunkSize);
+    if (overwrite) {
+      this.dirty = { seq, length: 0 };
+      return;
+    }
+    const data = this.chunkData(seq);
+    this.buffer.fill(0);
+    if (data !== undefined) this.buffer.set(data, 0);
+    this.dirty = { seq, length: data?.length ?? 0 };
+  }
+
+  private chunkData(seq: number): Uint8Array | undefined {
+    if (this.cached?.seq !== seq) this.cached = { seq, data: this.chunks.readChunk(this.rowId, seq) };
+    return this.cached.data;
+  }
+
+  private enter(): void {
+    if (this.busy) throw new InvalidArgumentError('blob draft: another write or truncate is still running on this draft');
+    this.busy = true;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new TransactionClosedError(`the draft of blob ${this.blobId} ended with its transaction`);
+  }
+}
+
+/** Copies `source[from...]` into `out`, filling what the source lacks with zeros. */
+export function copyPadded(source: Uint8Array | undefined, from: number, out: Uint8Array): void {
+  const available = source === undefined ? 0 : Math.max(0, Math.min(out.length, source.length - from));
+  if (available > 0) out.set(source!.subarray(from, from + available), 0);
+  if (available < out.length) out.fill(0, available);
+}
+
+function checkPosition(position: number): void {
+  if (!Number.isSafeInteger(position) || position < 0) {
+    throw new InvalidArgumentError(`blob position/size must be a non-negative safe integer, got ${String(position)}`);
+  }
+}
+
+function checkBuffer(value: Uint8Array, what: string): void {
+  if (!(value instanceof Uint8Array)) throw new InvalidArgumentError(`${what} must be a Uint8Array`);
+}

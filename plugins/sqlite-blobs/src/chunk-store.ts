@@ -1,0 +1,121 @@
+/**
+ * Chunk-level access to blob revisions: the blob handlerton's hot paths, as kysely-built statements
+ * prepared once and executed synchronously, one short statement or write transaction at a time.
+ *
+ * A revision maps chunk numbers (`seq`) to chunk rows; a draft based on a revision starts with a
+ * copy of that map (`own` = 0) and replaces a chunk by a private one (`own` = 1) on its first write,
+ * so unchanged chunks stay shared.
+ */
+import type { SqliteConnection } from './connection.js';
+import { arg } from './prepared.js';
+
+function chunkStatements(conn: SqliteConnection) {
+  return {
+    readChunk: conn.query('b.readChunk', (k) =>
+      k.selectFrom('revision_chunk as rc').innerJoin('chunk as c', 'c.id', 'rc.chunk_id').select('c.data')
+        .where('rc.revision_id', '=', arg<bigint>('rev')).where('rc.seq', '=', arg<bigint>('seq')),
+    ),
+    mapping: conn.query('b.mapping', (k) =>
+      k.selectFrom('revision_chunk').select(['chunk_id', 'own'])
+        .where('revision_id', '=', arg<bigint>('rev')).where('seq', '=', arg<bigint>('seq')),
+    ),
+    insertChunk: conn.query('b.insertChunk', (k) => k.insertInto('chunk').values({ data: arg<Uint8Array>('data') })),
+    updateChunk: conn.query('b.updateChunk', (k) =>
+      k.updateTable('chunk').set({ data: arg<Uint8Array>('data') }).where('id', '=', arg<bigint>('id')),
+    ),
+    upsertMapping: conn.query('b.upsertMapping', (k) =>
+      k.insertInto('revision_chunk')
+        .values({ revision_id: arg<bigint>('rev'), seq: arg<bigint>('seq'), chunk_id: arg<bigint>('chunk'), own: 1 })
+        .onConflict((oc) => oc.columns(['revision_id', 'seq']).doUpdateSet((e) => ({ chunk_id: e.ref('excluded.chunk_id'), own: 1 }))),
+    ),
+    copyMapping: conn.query('b.copyMapping', (k) =>
+      k.insertInto('revision_chunk').columns(['revision_id', 'seq', 'chunk_id', 'own'])
+        .expression((e) =>
+          e.selectFrom('revision_chunk')
+            .select([e.val(arg<bigint>('to')).as('revision_id'), 'seq', 'chunk_id', e.lit(0).as('own')])
+            .where('revision_id', '=', arg<bigint>('from')),
+        ),
+    ),
+    deleteOwnedChunks: conn.query('b.deleteOwnedChunks', (k) =>
+      k.deleteFrom('chunk').where('id', 'in', (e) =>
+        e.selectFrom('revision_chunk').select('chunk_id')
+          .where('revision_id', '=', arg<bigint>('rev')).where('seq', '>=', arg<bigint>('from')).where('seq', '<', arg<bigint>('to'))
+          .where('own', '=', 1n),
+      ),
+    ),
+    deleteUnsharedChunks: conn.query('b.deleteUnsharedChunks', (k) =>
+      k.deleteFrom('chunk')
+        .where('id', 'in', (e) =>
+          e.selectFrom('revision_chunk').select('chunk_id')
+            .where('revision_id', '=', arg<bigint>('rev')).where('seq', '>=', arg<bigint>('from')).where('seq', '<', arg<bigint>('to')),
+        )
+        .where((e) =>
+          e.not(e.exists(
+            e.selectFrom('revision_chunk as other').select('other.seq')
+              .whereRef('other.chunk_id', '=', 'chunk.id').where('other.revision_id', '<>', arg<bigint>('rev2')),
+          )),
+        ),
+    ),
+    deleteMappingRange: conn.query('b.deleteMappingRange', (k) =>
+      k.deleteFrom('revision_chunk')
+        .where('revision_id', '=', arg<bigint>('rev')).where('seq', '>=', arg<bigint>('from')).where('seq', '<', arg<bigint>('to')),
+    ),
+    maxSeq: conn.query('b.maxSeq', (k) =>
+      k.selectFrom('revision_chunk').select((e) => e.fn.max('seq').as('seq')).where('revision_id', '=', arg<bigint>('rev')),
+    ),
+  };
+}
+
+/** Chunk reads and writes of revisions and drafts, by revision row id. */
+export class ChunkStore {
+  private readonly sql: ReturnType<typeof chunkStatements>;
+
+  constructor(readonly conn: SqliteConnection) {
+    this.sql = chunkStatements(conn);
+  }
+
+  /** The bytes of chunk `seq` of revision row `rev` (undefined: a hole, reads as zeros). */
+  readChunk(rev: bigint, seq: number): Uint8Array | undefined {
+    return this.conn.read('reading a blob chunk', () => this.sql.readChunk.get({ rev, seq })?.data);
+  }
+
+  /** Replaces chunk `seq` of draft `rev`: in place when the draft owns it, else as a new private chunk. */
+  writeChunk(rev: bigint, seq: number, data: Uint8Array): void {
+    this.conn.writeRelaxed('writing a blob chunk', () => {
+      const current = this.sql.mapping.get({ rev, seq });
+      if (current !== undefined && current.own !== 0n) {
+        this.sql.updateChunk.run({ id: current.chunk_id, data });
+      } else {
+        const { lastInsertRowid } = this.sql.insertChunk.run({ data });
+        this.sql.upsertMapping.run({ rev, seq, chunk: lastInsertRowid });
+      }
+    });
+  }
+
+  /** Gives draft `to` the chunk map of revision `from` (shared chunks, nothing copied). */
+  shareChunks(from: bigint, to: bigint): void {
+    this.sql.copyMapping.run({ from, to });
+  }
+
+  /** Drops chunks [from, to) of a draft (its private chunks are deleted). */
+  dropDraftRange(rev: bigint, from: number, to: number): void {
+    this.conn.writeRelaxed('dropping draft chunks', () => {
+      this.sql.deleteOwnedChunks.run({ rev, from, to });
+      this.sql.deleteMappingRange.run({ rev, from, to });
+    });
+  }
+
+  /** Drops chunks [from, to) of a reclaimed revision, deleting chunks no other revision shares. */
+  dropRevisionRange(rev: bigint, from: number, to: number): void {
+    this.conn.writeRelaxed('reclaiming blob chunks', () => {
+      this.sql.deleteUnsharedChunks.run({ rev, rev2: rev, from, to });
+      this.sql.deleteMappingRange.run({ rev, from, to });
+    });
+  }
+
+  /** One past the highest mapped chunk number of `rev` (0 when it has none). */
+  chunkCount(rev: bigint): number {
+    const seq = this.conn.read('counting chunks', () => this.sql.maxSeq.get({ rev })?.seq);
+    return seq === undefined || seq === null ? 0 : Number(seq) + 1;
+  }
+}

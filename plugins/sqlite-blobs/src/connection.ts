@@ -1,0 +1,214 @@
+/**
+ * One SQLite connection per database file per process, shared (ref-counted) by the storage and the
+ * blob handlerton when both use the same file.
+ *
+ * Opening sets the pragmas (page size before the first table, exclusive locking, WAL, synchronous,
+ * busy timeout), takes the write lock for the life of the connection, runs the migrations and reads
+ * (or creates) the database id.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, NO_MIGRATIONS, SqliteDialect, type Compilable } from 'kysely';
+import { CorruptionError, InvalidConfigError, StorageClosedError, StorageIOError } from '@handlerton/framework';
+import { migrationProvider } from './migrations.js';
+import type { SynchronousLevel } from './options.js';
+import { PreparedQuery } from './prepared.js';
+import type { DB } from './schema.js';
+import { isDiskFailure, mapSqliteError } from './sql-errors.js';
+
+/** Page size set before the first table (it cannot change once the database is in WAL mode). */
+export const PAGE_SIZE = 65536;
+
+/** Connection-level options (must agree between users of one file). */
+export interface ConnectionOptions {
+  readonly synchronous: SynchronousLevel;
+  readonly busyTimeoutMs: number;
+  /** Tests only: stop the schema at this migration instead of the latest. */
+  readonly migrateTo?: string;
+}
+
+/** An open database file with its kysely instance and statement cache. */
+export class SqliteConnection {
+  /** The raw better-sqlite3 connection (synchronous). */
+  readonly db: BetterSqlite3.Database;
+  /** Kysely over the same connection (never used inside a better-sqlite3 transaction). */
+  readonly kysely: Kysely<DB>;
+  /** Open readers per blob revision row id (they defer reclaim). */
+  readonly openReaders = new Map<bigint, number>();
+  /** Set when the blob tables were cleaned after open (drafts of a dead process dropped). */
+  blobsRecovered = false;
+  private readonly cache = new Map<string, PreparedQuery<unknown>>();
+  private readonly relaxStatement: BetterSqlite3.Statement;
+  private readonly strictStatement: BetterSqlite3.Statement;
+  private failure: unknown = undefined;
+  private closed = false;
+  users = 0;
+
+  constructor(
+    readonly file: string,
+    readonly options: ConnectionOptions,
+    db: BetterSqlite3.Database,
+    readonly databaseId: bigint,
+  ) {
+    this.db = db;
+    this.kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: db }) });
+    this.relaxStatement = db.prepare('pragma synchronous = NORMAL');
+    this.strictStatement = db.prepare(`pragma synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  }
+
+  /** A prepared statement, built by kysely once per connection and cached under `key`. */
+  query<Row>(key: string, build: (k: Kysely<DB>) => Compilable<Row>): PreparedQuery<Row> {
+    let found = this.cache.get(key) as PreparedQuery<Row> | undefined;
+    if (found === undefined) {
+      found = new PreparedQuery<Row>(this.db, build(this.kysely));
+      this.cache.set(key, found as PreparedQuery<unknown>);
+    }
+    return found;
+  }
+
+  /** Throws when the connection is closed or failed (fail-stop after a disk error). */
+  check(): void {
+    if (this.closed) throw new StorageClosedError(`sqlite database ${this.file} is closed`);
+    if (this.failure !== undefined) {
+      throw new StorageIOError(`sqlite database ${this.file} stopped after a disk failure; reopen it`, { cause: this.failure });
+    }
+  }
+
+  /** Runs `fn` in one synchronous write transaction (BEGIN IMMEDIATE), synced per the configured level. */
+  write<T>(what: string, fn: () => T): T {
+    this.check();
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (error) {
+      throw this.fail(error, what);
+    }
+  }
+
+  /**
+   * Runs `fn` in one write transaction that is not synced on its own (synchronous=NORMAL): used for
+   * draft chunks, which become durable with the next synced commit (the WAL fsync covers them).
+   */
+  writeRelaxed<T>(what: string, fn: () => T): T {
+    this.check();
+    try {
+      this.relaxStatement.run();
+      try {
+        return this.db.transaction(fn).immediate();
+      } finally {
+        this.strictStatement.run();
+      }
+    } catch (error) {
+      throw this.fail(error, what);
+    }
+  }
+
+  /** Runs a synchronous read, mapping SQLite errors. */
+  read<T>(what: string, fn: () => T): T {
+    this.check();
+    try {
+      return fn();
+    } catch (error) {
+      throw this.fail(error, what);
+    }
+  }
+
+  /** Maps an error; a disk failure stops further use of the connection. */
+  fail(error: unknown, what: string): unknown {
+    if (isDiskFailure(error)) this.failure = error;
+    return mapSqliteError(error, what, this.file);
+  }
+
+  /** Closes the database (called when the last user releases it). */
+  async destroy(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.cache.clear();
+    try {
+      if (this.failure === undefined && this.db.open) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // best effort: the WAL is replayed on the next open anyway
+    }
+    await this.kysely.destroy();
+  }
+}
+
+const registry = new Map<string, Promise<SqliteConnection>>();
+
+/** Opens (or shares) the connection to `location`. Release it with releaseConnection. */
+export async function acquireConnection(location: string, options: ConnectionOptions): Promise<SqliteConnection> {
+  const file = resolve(location);
+  let pending = registry.get(file);
+  if (pending === undefined) {
+    pending = openConnection(file, options);
+    registry.set(file, pending);
+    pending.catch(() => registry.delete(file));
+  }
+  const connection = await pending;
+  if (connection.options.synchronous !== options.synchronous) {
+    throw new InvalidConfigError(
+      `synchronous: ${file} is already open with synchronous "${connection.options.synchronous}", not "${options.synchronous}"`,
+      'synchronous',
+    );
+  }
+  connection.users += 1;
+  return connection;
+}
+
+/** Drops one user of a connection; the last one closes it. */
+export async function releaseConnection(connection: SqliteConnection): Promise<void> {
+  connection.users -= 1;
+  if (connection.users > 0) return;
+  registry.delete(connection.file);
+  await connection.destroy();
+}
+
+async function openConnection(file: string, options: ConnectionOptions): Promise<SqliteConnection> {
+  let db: BetterSqlite3.Database | undefined;
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    db = new Database(file, { timeout: options.busyTimeoutMs });
+    db.defaultSafeIntegers(true);
+    applyPragmas(db, options);
+    const databaseId = await prepareSchema(db, options.migrateTo);
+    return new SqliteConnection(file, options, db, databaseId);
+  } catch (error) {
+    try {
+      db?.close();
+    } catch {
+      // already failing
+    }
+    throw mapSqliteError(error, 'opening the sqlite database', file);
+  }
+}
+
+function applyPragmas(db: BetterSqlite3.Database, options: ConnectionOptions): void {
+  db.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
+  db.pragma(`page_size = ${PAGE_SIZE}`);
+  db.pragma('locking_mode = EXCLUSIVE');
+  const mode = db.pragma('journal_mode = WAL', { simple: true });
+  if (String(mode).toLowerCase() !== 'wal') {
+    throw new StorageIOError(`sqlite database could not switch to WAL mode (got ${String(mode)})`);
+  }
+  db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.pragma('foreign_keys = OFF');
+  // Take the write lock now and keep it (exclusive locking mode): one writing process per file.
+  db.exec('BEGIN IMMEDIATE; COMMIT');
+}
+
+async function prepareSchema(db: BetterSqlite3.Database, migrateTo: string | undefined): Promise<bigint> {
+  const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: db }) });
+  const migrator = new Migrator({ db: kysely, provider: migrationProvider });
+  const { error } = migrateTo === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(migrateTo ?? NO_MIGRATIONS);
+  if (error !== undefined) {
+    throw new CorruptionError(`sqlite schema migration failed: ${error instanceof Error ? error.message : String(error)}`, undefined, undefined, {
+      cause: error,
+    });
+  }
+  const fresh = randomBytes(8).readBigUInt64BE(0) & ((1n << 63n) - 1n);
+  db.prepare("insert or ignore into meta (key, value) values ('database_id', ?)").run(fresh.toString());
+  const row = db.prepare("select value from meta where key = 'database_id'").get() as { value: string };
+  return BigInt(row.value);
+}

@@ -1,0 +1,103 @@
+/**
+ * Versioned schema migrations, run by kysely's Migrator from an in-code provider.
+ * Never edit a released migration: add a new one.
+ */
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/** 0001: storage tables (meta, txn, object_revision). */
+const storageTables: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('meta')
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .modifyEnd(sql`without rowid`)
+      .execute();
+    await db.schema
+      .createTable('txn')
+      .addColumn('tid', 'integer', (c) => c.primaryKey())
+      .addColumn('user', 'text', (c) => c.notNull())
+      .addColumn('description', 'text', (c) => c.notNull())
+      .addColumn('extension', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('object_revision')
+      .addColumn('oid', 'integer', (c) => c.notNull())
+      .addColumn('tid', 'integer', (c) => c.notNull())
+      .addColumn('prev_tid', 'integer')
+      .addColumn('deleted', 'integer', (c) => c.notNull())
+      .addColumn('data', 'blob')
+      .addColumn('refs', 'blob')
+      .addPrimaryKeyConstraint('object_revision_pk', ['oid', 'tid'])
+      .modifyEnd(sql`without rowid`)
+      .execute();
+    await db.schema.createIndex('object_revision_by_tid').on('object_revision').column('tid').execute();
+  },
+};
+
+/** 0002: chunked blob tables. */
+const blobTables: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('blob')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('created', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('blob_revision')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('blob_id', 'integer', (c) => c.notNull())
+      .addColumn('revision', 'integer')
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('oid', 'integer', (c) => c.notNull())
+      .addColumn('size', 'integer', (c) => c.notNull())
+      .addColumn('chunk_size', 'integer', (c) => c.notNull())
+      .addColumn('refcount', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('token', 'text')
+      .execute();
+    await db.schema.createIndex('blob_revision_by_blob').unique().on('blob_revision').columns(['blob_id', 'revision']).execute();
+    await db.schema.createIndex('blob_revision_by_token').on('blob_revision').column('token').execute();
+    await db.schema.createIndex('blob_revision_by_refcount').on('blob_revision').columns(['state', 'refcount']).execute();
+    await db.schema
+      .createTable('revision_chunk')
+      .addColumn('revision_id', 'integer', (c) => c.notNull())
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('chunk_id', 'integer', (c) => c.notNull())
+      .addColumn('own', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('revision_chunk_pk', ['revision_id', 'seq'])
+      .modifyEnd(sql`without rowid`)
+      .execute();
+    await db.schema.createIndex('revision_chunk_by_chunk').on('revision_chunk').column('chunk_id').execute();
+    await db.schema
+      .createTable('chunk')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('data', 'blob', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('blob_txn')
+      .addColumn('token', 'text', (c) => c.primaryKey())
+      .addColumn('tid', 'integer', (c) => c.notNull())
+      .modifyEnd(sql`without rowid`)
+      .execute();
+    await db.schema
+      .createTable('pending_ref')
+      .addColumn('token', 'text', (c) => c.notNull())
+      .addColumn('blob_id', 'integer', (c) => c.notNull())
+      .addColumn('revision', 'integer', (c) => c.notNull())
+      .addColumn('count', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('pending_ref_pk', ['token', 'blob_id', 'revision'])
+      .modifyEnd(sql`without rowid`)
+      .execute();
+  },
+};
+
+/** Migration names in order; the name sorts as the version. */
+export const MIGRATION_NAMES = ['0001_storage_tables', '0002_blob_tables'] as const;
+
+/** The in-code MigrationProvider holding every schema version. */
+export const migrationProvider: MigrationProvider = {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return { [MIGRATION_NAMES[0]]: storageTables, [MIGRATION_NAMES[1]]: blobTables };
+  },
+};

@@ -1,0 +1,62 @@
+/**
+ * The statement module: SQL is built (and typed) by kysely, compiled once, prepared once on the
+ * better-sqlite3 connection and then executed synchronously with fresh arguments.
+ *
+ * A query is written with `arg<T>('name')` placeholders in place of values; at run time each
+ * placeholder is replaced by `args[name]`. Another kysely dialect would compile the same builders.
+ */
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Compilable } from 'kysely';
+
+class Placeholder {
+  constructor(readonly name: string) {}
+}
+
+/** A named placeholder standing for a value given at run time. */
+export function arg<T>(name: string): T {
+  return new Placeholder(name) as unknown as T;
+}
+
+/** Arguments of one execution, by placeholder name. */
+export type Args = Readonly<Record<string, unknown>>;
+
+/** A compiled, prepared statement with typed rows. */
+export class PreparedQuery<Row> {
+  private readonly statement: BetterSqlite3.Statement;
+  private readonly template: readonly unknown[];
+  /** The SQL text (for diagnostics and the README). */
+  readonly sql: string;
+
+  constructor(db: BetterSqlite3.Database, query: Compilable<Row>) {
+    const compiled = query.compile();
+    this.sql = compiled.sql;
+    this.template = compiled.parameters;
+    this.statement = db.prepare(compiled.sql);
+  }
+
+  private bind(args: Args): unknown[] {
+    return this.template.map((p) => (p instanceof Placeholder ? toSqlValue(args[p.name], p.name) : p));
+  }
+
+  /** Every row. */
+  all(args: Args = {}): Row[] {
+    return this.statement.all(this.bind(args)) as Row[];
+  }
+
+  /** The first row, or undefined. */
+  get(args: Args = {}): Row | undefined {
+    return this.statement.get(this.bind(args)) as Row | undefined;
+  }
+
+  /** Runs a write; returns the changed row count and the last inserted rowid. */
+  run(args: Args = {}): { changes: number; lastInsertRowid: bigint } {
+    const result = this.statement.run(this.bind(args));
+    return { changes: result.changes, lastInsertRowid: BigInt(result.lastInsertRowid) };
+  }
+}
+
+function toSqlValue(value: unknown, name: string): unknown {
+  if (value === undefined) throw new TypeError(`statement argument "${name}" is missing`);
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value;
+}

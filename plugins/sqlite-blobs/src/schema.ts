@@ -1,0 +1,107 @@
+/**
+ * The kysely `Database` interface of the engine: every table, typed.
+ *
+ * Integers are read as bigint (the connection runs with `defaultSafeIntegers(true)`, because tids
+ * exceed 2^53), and accept number or bigint on insert.
+ */
+import type { ColumnType } from 'kysely';
+
+/** An INTEGER column: read as bigint, written as number or bigint. */
+export type Int = ColumnType<bigint, bigint | number, bigint | number>;
+/** An INTEGER PRIMARY KEY assigned by SQLite. */
+export type AutoInt = ColumnType<bigint, bigint | number | undefined, never>;
+
+/** Key/value facts about the database (database id, ...). */
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+/** One committed storage transaction. */
+export interface TxnTable {
+  tid: Int;
+  user: string;
+  description: string;
+  /** JSON text of the extension object. */
+  extension: string;
+  /** ' ' committed, 'p' touched by pack. */
+  status: string;
+}
+
+/** One revision of one object (or a delete marker). Primary key (oid, tid). */
+export interface ObjectRevisionTable {
+  oid: Int;
+  tid: Int;
+  /** Tid of the revision this one replaced (null for the first). */
+  prev_tid: ColumnType<bigint | null, bigint | number | null, bigint | number | null>;
+  /** 1 for a delete marker. */
+  deleted: Int;
+  data: Uint8Array | null;
+  /** encodeRefs() bytes, null when the record references nothing. */
+  refs: Uint8Array | null;
+}
+
+/** A blob: only allocates ids (never reused). */
+export interface BlobTable {
+  id: AutoInt;
+  created: Int;
+}
+
+/** One revision (or draft) of a blob. */
+export interface BlobRevisionTable {
+  id: AutoInt;
+  blob_id: Int;
+  /** The committing tid; null while a draft. */
+  revision: ColumnType<bigint | null, bigint | number | null, bigint | number | null>;
+  /** 'draft', 'prepared' or 'committed'. */
+  state: string;
+  oid: Int;
+  size: Int;
+  chunk_size: Int;
+  /** Record references (open readers are counted in memory). */
+  refcount: Int;
+  /** The blob transaction that owns a draft or prepared revision. */
+  token: string | null;
+}
+
+/** Maps byte range `seq` of a revision to a chunk; chunks are shared between revisions. */
+export interface RevisionChunkTable {
+  revision_id: Int;
+  seq: Int;
+  chunk_id: Int;
+  /** 1 when this revision created the chunk (it may overwrite it in place while a draft). */
+  own: Int;
+}
+
+/** Chunk bytes (at most the revision's chunk size; missing tail bytes read as zeros). */
+export interface ChunkTable {
+  id: AutoInt;
+  data: Uint8Array;
+}
+
+/** A prepared blob transaction (between prepare and commit). */
+export interface BlobTxnTable {
+  token: string;
+  tid: Int;
+}
+
+/** Record references counted when a prepared blob transaction commits. */
+export interface PendingRefTable {
+  token: string;
+  blob_id: Int;
+  revision: Int;
+  count: Int;
+}
+
+/** The whole schema, as kysely sees it. */
+export interface DB {
+  meta: MetaTable;
+  txn: TxnTable;
+  object_revision: ObjectRevisionTable;
+  blob: BlobTable;
+  blob_revision: BlobRevisionTable;
+  revision_chunk: RevisionChunkTable;
+  chunk: ChunkTable;
+  blob_txn: BlobTxnTable;
+  pending_ref: PendingRefTable;
+}

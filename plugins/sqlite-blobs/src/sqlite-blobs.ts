@@ -1,0 +1,358 @@
+/**
+ * SqliteBlobs: a BlobHandlerton that stores blob revisions as fixed-size chunks in SQLite, sharing
+ * unchanged chunks between revisions (partial updates copy one chunk, not the blob).
+ *
+ * Drafts are uncommitted rows (state 'draft') owned by one blob transaction; `prepare` turns them
+ * into 'prepared' rows and records the transaction's reference changes, in one synced commit;
+ * `commit` publishes them ('committed') and counts the references; `rollback` deletes them.
+ * Record references are persistent counts; open readers are counted in memory and defer reclaim.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  assertU64,
+  blobCapabilities,
+  POSKeyError,
+  silentLogger,
+  StorageClosedError,
+  StorageTransactionError,
+  TransactionClosedError,
+  type BlobCapabilities,
+  type BlobDraft,
+  type BlobHandlerton,
+  type BlobId,
+  type BlobRef,
+  type BlobTransaction,
+  type Logger,
+  type Oid,
+  type PendingRevision,
+  type RevisionReader,
+  type Tid,
+} from '@handlerton/framework';
+import { SqliteDraft, DROP_BATCH } from './blob-draft.js';
+import { blobStatements, type BlobStatements } from './blob-statements.js';
+import { ChunkStore } from './chunk-store.js';
+import { acquireConnection, releaseConnection, type SqliteConnection } from './connection.js';
+import type { SqliteOptions } from './options.js';
+import { SqliteRevisionReader } from './revision-reader.js';
+import { ENGINE_NAME, MAX_SQL_INT } from './sqlite-storage.js';
+import { yieldToLoop } from './yield.js';
+
+/** The blob manifest of the SQLite handlerton. */
+export const SQLITE_BLOB_CAPABILITIES: BlobCapabilities = blobCapabilities({
+  mode: 'dataTransactional',
+  seek: true,
+  truncate: true,
+  append: true,
+  refcount: true,
+  partialUpdate: true,
+  durable: true,
+});
+
+interface TxnState {
+  readonly token: string;
+  readonly drafts: Map<BlobId, SqliteDraft>;
+  readonly refs: Map<string, { blobId: BlobId; revision: Tid; count: number }>;
+  prepared: boolean;
+}
+
+/** Chunked blob storage in one SQLite file. */
+export class SqliteBlobs implements BlobHandlerton {
+  readonly name = ENGINE_NAME;
+  readonly capabilities = SQLITE_BLOB_CAPABILITIES;
+  private readonly chunks: ChunkStore;
+  private readonly sql: BlobStatements;
+  private readonly txns = new Map<BlobTransaction, TxnState>();
+  private closed = false;
+
+  private constructor(
+    private readonly conn: SqliteConnection,
+    private readonly chunkSize: number,
+    private readonly logger: Logger,
+  ) {
+    this.chunks = new ChunkStore(conn);
+    this.sql = blobStatements(conn);
+  }
+
+  /** Opens the blob handlerton on `options.location` (shares the connection with a storage on the same file). */
+  static async open(options: SqliteOptions, logger: Logger = silentLogger): Promise<SqliteBlobs> {
+    const conn = await acquireConnection(options.location, options);
+    try {
+      if (!conn.blobsRecovered) {
+        conn.blobsRecovered = true;
+        await dropDeadDrafts(conn);
+      }
+      return new SqliteBlobs(conn, options.chunkSize, logger);
+    } catch (error) {
+      await releaseConnection(conn);
+      throw conn.fail(error, 'opening the blob handlerton');
+    }
+  }
+
+  /** The database id of the file (same as a storage on it). */
+  get databaseId(): bigint {
+    return this.conn.databaseId;
+  }
+
+  async createBlob(): Promise<BlobId> {
+    this.checkOpen();
+    return this.conn.write('createBlob', () => this.sql.insertBlob.run({ created: Date.now() }).lastInsertRowid);
+  }
+
+  async openRevision(blobId: BlobId, revision: Tid): Promise<RevisionReader> {
+    this.checkOpen();
+    const row = this.committedRow(blobId, revision);
+    if (row === undefined) throw new POSKeyError(`blob ${blobId} has no revision ${revision}`, blobId);
+    const id = row.id;
+    const readers = this.conn.openReaders;
+    readers.set(id, (readers.get(id) ?? 0) + 1);
+    return new SqliteRevisionReader(this.chunks, id, Number(row.size), Number(row.chunk_size), () => {
+      const left = (readers.get(id) ?? 1) - 1;
+      if (left <= 0) readers.delete(id);
+      else readers.set(id, left);
+    });
+  }
+
+  async latestRevision(blobId: BlobId): Promise<Tid | null> {
+    this.checkOpen();
+    assertU64(blobId, 'blobId');
+    if (blobId > MAX_SQL_INT) return null;
+    return this.conn.read('latestRevision', () => this.sql.latest.get({ blob: blobId })?.revision ?? null);
+  }
+
+  async createDraft(txn: BlobTransaction, blobId: BlobId, oid: Oid, base: Tid | null): Promise<BlobDraft> {
+    this.checkOpen();
+    assertU64(blobId, 'blobId');
+    assertU64(oid, 'oid');
+    const state = this.stateOf(txn);
+    if (state.prepared) throw new StorageTransactionError('createDraft: the blob transaction is already prepared');
+    let baseRow: { id: bigint; size: bigint; chunk_size: bigint } | undefined;
+    if (base !== null) {
+      baseRow = this.committedRow(blobId, base);
+      if (baseRow === undefined) throw new POSKeyError(`blob ${blobId} has no revision ${base}`, blobId);
+    }
+    if (blobId > MAX_SQL_INT || oid > MAX_SQL_INT) throw new POSKeyError(`blob ${blobId} cannot exist in the sqlite engine`, blobId);
+    const previous = state.drafts.get(blobId);
+    if (previous !== undefined) {
+      state.drafts.delete(blobId);
+      await this.discardDraft(previous);
+    }
+    const chunkSize = baseRow === undefined ? this.chunkSize : Number(baseRow.chunk_size);
+    const size = baseRow === undefined ? 0 : Number(baseRow.size);
+    const rowId = this.conn.writeRelaxed('createDraft', () => {
+      this.sql.ensureBlob.run({ id: blobId, created: Date.now() });
+      const id = this.sql.insertDraft.run({ blob: blobId, oid, size, chunkSize, token: state.token }).lastInsertRowid;
+      if (baseRow !== undefined) this.chunks.shareChunks(baseRow.id, id);
+      return id;
+    });
+    const draft = new SqliteDraft(this.chunks, blobId, rowId, chunkSize, size);
+    state.drafts.set(blobId, draft);
+    return draft;
+  }
+
+  async addReferences(txn: BlobTransaction, refs: readonly BlobRef[]): Promise<void> {
+    this.checkOpen();
+    const state = this.stateOf(txn);
+    const mine = refs.filter((ref) => ref.handlerton === this.name);
+    for (const ref of mine) {
+      assertU64(ref.blobId, 'blobId');
+      assertU64(ref.revision, 'revision');
+      const key = `${ref.blobId}:${ref.revision}`;
+      const entry = state.refs.get(key);
+      if (entry === undefined) state.refs.set(key, { blobId: ref.blobId, revision: ref.revision, count: 1 });
+      else entry.count += 1;
+    }
+    if (state.prepared && mine.length > 0) {
+      this.conn.write('addReferences', () => {
+        for (const ref of mine) this.addPendingRef(state.token, ref.blobId, ref.revision, 1);
+      });
+    }
+  }
+
+  async prepare(txn: BlobTransaction, revision: Tid): Promise<void> {
+    this.checkOpen();
+    assertU64(revision, 'revision');
+    const state = this.stateOf(txn);
+    if (state.prepared) throw new StorageTransactionError('prepare: the blob transaction is already prepared');
+    for (const draft of state.drafts.values()) await draft.flush();
+    this.conn.write('prepare', () => {
+      this.sql.insertBlobTxn.run({ token: state.token, tid: revision });
+      for (const draft of state.drafts.values()) {
+        this.sql.prepareRow.run({ id: draft.rowId, revision, size: draft.size() });
+      }
+      for (const ref of state.refs.values()) this.addPendingRef(state.token, ref.blobId, ref.revision, ref.count);
+    });
+    state.prepared = true;
+  }
+
+  async commit(txn: BlobTransaction): Promise<void> {
+    this.checkOpen();
+    const state = this.txns.get(txn);
+    if (state === undefined) return;
+    if (!state.prepared) {
+      if (state.drafts.size > 0) throw new StorageTransactionError('commit: the blob transaction has drafts but was not prepared');
+      this.conn.write('commit', () => {
+        for (const ref of state.refs.values()) this.sql.addRefcount.run({ blob: ref.blobId, revision: ref.revision, count: ref.count });
+      });
+    } else {
+      this.conn.write('commit', () => this.publish(state.token));
+    }
+    this.txns.delete(txn);
+    for (const draft of state.drafts.values()) draft.close();
+  }
+
+  async rollback(txn: BlobTransaction): Promise<void> {
+    const state = this.txns.get(txn);
+    if (state === undefined) return;
+    this.txns.delete(txn);
+    try {
+      for (const draft of state.drafts.values()) await this.discardDraft(draft);
+      if (this.closed) return;
+      this.conn.writeRelaxed('rollback', () => {
+        this.sql.deletePendingRefs.run({ token: state.token });
+        this.sql.deleteBlobTxn.run({ token: state.token });
+      });
+    } catch (error) {
+      this.logger.warn({ err: error, token: state.token }, 'sqlite-blobs: rollback left rows behind; they are dropped at the next open');
+    }
+  }
+
+  async releaseReferences(refs: readonly BlobRef[]): Promise<void> {
+    this.checkOpen();
+    const mine = refs.filter((ref) => ref.handlerton === this.name && ref.blobId <= MAX_SQL_INT && ref.revision <= MAX_SQL_INT);
+    if (mine.length === 0) return;
+    this.conn.write('releaseReferences', () => {
+      for (const ref of mine) this.sql.releaseRefcount.run({ blob: ref.blobId, revision: ref.revision, count: 1 });
+    });
+  }
+
+  async refcount(blobId: BlobId, revision: Tid): Promise<number> {
+    this.checkOpen();
+    const row = this.committedRow(blobId, revision);
+    if (row === undefined) return 0;
+    return Number(row.refcount) + (this.conn.openReaders.get(row.id) ?? 0);
+  }
+
+  async reclaim(): Promise<number> {
+    this.checkOpen();
+    let count = 0;
+    let after = 0n;
+    for (;;) {
+      const rows = this.conn.read('reclaim', () => this.sql.reclaimable.all({ after }));
+      if (rows.length === 0) return count;
+      after = rows[rows.length - 1]!.id;
+      for (const { id } of rows) {
+        if (this.conn.openReaders.has(id)) continue;
+        // The row goes first (openRevision fails from now on), then the chunks, a batch at a time.
+        const end = this.conn.writeRelaxed('reclaim', () => {
+          const last = this.chunks.chunkCount(id);
+          this.sql.deleteRow.run({ id });
+          return last;
+        });
+        for (let from = 0; from < end; from += DROP_BATCH) {
+          this.chunks.dropRevisionRange(id, from, Math.min(end, from + DROP_BATCH));
+          await yieldToLoop();
+        }
+        count += 1;
+      }
+      await yieldToLoop();
+    }
+  }
+
+  async recover(isCommitted: (pending: PendingRevision) => Promise<boolean>): Promise<void> {
+    this.checkOpen();
+    const live = new Set([...this.txns.values()].map((s) => s.token));
+    const prepared = this.conn.read('recover', () => this.sql.preparedTxns.all());
+    for (const { token, tid } of prepared) {
+      if (live.has(token)) continue;
+      const rows = this.conn.read('recover', () => this.sql.tokenRows.all({ token }));
+      let commit = true;
+      for (const row of rows) {
+        const pending: PendingRevision = { blobId: row.blob_id, revision: row.revision ?? tid, oid: row.oid };
+        if (!(await isCommitted(pending))) {
+          commit = false;
+          break;
+        }
+      }
+      if (commit) {
+        this.conn.write('recover', () => this.publish(token));
+      } else {
+        for (const row of rows) await this.dropRows(row.id);
+        this.conn.write('recover', () => {
+          this.sql.deletePendingRefs.run({ token });
+          this.sql.deleteBlobTxn.run({ token });
+        });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const txn of [...this.txns.keys()]) await this.rollback(txn);
+    this.closed = true;
+    await releaseConnection(this.conn);
+  }
+
+  private publish(token: string): void {
+    this.sql.publish.run({ token });
+    for (const ref of this.sql.pendingRefs.all({ token })) {
+      this.sql.addRefcount.run({ blob: ref.blob_id, revision: ref.revision, count: ref.count });
+    }
+    this.sql.deletePendingRefs.run({ token });
+    this.sql.deleteBlobTxn.run({ token });
+  }
+
+  private addPendingRef(token: string, blobId: BlobId, revision: Tid, count: number): void {
+    if (blobId > MAX_SQL_INT || revision > MAX_SQL_INT) return;
+    this.sql.addPendingRef.run({ token, blob: blobId, revision, count });
+  }
+
+  private async discardDraft(draft: SqliteDraft): Promise<void> {
+    draft.close();
+    await this.dropRows(draft.rowId);
+  }
+
+  /** Deletes a draft or prepared revision row with its private chunks. */
+  private async dropRows(rowId: bigint): Promise<void> {
+    const end = this.chunks.chunkCount(rowId);
+    for (let from = 0; from < end; from += DROP_BATCH) {
+      this.chunks.dropDraftRange(rowId, from, Math.min(end, from + DROP_BATCH));
+      await yieldToLoop();
+    }
+    this.conn.writeRelaxed('dropping a draft', () => this.sql.deleteRow.run({ id: rowId }));
+  }
+
+  private committedRow(blobId: BlobId, revision: Tid): { id: bigint; size: bigint; chunk_size: bigint; refcount: bigint } | undefined {
+    assertU64(blobId, 'blobId');
+    assertU64(revision, 'revision');
+    if (blobId > MAX_SQL_INT || revision > MAX_SQL_INT) return undefined;
+    return this.conn.read('reading a blob revision', () => this.sql.committed.get({ blob: blobId, revision }));
+  }
+
+  private stateOf(txn: BlobTransaction): TxnState {
+    if (txn === null || typeof txn !== 'object') throw new TransactionClosedError('not a blob transaction');
+    let state = this.txns.get(txn);
+    if (state === undefined) {
+      state = { token: randomUUID(), drafts: new Map(), refs: new Map(), prepared: false };
+      this.txns.set(txn, state);
+    }
+    return state;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StorageClosedError('the sqlite blob handlerton is closed');
+  }
+}
+
+/** Drops drafts left by a process that died, and chunk rows no revision maps (an interrupted reclaim). */
+async function dropDeadDrafts(conn: SqliteConnection): Promise<void> {
+  const k = conn.kysely;
+  const drafts = k.selectFrom('blob_revision').select('id').where('state', '=', 'draft');
+  await k.deleteFrom('chunk').where('id', 'in', k.selectFrom('revision_chunk').select('chunk_id').where('own', '=', 1n).where('revision_id', 'in', drafts)).execute();
+  await k.deleteFrom('revision_chunk').where('revision_id', 'in', drafts).execute();
+  await k.deleteFrom('blob_revision').where('state', '=', 'draft').execute();
+  await k.deleteFrom('revision_chunk').where('revision_id', 'not in', k.selectFrom('blob_revision').select('id')).execute();
+  await k
+    .deleteFrom('chunk')
+    .where((e) => e.not(e.exists(e.selectFrom('revision_chunk').select('seq').whereRef('revision_chunk.chunk_id', '=', 'chunk.id'))))
+    .execute();
+}

@@ -1,0 +1,372 @@
+/**
+ * SqliteStorage: the Storage contract on SQLite (kysely-built SQL over better-sqlite3).
+ *
+ * A transaction's stores are buffered in memory (records are small) and written at `tpcFinish` in
+ * one BEGIN IMMEDIATE transaction, synced per the `synchronous` option, so readers never see a
+ * partial transaction and nothing of an aborted one ever reaches the file.
+ */
+import {
+  assertU64,
+  ConflictError,
+  decodeRefs,
+  encodeRefs,
+  InvalidArgumentError,
+  NO_REFS,
+  PackInProgressError,
+  nextTid,
+  POSKeyError,
+  StorageClosedError,
+  storageCapabilities,
+  StorageTransactionError,
+  systemClock,
+  type Clock,
+  type HistoryEntry,
+  type IteratedTransaction,
+  type LoadedRecord,
+  type LoadedRevision,
+  type Oid,
+  type PackObserver,
+  type PackResult,
+  type RecordInput,
+  type RecordRefs,
+  type Storage,
+  type StorageCapabilities,
+  type StorageTransaction,
+  type Tid,
+} from '@handlerton/framework';
+import { CommitLock } from './commit-lock.js';
+import { acquireConnection, releaseConnection, type SqliteConnection } from './connection.js';
+import type { SqliteOptions } from './options.js';
+import { runPack } from './pack.js';
+import { storageStatements, type StorageStatements } from './storage-statements.js';
+import { iterateTransactions, readHistory } from './storage-queries.js';
+
+/** Engine name of the storage and the blob handlerton. */
+export const ENGINE_NAME = 'sqlite-blobs';
+/** Largest oid/tid SQLite's signed 64-bit INTEGER can hold. */
+export const MAX_SQL_INT = (1n << 63n) - 1n;
+
+/** The storage manifest for a synchronous level (crashSafe only with 'full'). */
+export function sqliteStorageCapabilities(synchronous: SqliteOptions['synchronous']): StorageCapabilities {
+  return storageCapabilities({
+    mvcc: true,
+    history: true,
+    iterator: true,
+    restore: true,
+    pack: true,
+    externalGC: true,
+    undo: false,
+    durable: true,
+    crashSafe: synchronous === 'full',
+    readOnly: false,
+  });
+}
+
+interface PendingRecord {
+  readonly data: Uint8Array | null;
+  readonly refs: Uint8Array | null;
+  readonly prevTid: Tid | null;
+}
+
+interface ActiveTransaction {
+  readonly txn: StorageTransaction;
+  readonly tid: Tid;
+  readonly extension: string;
+  readonly records: Map<Oid, PendingRecord>;
+  voted: boolean;
+}
+
+/** Storage on one SQLite file. */
+export class SqliteStorage implements Storage {
+  readonly name = ENGINE_NAME;
+  readonly capabilities: StorageCapabilities;
+  readonly databaseId: bigint;
+  private readonly lock = new CommitLock();
+  private readonly sql: StorageStatements;
+  private active: ActiveTransaction | undefined;
+  private lastTid: Tid;
+  private lastIssued: Tid;
+  private nextOid: Oid;
+  private packing = false;
+  private closed = false;
+
+  private constructor(
+    private readonly conn: SqliteConnection,
+    private readonly clock: Clock,
+  ) {
+    this.capabilities = sqliteStorageCapabilities(conn.options.synchronous);
+    this.databaseId = conn.databaseId;
+    this.sql = storageStatements(conn);
+    this.lastTid = this.sql.maxTid.get()?.tid ?? 0n;
+    this.lastIssued = this.lastTid;
+    const maxOid = this.sql.maxOid.get()?.oid;
+    this.nextOid = maxOid === undefined || maxOid === null ? 0n : maxOid + 1n;
+  }
+
+  /** Opens (creating or upgrading) the storage in `options.location`. */
+  static async open(options: SqliteOptions, clock: Clock = systemClock): Promise<SqliteStorage> {
+    const conn = await acquireConnection(options.location, options);
+    try {
+      return new SqliteStorage(conn, clock);
+    } catch (error) {
+      await releaseConnection(conn);
+      throw conn.fail(error, 'opening the storage');
+    }
+  }
+
+  /** The shared connection (for the blob handlerton on the same file, and tests). */
+  get connection(): SqliteConnection {
+    return this.conn;
+  }
+
+  async newOid(): Promise<Oid> {
+    this.checkOpen();
+    const oid = this.nextOid;
+    checkSqlInt(oid, 'oid');
+    this.nextOid += 1n;
+    return oid;
+  }
+
+  async load(oid: Oid): Promise<LoadedRecord> {
+    this.checkOpen();
+    assertU64(oid, 'oid');
+    const row = this.conn.read('load', () => (oid > MAX_SQL_INT ? undefined : this.sql.current.get({ oid })));
+    if (row === undefined || row.deleted !== 0n) throw new POSKeyError(`oid ${oid} not found`, oid);
+    return loaded(oid, row.tid, row.data, row.refs);
+  }
+
+  async loadSerial(oid: Oid, tid: Tid): Promise<LoadedRecord> {
+    this.checkOpen();
+    assertU64(oid, 'oid');
+    assertU64(tid, 'tid');
+    const row = this.conn.read('loadSerial', () => (oid > MAX_SQL_INT || tid > MAX_SQL_INT ? undefined : this.sql.serial.get({ oid, tid })));
+    if (row === undefined || row.deleted !== 0n) throw new POSKeyError(`oid ${oid} has no revision ${tid}`, oid);
+    return loaded(oid, row.tid, row.data, row.refs);
+  }
+
+  async loadBefore(oid: Oid, tid: Tid): Promise<LoadedRevision | null> {
+    this.checkOpen();
+    assertU64(oid, 'oid');
+    assertU64(tid, 'tid');
+    if (oid > MAX_SQL_INT) throw new POSKeyError(`oid ${oid} not found`, oid);
+    const bound = tid > MAX_SQL_INT ? MAX_SQL_INT : tid;
+    return this.conn.read('loadBefore', () => {
+      const row = this.sql.before.get({ oid, tid: bound });
+      if (row === undefined) {
+        if (this.sql.exists.get({ oid }) === undefined) throw new POSKeyError(`oid ${oid} not found`, oid);
+        return null;
+      }
+      if (row.deleted !== 0n) throw new POSKeyError(`oid ${oid} was deleted before ${tid}`, oid);
+      const next = this.sql.after.get({ oid, tid: row.tid });
+      return { ...loaded(oid, row.tid, row.data, row.refs), nextTid: next?.tid ?? null };
+    });
+  }
+
+  lastTransaction(): Tid {
+    return this.lastTid;
+  }
+
+  async tpcBegin(txn: StorageTransaction, tid?: Tid): Promise<Tid> {
+    this.checkOpen();
+    if (this.active?.txn === txn) throw new StorageTransactionError('tpcBegin: this transaction is already active');
+    if (tid !== undefined) {
+      assertU64(tid, 'tid');
+      checkSqlInt(tid, 'tid');
+    }
+    const extension = encodeExtension(txn);
+    await this.lock.acquire();
+    if (this.closed) {
+      this.lock.release();
+      throw new StorageClosedError('tpcBegin: the storage was closed');
+    }
+    let chosen: Tid;
+    if (tid !== undefined) {
+      if (tid <= this.lastTid) {
+        this.lock.release();
+        throw new InvalidArgumentError(`tpcBegin: tid ${tid} must exceed the last transaction ${this.lastTid}`);
+      }
+      chosen = tid;
+    } else {
+      chosen = nextTid(this.lastIssued > this.lastTid ? this.lastIssued : this.lastTid, this.clock.now());
+    }
+    if (chosen > this.lastIssued) this.lastIssued = chosen;
+    this.active = { txn, tid: chosen, extension, records: new Map(), voted: false };
+    return chosen;
+  }
+
+  async store(oid: Oid, serial: Tid, record: RecordInput, txn: StorageTransaction): Promise<void> {
+    const active = this.activeFor(txn, 'store');
+    assertU64(oid, 'oid');
+    assertU64(serial, 'serial');
+    checkSqlInt(oid, 'oid');
+    checkRecord(record);
+    const current = this.conn.read('store', () => this.sql.currentSerial.get({ oid }));
+    if (current === undefined) {
+      if (serial !== 0n) throw new ConflictError(oid, undefined, serial, 'the object does not exist');
+    } else if (current.deleted !== 0n) {
+      if (serial !== 0n && serial !== current.tid) throw new ConflictError(oid, undefined, serial, 'the object was deleted');
+    } else if (serial !== current.tid) {
+      throw new ConflictError(oid, current.tid, serial);
+    }
+    active.records.set(oid, {
+      data: Buffer.from(record.data),
+      refs: encodeOptionalRefs(record.refs),
+      prevTid: current?.tid ?? null,
+    });
+    if (oid >= this.nextOid) this.nextOid = oid + 1n;
+  }
+
+  async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
+    const active = this.activeFor(txn, 'deleteObject');
+    assertU64(oid, 'oid');
+    assertU64(serial, 'serial');
+    const current = this.conn.read('deleteObject', () => (oid > MAX_SQL_INT ? undefined : this.sql.currentSerial.get({ oid })));
+    if (current === undefined || current.deleted !== 0n) throw new POSKeyError(`deleteObject: oid ${oid} has no current revision`, oid);
+    if (serial !== current.tid) throw new ConflictError(oid, current.tid, serial, 'deleteObject');
+    active.records.set(oid, { data: null, refs: null, prevTid: current.tid });
+  }
+
+  async restore(oid: Oid, record: RecordInput | null, txn: StorageTransaction): Promise<void> {
+    const active = this.activeFor(txn, 'restore');
+    assertU64(oid, 'oid');
+    checkSqlInt(oid, 'oid');
+    if (record !== null) checkRecord(record);
+    const current = this.conn.read('restore', () => this.sql.currentSerial.get({ oid }));
+    active.records.set(oid, {
+      data: record === null ? null : Buffer.from(record.data),
+      refs: record === null ? null : encodeOptionalRefs(record.refs),
+      prevTid: current?.tid ?? null,
+    });
+    if (oid >= this.nextOid) this.nextOid = oid + 1n;
+  }
+
+  async tpcVote(txn: StorageTransaction): Promise<void> {
+    const active = this.activeFor(txn, 'tpcVote');
+    this.conn.check();
+    active.voted = true;
+  }
+
+  async tpcFinish(txn: StorageTransaction): Promise<Tid> {
+    const active = this.activeFor(txn, 'tpcFinish', true);
+    const { tid } = active;
+    try {
+      this.conn.write('tpcFinish', () => {
+        const meta = active.txn.meta;
+        this.sql.insertTxn.run({ tid, user: meta.user, description: meta.description, extension: active.extension });
+        for (const [oid, rec] of active.records) {
+          this.sql.insertRevision.run({
+            oid,
+            tid,
+            prevTid: rec.prevTid,
+            deleted: rec.data === null ? 1 : 0,
+            data: rec.data,
+            refs: rec.refs,
+          });
+        }
+      });
+    } catch (error) {
+      this.active = undefined;
+      this.lock.release();
+      throw error;
+    }
+    this.lastTid = tid;
+    this.active = undefined;
+    this.lock.release();
+    return tid;
+  }
+
+  async tpcAbort(txn: StorageTransaction): Promise<void> {
+    if (this.active === undefined || this.active.txn !== txn) return;
+    this.active = undefined;
+    this.lock.release();
+  }
+
+  async history(oid: Oid, size?: number): Promise<HistoryEntry[]> {
+    this.checkOpen();
+    assertU64(oid, 'oid');
+    if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
+      throw new InvalidArgumentError(`history: size must be a positive integer, got ${String(size)}`);
+    }
+    const entries = oid > MAX_SQL_INT ? [] : await readHistory(this.conn, oid, size);
+    if (entries.length === 0) throw new POSKeyError(`oid ${oid} not found`, oid);
+    return entries;
+  }
+
+  iterator(start?: Tid, stop?: Tid): AsyncIterable<IteratedTransaction> {
+    this.checkOpen();
+    if (start !== undefined) assertU64(start, 'start');
+    if (stop !== undefined) assertU64(stop, 'stop');
+    const upper = stop === undefined || stop > this.lastTid ? this.lastTid : stop;
+    return iterateTransactions(this.conn, start ?? 0n, upper);
+  }
+
+  async pack(packTid: Tid, observer?: PackObserver): Promise<PackResult> {
+    this.checkOpen();
+    assertU64(packTid, 'packTid');
+    if (this.packing) {
+      throw new PackInProgressError('pack: a pack of this storage is already running');
+    }
+    this.packing = true;
+    try {
+      const bound = packTid > this.lastTid ? this.lastTid : packTid;
+      return await runPack(this.conn, this.sql, bound, this.lastTid, observer);
+    } finally {
+      this.packing = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.active !== undefined) {
+      this.active = undefined;
+      this.lock.release();
+    }
+    await releaseConnection(this.conn);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StorageClosedError('the sqlite storage is closed');
+  }
+
+  private activeFor(txn: StorageTransaction, what: string, allowVoted = false): ActiveTransaction {
+    this.checkOpen();
+    const active = this.active;
+    if (active === undefined || active.txn !== txn) {
+      throw new StorageTransactionError(`${what}: the transaction is not the active one (call tpcBegin first)`);
+    }
+    if (active.voted && !allowVoted) throw new StorageTransactionError(`${what}: the transaction has already voted`);
+    return active;
+  }
+}
+
+function loaded(oid: Oid, tid: Tid, data: Uint8Array | null, refs: Uint8Array | null): LoadedRecord {
+  return { oid, tid, data: data ?? new Uint8Array(0), refs: refs === null ? NO_REFS : decodeRefs(refs) };
+}
+
+function encodeOptionalRefs(refs: RecordRefs): Uint8Array | null {
+  return refs.oids.length === 0 && refs.blobs.length === 0 ? null : encodeRefs(refs);
+}
+
+function checkSqlInt(value: bigint, what: string): void {
+  if (value > MAX_SQL_INT) {
+    throw new InvalidArgumentError(`${what} ${value} exceeds 2^63-1, the largest value the sqlite engine stores`);
+  }
+}
+
+function checkRecord(record: RecordInput): void {
+  if (record === null || typeof record !== 'object' || !(record.data instanceof Uint8Array)) {
+    throw new InvalidArgumentError('record.data must be a Uint8Array');
+  }
+  if (record.refs === null || typeof record.refs !== 'object' || !Array.isArray(record.refs.oids) || !Array.isArray(record.refs.blobs)) {
+    throw new InvalidArgumentError('record.refs must be { oids: Oid[], blobs: BlobRef[] }');
+  }
+}
+
+function encodeExtension(txn: StorageTransaction): string {
+  try {
+    return JSON.stringify(txn.meta.extension ?? {});
+  } catch (error) {
+    throw new InvalidArgumentError(`transaction extension must be JSON-serialisable: ${(error as Error).message}`);
+  }
+}

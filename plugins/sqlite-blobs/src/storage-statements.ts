@@ -1,0 +1,72 @@
+/** The storage's hot-path statements (built by kysely, prepared once per connection). */
+import type { SqliteConnection } from './connection.js';
+import { arg } from './prepared.js';
+
+/** Prepared statements used by SqliteStorage. */
+export function storageStatements(conn: SqliteConnection) {
+  return {
+    current: conn.query('s.current', (k) =>
+      k.selectFrom('object_revision').select(['tid', 'deleted', 'data', 'refs'])
+        .where('oid', '=', arg<bigint>('oid')).orderBy('tid', 'desc').limit(1),
+    ),
+    currentSerial: conn.query('s.currentSerial', (k) =>
+      k.selectFrom('object_revision').select(['tid', 'deleted'])
+        .where('oid', '=', arg<bigint>('oid')).orderBy('tid', 'desc').limit(1),
+    ),
+    serial: conn.query('s.serial', (k) =>
+      k.selectFrom('object_revision').select(['tid', 'deleted', 'data', 'refs'])
+        .where('oid', '=', arg<bigint>('oid')).where('tid', '=', arg<bigint>('tid')),
+    ),
+    before: conn.query('s.before', (k) =>
+      k.selectFrom('object_revision').select(['tid', 'deleted', 'data', 'refs'])
+        .where('oid', '=', arg<bigint>('oid')).where('tid', '<', arg<bigint>('tid')).orderBy('tid', 'desc').limit(1),
+    ),
+    atOrBefore: conn.query('s.atOrBefore', (k) =>
+      k.selectFrom('object_revision').select(['tid', 'deleted'])
+        .where('oid', '=', arg<bigint>('oid')).where('tid', '<=', arg<bigint>('tid')).orderBy('tid', 'desc').limit(1),
+    ),
+    after: conn.query('s.after', (k) =>
+      k.selectFrom('object_revision').select(['tid'])
+        .where('oid', '=', arg<bigint>('oid')).where('tid', '>', arg<bigint>('tid')).orderBy('tid', 'asc').limit(1),
+    ),
+    exists: conn.query('s.exists', (k) =>
+      k.selectFrom('object_revision').select(['tid']).where('oid', '=', arg<bigint>('oid')).limit(1),
+    ),
+    insertTxn: conn.query('s.insertTxn', (k) =>
+      k.insertInto('txn').values({
+        tid: arg<bigint>('tid'),
+        user: arg<string>('user'),
+        description: arg<string>('description'),
+        extension: arg<string>('extension'),
+        status: ' ',
+      }),
+    ),
+    insertRevision: conn.query('s.insertRevision', (k) =>
+      k.insertInto('object_revision').values({
+        oid: arg<bigint>('oid'),
+        tid: arg<bigint>('tid'),
+        prev_tid: arg<bigint | null>('prevTid'),
+        deleted: arg<number>('deleted'),
+        data: arg<Uint8Array | null>('data'),
+        refs: arg<Uint8Array | null>('refs'),
+      }),
+    ),
+    maxTid: conn.query('s.maxTid', (k) => k.selectFrom('txn').select((e) => e.fn.max('tid').as('tid'))),
+    maxOid: conn.query('s.maxOid', (k) => k.selectFrom('object_revision').select((e) => e.fn.max('oid').as('oid'))),
+    // pack
+    removable: conn.query('s.removable', (k) =>
+      k.selectFrom('object_revision').select(['tid', 'refs'])
+        .select((e) => e.fn.coalesce(e.fn('length', ['data']), e.lit(0)).as('bytes'))
+        .where('oid', '=', arg<bigint>('oid')).where('tid', '<=', arg<bigint>('tid')),
+    ),
+    deleteUpTo: conn.query('s.deleteUpTo', (k) =>
+      k.deleteFrom('object_revision').where('oid', '=', arg<bigint>('oid')).where('tid', '<=', arg<bigint>('tid')),
+    ),
+    markPacked: conn.query('s.markPacked', (k) =>
+      k.updateTable('txn').set({ status: 'p' }).where('tid', '=', arg<bigint>('tid')),
+    ),
+  };
+}
+
+/** The statement set type. */
+export type StorageStatements = ReturnType<typeof storageStatements>;
