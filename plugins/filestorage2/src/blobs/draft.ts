@@ -86,7 +86,7 @@ export class ChunkedDraft implements BlobDraft {
   }
 
   /** Reads up to `target.length` bytes at `position`; returns the count (0 at or past the end). */
-  read(target: Uint8Array, position: number): Promise<number> {
+  async read(target: Uint8Array, position: number): Promise<number> {
     assertBytes(target, 'read target');
     assertOffset(position, 'read position');
     return this.#queue.run(async () => {
@@ -109,7 +109,7 @@ export class ChunkedDraft implements BlobDraft {
   }
 
   /** Writes `source` at `position`; writing past the end fills the gap with zeros. */
-  write(source: Uint8Array, position: number): Promise<void> {
+  async write(source: Uint8Array, position: number): Promise<void> {
     assertBytes(source, 'write source');
     assertOffset(position, 'write position');
     assertOffset(position + source.length, 'write end');
@@ -129,7 +129,7 @@ export class ChunkedDraft implements BlobDraft {
   }
 
   /** Cuts or zero-extends the draft to `size` bytes. */
-  truncate(size: number): Promise<void> {
+  async truncate(size: number): Promise<void> {
     assertOffset(size, 'truncate size');
     return this.#mutate(async () => {
       if (size > this.#size) await this.#grow(size);
