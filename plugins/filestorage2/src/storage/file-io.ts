@@ -1,0 +1,129 @@
+/** File access for the engine through the injected node:fs-compatible FileSystem; errors become StorageIOError. */
+import type { FileSystem } from '@handlerton/framework';
+import { StorageIOError } from '@handlerton/framework';
+
+/** Wraps an I/O failure in a StorageIOError naming the operation and path. */
+export function ioError(op: string, path: string, cause: unknown): StorageIOError {
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new StorageIOError(`${op} failed on ${path}: ${detail}`, { cause });
+}
+
+/** Thin synchronous/asynchronous file helpers over one FileSystem. */
+export class FileIO {
+  constructor(readonly fs: FileSystem) {}
+
+  /** Opens `path` with node flags ('r', 'r+', 'wx', ...). */
+  open(path: string, flags: string): number {
+    try {
+      return this.fs.openSync(path, flags);
+    } catch (e) {
+      throw ioError('open', path, e);
+    }
+  }
+
+  /** Closes `fd`, ignoring errors (used on cleanup paths). */
+  closeQuietly(fd: number): void {
+    try {
+      this.fs.closeSync(fd);
+    } catch {
+      // already closed or dead disk: nothing more to do
+    }
+  }
+
+  /** Reads up to `length` bytes at `position` into `target` at `offset`; returns the count. */
+  readAt(fd: number, target: Buffer, offset: number, length: number, position: number, path: string): number {
+    let done = 0;
+    try {
+      while (done < length) {
+        const n = this.fs.readSync(fd, target, offset + done, length - done, position + done);
+        if (n === 0) break;
+        done += n;
+      }
+    } catch (e) {
+      throw ioError('read', path, e);
+    }
+    return done;
+  }
+
+  /** Writes all of `source` at `position`. */
+  writeAt(fd: number, source: Uint8Array, position: number, path: string): void {
+    let done = 0;
+    try {
+      while (done < source.length) {
+        done += this.fs.writeSync(fd, source, done, source.length - done, position + done);
+      }
+    } catch (e) {
+      throw ioError('write', path, e);
+    }
+  }
+
+  /** fdatasync(fd); a failure is fatal for the caller (fail-stop). */
+  fdatasync(fd: number, path: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.fs.fdatasync(fd, (err) => (err ? reject(ioError('fdatasync', path, err)) : resolve()));
+    });
+  }
+
+  /** fsync(fd), also flushing metadata such as the file size. */
+  fsync(fd: number, path: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.fs.fsync(fd, (err) => (err ? reject(ioError('fsync', path, err)) : resolve()));
+    });
+  }
+
+  /** fsync of a directory, making created, renamed and removed names durable (rule R1). */
+  async fsyncDir(dir: string): Promise<void> {
+    const fd = this.open(dir, 'r');
+    try {
+      await this.fsync(fd, dir);
+    } finally {
+      this.closeQuietly(fd);
+    }
+  }
+
+  /** Size of the open file. */
+  size(fd: number, path: string): number {
+    try {
+      return this.fs.fstatSync(fd).size;
+    } catch (e) {
+      throw ioError('fstat', path, e);
+    }
+  }
+
+  /** Cuts the open file to `length` bytes. */
+  truncate(fd: number, length: number, path: string): void {
+    try {
+      this.fs.ftruncateSync(fd, length);
+    } catch (e) {
+      throw ioError('ftruncate', path, e);
+    }
+  }
+
+  /** Renames `from` to `to` (atomic within one directory). */
+  rename(from: string, to: string): void {
+    try {
+      this.fs.renameSync(from, to);
+    } catch (e) {
+      throw ioError('rename', from, e);
+    }
+  }
+
+  /** Removes `path`; a missing file is not an error. */
+  unlink(path: string): void {
+    try {
+      this.fs.unlinkSync(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw ioError('unlink', path, e);
+    }
+  }
+
+  /** Names in `dir`. */
+  list(dir: string): string[] {
+    try {
+      return this.fs.readdirSync(dir);
+    } catch (e) {
+      throw ioError('readdir', dir, e);
+    }
+  }
+}

@@ -1,0 +1,782 @@
+/** FileStorage2: a segmented transaction log with on-disk sorted indexes (the Storage contract). */
+import { randomBytes } from 'node:crypto';
+import {
+  assertU64,
+  ConflictError,
+  CorruptionError,
+  decodeRefs,
+  encodeRefs,
+  InvalidArgumentError,
+  MAX_U64,
+  nextTid,
+  PackInProgressError,
+  POSKeyError,
+  ReadOnlyError,
+  StorageClosedError,
+  storageCapabilities,
+  StorageIOError,
+  StorageTransactionError,
+  tidToDate,
+  type EngineContext,
+  type HistoryEntry,
+  type IteratedRecord,
+  type IteratedTransaction,
+  type LoadedRecord,
+  type LoadedRevision,
+  type Oid,
+  type PackObserver,
+  type PackResult,
+  type RecordInput,
+  type Storage,
+  type StorageCapabilities,
+  type StorageTransaction,
+  type Tid,
+  type TransactionMeta,
+} from '@handlerton/framework';
+import { BATCH_SYNC_DELAY_MS, type FileStorage2Options } from '../filestorage2-config.js';
+import { ActiveSegment } from './active-segment.js';
+import { MAX_META_FIELD, MAX_PAYLOAD, PAGE_SIZE, PREALLOC_CHUNK, STATUS_COMMITTED, STATUS_PACKED } from './constants.js';
+import { FileIO } from './file-io.js';
+import { acquireLock } from './lock-file.js';
+import { Mutex } from './mutex.js';
+import { oidKey, type OidKey } from './oid-key.js';
+import { openDirectory } from './open-directory.js';
+import { runPack } from './pack.js';
+import { PageCache } from './page-cache.js';
+import { scanTxns } from './record-io.js';
+import { readFooter, SealedSegment } from './sealed-segment.js';
+import type { SegmentFile } from './segment-file.js';
+import { TrailerWriter } from './trailer-writer.js';
+import { encodeTxn, type MetaBytes, type ParsedRecord, type ParsedTxn, type RecordToWrite } from './txn-format.js';
+import type { PendingWrite, QueuedTxn, TxnState } from './txn-state.js';
+
+/** What every lookup needs from a segment, active or sealed. */
+interface SegmentView {
+  find(oid: bigint): { off: number; tid: bigint; oldest: bigint; deleted: boolean } | null | undefined;
+  readRecord(off: number): ParsedRecord;
+  readTxn(off: number): ParsedTxn;
+}
+
+/** A queued-but-unpublished record position (conflict checks and prev pointers). */
+interface Overlay {
+  readonly off: number;
+  readonly tid: bigint;
+  readonly deleted: boolean;
+}
+
+const ENGINE = 'filestorage2';
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The FileStorage2 storage engine. Open with `FileStorage2.open`. */
+export class FileStorage2 implements Storage {
+  readonly name = ENGINE;
+  readonly capabilities: StorageCapabilities;
+  readonly databaseId: bigint;
+
+  /** Sealed segments, oldest first. */
+  private sealed: SealedSegment[];
+  private active: ActiveSegment | null;
+  private lastTid: bigint;
+  private lastAssignedTid: bigint;
+  private nextOid: bigint;
+  private readonly commitLock = new Mutex();
+  private current: TxnState | null = null;
+  /** Transactions waiting in tpcBegin for the commit lock, and those aborted while waiting. */
+  private readonly waiting = new Set<StorageTransaction>();
+  private readonly abandoned = new WeakSet<StorageTransaction>();
+  private readonly overlay = new Map<OidKey, Overlay>();
+  private queue: QueuedTxn[] = [];
+  private flushing = false;
+  private idleWaiters: (() => void)[] = [];
+  private failure: StorageIOError | null = null;
+  private closed = false;
+  private packing: Promise<PackResult> | null = null;
+  private sealing: Promise<void> | null = null;
+  private batchTimer: NodeJS.Timeout | null = null;
+  private dirtySinceSync = false;
+
+  private constructor(
+    private readonly io: FileIO,
+    private readonly options: FileStorage2Options,
+    private readonly context: EngineContext,
+    private readonly cache: PageCache,
+    private readonly releaseLock: () => void,
+    databaseId: bigint,
+    sealed: SealedSegment[],
+    active: ActiveSegment | null,
+  ) {
+    this.capabilities = FileStorage2.capabilitiesFor(options.readOnly);
+    this.databaseId = databaseId;
+    this.sealed = sealed;
+    this.active = active;
+    let last = 0n;
+    let maxOid = -1n;
+    for (const s of sealed) {
+      if (s.footer.maxTid > last) last = s.footer.maxTid;
+      if (s.footer.txnCount > 0 && s.footer.maxOid > maxOid) maxOid = s.footer.maxOid;
+    }
+    if (active) {
+      if (active.maxTid > last) last = active.maxTid;
+      if (active.maxOid > maxOid) maxOid = active.maxOid;
+    }
+    this.lastTid = last;
+    this.lastAssignedTid = last;
+    this.nextOid = maxOid + 1n;
+  }
+
+  /** The capability manifest of a FileStorage2 opened with `readOnly`. */
+  static capabilitiesFor(readOnly: boolean): StorageCapabilities {
+    return storageCapabilities({
+      mvcc: true,
+      history: true,
+      iterator: true,
+      restore: true,
+      pack: true,
+      externalGC: true,
+      undo: false,
+      durable: true,
+      crashSafe: true,
+      readOnly,
+    });
+  }
+
+  /** Opens (creating when missing) the storage directory: lock, trailers, scan of the active segment. */
+  static async open(options: FileStorage2Options, context: EngineContext): Promise<FileStorage2> {
+    const io = new FileIO(context.fs);
+    const dir = options.directory;
+    if (!options.readOnly) {
+      try {
+        context.fs.mkdirSync(dir, { recursive: true });
+      } catch (e) {
+        throw new StorageIOError(`cannot create storage directory ${dir}: ${(e as Error).message}`, { cause: e });
+      }
+    } else if (!context.fs.existsSync(dir)) {
+      throw new StorageIOError(`storage directory ${dir} does not exist (read-only open creates nothing)`);
+    }
+    const releaseLock = options.readOnly ? () => {} : await acquireLock(io, dir);
+    const cache = new PageCache(1024);
+    let sealed: SealedSegment[] = [];
+    let active: ActiveSegment | null = null;
+    try {
+      const found = await openDirectory(io, dir, options.readOnly, cache);
+      sealed = found.sealed;
+      const databaseId = found.databaseId ?? randomBytes(8).readBigUInt64BE(0);
+      const chunk = preallocChunk(options.segmentSize);
+      if (found.unsealed) {
+        const u = found.unsealed;
+        active = await ActiveSegment.recover(io, u.file, u.header, u.size, options.readOnly, chunk, yieldToLoop);
+      } else if (!options.readOnly) {
+        const prev = sealed.length ? sealed[sealed.length - 1]!.seq : 0;
+        active = await ActiveSegment.create(io, dir, found.highestSeq + 1, prev, databaseId, chunk);
+      }
+      return new FileStorage2(io, options, context, cache, releaseLock, databaseId, sealed, active);
+    } catch (e) {
+      for (const s of sealed) s.file.close();
+      active?.file.close();
+      releaseLock();
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** Segments newest first: the active one, then sealed ones. */
+  private *newestFirst(): Generator<SegmentView> {
+    if (this.active) yield this.active;
+    for (let i = this.sealed.length - 1; i >= 0; i--) yield this.sealed[i]!;
+  }
+
+  async newOid(): Promise<Oid> {
+    this.checkOpen();
+    if (this.options.readOnly) throw new ReadOnlyError('filestorage2 is read-only: newOid is refused');
+    const oid = this.nextOid;
+    this.nextOid += 1n;
+    return oid;
+  }
+
+  async load(oid: Oid): Promise<LoadedRecord> {
+    this.checkOpen();
+    assertU64(oid, 'oid');
+    for (const seg of this.newestFirst()) {
+      const e = seg.find(oid);
+      if (!e) continue;
+      if (e.deleted) throw new POSKeyError(`oid ${oid} was deleted`, oid);
+      const rec = seg.readRecord(e.off);
+      checkRecord(rec, oid, e.tid);
+      return toLoaded(rec);
+    }
+    throw new POSKeyError(`no object with oid ${oid}`, oid);
+  }
+
+  async loadSerial(oid: Oid, tid: Tid): Promise<LoadedRecord> {
+    this.checkOpen();
+    assertU64(oid, 'oid');
+    assertU64(tid, 'tid');
+    for (const seg of this.newestFirst()) {
+      const e = seg.find(oid);
+      if (!e || e.oldest > tid) continue;
+      if (e.tid < tid) break;
+      let rec = seg.readRecord(e.off);
+      checkRecord(rec, oid, e.tid);
+      while (rec.tid > tid && rec.prev !== 0) rec = seg.readRecord(rec.prev);
+      if (rec.tid === tid && !rec.deleted) return toLoaded(rec);
+      break;
+    }
+    throw new POSKeyError(`oid ${oid} has no revision ${tid}`, oid);
+  }
+
+  async loadBefore(oid: Oid, tid: Tid): Promise<LoadedRevision | null> {
+    this.checkOpen();
+    assertU64(oid, 'oid');
+    assertU64(tid, 'tid');
+    let next: bigint | null = null;
+    let seen = false;
+    for (const seg of this.newestFirst()) {
+      const e = seg.find(oid);
+      if (!e) continue;
+      seen = true;
+      if (e.oldest >= tid) {
+        next = e.oldest;
+        continue;
+      }
+      let rec = seg.readRecord(e.off);
+      checkRecord(rec, oid, e.tid);
+      while (rec.tid >= tid) {
+        next = rec.tid;
+        if (rec.prev === 0) throw new CorruptionError('revision chain ends before its oldest revision', undefined);
+        rec = seg.readRecord(rec.prev);
+      }
+      if (rec.deleted) throw new POSKeyError(`oid ${oid} was deleted before ${tid}`, oid);
+      return { ...toLoaded(rec), nextTid: next };
+    }
+    if (!seen) throw new POSKeyError(`no object with oid ${oid}`, oid);
+    return null;
+  }
+
+  lastTransaction(): Tid {
+    return this.lastTid;
+  }
+
+  async history(oid: Oid, size = 1): Promise<HistoryEntry[]> {
+    this.checkOpen();
+    assertU64(oid, 'oid');
+    if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`history size must be a positive integer, got ${size}`);
+    const out: HistoryEntry[] = [];
+    let seen = false;
+    for (const seg of this.newestFirst()) {
+      const e = seg.find(oid);
+      if (!e) continue;
+      seen = true;
+      let off = e.off;
+      while (off !== 0 && out.length < size) {
+        const rec = seg.readRecord(off);
+        const txn = seg.readTxn(rec.txnOff);
+        const meta = decodeMeta(txn.meta);
+        out.push({ tid: rec.tid, time: tidToDate(rec.tid), ...meta, size: rec.data.length, deleted: rec.deleted });
+        off = rec.prev;
+      }
+      if (out.length >= size) break;
+    }
+    if (!seen) throw new POSKeyError(`no object with oid ${oid}`, oid);
+    return out;
+  }
+
+  iterator(start: Tid = 0n, stop: Tid = MAX_U64): AsyncIterable<IteratedTransaction> {
+    this.checkOpen();
+    assertU64(start, 'start');
+    assertU64(stop, 'stop');
+    const bound = stop < this.lastTid ? stop : this.lastTid;
+    return { [Symbol.asyncIterator]: () => this.iterate(start, bound) };
+  }
+
+  private async *iterate(start: Tid, stop: Tid): AsyncGenerator<IteratedTransaction> {
+    const parts: { file: SegmentFile; end: number; minTid: bigint; maxTid: bigint }[] = [];
+    for (const s of this.sealed) parts.push({ file: s.file, end: s.footer.dataEnd, minTid: s.footer.minTid, maxTid: s.footer.maxTid });
+    if (this.active) parts.push({ file: this.active.file, end: this.active.publishedEnd, minTid: this.active.minTid, maxTid: this.active.maxTid });
+    for (const p of parts) p.file.acquire();
+    try {
+      for (const p of parts) {
+        if (p.maxTid < start || p.minTid > stop || p.end <= 64) continue;
+        const batch: IteratedTransaction[] = [];
+        for (const txn of scanTxns(this.io, p.file.fd, p.file.path, 64, p.end)) {
+          if (txn.tid > stop) break;
+          if (txn.tid < start) continue;
+          batch.push(toIterated(txn));
+          if (batch.length >= 64) {
+            // hand over what we have; the scanner's views stay valid because toIterated copied them
+            yield* batch.splice(0);
+          }
+        }
+        yield* batch;
+      }
+    } finally {
+      for (const p of parts) p.file.release();
+    }
+  }
+
+  // ---------------------------------------------------------------- two-phase commit
+
+  async tpcBegin(txn: StorageTransaction, tid?: Tid): Promise<Tid> {
+    this.checkWritable();
+    if (this.current?.txn === txn) throw new StorageTransactionError('transaction is already active');
+    if (tid !== undefined) assertU64(tid, 'tid');
+    if (this.waiting.has(txn)) throw new StorageTransactionError('transaction is already waiting to begin');
+    const meta = encodeMeta(txn.meta);
+    this.waiting.add(txn);
+    try {
+      await this.commitLock.acquire();
+    } finally {
+      this.waiting.delete(txn);
+    }
+    try {
+      this.checkWritable();
+      if (this.abandoned.has(txn)) {
+        this.abandoned.delete(txn);
+        throw new StorageTransactionError('transaction was aborted before it began');
+      }
+      let assigned: bigint;
+      if (tid !== undefined) {
+        if (tid <= this.lastAssignedTid) {
+          throw new InvalidArgumentError(`explicit tid ${tid} must exceed the last transaction ${this.lastAssignedTid}`);
+        }
+        assigned = tid;
+      } else {
+        assigned = nextTid(this.lastAssignedTid, this.context.clock.now());
+      }
+      this.lastAssignedTid = assigned;
+      this.current = { txn, tid: assigned, meta, writes: new Map(), voted: null };
+      return assigned;
+    } catch (e) {
+      this.commitLock.release();
+      throw e;
+    }
+  }
+
+  async store(oid: Oid, serial: Tid, record: RecordInput, txn: StorageTransaction): Promise<void> {
+    const state = this.activeState(txn);
+    assertU64(oid, 'oid');
+    assertU64(serial, 'serial');
+    checkRecordInput(record);
+    const cur = this.currentRevision(oid);
+    const committed = cur && !cur.deleted ? cur.tid : undefined;
+    if ((committed ?? 0n) !== serial) throw new ConflictError(oid, committed, serial);
+    this.addWrite(state, oid, false, encodeRefs(record.refs), record.data);
+  }
+
+  async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
+    const state = this.activeState(txn);
+    assertU64(oid, 'oid');
+    assertU64(serial, 'serial');
+    const cur = this.currentRevision(oid);
+    if (!cur || cur.deleted) throw new POSKeyError(`oid ${oid} has no current revision to delete`, oid);
+    if (cur.tid !== serial) throw new ConflictError(oid, cur.tid, serial);
+    this.addWrite(state, oid, true, EMPTY, EMPTY);
+  }
+
+  async restore(oid: Oid, record: RecordInput | null, txn: StorageTransaction): Promise<void> {
+    const state = this.activeState(txn);
+    assertU64(oid, 'oid');
+    if (record === null) {
+      this.addWrite(state, oid, true, EMPTY, EMPTY);
+    } else {
+      checkRecordInput(record);
+      this.addWrite(state, oid, false, encodeRefs(record.refs), record.data);
+    }
+  }
+
+  async tpcVote(txn: StorageTransaction): Promise<void> {
+    const state = this.activeState(txn, true);
+    if (state.voted) return;
+    const active = this.active!;
+    const pos = active.reservedEnd;
+    const records: RecordToWrite[] = [];
+    for (const w of state.writes.values()) {
+      const key = oidKey(w.oid);
+      const prev = this.overlay.get(key)?.off ?? active.index.get(key)?.off ?? 0;
+      records.push({ oid: w.oid, deleted: w.deleted, refs: w.refs, data: w.data, prev });
+    }
+    const { bytes, recordOffsets } = encodeTxn(state.tid, STATUS_COMMITTED, state.meta, records, pos);
+    active.reservedEnd = pos + bytes.length;
+    state.voted = {
+      bytes,
+      pos,
+      records: records.map((r, i) => ({ key: oidKey(r.oid), off: recordOffsets[i]!, deleted: r.deleted })),
+    };
+  }
+
+  async tpcFinish(txn: StorageTransaction): Promise<Tid> {
+    const state = this.activeState(txn, true);
+    if (!state.voted) await this.tpcVote(txn);
+    const voted = state.voted!;
+    const tid = state.tid;
+    const done = new Promise<void>((resolve, reject) => {
+      this.queue.push({ tid, voted, resolve, reject });
+    });
+    for (const r of voted.records) this.overlay.set(r.key, { off: r.off, tid, deleted: r.deleted });
+    // the position in the commit order is fixed: let the next committer in (group commit)
+    this.current = null;
+    this.commitLock.release();
+    this.kickFlush();
+    await done;
+    return tid;
+  }
+
+  async tpcAbort(txn: StorageTransaction): Promise<void> {
+    const state = this.current;
+    if (!state || state.txn !== txn) {
+      if (this.waiting.has(txn)) this.abandoned.add(txn);
+      return;
+    }
+    if (state.voted && this.active) this.active.reservedEnd = state.voted.pos;
+    this.current = null;
+    this.commitLock.release();
+  }
+
+  private activeState(txn: StorageTransaction, allowVoted = false): TxnState {
+    this.checkWritable();
+    const state = this.current;
+    if (!state || state.txn !== txn) throw new StorageTransactionError('transaction is not the active storage transaction');
+    if (state.voted && !allowVoted) throw new StorageTransactionError('transaction was already voted');
+    return state;
+  }
+
+  private addWrite(state: TxnState, oid: bigint, deleted: boolean, refs: Uint8Array, data: Uint8Array): void {
+    const key = oidKey(oid);
+    state.writes.delete(key);
+    const write: PendingWrite = { oid, deleted, refs, data: Uint8Array.from(data) };
+    state.writes.set(key, write);
+    if (oid >= this.nextOid) this.nextOid = oid + 1n;
+  }
+
+  /** The newest revision of `oid`, counting queued transactions (for conflict checks). */
+  private currentRevision(oid: bigint): { tid: bigint; deleted: boolean } | null {
+    const pending = this.overlay.get(oidKey(oid));
+    if (pending) return pending;
+    for (const seg of this.newestFirst()) {
+      const e = seg.find(oid);
+      if (e) return { tid: e.tid, deleted: e.deleted };
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------- group commit
+
+  private kickFlush(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    void this.flushLoop();
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        await this.flushBatch(batch);
+      }
+    } finally {
+      this.flushing = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private async flushBatch(batch: QueuedTxn[]): Promise<void> {
+    if (this.failure) {
+      for (const q of batch) q.reject(this.failure);
+      return;
+    }
+    const active = this.active!;
+    const first = batch[0]!.voted.pos;
+    const last = batch[batch.length - 1]!.voted;
+    const end = last.pos + last.bytes.length;
+    try {
+      const bytes = batch.length === 1 ? batch[0]!.voted.bytes : Buffer.concat(batch.map((q) => q.voted.bytes));
+      active.preallocate(end);
+      this.io.writeAt(active.file.fd, bytes, first, active.file.path);
+      active.writtenEnd = end;
+      if (this.options.syncMode === 'always') await this.io.fdatasync(active.file.fd, active.file.path);
+      else this.dirtySinceSync = true;
+    } catch (e) {
+      this.failStop(e);
+      for (const q of batch) q.reject(this.failure);
+      for (const q of this.queue.splice(0)) q.reject(this.failure);
+      return;
+    }
+    for (const q of batch) {
+      active.publish(q.tid, q.voted.records, q.voted.pos + q.voted.bytes.length);
+      this.lastTid = q.tid;
+      for (const r of q.voted.records) {
+        if (this.overlay.get(r.key)?.tid === q.tid) this.overlay.delete(r.key);
+      }
+      q.resolve();
+    }
+    if (this.options.syncMode === 'batch') this.scheduleBatchSync();
+    if (active.publishedEnd >= this.options.segmentSize && !this.sealing && !this.closed) {
+      this.sealing = this.sealUnderLock().finally(() => {
+        this.sealing = null;
+      });
+    }
+  }
+
+  private scheduleBatchSync(): void {
+    if (this.batchTimer) return;
+    this.batchTimer = setTimeout(() => {
+      this.batchTimer = null;
+      void this.syncNow().catch(() => {});
+    }, BATCH_SYNC_DELAY_MS);
+    this.batchTimer.unref();
+  }
+
+  /** fdatasync of the active segment if anything was written since the last one (batch/none modes). */
+  private async syncNow(): Promise<void> {
+    if (!this.dirtySinceSync || !this.active || this.failure) return;
+    this.dirtySinceSync = false;
+    try {
+      await this.io.fdatasync(this.active.file.fd, this.active.file.path);
+    } catch (e) {
+      this.failStop(e);
+      throw this.failure;
+    }
+  }
+
+  private failStop(e: unknown): void {
+    if (this.failure) return;
+    this.failure =
+      e instanceof StorageIOError ? e : new StorageIOError(`filestorage2 I/O failure: ${(e as Error).message}`, { cause: e });
+    this.context.logger.error({ err: this.failure.message, dir: this.options.directory }, 'filestorage2: disk failure, refusing further writes');
+  }
+
+  /** Resolves once every queued transaction is written and published. */
+  private waitIdle(): Promise<void> {
+    if (!this.flushing && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  // ---------------------------------------------------------------- sealing
+
+  /** Seals the active segment now (if it holds any transaction) and starts a new one. */
+  async seal(): Promise<void> {
+    this.checkWritable();
+    while (this.sealing) await this.sealing;
+    const run = this.sealUnderLock();
+    this.sealing = run.finally(() => {
+      this.sealing = null;
+    });
+    await run;
+  }
+
+  private async sealUnderLock(): Promise<void> {
+    await this.commitLock.acquire();
+    try {
+      await this.waitIdle();
+      if (this.failure) throw this.failure;
+      await this.sealActive();
+    } finally {
+      this.commitLock.release();
+    }
+  }
+
+  /** Writes the active index as a trailer, syncs, and switches to a new active segment. Lock held, queue empty. */
+  private async sealActive(): Promise<void> {
+    const old = this.active;
+    if (!old || old.txnCount === 0) return;
+    const { fd, path } = old.file;
+    try {
+      const entries = old.sortedEntries();
+      const writer = new TrailerWriter(this.io, fd, path, old.publishedEnd, entries.length);
+      for (const e of entries) writer.add(e);
+      const size = writer.finish({
+        dataEnd: old.publishedEnd,
+        minTid: old.minTid,
+        maxTid: old.maxTid,
+        maxOid: old.maxOid < 0n ? 0n : old.maxOid,
+        txnCount: old.txnCount,
+      });
+      this.io.truncate(fd, size, path);
+      await this.io.fsync(fd, path);
+      const footer = readFooter(this.io, fd, path, size);
+      if (!footer) throw new CorruptionError('sealed trailer did not read back', path, size);
+      const sealed = SealedSegment.load(this.io, old.file, old.header, footer, size, this.cache);
+      const next = await ActiveSegment.create(
+        this.io,
+        this.options.directory,
+        old.header.seq + 1,
+        old.header.seq,
+        this.databaseId,
+        preallocChunk(this.options.segmentSize),
+      );
+      this.sealed = [...this.sealed, sealed];
+      this.active = next;
+      this.dirtySinceSync = false;
+    } catch (e) {
+      this.failStop(e);
+      throw this.failure ?? e;
+    }
+  }
+
+  // ---------------------------------------------------------------- pack
+
+  async pack(packTid: Tid, observer?: PackObserver): Promise<PackResult> {
+    this.checkWritable();
+    assertU64(packTid, 'packTid');
+    if (this.packing) throw new PackInProgressError('a pack is already running on this storage');
+    const run = this.packRun(packTid, observer);
+    this.packing = run;
+    try {
+      return await run;
+    } finally {
+      this.packing = null;
+    }
+  }
+
+  private async packRun(requested: Tid, observer: PackObserver | undefined): Promise<PackResult> {
+    const packTid = requested < this.lastTid ? requested : this.lastTid;
+    const active = this.active;
+    if (active && active.txnCount > 0 && active.minTid <= packTid) await this.seal();
+    const inputs = this.sealed.slice();
+    if (inputs.length === 0) return { removedRevisions: 0, removedObjects: 0, reclaimedBytes: 0 };
+    for (const s of inputs) s.file.acquire();
+    try {
+      const gen = Math.max(...inputs.map((s) => s.header.gen)) + 1;
+      const out = await runPack({
+        io: this.io,
+        dir: this.options.directory,
+        inputs,
+        includesOldest: true,
+        packTid,
+        gen,
+        databaseId: this.databaseId,
+        observer,
+        cache: this.cache,
+        shouldStop: () => this.closed,
+      });
+      // swap: the inputs are the oldest sealed segments (seals only append newer ones)
+      const rest = this.sealed.slice(inputs.length);
+      this.sealed = out.segment ? [out.segment, ...rest] : rest;
+      for (const s of inputs) {
+        s.dropCache();
+        s.file.retire(() => {
+          this.removeRetired(s.file.path);
+        });
+      }
+      return out.result;
+    } finally {
+      for (const s of inputs) s.file.release();
+    }
+  }
+
+  private removeRetired(path: string): void {
+    if (this.options.readOnly) return;
+    try {
+      this.io.unlink(path);
+      void this.io.fsyncDir(this.options.directory).catch(() => {});
+    } catch (e) {
+      this.context.logger.warn({ path, err: (e as Error).message }, 'filestorage2: could not remove a packed segment');
+    }
+  }
+
+  // ---------------------------------------------------------------- close
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.current) {
+      const txn = this.current.txn;
+      await this.tpcAbort(txn);
+    }
+    if (this.packing) await this.packing.catch(() => {});
+    if (this.sealing) await this.sealing.catch(() => {});
+    await this.waitIdle();
+    if (this.batchTimer) {
+      clearTimeout(this.batchTimer);
+      this.batchTimer = null;
+    }
+    await this.syncNow().catch(() => {});
+    for (const s of this.sealed) s.file.close();
+    this.active?.file.close();
+    this.releaseLock();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StorageClosedError('filestorage2 storage is closed');
+  }
+
+  private checkWritable(): void {
+    this.checkOpen();
+    if (this.options.readOnly) throw new ReadOnlyError('filestorage2 storage is read-only');
+    if (this.failure) throw this.failure;
+  }
+
+  /** Number of sealed segments (diagnostics and tests). */
+  get sealedSegmentCount(): number {
+    return this.sealed.length;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+async function yieldToLoop(): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+function preallocChunk(segmentSize: number): number {
+  return Math.min(PREALLOC_CHUNK, Math.ceil(segmentSize / PAGE_SIZE) * PAGE_SIZE);
+}
+
+function checkRecord(rec: ParsedRecord, oid: bigint, tid: bigint): void {
+  if (rec.oid !== oid || rec.tid !== tid) throw new CorruptionError(`index points at the wrong record for oid ${oid}`, undefined, rec.offset);
+}
+
+function checkRecordInput(record: RecordInput): void {
+  if (record === null || typeof record !== 'object' || !(record.data instanceof Uint8Array)) {
+    throw new InvalidArgumentError('record.data must be a Uint8Array');
+  }
+  if (record.data.length > MAX_PAYLOAD) throw new InvalidArgumentError(`record data too large (${record.data.length} bytes)`);
+  if (!record.refs || !Array.isArray(record.refs.oids) || !Array.isArray(record.refs.blobs)) {
+    throw new InvalidArgumentError('record.refs must have oids and blobs arrays');
+  }
+}
+
+function toLoaded(rec: ParsedRecord): LoadedRecord {
+  return { oid: rec.oid, tid: rec.tid, data: new Uint8Array(rec.data), refs: decodeRefs(rec.refs) };
+}
+
+function toIterated(txn: ParsedTxn): IteratedTransaction {
+  const records: IteratedRecord[] = txn.records.map((r) => ({
+    oid: r.oid,
+    tid: r.tid,
+    record: r.deleted ? null : { data: new Uint8Array(r.data), refs: decodeRefs(r.refs) },
+  }));
+  return { tid: txn.tid, status: txn.status === STATUS_PACKED ? 'p' : ' ', meta: decodeMeta(txn.meta), records };
+}
+
+function encodeMeta(meta: TransactionMeta): MetaBytes {
+  if (!meta || typeof meta !== 'object') throw new InvalidArgumentError('transaction meta is missing');
+  const user = Buffer.from(encoder.encode(String(meta.user ?? '')));
+  const description = Buffer.from(encoder.encode(String(meta.description ?? '')));
+  if (user.length > MAX_META_FIELD) throw new InvalidArgumentError(`transaction user is ${user.length} bytes (max ${MAX_META_FIELD})`);
+  if (description.length > MAX_META_FIELD) {
+    throw new InvalidArgumentError(`transaction description is ${description.length} bytes (max ${MAX_META_FIELD})`);
+  }
+  let json: string;
+  try {
+    json = JSON.stringify(meta.extension ?? {});
+  } catch (e) {
+    throw new InvalidArgumentError(`transaction extension is not JSON-serialisable: ${(e as Error).message}`);
+  }
+  const extension = Buffer.from(encoder.encode(json));
+  if (extension.length > MAX_PAYLOAD) throw new InvalidArgumentError('transaction extension too large');
+  return { user, description, extension };
+}
+
+function decodeMeta(meta: MetaBytes): TransactionMeta {
+  let extension: Record<string, unknown> = {};
+  if (meta.extension.length > 0) {
+    const parsed: unknown = JSON.parse(decoder.decode(meta.extension));
+    if (parsed && typeof parsed === 'object') extension = parsed as Record<string, unknown>;
+  }
+  return { user: decoder.decode(meta.user), description: decoder.decode(meta.description), extension };
+}

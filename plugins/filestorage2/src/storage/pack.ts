@@ -1,0 +1,295 @@
+/**
+ * Pack: merges sealed segments into one. Phase 1 k-way merges the sorted input indexes into a
+ * sorted slot file (which oids survive, and which revision is current at the pack tid); phase 2
+ * copies the surviving records in transaction order, patching each slot with its new offset;
+ * phase 3 turns the slot file into the output's trailer, syncs, and publishes by rename.
+ */
+import { join } from 'node:path';
+import {
+  CorruptionError,
+  decodeRefs,
+  StorageClosedError,
+  type BlobRef,
+  type PackObserver,
+  type PackResult,
+} from '@handlerton/framework';
+import { SEGMENT_HEADER_SIZE, STATUS_PACKED } from './constants.js';
+import type { FileIO } from './file-io.js';
+import type { IndexEntry } from './index-entry.js';
+import { readEntry } from './index-entry.js';
+import { segmentFileName } from './naming.js';
+import type { PageCache } from './page-cache.js';
+import { scanTxns } from './record-io.js';
+import { readFooter, SealedSegment } from './sealed-segment.js';
+import { SegmentFile } from './segment-file.js';
+import { encodeSegmentHeader, type SegmentHeader } from './segment-format.js';
+import { SlotTable } from './slot-table.js';
+import { TrailerWriter } from './trailer-writer.js';
+import { encodeTxn, type RecordToWrite } from './txn-format.js';
+import { INDEX_ENTRY_SIZE } from './constants.js';
+
+/** What a pack needs. */
+export interface PackJob {
+  readonly io: FileIO;
+  readonly dir: string;
+  /** Adjacent sealed segments, oldest first. */
+  readonly inputs: readonly SealedSegment[];
+  /** True when inputs[0] is the oldest live segment (delete markers may then be dropped). */
+  readonly includesOldest: boolean;
+  readonly packTid: bigint;
+  /** Generation of the output file. */
+  readonly gen: number;
+  readonly databaseId: bigint;
+  readonly observer: PackObserver | undefined;
+  readonly cache: PageCache;
+  /** Polled between steps: true aborts the pack (storage closing). */
+  readonly shouldStop: () => boolean;
+}
+
+/** The output segment (already renamed into place) and the counts. */
+export interface PackOutcome {
+  readonly segment: SealedSegment | null;
+  readonly result: PackResult;
+}
+
+const BLOB_BATCH = 256;
+const YIELD_EVERY = 256;
+
+/** Streams one input's index pages in oid order. */
+class IndexCursor {
+  private page = -1;
+  private buf: Buffer | null = null;
+  private i = 0;
+  private n = 0;
+  current: IndexEntry | null = null;
+
+  constructor(readonly seg: SealedSegment) {
+    this.advance();
+  }
+
+  advance(): void {
+    this.i++;
+    if (this.buf === null || this.i >= this.n) {
+      this.page++;
+      if (this.page >= this.seg.pageCount) {
+        this.current = null;
+        return;
+      }
+      this.buf = this.seg.page(this.page, true);
+      this.n = this.seg.entriesInPage(this.page);
+      this.i = 0;
+    }
+    this.current = readEntry(this.buf, this.i * INDEX_ENTRY_SIZE);
+  }
+}
+
+async function pause(): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** Runs a pack job; on failure removes its temporary files and rethrows. */
+export async function runPack(job: PackJob): Promise<PackOutcome> {
+  const { io, dir, inputs, packTid } = job;
+  const hi = inputs[inputs.length - 1]!;
+  const lo = inputs[0]!;
+  const outName = segmentFileName(hi.seq, job.gen);
+  const outPath = join(dir, outName);
+  const outTmp = `${outPath}.tmp`;
+  const slotTmp = join(dir, `pack-${hi.seq.toString(16)}-g${job.gen}.slots.tmp`);
+  let slotFd = -1;
+  let outFd = -1;
+  let renamed = false;
+  const checkStop = (): void => {
+    if (job.shouldStop()) throw new StorageClosedError('storage closed during pack');
+  };
+  try {
+    slotFd = io.open(slotTmp, 'w+');
+    const slots = new SlotTable(io, slotFd, slotTmp);
+    let removedObjects = 0;
+
+    // ---- phase 1: k-way merge of the input indexes (newest input wins on equal oids)
+    const cursors = inputs.map((s) => new IndexCursor(s)).reverse(); // newest first
+    let steps = 0;
+    for (;;) {
+      let min: bigint | null = null;
+      for (const c of cursors) if (c.current && (min === null || c.current.oid < min)) min = c.current.oid;
+      if (min === null) break;
+      const group: { seg: SealedSegment; e: IndexEntry }[] = [];
+      for (const c of cursors) {
+        if (c.current && c.current.oid === min) {
+          group.push({ seg: c.seg, e: c.current });
+          c.advance();
+        }
+      }
+      let current = 0n;
+      let currentDeleted = false;
+      let found = false;
+      for (const { seg, e } of group) {
+        if (e.tid <= packTid) {
+          current = e.tid;
+          currentDeleted = e.deleted;
+          found = true;
+          break;
+        }
+        if (e.oldest <= packTid) {
+          let rec = seg.readRecord(e.off);
+          while (rec.tid > packTid) {
+            if (rec.prev === 0) throw new CorruptionError('revision chain ends before its oldest revision', seg.path, rec.offset);
+            rec = seg.readRecord(rec.prev);
+          }
+          current = rec.tid;
+          currentDeleted = rec.deleted;
+          found = true;
+          break;
+        }
+      }
+      const anyAfter = group[0]!.e.tid > packTid;
+      if (found && currentDeleted && job.includesOldest) {
+        if (!anyAfter) {
+          removedObjects++;
+          continue;
+        }
+        current = 0n;
+      }
+      // slot: `oldest` holds the tid of the revision current at packTid (0 = none kept) until a record lands
+      slots.append({ oid: min, tid: 0n, oldest: found ? current : 0n, off: 0, deleted: false });
+      if (++steps % 4096 === 0) {
+        checkStop();
+        await pause();
+      }
+    }
+    slots.endAppend();
+
+    // ---- phase 2: copy surviving records in transaction order
+    outFd = io.open(outTmp, 'w+');
+    const header: SegmentHeader = { seq: hi.seq, gen: job.gen, coversLo: lo.seq, prevSeq: lo.header.prevSeq, databaseId: job.databaseId, flags: 1 };
+    io.writeAt(outFd, encodeSegmentHeader(header), 0, outTmp);
+    let pos = SEGMENT_HEADER_SIZE;
+    let removedRevisions = 0;
+    let txnCount = 0;
+    let minTid = 0n;
+    let maxTid = 0n;
+    let maxOid = 0n;
+    const blobBatch: BlobRef[] = [];
+    const out = new OutputBuffer(io, outFd, outTmp, pos);
+    for (const seg of inputs) {
+      if (seg.footer.minTid > 0n && (minTid === 0n || seg.footer.minTid < minTid)) minTid = seg.footer.minTid;
+      if (seg.footer.maxTid > maxTid) maxTid = seg.footer.maxTid;
+      if (seg.footer.maxOid > maxOid) maxOid = seg.footer.maxOid;
+      let n = 0;
+      for (const txn of scanTxns(io, seg.fd, seg.path, SEGMENT_HEADER_SIZE, seg.footer.dataEnd)) {
+        const kept: { rec: RecordToWrite; page: number; index: number; entry: IndexEntry }[] = [];
+        for (const r of txn.records) {
+          const slot = slots.lookup(r.oid);
+          let keep = false;
+          if (slot) {
+            if (r.tid > packTid) keep = true;
+            else if (slot.entry.off === 0 && r.tid === slot.entry.oldest) keep = true;
+          }
+          if (keep && slot) {
+            kept.push({ rec: { oid: r.oid, deleted: r.deleted, refs: r.refs, data: r.data, prev: slot.entry.off }, ...slot });
+          } else {
+            removedRevisions++;
+            if (!r.deleted && r.refs.length > 8) {
+              for (const b of decodeRefs(r.refs).blobs) blobBatch.push(b);
+            }
+          }
+        }
+        if (kept.length > 0 || txn.tid > packTid) {
+          const status = txn.tid <= packTid ? STATUS_PACKED : txn.status;
+          const { bytes, recordOffsets } = encodeTxn(txn.tid, status, txn.meta, kept.map((k) => k.rec), pos);
+          kept.forEach((k, i) => {
+            const off = recordOffsets[i]!;
+            const first = k.entry.off === 0;
+            slots.update(k.page, k.index, {
+              oid: k.rec.oid,
+              tid: txn.tid,
+              oldest: first ? txn.tid : k.entry.oldest,
+              off,
+              deleted: k.rec.deleted,
+            });
+          });
+          out.write(bytes);
+          pos += bytes.length;
+          txnCount++;
+        }
+        if (blobBatch.length >= BLOB_BATCH && job.observer) await job.observer.releaseBlobRefs(blobBatch.splice(0));
+        if (++n % YIELD_EVERY === 0) {
+          checkStop();
+          await pause();
+        }
+      }
+    }
+    out.flush();
+    if (blobBatch.length > 0 && job.observer) await job.observer.releaseBlobRefs(blobBatch.splice(0));
+    slots.flush();
+    checkStop();
+
+    // ---- phase 3: trailer from the slot file, sync, publish
+    const dataEnd = pos;
+    const writer = new TrailerWriter(io, outFd, outTmp, dataEnd, slots.size);
+    for (const e of slots.entries()) {
+      if (e.off === 0) throw new CorruptionError(`pack found no record for kept oid ${e.oid}`, slotTmp);
+      writer.add(e);
+    }
+    const size = writer.finish({ dataEnd, minTid, maxTid, maxOid, txnCount });
+    io.truncate(outFd, size, outTmp);
+    await io.fsync(outFd, outTmp);
+    io.closeQuietly(slotFd);
+    slotFd = -1;
+    io.unlink(slotTmp);
+    checkStop();
+    io.rename(outTmp, outPath);
+    renamed = true;
+    await io.fsyncDir(dir);
+    const footer = readFooter(io, outFd, outPath, size);
+    if (!footer) throw new CorruptionError('pack output footer did not read back', outPath, size);
+    const segment = SealedSegment.load(io, new SegmentFile(io, outFd, outPath, outName), header, footer, size, job.cache);
+    const inputBytes = inputs.reduce((sum, s) => sum + s.fileSize, 0);
+    return {
+      segment,
+      result: { removedRevisions, removedObjects, reclaimedBytes: Math.max(0, inputBytes - size) },
+    };
+  } catch (e) {
+    if (slotFd >= 0) io.closeQuietly(slotFd);
+    if (outFd >= 0) io.closeQuietly(outFd);
+    try {
+      io.unlink(slotTmp);
+      if (!renamed) io.unlink(outTmp);
+    } catch {
+      // best effort: leftover .tmp files are removed at the next open
+    }
+    throw e;
+  }
+}
+
+/** Sequential buffered writer for the pack output's data region. */
+class OutputBuffer {
+  private readonly buf = Buffer.allocUnsafe(1 << 20);
+  private used = 0;
+
+  constructor(
+    private readonly io: FileIO,
+    private readonly fd: number,
+    private readonly path: string,
+    private pos: number,
+  ) {}
+
+  write(bytes: Buffer): void {
+    if (this.used + bytes.length > this.buf.length) this.flush();
+    if (bytes.length > this.buf.length) {
+      this.io.writeAt(this.fd, bytes, this.pos, this.path);
+      this.pos += bytes.length;
+      return;
+    }
+    bytes.copy(this.buf, this.used);
+    this.used += bytes.length;
+  }
+
+  flush(): void {
+    if (this.used === 0) return;
+    this.io.writeAt(this.fd, this.buf.subarray(0, this.used), this.pos, this.path);
+    this.pos += this.used;
+    this.used = 0;
+  }
+}

@@ -1,0 +1,194 @@
+/** Encoding and checked decoding of transaction records and data records (FORMAT.md, "Transaction"). */
+import { CorruptionError } from '@handlerton/framework';
+import {
+  RECORD_FLAG_DELETE,
+  RECORD_HEADER_SIZE,
+  RECORD_TRAILER_SIZE,
+  TXN_HEADER_SIZE,
+  TXN_MAGIC,
+  TXN_TRAILER_SIZE,
+} from './constants.js';
+import { crc32 } from './crc.js';
+
+/** Transaction metadata as stored bytes. */
+export interface MetaBytes {
+  readonly user: Buffer;
+  readonly description: Buffer;
+  readonly extension: Buffer;
+}
+
+/** One data record to encode. */
+export interface RecordToWrite {
+  readonly oid: bigint;
+  readonly deleted: boolean;
+  readonly refs: Uint8Array;
+  readonly data: Uint8Array;
+  /** Offset of the previous revision of this oid in the same segment, 0 when none. */
+  readonly prev: number;
+}
+
+/** A decoded data record. */
+export interface ParsedRecord {
+  readonly oid: bigint;
+  readonly tid: bigint;
+  readonly prev: number;
+  readonly txnOff: number;
+  readonly deleted: boolean;
+  readonly refs: Buffer;
+  readonly data: Buffer;
+  /** Absolute offset of the record in its segment. */
+  readonly offset: number;
+  /** Encoded size of the record. */
+  readonly size: number;
+}
+
+/** A decoded transaction. */
+export interface ParsedTxn {
+  readonly tid: bigint;
+  readonly status: number;
+  readonly meta: MetaBytes;
+  readonly records: ParsedRecord[];
+  readonly offset: number;
+  readonly size: number;
+}
+
+/** Encoded size of one data record. */
+export function recordSize(r: { refs: Uint8Array; data: Uint8Array }): number {
+  return RECORD_HEADER_SIZE + r.refs.length + r.data.length + RECORD_TRAILER_SIZE;
+}
+
+/** Encoded size of a transaction. */
+export function txnSize(meta: MetaBytes, records: readonly { refs: Uint8Array; data: Uint8Array }[]): number {
+  let size = TXN_HEADER_SIZE + meta.user.length + meta.description.length + meta.extension.length + TXN_TRAILER_SIZE;
+  for (const r of records) size += recordSize(r);
+  return size;
+}
+
+/** Encodes a transaction placed at `txnOff`; returns the bytes and each record's absolute offset. */
+export function encodeTxn(
+  tid: bigint,
+  status: number,
+  meta: MetaBytes,
+  records: readonly RecordToWrite[],
+  txnOff: number,
+): { bytes: Buffer; recordOffsets: number[] } {
+  const total = txnSize(meta, records);
+  const b = Buffer.allocUnsafe(total);
+  b.writeUInt32BE(TXN_MAGIC, 0);
+  b.writeUInt32BE(total, 4);
+  b.writeBigUInt64BE(tid, 8);
+  b.writeUInt8(status, 16);
+  b.writeUInt8(0, 17);
+  b.writeUInt16BE(meta.user.length, 18);
+  b.writeUInt16BE(meta.description.length, 20);
+  b.writeUInt32BE(meta.extension.length, 22);
+  b.writeUInt32BE(records.length, 26);
+  let at = TXN_HEADER_SIZE;
+  at += meta.user.copy(b, at);
+  at += meta.description.copy(b, at);
+  at += meta.extension.copy(b, at);
+  const recordOffsets: number[] = [];
+  for (const r of records) {
+    recordOffsets.push(txnOff + at);
+    at = writeRecord(b, at, r, tid, txnOff);
+  }
+  b.writeUInt32BE(crc32(b.subarray(0, at)), at);
+  b.writeUInt32BE(total, at + 4);
+  return { bytes: b, recordOffsets };
+}
+
+/** Writes one data record into `b` at `at`; returns the position after it. */
+export function writeRecord(b: Buffer, at: number, r: RecordToWrite, tid: bigint, txnOff: number): number {
+  const start = at;
+  b.writeBigUInt64BE(r.oid, at);
+  b.writeBigUInt64BE(tid, at + 8);
+  b.writeBigUInt64BE(BigInt(r.prev), at + 16);
+  b.writeBigUInt64BE(BigInt(txnOff), at + 24);
+  b.writeUInt8(r.deleted ? RECORD_FLAG_DELETE : 0, at + 32);
+  b.writeUInt32BE(r.refs.length, at + 33);
+  b.writeUInt32BE(r.data.length, at + 37);
+  at += RECORD_HEADER_SIZE;
+  b.set(r.refs, at);
+  at += r.refs.length;
+  b.set(r.data, at);
+  at += r.data.length;
+  b.writeUInt32BE(crc32(b.subarray(start, at)), at);
+  return at + RECORD_TRAILER_SIZE;
+}
+
+/**
+ * Checks the frame of a transaction at `at` in `b` (magic, length bounds, checksum, trailing length).
+ * Returns its total length, or 0 when the bytes there are not a complete valid transaction.
+ */
+export function validTxnLength(b: Buffer, at: number): number {
+  if (at + TXN_HEADER_SIZE + TXN_TRAILER_SIZE > b.length) return 0;
+  if (b.readUInt32BE(at) !== TXN_MAGIC) return 0;
+  const total = b.readUInt32BE(at + 4);
+  if (total < TXN_HEADER_SIZE + TXN_TRAILER_SIZE || at + total > b.length) return 0;
+  const crcAt = at + total - TXN_TRAILER_SIZE;
+  if (b.readUInt32BE(crcAt + 4) !== total) return 0;
+  if (b.readUInt32BE(crcAt) !== crc32(b.subarray(at, crcAt))) return 0;
+  return total;
+}
+
+/** Decodes a transaction whose frame `validTxnLength` accepted; CorruptionError on inner damage. */
+export function parseTxn(b: Buffer, at: number, fileOffset: number, file: string, withPayload = true): ParsedTxn {
+  const total = b.readUInt32BE(at + 4);
+  const end = at + total - TXN_TRAILER_SIZE;
+  const tid = b.readBigUInt64BE(at + 8);
+  const status = b.readUInt8(at + 16);
+  const userLen = b.readUInt16BE(at + 18);
+  const descLen = b.readUInt16BE(at + 20);
+  const extLen = b.readUInt32BE(at + 22);
+  const count = b.readUInt32BE(at + 26);
+  let p = at + TXN_HEADER_SIZE;
+  if (p + userLen + descLen + extLen > end) throw new CorruptionError('transaction metadata overruns its record', file, fileOffset);
+  const meta: MetaBytes = {
+    user: b.subarray(p, p + userLen),
+    description: b.subarray(p + userLen, p + userLen + descLen),
+    extension: b.subarray(p + userLen + descLen, p + userLen + descLen + extLen),
+  };
+  p += userLen + descLen + extLen;
+  const records: ParsedRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const rec = parseRecord(b, p, fileOffset + (p - at), file, end, withPayload);
+    if (rec.tid !== tid || rec.txnOff !== fileOffset) {
+      throw new CorruptionError('data record does not belong to its transaction', file, fileOffset + (p - at));
+    }
+    records.push(rec);
+    p += rec.size;
+  }
+  if (p !== end) throw new CorruptionError('transaction length does not match its records', file, fileOffset);
+  return { tid, status, meta, records, offset: fileOffset, size: total };
+}
+
+/** Decodes and checks the data record at `at` in `b` (absolute offset `offset`); CorruptionError when damaged. */
+export function parseRecord(b: Buffer, at: number, offset: number, file: string, limit = b.length, withPayload = true): ParsedRecord {
+  if (at + RECORD_HEADER_SIZE + RECORD_TRAILER_SIZE > limit) throw new CorruptionError('data record truncated', file, offset);
+  const refsLen = b.readUInt32BE(at + 33);
+  const dataLen = b.readUInt32BE(at + 37);
+  const size = RECORD_HEADER_SIZE + refsLen + dataLen + RECORD_TRAILER_SIZE;
+  if (at + size > limit) throw new CorruptionError('data record overruns its transaction', file, offset);
+  const crcAt = at + size - RECORD_TRAILER_SIZE;
+  if (b.readUInt32BE(crcAt) !== crc32(b.subarray(at, crcAt))) throw new CorruptionError('data record checksum mismatch', file, offset);
+  const flags = b.readUInt8(at + 32);
+  const payloadAt = at + RECORD_HEADER_SIZE;
+  return {
+    oid: b.readBigUInt64BE(at),
+    tid: b.readBigUInt64BE(at + 8),
+    prev: Number(b.readBigUInt64BE(at + 16)),
+    txnOff: Number(b.readBigUInt64BE(at + 24)),
+    deleted: (flags & RECORD_FLAG_DELETE) !== 0,
+    refs: withPayload ? b.subarray(payloadAt, payloadAt + refsLen) : EMPTY,
+    data: withPayload ? b.subarray(payloadAt + refsLen, payloadAt + refsLen + dataLen) : EMPTY,
+    offset,
+    size,
+  };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** The total size of a record from its header bytes (at least RECORD_HEADER_SIZE of them). */
+export function recordSizeFromHeader(b: Buffer, at: number): number {
+  return RECORD_HEADER_SIZE + b.readUInt32BE(at + 33) + b.readUInt32BE(at + 37) + RECORD_TRAILER_SIZE;
+}
