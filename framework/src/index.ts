@@ -28,3 +28,5 @@ export { RuntimeStorage } from './database/runtime-storage.js';
 export { collectGarbage } from './database/collect-garbage.js';
 export { BLOB_RECORD_MARKER, blobRecord, isBlobRecord, blobRefOf } from './blobs/blob-record.js';
 export { stderrLogger, loggerFromEnv } from './util/stderr-logger.js';
+export { copyTransactions } from './database/copy-transactions.js';
+export type { CopyResult, EnginePair } from './database/copy-transactions.js';

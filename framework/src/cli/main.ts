@@ -7,6 +7,7 @@ import { toHex, tidToDate } from '../contracts/ids.js';
 import { BUILT_IN_ENGINES } from '../config/engine-loader.js';
 import { loadEnginePlugin } from '../di/root-container.js';
 import { openDatabase } from '../di/open-database.js';
+import { copyTransactions } from '../database/copy-transactions.js';
 import { runDemo } from './demo.js';
 
 /** The embedded default engine of `npm start`. */
@@ -80,6 +81,26 @@ program
       print(JSON.stringify({ ...gc, ...(packed ? { packed } : {}) }));
     } finally {
       await db.close();
+    }
+  });
+
+program
+  .command('copy')
+  .description('copy every transaction, with blobs, from one database into an empty one (backup, engine migration)')
+  .argument('<from>', 'source engine config')
+  .argument('<to>', 'destination engine config (must be empty)')
+  .action(async (from: string, to: string) => {
+    const source = await openDatabase(from);
+    try {
+      const destination = await openDatabase(to);
+      try {
+        const result = await copyTransactions(source, destination);
+        print(JSON.stringify(result));
+      } finally {
+        await destination.close();
+      }
+    } finally {
+      await source.close();
     }
   });
 
