@@ -41,7 +41,8 @@ import { SerialQueue } from './serial-queue.js';
 import { openDirectory } from './startup.js';
 import type { OpenedDirectory } from './startup.js';
 
-type TxnPhase = 'active' | 'preparing' | 'prepared' | 'committing' | 'failed';
+/** 'failed': prepare failed (drafts may go); 'undecided': commit failed (prepared data stays for recover). */
+type TxnPhase = 'active' | 'preparing' | 'prepared' | 'committing' | 'failed' | 'undecided';
 
 interface TxnState {
   readonly seq: bigint;
@@ -52,8 +53,6 @@ interface TxnState {
   livePins: RevisionState[];
   phase: TxnPhase;
   revision: Tid | null;
-  /** Revision directories renamed into place by a commit that then failed. */
-  readonly published: string[];
 }
 
 /** FileStorage2's blob handlerton: durable, data-transactional, chunked with copy-on-write. */
@@ -263,10 +262,10 @@ export class FileStorage2Blobs implements BlobHandlerton {
       state.phase = 'committing';
       const drafts = [...state.drafts.values()].map(({ draft }) => ({ blobId: draft.blobId, dir: draft.dir }));
       try {
-        await this.#files.publish(drafts, state.revision, this.#syncMode === 'always', state.published);
+        await this.#files.publish(drafts, state.revision, this.#syncMode === 'always');
         await this.#log([{ type: 'commit', txnSeq: state.seq }], this.#syncMode === 'always');
       } catch (error) {
-        state.phase = 'failed';
+        state.phase = 'undecided';
         const failure = ioError(`committing blob transaction ${txn.label}`, error);
         this.#fatal(failure);
         throw failure;
@@ -284,10 +283,15 @@ export class FileStorage2Blobs implements BlobHandlerton {
     this.#finish(txn);
     await state.queue
       .run(async () => {
-        for (const { draft } of state.drafts.values()) await draft.discard();
-        for (const dir of state.published) await this.#ops.rmTree(dir).catch(() => undefined);
         for (const pinned of state.livePins) this.#index.unpin(pinned);
         state.livePins = [];
+        if (state.phase === 'undecided') {
+          // The commit failed half-way: the storage may have committed, so the prepared data
+          // stays on disk, pending, for `recover` after a reopen.
+          for (const { draft } of state.drafts.values()) draft.markCommitted();
+          return;
+        }
+        for (const { draft } of state.drafts.values()) await draft.discard();
         if (this.#index.preparedTxn(state.seq) !== undefined) {
           const record: JournalRecord = { type: 'abort', txnSeq: state.seq };
           this.#index.apply(record);
@@ -356,13 +360,19 @@ export class FileStorage2Blobs implements BlobHandlerton {
     const drafts = txn.drafts.map((d) => ({ blobId: d.blobId, dir: this.#layout.draftDir(txn.txnSeq, d.blobId) }));
     try {
       if (committed) {
-        await this.#files.publish(drafts, txn.revision, this.#syncMode !== 'none');
+        const present: typeof drafts = [];
+        for (const d of drafts) {
+          if ((await this.#ops.exists(d.dir)) || (await this.#ops.exists(this.#layout.revisionDir(d.blobId, txn.revision)))) {
+            present.push(d);
+          } else {
+            this.#logger.error({ blobId: String(d.blobId), revision: String(txn.revision) }, 'prepared blob revision lost its files');
+          }
+        }
+        await this.#files.publish(present, txn.revision, this.#syncMode !== 'none');
       } else {
         for (const d of drafts) {
           await this.#ops.rmTree(d.dir);
-          if (!this.#index.taken(d.blobId, txn.revision) || this.#index.preparedTxn(txn.txnSeq) !== undefined) {
-            await this.#ops.rmTree(this.#layout.revisionDir(d.blobId, txn.revision));
-          }
+          await this.#ops.rmTree(this.#layout.revisionDir(d.blobId, txn.revision));
         }
       }
       const record: JournalRecord = committed ? { type: 'commit', txnSeq: txn.txnSeq } : { type: 'abort', txnSeq: txn.txnSeq };
@@ -427,7 +437,6 @@ export class FileStorage2Blobs implements BlobHandlerton {
         livePins: [],
         phase: 'active',
         revision: null,
-        published: [],
       };
       this.#txns.set(txn, state);
     }
