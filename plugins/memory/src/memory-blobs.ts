@@ -80,6 +80,7 @@ export class MemoryBlobHandlerton implements BlobHandlerton {
 
   readonly name = 'memory';
   readonly capabilities: BlobCapabilities;
+  /** Bytes per chunk: the unit of sharing between a revision and the drafts based on it. */
   readonly chunkSize: number;
 
   #blobs = new Map<BlobId, Map<Tid, Revision>>();
