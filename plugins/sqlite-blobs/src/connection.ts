@@ -132,6 +132,7 @@ export class SqliteConnection {
       // best effort: the WAL is replayed on the next open anyway
     }
     await this.kysely.destroy();
+    if (this.db.open) this.db.close();
   }
 }
 

@@ -1,0 +1,78 @@
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { SqliteBlobs, SqliteStorage } from '../src/index.js';
+import { commit, optionsIn, tempDir, text } from './helpers.js';
+
+const indexUrl = new URL('../src/index.js', import.meta.url).href;
+
+function runChild(script: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
+test('a second process cannot open the file while one owns it (StorageLockedError), nothing is damaged', async (t) => {
+  const options = optionsIn(await tempDir(t));
+  const storage = await SqliteStorage.open(options);
+  t.teardown(() => storage.close());
+  const tid = await commit(storage, [[1n, 0n, 'mine']]);
+  const script = `
+    import { SqliteStorage } from ${JSON.stringify(indexUrl)};
+    try { await SqliteStorage.open(${JSON.stringify(options)}); console.log('OPENED'); }
+    catch (e) { console.log('ERR', e.code); }`;
+  const { out } = await runChild(script);
+  t.regex(out, /ERR HANDLERTON_STORAGE_LOCKED/);
+  t.is(text((await storage.load(1n)).data), 'mine');
+  await commit(storage, [[1n, tid, 'still mine']]);
+  t.is(fileURLToPath(indexUrl).endsWith('index.js'), true);
+});
+
+test('storage and blobs on one location share one connection (one file, one lock)', async (t) => {
+  const options = optionsIn(await tempDir(t));
+  const storage = await SqliteStorage.open(options);
+  const blobs = await SqliteBlobs.open(options);
+  t.is(blobs.databaseId, storage.databaseId);
+  t.is(storage.connection.users, 2);
+  await storage.close();
+  t.truthy(await blobs.createBlob());
+  await blobs.close();
+  const again = await SqliteStorage.open(options);
+  t.is(again.databaseId, blobs.databaseId);
+  await again.close();
+});
+
+test('a killed writer loses no acknowledged commit (synchronous=full)', async (t) => {
+  const options = optionsIn(await tempDir(t));
+  const script = `
+    import { SqliteStorage } from ${JSON.stringify(indexUrl)};
+    import { storageTransaction } from '@handlerton/framework';
+    const s = await SqliteStorage.open(${JSON.stringify(options)});
+    let serial = 0n;
+    for (let i = 0; i < 50; i++) {
+      const txn = storageTransaction();
+      await s.tpcBegin(txn);
+      await s.store(1n, serial, { data: new TextEncoder().encode('v' + i), refs: { oids: [], blobs: [] } }, txn);
+      await s.tpcVote(txn);
+      serial = await s.tpcFinish(txn);
+      console.log('ACK ' + i + ' ' + serial);
+    }
+    const txn = storageTransaction();
+    await s.tpcBegin(txn);
+    await s.store(2n, 0n, { data: new Uint8Array(10), refs: { oids: [], blobs: [] } }, txn);
+    await s.tpcVote(txn);
+    process.kill(process.pid, 'SIGKILL');`;
+  const { out } = await runChild(script);
+  const acks = out.split('\n').filter((l) => l.startsWith('ACK '));
+  t.is(acks.length, 50, out);
+  const lastTid = BigInt(acks[acks.length - 1]!.split(' ')[2]!);
+  const storage = await SqliteStorage.open(options);
+  t.teardown(() => storage.close());
+  t.is(storage.lastTransaction(), lastTid);
+  t.is(text((await storage.load(1n)).data), 'v49');
+  await t.throwsAsync(storage.load(2n), { code: 'HANDLERTON_POS_KEY' });
+});
