@@ -47,7 +47,10 @@ export interface Storage {
   /** A random 64-bit id of this database, stable across reopen for durable engines (bound into locators). */
   readonly databaseId: bigint;
 
-  /** Reserves a new oid, greater than every oid stored or handed out before. ReadOnlyError when read-only. */
+  /**
+   * Reserves a new oid, greater than every oid stored or handed out before. Oid 0 is the root and is
+   * never handed out: the first oid of an empty storage is 1. ReadOnlyError when read-only.
+   */
   newOid(): Promise<Oid>;
 
   /** The current revision of `oid`. POSKeyError when unknown or deleted. */

@@ -5,9 +5,9 @@
  */
 import type { Logger } from '../contracts/context.js';
 import { silentLogger } from '../contracts/context.js';
-import { InvalidArgumentError, NotSupportedError, StorageClosedError } from '../contracts/errors.js';
+import { InvalidArgumentError, NotSupportedError, StorageClosedError, StorageTransactionError } from '../contracts/errors.js';
 import type { Oid, Tid } from '../contracts/ids.js';
-import { assertU64 } from '../contracts/ids.js';
+import { assertU64, ROOT_OID } from '../contracts/ids.js';
 import type {
   HistoryEntry,
   IteratedTransaction,
@@ -49,9 +49,11 @@ export class RuntimeStorage implements Storage {
     return this.#inner.databaseId;
   }
 
-  newOid(): Promise<Oid> {
+  async newOid(): Promise<Oid> {
     this.#open();
-    return this.#inner.newOid();
+    const oid = await this.#inner.newOid();
+    if (oid === ROOT_OID) throw new StorageTransactionError(`engine ${this.#inner.name} broke the contract: newOid() returned the root oid 0`);
+    return oid;
   }
 
   load(oid: Oid): Promise<LoadedRecord> {
