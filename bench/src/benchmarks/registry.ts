@@ -1,0 +1,42 @@
+/** Every benchmark by id (the worker looks them up here). */
+import type { Benchmark } from '../harness/context.js';
+import { diskFdatasync, diskSeqRead, diskSeqWrite } from './disk.js';
+import { engineBlob, enginePartial } from './engine-blobs.js';
+import { enginePack, enginePackData } from './engine-pack.js';
+import { engineCommit, engineDataset, engineGc, engineLoad, engineOpen } from './engine-records.js';
+import { flatLogDataset, indexMapOpen } from './index-baseline.js';
+import { levelCommit, levelDataset, levelDelete, levelLoad, levelOpen } from './level.js';
+import { lmdbCommit, lmdbDataset, lmdbLoad } from './lmdb.js';
+import { sqliteCommit, sqliteDataset, sqliteLoad } from './sqlite-raw.js';
+import { idleLoop, streamCopy } from './streamcopy.js';
+
+/** Benchmark id -> function. */
+export const benchmarks: Readonly<Record<string, Benchmark>> = {
+  'disk.seqwrite': diskSeqWrite,
+  'disk.fdatasync': diskFdatasync,
+  'disk.seqread': diskSeqRead,
+  'fs.streamcopy': streamCopy,
+  'idle.loop': idleLoop,
+  'level.dataset': levelDataset,
+  'level.commit': levelCommit,
+  'level.load': levelLoad,
+  'level.open': levelOpen,
+  'level.delete': levelDelete,
+  'sqlite.dataset': sqliteDataset,
+  'sqlite.commit': sqliteCommit,
+  'sqlite.load': sqliteLoad,
+  'lmdb.dataset': lmdbDataset,
+  'lmdb.commit': lmdbCommit,
+  'lmdb.load': lmdbLoad,
+  'flatlog.dataset': flatLogDataset,
+  'indexmap.open': indexMapOpen,
+  'engine.dataset': engineDataset,
+  'engine.commit': engineCommit,
+  'engine.load': engineLoad,
+  'engine.open': engineOpen,
+  'engine.gc': engineGc,
+  'engine.blob': engineBlob,
+  'engine.partial': enginePartial,
+  'engine.packdata': enginePackData,
+  'engine.pack': enginePack,
+};

@@ -1,0 +1,83 @@
+/** Raw better-sqlite3 references: prepared statements, WAL, synchronous=FULL. */
+import Database from 'better-sqlite3';
+import * as path from 'node:path';
+import type { Benchmark } from '../harness/context.js';
+import { nowMs, yieldLoop } from '../harness/io.js';
+import { keyPicker, loopMetrics, payloads, RECORDS_PER_TXN, timedLoops } from '../harness/workload.js';
+
+function openRaw(file: string): Database.Database {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec(`create table if not exists txn (tid integer primary key, meta blob not null);
+           create table if not exists rec (oid integer not null, tid integer not null, data blob not null, primary key (oid, tid));`);
+  return db;
+}
+
+/** Durable transactions of 1 transaction row + 100 × 200 B record rows (the same shape as an engine commit). */
+export const sqliteCommit: Benchmark = async (ctx) => {
+  const seconds = ctx.num('seconds', 3);
+  const db = openRaw(path.join(ctx.scratch, 'raw.db'));
+  const insertTxn = db.prepare('insert into txn (tid, meta) values (?, ?)');
+  const insertRec = db.prepare('insert into rec (oid, tid, data) values (?, ?, ?)');
+  const data = payloads();
+  const meta = Buffer.from('{}');
+  let oid = 1;
+  let tid = 1;
+  const commit = db.transaction(() => {
+    insertTxn.run(tid, meta);
+    for (let r = 0; r < RECORDS_PER_TXN; r += 1) {
+      insertRec.run(oid, tid, data[r % data.length]);
+      oid += 1;
+    }
+    tid += 1;
+  });
+  ctx.markBaseline();
+  // Synchronous statements: one committer; the await lets the loop breathe between transactions.
+  const result = await timedLoops(1, seconds, async () => {
+    commit();
+    await yieldLoop();
+  });
+  db.close();
+  return loopMetrics(result);
+};
+
+/** Dataset: `count` records (oids 1..count) in the raw schema. */
+export const sqliteDataset: Benchmark = async (ctx) => {
+  const count = ctx.num('count');
+  const db = openRaw(path.join(ctx.scratch, 'raw.db'));
+  db.pragma('synchronous = OFF');
+  const insertRec = db.prepare('insert into rec (oid, tid, data) values (?, ?, ?)');
+  const data = payloads();
+  const start = nowMs();
+  for (let first = 1; first <= count; first += 10_000) {
+    const last = Math.min(count, first + 9_999);
+    db.transaction(() => {
+      for (let oid = first; oid <= last; oid += 1) insertRec.run(oid, 1, data[oid % data.length]);
+    })();
+    await yieldLoop();
+  }
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+  return { buildMs: nowMs() - start };
+};
+
+/** Random point selects (newest revision of an oid) over a dataset. */
+export const sqliteLoad: Benchmark = async (ctx) => {
+  const count = ctx.num('count');
+  const seconds = ctx.num('seconds', 3);
+  const db = new Database(path.join(ctx.dataset(ctx.str('dataset')), 'raw.db'));
+  const select = db.prepare('select tid, data from rec where oid = ? order by tid desc limit 1');
+  const pick = keyPicker(count);
+  ctx.markBaseline();
+  let i = 0;
+  const read = async (): Promise<void> => {
+    if (select.get(pick() + 1) === undefined) throw new Error('sqlite: row missing');
+    i += 1;
+    if (i % 64 === 0) await yieldLoop();
+  };
+  await timedLoops(1, 1, read);
+  const result = await timedLoops(1, seconds, read);
+  db.close();
+  return loopMetrics(result);
+};

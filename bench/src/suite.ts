@@ -1,0 +1,324 @@
+/**
+ * The benchmark plan: which jobs run (quick or full sizes), which datasets they need, and which
+ * figures are reported from them, each next to its reference and target.
+ */
+import type { Dataset, FigureDef, Job, JobParams, MetricRef, Target } from './harness/types.js';
+import { ENGINES, type EngineName } from './harness/engines.js';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+/** Sizes and repetition counts of one plan. */
+export interface PlanSizes {
+  readonly trials: number;
+  readonly bigTrials: number;
+  readonly diskBytes: number;
+  readonly fsyncCount: number;
+  readonly seconds: number;
+  readonly idleSeconds: number;
+  readonly dbSizes: readonly number[];
+  readonly segments: number;
+  readonly blobSizes: readonly number[];
+  readonly partialBytes: number;
+  readonly packBytes: Readonly<Record<EngineName, number>>;
+  readonly gcCount: number;
+}
+
+/** Full run: the sizes the issues name. */
+export const FULL: PlanSizes = {
+  trials: 3,
+  bigTrials: 3,
+  diskBytes: GiB,
+  fsyncCount: 1000,
+  seconds: 4,
+  idleSeconds: 5,
+  dbSizes: [10_000, 100_000, 1_000_000],
+  segments: 10,
+  blobSizes: [100 * MiB, GiB],
+  partialBytes: GiB,
+  packBytes: { filestorage2: GiB, sqlite: 256 * MiB, memory: 256 * MiB },
+  gcCount: 100_000,
+};
+
+/** Quick run: a smoke check in a few minutes. */
+export const QUICK: PlanSizes = {
+  trials: 2,
+  bigTrials: 1,
+  diskBytes: 256 * MiB,
+  fsyncCount: 300,
+  seconds: 2,
+  idleSeconds: 2,
+  dbSizes: [10_000, 100_000],
+  segments: 10,
+  blobSizes: [64 * MiB],
+  partialBytes: 64 * MiB,
+  packBytes: { filestorage2: 64 * MiB, sqlite: 32 * MiB, memory: 32 * MiB },
+  gcCount: 10_000,
+};
+
+/** Everything a run needs. */
+export interface Plan {
+  readonly sizes: PlanSizes;
+  readonly datasets: readonly Dataset[];
+  readonly jobs: readonly Job[];
+  readonly figures: readonly FigureDef[];
+}
+
+function keyOf(bench: string, params: JobParams): string {
+  const parts = Object.keys(params)
+    .sort()
+    .map((k) => `${k}=${String(params[k])}`);
+  return parts.length === 0 ? bench : `${bench}(${parts.join(',')})`;
+}
+
+/** Human size: 64 MiB, 1 GiB, 10k, 1M. */
+export function sizeLabel(bytes: number): string {
+  if (bytes >= GiB && bytes % GiB === 0) return `${bytes / GiB} GiB`;
+  return `${Math.round(bytes / MiB)} MiB`;
+}
+
+/** Human count: 10k, 100k, 1M. */
+export function countLabel(n: number): string {
+  if (n >= 1_000_000 && n % 1_000_000 === 0) return `${n / 1_000_000}M`;
+  if (n >= 1000 && n % 1000 === 0) return `${n / 1000}k`;
+  return String(n);
+}
+
+const ENGINE_LABEL: Readonly<Record<EngineName, string>> = {
+  filestorage2: 'FileStorage2',
+  sqlite: 'SQLite',
+  memory: 'memory',
+};
+
+/** Builds the plan for the given sizes. */
+export function buildPlan(sizes: PlanSizes): Plan {
+  const datasets: Dataset[] = [];
+  const jobs: Job[] = [];
+  const figures: FigureDef[] = [];
+  const jobKeys = new Set<string>();
+
+  const job = (bench: string, params: JobParams, options: Partial<Omit<Job, 'key' | 'bench' | 'params'>> = {}): string => {
+    const key = keyOf(bench, params);
+    if (!jobKeys.has(key)) {
+      jobKeys.add(key);
+      jobs.push({ key, bench, params, trials: options.trials ?? sizes.trials, ...options });
+    }
+    return key;
+  };
+  const dataset = (name: string, bench: string, params: JobParams, timeoutSec = 900): string => {
+    if (!datasets.some((d) => d.name === name)) datasets.push({ name, bench, params, timeoutSec });
+    return name;
+  };
+  const m = (jobKey: string, metric: string, name: string): MetricRef => ({ job: jobKey, metric, name });
+  const fig = (def: FigureDef): void => {
+    figures.push(def);
+  };
+  const atLeast = (min: number): Target => ({ kind: 'ratioAtLeast', min });
+  const atMost = (max: number): Target => ({ kind: 'atMost', max });
+
+  // ---- references: disk, stream copy, idle loop
+  const seqNone = job('disk.seqwrite', { size: sizes.diskBytes, sync: 'none' });
+  const seqEnd = job('disk.seqwrite', { size: sizes.diskBytes, sync: 'end' });
+  const fsyncSync = job('disk.fdatasync', { count: sizes.fsyncCount, api: 'sync' });
+  const fsyncAsync = job('disk.fdatasync', { count: sizes.fsyncCount, api: 'async' });
+  const seqRead = job('disk.seqread', { size: sizes.diskBytes });
+  const idle = job('idle.loop', { seconds: sizes.idleSeconds });
+  const disk = sizeLabel(sizes.diskBytes);
+  const fsyncRate = m(fsyncSync, 'opsPerSec', 'raw fdatasync rate (4 KiB appends, sync calls)');
+  fig({ id: 'ref.disk.seqwrite', group: 'references', name: `Raw sequential write ${disk}, no sync`, unit: 'MiB/s', value: m(seqNone, 'mibps', 'seq write') });
+  fig({ id: 'ref.disk.seqwrite-fdatasync', group: 'references', name: `Raw sequential write ${disk} + fdatasync`, unit: 'MiB/s', value: m(seqEnd, 'mibps', 'seq write + fdatasync'), reference: m(seqNone, 'mibps', 'seq write, no sync') });
+  fig({ id: 'ref.disk.fdatasync', group: 'references', name: 'Raw fdatasync rate, 4 KiB appends (writeSync + fdatasyncSync)', unit: 'commits/s', value: fsyncRate });
+  fig({ id: 'ref.disk.fdatasync-p99', group: 'references', name: 'Raw fdatasync latency p99, 4 KiB appends', unit: 'ms', value: m(fsyncSync, 'p99', 'fdatasync p99') });
+  fig({ id: 'ref.disk.fdatasync-async', group: 'references', name: 'fdatasync rate through the thread pool (FileHandle.write + datasync)', unit: 'commits/s', value: m(fsyncAsync, 'opsPerSec', 'async fdatasync rate'), reference: fsyncRate });
+  fig({ id: 'ref.disk.seqread', group: 'references', name: `Raw sequential read ${disk} (page cache)`, unit: 'MiB/s', value: m(seqRead, 'mibps', 'seq read') });
+  fig({ id: 'ref.idle.loop-p99', group: 'references', name: 'Idle event-loop delay p99 (resolution 10 ms, included)', unit: 'ms', value: m(idle, 'loopP99', 'idle p99') });
+  const copies = new Map<number, string>();
+  const copySizes = [...new Set([...sizes.blobSizes, sizes.packBytes.filestorage2])].sort((a, b) => a - b);
+  for (const size of copySizes) {
+    const copy = job('fs.streamcopy', { size }, { trials: size >= GiB ? sizes.bigTrials : sizes.trials });
+    copies.set(size, copy);
+    fig({ id: `ref.streamcopy.${sizeLabel(size).replace(' ', '')}`, group: 'references', name: `Raw Node fs stream copy ${sizeLabel(size)} (1 MiB chunks)`, unit: 'MiB/s', value: m(copy, 'mibps', 'stream copy'), reference: m(seqRead, 'mibps', 'raw sequential read') });
+  }
+
+  // ---- references: record stores doing the same workloads
+  const lvl1 = job('level.commit', { concurrency: 1, seconds: sizes.seconds });
+  const lvl32 = job('level.commit', { concurrency: 32, seconds: sizes.seconds });
+  const sqlRaw = job('sqlite.commit', { seconds: sizes.seconds });
+  const lmdb1 = job('lmdb.commit', { concurrency: 1, seconds: sizes.seconds });
+  const lmdb32 = job('lmdb.commit', { concurrency: 32, seconds: sizes.seconds });
+  fig({ id: 'ref.level.commit', group: 'references', name: 'classic-level durable commits (100 × 200 B, sync)', unit: 'txn/s', value: m(lvl1, 'opsPerSec', 'classic-level commits'), reference: fsyncRate });
+  fig({ id: 'ref.level.commit32', group: 'references', name: 'classic-level durable commits, 32 concurrent', unit: 'txn/s', value: m(lvl32, 'opsPerSec', 'classic-level 32 committers'), reference: m(lvl1, 'opsPerSec', 'classic-level single committer') });
+  fig({ id: 'ref.sqlite.commit', group: 'references', name: 'Raw better-sqlite3 prepared statements, 100 × 200 B per txn (WAL, synchronous=FULL)', unit: 'txn/s', value: m(sqlRaw, 'opsPerSec', 'raw better-sqlite3 commits'), reference: fsyncRate });
+  fig({ id: 'ref.lmdb.commit', group: 'references', name: 'lmdb durable commits (100 × 200 B)', unit: 'txn/s', value: m(lmdb1, 'opsPerSec', 'lmdb commits'), reference: fsyncRate });
+  fig({ id: 'ref.lmdb.commit32', group: 'references', name: 'lmdb durable commits, 32 concurrent', unit: 'txn/s', value: m(lmdb32, 'opsPerSec', 'lmdb 32 committers'), reference: m(lmdb1, 'opsPerSec', 'lmdb single committer') });
+
+  // ---- small durable commits per engine
+  for (const engine of ENGINES) {
+    const label = ENGINE_LABEL[engine];
+    const single = job('engine.commit', { engine, concurrency: 1, seconds: sizes.seconds });
+    const group = job('engine.commit', { engine, concurrency: 32, seconds: sizes.seconds });
+    const singleRef =
+      engine === 'sqlite' ? m(sqlRaw, 'opsPerSec', 'raw better-sqlite3, same transaction shape') : fsyncRate;
+    fig({
+      id: `commit.single.${engine}`, group: 'commit', engine, name: `${label}: durable commits, 100 × 200 B per txn, 1 committer`, unit: 'txn/s',
+      value: m(single, 'opsPerSec', `${label} commits`), reference: singleRef,
+      ...(engine === 'filestorage2' ? { target: atLeast(0.8), targetText: '≥ 80% of the raw fdatasync rate', source: 'issue 4' } : {}),
+      ...(engine === 'sqlite' ? { target: atLeast(0.7), targetText: '≥ 70% of raw better-sqlite3', source: 'issue 5' } : {}),
+    });
+    fig({
+      id: `commit.group32.${engine}`, group: 'commit', engine, name: `${label}: durable commits, 32 concurrent committers`, unit: 'txn/s',
+      value: m(group, 'opsPerSec', `${label} 32 committers`), reference: m(single, 'opsPerSec', `${label} single committer`),
+      ...(engine === 'filestorage2' ? { target: atLeast(8), targetText: '≥ 8× the single-committer rate (group commit)', source: 'issue 4' } : {}),
+    });
+    fig({
+      id: `commit.p99.${engine}`, group: 'commit', engine, name: `${label}: commit latency p99, 1 committer`, unit: 'ms',
+      value: m(single, 'p99', `${label} commit p99`), reference: m(fsyncSync, 'p99', 'raw fdatasync p99'),
+    });
+  }
+
+  // ---- datasets and open time / memory vs size
+  const largest = sizes.dbSizes[sizes.dbSizes.length - 1] ?? 10_000;
+  for (const count of sizes.dbSizes) {
+    const n = countLabel(count);
+    const timeout = 120 + count / 1000;
+    const flat = dataset(`flatlog-${n}`, 'flatlog.dataset', { count }, timeout);
+    const lvlDs = dataset(`level-${n}`, 'level.dataset', { count }, timeout);
+    const base = job('indexmap.open', { dataset: flat, count }, { needs: [flat] });
+    const lvlOpen = job('level.open', { dataset: lvlDs, count }, { needs: [lvlDs] });
+    const baseTime = m(base, 'openMs', `index-in-memory baseline (Map of every oid), ${n}`);
+    const baseRss = m(base, 'rssGrowthMiB', `index-in-memory baseline RSS growth, ${n}`);
+    fig({ id: `open.time.baseline.${n}`, group: 'open', name: `Index-in-memory baseline: open ${n} objects (rebuild Map of every oid)`, unit: 'ms', value: baseTime, sweep: { series: 'index in memory', x: count, chart: 'open-time' } });
+    fig({ id: `open.rss.baseline.${n}`, group: 'open', name: `Index-in-memory baseline: RSS growth at open, ${n} objects`, unit: 'MiB', value: baseRss, sweep: { series: 'index in memory', x: count, chart: 'open-rss' } });
+    fig({ id: `open.time.level.${n}`, group: 'open', name: `classic-level: open ${n} keys + 1000 gets`, unit: 'ms', value: m(lvlOpen, 'openMs', 'classic-level open'), reference: baseTime, sweep: { series: 'classic-level', x: count, chart: 'open-time' } });
+    fig({ id: `open.rss.level.${n}`, group: 'open', name: `classic-level: RSS growth at open, ${n} keys`, unit: 'MiB', value: m(lvlOpen, 'rssGrowthMiB', 'classic-level RSS'), reference: baseRss, sweep: { series: 'classic-level', x: count, chart: 'open-rss' } });
+    for (const engine of ENGINES) {
+      if (engine === 'memory') continue; // not durable: nothing to open
+      const label = ENGINE_LABEL[engine];
+      const ds = dataset(`${engine}-${n}`, 'engine.dataset', { engine, count, segments: sizes.segments }, timeout * 3);
+      const open = job('engine.open', { engine, dataset: ds, count }, { needs: [ds] });
+      const big = count === 1_000_000 && engine === 'filestorage2';
+      fig({
+        id: `open.time.${engine}.${n}`, group: 'open', engine, name: `${label}: open ${n} objects${engine === 'filestorage2' ? ` (${sizes.segments} sealed segments)` : ''}`, unit: 'ms',
+        value: m(open, 'openMs', `${label} open`), reference: baseTime, sweep: { series: label, x: count, chart: 'open-time' },
+        ...(big ? { target: atMost(100), targetText: 'open < 100 ms', source: 'issue 4' } : {}),
+      });
+      fig({
+        id: `open.rss.${engine}.${n}`, group: 'open', engine, name: `${label}: RSS growth at open + 1000 loads, ${n} objects`, unit: 'MiB',
+        value: m(open, 'rssGrowthMiB', `${label} RSS growth`), reference: baseRss, sweep: { series: label, x: count, chart: 'open-rss' },
+        ...(big ? { target: atMost(50), targetText: 'RSS growth < 50 MiB', source: 'issue 4' } : {}),
+      });
+    }
+  }
+
+  // ---- random loads over the largest database
+  const nL = countLabel(largest);
+  const lvlBig = `level-${nL}`;
+  const sqlRawDs = dataset(`sqlite-raw-${nL}`, 'sqlite.dataset', { count: largest }, 600);
+  const lmdbDs = dataset(`lmdb-${nL}`, 'lmdb.dataset', { count: largest }, 600);
+  for (const concurrency of [1, 16]) {
+    const lvlLoad = job('level.load', { dataset: lvlBig, count: largest, concurrency, seconds: sizes.seconds }, { needs: [lvlBig] });
+    const lvlRef = m(lvlLoad, 'opsPerSec', `classic-level random gets, same keys, ${concurrency} reader${concurrency > 1 ? 's' : ''}`);
+    fig({ id: `ref.level.load.c${concurrency}`, group: 'references', name: `classic-level: random gets over ${nL} keys, ${concurrency} concurrent`, unit: 'ops/s', value: lvlRef });
+    for (const engine of ENGINES) {
+      const label = ENGINE_LABEL[engine];
+      const ds = `${engine}-${nL}`;
+      const load = job('engine.load', { engine, dataset: ds, count: largest, concurrency, seconds: sizes.seconds }, engine === 'memory' ? { timeoutSec: 600 } : { needs: [ds] });
+      fig({
+        id: `load.c${concurrency}.${engine}`, group: 'load', engine, name: `${label}: random load over ${nL} objects${engine === 'filestorage2' ? ` in ${sizes.segments} sealed segments` : ''}, ${concurrency} concurrent`, unit: 'ops/s',
+        value: m(load, 'opsPerSec', `${label} loads`), reference: lvlRef,
+        ...(engine === 'filestorage2' ? { target: atLeast(1), targetText: 'at least as fast as classic-level', source: 'issue 4' } : {}),
+      });
+    }
+  }
+  const lmdbLoad = job('lmdb.load', { dataset: lmdbDs, count: largest, seconds: sizes.seconds }, { needs: [lmdbDs] });
+  const sqlLoad = job('sqlite.load', { dataset: sqlRawDs, count: largest, seconds: sizes.seconds }, { needs: [sqlRawDs] });
+  const lvlC1 = m(keyOf('level.load', { dataset: lvlBig, count: largest, concurrency: 1, seconds: sizes.seconds }), 'opsPerSec', 'classic-level, 1 reader');
+  fig({ id: 'ref.lmdb.load', group: 'references', name: `lmdb: random gets over ${nL} keys (sync, memory-mapped)`, unit: 'ops/s', value: m(lmdbLoad, 'opsPerSec', 'lmdb gets'), reference: lvlC1 });
+  fig({ id: 'ref.sqlite.load', group: 'references', name: `Raw better-sqlite3: random selects over ${nL} rows`, unit: 'ops/s', value: m(sqlLoad, 'opsPerSec', 'raw sqlite selects'), reference: lvlC1 });
+
+  // ---- blobs
+  for (const size of sizes.blobSizes) {
+    const s = sizeLabel(size);
+    const sk = s.replace(' ', '');
+    const copy = copies.get(size) ?? '';
+    const copyRef = m(copy, 'mibps', `raw fs stream copy ${s}`);
+    for (const engine of ENGINES) {
+      const label = ENGINE_LABEL[engine];
+      const blob = job('engine.blob', { engine, size }, { trials: size >= GiB ? sizes.bigTrials : sizes.trials, timeoutSec: 900 });
+      const min = engine === 'filestorage2' ? 0.7 : engine === 'sqlite' ? 0.5 : undefined;
+      const src = engine === 'filestorage2' ? 'issue 4' : 'issue 5';
+      const tput = min !== undefined ? { target: atLeast(min), targetText: `≥ ${min * 100}% of the raw stream copy`, source: src } : {};
+      const bounded = engine !== 'memory';
+      fig({ id: `blob.write.${engine}.${sk}`, group: 'blob', engine, name: `${label}: blob write ${s} (file → blob, committed)`, unit: 'MiB/s', value: m(blob, 'writeMiBps', `${label} blob write`), reference: copyRef, ...tput });
+      fig({ id: `blob.read.${engine}.${sk}`, group: 'blob', engine, name: `${label}: blob read ${s} (blob → file)`, unit: 'MiB/s', value: m(blob, 'readMiBps', `${label} blob read`), reference: copyRef, ...tput });
+      fig({
+        id: `blob.rss.${engine}.${sk}`, group: 'blob', engine, name: `${label}: peak RSS growth, blob write + read ${s}`, unit: 'MiB',
+        value: m(blob, 'rssGrowthMiB', `${label} RSS growth`), reference: m(copy, 'rssGrowthMiB', `raw stream copy RSS growth ${s}`),
+        ...(bounded ? { target: atMost(64), targetText: '< 64 MiB, independent of blob size', source: src } : {}),
+      });
+      fig({
+        id: `blob.loop-p99.${engine}.${sk}`, group: 'blob', engine, name: `${label}: event-loop delay p99 during blob write + read ${s}`, unit: 'ms',
+        value: m(blob, 'loopP99', `${label} loop p99`), reference: m(idle, 'loopP99', 'idle p99, same run'),
+        ...(bounded ? { target: { kind: 'refPlusAtMost', margin: 10 } as Target, targetText: '≤ idle p99 + 10 ms', source: src } : {}),
+      });
+      fig({ id: `blob.loop-max.${engine}.${sk}`, group: 'blob', engine, name: `${label}: worst single event-loop stall during blob write + read ${s}`, unit: 'ms', value: m(blob, 'loopMax', `${label} loop max`), reference: m(idle, 'loopMax', 'idle max, same run') });
+    }
+  }
+
+  // ---- partial update
+  const p = sizeLabel(sizes.partialBytes);
+  for (const engine of ENGINES) {
+    const label = ENGINE_LABEL[engine];
+    const partial = job('engine.partial', { engine, size: sizes.partialBytes }, { trials: sizes.bigTrials, timeoutSec: 900 });
+    fig({
+      id: `partial.commit.${engine}`, group: 'partial', engine, name: `${label}: r+ write of 4 KiB into a ${p} blob, commit latency (median of 5)`, unit: 'ms',
+      value: m(partial, 'commitMs', `${label} partial update`), reference: m(fsyncSync, 'p99', 'raw fdatasync p99'),
+      ...(engine === 'sqlite' ? { target: atMost(50), targetText: 'commits in < 50 ms', source: 'issue 5' } : {}),
+    });
+    if (engine !== 'memory') {
+      fig({
+        id: `partial.growth.${engine}`, group: 'partial', engine, name: `${label}: storage growth per 4 KiB r+ update of a ${p} blob`, unit: 'KiB',
+        value: m(partial, 'growthKiB', `${label} growth`),
+        ...(engine === 'sqlite' ? { target: atMost(512), targetText: '< two chunks (2 × 256 KiB)', source: 'issue 5' } : {}),
+      });
+    }
+  }
+
+  // ---- pack
+  for (const engine of ENGINES) {
+    const label = ENGINE_LABEL[engine];
+    const bytes = sizes.packBytes[engine];
+    const prepare = engine === 'memory' ? {} : { prepare: { bench: 'engine.packdata', params: { engine, bytes } } };
+    const pack = job('engine.pack', { engine, bytes }, { trials: sizes.bigTrials, timeoutSec: 1200, ...prepare });
+    const copy = copies.get(sizes.packBytes.filestorage2) ?? '';
+    const fs2 = engine === 'filestorage2';
+    fig({
+      id: `pack.throughput.${engine}`, group: 'pack', engine, name: `${label}: pack ${sizeLabel(bytes)} of records, half garbage`, unit: 'MiB/s',
+      value: m(pack, 'packMiBps', `${label} pack`), reference: m(copy, 'mibps', `raw fs stream copy ${sizeLabel(sizes.packBytes.filestorage2)}`),
+      ...(fs2 ? { target: atLeast(0.5), targetText: '≥ 50% of raw sequential copy', source: 'issue 4' } : {}),
+    });
+    fig({
+      id: `pack.rss.${engine}`, group: 'pack', engine, name: `${label}: RSS growth during pack`, unit: 'MiB', value: m(pack, 'rssGrowthMiB', `${label} pack RSS`),
+      ...(fs2 ? { target: atMost(128), targetText: '< 128 MiB', source: 'issue 4' } : {}),
+    });
+    fig({
+      id: `pack.commit-p99.${engine}`, group: 'pack', engine, name: `${label}: commit latency p99 during pack`, unit: 'ms',
+      value: m(pack, 'commitP99Pack', `${label} commit p99 during pack`), reference: m(pack, 'commitP99Idle', 'commit p99 without pack, same process'),
+    });
+  }
+
+  // ---- external GC
+  const lvlDel = job('level.delete', { count: sizes.gcCount });
+  for (const engine of ENGINES) {
+    const label = ENGINE_LABEL[engine];
+    const gc = job('engine.gc', { engine, count: sizes.gcCount }, { timeoutSec: 600 });
+    fig({
+      id: `gc.rate.${engine}`, group: 'gc', engine, name: `${label}: external-GC deleteObject, ${countLabel(sizes.gcCount)} objects in txns of 1000`, unit: 'deletes/s',
+      value: m(gc, 'deletesPerSec', `${label} deletes`), reference: m(lvlDel, 'deletesPerSec', 'classic-level durable batch deletes'),
+    });
+  }
+
+  return { sizes, datasets, jobs, figures };
+}
+
+export { keyOf };
