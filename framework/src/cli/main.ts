@@ -2,7 +2,8 @@
 /** The `handlerton` command line: demo, engines, info, pack, gc. */
 import 'reflect-metadata';
 import { Command } from 'commander';
-import { isHandlertonError } from '../contracts/errors.js';
+import { InvalidConfigError, isHandlertonError } from '../contracts/errors.js';
+import type { DatabaseConfig } from '../config/database-config.js';
 import { toHex, tidToDate } from '../contracts/ids.js';
 import { BUILT_IN_ENGINES } from '../config/engine-loader.js';
 import { loadEnginePlugin } from '../di/root-container.js';
@@ -13,6 +14,16 @@ import { runDemo } from './demo.js';
 /** The embedded default engine of `npm start`. */
 export const DEFAULT_DEMO_CONFIG = 'memory:';
 
+/** A config argument: "engine:path", or a JSON object for mixed engines. */
+function cliConfig(text: string): DatabaseConfig {
+  if (!text.trimStart().startsWith('{')) return text;
+  try {
+    return JSON.parse(text) as DatabaseConfig;
+  } catch (error) {
+    throw new InvalidConfigError(`config "${text}" is neither "engine:path" nor valid JSON`, '', { cause: error });
+  }
+}
+
 const program = new Command('handlerton').description('handlerton: pluggable storage engines').showHelpAfterError();
 const print = (line: string): void => void process.stdout.write(line + '\n');
 
@@ -20,7 +31,7 @@ program
   .command('demo')
   .description('store records and a blob, read them back in a snapshot, print what happened')
   .argument('[config]', 'engine config, e.g. "memory:" or "filestorage2:./data"', DEFAULT_DEMO_CONFIG)
-  .action(async (config: string) => runDemo(config, print));
+  .action(async (config: string) => runDemo(cliConfig(config), print));
 
 program
   .command('engines')
@@ -43,7 +54,7 @@ program
   .description('open a database and print its engines, capabilities and last transaction')
   .argument('<config>', 'engine config')
   .action(async (config: string) => {
-    const db = await openDatabase(config);
+    const db = await openDatabase(cliConfig(config));
     try {
       const last = db.lastTransaction();
       print(JSON.stringify({ engines: db.engines, capabilities: db.capabilities, lastTransaction: toHex(last), lastCommit: last === 0n ? null : tidToDate(last).toISOString() }, null, 2));
@@ -60,7 +71,7 @@ program
   .action(async (config: string, options: { before?: string }) => {
     const at = options.before === undefined ? undefined : new Date(options.before);
     if (at !== undefined && Number.isNaN(at.getTime())) throw new TypeError(`--before "${options.before}" is not a date`);
-    const db = await openDatabase(config);
+    const db = await openDatabase(cliConfig(config));
     try {
       print(JSON.stringify(await db.pack(at)));
     } finally {
@@ -74,7 +85,7 @@ program
   .argument('<config>', 'engine config')
   .option('--no-pack', 'only write delete markers; do not pack afterwards')
   .action(async (config: string, options: { pack: boolean }) => {
-    const db = await openDatabase(config);
+    const db = await openDatabase(cliConfig(config));
     try {
       const gc = await db.collectGarbage();
       const packed = options.pack ? await db.pack() : undefined;
@@ -90,9 +101,9 @@ program
   .argument('<from>', 'source engine config')
   .argument('<to>', 'destination engine config (must be empty)')
   .action(async (from: string, to: string) => {
-    const source = await openDatabase(from);
+    const source = await openDatabase(cliConfig(from));
     try {
-      const destination = await openDatabase(to);
+      const destination = await openDatabase(cliConfig(to));
       try {
         const result = await copyTransactions(source, destination);
         print(JSON.stringify(result));

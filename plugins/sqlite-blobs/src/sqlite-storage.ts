@@ -100,7 +100,7 @@ export class SqliteStorage implements Storage {
     this.lastTid = this.sql.maxTid.get()?.tid ?? 0n;
     this.lastIssued = this.lastTid;
     const maxOid = this.sql.maxOid.get()?.oid;
-    this.nextOid = maxOid === undefined || maxOid === null ? 0n : maxOid + 1n;
+    this.nextOid = maxOid === undefined || maxOid === null || maxOid < 1n ? 1n : maxOid + 1n; // oid 0 is the root: never handed out
   }
 
   /** Opens (creating or upgrading) the storage in `options.location`. */

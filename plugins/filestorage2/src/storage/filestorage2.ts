@@ -122,7 +122,7 @@ export class FileStorage2 implements Storage {
     }
     this.lastTid = last;
     this.lastAssignedTid = last;
-    this.nextOid = maxOid + 1n;
+    this.nextOid = maxOid + 1n > 1n ? maxOid + 1n : 1n; // oid 0 is the root: never handed out
   }
 
   /** The capability manifest of a FileStorage2 opened with `readOnly`. */
