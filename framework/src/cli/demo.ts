@@ -1,6 +1,6 @@
 /** The `npm start` job: stores records and a blob in transactions, reads them back in a snapshot. */
 import type { Database } from '../contracts/database.js';
-import { ROOT_OID, toHex } from '../contracts/ids.js';
+import { ROOT_OID, tidToDate, toHex } from '../contracts/ids.js';
 import type { DatabaseConfig } from '../config/database-config.js';
 import { openDatabase } from '../di/open-database.js';
 
@@ -15,13 +15,17 @@ export async function runDemo(config: DatabaseConfig, out: (line: string) => voi
     out(`storage capabilities: ${flags(db.capabilities.storage)}`);
     out(`blob capabilities: mode=${db.capabilities.blobs.mode} ${flags(db.capabilities.blobs)}`);
 
+    const previous = await db.transaction(async (tx) => tx.tryRead(ROOT_OID));
+    const runs = previous === undefined ? 0 : (JSON.parse(decoder.decode(previous.data)) as { runs?: number }).runs ?? 0;
+    out(previous === undefined ? 'empty database: first run' : `found the root of ${runs} earlier run(s), last committed ${tidToDate(db.lastTransaction()).toISOString()}`);
+
     const { noteOid, blobOid } = await db.transaction(async (tx) => {
       const note = await tx.create(encoder.encode('hello from handlerton'));
       const blob = await tx.createBlob();
       const writer = await blob.open('w');
       for (let i = 0; i < 16; i++) await writer.write(encoder.encode(`line ${i} of a streamed blob\n`));
       await writer.close();
-      await tx.write(ROOT_OID, encoder.encode(JSON.stringify({ app: 'demo' })), { refs: [note, blob.oid] });
+      await tx.write(ROOT_OID, encoder.encode(JSON.stringify({ app: 'demo', runs: runs + 1 })), { refs: [note, blob.oid] });
       return { noteOid: note, blobOid: blob.oid };
     }, { meta: { user: 'demo', description: 'first transaction' } });
     out(`committed tid ${toHex(db.lastTransaction())}: root, note ${noteOid}, blob ${blobOid}`);
@@ -51,8 +55,10 @@ export async function runDemo(config: DatabaseConfig, out: (line: string) => voi
     } finally {
       await snapshot.close();
     }
+    const gc = await db.collectGarbage();
+    out(`external GC: ${gc.reachable} objects reachable from the root, ${gc.deleted} deleted (the previous run's note and blob)`);
     const packed = await db.pack();
-    out(`packed: removed ${packed.removedRevisions} old revisions`);
+    out(`packed: removed ${packed.removedRevisions} old revisions and ${packed.removedObjects} deleted objects`);
   } finally {
     await db.close();
   }

@@ -12,7 +12,7 @@ import { copyTransactions } from '../database/copy-transactions.js';
 import { runDemo } from './demo.js';
 
 /** The embedded default engine of `npm start`. */
-export const DEFAULT_DEMO_CONFIG = 'memory:';
+export const DEFAULT_DEMO_CONFIG = 'filestorage2:./.handlerton-demo';
 
 /** A config argument: "engine:path", or a JSON object for mixed engines. */
 function cliConfig(text: string): DatabaseConfig {
@@ -30,7 +30,7 @@ const print = (line: string): void => void process.stdout.write(line + '\n');
 program
   .command('demo')
   .description('store records and a blob, read them back in a snapshot, print what happened')
-  .argument('[config]', 'engine config, e.g. "memory:" or "filestorage2:./data"', DEFAULT_DEMO_CONFIG)
+  .argument('[config]', 'engine config, e.g. "memory:" or "sqlite:./demo.db"', DEFAULT_DEMO_CONFIG)
   .action(async (config: string) => runDemo(cliConfig(config), print));
 
 program
