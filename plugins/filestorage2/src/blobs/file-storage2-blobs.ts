@@ -229,9 +229,11 @@ export class FileStorage2Blobs implements BlobHandlerton {
       try {
         const drafts: PreparedDraft[] = [];
         for (const [blobId, { draft, oid }] of state.drafts) drafts.push({ blobId, oid, size: await draft.prepare() });
-        const record: JournalRecord = { type: 'prepare', txnSeq: state.seq, revision, drafts, refs: [...state.refs] };
-        await this.#log([record], this.#syncMode !== 'none');
-        this.#index.apply(record);
+        if (drafts.length > 0 || state.refs.length > 0) {
+          const record: JournalRecord = { type: 'prepare', txnSeq: state.seq, revision, drafts, refs: [...state.refs] };
+          await this.#log([record], this.#syncMode !== 'none');
+          this.#index.apply(record);
+        }
       } catch (error) {
         state.phase = 'failed';
         throw ioError(`preparing blob transaction ${txn.label}`, error);
@@ -252,7 +254,8 @@ export class FileStorage2Blobs implements BlobHandlerton {
       return;
     }
     await state.queue.run(async () => {
-      if (state.phase === 'active' && state.drafts.size === 0 && state.refs.length === 0) {
+      const empty = state.drafts.size === 0 && state.refs.length === 0;
+      if (empty && (state.phase === 'active' || state.phase === 'prepared')) {
         this.#finish(txn);
         return;
       }

@@ -44,7 +44,9 @@ export class RevisionFiles {
         try {
           await this.#ops.rename(draft.dir, target);
         } catch (error) {
-          if (!hasCode(error, 'ENOENT') || !(await this.#ops.exists(target))) throw error;
+          // Already in place (a redone commit): the draft is gone, or a stale copy of it is left.
+          if (!hasCode(error, 'ENOENT', 'ENOTEMPTY', 'EEXIST') || !(await this.#ops.exists(target))) throw error;
+          await this.#ops.rmTree(draft.dir);
         }
       });
       published.push(target);
