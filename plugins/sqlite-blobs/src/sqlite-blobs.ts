@@ -88,6 +88,11 @@ export class SqliteBlobs implements BlobHandlerton {
     }
   }
 
+  /** The shared connection (tests and diagnostics). */
+  get connection(): SqliteConnection {
+    return this.conn;
+  }
+
   /** The database id of the file (same as a storage on it). */
   get databaseId(): bigint {
     return this.conn.databaseId;

@@ -1,0 +1,70 @@
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { SqliteBlobs } from '../src/index.js';
+import { optionsIn, pattern, tempDir } from './helpers.js';
+
+const indexUrl = new URL('../src/index.js', import.meta.url).href;
+
+function runChild(script: string): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', () => resolve(out));
+  });
+}
+
+test('recover after a crash between prepare and commit: committed ones publish, others vanish', async (t) => {
+  const options = optionsIn(await tempDir(t));
+  const script = `
+    import { SqliteBlobs } from ${JSON.stringify(indexUrl)};
+    import { blobTransaction } from '@handlerton/framework';
+    const blobs = await SqliteBlobs.open(${JSON.stringify(options)});
+    const fill = (n, v) => new Uint8Array(n).fill(v);
+    const prepared = async (tid, value) => {
+      const id = await blobs.createBlob();
+      const txn = blobTransaction();
+      const draft = await blobs.createDraft(txn, id, 40n + tid, null);
+      await draft.write(fill(150000, value), 0);
+      await blobs.addReferences(txn, [{ handlerton: 'sqlite-blobs', blobId: id, revision: tid }]);
+      await blobs.prepare(txn, tid);
+      return id;
+    };
+    const a = await prepared(100n, 1);
+    const b = await prepared(200n, 2);
+    const c = await blobs.createBlob();
+    const draft = await blobs.createDraft(blobTransaction(), c, 3n, null);
+    await draft.write(fill(150000, 3), 0);
+    console.log('IDS', String(a), String(b), String(c));
+    process.kill(process.pid, 'SIGKILL');`;
+  const out = await runChild(script);
+  const line = out.split('\n').find((l) => l.startsWith('IDS '));
+  t.truthy(line, out);
+  const [a, b, c] = line!.split(' ').slice(1).map((x) => BigInt(x));
+  const blobs = await SqliteBlobs.open(options);
+  t.teardown(() => blobs.close());
+  await t.throwsAsync(blobs.openRevision(a!, 100n), { code: 'HANDLERTON_POS_KEY' }, 'prepared is not visible before recover');
+  const asked: bigint[] = [];
+  await blobs.recover(async (pending) => {
+    asked.push(pending.revision);
+    t.is(pending.oid, 40n + pending.revision);
+    return pending.revision === 100n;
+  });
+  t.deepEqual(asked.sort(), [100n, 200n]);
+  const reader = await blobs.openRevision(a!, 100n);
+  const data = new Uint8Array(reader.size);
+  await reader.read(data, 0);
+  await reader.close();
+  t.deepEqual(data, new Uint8Array(150000).fill(1));
+  t.is(await blobs.refcount(a!, 100n), 1, 'pending references were counted');
+  await t.throwsAsync(blobs.openRevision(b!, 200n), { code: 'HANDLERTON_POS_KEY' });
+  t.is(await blobs.latestRevision(c!), null);
+  const chunks = Number((blobs.connection.db.prepare('select count(*) as n from chunk').get() as { n: bigint }).n);
+  t.is(chunks, Math.ceil(150000 / options.chunkSize), 'only the recovered revision keeps chunks');
+  await blobs.recover(async () => {
+    t.fail('nothing left to recover');
+    return false;
+  });
+  t.is(pattern(1, 0).length, 1);
+});
