@@ -36,7 +36,7 @@ export function gate(testCase: ConformanceCase, harness: Harness): GateDecision 
   if (present.length > 0) {
     return {
       run: false,
-      reason: `${present.map((r) => describe(r, storage, blobs)).join(', ')}: the NotSupportedError check applies only to unclaimed capabilities`,
+      reason: `${present.map((r) => describe(r, storage, blobs)).join(', ')}: the case checks the behaviour without it (e.g. NotSupportedError)`,
     };
   }
   return { run: true };

@@ -14,7 +14,10 @@ export interface Registrar {
 }
 
 /** Options of a registration. */
-export interface ConformanceOptions extends SelectionOptions, RunOptions {}
+export interface ConformanceOptions extends SelectionOptions, RunOptions {
+  /** Register cases left out by area/id filters or `exclude` as skipped (default: only `exclude`d ones). */
+  readonly reportDeselected?: boolean;
+}
 
 /** The title a case is registered under. */
 export function caseTitle(harness: Harness, testCase: ConformanceCase): string {
@@ -23,10 +26,12 @@ export function caseTitle(harness: Harness, testCase: ConformanceCase): string {
 
 /** Registers every case of the catalogue against `harness` through `registrar`. */
 export function registerConformance(registrar: Registrar, harness: Harness, options: ConformanceOptions = {}): void {
-  for (const { testCase, deselected } of selectCases(options)) {
+  for (const { testCase, deselected, why } of selectCases(options)) {
     const title = caseTitle(harness, testCase);
+    // Area and id filters are for local runs: filtered cases are left out of the runner's list unless
+    // asked for; excluded ones are always shown as skipped with the harness's reason.
     if (deselected !== undefined) {
-      registrar.skip(title, deselected, testCase);
+      if (why === 'excluded' || options.reportDeselected === true) registrar.skip(title, deselected, testCase);
       continue;
     }
     const decision = gate(testCase, harness);

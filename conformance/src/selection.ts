@@ -22,6 +22,8 @@ export interface SelectionOptions {
 export interface SelectedCase {
   readonly testCase: ConformanceCase;
   readonly deselected?: string;
+  /** 'filtered' (left out by an area or id filter) or 'excluded' (listed by the harness with a reason). */
+  readonly why?: 'filtered' | 'excluded';
 }
 
 function fromEnv(name: string): string[] | undefined {
@@ -46,13 +48,13 @@ export function selectCases(options: SelectionOptions = {}, catalogue: readonly 
   const only = options.only ?? fromEnv(ONLY_ENV);
   return catalogue.map((testCase) => {
     if (areaList !== undefined && !areaList.includes(testCase.area)) {
-      return { testCase, deselected: `area ${testCase.area} not selected (${AREAS_ENV}=${areaList.join(',')})` };
+      return { testCase, why: 'filtered', deselected: `area ${testCase.area} not selected (${areaList.join(',')})` };
     }
     if (only !== undefined && !only.some((p) => testCase.id === p || testCase.id.startsWith(p))) {
-      return { testCase, deselected: `not selected by ${ONLY_ENV}` };
+      return { testCase, why: 'filtered', deselected: 'case not selected by the id filter' };
     }
     const excluded = options.exclude?.[testCase.id];
-    if (excluded !== undefined) return { testCase, deselected: `excluded by the harness: ${excluded}` };
+    if (excluded !== undefined) return { testCase, why: 'excluded', deselected: `excluded by the harness: ${excluded}` };
     return { testCase };
   });
 }

@@ -398,8 +398,34 @@ export const transactionCases = defineArea('transactions', [
     run: async ({ storage }) => {
       await storage.close();
       await storage.close();
-      await rejectsWithCode(storage.load(0n), 'HANDLERTON_STORAGE_CLOSED', 'load after close');
-      await rejectsWithCode(storage.tpcBegin(storageTransaction()), 'HANDLERTON_STORAGE_CLOSED', 'tpcBegin after close');
+      await rejectsWithCode(() => storage.load(0n), 'HANDLERTON_STORAGE_CLOSED', 'load after close');
+      await rejectsWithCode(() => storage.tpcBegin(storageTransaction()), 'HANDLERTON_STORAGE_CLOSED', 'tpcBegin after close');
+    },
+  },
+  {
+    id: 'errors-are-rejections',
+    title: 'promise-returning calls report errors as rejected promises, never as synchronous throws',
+    source: 'DESIGN contracts',
+    run: async ({ storage }) => {
+      const { oid } = await createObject(storage);
+      await storage.close();
+      const calls: [string, () => Promise<unknown>][] = [
+        ['load', () => storage.load(oid)],
+        ['loadSerial', () => storage.loadSerial(oid, 1n)],
+        ['newOid', () => storage.newOid()],
+        ['tpcBegin', () => storage.tpcBegin(storageTransaction())],
+      ];
+      if (storage.capabilities.mvcc) calls.push(['loadBefore', () => storage.loadBefore(oid, 1n)]);
+      if (storage.capabilities.history) calls.push(['history', () => storage.history(oid, 1)]);
+      for (const [name, call] of calls) {
+        let pending: Promise<unknown>;
+        try {
+          pending = call();
+        } catch (e) {
+          assert.fail(`${name}() after close threw synchronously (${String(e)}) instead of returning a rejected promise`);
+        }
+        await rejectsWithCode(pending, 'HANDLERTON_STORAGE_CLOSED', `${name}() after close`);
+      }
     },
   },
 ]);

@@ -104,3 +104,8 @@ export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
 export async function ticks(n = 5): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
+
+/** Waits `ms` milliseconds (so that the next tid lies in a later millisecond than the last one). */
+export async function sleep(ms: number): Promise<void> {
+  await new Promise<void>((resolve) => setTimeout(resolve, ms));
+}

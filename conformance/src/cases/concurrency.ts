@@ -1,0 +1,268 @@
+/** Concurrency: many transactions at once end in a state equal to a serial model. */
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isHandlertonError, type Oid, type Tid } from '@handlerton/framework';
+import { readHandleText } from '../util/blob-io.js';
+import { blobText, createBlobWith } from '../util/db-blobs.js';
+import { collect, commit, createObject, text, ticks } from '../util/records.js';
+import { defineArea } from './define.js';
+
+const enc = new TextEncoder();
+
+interface WorkerLog {
+  reads: Map<Oid, string>;
+  writes: Map<Oid, string>;
+}
+
+export const concurrencyCases = defineArea('concurrency', [
+  {
+    id: 'random-transactions-vs-serial-model',
+    title: '40 concurrent transactions of random reads, writes and blob streams end equal to a serial replay in commit order',
+    source: 'T91',
+    requires: ['iterator'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const withBlobs = db.capabilities.blobs.mode === 'dataTransactional';
+      const keys: Oid[] = await db.transaction(async (tx) => {
+        const out: Oid[] = [];
+        for (let i = 0; i < 8; i++) out.push(await tx.create(enc.encode(`init-${i}`)));
+        return out;
+      });
+      const blobOids: Oid[] = [];
+      if (withBlobs) for (let i = 0; i < 4; i++) blobOids.push(await createBlobWith(db, `blob-init-${i}`));
+      const start = db.lastTransaction();
+      const initial = new Map<Oid, string>();
+      keys.forEach((k, i) => initial.set(k, `init-${i}`));
+      blobOids.forEach((b, i) => initial.set(b, `blob-init-${i}`));
+      const blobSet = new Set(blobOids);
+      const logs = new Map<string, WorkerLog>();
+      const failures: unknown[] = [];
+      const worker = async (w: number): Promise<void> => {
+        let attempt = 0;
+        try {
+          await db.transaction(
+            async (tx) => {
+              attempt += 1;
+              const log: WorkerLog = { reads: new Map(), writes: new Map() };
+              logs.set(`worker-${w}`, log);
+              for (let r = 0; r < 3; r++) {
+                const k = keys[ctx.randomInt(keys.length)]!;
+                log.reads.set(k, text((await tx.read(k)).data));
+                await ticks(ctx.randomInt(3));
+              }
+              const nWrites = 1 + ctx.randomInt(2);
+              for (let i = 0; i < nWrites; i++) {
+                const k = keys[ctx.randomInt(keys.length)]!;
+                const value = `w${w}-a${attempt}-${i}`;
+                await tx.write(k, enc.encode(value));
+                log.writes.set(k, value);
+                await ticks(ctx.randomInt(3));
+              }
+              if (withBlobs && ctx.random() < 0.5) {
+                const b = blobOids[ctx.randomInt(blobOids.length)]!;
+                log.reads.set(b, await blobText(tx, b));
+                const content = `blob-w${w}-a${attempt}:` + 'x'.repeat(ctx.randomInt(3) * 20_000);
+                const h = await (await tx.blob(b)).open('w');
+                await pipeline(Readable.from([Buffer.from(content.slice(0, 10)), Buffer.from(content.slice(10))]), h.createWriteStream());
+                await h.close();
+                log.writes.set(b, content);
+              }
+            },
+            { retries: 30, meta: { description: `worker-${w}` } },
+          );
+        } catch (e) {
+          if (!isHandlertonError(e, 'HANDLERTON_CONFLICT')) failures.push(e);
+          logs.delete(`worker-${w}`);
+        }
+      };
+      await Promise.all(Array.from({ length: 40 }, (_, w) => worker(w)));
+      assert.deepEqual(failures, [], 'no transaction failed except by exhausting conflict retries');
+      const committed = (await collect(ctx.storage.iterator(start + 1n))).filter((t) => t.meta.description.startsWith('worker-'));
+      assert.ok(committed.length >= 32, `at least 32 of 40 transactions committed (got ${committed.length})`);
+      assert.equal(committed.length, logs.size, 'every transaction that reported success is in the history, once');
+      const model = new Map(initial);
+      const states: Map<Oid, string>[] = [new Map(model)];
+      for (const t of committed) {
+        const log = logs.get(t.meta.description);
+        assert.ok(log !== undefined, `${t.meta.description} committed but reported failure`);
+        assert.deepEqual(t.records.map((r) => r.oid).sort(), [...log.writes.keys()].sort(), `${t.meta.description} wrote exactly its writes`);
+        for (const r of t.records) {
+          if (!blobSet.has(r.oid)) assert.equal(text(r.record!.data), log.writes.get(r.oid));
+          model.set(r.oid, log.writes.get(r.oid)!);
+        }
+        states.push(new Map(model));
+      }
+      for (const t of committed) {
+        const log = logs.get(t.meta.description)!;
+        const index = committed.indexOf(t);
+        const consistent = states.slice(0, index + 1).some((s) => [...log.reads].every(([k, v]) => s.get(k) === v));
+        assert.ok(consistent, `${t.meta.description} read a state that some serial prefix produced (snapshot isolation)`);
+      }
+      const snap = await db.snapshot();
+      for (const [oid, value] of model) {
+        const actual = blobSet.has(oid) ? await blobText(snap, oid) : text((await snap.read(oid)).data);
+        assert.equal(actual, value, `final value of ${oid}`);
+      }
+      await snap.close();
+    },
+  },
+  {
+    id: 'storage-counter-increments',
+    title: '32 concurrent committers incrementing one counter with conflict retries end at exactly 32, own objects intact',
+    source: 'T93',
+    run: async ({ storage }) => {
+      const counter = await createObject(storage, '0');
+      const own = new Map<Oid, string>();
+      await Promise.all(
+        Array.from({ length: 32 }, async (_, w) => {
+          const mine = await storage.newOid();
+          for (let attempt = 0; ; attempt++) {
+            const current = await storage.load(counter.oid);
+            try {
+              await commit(storage, [
+                { oid: counter.oid, serial: current.tid, data: String(Number(text(current.data)) + 1) },
+                { oid: mine, serial: 0n, data: `own-${w}` },
+              ]);
+              own.set(mine, `own-${w}`);
+              return;
+            } catch (e) {
+              if (!isHandlertonError(e, 'HANDLERTON_CONFLICT') || attempt > 200) throw e;
+              await ticks(1 + (w % 3));
+            }
+          }
+        }),
+      );
+      assert.equal(text((await storage.load(counter.oid)).data), '32');
+      for (const [oid, value] of own) assert.equal(text((await storage.load(oid)).data), value);
+    },
+  },
+  {
+    id: 'consistent-reads-during-commits',
+    title: 'readers at lastTransaction()+1 never see a torn state while a writer keeps two objects equal',
+    source: 'T17',
+    requires: ['mvcc'],
+    run: async ({ storage }) => {
+      const a = await createObject(storage, '0');
+      const b = await createObject(storage, '0');
+      let done = false;
+      const writer = (async () => {
+        let [sa, sb] = [a.tid, b.tid];
+        for (let i = 1; i <= 40; i++) {
+          const t = await commit(storage, [
+            { oid: a.oid, serial: sa, data: String(i) },
+            { oid: b.oid, serial: sb, data: String(i) },
+          ]);
+          sa = t;
+          sb = t;
+          await ticks(1);
+        }
+        done = true;
+      })();
+      const readers = Array.from({ length: 4 }, async () => {
+        let checks = 0;
+        while (!done || checks === 0) {
+          const at = storage.lastTransaction() + 1n;
+          const ra = await storage.loadBefore(a.oid, at);
+          await ticks(1);
+          const rb = await storage.loadBefore(b.oid, at);
+          assert.equal(ra && text(ra.data), rb && text(rb.data), 'both objects read at one tid are equal');
+          checks += 1;
+        }
+      });
+      await Promise.all([writer, ...readers]);
+    },
+  },
+  {
+    id: 'last-transaction-monotonic',
+    title: 'lastTransaction() observed while 32 transactions commit concurrently never decreases',
+    source: 'API-7',
+    run: async ({ storage }) => {
+      let done = false;
+      const seen: Tid[] = [];
+      const watcher = (async () => {
+        while (!done) {
+          seen.push(storage.lastTransaction());
+          await ticks(1);
+        }
+      })();
+      await Promise.all(Array.from({ length: 32 }, () => createObject(storage)));
+      done = true;
+      await watcher;
+      for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!);
+    },
+  },
+  {
+    id: 'concurrent-new-oids',
+    title: '200 concurrent newOid() calls return distinct oids',
+    source: 'API-1',
+    run: async ({ storage }) => {
+      const oids = await Promise.all(Array.from({ length: 200 }, () => storage.newOid()));
+      assert.equal(new Set(oids).size, oids.length);
+    },
+  },
+  {
+    id: 'queued-begins',
+    title: '32 transactions queued on the commit lock all commit, with distinct tids increasing in commit order',
+    source: 'API-4',
+    run: async ({ storage }) => {
+      const order: Tid[] = [];
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          const oid = await storage.newOid();
+          const tid = await commit(storage, [{ oid, serial: 0n, data: 'q' }]);
+          order.push(tid);
+        }),
+      );
+      assert.equal(new Set(order).size, 32);
+      for (let i = 1; i < order.length; i++) assert.ok(order[i]! > order[i - 1]!, 'finish order is tid order');
+    },
+  },
+  {
+    id: 'concurrent-blob-writers',
+    title: '32 transactions each streaming its own blob concurrently all commit with their own bytes',
+    source: 'T91',
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const results = await Promise.all(
+        Array.from({ length: 32 }, async (_, w) => {
+          const content = `writer ${w} ` + String(w).repeat(3000);
+          const oid = await db.transaction(async (tx) => {
+            const blob = await tx.createBlob();
+            const h = await blob.open('w');
+            await pipeline(Readable.from([Buffer.from(content)]), h.createWriteStream());
+            await h.flush();
+            await h.close();
+            return blob.oid;
+          });
+          return { oid, content };
+        }),
+      );
+      const snap = await db.snapshot();
+      for (const r of results) assert.equal(await blobText(snap, r.oid), r.content);
+      await snap.close();
+    },
+  },
+  {
+    id: 'concurrent-blob-readers',
+    title: 'ten concurrent readers of one blob all read the right bytes',
+    source: 'BL-16',
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const content = 'shared blob '.repeat(5000);
+      const oid = await createBlobWith(db, content);
+      const snap = await db.snapshot();
+      const blob = await snap.blob(oid);
+      const texts = await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const h = await blob.open('r');
+          const t = await readHandleText(h);
+          await h.close();
+          return t;
+        }),
+      );
+      for (const t of texts) assert.equal(t, content);
+      await snap.close();
+    },
+  },
+]);

@@ -1,0 +1,183 @@
+/** Durability: everything committed survives close and reopen (engines that claim `durable`). */
+import assert from 'node:assert/strict';
+import { rec } from '../util/records.js';
+import { begin, collect, commit, createObject, revisions, text } from '../util/records.js';
+import { rejectsWithCode } from '../util/assert-code.js';
+import { committedBlobText, createBlobWith } from '../util/db-blobs.js';
+import { defineArea } from './define.js';
+
+export const durabilityCases = defineArea('durability', [
+  {
+    id: 'records-survive-reopen',
+    title: 'committed records, their bytes, refs and serials survive close and reopen',
+    source: 'T85',
+    requires: ['durable'],
+    run: async (ctx) => {
+      const a = await createObject(ctx.storage, 'alpha');
+      const bOid = await ctx.storage.newOid();
+      const bTid = await commit(ctx.storage, [{ oid: bOid, serial: 0n, data: 'beta', refs: { oids: [a.oid] } }]);
+      await ctx.reopen();
+      assert.equal(text((await ctx.storage.load(a.oid)).data), 'alpha');
+      assert.equal((await ctx.storage.load(a.oid)).tid, a.tid);
+      const b = await ctx.storage.load(bOid);
+      assert.equal(b.tid, bTid);
+      assert.deepEqual([...b.refs.oids], [a.oid]);
+    },
+  },
+  {
+    id: 'last-transaction-survives',
+    title: 'lastTransaction survives reopen and new tids are greater',
+    source: 'API-2',
+    requires: ['durable'],
+    run: async (ctx) => {
+      const { oid, tid } = await createObject(ctx.storage);
+      await ctx.reopen();
+      assert.equal(ctx.storage.lastTransaction(), tid);
+      const t2 = await commit(ctx.storage, [{ oid, serial: tid, data: 'after reopen' }]);
+      assert.ok(t2 > tid);
+    },
+  },
+  {
+    id: 'new-oid-after-reopen',
+    title: 'after reopen, newOid never returns an oid already stored',
+    source: 'API-1',
+    requires: ['durable'],
+    run: async (ctx) => {
+      const oids = [];
+      for (let i = 0; i < 5; i++) oids.push((await createObject(ctx.storage)).oid);
+      const high = oids[4]! + 100n;
+      await commit(ctx.storage, [{ oid: high, serial: 0n, data: 'high' }]);
+      await ctx.reopen();
+      assert.ok((await ctx.storage.newOid()) > high);
+    },
+  },
+  {
+    id: 'pending-not-visible-after-reopen',
+    title: 'a transaction voted but not finished at close is not visible after reopen',
+    source: 'API-8',
+    requires: ['durable'],
+    run: async (ctx) => {
+      const { oid, tid } = await createObject(ctx.storage, 'committed');
+      const fresh = await ctx.storage.newOid();
+      const { txn } = await begin(ctx.storage);
+      await ctx.storage.store(oid, tid, rec('pending'), txn);
+      await ctx.storage.store(fresh, 0n, rec('pending new'), txn);
+      await ctx.storage.tpcVote(txn);
+      await ctx.reopen();
+      assert.equal(text((await ctx.storage.load(oid)).data), 'committed');
+      await rejectsWithCode(ctx.storage.load(fresh), 'HANDLERTON_POS_KEY');
+      assert.equal(ctx.storage.lastTransaction(), tid);
+    },
+  },
+  {
+    id: 'history-survives-reopen',
+    title: 'history (with metadata) survives reopen',
+    source: 'T85',
+    requires: ['durable', 'history'],
+    run: async (ctx) => {
+      const { oid } = await revisions(ctx.storage, 3);
+      const before = await ctx.storage.history(oid, 10);
+      await ctx.reopen();
+      assert.deepEqual(await ctx.storage.history(oid, 10), before);
+    },
+  },
+  {
+    id: 'iterator-survives-reopen',
+    title: 'the iterator yields the same transactions (tids, metadata, records) after reopen',
+    source: 'T85',
+    requires: ['durable', 'iterator'],
+    run: async (ctx) => {
+      await revisions(ctx.storage, 3);
+      await commit(ctx.storage, [], { user: 'u', description: 'empty', extension: { x: [1, 2] } });
+      const shape = async (): Promise<unknown> =>
+        (await collect(ctx.storage.iterator())).map((t) => ({ tid: t.tid, meta: t.meta, records: t.records.map((r) => [r.oid, r.tid, r.record && text(r.record.data)]) }));
+      const before = await shape();
+      await ctx.reopen();
+      assert.deepEqual(await shape(), before);
+    },
+  },
+  {
+    id: 'deletes-survive-reopen',
+    title: 'a committed delete survives reopen',
+    source: 'API-23',
+    requires: ['durable', 'externalGC'],
+    run: async (ctx) => {
+      const { oid, tid } = await createObject(ctx.storage);
+      await commit(ctx.storage, [{ oid, serial: tid, delete: true }]);
+      await ctx.reopen();
+      await rejectsWithCode(ctx.storage.load(oid), 'HANDLERTON_POS_KEY');
+    },
+  },
+  {
+    id: 'pack-survives-reopen',
+    title: 'what a pack removed stays removed after reopen; what it kept stays',
+    source: 'T85',
+    requires: ['durable', 'pack'],
+    run: async (ctx) => {
+      const { oid, tids } = await revisions(ctx.storage, 3);
+      await ctx.storage.pack(ctx.storage.lastTransaction() + 1n);
+      await ctx.reopen();
+      await rejectsWithCode(ctx.storage.loadSerial(oid, tids[0]!), 'HANDLERTON_POS_KEY');
+      assert.equal(text((await ctx.storage.load(oid)).data), 'rev2');
+    },
+  },
+  {
+    id: 'database-id-stable',
+    title: 'the database id is stable across reopen (locators stay valid)',
+    source: 'DESIGN Locator',
+    requires: ['durable'],
+    run: async (ctx) => {
+      const id = ctx.storage.databaseId;
+      await createObject(ctx.storage);
+      await ctx.reopen();
+      assert.equal(ctx.storage.databaseId, id);
+    },
+  },
+  {
+    id: 'blobs-survive-reopen',
+    title: 'committed blob data survives reopen and reads back through a new Database',
+    source: 'T85',
+    requires: ['durable', 'blob.durable'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const oid = await createBlobWith(db, 'durable blob bytes');
+      await ctx.reopen();
+      assert.equal(await committedBlobText(await ctx.database(), oid), 'durable blob bytes');
+    },
+  },
+  {
+    id: 'blob-locator-survives-reopen',
+    title: 'a locator minted before reopen still opens its revision after reopen (same key)',
+    source: 'DESIGN Locator',
+    requires: ['durable', 'blob.durable'],
+    run: async (ctx) => {
+      let db = await ctx.database();
+      const oid = await createBlobWith(db, 'locator target');
+      const snap = await db.snapshot();
+      const loc = (await snap.blob(oid)).locator().toString();
+      await snap.close();
+      await ctx.reopen();
+      db = await ctx.database();
+      const h = await db.openLocator(loc);
+      assert.equal(new TextDecoder().decode(await h.read(100)), 'locator target');
+      await h.close();
+    },
+  },
+  {
+    id: 'crash-keeps-acknowledged-commits',
+    title: 'after a simulated crash, every acknowledged commit is there and nothing of an unfinished one',
+    source: 'FS-4',
+    requires: ['crashSafe'],
+    run: async (ctx) => {
+      const { oid, tid } = await createObject(ctx.storage, 'acknowledged');
+      const fresh = await ctx.storage.newOid();
+      const { txn } = await begin(ctx.storage);
+      await ctx.storage.store(fresh, 0n, rec('unfinished'), txn);
+      await ctx.storage.tpcVote(txn);
+      await ctx.crash();
+      assert.equal(text((await ctx.storage.load(oid)).data), 'acknowledged');
+      assert.equal(ctx.storage.lastTransaction(), tid);
+      await rejectsWithCode(ctx.storage.load(fresh), 'HANDLERTON_POS_KEY');
+    },
+  },
+]);
