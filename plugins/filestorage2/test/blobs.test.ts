@@ -3,6 +3,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import fc from 'fast-check';
 import type { ExecutionContext } from 'ava';
 import {
   blobTransaction,
@@ -345,4 +346,62 @@ test('one owner per directory', async (t) => {
   const dir = await tempDir(t);
   await openStore(t, dir);
   await t.throwsAsync(FileStorage2Blobs.open({ dir, syncMode: 'none' }, context), { instanceOf: StorageLockedError });
+});
+
+type DraftOp = { kind: 'write'; at: number; length: number; seed: number } | { kind: 'truncate'; size: number };
+
+const draftOp: fc.Arbitrary<DraftOp> = fc.oneof(
+  fc.record({
+    kind: fc.constant('write' as const),
+    at: fc.integer({ min: 0, max: 5 * CHUNK }),
+    length: fc.integer({ min: 0, max: 2 * CHUNK + 10 }),
+    seed: fc.integer({ min: 0, max: 255 }),
+  }),
+  fc.record({ kind: fc.constant('truncate' as const), size: fc.integer({ min: 0, max: 6 * CHUNK }) }),
+);
+
+function applyToModel(model: Uint8Array, op: DraftOp): Uint8Array {
+  if (op.kind === 'truncate') {
+    const out = new Uint8Array(op.size);
+    out.set(model.subarray(0, Math.min(op.size, model.length)));
+    return out;
+  }
+  const out = new Uint8Array(Math.max(model.length, op.at + op.length));
+  out.set(model);
+  out.set(pattern(op.length, op.seed), op.at);
+  return out;
+}
+
+test('random writes and truncates on fresh and based drafts match a byte-array model', async (t) => {
+  const store = await openStore(t);
+  let tid = 1000n;
+  await fc.assert(
+    fc.asyncProperty(fc.array(draftOp, { maxLength: 8 }), fc.array(draftOp, { maxLength: 8 }), async (first, second) => {
+      const blobId = await store.createBlob();
+      let model: Uint8Array = new Uint8Array(0);
+      let base: Tid | null = null;
+      for (const ops of [first, second]) {
+        const txn = blobTransaction();
+        const draft = await store.createDraft(txn, blobId, 1n, base);
+        for (const op of ops) {
+          if (op.kind === 'truncate') await draft.truncate(op.size);
+          else await draft.write(pattern(op.length, op.seed), op.at);
+          model = applyToModel(model, op);
+          if (draft.size() !== model.length) return false;
+        }
+        const inDraft = new Uint8Array(model.length);
+        await draft.read(inDraft, 0);
+        if (Buffer.compare(inDraft, model) !== 0) return false;
+        tid += 1n;
+        await store.addReferences(txn, [ref(blobId, tid)]);
+        await store.prepare(txn, tid);
+        await store.commit(txn);
+        if (Buffer.compare(await readAll(store, blobId, tid), model) !== 0) return false;
+        base = tid;
+      }
+      return true;
+    }),
+    { numRuns: 40 },
+  );
+  t.pass();
 });
