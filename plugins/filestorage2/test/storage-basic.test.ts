@@ -8,7 +8,7 @@ test('store, load, reopen', async (t) => {
     const s = await openStorage(dir);
     t.is(s.lastTransaction(), 0n);
     const oid = await s.newOid();
-    t.is(oid, 0n);
+    t.is(oid, 1n, 'the root oid 0 is never handed out');
     const tid1 = await commit(s, [{ oid, serial: 0n, data: 'hello' }], 'first');
     t.is(s.lastTransaction(), tid1);
     const loaded = await s.load(oid);
@@ -30,7 +30,7 @@ test('store, load, reopen', async (t) => {
     const hist = await s2.history(oid, 10);
     t.deepEqual(hist.map((h) => h.tid), [tid2, tid1]);
     t.is(hist[1]!.description, 'first');
-    t.is(await s2.newOid(), 1n);
+    t.is(await s2.newOid(), 2n);
     await s2.close();
   } finally {
     await cleanup();

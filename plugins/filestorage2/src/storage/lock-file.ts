@@ -43,8 +43,8 @@ export async function acquireLock(io: FileIO, dir: string): Promise<() => void> 
       continue;
     }
     try {
+      // no fsync: the lock only excludes live processes; after a crash its pid is dead and it is taken over
       io.writeAt(fd, Buffer.from(`${process.pid}\n`), 0, path);
-      await io.fsync(fd, path);
     } finally {
       io.closeQuietly(fd);
     }

@@ -1,0 +1,123 @@
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import test from 'ava';
+import { isHandlertonError, type FileSystem } from '@handlerton/framework';
+import { commit, loadText, openStorage, tempDir } from './fs2-helpers.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const storageModule = pathToFileURL(join(here, '../src/storage/filestorage2.js')).href;
+const configModule = pathToFileURL(join(here, '../src/filestorage2-config.js')).href;
+
+/** Runs a child node process that opens `dir` and prints "OPENED" or the error code. */
+function openInChild(dir: string): Promise<string> {
+  const script = `
+    const { FileStorage2 } = await import(${JSON.stringify(storageModule)});
+    const { parseFileStorage2Options } = await import(${JSON.stringify(configModule)});
+    const fs = await import('node:fs');
+    const ctx = { clock: { now: () => Date.now() }, logger: { debug(){}, info(){}, warn(){}, error(){}, child() { return this; } }, fs };
+    try {
+      const s = await FileStorage2.open(parseFileStorage2Options(${JSON.stringify(dir)}, {}), ctx);
+      await s.close();
+      console.log('OPENED');
+    } catch (e) {
+      console.log(e.code ?? String(e));
+    }
+  `;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: join(here, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', () => resolve(out.trim()));
+  });
+}
+
+test('a second process gets StorageLockedError while the first holds the directory', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await openStorage(dir);
+    await commit(s, [{ oid: 1n, serial: 0n, data: 'mine' }]);
+    t.is(await openInChild(dir), 'HANDLERTON_STORAGE_LOCKED');
+    // in-process second open is refused too
+    t.true(isHandlertonError(await t.throwsAsync(openStorage(dir)), 'HANDLERTON_STORAGE_LOCKED'));
+    await s.close();
+    t.is(await openInChild(dir), 'OPENED');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a stale lock of a dead process is taken over', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await openStorage(dir);
+    await commit(s, [{ oid: 1n, serial: 0n, data: 'kept' }]);
+    await s.close();
+    const dead = spawnSync(process.execPath, ['-e', 'process.exit(0)']);
+    t.truthy(dead.pid);
+    fs.writeFileSync(join(dir, 'LOCK'), `${dead.pid}\n`);
+    const r = await openStorage(dir);
+    t.is(await loadText(r, 1n), 'kept');
+    t.is(fs.readFileSync(join(dir, 'LOCK'), 'utf8').trim(), String(process.pid));
+    await r.close();
+    t.false(fs.existsSync(join(dir, 'LOCK')));
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a failing fdatasync is fail-stop: the commit is refused, acknowledged data survives', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    let failing = false;
+    const faulty = {
+      ...fs,
+      fdatasync(fd: number, cb: (err: NodeJS.ErrnoException | null) => void) {
+        if (failing) {
+          const err: NodeJS.ErrnoException = new Error('EIO: injected i/o error, fdatasync');
+          err.code = 'EIO';
+          setImmediate(() => cb(err));
+        } else {
+          fs.fdatasync(fd, cb);
+        }
+      },
+    } as unknown as FileSystem;
+    const s = await openStorage(dir, {}, faulty);
+    let serial = 0n;
+    for (let i = 0; i < 3; i++) serial = await commit(s, [{ oid: 1n, serial, data: `ack ${i}` }, { oid: BigInt(10 + i), serial: 0n, data: 'x' }]);
+    failing = true;
+    const err = await t.throwsAsync(commit(s, [{ oid: 1n, serial, data: 'never acked' }]));
+    t.true(isHandlertonError(err, 'HANDLERTON_IO'));
+    failing = false;
+    // fail-stop: no retry that could acknowledge lost data
+    t.true(isHandlertonError(await t.throwsAsync(commit(s, [{ oid: 2n, serial: 0n, data: 'later' }])), 'HANDLERTON_IO'));
+    t.is(await loadText(s, 1n), 'ack 2', 'reads still work and never show the failed commit');
+    await s.close();
+    const r = await openStorage(dir);
+    const v = await loadText(r, 1n);
+    t.true(v === 'ack 2' || v === 'never acked', 'every acknowledged commit is there');
+    for (let i = 0; i < 3; i++) t.is(await loadText(r, BigInt(10 + i)), 'x');
+    t.is(await loadText(r, 2n), null);
+    await r.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('read-only open: no lock, no writes, ReadOnlyError', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await openStorage(dir);
+    await commit(s, [{ oid: 1n, serial: 0n, data: 'ro' }]);
+    const ro = await openStorage(dir, { readOnly: true });
+    t.true(ro.capabilities.readOnly);
+    t.is(await loadText(ro, 1n), 'ro');
+    t.true(isHandlertonError(await t.throwsAsync(ro.newOid()), 'HANDLERTON_READ_ONLY'));
+    await ro.close();
+    await s.close();
+  } finally {
+    await cleanup();
+  }
+});

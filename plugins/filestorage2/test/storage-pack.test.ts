@@ -1,0 +1,142 @@
+import * as fs from 'node:fs';
+import test from 'ava';
+import { isHandlertonError, type BlobRef } from '@handlerton/framework';
+import { commit, loadText, openStorage, segmentFiles, tempDir, text } from './fs2-helpers.js';
+
+const blob = (id: bigint, revision: bigint): BlobRef => ({ handlerton: 'filestorage2', blobId: id, revision });
+
+test('pack keeps current and newer revisions, drops older ones and deleted objects, reports blob refs', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await openStorage(dir);
+    const a1 = await commit(s, [
+      { oid: 1n, serial: 0n, data: 'a1', refs: { oids: [], blobs: [blob(7n, 1n)] } },
+      { oid: 2n, serial: 0n, data: 'b1' },
+      { oid: 3n, serial: 0n, data: 'c1', refs: { oids: [], blobs: [blob(9n, 1n)] } },
+    ]);
+    await s.seal();
+    const a2 = await commit(s, [{ oid: 1n, serial: a1, data: 'a2' }, { oid: 3n, serial: a1, data: null }]);
+    await s.seal();
+    const a3 = await commit(s, [{ oid: 1n, serial: a2, data: 'a3' }]);
+    const packAt = s.lastTransaction();
+    const a4 = await commit(s, [{ oid: 1n, serial: a3, data: 'a4' }]); // after the pack time: kept with its predecessor
+    await s.seal();
+    t.is(s.sealedSegmentCount, 3);
+    const released: BlobRef[] = [];
+    const result = await s.pack(packAt, { releaseBlobRefs: async (refs) => void released.push(...refs) });
+    t.is(s.sealedSegmentCount, 1);
+    // removed: a1, a2 (oid 1), c1 + delete marker (oid 3)
+    t.is(result.removedRevisions, 4);
+    t.is(result.removedObjects, 1);
+    t.true(result.reclaimedBytes > 0);
+    t.deepEqual(
+      released.map((r) => r.blobId).sort(),
+      [7n, 9n],
+    );
+    const check = async (st: typeof s): Promise<void> => {
+      t.is(await loadText(st, 1n), 'a4');
+      t.is(text((await st.loadSerial(1n, a3)).data), 'a3');
+      t.true(isHandlertonError(await t.throwsAsync(st.loadSerial(1n, a2)), 'HANDLERTON_POS_KEY'));
+      t.true(isHandlertonError(await t.throwsAsync(st.loadSerial(1n, a1)), 'HANDLERTON_POS_KEY'));
+      t.is(await loadText(st, 2n), 'b1');
+      t.true(isHandlertonError(await t.throwsAsync(st.load(3n)), 'HANDLERTON_POS_KEY'));
+      t.true(isHandlertonError(await t.throwsAsync(st.loadBefore(3n, a2)), 'HANDLERTON_POS_KEY'));
+      const before = await st.loadBefore(1n, a4);
+      t.is(before?.tid, a3);
+      t.is(before?.nextTid, a4);
+      t.is(await st.loadBefore(1n, a3), null);
+      const txns = [];
+      for await (const txn of st.iterator()) txns.push(txn);
+      t.deepEqual(txns.map((x) => x.tid), [a1, a3, a4]);
+      t.deepEqual(txns.map((x) => x.status), ['p', 'p', ' ']);
+      t.is((await st.history(1n, 10)).length, 2);
+    };
+    await check(s);
+    await s.close();
+    const files = segmentFiles(dir);
+    t.is(files.length, 2);
+    t.regex(files[0]!, /-g1\.fs2$/);
+    t.false(fs.readdirSync(dir).some((n) => n.endsWith('.tmp')));
+    const r = await openStorage(dir);
+    t.is(r.lastTransaction(), a4);
+    await check(r);
+    // a second pack to the same time removes nothing more
+    const again = await r.pack(packAt);
+    t.is(again.removedRevisions, 0);
+    await check(r);
+    await r.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('pack seals the active segment first and packs an empty storage to nothing', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await openStorage(dir);
+    t.deepEqual(await s.pack(0n), { removedRevisions: 0, removedObjects: 0, reclaimedBytes: 0 });
+    const x1 = await commit(s, [{ oid: 1n, serial: 0n, data: 'x1' }]);
+    const x2 = await commit(s, [{ oid: 1n, serial: x1, data: 'x2' }]);
+    const result = await s.pack(x2 + 1000n); // future pack time: clamped to now
+    t.is(result.removedRevisions, 1);
+    t.is(await loadText(s, 1n), 'x2');
+    const y = await commit(s, [{ oid: 1n, serial: x2, data: 'y' }]);
+    t.is(await loadText(s, 1n), 'y');
+    await s.close();
+    const r = await openStorage(dir);
+    t.is(r.lastTransaction(), y);
+    t.is(await loadText(r, 1n), 'y');
+    await r.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('commits, reads and an iterator go on during a pack; nothing is lost', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await openStorage(dir, { segmentSize: 16 * 1024 });
+    const serials = new Map<bigint, bigint>();
+    const expected = new Map<bigint, string>();
+    const put = async (oids: bigint[], tag: string): Promise<void> => {
+      const writes = oids.map((oid) => ({ oid, serial: serials.get(oid) ?? 0n, data: `${tag}:${oid}:${'p'.repeat(100)}` }));
+      const tid = await commit(s, writes);
+      for (const w of writes) {
+        serials.set(w.oid, tid);
+        expected.set(w.oid, w.data);
+      }
+    };
+    for (let round = 0; round < 40; round++) {
+      await put(Array.from({ length: 20 }, (_, i) => BigInt((round * 7 + i) % 200)), `pre${round}`);
+    }
+    t.true(s.sealedSegmentCount >= 3);
+    const iter = s.iterator()[Symbol.asyncIterator]();
+    const firstTxn = await iter.next();
+    t.false(firstTxn.done);
+    const packing = s.pack(s.lastTransaction());
+    let packDone = false;
+    let commitsDuringPack = 0;
+    void packing.then(() => (packDone = true));
+    t.true(isHandlertonError(await t.throwsAsync(s.pack(s.lastTransaction())), 'HANDLERTON_PACK_IN_PROGRESS'));
+    // 32 concurrent committers on disjoint oids while the pack runs, plus reads
+    const committers = Array.from({ length: 32 }, async (_, c) => {
+      for (let k = 0; k < 3; k++) {
+        await put([BigInt(c), BigInt(1000 + c)], `during${c}-${k}`);
+        if (!packDone) commitsDuringPack++;
+      }
+      t.is(await loadText(s, BigInt(1000 + c)), expected.get(BigInt(1000 + c))!);
+    });
+    await Promise.all([packing, ...committers]);
+    t.true(commitsDuringPack > 0, `commits acknowledged while the pack ran: ${commitsDuringPack}`);
+    let rest = 1;
+    for (let n = await iter.next(); !n.done; n = await iter.next()) rest++;
+    t.is(rest, 40, 'the iterator started before the pack reads its snapshot to the end');
+    for (const [oid, value] of expected) t.is(await loadText(s, oid), value);
+    await s.close();
+    const r = await openStorage(dir);
+    for (const [oid, value] of expected) t.is(await loadText(r, oid), value);
+    await r.close();
+  } finally {
+    await cleanup();
+  }
+});
