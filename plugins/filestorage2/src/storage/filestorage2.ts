@@ -187,6 +187,21 @@ export class FileStorage2 implements Storage {
     for (let i = this.sealed.length - 1; i >= 0; i--) yield this.sealed[i]!;
   }
 
+  /** The newest segment holding `oid`, with its entry. */
+  private locate(oid: bigint): { seg: SegmentView; e: { off: number; tid: bigint; deleted: boolean } } | null {
+    const active = this.active;
+    if (active) {
+      const e = active.find(oid);
+      if (e) return { seg: active, e };
+    }
+    for (let i = this.sealed.length - 1; i >= 0; i--) {
+      const seg = this.sealed[i]!;
+      const e = seg.find(oid);
+      if (e) return { seg, e };
+    }
+    return null;
+  }
+
   async newOid(): Promise<Oid> {
     this.checkOpen();
     if (this.options.readOnly) throw new ReadOnlyError('filestorage2 is read-only: newOid is refused');
@@ -198,9 +213,9 @@ export class FileStorage2 implements Storage {
   async load(oid: Oid): Promise<LoadedRecord> {
     this.checkOpen();
     assertU64(oid, 'oid');
-    for (const seg of this.newestFirst()) {
-      const e = seg.find(oid);
-      if (!e) continue;
+    const hit = this.locate(oid);
+    if (hit) {
+      const { seg, e } = hit;
       if (e.deleted) throw new POSKeyError(`oid ${oid} was deleted`, oid);
       const rec = seg.readRecord(e.off);
       checkRecord(rec, oid, e.tid);
@@ -361,7 +376,7 @@ export class FileStorage2 implements Storage {
     const cur = this.currentRevision(oid);
     const committed = cur && !cur.deleted ? cur.tid : undefined;
     if ((committed ?? 0n) !== serial) throw new ConflictError(oid, committed, serial);
-    this.addWrite(state, oid, false, encodeRefs(record.refs), record.data);
+    this.addWrite(state, oid, false, refsBytes(record), record.data);
   }
 
   async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
@@ -381,7 +396,7 @@ export class FileStorage2 implements Storage {
       this.addWrite(state, oid, true, EMPTY, EMPTY);
     } else {
       checkRecordInput(record);
-      this.addWrite(state, oid, false, encodeRefs(record.refs), record.data);
+      this.addWrite(state, oid, false, refsBytes(record), record.data);
     }
   }
 
@@ -444,7 +459,7 @@ export class FileStorage2 implements Storage {
   private addWrite(state: TxnState, oid: bigint, deleted: boolean, refs: Uint8Array, data: Uint8Array): void {
     const key = oidKey(oid);
     state.writes.delete(key);
-    const write: PendingWrite = { oid, deleted, refs, data: Uint8Array.from(data) };
+    const write: PendingWrite = { oid, deleted, refs, data: data.slice() };
     state.writes.set(key, write);
     if (oid >= this.nextOid) this.nextOid = oid + 1n;
   }
@@ -453,9 +468,11 @@ export class FileStorage2 implements Storage {
   private currentRevision(oid: bigint): { tid: bigint; deleted: boolean } | null {
     const pending = this.overlay.get(oidKey(oid));
     if (pending) return pending;
-    for (const seg of this.newestFirst()) {
-      const e = seg.find(oid);
-      if (e) return { tid: e.tid, deleted: e.deleted };
+    const e = this.active?.find(oid);
+    if (e) return e;
+    for (let i = this.sealed.length - 1; i >= 0; i--) {
+      const found = this.sealed[i]!.find(oid);
+      if (found) return found;
     }
     return null;
   }
@@ -728,6 +745,14 @@ function preallocChunk(segmentSize: number): number {
 
 function checkRecord(rec: ParsedRecord, oid: bigint, tid: bigint): void {
   if (rec.oid !== oid || rec.tid !== tid) throw new CorruptionError(`index points at the wrong record for oid ${oid}`, undefined, rec.offset);
+}
+
+const NO_REFS_BYTES = new Uint8Array(8);
+
+/** The encoded refs of a record (a shared constant for the common "no references"). */
+function refsBytes(record: RecordInput): Uint8Array {
+  const { oids, blobs } = record.refs;
+  return oids.length === 0 && blobs.length === 0 ? NO_REFS_BYTES : encodeRefs(record.refs);
 }
 
 function checkRecordInput(record: RecordInput): void {

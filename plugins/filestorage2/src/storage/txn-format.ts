@@ -102,8 +102,8 @@ export function writeRecord(b: Buffer, at: number, r: RecordToWrite, tid: bigint
   const start = at;
   b.writeBigUInt64BE(r.oid, at);
   b.writeBigUInt64BE(tid, at + 8);
-  b.writeBigUInt64BE(BigInt(r.prev), at + 16);
-  b.writeBigUInt64BE(BigInt(txnOff), at + 24);
+  writeOffset(b, at + 16, r.prev);
+  writeOffset(b, at + 24, txnOff);
   b.writeUInt8(r.deleted ? RECORD_FLAG_DELETE : 0, at + 32);
   b.writeUInt32BE(r.refs.length, at + 33);
   b.writeUInt32BE(r.data.length, at + 37);
@@ -176,8 +176,8 @@ export function parseRecord(b: Buffer, at: number, offset: number, file: string,
   return {
     oid: b.readBigUInt64BE(at),
     tid: b.readBigUInt64BE(at + 8),
-    prev: Number(b.readBigUInt64BE(at + 16)),
-    txnOff: Number(b.readBigUInt64BE(at + 24)),
+    prev: readOffset(b, at + 16),
+    txnOff: readOffset(b, at + 24),
     deleted: (flags & RECORD_FLAG_DELETE) !== 0,
     refs: withPayload ? b.subarray(payloadAt, payloadAt + refsLen) : EMPTY,
     data: withPayload ? b.subarray(payloadAt + refsLen, payloadAt + refsLen + dataLen) : EMPTY,
@@ -191,4 +191,15 @@ const EMPTY = Buffer.alloc(0);
 /** The total size of a record from its header bytes (at least RECORD_HEADER_SIZE of them). */
 export function recordSizeFromHeader(b: Buffer, at: number): number {
   return RECORD_HEADER_SIZE + b.readUInt32BE(at + 33) + b.readUInt32BE(at + 37) + RECORD_TRAILER_SIZE;
+}
+
+/** Writes a file offset (a safe integer) as a big-endian u64 without BigInt. */
+export function writeOffset(b: Buffer, at: number, value: number): void {
+  b.writeUInt32BE(Math.floor(value / 0x100000000), at);
+  b.writeUInt32BE(value >>> 0, at + 4);
+}
+
+/** Reads a big-endian u64 file offset; values beyond 2^53 are corruption and read as NaN-free huge numbers. */
+export function readOffset(b: Buffer, at: number): number {
+  return b.readUInt32BE(at) * 0x100000000 + b.readUInt32BE(at + 4);
 }
