@@ -13,7 +13,7 @@ import type { Locator } from '../contracts/locator.js';
 import type { BlobRef } from '../contracts/records.js';
 import { BlobHandleImpl, type HandleOwner } from './blob-handle.js';
 import type { BlobServices } from './blob-services.js';
-import { draftSink, EMPTY_SOURCE, revisionSource, type ByteSource } from './byte-source.js';
+import { draftSink, EMPTY_SOURCE, revisionSource } from './byte-source.js';
 
 const MODES: readonly BlobMode[] = ['r', 'w', 'a', 'r+'];
 
@@ -40,6 +40,8 @@ export class ViewBlob implements Blob, HandleOwner {
   readonly serial: Tid;
   readonly #host: BlobViewHost;
   readonly #readers = new Set<BlobHandleImpl>();
+  /** Readers of this view's uncommitted data: they end with the transaction. */
+  readonly #draftReaders = new WeakSet<BlobHandleImpl>();
   #writer: BlobHandleImpl | null = null;
   #draft: BlobDraft | null = null;
   /** For non-data-transactional modes: the private transaction of the current draft. */
@@ -100,23 +102,28 @@ export class ViewBlob implements Blob, HandleOwner {
     await this.#commitOwn();
   }
 
-  /** Ends every handle because the view ended (commit, abort or snapshot close). */
-  async expireHandles(): Promise<void> {
-    const handles = [...this.#readers, ...(this.#writer ? [this.#writer] : [])];
+  /**
+   * Ends handles because the view ended. `all` (snapshot close, database close) ends every handle;
+   * otherwise (commit, abort) only the writer and readers of uncommitted data end: a reader of a
+   * committed revision keeps reading it until it is closed (ZODB BL-8).
+   */
+  async expireHandles(all: boolean): Promise<void> {
+    const readers = all ? [...this.#readers] : [...this.#readers].filter((h) => this.#draftReaders.has(h));
+    const handles = [...readers, ...(this.#writer ? [this.#writer] : [])];
     await Promise.all(handles.map((h) => h.expire()));
   }
 
   async #openReader(): Promise<BlobHandle> {
     if (this.#writer !== null) throw new BlobLockedError(`blob ${this.oid} is already opened for writing`);
     const draft = this.#draft;
-    let source: ByteSource;
-    let revision = this.baseRevision;
     if (draft !== null) {
-      source = { ...draftSink(() => draft), release: async () => {} };
-    } else {
-      if (!this.#host.services.dataTransactional) revision = (await this.#host.services.blobs.latestRevision(this.blobId)) ?? 0n;
-      source = revision === 0n ? EMPTY_SOURCE : revisionSource(await this.#host.services.blobs.openRevision(this.blobId, revision));
+      const handle = this.#track(new BlobHandleImpl('r', draftSink(() => draft), this.#mint(this.baseRevision, false, false), this));
+      this.#draftReaders.add(handle);
+      return handle;
     }
+    const services = this.#host.services;
+    const revision = services.dataTransactional ? this.baseRevision : ((await services.blobs.latestRevision(this.blobId)) ?? 0n);
+    const source = revision === 0n ? EMPTY_SOURCE : revisionSource(await services.blobs.openRevision(this.blobId, revision));
     return this.#track(new BlobHandleImpl('r', source, this.#mint(revision, false, false), this));
   }
 

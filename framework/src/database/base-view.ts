@@ -78,9 +78,9 @@ export abstract class BaseView implements ReadView, BlobViewHost {
     return loaded === null ? undefined : { oid, tid: loaded.tid, record: { data: loaded.data, refs: loaded.refs } };
   }
 
-  /** Ends every blob handle opened through this view. */
-  protected async expireBlobHandles(): Promise<void> {
-    await Promise.all([...this.blobsByOid.values()].map((blob) => blob.expireHandles()));
+  /** Ends the blob handles of this view: all of them, or only those tied to uncommitted data. */
+  protected async expireBlobHandles(all: boolean): Promise<void> {
+    await Promise.all([...this.blobsByOid.values()].map((blob) => blob.expireHandles(all)));
   }
 }
 

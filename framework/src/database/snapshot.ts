@@ -25,7 +25,7 @@ export class DbSnapshot extends BaseView implements Snapshot {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.expireBlobHandles();
+    await this.expireBlobHandles(true);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

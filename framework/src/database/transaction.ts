@@ -146,7 +146,7 @@ export class DbTransaction extends BaseView implements Transaction {
     this.ensureActive();
     this.#state = 'committing';
     try {
-      await this.expireBlobHandles();
+      await this.expireBlobHandles(false);
       const tid = await this.#twoPhaseCommit();
       this.#state = 'committed';
       return tid;
@@ -164,7 +164,7 @@ export class DbTransaction extends BaseView implements Transaction {
     if (this.#state !== 'active') return;
     this.#state = 'aborted';
     try {
-      await this.expireBlobHandles();
+      await this.expireBlobHandles(false);
       await this.services.blobs.rollback(this.#blobTxn);
     } catch (error) {
       this.#logger.error({ err: String(error) }, 'blob rollback failed during abort');

@@ -260,3 +260,21 @@ test('streams move a multi-megabyte blob in bounded chunks and honour start/end'
   await snap.close();
   await db.close();
 });
+
+test('a reader of committed data survives its transaction; readers of uncommitted data do not', async (t) => {
+  const { db, oid } = await withBlob('committed');
+  const tx = db.begin();
+  const committedReader = await (await tx.blob(oid)).open('r');
+  await tx.commit();
+  t.true(committedReader.open);
+  t.is(dec(await committedReader.read()), 'committed');
+  await committedReader.close();
+  const tx2 = db.begin();
+  const blob = await tx2.blob(oid);
+  await (await blob.open('w')).close();
+  const draftReader = await blob.open('r');
+  await tx2.abort();
+  t.false(draftReader.open);
+  await t.throwsAsync(draftReader.read(), { instanceOf: TransactionClosedError });
+  await db.close();
+});
