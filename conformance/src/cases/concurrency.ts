@@ -147,21 +147,25 @@ export const concurrencyCases = defineArea('concurrency', [
       const b = await createObject(storage, '0');
       let done = false;
       const writer = (async () => {
-        let [sa, sb] = [a.tid, b.tid];
-        for (let i = 1; i <= 40; i++) {
-          const t = await commit(storage, [
-            { oid: a.oid, serial: sa, data: String(i) },
-            { oid: b.oid, serial: sb, data: String(i) },
-          ]);
-          sa = t;
-          sb = t;
-          await ticks(1);
+        try {
+          let [sa, sb] = [a.tid, b.tid];
+          for (let i = 1; i <= 40; i++) {
+            const t = await commit(storage, [
+              { oid: a.oid, serial: sa, data: String(i) },
+              { oid: b.oid, serial: sb, data: String(i) },
+            ]);
+            sa = t;
+            sb = t;
+            await ticks(1);
+          }
+        } finally {
+          done = true;
         }
-        done = true;
       })();
       const readers = Array.from({ length: 4 }, async () => {
         let checks = 0;
         while (!done || checks === 0) {
+          if (checks > 10_000) throw new Error('reader loop did not end');
           const at = storage.lastTransaction() + 1n;
           const ra = await storage.loadBefore(a.oid, at);
           await ticks(1);
@@ -170,7 +174,9 @@ export const concurrencyCases = defineArea('concurrency', [
           checks += 1;
         }
       });
-      await Promise.all([writer, ...readers]);
+      const outcomes = await Promise.allSettled([writer, ...readers]);
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
     },
   },
   {
@@ -186,9 +192,12 @@ export const concurrencyCases = defineArea('concurrency', [
           await ticks(1);
         }
       })();
-      await Promise.all(Array.from({ length: 32 }, () => createObject(storage)));
-      done = true;
-      await watcher;
+      try {
+        await Promise.all(Array.from({ length: 32 }, () => createObject(storage)));
+      } finally {
+        done = true;
+        await watcher;
+      }
       for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!);
     },
   },

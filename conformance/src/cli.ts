@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+/**
+ * `handlerton-conformance`: runs the catalogue against an engine without any test framework,
+ * prints the engine x area matrix, writes JSON / JUnit reports, exits non-zero on any failure.
+ */
+import { realpathSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { isEnginePlugin, loadEnginePlugin, type BlobCapabilities, type EnginePlugin } from '@handlerton/framework';
+import { CATALOGUE } from './catalogue.js';
+import { harnessFromPlugin, mixedHarness } from './harness.js';
+import { buildReport, formatMatrix, toJUnit, type ConformanceReport } from './report.js';
+import { describeError, runCase } from './runner.js';
+import { parseAreas, selectCases } from './selection.js';
+import type { CaseResult, Harness } from './types.js';
+import { SUITE_VERSION } from './version.js';
+
+const USAGE = `usage: handlerton-conformance --engine <name|package|file> [options]
+
+  --engine <e>        engine to test: a built-in name (memory, filestorage2, sqlite), a package
+                      exporting an EnginePlugin, or a path to a module that does
+  --blobs <e>         take the blob handlerton from another engine (a mixed pair)
+  --options <json>    engine options, e.g. '{"blobMode":"transactional"}' (both engines)
+  --blob-options <json>  options for the --blobs engine only
+  --areas <a,b>       only these areas (default: all, or $HANDLERTON_CONFORMANCE_AREAS)
+  --only <ids>        only cases whose id starts with one of these (comma-separated)
+  --json <file>       write the JSON report
+  --junit <file>      write JUnit XML
+  --concurrency <n>   cases run at once (default 2)
+  --timeout <ms>      per-case timeout (default 60000)
+  --quiet             print only failures and the matrix
+  --list              list the catalogue and exit
+  --version           print the suite version`;
+
+async function resolvePlugin(spec: string): Promise<EnginePlugin> {
+  const looksLikePath = spec.startsWith('.') || isAbsolute(spec) || /\.(m?js|cjs)$/.test(spec);
+  if (!looksLikePath) return loadEnginePlugin(spec);
+  const mod = (await import(pathToFileURL(resolve(spec)).href)) as Record<string, unknown>;
+  const plugin = mod['plugin'] ?? mod['default'];
+  if (!isEnginePlugin(plugin)) throw new Error(`${spec} does not export an engine plugin (as "plugin" or default)`);
+  return plugin;
+}
+
+function parseJson(text: string | undefined, flag: string): Readonly<Record<string, unknown>> | undefined {
+  if (text === undefined) return undefined;
+  const value: unknown = JSON.parse(text);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${flag} must be a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+/** Runs the CLI with `argv`; resolves to the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      engine: { type: 'string' },
+      blobs: { type: 'string' },
+      options: { type: 'string' },
+      'blob-options': { type: 'string' },
+      areas: { type: 'string' },
+      only: { type: 'string' },
+      json: { type: 'string' },
+      junit: { type: 'string' },
+      concurrency: { type: 'string' },
+      timeout: { type: 'string' },
+      quiet: { type: 'boolean' },
+      list: { type: 'boolean' },
+      version: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help === true) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (values.version === true) {
+    console.log(SUITE_VERSION);
+    return 0;
+  }
+  if (values.list === true) {
+    for (const c of CATALOGUE) console.log(`${c.id}\t${c.source ?? ''}\t${c.requires.join(',')}\t${c.title}`);
+    return 0;
+  }
+  if (values.engine === undefined) {
+    console.error(USAGE);
+    return 2;
+  }
+  const storagePlugin = await resolvePlugin(values.engine);
+  const options = parseJson(values.options, '--options');
+  const blobOptions = parseJson(values['blob-options'], '--blob-options') ?? options;
+  let harness: Harness;
+  if (values.blobs !== undefined) {
+    const blobsPlugin = await resolvePlugin(values.blobs);
+    harness = mixedHarness(storagePlugin, blobsPlugin, {
+      ...(options ? { storage: { options } } : {}),
+      ...(blobOptions ? { blobs: { options: blobOptions } } : {}),
+    });
+  } else {
+    harness = harnessFromPlugin(storagePlugin, options ? { options } : {});
+    if (options !== undefined && storagePlugin.createBlobHandlerton !== undefined) {
+      // The blob manifest may depend on options (e.g. a blob mode): read it from an opened handlerton.
+      harness = harnessFromPlugin(storagePlugin, { options, blobCapabilities: await probeBlobCapabilities(harness) });
+    }
+  }
+  const selection = selectCases({
+    ...(values.areas !== undefined ? { areas: parseAreas(values.areas.split(',').map((s) => s.trim())) } : {}),
+    ...(values.only !== undefined ? { only: values.only.split(',').map((s) => s.trim()) } : {}),
+  });
+  const concurrency = Math.max(1, Number(values.concurrency ?? 2));
+  const timeoutMs = Number(values.timeout ?? 60_000);
+  const results: CaseResult[] = new Array<CaseResult>(selection.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < selection.length) {
+      const index = next++;
+      const { testCase, deselected } = selection[index]!;
+      const result: CaseResult =
+        deselected !== undefined
+          ? { id: testCase.id, area: testCase.area, title: testCase.title, status: 'skip', reason: deselected, durationMs: 0 }
+          : await runCase(testCase, harness, { timeoutMs });
+      results[index] = result;
+      if (result.status === 'fail') console.log(`FAIL ${result.id}: ${result.title}\n     ${result.reason ?? ''}`);
+      else if (values.quiet !== true && result.status === 'pass') console.log(`ok   ${result.id} (${result.durationMs} ms)`);
+      else if (values.quiet !== true && deselected === undefined) console.log(`skip ${result.id}: ${result.reason ?? ''}`);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const report: ConformanceReport = buildReport(harness.name, { storage: harness.storageCapabilities, blobs: harness.blobCapabilities }, results);
+  console.log('');
+  console.log(formatMatrix([report]));
+  console.log(`\n${report.summary.pass} passed, ${report.summary.fail} failed, ${report.summary.skip} skipped (suite ${SUITE_VERSION}, engine ${harness.name})`);
+  if (values.json !== undefined) await writeFile(values.json, JSON.stringify(report, null, 2) + '\n');
+  if (values.junit !== undefined) await writeFile(values.junit, toJUnit([report]));
+  return report.summary.fail > 0 ? 1 : 0;
+}
+
+/** Opens the harness's engines once in a scratch directory to read the blob manifest they declare. */
+async function probeBlobCapabilities(harness: Harness): Promise<BlobCapabilities> {
+  const dir = await mkdtemp(join(tmpdir(), 'handlerton-conformance-probe-'));
+  try {
+    const engines = await harness.factory({ dir });
+    const caps = engines.blobs.capabilities;
+    await engines.storage.close();
+    await engines.blobs.close();
+    return caps;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function invokedAsMain(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (invokedAsMain()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(`handlerton-conformance: ${describeError(error)}`);
+      process.exitCode = 2;
+    },
+  );
+}
