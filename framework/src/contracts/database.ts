@@ -67,6 +67,10 @@ export interface Transaction extends ReadView {
   openLocator(locator: Locator | Uint8Array | string, mode: BlobMode): Promise<BlobHandle>;
   /** True until commit or abort. */
   readonly active: boolean;
+  /** Commits; returns the commit tid (the view's tid when nothing was written). ConflictError when a write lost a race. */
+  commit(): Promise<Tid>;
+  /** Aborts: nothing of the transaction becomes visible. Never throws; idempotent. */
+  abort(): Promise<void>;
 }
 
 /** A blob object: a record that owns blob data. */
@@ -128,6 +132,8 @@ export interface Database extends AsyncDisposable {
   readonly capabilities: { readonly storage: StorageCapabilities; readonly blobs: BlobCapabilities };
   /** Names of the storage engine and blob handlerton in use. */
   readonly engines: { readonly storage: string; readonly blobs: string };
+  /** Starts a transaction the caller commits or aborts. */
+  begin(options?: TransactionOptions): Transaction;
   /** Runs `fn` in a transaction: commits when it returns, aborts when it throws. */
   transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** A read-only view of the latest committed state (or of the state as of `at`). */
