@@ -10,7 +10,16 @@ const ckpt = Number(process.argv[2] ?? 1000);
 const sizeMiB = Number(process.argv[3] ?? 64);
 const chunkSize = Number(process.argv[4] ?? 262144);
 const blobs = await SqliteBlobs.open({ location: join(dir, 'db'), synchronous: 'full', chunkSize, busyTimeoutMs: 100 });
-blobs.connection.db.pragma(`wal_autocheckpoint = ${ckpt}`);
+if (ckpt !== 0) blobs.connection.db.pragma(`wal_autocheckpoint = ${ckpt}`);
+const sync = { write: 0, read: 0, conn: 0 };
+const store = blobs['chunks'];
+for (const [name, key] of [['writeChunk', 'write'], ['readChunk', 'read']]) {
+  const orig = store[name].bind(store);
+  store[name] = (...a) => { const s0 = performance.now(); try { return orig(...a); } finally { sync[key] = Math.max(sync[key], performance.now() - s0); } };
+}
+const conn = blobs.connection;
+const origWrite = conn.write.bind(conn);
+conn.write = (w, f) => { const s0 = performance.now(); try { return origWrite(w, f); } finally { sync.conn = Math.max(sync.conn, performance.now() - s0); } };
 const piece = new Uint8Array(1024 * 1024).fill(3);
 const h = monitorEventLoopDelay({ resolution: 1 }); h.enable();
 let worst = 0, last = performance.now(), phase = 'start'; const gaps = [];
@@ -31,6 +40,6 @@ for (let at = 0; at < r.size; at += buf.length) await r.read(buf, at);
 await r.close();
 const t4 = performance.now();
 h.disable(); clearInterval(tick);
-console.log(`ckpt=${ckpt} chunk=${chunkSize >> 10}K write ${(sizeMiB / ((t3 - t0) / 1000)).toFixed(0)} MiB/s (stream ${(t1 - t0).toFixed(0)} prepare ${(t2 - t1).toFixed(0)} commit ${(t3 - t2).toFixed(0)} ms) read ${(sizeMiB / ((t4 - t3) / 1000)).toFixed(0)} MiB/s; loop p99 ${(h.percentile(99) / 1e6).toFixed(1)} max ${(h.max / 1e6).toFixed(1)} ms worst gap ${worst.toFixed(1)} ms gaps>30ms: ${gaps.join(' ')}`);
+console.log(`ckpt=${ckpt} chunk=${chunkSize >> 10}K write ${(sizeMiB / ((t3 - t0) / 1000)).toFixed(0)} MiB/s (stream ${(t1 - t0).toFixed(0)} prepare ${(t2 - t1).toFixed(0)} commit ${(t3 - t2).toFixed(0)} ms) read ${(sizeMiB / ((t4 - t3) / 1000)).toFixed(0)} MiB/s; loop p99 ${(h.percentile(99) / 1e6).toFixed(1)} max ${(h.max / 1e6).toFixed(1)} ms worst gap ${worst.toFixed(1)} ms gaps>30ms: ${gaps.join(' ')}; longest sync call: chunk write ${sync.write.toFixed(1)} read ${sync.read.toFixed(1)} synced commit ${sync.conn.toFixed(1)} ms`);
 await blobs.close();
 rmSync(dir, { recursive: true, force: true });

@@ -125,6 +125,7 @@ export class SqliteDraft implements BlobDraft {
     this.chunks.writeChunk(this.rowId, dirty.seq, this.buffer.subarray(0, dirty.length));
     this.dirty = undefined;
     if (this.cached?.seq === dirty.seq) this.cached = undefined;
+    await this.chunks.conn.throttle(dirty.length);
     await yieldToLoop();
   }
 

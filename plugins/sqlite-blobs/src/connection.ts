@@ -2,12 +2,13 @@
  * One SQLite connection per database file per process, shared (ref-counted) by the storage and the
  * blob handlerton when both use the same file.
  *
- * Opening sets the pragmas (page size before the first table, exclusive locking, WAL, synchronous,
- * busy timeout), takes the write lock for the life of the connection, runs the migrations and reads
- * (or creates) the database id.
+ * Opening takes the writer lock (an exclusively locked side file `<file>-writer.lock`: one writing
+ * process per database), sets the pragmas (page size before the first table, WAL, synchronous, busy
+ * timeout), runs the migrations, reads (or creates) the database id and starts the checkpoint worker.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -17,6 +18,7 @@ import { migrationProvider } from './migrations.js';
 import type { SynchronousLevel } from './options.js';
 import { PreparedQuery } from './prepared.js';
 import type { DB } from './schema.js';
+import { Checkpointer } from './checkpointer.js';
 import { isDiskFailure, mapSqliteError } from './sql-errors.js';
 
 /** Page size set before the first table (it cannot change once the database is in WAL mode). */
@@ -47,13 +49,24 @@ export class SqliteConnection {
   private closed = false;
   users = 0;
 
+  private readonly checkpointer: Checkpointer | undefined;
+  private autoCheckpoint = true;
+
   constructor(
     readonly file: string,
     readonly options: ConnectionOptions,
     db: BetterSqlite3.Database,
     readonly databaseId: bigint,
+    private readonly writerLock: BetterSqlite3.Database,
   ) {
     this.db = db;
+    try {
+      this.checkpointer = new Checkpointer(file, options.busyTimeoutMs);
+      db.pragma('wal_autocheckpoint = 0');
+      this.autoCheckpoint = false;
+    } catch {
+      this.checkpointer = undefined;
+    }
     this.kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: db }) });
     this.relaxStatement = db.prepare('pragma synchronous = NORMAL');
     this.strictStatement = db.prepare(`pragma synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
@@ -115,6 +128,37 @@ export class SqliteConnection {
     }
   }
 
+  /**
+   * Called after `bytes` of bulk data went to the WAL: checkpoints run in the worker, and the writer
+   * waits (without blocking the loop) when the WAL grows past its bound.
+   */
+  async throttle(bytes: number): Promise<void> {
+    if (this.checkpointer?.alive === true) {
+      await this.checkpointer.throttle(bytes);
+    } else if (!this.autoCheckpoint && !this.closed) {
+      this.db.pragma('wal_autocheckpoint = 1000');
+      this.autoCheckpoint = true;
+    }
+  }
+
+  /**
+   * Flushes the WAL to disk from the thread pool, so that the next synced commit (which fsyncs the
+   * WAL on the event loop) finds little left to write. Only an optimisation: errors are ignored.
+   */
+  async presync(): Promise<void> {
+    if (this.options.synchronous !== 'full' || this.closed) return;
+    try {
+      const handle = await openFile(`${this.file}-wal`, 'r');
+      try {
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+    } catch {
+      // no WAL yet, or the platform refuses: the synced commit does the work
+    }
+  }
+
   /** Maps an error; a disk failure stops further use of the connection. */
   fail(error: unknown, what: string): unknown {
     if (isDiskFailure(error)) this.failure = error;
@@ -126,6 +170,10 @@ export class SqliteConnection {
     if (this.closed) return;
     this.closed = true;
     this.cache.clear();
+    if (this.checkpointer !== undefined) {
+      if (this.failure === undefined) await this.checkpointer.drain();
+      await this.checkpointer.stop();
+    }
     try {
       if (this.failure === undefined && this.db.open) this.db.pragma('wal_checkpoint(TRUNCATE)');
     } catch {
@@ -133,6 +181,7 @@ export class SqliteConnection {
     }
     await this.kysely.destroy();
     if (this.db.open) this.db.close();
+    if (this.writerLock.open) this.writerLock.close();
   }
 }
 
@@ -168,35 +217,58 @@ export async function releaseConnection(connection: SqliteConnection): Promise<v
 
 async function openConnection(file: string, options: ConnectionOptions): Promise<SqliteConnection> {
   let db: BetterSqlite3.Database | undefined;
+  let lock: BetterSqlite3.Database | undefined;
   try {
     mkdirSync(dirname(file), { recursive: true });
+    lock = takeWriterLock(file, options.busyTimeoutMs);
     db = new Database(file, { timeout: options.busyTimeoutMs });
     db.defaultSafeIntegers(true);
     applyPragmas(db, options);
     const databaseId = await prepareSchema(db, options.migrateTo);
-    return new SqliteConnection(file, options, db, databaseId);
+    return new SqliteConnection(file, options, db, databaseId, lock);
   } catch (error) {
-    try {
-      db?.close();
-    } catch {
-      // already failing
+    for (const handle of [db, lock]) {
+      try {
+        handle?.close();
+      } catch {
+        // already failing
+      }
     }
     throw mapSqliteError(error, 'opening the sqlite database', file);
+  }
+}
+
+/** The side file whose exclusive lock marks the one process allowed to write the database. */
+export function writerLockFile(file: string): string {
+  return `${file}-writer.lock`;
+}
+
+function takeWriterLock(file: string, busyTimeoutMs: number): BetterSqlite3.Database {
+  const lock = new Database(writerLockFile(file), { timeout: busyTimeoutMs });
+  try {
+    lock.pragma('locking_mode = EXCLUSIVE');
+    // A write in exclusive locking mode takes the file's EXCLUSIVE lock and keeps it until close.
+    lock.exec('BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS owner (pid INTEGER); DELETE FROM owner;');
+    lock.prepare('INSERT INTO owner (pid) VALUES (?)').run(process.pid);
+    lock.exec('COMMIT');
+    return lock;
+  } catch (error) {
+    lock.close();
+    throw error;
   }
 }
 
 function applyPragmas(db: BetterSqlite3.Database, options: ConnectionOptions): void {
   db.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
   db.pragma(`page_size = ${PAGE_SIZE}`);
-  db.pragma('locking_mode = EXCLUSIVE');
   const mode = db.pragma('journal_mode = WAL', { simple: true });
   if (String(mode).toLowerCase() !== 'wal') {
     throw new StorageIOError(`sqlite database could not switch to WAL mode (got ${String(mode)})`);
   }
   db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = OFF');
-  // Take the write lock now and keep it (exclusive locking mode): one writing process per file.
-  db.exec('BEGIN IMMEDIATE; COMMIT');
+  // Truncate the WAL back to this size whenever it restarts after a complete checkpoint.
+  db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
 }
 
 async function prepareSchema(db: BetterSqlite3.Database, migrateTo: string | undefined): Promise<bigint> {

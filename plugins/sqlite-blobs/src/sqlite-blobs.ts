@@ -179,6 +179,7 @@ export class SqliteBlobs implements BlobHandlerton {
     const state = this.stateOf(txn);
     if (state.prepared) throw new StorageTransactionError('prepare: the blob transaction is already prepared');
     for (const draft of state.drafts.values()) await draft.flush();
+    if (state.drafts.size > 0) await this.conn.presync();
     this.conn.write('prepare', () => {
       this.sql.insertBlobTxn.run({ token: state.token, tid: revision });
       for (const draft of state.drafts.values()) {

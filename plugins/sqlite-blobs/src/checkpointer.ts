@@ -1,0 +1,109 @@
+/**
+ * Runs WAL checkpoints in a worker thread (see checkpoint-worker.ts) and applies back-pressure:
+ * writers of large data call `throttle(bytes)`, which starts a background checkpoint every few MiB
+ * and, once the WAL holds more than a bound, waits (asynchronously) until it is fully checkpointed
+ * so that SQLite can restart it from the beginning. The main connection's own auto-checkpoint,
+ * which would copy and fsync synchronously on the event loop, is switched off while this runs.
+ */
+import { Worker } from 'node:worker_threads';
+
+/** Start a background checkpoint after this many bytes written. */
+const CHECKPOINT_EVERY = 8 * 1024 * 1024;
+/** Wait for a complete checkpoint once this many bytes sit in the WAL. */
+const WAL_BOUND = 64 * 1024 * 1024;
+
+interface Reply {
+  id: number;
+  log?: number;
+  checkpointed?: number;
+  error?: string;
+}
+
+/** A checkpointing worker for one database file. */
+export class Checkpointer {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly waiting = new Map<number, (reply: Reply) => void>();
+  private inFlight: Promise<Reply> | undefined;
+  private sinceRequest = 0;
+  private sinceComplete = 0;
+  private stopped = false;
+  private dead: Error | undefined;
+
+  constructor(file: string, busyTimeoutMs: number) {
+    this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { file, busyTimeoutMs } });
+    this.worker.unref();
+    this.worker.on('message', (reply: Reply) => {
+      const resolve = this.waiting.get(reply.id);
+      this.waiting.delete(reply.id);
+      if (this.waiting.size === 0) this.worker.unref();
+      resolve?.(reply);
+    });
+    this.worker.on('error', (error) => this.die(error));
+    this.worker.on('exit', () => this.die(new Error('checkpoint worker exited')));
+  }
+
+  /** False once the worker failed (the caller then falls back to SQLite's auto-checkpoint). */
+  get alive(): boolean {
+    return this.dead === undefined && !this.stopped;
+  }
+
+  /** Accounts `bytes` written to the WAL; may start a checkpoint or wait for one. */
+  async throttle(bytes: number): Promise<void> {
+    if (!this.alive) return;
+    this.sinceRequest += bytes;
+    this.sinceComplete += bytes;
+    if (this.sinceComplete >= WAL_BOUND) {
+      await this.drain();
+      return;
+    }
+    if (this.sinceRequest >= CHECKPOINT_EVERY && this.inFlight === undefined) {
+      this.sinceRequest = 0;
+      void this.request();
+    }
+  }
+
+  /** Runs checkpoints until the whole WAL is copied into the database (or the worker fails). */
+  async drain(): Promise<void> {
+    for (let round = 0; round < 8 && this.alive; round++) {
+      if (this.inFlight !== undefined) await this.inFlight;
+      const reply = await this.request();
+      if (reply.error !== undefined || reply.log === reply.checkpointed) break;
+    }
+    this.sinceComplete = 0;
+    this.sinceRequest = 0;
+  }
+
+  /** Waits for a running checkpoint, then ends the worker. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    if (this.inFlight !== undefined) await this.inFlight;
+    this.stopped = true;
+    if (this.dead !== undefined) return;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.ref();
+    this.worker.postMessage({ stop: true });
+    await exited;
+  }
+
+  private request(): Promise<Reply> {
+    if (this.dead !== undefined) return Promise.resolve({ id: 0, error: this.dead.message });
+    const id = this.nextId++;
+    const pending = new Promise<Reply>((resolve) => this.waiting.set(id, resolve));
+    // Keep the process alive while a reply is awaited; idle, the worker must not hold it open.
+    this.worker.ref();
+    this.inFlight = pending;
+    this.worker.postMessage({ id });
+    void pending.then(() => {
+      if (this.inFlight === pending) this.inFlight = undefined;
+    });
+    return pending;
+  }
+
+  private die(error: Error): void {
+    if (this.dead !== undefined) return;
+    this.dead = error;
+    for (const [id, resolve] of this.waiting) resolve({ id, error: error.message });
+    this.waiting.clear();
+  }
+}
