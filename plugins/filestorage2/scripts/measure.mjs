@@ -83,6 +83,7 @@ if (mode === 'build') {
   const ldir = `${dir}-leveldb`;
   if (!fs.existsSync(ldir)) {
     const db = new ClassicLevel(ldir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.open();
     const value = Buffer.alloc(100, 97);
     for (let base = 0; base < max; base += 10000) {
       const batch = db.batch();

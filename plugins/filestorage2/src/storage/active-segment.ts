@@ -108,17 +108,15 @@ export class ActiveSegment {
       if (++steps % 1024 === 0) await yieldEvery();
     }
     seg.allocatedEnd = size;
-    if (pos < size) {
+    if (pos < size && !isAllZero(io, fd, path, pos, size)) {
+      // zeros are preallocated space; anything else is a torn tail, unless a valid transaction follows
       const later = findValidTxnAfter(io, fd, path, pos + 1, size);
       if (later >= 0) throw new CorruptionError(`damaged transaction followed by a valid one at offset ${later}`, path, pos);
-      if (!isAllZero(io, fd, path, pos, size)) {
-        // torn tail: the last write was cut off by a crash
-        if (!readOnly) {
-          io.truncate(fd, pos, path);
-          await io.fsync(fd, path);
-        }
-        seg.allocatedEnd = pos;
+      if (!readOnly) {
+        io.truncate(fd, pos, path);
+        await io.fsync(fd, path);
       }
+      seg.allocatedEnd = pos;
     }
     return seg;
   }
@@ -230,11 +228,11 @@ function checkTxnAt(io: FileIO, fd: number, path: string, at: number, size: numb
 }
 
 function isAllZero(io: FileIO, fd: number, path: string, from: number, size: number): boolean {
-  const chunk = Buffer.allocUnsafe(1 << 20);
+  const chunk = Buffer.allocUnsafe(ZEROS.length);
   for (let at = from; at < size; ) {
     const n = io.readAt(fd, chunk, 0, Math.min(chunk.length, size - at), at, path);
     if (n === 0) return true;
-    for (let i = 0; i < n; i++) if (chunk[i] !== 0) return false;
+    if (!chunk.subarray(0, n).equals(ZEROS.subarray(0, n))) return false;
     at += n;
   }
   return true;

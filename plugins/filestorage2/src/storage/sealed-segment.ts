@@ -30,6 +30,7 @@ export class SealedSegment {
   /** Unique id within this process (page-cache keys). */
   readonly uid = nextUid++;
   private readonly pages: number;
+  private readonly fenceAt: number;
   readonly fd: number;
   readonly path: string;
 
@@ -38,13 +39,15 @@ export class SealedSegment {
     readonly file: SegmentFile,
     readonly header: SegmentHeader,
     readonly footer: SegmentFooter,
-    readonly fences: BigUint64Array,
-    private readonly pageCrcs: Uint32Array,
+    /** Page CRCs (u32 each) then fences (u64 each), big-endian, as read from the trailer. */
+    private readonly meta: Buffer,
     private readonly bloom: Uint8Array,
+    pages: number,
     private readonly cache: PageCache,
     readonly fileSize: number,
   ) {
-    this.pages = pageCrcs.length;
+    this.pages = pages;
+    this.fenceAt = pages * 4;
     this.fd = file.fd;
     this.path = file.path;
   }
@@ -68,15 +71,8 @@ export class SealedSegment {
     if (io.readAt(fd, meta, 0, metaLen, layout.pageCrcOff, path) !== metaLen || crc32(meta) !== footer.metaCrc) {
       throw new CorruptionError('index trailer checksum mismatch', path, layout.pageCrcOff);
     }
-    const pageCrcs = new Uint32Array(layout.pages);
-    const fences = new BigUint64Array(layout.pages);
-    for (let i = 0; i < layout.pages; i++) {
-      pageCrcs[i] = meta.readUInt32BE(i * 4);
-      fences[i] = meta.readBigUInt64BE(layout.pages * 4 + i * 8);
-    }
-    const bloom = new Uint8Array(layout.bloomBytes);
-    bloom.set(meta.subarray(layout.pages * 12));
-    return new SealedSegment(io, file, header, footer, fences, pageCrcs, bloom, cache, size);
+    const bloom = meta.subarray(layout.pages * 12);
+    return new SealedSegment(io, file, header, footer, meta, bloom, layout.pages, cache, size);
   }
 
   /** The segment's sequence number. */
@@ -104,7 +100,7 @@ export class SealedSegment {
     const len = this.entriesInPage(p) * INDEX_ENTRY_SIZE;
     const off = this.footer.indexOff + p * PAGE_SIZE;
     const b = Buffer.allocUnsafe(len);
-    if (this.io.readAt(this.fd, b, 0, len, off, this.path) !== len || crc32(b) !== this.pageCrcs[p]) {
+    if (this.io.readAt(this.fd, b, 0, len, off, this.path) !== len || crc32(b) !== this.meta.readUInt32BE(p * 4)) {
       throw new CorruptionError('index page checksum mismatch', this.path, off);
     }
     if (!bypassCache) this.cache.set(key, b);
@@ -115,13 +111,14 @@ export class SealedSegment {
   find(oid: bigint): IndexEntry | null {
     if (this.pages === 0) return null;
     if (!bloomMayContain(this.bloom, this.footer.bloomBits, this.footer.bloomK, oid)) return null;
-    const fences = this.fences;
-    if (oid < fences[0]!) return null;
+    const meta = this.meta;
+    const at = this.fenceAt;
+    if (oid < meta.readBigUInt64BE(at)) return null;
     let lo = 0;
     let hi = this.pages - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (fences[mid]! <= oid) lo = mid;
+      if (meta.readBigUInt64BE(at + mid * 8) <= oid) lo = mid;
       else hi = mid - 1;
     }
     const page = this.page(lo);
