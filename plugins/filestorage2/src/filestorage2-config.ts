@@ -35,7 +35,7 @@ export function parseFileStorage2Options(
   configPath = 'storage',
 ): FileStorage2Options {
   if (typeof location !== 'string' || location.trim() === '') {
-    throw new InvalidConfigError(`${configPath}: filestorage2 needs a location (the storage directory)`, `${configPath}.location`);
+    throw new InvalidConfigError(`${configPath}.location: filestorage2 needs a location (the storage directory)`, `${configPath}.location`);
   }
   for (const key of Object.keys(options)) {
     if (!KNOWN.includes(key)) {
