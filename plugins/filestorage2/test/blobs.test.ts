@@ -288,7 +288,7 @@ test('references count at commit, release at once; reclaim removes unreferenced 
   t.is(await store.reclaim(), 0);
 });
 
-test('an open reader survives release and reclaim; closing it lets the revision go', async (t) => {
+test('an open reader survives release and reclaim; once it is closed, reclaim removes the revision', async (t) => {
   const store = await openStore(t);
   const blobId = await store.createBlob();
   const data = pattern(5 * CHUNK);
@@ -304,6 +304,7 @@ test('an open reader survives release and reclaim; closing it lets the revision 
   await reader.close();
   await reader.close();
   t.is(await store.refcount(blobId, 10n), 0);
+  t.is(await store.reclaim(), 1);
   await t.throwsAsync(store.openRevision(blobId, 10n), { instanceOf: POSKeyError });
   await t.throwsAsync(reader.read(out, 0), { instanceOf: HandleClosedError });
 });
@@ -404,4 +405,17 @@ test('random writes and truncates on fresh and based drafts match a byte-array m
     { numRuns: 40 },
   );
   t.pass();
+});
+
+test('a reader asking for a revision whose commit is under way waits for it', async (t) => {
+  const store = await openStore(t);
+  const blobId = await store.createBlob();
+  const txn = blobTransaction();
+  const draft = await store.createDraft(txn, blobId, 7n, null);
+  await draft.write(pattern(2 * CHUNK), 0);
+  await store.prepare(txn, 10n);
+  const committing = store.commit(txn);
+  const reading = readAll(store, blobId, 10n);
+  await committing;
+  t.deepEqual(await reading, pattern(2 * CHUNK));
 });

@@ -53,6 +53,11 @@ interface TxnState {
   livePins: RevisionState[];
   phase: TxnPhase;
   revision: Tid | null;
+  /** Set as soon as `commit` is called (before its first await). */
+  commitCalled: boolean;
+  /** Resolves when the transaction has committed or rolled back. */
+  readonly settled: Promise<void>;
+  readonly settle: () => void;
 }
 
 /** FileStorage2's blob handlerton: durable, data-transactional, chunked with copy-on-write. */
@@ -131,7 +136,7 @@ export class FileStorage2Blobs implements BlobHandlerton {
     this.#assertOpen();
     assertU64(blobId, 'blobId');
     assertU64(revision, 'revision');
-    const state = this.#revision(blobId, revision);
+    const state = await this.#revision(blobId, revision);
     this.#index.addReader(state);
     const dir = this.#layout.revisionDir(blobId, revision);
     try {
@@ -179,7 +184,7 @@ export class FileStorage2Blobs implements BlobHandlerton {
       if (base === null) {
         draft = await ChunkedDraft.create(this.#draftEnv, blobId, dir, null);
       } else {
-        const baseState = this.#revision(blobId, base);
+        const baseState = await this.#revision(blobId, base);
         this.#index.addReader(baseState);
         try {
           const baseDir = this.#layout.revisionDir(blobId, base);
@@ -253,6 +258,7 @@ export class FileStorage2Blobs implements BlobHandlerton {
       if (this.#finished.has(txn)) throw new TransactionClosedError(`blob transaction ${txn.label} has ended`);
       return;
     }
+    state.commitCalled = true;
     await state.queue.run(async () => {
       const empty = state.drafts.size === 0 && state.refs.length === 0;
       if (empty && (state.phase === 'active' || state.phase === 'prepared')) {
@@ -404,17 +410,28 @@ export class FileStorage2Blobs implements BlobHandlerton {
     }
   }
 
+  /** Drops a reader; an unreferenced revision then waits for the next `reclaim()`. */
   async #dropReader(state: RevisionState): Promise<void> {
-    const idle = this.#index.removeReader(state);
-    if (idle && !this.#closed && this.#failed === null) await this.#delete(state);
+    this.#index.removeReader(state);
   }
 
-  #revision(blobId: BlobId, revision: Tid): RevisionState {
-    const state = this.#index.get(blobId, revision);
-    if (state === undefined) {
-      throw new POSKeyError(`no revision ${toHex(revision)} of blob ${toHex(blobId)}`, blobId);
+  /**
+   * A committed revision. One whose transaction is committing is waited for: the storage makes
+   * its record visible before `commit` has published it. A prepared revision stays invisible.
+   */
+  async #revision(blobId: BlobId, revision: Tid): Promise<RevisionState> {
+    for (;;) {
+      const state = this.#index.get(blobId, revision);
+      if (state !== undefined) return state;
+      const publishing = [...this.#txns.values()].find(
+        (t) => t.commitCalled && t.revision === revision && t.drafts.has(blobId),
+      );
+      if (publishing === undefined) {
+        throw new POSKeyError(`no revision ${toHex(revision)} of blob ${toHex(blobId)}`, blobId);
+      }
+      await publishing.settled;
+      this.#assertOpen();
     }
-    return state;
   }
 
   #ownRefs(refs: readonly BlobRef[]): RevisionKey[] {
@@ -432,7 +449,13 @@ export class FileStorage2Blobs implements BlobHandlerton {
     let state = this.#txns.get(txn);
     if (state === undefined) {
       if (this.#finished.has(txn)) throw new TransactionClosedError(`blob transaction ${txn.label} has ended`);
+      let settle = (): void => undefined;
+      const settled = new Promise<void>((resolve) => {
+        settle = resolve;
+      });
       state = {
+        settled,
+        settle,
         seq: this.#index.allocateTxnSeq(),
         queue: new SerialQueue(),
         drafts: new Map(),
@@ -440,6 +463,7 @@ export class FileStorage2Blobs implements BlobHandlerton {
         livePins: [],
         phase: 'active',
         revision: null,
+        commitCalled: false,
       };
       this.#txns.set(txn, state);
     }
@@ -454,8 +478,10 @@ export class FileStorage2Blobs implements BlobHandlerton {
   }
 
   #finish(txn: BlobTransaction): void {
+    const state = this.#txns.get(txn);
     this.#txns.delete(txn);
     this.#finished.add(txn);
+    state?.settle();
   }
 
   /** Appends journal records; any failure is fail-stop (the journal's tail is no longer known). */
