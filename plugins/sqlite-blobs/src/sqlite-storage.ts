@@ -204,7 +204,7 @@ export class SqliteStorage implements Storage {
     if (current === undefined) {
       if (serial !== 0n) throw new ConflictError(oid, undefined, serial, 'the object does not exist');
     } else if (current.deleted !== 0n) {
-      if (serial !== 0n && serial !== current.tid) throw new ConflictError(oid, undefined, serial, 'the object was deleted');
+      throw new ConflictError(oid, undefined, serial, 'the object was deleted');
     } else if (serial !== current.tid) {
       throw new ConflictError(oid, current.tid, serial);
     }
