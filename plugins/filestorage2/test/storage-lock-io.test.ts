@@ -121,3 +121,24 @@ test('read-only open: no lock, no writes, ReadOnlyError', async (t) => {
     await cleanup();
   }
 });
+
+test('simulated crash: acknowledged commits survive, a voted but unfinished one does not', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await openStorage(dir, { syncMode: 'none' });
+    const tid = await commit(s, [{ oid: 1n, serial: 0n, data: 'acknowledged' }]);
+    const { storageTransaction, NO_REFS } = await import('@handlerton/framework');
+    const txn = storageTransaction();
+    await s.tpcBegin(txn);
+    await s.store(2n, 0n, { data: new Uint8Array([1]), refs: NO_REFS }, txn);
+    await s.tpcVote(txn);
+    await s.simulateCrash();
+    const r = await openStorage(dir);
+    t.is(await loadText(r, 1n), 'acknowledged');
+    t.is(r.lastTransaction(), tid);
+    t.is(await loadText(r, 2n), null);
+    await r.close();
+  } finally {
+    await cleanup();
+  }
+});

@@ -654,7 +654,10 @@ export class FileStorage2 implements Storage {
     const active = this.active;
     if (active && active.txnCount > 0 && active.minTid <= packTid) await this.seal();
     const inputs = this.sealed.slice();
-    if (inputs.length === 0) return { removedRevisions: 0, removedObjects: 0, reclaimedBytes: 0 };
+    // nothing at or before packTid: no revision can be superseded, nothing to do
+    if (inputs.length === 0 || !inputs.some((s) => s.footer.txnCount > 0 && s.footer.minTid <= packTid)) {
+      return { removedRevisions: 0, removedObjects: 0, reclaimedBytes: 0 };
+    }
     for (const s of inputs) s.file.acquire();
     try {
       const gen = Math.max(...inputs.map((s) => s.header.gen)) + 1;
@@ -712,6 +715,24 @@ export class FileStorage2 implements Storage {
       this.batchTimer = null;
     }
     await this.syncNow().catch(() => {});
+    for (const s of this.sealed) s.file.close();
+    this.active?.file.close();
+    this.releaseLock();
+  }
+
+  /**
+   * Simulates a killed process (for crash tests and conformance harnesses): stops at once without
+   * writing, syncing or sealing anything more, closes the files and drops the lock file (a restart
+   * takes over a dead owner's lock the same way). Transactions not yet written are lost, as in a crash.
+   */
+  async simulateCrash(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const dead = new StorageClosedError('filestorage2 storage crashed (simulated)');
+    for (const q of this.queue.splice(0)) q.reject(dead);
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.batchTimer = null;
+    this.failure = new StorageIOError('filestorage2 storage crashed (simulated)');
     for (const s of this.sealed) s.file.close();
     this.active?.file.close();
     this.releaseLock();

@@ -53,7 +53,8 @@ export interface PackOutcome {
 }
 
 const BLOB_BATCH = 256;
-const YIELD_EVERY = 256;
+/** Phase 2 lets the event loop run after about this many input bytes. */
+const YIELD_BYTES = 1 << 20;
 
 /** Streams one input's index pages in oid order. */
 class IndexCursor {
@@ -176,7 +177,7 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
       if (seg.footer.minTid > 0n && (minTid === 0n || seg.footer.minTid < minTid)) minTid = seg.footer.minTid;
       if (seg.footer.maxTid > maxTid) maxTid = seg.footer.maxTid;
       if (seg.footer.maxOid > maxOid) maxOid = seg.footer.maxOid;
-      let n = 0;
+      let sinceYield = 0;
       for (const txn of scanTxns(io, seg.fd, seg.path, SEGMENT_HEADER_SIZE, seg.footer.dataEnd)) {
         const kept: { rec: RecordToWrite; page: number; index: number; entry: IndexEntry }[] = [];
         for (const r of txn.records) {
@@ -214,7 +215,9 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
           txnCount++;
         }
         if (blobBatch.length >= BLOB_BATCH && job.observer) await job.observer.releaseBlobRefs(blobBatch.splice(0));
-        if (++n % YIELD_EVERY === 0) {
+        sinceYield += txn.size;
+        if (sinceYield >= YIELD_BYTES) {
+          sinceYield = 0;
           checkStop();
           await pause();
         }
