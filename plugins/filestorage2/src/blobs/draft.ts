@@ -69,8 +69,11 @@ export class ChunkedDraft implements BlobDraft {
   ): Promise<ChunkedDraft> {
     const { ops } = env;
     try {
-      await ops.rmTree(dir);
-      await ops.mkdirp(dir);
+      await ops.mkdir(dir).catch(async (error: unknown) => {
+        if (!hasCode(error, 'EEXIST')) throw error;
+        await ops.rmTree(dir);
+        await ops.mkdir(dir);
+      });
       const draft = new ChunkedDraft(env, blobId, dir, base?.size ?? 0);
       if (base !== null) await draft.#shareBase(base.dir, chunkCount(base.size, env.chunkSize));
       return draft;
@@ -144,20 +147,19 @@ export class ChunkedDraft implements BlobDraft {
       const { ops, sync } = this.#env;
       const chunks = [...this.#open.values()];
       this.#open.clear();
-      try {
-        while (chunks.length > 0) {
-          const chunk = chunks[0] as DraftChunk;
-          if (chunk.dirty && sync) await this.#durable(ops.fdatasync(chunk.fd), chunk.fd);
-          chunks.shift();
-          await ops.close(chunk.fd);
-        }
-        await Promise.all(this.#syncs);
-        if (this.#syncError !== null) throw this.#syncError;
-        if (sync) await this.#durable(ops.fsyncDir(this.dir), -1);
-      } catch (error) {
-        for (const chunk of chunks) await ops.close(chunk.fd).catch(() => undefined);
-        throw ioError(`preparing blob draft ${this.dir}`, error);
+      // Every fsync runs at once (the file system batches them); fds close only after all settled.
+      const syncs: Promise<void>[] = [...this.#syncs];
+      if (sync) {
+        for (const chunk of chunks) if (chunk.dirty) syncs.push(this.#durable(ops.fdatasync(chunk.fd), chunk.fd));
+        syncs.push(this.#durable(ops.fsyncDir(this.dir), -1));
       }
+      const results = await Promise.allSettled(syncs);
+      const closed = await Promise.allSettled(chunks.map((chunk) => ops.close(chunk.fd)));
+      const failure =
+        results.find((r): r is PromiseRejectedResult => r.status === 'rejected') ??
+        closed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failure !== undefined) throw ioError(`preparing blob draft ${this.dir}`, failure.reason);
+      if (this.#syncError !== null) throw this.#syncError;
       this.#state = 'prepared';
       return this.#size;
     });

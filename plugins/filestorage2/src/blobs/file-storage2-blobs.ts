@@ -234,6 +234,8 @@ export class FileStorage2Blobs implements BlobHandlerton {
       try {
         const drafts: PreparedDraft[] = [];
         for (const [blobId, { draft, oid }] of state.drafts) drafts.push({ blobId, oid, size: await draft.prepare() });
+        // The drafts' own directory entries in tmp/ must be durable too.
+        if (drafts.length > 0 && this.#syncMode !== 'none') await this.#syncTmp();
         if (drafts.length > 0 || state.refs.length > 0) {
           const record: JournalRecord = { type: 'prepare', txnSeq: state.seq, revision, drafts, refs: [...state.refs] };
           await this.#log([record], this.#syncMode !== 'none');
@@ -407,6 +409,17 @@ export class FileStorage2Blobs implements BlobHandlerton {
     } catch (error) {
       this.#logger.warn({ err: error, blobId: String(state.blobId), revision: String(state.revision) }, 'could not remove blob revision');
       return false;
+    }
+  }
+
+  /** fsync of tmp/; a failure is fail-stop. */
+  async #syncTmp(): Promise<void> {
+    try {
+      await this.#ops.fsyncDir(this.#layout.tmp);
+    } catch (error) {
+      const failure = ioError(`fsync of ${this.#layout.tmp} failed`, error);
+      this.#fatal(failure);
+      throw failure;
     }
   }
 

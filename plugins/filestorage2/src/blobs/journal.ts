@@ -8,7 +8,6 @@ import { CorruptionError } from '@handlerton/framework';
 import { FRAME_HEADER, JOURNAL_MAGIC, MAX_PAYLOAD, MalformedRecord, decodeRecord, encodeRecord } from './journal-codec.js';
 import type { JournalRecord } from './journal-codec.js';
 import { FsOps, hasCode, ioError } from './fs-ops.js';
-import { SerialQueue } from './serial-queue.js';
 
 const READ_BLOCK = 1024 * 1024;
 
@@ -148,11 +147,22 @@ export async function writeJournal(
   if (sync) await ops.fsyncDir(dir);
 }
 
-/** The open journal: appends frames in order; fdatasync on request. */
+interface PendingAppend {
+  readonly bytes: Uint8Array;
+  readonly sync: boolean;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * The open journal: appends frames in call order. Appends that arrive while a write is under
+ * way are written together with one write and at most one fdatasync (group commit).
+ */
 export class Journal {
   readonly #ops: FsOps;
   readonly #path: string;
-  readonly #queue = new SerialQueue();
+  #pending: PendingAppend[] = [];
+  #flushing: Promise<void> | null = null;
   #fd: number;
   #end: number;
 
@@ -174,26 +184,41 @@ export class Journal {
     return this.#end;
   }
 
-  /** Appends `records` as one write; with `sync`, returns after fdatasync. Raw node errors escape. */
+  /** Appends `records`; with `sync`, returns after an fdatasync that covers them. Raw node errors escape. */
   append(records: readonly JournalRecord[], sync: boolean): Promise<void> {
-    return this.#queue.run(async () => {
-      if (this.#fd < 0) throw ioError('blob refcount journal', new Error('journal is closed'));
-      const bytes = Buffer.concat(records.map(encodeRecord));
-      await this.#ops.writeFully(this.#fd, bytes, 0, bytes.length, this.#end);
-      this.#end += bytes.length;
-      if (sync) await this.#ops.fdatasync(this.#fd);
+    const bytes = Buffer.concat(records.map(encodeRecord));
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ bytes, sync, resolve, reject });
+      this.#flushing ??= this.#flush();
     });
   }
 
-  /** Closes the file. Idempotent. */
+  async #flush(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending;
+      this.#pending = [];
+      try {
+        if (this.#fd < 0) throw ioError('blob refcount journal', new Error('journal is closed'));
+        const bytes = batch.length === 1 ? (batch[0] as PendingAppend).bytes : Buffer.concat(batch.map((p) => p.bytes));
+        await this.#ops.writeFully(this.#fd, bytes, 0, bytes.length, this.#end);
+        this.#end += bytes.length;
+        if (batch.some((p) => p.sync)) await this.#ops.fdatasync(this.#fd);
+        for (const p of batch) p.resolve();
+      } catch (error) {
+        for (const p of batch) p.reject(error);
+      }
+    }
+    this.#flushing = null;
+  }
+
+  /** Closes the file after pending appends. Idempotent. */
   async close(): Promise<void> {
-    await this.#queue.run(async () => {
-      if (this.#fd < 0) return;
-      const fd = this.#fd;
-      this.#fd = -1;
-      await this.#ops.close(fd).catch((error: unknown) => {
-        if (!hasCode(error, 'EBADF')) throw ioError(`closing ${this.#path}`, error);
-      });
+    await this.#flushing;
+    if (this.#fd < 0) return;
+    const fd = this.#fd;
+    this.#fd = -1;
+    await this.#ops.close(fd).catch((error: unknown) => {
+      if (!hasCode(error, 'EBADF')) throw ioError(`closing ${this.#path}`, error);
     });
   }
 }

@@ -52,10 +52,7 @@ export class RevisionFiles {
       published.push(target);
       toSync.add(blobDir);
     }
-    if (sync) {
-      const deepestFirst = [...toSync].sort((a, b) => b.length - a.length);
-      for (const dir of deepestFirst) await this.#ops.fsyncDir(dir);
-    }
+    if (sync) await Promise.all([...toSync].map((dir) => this.#ops.fsyncDir(dir)));
     return published;
   }
 
