@@ -14,6 +14,9 @@ import {
 } from '@handlerton/framework';
 import type { BlobId, BlobRef, EngineContext, FileSystem, PendingRevision, Tid } from '@handlerton/framework';
 import { FileStorage2Blobs } from '../src/blobs/index.js';
+import { FsOps } from '../src/blobs/fs-ops.js';
+import { Journal } from '../src/blobs/journal.js';
+import type { JournalRecord } from '../src/blobs/journal-codec.js';
 
 const CHUNK = 4096;
 const context: EngineContext = { clock: systemClock, logger: silentLogger, fs };
@@ -275,4 +278,44 @@ test('a failing fsync at commit is StorageIOError; the prepared data stays for r
   const reopened = await openStore(t, dir);
   await reopened.recover(async (p) => p.blobId === blobId);
   t.deepEqual(await readAll(reopened, blobId, 20n), pattern(10));
+});
+
+test('a journal grown far past the live state is compacted at open', async (t) => {
+  const dir = await tempDir(t);
+  const first = await FileStorage2Blobs.open({ dir, syncMode: 'none', chunkSize: CHUNK }, context);
+  const blobId = await first.createBlob();
+  const txn = blobTransaction();
+  await (await first.createDraft(txn, blobId, 1n, null)).write(pattern(100), 0);
+  await first.addReferences(txn, [ref(blobId, 10n), ref(blobId, 10n)]);
+  await first.prepare(txn, 10n);
+  await first.commit(txn);
+  const pending = await prepareOnly(first, 20n, pattern(50));
+  const crashed = await crashCopy(t, dir);
+  await first.close();
+
+  // grow the crashed copy's journal with 60,000 records that cancel out (each +1 -1 on the revision)
+  const path = join(crashed, 'refs.log');
+  const journal = await Journal.open(new FsOps(fs), path, (await stat(path)).size);
+  for (let i = 0; i < 200; i++) {
+    const batch: JournalRecord[] = [];
+    for (let j = 0; j < 150; j++) {
+      const seq = BigInt(1_000_000 + i * 150 + j);
+      batch.push({ type: 'prepare', txnSeq: seq, revision: 1n, drafts: [], refs: [{ blobId, revision: 10n }] });
+      batch.push({ type: 'commit', txnSeq: seq });
+    }
+    batch.push({ type: 'release', refs: Array.from({ length: 150 }, () => ({ blobId, revision: 10n })) });
+    await journal.append(batch, false);
+  }
+  await journal.close();
+  const before = (await stat(path)).size;
+  t.true(before > 1024 * 1024);
+
+  const store = await openStore(t, crashed);
+  const after = (await stat(path)).size;
+  t.true(after < 1024, `compacted from ${before} to ${after} bytes`);
+  t.is(await store.refcount(blobId, 10n), 2);
+  t.deepEqual(await readAll(store, blobId, 10n), pattern(100));
+  t.true((await store.createBlob()) > pending);
+  await store.recover(async () => true);
+  t.deepEqual(await readAll(store, pending, 20n), pattern(50), 'a pending transaction survives compaction');
 });
