@@ -48,7 +48,7 @@ import { readFooter, SealedSegment } from './sealed-segment.js';
 import type { SegmentFile } from './segment-file.js';
 import { TrailerWriter } from './trailer-writer.js';
 import { encodeTxn, type MetaBytes, type ParsedRecord, type ParsedTxn, type RecordToWrite } from './txn-format.js';
-import type { PendingWrite, QueuedTxn, TxnState } from './txn-state.js';
+import { Arena, type PendingWrite, type QueuedTxn, type TxnState } from './txn-state.js';
 
 /** What every lookup needs from a segment, active or sealed. */
 interface SegmentView {
@@ -360,7 +360,7 @@ export class FileStorage2 implements Storage {
         assigned = nextTid(this.lastAssignedTid, this.context.clock.now());
       }
       this.lastAssignedTid = assigned;
-      this.current = { txn, tid: assigned, meta, writes: new Map(), voted: null };
+      this.current = { txn, tid: assigned, meta, writes: new Map(), arena: new Arena(), voted: null };
       return assigned;
     } catch (e) {
       this.commitLock.release();
@@ -409,7 +409,9 @@ export class FileStorage2 implements Storage {
     for (const w of state.writes.values()) {
       const key = oidKey(w.oid);
       const prev = this.overlay.get(key)?.off ?? active.index.get(key)?.off ?? 0;
-      records.push({ oid: w.oid, deleted: w.deleted, refs: w.refs, data: w.data, prev });
+      const refs = state.arena.view(w.refsAt, w.refsLen);
+      const data = state.arena.view(w.dataAt, w.dataLen);
+      records.push({ oid: w.oid, deleted: w.deleted, refs, data, prev });
     }
     const { bytes, recordOffsets } = encodeTxn(state.tid, STATUS_COMMITTED, state.meta, records, pos);
     active.reservedEnd = pos + bytes.length;
@@ -459,7 +461,9 @@ export class FileStorage2 implements Storage {
   private addWrite(state: TxnState, oid: bigint, deleted: boolean, refs: Uint8Array, data: Uint8Array): void {
     const key = oidKey(oid);
     state.writes.delete(key);
-    const write: PendingWrite = { oid, deleted, refs, data: data.slice() };
+    const refsAt = refs.length > 0 ? state.arena.add(refs) : 0;
+    const dataAt = data.length > 0 ? state.arena.add(data) : 0;
+    const write: PendingWrite = { oid, deleted, refsAt, refsLen: refs.length, dataAt, dataLen: data.length };
     state.writes.set(key, write);
     if (oid >= this.nextOid) this.nextOid = oid + 1n;
   }

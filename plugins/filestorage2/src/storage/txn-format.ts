@@ -88,20 +88,33 @@ export function encodeTxn(
   at += meta.description.copy(b, at);
   at += meta.extension.copy(b, at);
   const recordOffsets: number[] = [];
+  const tidHi = Number(tid >> 32n);
+  const tidLo = Number(tid & 0xffffffffn);
   for (const r of records) {
     recordOffsets.push(txnOff + at);
-    at = writeRecord(b, at, r, tid, txnOff);
+    at = writeRecordFast(b, at, r, tidHi, tidLo, txnOff);
   }
   b.writeUInt32BE(crc32(b.subarray(0, at)), at);
   b.writeUInt32BE(total, at + 4);
   return { bytes: b, recordOffsets };
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Writes one data record into `b` at `at`; returns the position after it. */
 export function writeRecord(b: Buffer, at: number, r: RecordToWrite, tid: bigint, txnOff: number): number {
+  return writeRecordFast(b, at, r, Number(tid >> 32n), Number(tid & 0xffffffffn), txnOff);
+}
+
+function writeRecordFast(b: Buffer, at: number, r: RecordToWrite, tidHi: number, tidLo: number, txnOff: number): number {
   const start = at;
-  b.writeBigUInt64BE(r.oid, at);
-  b.writeBigUInt64BE(tid, at + 8);
+  if (r.oid <= MAX_SAFE) {
+    writeOffset(b, at, Number(r.oid));
+  } else {
+    b.writeBigUInt64BE(r.oid, at);
+  }
+  b.writeUInt32BE(tidHi, at + 8);
+  b.writeUInt32BE(tidLo, at + 12);
   writeOffset(b, at + 16, r.prev);
   writeOffset(b, at + 24, txnOff);
   b.writeUInt8(r.deleted ? RECORD_FLAG_DELETE : 0, at + 32);

@@ -4,12 +4,38 @@ import type { OidKey } from './oid-key.js';
 import type { PublishedRecord } from './active-segment.js';
 import type { MetaBytes } from './txn-format.js';
 
-/** One pending write of the transaction. */
+/** One pending write of the transaction; its refs and data bytes live in the transaction's arena. */
 export interface PendingWrite {
   readonly oid: bigint;
   readonly deleted: boolean;
-  readonly refs: Uint8Array;
-  readonly data: Uint8Array;
+  readonly refsAt: number;
+  readonly refsLen: number;
+  readonly dataAt: number;
+  readonly dataLen: number;
+}
+
+/** Append-only byte store of one transaction's record payloads (one allocation instead of one per store). */
+export class Arena {
+  private buf = Buffer.allocUnsafe(16 * 1024);
+  private used = 0;
+
+  /** Copies `bytes` in; returns where they start. */
+  add(bytes: Uint8Array): number {
+    const at = this.used;
+    if (at + bytes.length > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, at + bytes.length));
+      this.buf.copy(grown, 0, 0, at);
+      this.buf = grown;
+    }
+    this.buf.set(bytes, at);
+    this.used += bytes.length;
+    return at;
+  }
+
+  /** A view of bytes added earlier (valid until the next `add`). */
+  view(at: number, length: number): Buffer {
+    return this.buf.subarray(at, at + length);
+  }
 }
 
 /** The encoded transaction, placed in the active segment by the vote. */
@@ -25,6 +51,7 @@ export interface TxnState {
   readonly tid: bigint;
   readonly meta: MetaBytes;
   readonly writes: Map<OidKey, PendingWrite>;
+  readonly arena: Arena;
   voted: VotedTxn | null;
 }
 
