@@ -4,8 +4,11 @@
  * HANDLERTON_CRASH_SEED to replay a failure and HANDLERTON_CRASH_CYCLES to run longer.
  */
 import test, { type ExecutionContext } from 'ava';
-import { isHandlertonError } from '@handlerton/framework';
+import { isHandlertonError, openDatabase, ROOT_OID, type Database } from '@handlerton/framework';
 import { formatKillLoopReport, runKillLoop, type KillLoopOptions, type KillLoopReport } from '../src/crash/index.js';
+import { CrashModel } from '../src/crash/verify.js';
+import { commitTransaction, readWriterState } from '../src/crash/workload-writer.js';
+import { recordContent } from '../src/crash/workload.js';
 
 const SEED = process.env['HANDLERTON_CRASH_SEED'] === undefined ? 20261121 : Number(process.env['HANDLERTON_CRASH_SEED']);
 const CYCLES = process.env['HANDLERTON_CRASH_CYCLES'] === undefined ? undefined : Number(process.env['HANDLERTON_CRASH_CYCLES']);
@@ -26,7 +29,9 @@ function assertSurvives(t: ExecutionContext, report: KillLoopReport): void {
 }
 
 test('FileStorage2: every acknowledged commit survives kill -9', async (t) => {
-  assertSurvives(t, await loop(t, { config: (dir) => `filestorage2:${dir}`, cycles: 30 }));
+  // 128 KiB segments: the loop also kills writers while they seal segments and opens sealed ones.
+  const config = (dir: string) => ({ engine: 'filestorage2', path: dir, options: { segmentSize: 128 * 1024 } });
+  assertSurvives(t, await loop(t, { config, cycles: 30 }));
 });
 
 test('SQLite: every acknowledged commit survives kill -9', async (t) => {
@@ -58,4 +63,63 @@ test('bad options are rejected before anything is spawned', async (t) => {
     const error = await t.throwsAsync(runKillLoop(options));
     t.true(isHandlertonError(error, 'HANDLERTON_INVALID_ARGUMENT'), String(error));
   }
+});
+
+/** A memory database holding workload transactions 1..count, and a model that acknowledged them. */
+async function committed(count: number): Promise<{ db: Database; model: CrashModel }> {
+  const db = await openDatabase('memory:');
+  const model = new CrashModel(true);
+  let state = await readWriterState(db);
+  for (let seq = 1; seq <= count; seq++) {
+    state = await commitTransaction(db, seq, state, true);
+    model.acknowledge(seq, db.lastTransaction());
+  }
+  return { db, model };
+}
+
+test('the checker accepts a correct history and the same state twice', async (t) => {
+  const { db, model } = await committed(6);
+  const first = await model.check(db);
+  const second = await model.check(db);
+  t.deepEqual(first.problems, []);
+  t.is(first.seq, 6);
+  t.is(second.digest, first.digest);
+  await db.close();
+});
+
+test('the checker reports a partial transaction: a later write without its root and manifest', async (t) => {
+  const { db, model } = await committed(4);
+  t.deepEqual((await model.check(db)).problems, []);
+  const hot = (await readWriterState(db)).root?.hot[0];
+  if (hot === undefined) return t.fail('no hot record');
+  await db.transaction(async (tx) => {
+    await tx.write(hot, recordContent(5, 100));
+    await tx.create(recordContent(5, 0));
+  });
+  const problems = (await model.check(db)).problems.join('\n');
+  t.regex(problems, /partly visible/);
+  t.regex(problems, /has serial/);
+  t.regex(problems, /no committed transaction wrote them/);
+  await db.close();
+});
+
+test('the checker reports a lost acknowledged commit and wrong bytes', async (t) => {
+  const { db, model } = await committed(3);
+  model.acknowledge(4, db.lastTransaction() + 1n);
+  t.regex((await model.check(db)).problems.join('\n'), /acknowledged transaction 4 .* lost/);
+  const other = await committed(3);
+  t.deepEqual((await other.model.check(other.db)).problems, []);
+  const snapshot = await other.db.snapshot();
+  const root = await snapshot.read(ROOT_OID);
+  await snapshot.close();
+  const state = await readWriterState(other.db);
+  const victim = state.previousFirst;
+  if (victim === undefined) return t.fail('no first record');
+  await other.db.transaction(async (tx) => {
+    await tx.write(victim, new TextEncoder().encode('not the workload bytes'));
+    await tx.write(ROOT_OID, root.data, { refs: root.refs });
+  });
+  t.regex((await other.model.check(other.db)).problems.join('\n'), /bytes differ/);
+  await db.close();
+  await other.db.close();
 });

@@ -75,7 +75,7 @@ export class CrashModel {
       if (seq < this.ackedSeq) problems.push(`acknowledged transaction ${this.ackedSeq} (tid ${this.#acks.get(this.ackedSeq)}) lost: the database ends at transaction ${seq}`);
       if (seq < this.lastSeq) problems.push(`the state went backwards: transaction ${this.lastSeq} was recovered before, now the database ends at ${seq}`);
       if (seq > floor + 1) problems.push(`transaction ${seq} is present but only ${floor} were acknowledged or recovered and one more can be in flight`);
-      if (root !== undefined && seq > this.lastSeq && problems.length === 0) await this.#learn(snapshot, root, problems);
+      if (root !== undefined && seq > this.lastSeq && seq <= floor + 1) await this.#learn(snapshot, root, problems);
       const { digest, objects } = await this.#verifyAll(snapshot, problems);
       await this.#probeOrphans(snapshot, problems);
       return { seq, problems, digest, objects };
@@ -200,9 +200,14 @@ export class CrashModel {
     const top = max + 16n;
     const dense = top <= BigInt(this.#objects.size + MAX_ORPHAN_PROBES);
     const start = dense ? 1n : max + 1n;
+    const orphans: Oid[] = [];
     for (let oid = start; oid <= top; oid++) {
       if (this.#objects.has(oid)) continue;
-      if ((await view.tryRead(oid)) !== undefined) problems.push(`oid ${oid} exists but no committed transaction wrote it: a partial transaction is visible`);
+      if ((await view.tryRead(oid)) !== undefined) orphans.push(oid);
+    }
+    if (orphans.length > 0) {
+      const shown = orphans.slice(0, 8).join(', ') + (orphans.length > 8 ? `, ... (${orphans.length} in all)` : '');
+      problems.push(`oids ${shown} exist but no committed transaction wrote them: a partial transaction is visible`);
     }
   }
 }
