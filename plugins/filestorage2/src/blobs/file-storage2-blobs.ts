@@ -26,7 +26,7 @@ import {
   blobCapabilities,
   toHex,
 } from '@handlerton/framework';
-import type { BlobIndex, PreparedTxn, RevisionState } from './blob-index.js';
+import type { BlobIndex, RevisionState } from './blob-index.js';
 import { ChunkedDraft } from './draft.js';
 import type { DraftEnvironment } from './draft.js';
 import { FsOps, ioError } from './fs-ops.js';
@@ -37,28 +37,12 @@ import { checkOptions } from './options.js';
 import type { BlobSyncMode, FileStorage2BlobsOptions } from './options.js';
 import { ChunkedRevisionReader } from './revision-reader.js';
 import type { RevisionFiles } from './revision-files.js';
-import { SerialQueue } from './serial-queue.js';
+import { createTxnState } from './blob-txn.js';
+import type { TxnState } from './blob-txn.js';
+import { resolvePrepared } from './recovery.js';
+import type { RecoveryEnvironment } from './recovery.js';
 import { openDirectory } from './startup.js';
 import type { OpenedDirectory } from './startup.js';
-
-/** 'failed': prepare failed (drafts may go); 'undecided': commit failed (prepared data stays for recover). */
-type TxnPhase = 'active' | 'preparing' | 'prepared' | 'committing' | 'failed' | 'undecided';
-
-interface TxnState {
-  readonly seq: bigint;
-  readonly queue: SerialQueue;
-  readonly drafts: Map<BlobId, { draft: ChunkedDraft; oid: Oid }>;
-  readonly refs: RevisionKey[];
-  /** Revisions pinned by addReferences until the prepare record pins them. */
-  livePins: RevisionState[];
-  phase: TxnPhase;
-  revision: Tid | null;
-  /** Set as soon as `commit` is called (before its first await). */
-  commitCalled: boolean;
-  /** Resolves when the transaction has committed or rolled back. */
-  readonly settled: Promise<void>;
-  readonly settle: () => void;
-}
 
 /** FileStorage2's blob handlerton: durable, data-transactional, chunked with copy-on-write. */
 export class FileStorage2Blobs implements BlobHandlerton {
@@ -352,7 +336,13 @@ export class FileStorage2Blobs implements BlobHandlerton {
       for (const d of txn.drafts) {
         if (await isCommitted({ blobId: d.blobId, revision: txn.revision, oid: d.oid })) committed = true;
       }
-      await this.#resolve(txn, committed);
+      try {
+        await resolvePrepared(this.#recoveryEnv(), txn, committed);
+      } catch (error) {
+        const failure = ioError('recovering a prepared blob transaction', error);
+        this.#fatal(failure);
+        throw failure;
+      }
     }
   }
 
@@ -366,35 +356,16 @@ export class FileStorage2Blobs implements BlobHandlerton {
     await this.#releaseLock();
   }
 
-  /** Commits (publishes) or discards a transaction found prepared at open. */
-  async #resolve(txn: PreparedTxn, committed: boolean): Promise<void> {
-    const drafts = txn.drafts.map((d) => ({ blobId: d.blobId, dir: this.#layout.draftDir(txn.txnSeq, d.blobId) }));
-    try {
-      if (committed) {
-        const present: typeof drafts = [];
-        for (const d of drafts) {
-          if ((await this.#ops.exists(d.dir)) || (await this.#ops.exists(this.#layout.revisionDir(d.blobId, txn.revision)))) {
-            present.push(d);
-          } else {
-            this.#logger.error({ blobId: String(d.blobId), revision: String(txn.revision) }, 'prepared blob revision lost its files');
-          }
-        }
-        await this.#files.publish(present, txn.revision, this.#syncMode !== 'none');
-      } else {
-        for (const d of drafts) {
-          await this.#ops.rmTree(d.dir);
-          await this.#ops.rmTree(this.#layout.revisionDir(d.blobId, txn.revision));
-        }
-      }
-      const record: JournalRecord = committed ? { type: 'commit', txnSeq: txn.txnSeq } : { type: 'abort', txnSeq: txn.txnSeq };
-      await this.#log([record], this.#syncMode !== 'none');
-      this.#index.apply(record);
-      this.#logger.info({ txnSeq: String(txn.txnSeq), committed }, 'resolved a prepared blob transaction');
-    } catch (error) {
-      const failure = ioError('recovering a prepared blob transaction', error);
-      this.#fatal(failure);
-      throw failure;
-    }
+  #recoveryEnv(): RecoveryEnvironment {
+    return {
+      ops: this.#ops,
+      layout: this.#layout,
+      files: this.#files,
+      index: this.#index,
+      logger: this.#logger,
+      sync: this.#syncMode !== 'none',
+      log: (records, sync) => this.#log(records, sync),
+    };
   }
 
   /** Removes an unreferenced revision's files, then journals it; false when that failed (retried later). */
@@ -462,22 +433,7 @@ export class FileStorage2Blobs implements BlobHandlerton {
     let state = this.#txns.get(txn);
     if (state === undefined) {
       if (this.#finished.has(txn)) throw new TransactionClosedError(`blob transaction ${txn.label} has ended`);
-      let settle = (): void => undefined;
-      const settled = new Promise<void>((resolve) => {
-        settle = resolve;
-      });
-      state = {
-        settled,
-        settle,
-        seq: this.#index.allocateTxnSeq(),
-        queue: new SerialQueue(),
-        drafts: new Map(),
-        refs: [],
-        livePins: [],
-        phase: 'active',
-        revision: null,
-        commitCalled: false,
-      };
+      state = createTxnState(this.#index.allocateTxnSeq());
       this.#txns.set(txn, state);
     }
     return state;
