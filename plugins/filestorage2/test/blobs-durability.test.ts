@@ -319,3 +319,20 @@ test('a journal grown far past the live state is compacted at open', async (t) =
   await store.recover(async () => true);
   t.deepEqual(await readAll(store, pending, 20n), pattern(50), 'a pending transaction survives compaction');
 });
+
+test('blob ids handed out are never handed out again after a crash, at one journal record per 1024 ids', async (t) => {
+  const dir = await tempDir(t);
+  const live = await openStore(t, dir);
+  const journalSize = async (d: string): Promise<number> => (await stat(join(d, 'refs.log'))).size;
+  const ids: BlobId[] = [];
+  const ids0 = await Promise.all(Array.from({ length: 10 }, () => live.createBlob()));
+  ids.push(...ids0);
+  const afterFirst = await journalSize(dir);
+  for (let i = 0; i < 500; i++) ids.push(await live.createBlob());
+  t.is(await journalSize(dir), afterFirst, 'no record per id');
+  t.is(new Set(ids).size, ids.length);
+  const crashed = await crashCopy(t, dir);
+  const store = await openStore(t, crashed);
+  const next = await store.createBlob();
+  t.true(ids.every((id) => id < next));
+});

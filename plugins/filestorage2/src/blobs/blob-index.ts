@@ -48,7 +48,6 @@ export class BlobIndex {
     switch (record.type) {
       case 'reserve':
         if (record.nextBlobId > this.#reservedBlobId) this.#reservedBlobId = record.nextBlobId;
-        if (record.nextBlobId > this.#nextBlobId) this.#nextBlobId = record.nextBlobId;
         return;
       case 'prepare': {
         const pinned: RevisionState[] = [];
@@ -182,12 +181,22 @@ export class BlobIndex {
     return this.#prepared.get(txnSeq);
   }
 
-  /** Hands out the next blob id; returns it and whether the reservation must grow first. */
-  allocateBlobId(): { blobId: BlobId; reserveUpTo: BlobId | null } {
+  /** Ends a replay: ids below the last reservation may have been handed out, so none of them is reused. */
+  finishReplay(): void {
+    this.replaying = false;
+    if (this.#reservedBlobId > this.#nextBlobId) this.#nextBlobId = this.#reservedBlobId;
+  }
+
+  /** Hands out the next blob id (the caller makes sure it is below a durable reservation). */
+  allocateBlobId(): BlobId {
     const blobId = this.#nextBlobId;
     this.#nextBlobId += 1n;
-    if (this.#nextBlobId <= this.#reservedBlobId) return { blobId, reserveUpTo: null };
-    return { blobId, reserveUpTo: blobId + 1024n };
+    return blobId;
+  }
+
+  /** Ids below this bound are covered by a journaled reservation. */
+  get reservedBlobId(): BlobId {
+    return this.#reservedBlobId;
   }
 
   /** True when `blobId` has been handed out (now or before a reopen). */

@@ -44,6 +44,9 @@ import type { RecoveryEnvironment } from './recovery.js';
 import { openDirectory } from './startup.js';
 import type { OpenedDirectory } from './startup.js';
 
+/** Blob ids reserved per journal record. */
+const BLOB_ID_RESERVATION = 1024n;
+
 /** FileStorage2's blob handlerton: durable, data-transactional, chunked with copy-on-write. */
 export class FileStorage2Blobs implements BlobHandlerton {
   /** The capability manifest, the same for every instance. */
@@ -72,6 +75,7 @@ export class FileStorage2Blobs implements BlobHandlerton {
   readonly #txns = new Map<BlobTransaction, TxnState>();
   readonly #finished = new WeakSet<BlobTransaction>();
   readonly #readers = new Set<ChunkedRevisionReader>();
+  #reserving: Promise<void> | null = null;
   #failed: StorageIOError | null = null;
   #closed = false;
 
@@ -110,8 +114,13 @@ export class FileStorage2Blobs implements BlobHandlerton {
   /** Allocates a new blob id (no revision exists yet). */
   async createBlob(): Promise<BlobId> {
     this.#assertWritable();
-    const { blobId, reserveUpTo } = this.#index.allocateBlobId();
-    if (reserveUpTo !== null) await this.#log([{ type: 'reserve', nextBlobId: reserveUpTo }], false);
+    const blobId = this.#index.allocateBlobId();
+    while (blobId >= this.#index.reservedBlobId) {
+      this.#reserving ??= this.#reserve(blobId + BLOB_ID_RESERVATION).finally(() => {
+        this.#reserving = null;
+      });
+      await this.#reserving;
+    }
     return blobId;
   }
 
@@ -381,6 +390,16 @@ export class FileStorage2Blobs implements BlobHandlerton {
       this.#logger.warn({ err: error, blobId: String(state.blobId), revision: String(state.revision) }, 'could not remove blob revision');
       return false;
     }
+  }
+
+  /**
+   * Journals that ids below `upTo` may be in use, durably: a storage may record a blob id before
+   * any revision of it exists, and a reopen must never hand that id out again.
+   */
+  async #reserve(upTo: BlobId): Promise<void> {
+    const record: JournalRecord = { type: 'reserve', nextBlobId: upTo };
+    await this.#log([record], this.#syncMode !== 'none');
+    this.#index.apply(record);
   }
 
   /** fsync of tmp/; a failure is fail-stop. */

@@ -54,7 +54,7 @@ export async function openDirectory(
     const index = new BlobIndex();
     index.replaying = true;
     const replayed = await replayJournal(ops, layout.journal, (record) => index.apply(record));
-    index.replaying = false;
+    index.finishReplay();
     const files = new RevisionFiles(ops, layout, logger);
     await sweepTmp(ops, layout, index, files, sync, logger);
     index.replayedCommits.clear();
