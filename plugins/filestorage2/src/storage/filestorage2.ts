@@ -35,6 +35,7 @@ import {
 } from '@handlerton/framework';
 import { BATCH_SYNC_DELAY_MS, type FileStorage2Options } from '../filestorage2-config.js';
 import { ActiveSegment } from './active-segment.js';
+import { oidHashes } from './bloom.js';
 import { MAX_META_FIELD, MAX_PAYLOAD, PAGE_SIZE, PREALLOC_CHUNK, STATUS_COMMITTED, STATUS_PACKED } from './constants.js';
 import { FileIO } from './file-io.js';
 import { acquireLock } from './lock-file.js';
@@ -52,7 +53,7 @@ import { Arena, type PendingWrite, type QueuedTxn, type TxnState } from './txn-s
 
 /** What every lookup needs from a segment, active or sealed. */
 interface SegmentView {
-  find(oid: bigint): { off: number; tid: bigint; oldest: bigint; deleted: boolean } | null | undefined;
+  find(oid: bigint, hash?: readonly [number, number]): { off: number; tid: bigint; oldest: bigint; deleted: boolean } | null | undefined;
   readRecord(off: number): ParsedRecord;
   readTxn(off: number): ParsedTxn;
 }
@@ -155,7 +156,7 @@ export class FileStorage2 implements Storage {
       throw new StorageIOError(`storage directory ${dir} does not exist (read-only open creates nothing)`);
     }
     const releaseLock = options.readOnly ? () => {} : await acquireLock(io, dir);
-    const cache = new PageCache(1024);
+    const cache = new PageCache(2048);
     let sealed: SealedSegment[] = [];
     let active: ActiveSegment | null = null;
     try {
@@ -182,9 +183,10 @@ export class FileStorage2 implements Storage {
   // ---------------------------------------------------------------- reads
 
   /** Segments newest first: the active one, then sealed ones. */
-  private *newestFirst(): Generator<SegmentView> {
-    if (this.active) yield this.active;
-    for (let i = this.sealed.length - 1; i >= 0; i--) yield this.sealed[i]!;
+  private newestFirst(): SegmentView[] {
+    const out: SegmentView[] = this.active ? [this.active] : [];
+    for (let i = this.sealed.length - 1; i >= 0; i--) out.push(this.sealed[i]!);
+    return out;
   }
 
   /** The newest segment holding `oid`, with its entry. */
@@ -194,9 +196,10 @@ export class FileStorage2 implements Storage {
       const e = active.find(oid);
       if (e) return { seg: active, e };
     }
+    const hash = oidHashes(oid);
     for (let i = this.sealed.length - 1; i >= 0; i--) {
       const seg = this.sealed[i]!;
-      const e = seg.find(oid);
+      const e = seg.find(oid, hash);
       if (e) return { seg, e };
     }
     return null;
@@ -474,8 +477,9 @@ export class FileStorage2 implements Storage {
     if (pending) return pending;
     const e = this.active?.find(oid);
     if (e) return e;
+    const hash = oidHashes(oid);
     for (let i = this.sealed.length - 1; i >= 0; i--) {
-      const found = this.sealed[i]!.find(oid);
+      const found = this.sealed[i]!.find(oid, hash);
       if (found) return found;
     }
     return null;

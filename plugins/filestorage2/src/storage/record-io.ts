@@ -4,21 +4,27 @@ import { RECORD_HEADER_SIZE, RECORD_TRAILER_SIZE, TXN_HEADER_SIZE, TXN_TRAILER_S
 import type { FileIO } from './file-io.js';
 import { parseRecord, parseTxn, recordSizeFromHeader, validTxnLength, type ParsedRecord, type ParsedTxn } from './txn-format.js';
 
-const FIRST_READ = 4096;
+const FIRST_READ = 1024;
+let scratch = Buffer.allocUnsafe(64 * 1024);
 
-/** Reads and checks the data record at `off` (ending before `limit`); the result owns its bytes. */
+/**
+ * Reads and checks the data record at `off` (ending before `limit`). The record's `refs` and `data`
+ * are views into a shared scratch buffer, valid until the next record read: copy what you keep.
+ */
 export function readRecordAt(io: FileIO, fd: number, path: string, off: number, limit: number): ParsedRecord {
   const want = Math.min(FIRST_READ, limit - off);
   if (want < RECORD_HEADER_SIZE + RECORD_TRAILER_SIZE) throw new CorruptionError('record pointer out of range', path, off);
-  let b = Buffer.allocUnsafe(want);
+  let b = scratch;
   if (io.readAt(fd, b, 0, want, off, path) !== want) throw new CorruptionError('record truncated', path, off);
   const size = recordSizeFromHeader(b, 0);
   if (off + size > limit) throw new CorruptionError('record overruns its segment', path, off);
   if (size > want) {
-    const full = Buffer.allocUnsafe(size);
-    b.copy(full, 0, 0, want);
-    if (io.readAt(fd, full, want, size - want, off + want, path) !== size - want) throw new CorruptionError('record truncated', path, off);
-    b = full;
+    if (size > b.length) {
+      b = Buffer.allocUnsafe(size);
+      scratch.copy(b, 0, 0, want);
+      if (size <= 16 * 1024 * 1024) scratch = b;
+    }
+    if (io.readAt(fd, b, want, size - want, off + want, path) !== size - want) throw new CorruptionError('record truncated', path, off);
   }
   return parseRecord(b, 0, off, path, size);
 }

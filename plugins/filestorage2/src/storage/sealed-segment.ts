@@ -1,7 +1,7 @@
 /** A sealed (immutable) segment: in memory only its footer, page CRCs, fences and bloom filter. */
 import { CorruptionError } from '@handlerton/framework';
 import { ENTRIES_PER_PAGE, FOOTER_SIZE, INDEX_ENTRY_SIZE, PAGE_SIZE, SEGMENT_HEADER_SIZE } from './constants.js';
-import { bloomMayContain } from './bloom.js';
+import { bloomMayContain, oidHashes } from './bloom.js';
 import { crc32 } from './crc.js';
 import type { FileIO } from './file-io.js';
 import { readEntry, searchPage, type IndexEntry } from './index-entry.js';
@@ -90,27 +90,42 @@ export class SealedSegment {
     return Math.min(ENTRIES_PER_PAGE, this.footer.count - p * ENTRIES_PER_PAGE);
   }
 
-  /** Reads (and checks) index page `p`; cached unless `bypassCache`. */
+  /**
+   * Reads (and checks) index page `p`. Cached pages are views into the shared cache, valid until the
+   * next page read; with `bypassCache` the page is a fresh buffer owned by the caller.
+   */
   page(p: number, bypassCache = false): Buffer {
-    const key = this.uid * PAGE_KEY_SPAN + p;
-    if (!bypassCache) {
-      const hit = this.cache.get(key);
-      if (hit !== undefined) return hit;
-    }
     const len = this.entriesInPage(p) * INDEX_ENTRY_SIZE;
     const off = this.footer.indexOff + p * PAGE_SIZE;
-    const b = Buffer.allocUnsafe(len);
-    if (this.io.readAt(this.fd, b, 0, len, off, this.path) !== len || crc32(b) !== this.meta.readUInt32BE(p * 4)) {
+    if (bypassCache) {
+      const b = Buffer.allocUnsafe(len);
+      this.readPage(b, p, off);
+      return b;
+    }
+    const key = this.uid * PAGE_KEY_SPAN + p;
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit;
+    const { slot, bytes } = this.cache.reserve(len);
+    try {
+      this.readPage(bytes, p, off);
+    } catch (e) {
+      this.cache.abandon(slot);
+      throw e;
+    }
+    this.cache.commit(key, slot, len);
+    return bytes;
+  }
+
+  private readPage(b: Buffer, p: number, off: number): void {
+    if (this.io.readAt(this.fd, b, 0, b.length, off, this.path) !== b.length || crc32(b) !== this.meta.readUInt32BE(p * 4)) {
       throw new CorruptionError('index page checksum mismatch', this.path, off);
     }
-    if (!bypassCache) this.cache.set(key, b);
-    return b;
   }
 
   /** The index entry of `oid` in this segment, or null (bloom, fence search, one page read). */
-  find(oid: bigint): IndexEntry | null {
+  find(oid: bigint, hash: readonly [number, number] = oidHashes(oid)): IndexEntry | null {
     if (this.pages === 0) return null;
-    if (!bloomMayContain(this.bloom, this.footer.bloomBits, this.footer.bloomK, oid)) return null;
+    if (!bloomMayContain(this.bloom, this.footer.bloomBits, this.footer.bloomK, hash)) return null;
     const meta = this.meta;
     const at = this.fenceAt;
     if (oid < meta.readBigUInt64BE(at)) return null;
