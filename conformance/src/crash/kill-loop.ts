@@ -28,6 +28,8 @@ export interface KillLoopOptions {
   readonly maxKillMs?: number;
   /** Write a 64-448 KiB blob in every transaction and rewrite a shared blob every third one. */
   readonly blobs?: boolean;
+  /** Have the writer run db.pack() after every `packEvery`-th transaction (default 0: never). */
+  readonly packEvery?: number;
   /** Directory under which the loop's temporary database directory is made (default os.tmpdir()). */
   readonly dir?: string;
   /** Share of cycles killed while the writer is still opening (recovering) the database (default 0.1). */
@@ -52,6 +54,9 @@ export interface CycleReport {
   readonly startSeq: number | undefined;
   /** Acknowledgements this writer printed. */
   readonly acknowledged: number;
+  /** Packs this writer finished, and whether it was killed in the middle of one. */
+  readonly packs: number;
+  readonly killedInPack: boolean;
   /** Last transaction present after recovery. */
   readonly recoveredSeq: number;
   /** True when the unacknowledged in-flight transaction turned out to be committed. */
@@ -81,6 +86,9 @@ export interface KillLoopReport {
   readonly cyclesWithCommits: number;
   /** Cycles killed while the writer was opening the database. */
   readonly earlyKills: number;
+  /** Packs the writers finished, and cycles killed in the middle of a pack. */
+  readonly packs: number;
+  readonly killsInPack: number;
   /** Commits acknowledged by all writers. */
   readonly acknowledged: number;
   /** Transactions present at the end (acknowledged plus recovered in-flight ones). */
@@ -105,7 +113,7 @@ export async function runKillLoop(options: KillLoopOptions): Promise<KillLoopRep
   try {
     config = options.config(join(base, 'db'));
     assertSerialisable(config);
-    spec = { config, blobs: options.blobs ?? false, preload: options.preload ?? [] };
+    spec = { config, blobs: options.blobs ?? false, packEvery: options.packEvery ?? 0, preload: options.preload ?? [] };
     for (const module of spec.preload) await import(module);
     await loadEngines(config);
   } catch (error) {
@@ -147,6 +155,8 @@ export async function runKillLoop(options: KillLoopOptions): Promise<KillLoopRep
         kill,
         startSeq: writer.startSeq,
         acknowledged: writer.acknowledged,
+        packs: writer.packs,
+        killedInPack: writer.killedInPack,
         recoveredSeq,
         unacknowledgedRecovered: recoveredSeq > Math.max(model.ackedSeq, recoveredBefore),
         recoveryMs,
@@ -171,6 +181,8 @@ export async function runKillLoop(options: KillLoopOptions): Promise<KillLoopRep
     cycles: cycles.length,
     cyclesWithCommits: cycles.filter((c) => c.acknowledged > 0).length,
     earlyKills: cycles.filter((c) => c.kill.after === 'opening').length,
+    packs: cycles.reduce((sum, c) => sum + c.packs, 0),
+    killsInPack: cycles.filter((c) => c.killedInPack).length,
     acknowledged,
     committed: model.lastSeq,
     inFlightRecovered: cycles.filter((c) => c.unacknowledgedRecovered).length,
@@ -187,7 +199,7 @@ export async function runKillLoop(options: KillLoopOptions): Promise<KillLoopRep
 export function formatKillLoopReport(report: KillLoopReport): string {
   const head =
     `kill loop ${report.config}: ${report.cycles} cycles (${report.earlyKills} killed while opening, ${report.cyclesWithCommits} with commits), ` +
-    `${report.acknowledged} commits acknowledged, ${report.committed} transactions committed (${report.inFlightRecovered} in-flight ones recovered), ` +
+    `${report.acknowledged} commits acknowledged,${report.packs + report.killsInPack > 0 ? ` ${report.packs} packs (${report.killsInPack} killed mid-pack),` : ''} ${report.committed} transactions committed (${report.inFlightRecovered} in-flight ones recovered), ` +
     `recovery median ${report.recoveryMs.median} ms max ${report.recoveryMs.max} ms over ${report.recoveryMs.samples} reopens, ` +
     `${report.cyclesPerMinute} cycles/min, seed ${report.seed}`;
   if (report.ok) return `${head}: OK`;
@@ -218,6 +230,8 @@ function validate(options: KillLoopOptions): Settings {
     throw new InvalidArgumentError(`need 0 <= minKillMs <= maxKillMs, got ${minKillMs} and ${maxKillMs}`);
   }
   if (!(earlyKillRate >= 0 && earlyKillRate <= 1)) throw new InvalidArgumentError(`earlyKillRate must be in [0, 1], got ${earlyKillRate}`);
+  const packEvery = options.packEvery ?? 0;
+  if (!Number.isSafeInteger(packEvery) || packEvery < 0) throw new InvalidArgumentError(`packEvery must be a non-negative integer, got ${packEvery}`);
   if (!(writerTimeoutMs > 0)) throw new InvalidArgumentError(`writerTimeoutMs must be positive, got ${writerTimeoutMs}`);
   return { cycles: options.cycles, seed, minKillMs, maxKillMs, earlyKillRate, writerTimeoutMs, stopOnViolation: options.stopOnViolation ?? true };
 }
@@ -241,9 +255,11 @@ async function loadEngines(config: string | DatabaseConfigObject): Promise<void>
 }
 
 /** Takes the writer's lines into the model; returns what it did. */
-function absorb(run: WriterRun, model: CrashModel, problems: string[]): { startSeq: number | undefined; acknowledged: number } {
+function absorb(run: WriterRun, model: CrashModel, problems: string[]): { startSeq: number | undefined; acknowledged: number; packs: number; killedInPack: boolean } {
   let startSeq: number | undefined;
   let acknowledged = 0;
+  let packs = 0;
+  let inPack = false;
   let expected: number | undefined;
   for (const event of run.events) {
     if (event.type === 'ready') {
@@ -255,6 +271,9 @@ function absorb(run: WriterRun, model: CrashModel, problems: string[]): { startS
       expected = event.seq + 1;
       model.acknowledge(event.seq, event.tid);
       acknowledged++;
+    } else if (event.type === 'pack') {
+      inPack = !event.done;
+      if (event.done) packs++;
     } else if (event.type === 'fail') {
       problems.push(`the writer failed: ${event.message}`);
     } else if (event.type === 'unknown') {
@@ -263,7 +282,7 @@ function absorb(run: WriterRun, model: CrashModel, problems: string[]): { startS
   }
   if (run.timedOut) problems.push(`the writer did not open the database within the time limit; stderr: ${run.stderr.trim().slice(-500)}`);
   else if (!run.killed) problems.push(`the writer exited by itself (code ${run.exitCode}, signal ${run.signal}); stderr: ${run.stderr.trim().slice(-500)}`);
-  return { startSeq, acknowledged };
+  return { startSeq, acknowledged, packs, killedInPack: inPack };
 }
 
 /** Opens the database (timed), checks it against the model, closes it; undefined when it would not open. */

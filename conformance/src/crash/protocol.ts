@@ -12,6 +12,8 @@ export interface WriterSpec {
   readonly config: string | DatabaseConfigObject;
   /** Write a blob in every transaction. */
   readonly blobs: boolean;
+  /** Run db.pack() after every `packEvery`-th transaction (0: never). */
+  readonly packEvery: number;
   /** Modules the child imports before opening (e.g. to register a third-party engine plugin). */
   readonly preload: readonly string[];
 }
@@ -21,6 +23,7 @@ export type WriterEvent =
   | { readonly type: 'opening' }
   | { readonly type: 'ready'; readonly seq: number }
   | { readonly type: 'ack'; readonly seq: number; readonly tid: bigint }
+  | { readonly type: 'pack'; readonly seq: number; readonly done: boolean }
   | { readonly type: 'fail'; readonly message: string }
   | { readonly type: 'unknown'; readonly line: string };
 
@@ -31,6 +34,9 @@ export function parseWriterLine(line: string): WriterEvent {
   if (parts[0] === 'READY' && parts.length === 2 && /^[0-9]+$/.test(parts[1] ?? '')) return { type: 'ready', seq: Number(parts[1]) };
   if (parts[0] === 'ACK' && parts.length === 3 && /^[0-9]+$/.test(parts[1] ?? '') && /^[0-9]+$/.test(parts[2] ?? '')) {
     return { type: 'ack', seq: Number(parts[1]), tid: BigInt(parts[2] ?? '0') };
+  }
+  if ((parts[0] === 'PACK' || parts[0] === 'PACKED') && parts.length === 2 && /^[0-9]+$/.test(parts[1] ?? '')) {
+    return { type: 'pack', seq: Number(parts[1]), done: parts[0] === 'PACKED' };
   }
   if (parts[0] === 'FAIL') return { type: 'fail', message: line.slice(5) };
   return { type: 'unknown', line };

@@ -31,6 +31,11 @@ async function main(): Promise<void> {
   for (let seq = start + 1; seq <= start + MAX_TRANSACTIONS; seq++) {
     state = await commitTransaction(db, seq, state, spec.blobs);
     say(`ACK ${seq} ${db.lastTransaction()}`);
+    if (spec.packEvery > 0 && seq % spec.packEvery === 0) {
+      say(`PACK ${seq}`);
+      await db.pack();
+      say(`PACKED ${seq}`);
+    }
   }
   await db.close();
 }
