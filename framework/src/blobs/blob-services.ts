@@ -12,6 +12,8 @@ export class BlobServices {
   readonly handlertonId: number;
   readonly #clock: Clock;
   #lastRevision: Tid = 0n;
+  /** Commits in flight, by tid: their records may be visible before their blob revisions are. */
+  readonly #committing = new Map<Tid, Promise<void>>();
 
   constructor(blobs: BlobHandlerton, codec: LocatorCodec, clock: Clock) {
     this.blobs = blobs;
@@ -23,6 +25,25 @@ export class BlobServices {
   /** True when blob data commits with the storage transaction. */
   get dataTransactional(): boolean {
     return this.blobs.capabilities.mode === 'dataTransactional';
+  }
+
+  /**
+   * Marks `tid` as committing; returns the function that marks it settled. Between the storage's
+   * tpcFinish (record visible) and the handlerton's commit (revision visible), readers of revision
+   * `tid` wait instead of failing.
+   */
+  trackCommit(tid: Tid): () => void {
+    let settle!: () => void;
+    this.#committing.set(tid, new Promise<void>((resolve) => (settle = resolve)));
+    return () => {
+      this.#committing.delete(tid);
+      settle();
+    };
+  }
+
+  /** Resolves once the commit of `revision` (if one is in flight) has settled. */
+  async settled(revision: Tid): Promise<void> {
+    await this.#committing.get(revision);
   }
 
   /** A fresh revision id for handlertons that commit on their own (greater than `after`). */

@@ -13,7 +13,7 @@ import type { Locator } from '../contracts/locator.js';
 import type { BlobRef } from '../contracts/records.js';
 import { BlobHandleImpl, type HandleOwner } from './blob-handle.js';
 import type { BlobServices } from './blob-services.js';
-import { draftSink, EMPTY_SOURCE, revisionSource } from './byte-source.js';
+import { draftSink, EMPTY_SOURCE, revisionSource, type ByteSource } from './byte-source.js';
 
 const MODES: readonly BlobMode[] = ['r', 'w', 'a', 'r+'];
 
@@ -80,7 +80,7 @@ export class ViewBlob implements Blob, HandleOwner {
   async openRevision(revision: Tid): Promise<BlobHandle> {
     this.#host.ensureActive();
     if (this.#writer !== null) throw new BlobLockedError(`blob ${this.oid} is already opened for writing`);
-    const source = revision === 0n ? EMPTY_SOURCE : revisionSource(await this.#host.services.blobs.openRevision(this.blobId, revision));
+    const source = await this.#revisionSource(revision);
     return this.#track(new BlobHandleImpl('r', source, this.#mint(revision, false, false), this));
   }
 
@@ -123,7 +123,7 @@ export class ViewBlob implements Blob, HandleOwner {
     }
     const services = this.#host.services;
     const revision = services.dataTransactional ? this.baseRevision : ((await services.blobs.latestRevision(this.blobId)) ?? 0n);
-    const source = revision === 0n ? EMPTY_SOURCE : revisionSource(await services.blobs.openRevision(this.blobId, revision));
+    const source = await this.#revisionSource(revision);
     return this.#track(new BlobHandleImpl('r', source, this.#mint(revision, false, false), this));
   }
 
@@ -143,6 +143,13 @@ export class ViewBlob implements Blob, HandleOwner {
     const handle = new BlobHandleImpl(mode, draftSink(() => this.#requireDraft()), this.#mint(this.baseRevision, true, mode === 'a'), this);
     this.#writer = handle;
     return handle;
+  }
+
+  /** A source over committed `revision` (empty for 0), waiting out a commit still publishing it. */
+  async #revisionSource(revision: Tid): Promise<ByteSource> {
+    if (revision === 0n) return EMPTY_SOURCE;
+    await this.#host.services.settled(revision);
+    return revisionSource(await this.#host.services.blobs.openRevision(this.blobId, revision));
   }
 
   /** The draft to commit with the storage transaction (data-transactional handlertons). */

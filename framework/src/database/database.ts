@@ -127,6 +127,7 @@ export class DatabaseImpl implements Database {
   async openLocator(value: Locator | Uint8Array | string): Promise<BlobHandle> {
     this.#open();
     const locator = this.#services.codec.verify(value, this.#services.blobs.name);
+    await this.#services.settled(locator.revision);
     const source = locator.revision === 0n ? EMPTY_SOURCE : revisionSource(await this.#services.blobs.openRevision(locator.blobId, locator.revision));
     const owner: HandleOwner = {
       engineName: this.#services.blobs.name,

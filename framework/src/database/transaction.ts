@@ -19,7 +19,7 @@ import { assertU64, ROOT_OID, ZERO_TID } from '../contracts/ids.js';
 import { Locator } from '../contracts/locator.js';
 import type { Logger } from '../contracts/context.js';
 import type { BlobRef, RecordInput, TransactionMeta } from '../contracts/records.js';
-import { storageTransaction } from '../contracts/storage.js';
+import { storageTransaction, type StorageTransaction } from '../contracts/storage.js';
 import { blobRecord, isBlobRecord } from '../blobs/blob-record.js';
 import type { BlobServices } from '../blobs/blob-services.js';
 import type { ViewBlob } from '../blobs/view-blob.js';
@@ -184,6 +184,15 @@ export class DbTransaction extends BaseView implements Transaction {
     if (this.#writes.size === 0 && dataBlobs.length === 0) return this.tid;
     const txn = storageTransaction(this.#meta);
     const tid = await this.storage.tpcBegin(txn);
+    const settle = this.services.trackCommit(tid);
+    try {
+      return await this.#commitAs(txn, tid, dataBlobs);
+    } finally {
+      settle();
+    }
+  }
+
+  async #commitAs(txn: StorageTransaction, tid: Tid, dataBlobs: ViewBlob[]): Promise<Tid> {
     let prepared = false;
     try {
       const blobWrites = new Set(dataBlobs.map((b) => b.oid));

@@ -278,3 +278,32 @@ test('a reader of committed data survives its transaction; readers of uncommitte
   await t.throwsAsync(draftReader.read(), { instanceOf: TransactionClosedError });
   await db.close();
 });
+
+test('a reader that sees a committed record waits for its blob revision to be published', async (t) => {
+  const { createDatabase } = await import('@handlerton/framework');
+  const { MemoryStorage, MemoryBlobHandlerton } = await import('../src/index.js');
+  const blobs = new MemoryBlobHandlerton();
+  const innerCommit = blobs.commit.bind(blobs);
+  let delayCommit = false;
+  // The blob handlerton publishes 30 ms after the storage did: the window a reader must not fall into.
+  blobs.commit = async (txn) => {
+    if (delayCommit) await new Promise((resolve) => setTimeout(resolve, 30));
+    return innerCommit(txn);
+  };
+  const db = await createDatabase({ storage: new MemoryStorage(), blobs });
+  const oid = await db.transaction(async (tx) => {
+    const blob = await tx.createBlob();
+    await (await blob.open('w')).write('v1');
+    return blob.oid;
+  });
+  delayCommit = true;
+  const before = db.lastTransaction();
+  const committing = db.transaction(async (tx) => void (await (await (await tx.blob(oid)).open('w')).write('v2')));
+  while (db.lastTransaction() === before) await new Promise((resolve) => setImmediate(resolve));
+  const snap = await db.snapshot();
+  const reader = await (await snap.blob(oid)).open('r');
+  t.is(dec(await reader.read()), 'v2');
+  await snap.close();
+  await committing;
+  await db.close();
+});
