@@ -125,7 +125,8 @@ export class SqliteDraft implements BlobDraft {
     this.chunks.writeChunk(this.rowId, dirty.seq, this.buffer.subarray(0, dirty.length));
     this.dirty = undefined;
     if (this.cached?.seq === dirty.seq) this.cached = undefined;
-    await this.chunks.conn.throttle(dirty.length);
+    this.chunks.conn.noteWal(dirty.length + 4096);
+    await this.chunks.conn.throttle();
     await yieldToLoop();
   }
 

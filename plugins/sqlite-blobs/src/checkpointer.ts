@@ -1,9 +1,10 @@
 /**
  * Runs WAL checkpoints in a worker thread (see checkpoint-worker.ts) and applies back-pressure:
- * writers of large data call `throttle(bytes)`, which starts a background checkpoint every few MiB
- * and, once the WAL holds more than a bound, waits (asynchronously) until it is fully checkpointed
+ * writers report WAL bytes with `note(bytes)`, which starts a background checkpoint every few MiB,
+ * and call `throttle()`, which, once the WAL holds more than a bound, waits (asynchronously) until it is fully checkpointed
  * so that SQLite can restart it from the beginning. The main connection's own auto-checkpoint,
- * which would copy and fsync synchronously on the event loop, is switched off while this runs.
+ * which copies and fsyncs synchronously on the event loop, stays on only as a safety net with a high
+ * threshold (it fires only if the estimates given to `note` fall far short).
  */
 import { Worker } from 'node:worker_threads';
 
@@ -48,19 +49,20 @@ export class Checkpointer {
     return this.dead === undefined && !this.stopped;
   }
 
-  /** Accounts `bytes` written to the WAL; may start a checkpoint or wait for one. */
-  async throttle(bytes: number): Promise<void> {
+  /** Accounts `bytes` written to the WAL; starts a background checkpoint every few MiB. */
+  note(bytes: number): void {
     if (!this.alive) return;
     this.sinceRequest += bytes;
     this.sinceComplete += bytes;
-    if (this.sinceComplete >= WAL_BOUND) {
-      await this.drain();
-      return;
-    }
     if (this.sinceRequest >= CHECKPOINT_EVERY && this.inFlight === undefined) {
       this.sinceRequest = 0;
       void this.request();
     }
+  }
+
+  /** Waits (without blocking the loop) for a complete checkpoint when the WAL grew past its bound. */
+  async throttle(): Promise<void> {
+    if (this.alive && this.sinceComplete >= WAL_BOUND) await this.drain();
   }
 
   /** Runs checkpoints until the whole WAL is copied into the database (or the worker fails). */

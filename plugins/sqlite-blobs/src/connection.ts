@@ -24,6 +24,9 @@ import { isDiskFailure, mapSqliteError } from './sql-errors.js';
 /** Page size set before the first table (it cannot change once the database is in WAL mode). */
 export const PAGE_SIZE = 65536;
 
+/** SQLite's own (blocking) auto-checkpoint threshold while the worker checkpoints: a safety net. */
+const SAFETY_CHECKPOINT_PAGES = 4096;
+
 /** Connection-level options (must agree between users of one file). */
 export interface ConnectionOptions {
   readonly synchronous: SynchronousLevel;
@@ -62,7 +65,7 @@ export class SqliteConnection {
     this.db = db;
     try {
       this.checkpointer = new Checkpointer(file, options.busyTimeoutMs);
-      db.pragma('wal_autocheckpoint = 0');
+      db.pragma(`wal_autocheckpoint = ${SAFETY_CHECKPOINT_PAGES}`);
       this.autoCheckpoint = false;
     } catch {
       this.checkpointer = undefined;
@@ -128,13 +131,18 @@ export class SqliteConnection {
     }
   }
 
+  /** Accounts an estimate of `bytes` written to the WAL (starts background checkpoints). */
+  noteWal(bytes: number): void {
+    this.checkpointer?.note(bytes);
+  }
+
   /**
-   * Called after `bytes` of bulk data went to the WAL: checkpoints run in the worker, and the writer
-   * waits (without blocking the loop) when the WAL grows past its bound.
+   * Back-pressure for writers: waits (without blocking the loop) while the worker checkpoints a WAL
+   * that grew past its bound. Without a live worker, SQLite's own auto-checkpoint takes over.
    */
-  async throttle(bytes: number): Promise<void> {
+  async throttle(): Promise<void> {
     if (this.checkpointer?.alive === true) {
-      await this.checkpointer.throttle(bytes);
+      await this.checkpointer.throttle();
     } else if (!this.autoCheckpoint && !this.closed) {
       this.db.pragma('wal_autocheckpoint = 1000');
       this.autoCheckpoint = true;

@@ -4,7 +4,7 @@
  * write transactions (one batch of objects each) and yields between them, so commits and reads go on.
  */
 import { decodeRefs, type BlobRef, type PackObserver, type PackResult, type Tid } from '@handlerton/framework';
-import type { SqliteConnection } from './connection.js';
+import { PAGE_SIZE, type SqliteConnection } from './connection.js';
 import type { StorageStatements } from './storage-statements.js';
 import { yieldToLoop } from './yield.js';
 
@@ -67,7 +67,9 @@ export async function runPack(
       }
       for (const tid of touched) sql.markPacked.run({ tid });
     });
+    conn.noteWal(PAGE_SIZE * 4);
     await flush(false);
+    await conn.throttle();
     await yieldToLoop();
   }
   await flush(true);

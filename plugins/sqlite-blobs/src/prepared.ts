@@ -35,7 +35,12 @@ export class PreparedQuery<Row> {
   }
 
   private bind(args: Args): unknown[] {
-    return this.template.map((p) => (p instanceof Placeholder ? toSqlValue(args[p.name], p.name) : p));
+    const out = new Array<unknown>(this.template.length);
+    for (let i = 0; i < out.length; i++) {
+      const p = this.template[i];
+      out[i] = p instanceof Placeholder ? toSqlValue(args[p.name], p.name) : p;
+    }
+    return out;
   }
 
   /** Every row. */

@@ -38,6 +38,8 @@ import { CommitLock } from './commit-lock.js';
 import { acquireConnection, releaseConnection, type SqliteConnection } from './connection.js';
 import type { SqliteOptions } from './options.js';
 import { runPack } from './pack.js';
+import { SerialCache, type CachedSerial } from './serial-cache.js';
+import { PAGE_SIZE } from './connection.js';
 import { storageStatements, type StorageStatements } from './storage-statements.js';
 import { iterateTransactions, readHistory } from './storage-queries.js';
 
@@ -87,6 +89,9 @@ export class SqliteStorage implements Storage {
   private lastTid: Tid;
   private lastIssued: Tid;
   private nextOid: Oid;
+  /** Largest oid with a stored revision: anything above it has none. */
+  private maxStoredOid: Oid;
+  private readonly serials = new SerialCache();
   private packing = false;
   private closed = false;
 
@@ -101,6 +106,7 @@ export class SqliteStorage implements Storage {
     this.lastIssued = this.lastTid;
     const maxOid = this.sql.maxOid.get()?.oid;
     this.nextOid = maxOid === undefined || maxOid === null || maxOid < 1n ? 1n : maxOid + 1n; // oid 0 is the root: never handed out
+    this.maxStoredOid = maxOid === undefined || maxOid === null ? -1n : maxOid;
   }
 
   /** Opens (creating or upgrading) the storage in `options.location`. */
@@ -174,6 +180,7 @@ export class SqliteStorage implements Storage {
       checkSqlInt(tid, 'tid');
     }
     const extension = encodeExtension(txn);
+    await this.conn.throttle();
     await this.lock.acquire();
     if (this.closed) {
       this.lock.release();
@@ -200,10 +207,10 @@ export class SqliteStorage implements Storage {
     assertU64(serial, 'serial');
     checkSqlInt(oid, 'oid');
     checkRecord(record);
-    const current = this.conn.read('store', () => this.sql.currentSerial.get({ oid }));
+    const current = this.currentSerial(oid, 'store');
     if (current === undefined) {
       if (serial !== 0n) throw new ConflictError(oid, undefined, serial, 'the object does not exist');
-    } else if (current.deleted !== 0n) {
+    } else if (current.deleted) {
       throw new ConflictError(oid, undefined, serial, 'the object was deleted');
     } else if (serial !== current.tid) {
       throw new ConflictError(oid, current.tid, serial);
@@ -220,8 +227,8 @@ export class SqliteStorage implements Storage {
     const active = this.activeFor(txn, 'deleteObject');
     assertU64(oid, 'oid');
     assertU64(serial, 'serial');
-    const current = this.conn.read('deleteObject', () => (oid > MAX_SQL_INT ? undefined : this.sql.currentSerial.get({ oid })));
-    if (current === undefined || current.deleted !== 0n) throw new POSKeyError(`deleteObject: oid ${oid} has no current revision`, oid);
+    const current = oid > MAX_SQL_INT ? undefined : this.currentSerial(oid, 'deleteObject');
+    if (current === undefined || current.deleted) throw new POSKeyError(`deleteObject: oid ${oid} has no current revision`, oid);
     if (serial !== current.tid) throw new ConflictError(oid, current.tid, serial, 'deleteObject');
     active.records.set(oid, { data: null, refs: null, prevTid: current.tid });
   }
@@ -231,7 +238,7 @@ export class SqliteStorage implements Storage {
     assertU64(oid, 'oid');
     checkSqlInt(oid, 'oid');
     if (record !== null) checkRecord(record);
-    const current = this.conn.read('restore', () => this.sql.currentSerial.get({ oid }));
+    const current = this.currentSerial(oid, 'restore');
     active.records.set(oid, {
       data: record === null ? null : Buffer.from(record.data),
       refs: record === null ? null : encodeOptionalRefs(record.refs),
@@ -269,6 +276,13 @@ export class SqliteStorage implements Storage {
       this.lock.release();
       throw error;
     }
+    let bytes = 0;
+    for (const [oid, rec] of active.records) {
+      this.serials.set(oid, { tid, deleted: rec.data === null });
+      if (oid > this.maxStoredOid) this.maxStoredOid = oid;
+      bytes += (rec.data?.length ?? 0) + (rec.refs?.length ?? 0);
+    }
+    this.conn.noteWal(bytes + PAGE_SIZE * (2 + Math.ceil(active.records.size / 16)));
     this.lastTid = tid;
     this.active = undefined;
     this.lock.release();
@@ -311,6 +325,7 @@ export class SqliteStorage implements Storage {
       const bound = packTid > this.lastTid ? this.lastTid : packTid;
       return await runPack(this.conn, this.sql, bound, this.lastTid, observer);
     } finally {
+      this.serials.clear();
       this.packing = false;
     }
   }
@@ -323,6 +338,18 @@ export class SqliteStorage implements Storage {
       this.lock.release();
     }
     await releaseConnection(this.conn);
+  }
+
+  /** The current serial of `oid` (undefined: no revision), from the cache or the database. */
+  private currentSerial(oid: Oid, what: string): CachedSerial | undefined {
+    if (oid > this.maxStoredOid) return undefined;
+    const cached = this.serials.get(oid);
+    if (cached !== undefined) return cached;
+    const row = this.conn.read(what, () => this.sql.currentSerial.get({ oid }));
+    if (row === undefined) return undefined;
+    const found = { tid: row.tid, deleted: row.deleted !== 0n };
+    this.serials.set(oid, found);
+    return found;
   }
 
   private checkOpen(): void {
