@@ -22,6 +22,7 @@ export interface ActiveEntry {
 /** A published record position, as the commit pipeline applies it. */
 export interface PublishedRecord {
   readonly key: OidKey;
+  readonly oid: bigint;
   readonly off: number;
   readonly deleted: boolean;
 }
@@ -152,7 +153,7 @@ export class ActiveSegment {
   /** Publishes a durable transaction: its records become visible in the index. */
   publish(tid: bigint, records: readonly PublishedRecord[], end: number): void {
     for (const r of records) {
-      this.setEntry(r.key, keyOid(r.key), r.off, tid, r.deleted, this.index.get(r.key));
+      this.setEntry(r.key, r.oid, r.off, tid, r.deleted, this.index.get(r.key));
     }
     this.noteTxn(tid);
     this.publishedEnd = end;

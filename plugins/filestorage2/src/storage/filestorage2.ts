@@ -376,10 +376,11 @@ export class FileStorage2 implements Storage {
     assertU64(oid, 'oid');
     assertU64(serial, 'serial');
     checkRecordInput(record);
-    const cur = this.currentRevision(oid);
+    const key = oidKey(oid);
+    const cur = this.currentRevision(oid, key);
     const committed = cur && !cur.deleted ? cur.tid : undefined;
     if ((committed ?? 0n) !== serial) throw new ConflictError(oid, committed, serial);
-    this.addWrite(state, oid, false, refsBytes(record), record.data);
+    this.addWrite(state, oid, false, refsBytes(record), record.data, key);
   }
 
   async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
@@ -412,16 +413,25 @@ export class FileStorage2 implements Storage {
     for (const w of state.writes.values()) {
       const key = oidKey(w.oid);
       const prev = this.overlay.get(key)?.off ?? active.index.get(key)?.off ?? 0;
-      const refs = state.arena.view(w.refsAt, w.refsLen);
-      const data = state.arena.view(w.dataAt, w.dataLen);
-      records.push({ oid: w.oid, deleted: w.deleted, refs, data, prev });
+      const src = state.arena.bytes;
+      records.push({
+        oid: w.oid,
+        deleted: w.deleted,
+        refsSrc: w.refsLen > 0 ? src : NO_REFS_BYTES,
+        refsAt: w.refsAt,
+        refsLen: w.refsLen,
+        dataSrc: src,
+        dataAt: w.dataAt,
+        dataLen: w.dataLen,
+        prev,
+      });
     }
     const { bytes, recordOffsets } = encodeTxn(state.tid, STATUS_COMMITTED, state.meta, records, pos);
     active.reservedEnd = pos + bytes.length;
     state.voted = {
       bytes,
       pos,
-      records: records.map((r, i) => ({ key: oidKey(r.oid), off: recordOffsets[i]!, deleted: r.deleted })),
+      records: records.map((r, i) => ({ key: oidKey(r.oid), oid: r.oid, off: recordOffsets[i]!, deleted: r.deleted })),
     };
   }
 
@@ -461,8 +471,7 @@ export class FileStorage2 implements Storage {
     return state;
   }
 
-  private addWrite(state: TxnState, oid: bigint, deleted: boolean, refs: Uint8Array, data: Uint8Array): void {
-    const key = oidKey(oid);
+  private addWrite(state: TxnState, oid: bigint, deleted: boolean, refs: Uint8Array, data: Uint8Array, key = oidKey(oid)): void {
     state.writes.delete(key);
     const refsAt = refs.length > 0 ? state.arena.add(refs) : 0;
     const dataAt = data.length > 0 ? state.arena.add(data) : 0;
@@ -472,10 +481,10 @@ export class FileStorage2 implements Storage {
   }
 
   /** The newest revision of `oid`, counting queued transactions (for conflict checks). */
-  private currentRevision(oid: bigint): { tid: bigint; deleted: boolean } | null {
-    const pending = this.overlay.get(oidKey(oid));
+  private currentRevision(oid: bigint, key = oidKey(oid)): { tid: bigint; deleted: boolean } | null {
+    const pending = this.overlay.get(key);
     if (pending) return pending;
-    const e = this.active?.find(oid);
+    const e = this.active?.index.get(key);
     if (e) return e;
     const hash = oidHashes(oid);
     for (let i = this.sealed.length - 1; i >= 0; i--) {

@@ -25,7 +25,7 @@ import { SegmentFile } from './segment-file.js';
 import { encodeSegmentHeader, type SegmentHeader } from './segment-format.js';
 import { SlotTable } from './slot-table.js';
 import { TrailerWriter } from './trailer-writer.js';
-import { encodeTxn, type RecordToWrite } from './txn-format.js';
+import { encodeTxn, recordToWrite, type RecordToWrite } from './txn-format.js';
 import { INDEX_ENTRY_SIZE } from './constants.js';
 
 /** What a pack needs. */
@@ -188,7 +188,7 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
             else if (slot.entry.off === 0 && r.tid === slot.entry.oldest) keep = true;
           }
           if (keep && slot) {
-            kept.push({ rec: { oid: r.oid, deleted: r.deleted, refs: r.refs, data: r.data, prev: slot.entry.off }, ...slot });
+            kept.push({ rec: recordToWrite(r.oid, r.deleted, r.refs, r.data, slot.entry.off), ...slot });
           } else {
             removedRevisions++;
             if (!r.deleted && r.refs.length > 8) {

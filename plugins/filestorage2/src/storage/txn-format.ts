@@ -17,14 +17,23 @@ export interface MetaBytes {
   readonly extension: Buffer;
 }
 
-/** One data record to encode. */
+/** One data record to encode; its refs and data are ranges of source buffers (no views allocated). */
 export interface RecordToWrite {
   readonly oid: bigint;
   readonly deleted: boolean;
-  readonly refs: Uint8Array;
-  readonly data: Uint8Array;
+  readonly refsSrc: Uint8Array;
+  readonly refsAt: number;
+  readonly refsLen: number;
+  readonly dataSrc: Uint8Array;
+  readonly dataAt: number;
+  readonly dataLen: number;
   /** Offset of the previous revision of this oid in the same segment, 0 when none. */
   readonly prev: number;
+}
+
+/** A RecordToWrite over whole refs and data buffers. */
+export function recordToWrite(oid: bigint, deleted: boolean, refs: Uint8Array, data: Uint8Array, prev: number): RecordToWrite {
+  return { oid, deleted, refsSrc: refs, refsAt: 0, refsLen: refs.length, dataSrc: data, dataAt: 0, dataLen: data.length, prev };
 }
 
 /** A decoded data record. */
@@ -53,12 +62,12 @@ export interface ParsedTxn {
 }
 
 /** Encoded size of one data record. */
-export function recordSize(r: { refs: Uint8Array; data: Uint8Array }): number {
-  return RECORD_HEADER_SIZE + r.refs.length + r.data.length + RECORD_TRAILER_SIZE;
+export function recordSize(r: { refsLen: number; dataLen: number }): number {
+  return RECORD_HEADER_SIZE + r.refsLen + r.dataLen + RECORD_TRAILER_SIZE;
 }
 
 /** Encoded size of a transaction. */
-export function txnSize(meta: MetaBytes, records: readonly { refs: Uint8Array; data: Uint8Array }[]): number {
+export function txnSize(meta: MetaBytes, records: readonly { refsLen: number; dataLen: number }[]): number {
   let size = TXN_HEADER_SIZE + meta.user.length + meta.description.length + meta.extension.length + TXN_TRAILER_SIZE;
   for (const r of records) size += recordSize(r);
   return size;
@@ -118,13 +127,13 @@ function writeRecordFast(b: Buffer, at: number, r: RecordToWrite, tidHi: number,
   writeOffset(b, at + 16, r.prev);
   writeOffset(b, at + 24, txnOff);
   b.writeUInt8(r.deleted ? RECORD_FLAG_DELETE : 0, at + 32);
-  b.writeUInt32BE(r.refs.length, at + 33);
-  b.writeUInt32BE(r.data.length, at + 37);
+  b.writeUInt32BE(r.refsLen, at + 33);
+  b.writeUInt32BE(r.dataLen, at + 37);
   at += RECORD_HEADER_SIZE;
-  b.set(r.refs, at);
-  at += r.refs.length;
-  b.set(r.data, at);
-  at += r.data.length;
+  copyRange(r.refsSrc, r.refsAt, r.refsLen, b, at);
+  at += r.refsLen;
+  copyRange(r.dataSrc, r.dataAt, r.dataLen, b, at);
+  at += r.dataLen;
   b.writeUInt32BE(crc32(b.subarray(start, at)), at);
   return at + RECORD_TRAILER_SIZE;
 }
@@ -215,4 +224,11 @@ export function writeOffset(b: Buffer, at: number, value: number): void {
 /** Reads a big-endian u64 file offset; values beyond 2^53 are corruption and read as NaN-free huge numbers. */
 export function readOffset(b: Buffer, at: number): number {
   return b.readUInt32BE(at) * 0x100000000 + b.readUInt32BE(at + 4);
+}
+
+function copyRange(src: Uint8Array, at: number, len: number, dst: Buffer, to: number): void {
+  if (len === 0) return;
+  if (Buffer.isBuffer(src)) src.copy(dst, to, at, at + len);
+  else if (at === 0 && len === src.length) dst.set(src, to);
+  else dst.set(src.subarray(at, at + len), to);
 }

@@ -32,9 +32,9 @@ export class Arena {
     return at;
   }
 
-  /** A view of bytes added earlier (valid until the next `add`). */
-  view(at: number, length: number): Buffer {
-    return this.buf.subarray(at, at + length);
+  /** The backing buffer (offsets from `add` index into it; valid until the next `add`). */
+  get bytes(): Buffer {
+    return this.buf;
   }
 }
 
