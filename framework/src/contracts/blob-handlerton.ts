@@ -19,6 +19,10 @@
  *   `releaseReferences`) or by open readers. When both counts reach zero it is reclaimed — at
  *   the latest by the next `reclaim()`; an open reader keeps working after its revision lost its
  *   last record reference, and closing that reader lets the revision go.
+ * - The framework calls `commit` right after the storage's `tpcFinish`; between the two a record
+ *   may already name a revision the handlerton has not published. The framework makes readers of
+ *   that revision wait for `commit` to return, so `openRevision` may treat a prepared revision as
+ *   missing (POSKeyError).
  * - With `partialUpdate`, a draft based on a revision shares the unchanged bytes with it:
  *   writing 4 KiB into a 1 GiB blob costs about 4 KiB (plus one chunk), not 1 GiB.
  */
