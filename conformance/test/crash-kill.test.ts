@@ -29,13 +29,13 @@ function assertSurvives(t: ExecutionContext, report: KillLoopReport): void {
 }
 
 test('FileStorage2: every acknowledged commit survives kill -9', async (t) => {
-  // 128 KiB segments: the loop also kills writers while they seal segments and opens sealed ones.
+  // 128 KiB segments and a pack every 25 transactions: writers also die while sealing and packing.
   const config = (dir: string) => ({ engine: 'filestorage2', path: dir, options: { segmentSize: 128 * 1024 } });
-  assertSurvives(t, await loop(t, { config, cycles: 30 }));
+  assertSurvives(t, await loop(t, { config, cycles: 30, packEvery: 25 }));
 });
 
 test('SQLite: every acknowledged commit survives kill -9', async (t) => {
-  assertSurvives(t, await loop(t, { config: (dir) => `sqlite:${dir}.db`, cycles: 30 }));
+  assertSurvives(t, await loop(t, { config: (dir) => `sqlite:${dir}.db`, cycles: 30, packEvery: 10 }));
 });
 
 test('FileStorage2 storage + SQLite blobs: records and blob bytes survive kill -9', async (t) => {
@@ -43,9 +43,10 @@ test('FileStorage2 storage + SQLite blobs: records and blob bytes survive kill -
     config: (dir) => ({ storage: `filestorage2:${dir}/records`, blobs: `sqlite:${dir}/blobs.db` }),
     cycles: 10,
     blobs: true,
+    packEvery: 4,
     // A transaction writes one or two blobs of up to 448 KiB: give the writer time to commit some.
-    minKillMs: 50,
-    maxKillMs: 600,
+    minKillMs: 100,
+    maxKillMs: 1000,
   });
   assertSurvives(t, report);
 });
