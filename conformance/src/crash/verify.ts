@@ -70,13 +70,15 @@ export class CrashModel {
     const snapshot = await db.snapshot();
     try {
       const root = await this.#readRoot(snapshot, db.lastTransaction(), problems);
+      const rootTid = root === undefined ? 0n : ((await snapshot.tryRead(ROOT_OID))?.tid ?? 0n);
       const seq = root?.seq ?? 0;
       const floor = Math.max(this.lastSeq, this.ackedSeq);
       if (seq < this.ackedSeq) problems.push(`acknowledged transaction ${this.ackedSeq} (tid ${this.#acks.get(this.ackedSeq)}) lost: the database ends at transaction ${seq}`);
       if (seq < this.lastSeq) problems.push(`the state went backwards: transaction ${this.lastSeq} was recovered before, now the database ends at ${seq}`);
       if (seq > floor + 1) problems.push(`transaction ${seq} is present but only ${floor} were acknowledged or recovered and one more can be in flight`);
       if (root !== undefined && seq > this.lastSeq && seq <= floor + 1) await this.#learn(snapshot, root, problems);
-      const { digest, objects } = await this.#verifyAll(snapshot, problems);
+      if (root !== undefined && seq === this.lastSeq) this.#checkRootAgainstModel(root, rootTid, problems);
+      const { digest, objects } = await this.#verifyAll(snapshot, `${seq}:${root?.manifest ?? ''}:${rootTid}`, problems);
       await this.#probeOrphans(snapshot, problems);
       return { seq, problems, digest, objects };
     } finally {
@@ -155,6 +157,14 @@ export class CrashModel {
     this.lastSeq = root.seq;
   }
 
+  /** The root must name the manifest and carry the tid the model holds for its transaction. */
+  #checkRootAgainstModel(root: RootState, rootTid: Tid, problems: string[]): void {
+    const manifest = this.#manifests.get(root.seq);
+    const tid = this.#tids.get(root.seq);
+    if (manifest !== undefined && manifest !== root.manifest) problems.push(`the root names manifest ${root.manifest} for transaction ${root.seq}, expected ${manifest}`);
+    if (tid !== undefined && tid !== rootTid) problems.push(`the root of transaction ${root.seq} has serial ${rootTid}, expected ${tid}`);
+  }
+
   #checkPlan(manifest: ManifestState, problems: string[]): void {
     const plan = planFor(manifest.seq, this.blobs);
     const records = manifest.records.map(([, label]) => label).sort((a, b) => a - b);
@@ -164,8 +174,9 @@ export class CrashModel {
     }
   }
 
-  async #verifyAll(view: ReadView, problems: string[]): Promise<{ digest: string; objects: number }> {
+  async #verifyAll(view: ReadView, rootSummary: string, problems: string[]): Promise<{ digest: string; objects: number }> {
     const hash = createHash('sha256');
+    hash.update(`root ${rootSummary};`);
     const oids = [...this.#objects.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     for (const oid of oids) {
       const expected = this.#objects.get(oid);
