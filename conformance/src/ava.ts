@@ -3,6 +3,7 @@
  * catalogue. Only this file knows ava's shape (structurally; ava itself is not imported).
  */
 import { registerConformance, type ConformanceOptions } from './registrar.js';
+import { Semaphore } from './util/semaphore.js';
 import type { Harness } from './types.js';
 
 /** The part of ava's execution context the adapter uses. */
@@ -21,6 +22,11 @@ export interface AvaTestInterface {
 export interface AvaConformanceOptions extends ConformanceOptions {
   /** Register cases with `test.serial` (one at a time) instead of ava's default concurrency. */
   readonly serial?: boolean;
+  /**
+   * At most this many case bodies run at once (ava starts every test of a file together; disk
+   * engines and synchronous drivers do better with a few at a time). Default: no limit.
+   */
+  readonly concurrency?: number;
 }
 
 /**
@@ -29,11 +35,12 @@ export interface AvaConformanceOptions extends ConformanceOptions {
  */
 export function conformance(test: AvaTestInterface, harness: Harness, options: AvaConformanceOptions = {}): void {
   const register = options.serial === true ? test.serial.bind(test) : test;
+  const slots = options.concurrency === undefined ? undefined : new Semaphore(options.concurrency);
   registerConformance(
     {
       test(title, body) {
         register(title, async (t) => {
-          await body();
+          await (slots === undefined ? body() : slots.run(body));
           t.pass();
         });
       },

@@ -4,14 +4,13 @@
  * prints the engine x area matrix, writes JSON / JUnit reports, exits non-zero on any failure.
  */
 import { realpathSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { isEnginePlugin, loadEnginePlugin, type BlobCapabilities, type EnginePlugin } from '@handlerton/framework';
+import { isEnginePlugin, loadEnginePlugin, type EnginePlugin } from '@handlerton/framework';
 import { CATALOGUE } from './catalogue.js';
-import { harnessFromPlugin, mixedHarness } from './harness.js';
+import { harnessFromPlugin, harnessFromPluginProbed, mixedHarness } from './harness.js';
 import { buildReport, formatMatrix, toJUnit, type ConformanceReport } from './report.js';
 import { describeError, runCase } from './runner.js';
 import { parseAreas, selectCases } from './selection.js';
@@ -100,11 +99,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       ...(blobOptions ? { blobs: { options: blobOptions } } : {}),
     });
   } else {
-    harness = harnessFromPlugin(storagePlugin, options ? { options } : {});
-    if (options !== undefined && storagePlugin.createBlobHandlerton !== undefined) {
-      // The blob manifest may depend on options (e.g. a blob mode): read it from an opened handlerton.
-      harness = harnessFromPlugin(storagePlugin, { options, blobCapabilities: await probeBlobCapabilities(harness) });
-    }
+    harness = options === undefined ? harnessFromPlugin(storagePlugin) : await harnessFromPluginProbed(storagePlugin, { options });
   }
   const selection = selectCases({
     ...(values.areas !== undefined ? { areas: parseAreas(values.areas.split(',').map((s) => s.trim())) } : {}),
@@ -138,20 +133,6 @@ export async function main(argv: readonly string[]): Promise<number> {
   return report.summary.fail > 0 ? 1 : 0;
 }
 
-/** Opens the harness's engines once in a scratch directory to read the blob manifest they declare. */
-async function probeBlobCapabilities(harness: Harness): Promise<BlobCapabilities> {
-  const dir = await mkdtemp(join(tmpdir(), 'handlerton-conformance-probe-'));
-  try {
-    const engines = await harness.factory({ dir });
-    const caps = engines.blobs.capabilities;
-    await engines.storage.close();
-    await engines.blobs.close();
-    return caps;
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
 function invokedAsMain(): boolean {
   const script = process.argv[1];
   if (script === undefined) return false;
@@ -163,6 +144,10 @@ function invokedAsMain(): boolean {
 }
 
 if (invokedAsMain()) {
+  // A case that timed out may still settle later; never let that kill the whole run.
+  process.on('unhandledRejection', (reason) => {
+    console.error(`warning: a promise rejected after its case ended: ${describeError(reason)}`);
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -16,6 +16,7 @@ export function claims(
     return blobs[flag] === true;
   }
   if (requirement.startsWith('mode.')) return blobs.mode === requirement.slice('mode.'.length);
+  if (requirement.startsWith('harness.')) return true;
   return storage[requirement as keyof StorageCapabilities] === true;
 }
 
@@ -28,6 +29,9 @@ function describe(requirement: Requirement, storage: StorageCapabilities, blobs:
 export function gate(testCase: ConformanceCase, harness: Harness): GateDecision {
   const storage = harness.storageCapabilities;
   const blobs = harness.blobCapabilities;
+  if (testCase.requires.includes('harness.crash') && harness.crash === undefined) {
+    return { run: false, reason: 'the harness provides no crash() to simulate a killed process' };
+  }
   const missing = testCase.requires.filter((r) => !claims(r, storage, blobs));
   if (missing.length > 0) {
     return { run: false, reason: missing.map((r) => describe(r, storage, blobs)).join(', ') };

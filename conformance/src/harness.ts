@@ -1,5 +1,6 @@
 /** Ready-made harnesses: from an EnginePlugin, from a storage/blobs plugin pair, and wrappers. */
 import * as nodeFs from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   InvalidArgumentError,
@@ -25,7 +26,9 @@ export interface PluginHarnessOptions {
   readonly name?: string;
   /** The engine context (default: system clock, silent logger, node:fs). */
   readonly context?: EngineContext;
-  /** Overrides the manifest of the blob handlerton (e.g. for a non-default blob mode option). */
+  /** Overrides the plugin's static storage manifest (when options change what the engine claims). */
+  readonly storageCapabilities?: StorageCapabilities;
+  /** Overrides the plugin's static blob manifest (e.g. for a non-default blob mode option). */
   readonly blobCapabilities?: BlobCapabilities;
 }
 
@@ -87,7 +90,8 @@ export function mixedHarness(storagePlugin: EnginePlugin, blobsPlugin: EnginePlu
   const blobsDir = (dir: string): string => (same ? dir : join(dir, 'blobs'));
   const storageOptions = options.storage ?? {};
   const blobOptions = options.blobs ?? {};
-  const storageCapabilities: StorageCapabilities = requireManifest(storagePlugin.storageCapabilities, storagePlugin, 'storage');
+  const storageCapabilities: StorageCapabilities =
+    storageOptions.storageCapabilities ?? requireManifest(storagePlugin.storageCapabilities, storagePlugin, 'storage');
   const blobCapabilities: BlobCapabilities =
     blobOptions.blobCapabilities ?? requireManifest(blobsPlugin.blobCapabilities, blobsPlugin, 'blob');
   const open = async ({ dir }: HarnessLocation): Promise<Engines> => {
@@ -127,4 +131,21 @@ export function wrapStorageHarness(harness: Harness, name: string, wrap: (storag
     ...(harness.reopen ? { reopen: async (closed: Engines, location: HarnessLocation) => wrapEngines(await harness.reopen!(closed, location)) } : {}),
     ...(harness.crash ? { crash: async (engines: Engines, location: HarnessLocation) => wrapEngines(await harness.crash!(engines, location)) } : {}),
   };
+}
+
+/**
+ * Like harnessFromPlugin, for options that change what the engine claims: opens the engines once in
+ * a scratch directory and takes the manifests they declare as the harness's static manifests.
+ */
+export async function harnessFromPluginProbed(plugin: EnginePlugin, options: PluginHarnessOptions = {}): Promise<Harness> {
+  const probe = harnessFromPlugin(plugin, options);
+  const dir = await nodeFs.promises.mkdtemp(join(tmpdir(), 'handlerton-conformance-probe-'));
+  try {
+    const engines = await probe.factory({ dir });
+    const manifests = { storageCapabilities: engines.storage.capabilities, blobCapabilities: engines.blobs.capabilities };
+    await Promise.all([engines.storage.close(), engines.blobs.close()]);
+    return harnessFromPlugin(plugin, { ...options, ...manifests });
+  } finally {
+    await nodeFs.promises.rm(dir, { recursive: true, force: true });
+  }
 }

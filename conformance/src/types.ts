@@ -36,10 +36,10 @@ export type StorageCapabilityName = keyof StorageCapabilities;
 export type BlobFlagName = Exclude<keyof BlobCapabilities, 'mode'>;
 
 /**
- * What a case needs: a storage capability (`pack`), a blob feature (`blob.seek`) or a blob
- * transactional mode (`mode.dataTransactional`).
+ * What a case needs: a storage capability (`pack`), a blob feature (`blob.seek`), a blob
+ * transactional mode (`mode.dataTransactional`), or an optional harness feature (`harness.crash`).
  */
-export type Requirement = StorageCapabilityName | `blob.${BlobFlagName}` | `mode.${BlobTransactionMode}`;
+export type Requirement = StorageCapabilityName | `blob.${BlobFlagName}` | `mode.${BlobTransactionMode}` | 'harness.crash';
 
 /** A pair of opened engines: the storage and the blob handlerton a case runs against. */
 export interface Engines {

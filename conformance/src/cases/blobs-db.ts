@@ -25,6 +25,7 @@ async function openTransaction(db: import('@handlerton/framework').Database) {
     .catch((e: unknown) => {
       if (!(e instanceof Error && e.message === 'abort requested by the case')) throw e;
     });
+  done.catch(() => undefined); // awaited by commit() / abort()
   const tx = await ready;
   return {
     tx,

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { isHandlertonError, type Oid, type Tid } from '@handlerton/framework';
 import { readHandleText } from '../util/blob-io.js';
 import { blobText, createBlobWith } from '../util/db-blobs.js';
-import { collect, commit, createObject, text, ticks } from '../util/records.js';
+import { collect, commit, createObject, sleep, text, ticks } from '../util/records.js';
 import { defineArea } from './define.js';
 
 const enc = new TextEncoder();
@@ -127,8 +127,8 @@ export const concurrencyCases = defineArea('concurrency', [
               own.set(mine, `own-${w}`);
               return;
             } catch (e) {
-              if (!isHandlertonError(e, 'HANDLERTON_CONFLICT') || attempt > 200) throw e;
-              await ticks(1 + (w % 3));
+              if (!isHandlertonError(e, 'HANDLERTON_CONFLICT') || attempt > 500) throw e;
+              await sleep(Math.floor(Math.random() * Math.min(20, attempt + 1)));
             }
           }
         }),

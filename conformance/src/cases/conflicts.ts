@@ -200,6 +200,7 @@ export const conflictCases = defineArea('conflicts', [
         await gate;
         await tx.write(oid, new TextEncoder().encode('slow'));
       });
+      slow.catch(() => undefined); // awaited below
       await db.transaction(async (tx) => {
         await tx.read(oid);
         await tx.write(oid, new TextEncoder().encode('fast'));
@@ -231,6 +232,7 @@ export const conflictCases = defineArea('conflicts', [
         },
         { retries: 3 },
       );
+      retried.catch(() => undefined); // awaited below
       await db.transaction(async (tx) => tx.write(oid, enc.encode('10')));
       release();
       await retried;

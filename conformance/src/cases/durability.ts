@@ -167,7 +167,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'crash-keeps-acknowledged-commits',
     title: 'after a simulated crash, every acknowledged commit is there and nothing of an unfinished one',
     source: 'FS-4',
-    requires: ['crashSafe'],
+    requires: ['crashSafe', 'harness.crash'],
     run: async (ctx) => {
       const { oid, tid } = await createObject(ctx.storage, 'acknowledged');
       const fresh = await ctx.storage.newOid();

@@ -217,6 +217,7 @@ export const mvccCases = defineArea('mvcc', [
         const second = dec.decode((await tx.read(oid)).data);
         return [first, second];
       });
+      reader.catch(() => undefined); // awaited below
       await db.transaction((tx) => tx.write(oid, enc.encode('v2')));
       release();
       assert.deepEqual(await reader, ['v1', 'v1']);

@@ -340,6 +340,7 @@ export const transactionCases = defineArea('transactions', [
         secondTid = tid;
         return tid;
       });
+      waiting.catch(() => undefined); // awaited below; never left unhandled if an assertion fails first
       await ticks(20);
       assert.equal(secondTid, undefined, 'the second tpcBegin is still waiting for the commit lock');
       await storage.store(oid, 0n, rec('first'), first.txn);
