@@ -22,6 +22,8 @@ export class SqliteDraft implements BlobDraft {
   private cached: { seq: number; data: Uint8Array | undefined } | undefined;
   private closed = false;
   private busy = false;
+  /** Bytes written to the database by this draft so far. */
+  bytesWritten = 0;
 
   constructor(
     private readonly chunks: ChunkStore,
@@ -123,6 +125,7 @@ export class SqliteDraft implements BlobDraft {
     const dirty = this.dirty;
     if (dirty === undefined || this.buffer === undefined) return;
     this.chunks.writeChunk(this.rowId, dirty.seq, this.buffer.subarray(0, dirty.length));
+    this.bytesWritten += dirty.length;
     this.dirty = undefined;
     if (this.cached?.seq === dirty.seq) this.cached = undefined;
     this.chunks.conn.noteWal(dirty.length + 4096);

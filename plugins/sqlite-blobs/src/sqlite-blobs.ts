@@ -37,6 +37,9 @@ import { SqliteRevisionReader } from './revision-reader.js';
 import { ENGINE_NAME, MAX_SQL_INT } from './sqlite-storage.js';
 import { yieldToLoop } from './yield.js';
 
+/** Drafts that wrote at least this much get their WAL flushed from the thread pool before prepare's fsync. */
+const PRESYNC_THRESHOLD = 4 * 1024 * 1024;
+
 /** The blob manifest of the SQLite handlerton. */
 export const SQLITE_BLOB_CAPABILITIES: BlobCapabilities = blobCapabilities({
   mode: 'dataTransactional',
@@ -179,7 +182,7 @@ export class SqliteBlobs implements BlobHandlerton {
     const state = this.stateOf(txn);
     if (state.prepared) throw new StorageTransactionError('prepare: the blob transaction is already prepared');
     for (const draft of state.drafts.values()) await draft.flush();
-    if (state.drafts.size > 0) await this.conn.presync();
+    if ([...state.drafts.values()].some((d) => d.bytesWritten >= PRESYNC_THRESHOLD)) await this.conn.presync();
     this.conn.write('prepare', () => {
       this.sql.insertBlobTxn.run({ token: state.token, tid: revision });
       for (const draft of state.drafts.values()) {
