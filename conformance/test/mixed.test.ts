@@ -3,8 +3,8 @@
  * handlerton meet. The storage-only areas already run per engine in the other files.
  */
 import test from 'ava';
-import type { Area } from '../src/index.js';
-import { conformance, mixedHarness } from '../src/index.js';
+import type { Area, PluginHarnessOptions } from '../src/index.js';
+import { conformance, harnessFromPluginProbed, mixedHarness } from '../src/index.js';
 import { tryLoad } from './engines.js';
 import { KNOWN_FRAMEWORK_DEFECTS } from './helpers.js';
 
@@ -15,11 +15,27 @@ const PAIRS: readonly [string, string][] = [
   ['memory', 'filestorage2'],
 ];
 
+/** Per-engine options for this repo's runs: SQLite without an fsync per commit, to keep the run short. */
+async function optionsFor(name: string, plugin: import('@handlerton/framework').EnginePlugin): Promise<PluginHarnessOptions> {
+  if (name !== 'sqlite') return {};
+  const probed = await harnessFromPluginProbed(plugin, { options: { synchronous: 'normal' } });
+  return { options: { synchronous: 'normal' }, storageCapabilities: probed.storageCapabilities, blobCapabilities: probed.blobCapabilities };
+}
+
+// ava registers tests synchronously: every await happens before the first registration.
+const prepared: (
+  | { harness: import('../src/index.js').Harness }
+  | { missing: string }
+)[] = [];
 for (const [storageName, blobsName] of PAIRS) {
   const [s, b] = [await tryLoad(storageName), await tryLoad(blobsName)];
   if ('plugin' in s && 'plugin' in b) {
-    conformance(test, mixedHarness(s.plugin, b.plugin), { areas: AREAS, exclude: KNOWN_FRAMEWORK_DEFECTS, concurrency: 3 });
+    prepared.push({ harness: mixedHarness(s.plugin, b.plugin, { storage: await optionsFor(storageName, s.plugin), blobs: await optionsFor(blobsName, b.plugin) }) });
   } else {
-    test.skip(`${storageName}+${blobsName}: ${'missing' in s ? s.missing : ''} ${'missing' in b ? b.missing : ''}`, (t) => t.pass());
+    prepared.push({ missing: `${storageName}+${blobsName}: ${'missing' in s ? s.missing : ''} ${'missing' in b ? b.missing : ''}` });
   }
+}
+for (const entry of prepared) {
+  if ('harness' in entry) conformance(test, entry.harness, { areas: AREAS, exclude: KNOWN_FRAMEWORK_DEFECTS, concurrency: 4 });
+  else test.skip(entry.missing, (t) => t.pass());
 }

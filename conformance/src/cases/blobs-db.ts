@@ -481,4 +481,72 @@ export const dbBlobCases: readonly CaseSpec[] = [
       await snap.close();
     },
   },
+  {
+    id: 'reader-survives-transaction-end',
+    title: 'a reader of committed blob data opened in a transaction keeps reading after the transaction ends',
+    source: 'BL-8',
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const oid = await createBlobWith(db, 'committed reader');
+      const reader = await db.transaction(async (tx) => {
+        const r = await (await tx.blob(oid)).open('r');
+        await r.read(3);
+        return r;
+      });
+      assert.equal(await readHandleText(reader), 'mitted reader');
+      await reader.close();
+    },
+  },
+  {
+    id: 'snapshot-close-ends-handles',
+    title: 'closing a snapshot ends its blob handles: later use raises TransactionClosedError',
+    source: 'DESIGN Blob semantics',
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const oid = await createBlobWith(db, 'x');
+      const snap = await db.snapshot();
+      const r = await (await snap.blob(oid)).open('r');
+      await snap.close();
+      await rejectsWithCode(r.read(1), 'HANDLERTON_TRANSACTION_CLOSED');
+      await rejectsWithCode(snap.blob(oid), 'HANDLERTON_TRANSACTION_CLOSED', 'the snapshot itself is closed');
+    },
+  },
+  {
+    id: 'writable-open-without-write',
+    title: "opening a blob with 'r+' and closing it without writing leaves its committed data unchanged",
+    source: 'BL-5',
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const oid = await createBlobWith(db, 'untouched');
+      await db.transaction(async (tx) => {
+        const h = await (await tx.blob(oid)).open('r+');
+        await h.flush();
+        await h.close();
+      });
+      assert.equal(await committedBlobText(db, oid), 'untouched');
+    },
+  },
+  {
+    id: 'many-blobs-one-transaction',
+    title: 'a transaction creating and writing 50 blobs commits them all',
+    source: 'T116',
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const oids = await db.transaction(async (tx) => {
+        const out: Oid[] = [];
+        for (let i = 0; i < 50; i++) {
+          const blob = await tx.createBlob();
+          const h = await blob.open('w');
+          await h.write(`blob number ${i}`);
+          await h.flush();
+          await h.close();
+          out.push(blob.oid);
+        }
+        return out;
+      });
+      const snap = await db.snapshot();
+      for (const [i, oid] of oids.entries()) assert.equal(await blobText(snap, oid), `blob number ${i}`);
+      await snap.close();
+    },
+  },
 ];

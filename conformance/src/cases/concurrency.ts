@@ -274,4 +274,87 @@ export const concurrencyCases = defineArea('concurrency', [
       await snap.close();
     },
   },
+  {
+    id: 'database-counter-with-retries',
+    title: '32 concurrent Database transactions incrementing one record with retries end at exactly 32',
+    source: 'T91',
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const oid = await db.transaction((tx) => tx.create(enc.encode('0')));
+      await Promise.all(
+        Array.from({ length: 32 }, () =>
+          db.transaction(
+            async (tx) => {
+              const n = Number(text((await tx.read(oid)).data));
+              await ticks(1);
+              await tx.write(oid, enc.encode(String(n + 1)));
+            },
+            { retries: 500 },
+          ),
+        ),
+      );
+      const snap = await db.snapshot();
+      assert.equal(text((await snap.read(oid)).data), '32');
+      await snap.close();
+    },
+  },
+  {
+    id: 'mixed-readers-and-writers',
+    title: 'writers re-verify their serials while readers mix load, loadSerial, history and iteration',
+    source: 'T92',
+    run: async ({ storage }) => {
+      const caps = storage.capabilities;
+      let writersDone = 0;
+      const writers = Array.from({ length: 6 }, async (_, w) => {
+        try {
+          const { oid, tid } = await createObject(storage, `w${w}-0`);
+          const serials: Tid[] = [tid];
+          for (let i = 1; i <= 8; i++) serials.push(await commit(storage, [{ oid, serial: serials[serials.length - 1]!, data: `w${w}-${i}` }]));
+          for (let i = 0; i < serials.length; i++) assert.equal(text((await storage.loadSerial(oid, serials[i]!)).data), `w${w}-${i}`);
+          return oid;
+        } finally {
+          writersDone += 1;
+        }
+      });
+      const readers = Array.from({ length: 6 }, async () => {
+        for (let round = 0; writersDone < 6 && round < 5000; round++) {
+          const last = storage.lastTransaction();
+          if (caps.iterator && round % 10 === 0) {
+            const txns = await collect(storage.iterator());
+            for (let i = 1; i < txns.length; i++) assert.ok(txns[i]!.tid > txns[i - 1]!.tid);
+            for (const t of txns.slice(-3)) for (const r of t.records) assert.ok(r.tid === t.tid);
+          }
+          if (last > 0n && caps.history && round % 5 === 0) {
+            const t = (await collect(storage.iterator(last, last)))[0];
+            const r = t?.records[0];
+            if (r !== undefined) assert.equal((await storage.history(r.oid, 1))[0]!.tid >= r.tid, true);
+          }
+          await ticks(1);
+        }
+      });
+      const oids = await Promise.all(writers);
+      await Promise.all(readers);
+      for (const [w, oid] of oids.entries()) assert.equal(text((await storage.load(oid)).data), `w${w}-8`);
+    },
+  },
+  {
+    id: 'many-new-objects',
+    title: '16 concurrent workers each committing 10 new objects in separate transactions: all 160 load',
+    source: 'T94',
+    run: async ({ storage }) => {
+      const made = await Promise.all(
+        Array.from({ length: 16 }, async (_, w) => {
+          const out: [Oid, string][] = [];
+          for (let i = 0; i < 10; i++) {
+            const { oid } = await createObject(storage, `w${w}o${i}`);
+            out.push([oid, `w${w}o${i}`]);
+          }
+          return out;
+        }),
+      );
+      const all = made.flat();
+      assert.equal(new Set(all.map(([oid]) => oid)).size, 160);
+      for (const [oid, value] of all) assert.equal(text((await storage.load(oid)).data), value);
+    },
+  },
 ]);

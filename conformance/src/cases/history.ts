@@ -353,4 +353,50 @@ export const historyCases = defineArea('history', [
       );
     },
   },
+  {
+    id: 'copy-incremental-across-pack',
+    title: 'an incremental copy (iterator from the last copied tid) keeps working after the target packed',
+    source: 'T87',
+    requires: ['iterator', 'restore', 'pack'],
+    run: async (ctx) => {
+      const { storage } = ctx;
+      const { oid, tids } = await revisions(storage, 3);
+      const target = await ctx.extraEngines('copy');
+      await copyTransactions(ctx, target);
+      await target.storage.pack(target.storage.lastTransaction() + 1n);
+      let serial = tids[2]!;
+      for (let i = 3; i < 5; i++) serial = await commit(storage, [{ oid, serial, data: `rev${i}` }]);
+      const copied = target.storage.lastTransaction();
+      for await (const t of storage.iterator(copied + 1n)) {
+        const txn = storageTransaction(t.meta);
+        await target.storage.tpcBegin(txn, t.tid);
+        for (const r of t.records) await target.storage.restore(r.oid, r.record, txn);
+        await target.storage.tpcVote(txn);
+        await target.storage.tpcFinish(txn);
+      }
+      const [x, y] = [await storage.load(oid), await target.storage.load(oid)];
+      assert.deepEqual([y.tid, text(y.data)], [x.tid, text(x.data)]);
+      assert.equal(target.storage.lastTransaction(), storage.lastTransaction());
+    },
+  },
+  {
+    id: 'copy-then-gc-target',
+    title: 'after a copy, external GC and pack on the target remove the copied garbage only',
+    source: 'T88',
+    requires: ['iterator', 'restore', 'externalGC'],
+    run: async (ctx) => {
+      const { storage } = ctx;
+      const live = await createObject(storage, 'live');
+      await commit(storage, [{ oid: 0n, serial: 0n, data: 'root', refs: { oids: [live.oid] } }]);
+      const garbage = await createObject(storage, 'garbage');
+      const target = await ctx.extraEngines('copy');
+      await copyTransactions(ctx, target);
+      const db = await ctx.extraDatabase(target);
+      const result = await db.collectGarbage();
+      assert.equal(result.deleted, 1);
+      await rejectsWithCode(target.storage.load(garbage.oid), 'HANDLERTON_POS_KEY');
+      assert.equal(text((await target.storage.load(live.oid)).data), 'live');
+      assert.equal(text((await storage.load(garbage.oid)).data), 'garbage', 'the source is untouched');
+    },
+  },
 ]);

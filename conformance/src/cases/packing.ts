@@ -349,4 +349,55 @@ export const packingCases = defineArea('packing', [
       assert.equal(await committedBlobText(db, oid), 'written during pack');
     },
   },
+  {
+    id: 'pack-lots-while-writing',
+    title: 'many packs in a row while a writer commits: the writer finishes and every current value is intact',
+    source: 'T49',
+    requires: ['pack'],
+    run: async ({ storage }) => {
+      const { oid, tid } = await createObject(storage, '0');
+      let done = false;
+      const writer = (async () => {
+        try {
+          let serial = tid;
+          for (let i = 1; i <= 30; i++) serial = await commit(storage, [{ oid, serial, data: String(i) }]);
+        } finally {
+          done = true;
+        }
+      })();
+      let packs = 0;
+      while (!done) {
+        await storage.pack(storage.lastTransaction() + 1n).catch((e: unknown) => {
+          if (!isHandlertonError(e, 'HANDLERTON_PACK_IN_PROGRESS')) throw e;
+        });
+        packs += 1;
+        await sleep(1);
+      }
+      await writer;
+      assert.ok(packs > 0);
+      assert.equal(text((await storage.load(oid)).data), '30');
+    },
+  },
+  {
+    id: 'gc-then-pack',
+    title: 'collectGarbage then pack removes every revision of unreachable objects and keeps reachable ones',
+    source: 'T51',
+    requires: ['pack', 'externalGC'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const enc = new TextEncoder();
+      const [kept, orphan] = await db.transaction(async (tx) => {
+        const k = await tx.create(enc.encode('kept'));
+        await tx.write(0n, enc.encode('root'), { refs: [k] });
+        return [k, await tx.create(enc.encode('orphan v1'))];
+      });
+      const orphanFirst = (await ctx.storage.load(orphan)).tid;
+      await db.transaction((tx) => tx.write(orphan, enc.encode('orphan v2')));
+      await db.collectGarbage();
+      await db.pack(db.lastTransaction() + 1n);
+      await rejectsWithCode(ctx.storage.loadSerial(orphan, orphanFirst), 'HANDLERTON_POS_KEY');
+      await rejectsWithCode(ctx.storage.load(orphan), 'HANDLERTON_POS_KEY');
+      assert.equal(text((await ctx.storage.load(kept)).data), 'kept');
+    },
+  },
 ]);

@@ -1,6 +1,6 @@
 /** Records and two-phase commit: store/load, oids, tids, begin/vote/finish/abort, the commit lock. */
 import assert from 'node:assert/strict';
-import { storageTransaction, ZERO_TID, isU64, type Oid } from '@handlerton/framework';
+import { isHandlertonError, storageTransaction, ZERO_TID, isU64, type Oid } from '@handlerton/framework';
 import { rejectsWithCode } from '../util/assert-code.js';
 import { assertLoads, begin, bytes, commit, createObject, rec, text, ticks } from '../util/records.js';
 import { defineArea } from './define.js';
@@ -427,6 +427,39 @@ export const transactionCases = defineArea('transactions', [
         }
         await rejectsWithCode(pending, 'HANDLERTON_STORAGE_CLOSED', `${name}() after close`);
       }
+    },
+  },
+  {
+    id: 'long-metadata',
+    title: 'large transaction metadata either commits intact or fails with a typed error that leaves the commit lock free',
+    source: 'T96',
+    requires: ['history'],
+    run: async ({ storage }) => {
+      const oid = await storage.newOid();
+      const description = 'd'.repeat(70_000);
+      const extension = { blob: 'e'.repeat(70_000), n: 1 };
+      try {
+        await commit(storage, [{ oid, serial: 0n, data: 'x' }], { user: 'u'.repeat(70_000), description, extension });
+        const [entry] = await storage.history(oid, 1);
+        assert.ok(entry !== undefined);
+        assert.equal(entry.description, description);
+        assert.deepEqual(entry.extension, extension);
+      } catch (e) {
+        assert.ok(isHandlertonError(e), `a refused commit raises a typed error, got ${String(e)}`);
+        await rejectsWithCode(storage.load(oid), 'HANDLERTON_POS_KEY', 'nothing of the refused commit is visible');
+      }
+      await createObject(storage, 'the commit lock is free');
+    },
+  },
+  {
+    id: 'many-objects-one-transaction',
+    title: 'a transaction storing 500 objects commits them all atomically with one tid',
+    source: 'T8',
+    run: async ({ storage }) => {
+      const oids: Oid[] = [];
+      for (let i = 0; i < 500; i++) oids.push(await storage.newOid());
+      const tid = await commit(storage, oids.map((oid, i) => ({ oid, serial: 0n, data: `o${i}` })));
+      for (const [i, oid] of oids.entries()) await assertLoads(storage, oid, `o${i}`, tid);
     },
   },
 ]);
