@@ -28,3 +28,5 @@ export { conformance } from './ava.js';
 export type { AvaTestInterface, AvaExecutionContext, AvaConformanceOptions } from './ava.js';
 export { conformanceNodeTest } from './node-test.js';
 export type { NodeTestFunction } from './node-test.js';
+export { buildReport, formatMatrix, toJUnit, summarize } from './report.js';
+export type { ConformanceReport } from './report.js';
