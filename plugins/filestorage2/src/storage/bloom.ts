@@ -11,8 +11,8 @@ function fmix32(h: number): number {
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-/** The two base hashes of an oid (computed once per lookup and shared by all segments probed). */
-export function oidHashes(oid: bigint): [number, number] {
+/** The two base hashes of an oid, then its high and low halves (computed once per lookup, shared by all segments). */
+export function oidHashes(oid: bigint): [number, number, number, number] {
   let lo: number;
   let hi: number;
   if (oid <= MAX_SAFE) {
@@ -23,9 +23,25 @@ export function oidHashes(oid: bigint): [number, number] {
     lo = Number(oid & 0xffffffffn);
     hi = Number(oid >> 32n);
   }
-  const h1 = fmix32(lo ^ fmix32(hi ^ 0x9e3779b9));
-  const h2 = (fmix32(hi ^ fmix32(lo ^ 0x7f4a7c15)) | 1) >>> 0;
-  return [h1, h2];
+  return [hash1(hi, lo), hash2(hi, lo), hi, lo];
+}
+
+function hash1(hi: number, lo: number): number {
+  return fmix32(lo ^ fmix32(hi ^ 0x9e3779b9));
+}
+
+function hash2(hi: number, lo: number): number {
+  return (fmix32(hi ^ fmix32(lo ^ 0x7f4a7c15)) | 1) >>> 0;
+}
+
+/** Sets the bits of the oid hi * 2^32 + lo (BigInt-free form of bloomAdd). */
+export function bloomAddHiLo(bits: Uint8Array, nbits: number, k: number, hi: number, lo: number): void {
+  const h1 = hash1(hi, lo);
+  const h2 = hash2(hi, lo);
+  for (let i = 0; i < k; i++) {
+    const bit = ((h1 + Math.imul(i, h2)) >>> 0) % nbits;
+    bits[bit >>> 3]! |= 1 << (bit & 7);
+  }
 }
 
 /** Sets the bits of `oid` in `bits` (a bit array of `nbits` bits). */
@@ -38,8 +54,9 @@ export function bloomAdd(bits: Uint8Array, nbits: number, k: number, oid: bigint
 }
 
 /** False when the oid with base hashes `hashes` (see oidHashes) is certainly absent; true when it may be present. */
-export function bloomMayContain(bits: Uint8Array, nbits: number, k: number, hashes: readonly [number, number]): boolean {
-  const [h1, h2] = hashes;
+export function bloomMayContain(bits: Uint8Array, nbits: number, k: number, hashes: readonly number[]): boolean {
+  const h1 = hashes[0]!;
+  const h2 = hashes[1]!;
   for (let i = 0; i < k; i++) {
     const bit = ((h1 + Math.imul(i, h2)) >>> 0) % nbits;
     if ((bits[bit >>> 3]! & (1 << (bit & 7))) === 0) return false;

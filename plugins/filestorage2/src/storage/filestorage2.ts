@@ -53,7 +53,7 @@ import { Arena, type PendingWrite, type QueuedTxn, type TxnState } from './txn-s
 
 /** What every lookup needs from a segment, active or sealed. */
 interface SegmentView {
-  find(oid: bigint, hash?: readonly [number, number]): { off: number; tid: bigint; oldest: bigint; deleted: boolean } | null | undefined;
+  find(oid: bigint, hash?: readonly [number, number, number, number]): { off: number; tid: bigint; oldest: bigint; deleted: boolean } | null | undefined;
   readRecord(off: number): ParsedRecord;
   readTxn(off: number): ParsedTxn;
 }
@@ -689,6 +689,7 @@ export class FileStorage2 implements Storage {
         observer,
         cache: this.cache,
         shouldStop: () => this.closed,
+        onPhases: (phases) => this.context.logger.info({ ...phases, dir: this.options.directory }, 'filestorage2: pack phases'),
       });
       // swap: the inputs are the oldest sealed segments (seals only append newer ones)
       const rest = this.sealed.slice(inputs.length);

@@ -47,3 +47,36 @@ export function searchPage(b: Buffer, count: number, oid: bigint): number {
   }
   return -1;
 }
+
+/** Compares the u64 at `at` in `b` with the value hi * 2^32 + lo: -1, 0 or 1 (no BigInt). */
+export function compareU64(b: Buffer, at: number, hi: number, lo: number): number {
+  const h = b.readUInt32BE(at);
+  if (h !== hi) return h < hi ? -1 : 1;
+  const l = b.readUInt32BE(at + 4);
+  return l === lo ? 0 : l < lo ? -1 : 1;
+}
+
+/** Binary search for the oid hi * 2^32 + lo among `count` entries of page `b`; the entry index or -1. */
+export function searchPageHiLo(b: Buffer, count: number, hi: number, lo: number): number {
+  let low = 0;
+  let high = count - 1;
+  while (low <= high) {
+    const mid = (low + high) >>> 1;
+    const c = compareU64(b, mid * INDEX_ENTRY_SIZE, hi, lo);
+    if (c === 0) return mid;
+    if (c < 0) low = mid + 1;
+    else high = mid - 1;
+  }
+  return -1;
+}
+
+/** The high and low 32-bit halves of a u64. */
+export function splitU64(value: bigint): [number, number] {
+  if (value <= MAX_SAFE) {
+    const n = Number(value);
+    return [Math.floor(n / 0x100000000), n >>> 0];
+  }
+  return [Number(value >> 32n), Number(value & 0xffffffffn)];
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);

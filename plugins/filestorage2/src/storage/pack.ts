@@ -13,20 +13,20 @@ import {
   type PackObserver,
   type PackResult,
 } from '@handlerton/framework';
-import { SEGMENT_HEADER_SIZE, STATUS_PACKED } from './constants.js';
+import { BLOOM_BITS_PER_KEY, BLOOM_K, INDEX_ENTRY_SIZE, PAGE_SIZE, SEGMENT_HEADER_SIZE, STATUS_PACKED } from './constants.js';
+import { bloomAddHiLo } from './bloom.js';
+import { crc32 } from './crc.js';
+import type { TrailerFacts } from './trailer-writer.js';
 import type { FileIO } from './file-io.js';
-import type { IndexEntry } from './index-entry.js';
-import { readEntry } from './index-entry.js';
+import { readEntry, splitU64, type IndexEntry } from './index-entry.js';
 import { segmentFileName } from './naming.js';
 import type { PageCache } from './page-cache.js';
 import { scanTxns } from './record-io.js';
 import { readFooter, SealedSegment } from './sealed-segment.js';
 import { SegmentFile } from './segment-file.js';
-import { encodeSegmentHeader, type SegmentHeader } from './segment-format.js';
+import { encodeFooter, encodeSegmentHeader, type SegmentHeader } from './segment-format.js';
 import { SlotTable } from './slot-table.js';
-import { TrailerWriter } from './trailer-writer.js';
 import { encodeTxn, recordToWrite, type RecordToWrite } from './txn-format.js';
-import { INDEX_ENTRY_SIZE } from './constants.js';
 
 /** What a pack needs. */
 export interface PackJob {
@@ -44,6 +44,8 @@ export interface PackJob {
   readonly cache: PageCache;
   /** Polled between steps: true aborts the pack (storage closing). */
   readonly shouldStop: () => boolean;
+  /** Told how long each phase took (diagnostics). */
+  readonly onPhases?: (phases: { mergeMs: number; copyMs: number; totalMs: number }) => void;
 }
 
 /** The output segment (already renamed into place) and the counts. */
@@ -103,6 +105,7 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
   const checkStop = (): void => {
     if (job.shouldStop()) throw new StorageClosedError('storage closed during pack');
   };
+  const started = performance.now();
   try {
     slotFd = io.open(slotTmp, 'w+');
     const slots = new SlotTable(io, slotFd, slotTmp);
@@ -161,6 +164,7 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
     }
     slots.endAppend();
 
+    const phase1Ms = performance.now() - started;
     // ---- phase 2: copy surviving records in transaction order
     outFd = io.open(outTmp, 'w+');
     const header: SegmentHeader = { seq: hi.seq, gen: job.gen, coversLo: lo.seq, prevSeq: lo.header.prevSeq, databaseId: job.databaseId, flags: 1 };
@@ -179,16 +183,15 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
       if (seg.footer.maxOid > maxOid) maxOid = seg.footer.maxOid;
       let sinceYield = 0;
       for (const txn of scanTxns(io, seg.fd, seg.path, SEGMENT_HEADER_SIZE, seg.footer.dataEnd)) {
-        const kept: { rec: RecordToWrite; page: number; index: number; entry: IndexEntry }[] = [];
+        const [tidHi, tidLo] = splitU64(txn.tid);
+        const afterPack = txn.tid > packTid;
+        const kept: RecordToWrite[] = [];
+        const keptPos: number[] = [];
         for (const r of txn.records) {
-          const slot = slots.lookup(r.oid);
-          let keep = false;
-          if (slot) {
-            if (r.tid > packTid) keep = true;
-            else if (slot.entry.off === 0 && r.tid === slot.entry.oldest) keep = true;
-          }
-          if (keep && slot) {
-            kept.push({ rec: recordToWrite(r.oid, r.deleted, r.refs, r.data, slot.entry.off), ...slot });
+          const pos = slots.find(r.oidHi, r.oidLo);
+          if (pos >= 0 && (afterPack || slots.keepsAtPackTime(pos, tidHi, tidLo))) {
+            kept.push(recordToWrite(r.oid, r.deleted, r.refs, r.data, slots.offsetOf(pos)));
+            keptPos.push(pos);
           } else {
             removedRevisions++;
             if (!r.deleted && r.refs.length > 8) {
@@ -196,20 +199,10 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
             }
           }
         }
-        if (kept.length > 0 || txn.tid > packTid) {
-          const status = txn.tid <= packTid ? STATUS_PACKED : txn.status;
-          const { bytes, recordOffsets } = encodeTxn(txn.tid, status, txn.meta, kept.map((k) => k.rec), pos);
-          kept.forEach((k, i) => {
-            const off = recordOffsets[i]!;
-            const first = k.entry.off === 0;
-            slots.update(k.page, k.index, {
-              oid: k.rec.oid,
-              tid: txn.tid,
-              oldest: first ? txn.tid : k.entry.oldest,
-              off,
-              deleted: k.rec.deleted,
-            });
-          });
+        if (kept.length > 0 || afterPack) {
+          const status = afterPack ? txn.status : STATUS_PACKED;
+          const { bytes, recordOffsets } = encodeTxn(txn.tid, status, txn.meta, kept, pos);
+          for (let i = 0; i < kept.length; i++) slots.setCopied(keptPos[i]!, recordOffsets[i]!, tidHi, tidLo, kept[i]!.deleted);
           out.write(bytes);
           pos += bytes.length;
           txnCount++;
@@ -228,14 +221,10 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
     slots.flush();
     checkStop();
 
+    const phase2Ms = performance.now() - started - phase1Ms;
     // ---- phase 3: trailer from the slot file, sync, publish
     const dataEnd = pos;
-    const writer = new TrailerWriter(io, outFd, outTmp, dataEnd, slots.size);
-    for (const e of slots.entries()) {
-      if (e.off === 0) throw new CorruptionError(`pack found no record for kept oid ${e.oid}`, slotTmp);
-      writer.add(e);
-    }
-    const size = writer.finish({ dataEnd, minTid, maxTid, maxOid, txnCount });
+    const size = writeTrailerFromSlots(io, outFd, outTmp, slots, { dataEnd, minTid, maxTid, maxOid, txnCount });
     io.truncate(outFd, size, outTmp);
     await io.fsync(outFd, outTmp);
     io.closeQuietly(slotFd);
@@ -249,6 +238,7 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
     if (!footer) throw new CorruptionError('pack output footer did not read back', outPath, size);
     const segment = SealedSegment.load(io, new SegmentFile(io, outFd, outPath, outName), header, footer, size, job.cache);
     const inputBytes = inputs.reduce((sum, s) => sum + s.fileSize, 0);
+    job.onPhases?.({ mergeMs: Math.round(phase1Ms), copyMs: Math.round(phase2Ms), totalMs: Math.round(performance.now() - started) });
     return {
       segment,
       result: { removedRevisions, removedObjects, reclaimedBytes: Math.max(0, inputBytes - size) },
@@ -295,4 +285,50 @@ class OutputBuffer {
     this.pos += this.used;
     this.used = 0;
   }
+}
+
+/**
+ * Writes the output's trailer straight from the slot file: the slots are already index entries in
+ * index-page layout, sorted, with the fences known; only page CRCs and the bloom filter are computed.
+ */
+function writeTrailerFromSlots(io: FileIO, fd: number, path: string, slots: SlotTable, facts: TrailerFacts): number {
+  const indexOff = Math.ceil(facts.dataEnd / PAGE_SIZE) * PAGE_SIZE;
+  if (indexOff > facts.dataEnd) io.writeAt(fd, Buffer.alloc(indexOff - facts.dataEnd), facts.dataEnd, path);
+  const count = slots.size;
+  const pages = slots.pageTotal;
+  const bloomBits = Math.max(64, Math.ceil(count * BLOOM_BITS_PER_KEY));
+  const bloom = new Uint8Array(Math.ceil(bloomBits / 8));
+  const pageCrcs = Buffer.allocUnsafe(pages * 4);
+  const chunkPages = 256;
+  const buf = Buffer.allocUnsafe(chunkPages * PAGE_SIZE);
+  const total = count * INDEX_ENTRY_SIZE;
+  for (let from = 0, page = 0; from < total; from += buf.length) {
+    const chunk = buf.subarray(0, Math.min(buf.length, total - from));
+    slots.readRaw(chunk, from);
+    for (let at = 0; at < chunk.length; at += INDEX_ENTRY_SIZE) {
+      if (chunk.readUIntBE(at + 24, 6) === 0) {
+        throw new CorruptionError(`pack found no record for a kept oid`, path, indexOff + from + at);
+      }
+      bloomAddHiLo(bloom, bloomBits, BLOOM_K, chunk.readUInt32BE(at), chunk.readUInt32BE(at + 4));
+    }
+    for (let at = 0; at < chunk.length; at += PAGE_SIZE, page++) {
+      pageCrcs.writeUInt32BE(crc32(chunk.subarray(at, Math.min(at + PAGE_SIZE, chunk.length))), page * 4);
+    }
+    io.writeAt(fd, chunk, indexOff + from, path);
+  }
+  const meta = Buffer.concat([pageCrcs, slots.fenceBytes(), bloom]);
+  const footer = encodeFooter({
+    dataEnd: facts.dataEnd,
+    indexOff,
+    count,
+    minTid: facts.minTid,
+    maxTid: facts.maxTid,
+    maxOid: facts.maxOid,
+    txnCount: facts.txnCount,
+    bloomBits,
+    bloomK: BLOOM_K,
+    metaCrc: crc32(meta),
+  });
+  io.writeAt(fd, Buffer.concat([meta, footer]), indexOff + total, path);
+  return indexOff + total + meta.length + footer.length;
 }

@@ -4,7 +4,7 @@ import { ENTRIES_PER_PAGE, FOOTER_SIZE, INDEX_ENTRY_SIZE, PAGE_SIZE, SEGMENT_HEA
 import { bloomMayContain, oidHashes } from './bloom.js';
 import { crc32 } from './crc.js';
 import type { FileIO } from './file-io.js';
-import { readEntry, searchPage, type IndexEntry } from './index-entry.js';
+import { compareU64, readEntry, searchPageHiLo, type IndexEntry } from './index-entry.js';
 import { PAGE_KEY_SPAN, type PageCache } from './page-cache.js';
 import { readRecordAt, readTxnAt } from './record-io.js';
 import { trailerLayout, tryDecodeFooter, type SegmentFooter, type SegmentHeader } from './segment-format.js';
@@ -123,21 +123,23 @@ export class SealedSegment {
   }
 
   /** The index entry of `oid` in this segment, or null (bloom, fence search, one page read). */
-  find(oid: bigint, hash: readonly [number, number] = oidHashes(oid)): IndexEntry | null {
+  find(oid: bigint, hash: readonly [number, number, number, number] = oidHashes(oid)): IndexEntry | null {
     if (this.pages === 0) return null;
     if (!bloomMayContain(this.bloom, this.footer.bloomBits, this.footer.bloomK, hash)) return null;
     const meta = this.meta;
     const at = this.fenceAt;
-    if (oid < meta.readBigUInt64BE(at)) return null;
+    const oidHi = hash[2];
+    const oidLo = hash[3];
+    if (compareU64(meta, at, oidHi, oidLo) > 0) return null;
     let lo = 0;
     let hi = this.pages - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (meta.readBigUInt64BE(at + mid * 8) <= oid) lo = mid;
+      if (compareU64(meta, at + mid * 8, oidHi, oidLo) <= 0) lo = mid;
       else hi = mid - 1;
     }
     const page = this.page(lo);
-    const i = searchPage(page, this.entriesInPage(lo), oid);
+    const i = searchPageHiLo(page, this.entriesInPage(lo), oidHi, oidLo);
     return i < 0 ? null : readEntry(page, i * INDEX_ENTRY_SIZE);
   }
 

@@ -39,6 +39,9 @@ export function recordToWrite(oid: bigint, deleted: boolean, refs: Uint8Array, d
 /** A decoded data record. */
 export interface ParsedRecord {
   readonly oid: bigint;
+  /** High and low 32-bit halves of the oid (BigInt-free comparisons). */
+  readonly oidHi: number;
+  readonly oidLo: number;
   readonly tid: bigint;
   readonly prev: number;
   readonly txnOff: number;
@@ -99,11 +102,14 @@ export function encodeTxn(
   const recordOffsets: number[] = [];
   const tidHi = Number(tid >> 32n);
   const tidLo = Number(tid & 0xffffffffn);
-  for (const r of records) {
+  const headCrc = crc32(b.subarray(0, at));
+  const crcs = crcScratch(records.length);
+  for (let i = 0; i < records.length; i++) {
     recordOffsets.push(txnOff + at);
-    at = writeRecordFast(b, at, r, tidHi, tidLo, txnOff);
+    at = writeRecordFast(b, at, records[i]!, tidHi, tidLo, txnOff);
+    crcs.writeUInt32BE(b.readUInt32BE(at - RECORD_TRAILER_SIZE), i * 4);
   }
-  b.writeUInt32BE(crc32(b.subarray(0, at)), at);
+  b.writeUInt32BE(records.length === 0 ? headCrc : crc32(crcs.subarray(0, records.length * 4), headCrc), at);
   b.writeUInt32BE(total, at + 4);
   return { bytes: b, recordOffsets };
 }
@@ -139,21 +145,40 @@ function writeRecordFast(b: Buffer, at: number, r: RecordToWrite, tidHi: number,
 }
 
 /**
- * Checks the frame of a transaction at `at` in `b` (magic, length bounds, checksum, trailing length).
- * Returns its total length, or 0 when the bytes there are not a complete valid transaction.
+ * Checks a whole transaction at `at` in `b`: magic, length bounds, trailing length, every record's
+ * bounds and checksum, and the transaction checksum (over the header and metadata, chained over the
+ * records' checksums). Returns its total length, or 0 when the bytes there are not a valid transaction.
  */
 export function validTxnLength(b: Buffer, at: number): number {
   if (at + TXN_HEADER_SIZE + TXN_TRAILER_SIZE > b.length) return 0;
   if (b.readUInt32BE(at) !== TXN_MAGIC) return 0;
   const total = b.readUInt32BE(at + 4);
   if (total < TXN_HEADER_SIZE + TXN_TRAILER_SIZE || at + total > b.length) return 0;
-  const crcAt = at + total - TXN_TRAILER_SIZE;
-  if (b.readUInt32BE(crcAt + 4) !== total) return 0;
-  if (b.readUInt32BE(crcAt) !== crc32(b.subarray(at, crcAt))) return 0;
+  const end = at + total - TXN_TRAILER_SIZE;
+  if (b.readUInt32BE(end + 4) !== total) return 0;
+  const metaEnd = at + TXN_HEADER_SIZE + b.readUInt16BE(at + 18) + b.readUInt16BE(at + 20) + b.readUInt32BE(at + 22);
+  if (metaEnd > end) return 0;
+  const headCrc = crc32(b.subarray(at, metaEnd));
+  let p = metaEnd;
+  const count = b.readUInt32BE(at + 26);
+  if (count > (end - metaEnd) / (RECORD_HEADER_SIZE + RECORD_TRAILER_SIZE)) return 0;
+  const crcs = crcScratch(count);
+  for (let i = 0; i < count; i++) {
+    if (p + RECORD_HEADER_SIZE + RECORD_TRAILER_SIZE > end) return 0;
+    const size = recordSizeFromHeader(b, p);
+    if (p + size > end) return 0;
+    const crcAt = p + size - RECORD_TRAILER_SIZE;
+    const stored = b.readUInt32BE(crcAt);
+    if (stored !== crc32(b.subarray(p, crcAt))) return 0;
+    crcs.writeUInt32BE(stored, i * 4);
+    p += size;
+  }
+  const crc = count === 0 ? headCrc : crc32(crcs.subarray(0, count * 4), headCrc);
+  if (p !== end || b.readUInt32BE(end) !== crc) return 0;
   return total;
 }
 
-/** Decodes a transaction whose frame `validTxnLength` accepted; CorruptionError on inner damage. */
+/** Decodes a transaction that `validTxnLength` accepted (record checksums already checked); CorruptionError on inner damage. */
 export function parseTxn(b: Buffer, at: number, fileOffset: number, file: string, withPayload = true): ParsedTxn {
   const total = b.readUInt32BE(at + 4);
   const end = at + total - TXN_TRAILER_SIZE;
@@ -173,7 +198,7 @@ export function parseTxn(b: Buffer, at: number, fileOffset: number, file: string
   p += userLen + descLen + extLen;
   const records: ParsedRecord[] = [];
   for (let i = 0; i < count; i++) {
-    const rec = parseRecord(b, p, fileOffset + (p - at), file, end, withPayload);
+    const rec = parseRecord(b, p, fileOffset + (p - at), file, end, withPayload, false);
     if (rec.tid !== tid || rec.txnOff !== fileOffset) {
       throw new CorruptionError('data record does not belong to its transaction', file, fileOffset + (p - at));
     }
@@ -185,18 +210,28 @@ export function parseTxn(b: Buffer, at: number, fileOffset: number, file: string
 }
 
 /** Decodes and checks the data record at `at` in `b` (absolute offset `offset`); CorruptionError when damaged. */
-export function parseRecord(b: Buffer, at: number, offset: number, file: string, limit = b.length, withPayload = true): ParsedRecord {
+export function parseRecord(
+  b: Buffer,
+  at: number,
+  offset: number,
+  file: string,
+  limit = b.length,
+  withPayload = true,
+  verify = true,
+): ParsedRecord {
   if (at + RECORD_HEADER_SIZE + RECORD_TRAILER_SIZE > limit) throw new CorruptionError('data record truncated', file, offset);
   const refsLen = b.readUInt32BE(at + 33);
   const dataLen = b.readUInt32BE(at + 37);
   const size = RECORD_HEADER_SIZE + refsLen + dataLen + RECORD_TRAILER_SIZE;
   if (at + size > limit) throw new CorruptionError('data record overruns its transaction', file, offset);
   const crcAt = at + size - RECORD_TRAILER_SIZE;
-  if (b.readUInt32BE(crcAt) !== crc32(b.subarray(at, crcAt))) throw new CorruptionError('data record checksum mismatch', file, offset);
+  if (verify && b.readUInt32BE(crcAt) !== crc32(b.subarray(at, crcAt))) throw new CorruptionError('data record checksum mismatch', file, offset);
   const flags = b.readUInt8(at + 32);
   const payloadAt = at + RECORD_HEADER_SIZE;
   return {
     oid: b.readBigUInt64BE(at),
+    oidHi: b.readUInt32BE(at),
+    oidLo: b.readUInt32BE(at + 4),
     tid: b.readBigUInt64BE(at + 8),
     prev: readOffset(b, at + 16),
     txnOff: readOffset(b, at + 24),
@@ -231,4 +266,12 @@ function copyRange(src: Uint8Array, at: number, len: number, dst: Buffer, to: nu
   if (Buffer.isBuffer(src)) src.copy(dst, to, at, at + len);
   else if (at === 0 && len === src.length) dst.set(src, to);
   else dst.set(src.subarray(at, at + len), to);
+}
+
+let crcBuf = Buffer.allocUnsafe(4096);
+
+/** A scratch buffer for `n` record checksums (the transaction checksum covers them in one call). */
+function crcScratch(n: number): Buffer {
+  if (n * 4 > crcBuf.length) crcBuf = Buffer.allocUnsafe(Math.max(n * 4, crcBuf.length * 2));
+  return crcBuf;
 }
