@@ -9,9 +9,9 @@
 import { Worker } from 'node:worker_threads';
 
 /** Start a background checkpoint after this many bytes written. */
-const CHECKPOINT_EVERY = 8 * 1024 * 1024;
+const CHECKPOINT_EVERY = 16 * 1024 * 1024;
 /** Wait for a complete checkpoint once this many bytes sit in the WAL. */
-const WAL_BOUND = 64 * 1024 * 1024;
+const WAL_BOUND = 128 * 1024 * 1024;
 
 interface Reply {
   id: number;

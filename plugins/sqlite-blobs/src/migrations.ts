@@ -20,6 +20,7 @@ const storageTables: Migration = {
       .addColumn('description', 'text', (c) => c.notNull())
       .addColumn('extension', 'text', (c) => c.notNull())
       .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('oids', 'blob', (c) => c.notNull())
       .execute();
     await db.schema
       .createTable('object_revision')
@@ -32,7 +33,6 @@ const storageTables: Migration = {
       .addPrimaryKeyConstraint('object_revision_pk', ['oid', 'tid'])
       .modifyEnd(sql`without rowid`)
       .execute();
-    await db.schema.createIndex('object_revision_by_tid').on('object_revision').column('tid').execute();
   },
 };
 

@@ -6,6 +6,7 @@
 import { decodeRefs, type BlobRef, type PackObserver, type PackResult, type Tid } from '@handlerton/framework';
 import { PAGE_SIZE, type SqliteConnection } from './connection.js';
 import type { StorageStatements } from './storage-statements.js';
+import { decodeOidList } from './oid-list.js';
 import { yieldToLoop } from './yield.js';
 
 const OIDS_PER_STEP = 200;
@@ -65,7 +66,13 @@ export async function runPack(
         removedRevisions += rows.length;
         if (deleted && sql.exists.get({ oid }) === undefined) removedObjects += 1;
       }
-      for (const tid of touched) sql.markPacked.run({ tid });
+      for (const tid of touched) {
+        // A transaction left with no revision goes, except the newest (it anchors lastTransaction).
+        const row = tid < lastTid ? sql.txnOids.get({ tid }) : undefined;
+        const empty = row !== undefined && decodeOidList(row.oids).every((oid) => sql.revisionExists.get({ oid, tid }) === undefined);
+        if (empty) sql.deleteTxn.run({ tid });
+        else sql.markPacked.run({ tid });
+      }
     });
     conn.noteWal(PAGE_SIZE * 4);
     await flush(false);
@@ -73,18 +80,5 @@ export async function runPack(
     await yieldToLoop();
   }
   await flush(true);
-  if (removedRevisions > 0) {
-    // Transactions emptied by this pack go; the newest transaction stays (it anchors lastTransaction).
-    await conn.kysely
-      .deleteFrom('txn')
-      .where('status', '=', 'p')
-      .where('tid', '<=', packTid)
-      .where('tid', '<', lastTid)
-      .where((e) => e.not(e.exists(e.selectFrom('object_revision as r').select('r.tid').whereRef('r.tid', '=', 'txn.tid'))))
-      .execute()
-      .catch((error: unknown) => {
-        throw conn.fail(error, 'pack');
-      });
-  }
   return { removedRevisions, removedObjects, reclaimedBytes };
 }

@@ -26,9 +26,11 @@ export interface TxnTable {
   extension: string;
   /** ' ' committed, 'p' touched by pack. */
   status: string;
+  /** The oids the transaction wrote, ascending, 8 bytes big-endian each (the iterator's index). */
+  oids: Uint8Array;
 }
 
-/** One revision of one object (or a delete marker). Primary key (oid, tid). */
+/** One revision of one object (or a delete marker). Primary key (oid, tid); no other index. */
 export interface ObjectRevisionTable {
   oid: Int;
   tid: Int;

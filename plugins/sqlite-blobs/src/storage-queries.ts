@@ -12,9 +12,11 @@ import {
 } from '@handlerton/framework';
 import { sql } from 'kysely';
 import type { SqliteConnection } from './connection.js';
+import { decodeOidList } from './oid-list.js';
 import { yieldToLoop } from './yield.js';
 
 const PAGE = 64;
+const OIDS_PER_QUERY = 500;
 
 /** Up to `size` revisions of `oid`, newest first (empty when unknown). */
 export async function readHistory(conn: SqliteConnection, oid: Oid, size: number | undefined): Promise<HistoryEntry[]> {
@@ -61,20 +63,27 @@ export async function* iterateTransactions(conn: SqliteConnection, start: Tid, s
     first = false;
     if (txns.length === 0) return;
     for (const txn of txns) {
-      const rows = await conn.kysely
-        .selectFrom('object_revision')
-        .select(['oid', 'tid', 'deleted', 'data', 'refs'])
-        .where('tid', '=', txn.tid)
-        .orderBy('oid')
-        .execute();
-      const records: IteratedRecord[] = rows.map((row) => ({
-        oid: row.oid,
-        tid: row.tid,
-        record:
-          row.deleted !== 0n
-            ? null
-            : { data: row.data ?? new Uint8Array(0), refs: row.refs === null ? NO_REFS : decodeRefs(row.refs) },
-      }));
+      const records: IteratedRecord[] = [];
+      const oids = decodeOidList(txn.oids);
+      for (let at = 0; at < oids.length; at += OIDS_PER_QUERY) {
+        const rows = await conn.kysely
+          .selectFrom('object_revision')
+          .select(['oid', 'tid', 'deleted', 'data', 'refs'])
+          .where('tid', '=', txn.tid)
+          .where('oid', 'in', oids.slice(at, at + OIDS_PER_QUERY))
+          .orderBy('oid')
+          .execute();
+        for (const row of rows) {
+          records.push({
+            oid: row.oid,
+            tid: row.tid,
+            record:
+              row.deleted !== 0n
+                ? null
+                : { data: row.data ?? new Uint8Array(0), refs: row.refs === null ? NO_REFS : decodeRefs(row.refs) },
+          });
+        }
+      }
       const meta: TransactionMeta = { user: txn.user, description: txn.description, extension: parseExtension(txn.extension) };
       yield { tid: txn.tid, status: txn.status === 'p' ? 'p' : ' ', meta, records };
       cursor = txn.tid;

@@ -2,6 +2,9 @@
 import type { SqliteConnection } from './connection.js';
 import { arg } from './prepared.js';
 
+/** Revisions inserted by one multi-row INSERT at tpcFinish. */
+export const REVISION_BATCH = 16;
+
 /** Prepared statements used by SqliteStorage. */
 export function storageStatements(conn: SqliteConnection) {
   return {
@@ -39,6 +42,7 @@ export function storageStatements(conn: SqliteConnection) {
         description: arg<string>('description'),
         extension: arg<string>('extension'),
         status: ' ',
+        oids: arg<Uint8Array>('oids'),
       }),
     ),
     insertRevision: conn.query('s.insertRevision', (k) =>
@@ -50,6 +54,18 @@ export function storageStatements(conn: SqliteConnection) {
         data: arg<Uint8Array | null>('data'),
         refs: arg<Uint8Array | null>('refs'),
       }),
+    ),
+    insertRevisionBatch: conn.query(`s.insertRevisionBatch${REVISION_BATCH}`, (k) =>
+      k.insertInto('object_revision').values(
+        Array.from({ length: REVISION_BATCH }, (_, i) => ({
+          oid: arg<bigint>(`oid${i}`),
+          tid: arg<bigint>('tid'),
+          prev_tid: arg<bigint | null>(`prevTid${i}`),
+          deleted: arg<number>(`deleted${i}`),
+          data: arg<Uint8Array | null>(`data${i}`),
+          refs: arg<Uint8Array | null>(`refs${i}`),
+        })),
+      ),
     ),
     maxTid: conn.query('s.maxTid', (k) => k.selectFrom('txn').select((e) => e.fn.max('tid').as('tid'))),
     maxOid: conn.query('s.maxOid', (k) => k.selectFrom('object_revision').select((e) => e.fn.max('oid').as('oid'))),
@@ -64,6 +80,11 @@ export function storageStatements(conn: SqliteConnection) {
     ),
     markPacked: conn.query('s.markPacked', (k) =>
       k.updateTable('txn').set({ status: 'p' }).where('tid', '=', arg<bigint>('tid')),
+    ),
+    txnOids: conn.query('s.txnOids', (k) => k.selectFrom('txn').select('oids').where('tid', '=', arg<bigint>('tid'))),
+    deleteTxn: conn.query('s.deleteTxn', (k) => k.deleteFrom('txn').where('tid', '=', arg<bigint>('tid'))),
+    revisionExists: conn.query('s.revisionExists', (k) =>
+      k.selectFrom('object_revision').select('tid').where('oid', '=', arg<bigint>('oid')).where('tid', '=', arg<bigint>('tid')),
     ),
   };
 }

@@ -10,7 +10,7 @@ test('a database at an older schema version is upgraded on open and keeps its da
   const tables = (db: Database.Database): string[] =>
     (db.prepare("select name from sqlite_master where type = 'table' order by name").all() as { name: string }[]).map((r) => r.name);
   t.false(tables(old.db).includes('chunk'));
-  old.db.prepare("insert into txn (tid, user, description, extension, status) values (100, 'u', 'd', '{}', ' ')").run();
+  old.db.prepare("insert into txn (tid, user, description, extension, status, oids) values (100, 'u', 'd', '{}', ' ', x'0000000000000001')").run();
   old.db.prepare("insert into object_revision (oid, tid, prev_tid, deleted, data, refs) values (1, 100, null, 0, x'6f6c64', null)").run();
   const id = old.databaseId;
   await releaseConnection(old);
