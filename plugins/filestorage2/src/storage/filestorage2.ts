@@ -87,6 +87,8 @@ export class FileStorage2 implements Storage {
   private readonly waiting = new Set<StorageTransaction>();
   private readonly abandoned = new WeakSet<StorageTransaction>();
   private readonly overlay = new Map<OidKey, Overlay>();
+  /** A payload arena kept between transactions (one allocation per storage, not per commit). */
+  private spareArena: Arena | null = null;
   private queue: QueuedTxn[] = [];
   private flushing = false;
   private idleWaiters: (() => void)[] = [];
@@ -196,6 +198,7 @@ export class FileStorage2 implements Storage {
       const e = active.find(oid);
       if (e) return { seg: active, e };
     }
+    if (this.sealed.length === 0) return null;
     const hash = oidHashes(oid);
     for (let i = this.sealed.length - 1; i >= 0; i--) {
       const seg = this.sealed[i]!;
@@ -363,7 +366,7 @@ export class FileStorage2 implements Storage {
         assigned = nextTid(this.lastAssignedTid, this.context.clock.now());
       }
       this.lastAssignedTid = assigned;
-      this.current = { txn, tid: assigned, meta, writes: new Map(), arena: new Arena(), voted: null };
+      this.current = { txn, tid: assigned, meta, writes: new Map(), arena: this.takeArena(), voted: null };
       return assigned;
     } catch (e) {
       this.commitLock.release();
@@ -413,7 +416,7 @@ export class FileStorage2 implements Storage {
     for (const w of state.writes.values()) {
       const key = oidKey(w.oid);
       const prev = this.overlay.get(key)?.off ?? active.index.get(key)?.off ?? 0;
-      const src = state.arena.bytes;
+      const src = state.arena!.bytes;
       records.push({
         oid: w.oid,
         deleted: w.deleted,
@@ -427,6 +430,7 @@ export class FileStorage2 implements Storage {
       });
     }
     const { bytes, recordOffsets } = encodeTxn(state.tid, STATUS_COMMITTED, state.meta, records, pos);
+    this.giveArena(state);
     active.reservedEnd = pos + bytes.length;
     state.voted = {
       bytes,
@@ -459,6 +463,7 @@ export class FileStorage2 implements Storage {
       return;
     }
     if (state.voted && this.active) this.active.reservedEnd = state.voted.pos;
+    this.giveArena(state);
     this.current = null;
     this.commitLock.release();
   }
@@ -471,10 +476,25 @@ export class FileStorage2 implements Storage {
     return state;
   }
 
+  private takeArena(): Arena {
+    const arena = this.spareArena ?? new Arena();
+    this.spareArena = null;
+    return arena;
+  }
+
+  private giveArena(state: TxnState): void {
+    if (state.arena) {
+      state.arena.reset();
+      this.spareArena = state.arena;
+      state.arena = null;
+    }
+  }
+
   private addWrite(state: TxnState, oid: bigint, deleted: boolean, refs: Uint8Array, data: Uint8Array, key = oidKey(oid)): void {
     state.writes.delete(key);
-    const refsAt = refs.length > 0 ? state.arena.add(refs) : 0;
-    const dataAt = data.length > 0 ? state.arena.add(data) : 0;
+    const arena = state.arena!;
+    const refsAt = refs.length > 0 ? arena.add(refs) : 0;
+    const dataAt = data.length > 0 ? arena.add(data) : 0;
     const write: PendingWrite = { oid, deleted, refsAt, refsLen: refs.length, dataAt, dataLen: data.length };
     state.writes.set(key, write);
     if (oid >= this.nextOid) this.nextOid = oid + 1n;
@@ -486,6 +506,7 @@ export class FileStorage2 implements Storage {
     if (pending) return pending;
     const e = this.active?.index.get(key);
     if (e) return e;
+    if (this.sealed.length === 0) return null;
     const hash = oidHashes(oid);
     for (let i = this.sealed.length - 1; i >= 0; i--) {
       const found = this.sealed[i]!.find(oid, hash);

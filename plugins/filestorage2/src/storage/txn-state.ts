@@ -32,6 +32,11 @@ export class Arena {
     return at;
   }
 
+  /** Forgets the contents so the arena can serve the next transaction. */
+  reset(): void {
+    this.used = 0;
+  }
+
   /** The backing buffer (offsets from `add` index into it; valid until the next `add`). */
   get bytes(): Buffer {
     return this.buf;
@@ -51,7 +56,7 @@ export interface TxnState {
   readonly tid: bigint;
   readonly meta: MetaBytes;
   readonly writes: Map<OidKey, PendingWrite>;
-  readonly arena: Arena;
+  arena: Arena | null;
   voted: VotedTxn | null;
 }
 
