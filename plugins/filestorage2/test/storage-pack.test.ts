@@ -131,6 +131,9 @@ test('commits, reads and an iterator go on during a pack; nothing is lost', asyn
     let rest = 1;
     for (let n = await iter.next(); !n.done; n = await iter.next()) rest++;
     t.is(rest, 40, 'the iterator started before the pack reads its snapshot to the end');
+    // the replaced segments go once their last reader (the iterator) is done
+    t.true(segmentFiles(dir).some((n) => n.endsWith('-g1.fs2')));
+    t.false(segmentFiles(dir).some((n) => n.startsWith('seg-0000000000000001-g0')));
     for (const [oid, value] of expected) t.is(await loadText(s, oid), value);
     await s.close();
     const r = await openStorage(dir);

@@ -48,7 +48,7 @@ import { scanTxns } from './record-io.js';
 import { readFooter, SealedSegment } from './sealed-segment.js';
 import type { SegmentFile } from './segment-file.js';
 import { TrailerWriter } from './trailer-writer.js';
-import { encodeTxn, type MetaBytes, type ParsedRecord, type ParsedTxn, type RecordToWrite } from './txn-format.js';
+import { encodeTxn, txnSize, type MetaBytes, type ParsedRecord, type ParsedTxn, type RecordToWrite } from './txn-format.js';
 import { Arena, type PendingWrite, type QueuedTxn, type TxnState } from './txn-state.js';
 
 /** What every lookup needs from a segment, active or sealed. */
@@ -429,6 +429,8 @@ export class FileStorage2 implements Storage {
         prev,
       });
     }
+    const size = txnSize(state.meta, records);
+    if (size > MAX_TXN_SIZE) throw new InvalidArgumentError(`transaction of ${size} bytes exceeds the ${MAX_TXN_SIZE}-byte limit`);
     const { bytes, recordOffsets } = encodeTxn(state.tid, STATUS_COMMITTED, state.meta, records, pos);
     this.giveArena(state);
     active.reservedEnd = pos + bytes.length;
@@ -794,6 +796,8 @@ export class FileStorage2 implements Storage {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Largest encoded transaction (its length is a u32; Buffers stop below 4 GiB too). */
+const MAX_TXN_SIZE = 0xffffffff;
 
 async function yieldToLoop(): Promise<void> {
   await new Promise<void>((resolve) => setImmediate(resolve));
