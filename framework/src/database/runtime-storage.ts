@@ -56,20 +56,20 @@ export class RuntimeStorage implements Storage {
     return oid;
   }
 
-  load(oid: Oid): Promise<LoadedRecord> {
+  async load(oid: Oid): Promise<LoadedRecord> {
     this.#open();
     assertU64(oid, 'oid');
     return this.#inner.load(oid);
   }
 
-  loadSerial(oid: Oid, tid: Tid): Promise<LoadedRecord> {
+  async loadSerial(oid: Oid, tid: Tid): Promise<LoadedRecord> {
     this.#open();
     assertU64(oid, 'oid');
     assertU64(tid, 'tid');
     return this.#inner.loadSerial(oid, tid);
   }
 
-  loadBefore(oid: Oid, tid: Tid): Promise<LoadedRevision | null> {
+  async loadBefore(oid: Oid, tid: Tid): Promise<LoadedRevision | null> {
     this.#open();
     this.#require('mvcc');
     assertU64(oid, 'oid');
@@ -82,7 +82,7 @@ export class RuntimeStorage implements Storage {
     return this.#inner.lastTransaction();
   }
 
-  tpcBegin(txn: StorageTransaction, tid?: Tid): Promise<Tid> {
+  async tpcBegin(txn: StorageTransaction, tid?: Tid): Promise<Tid> {
     this.#open();
     assertTxn(txn);
     if (tid !== undefined) {
@@ -92,7 +92,7 @@ export class RuntimeStorage implements Storage {
     return this.#inner.tpcBegin(txn, tid);
   }
 
-  store(oid: Oid, serial: Tid, record: RecordInput, txn: StorageTransaction): Promise<void> {
+  async store(oid: Oid, serial: Tid, record: RecordInput, txn: StorageTransaction): Promise<void> {
     this.#open();
     assertU64(oid, 'oid');
     assertU64(serial, 'serial');
@@ -101,7 +101,7 @@ export class RuntimeStorage implements Storage {
     return this.#inner.store(oid, serial, record, txn);
   }
 
-  deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
+  async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
     this.#open();
     this.#require('externalGC');
     assertU64(oid, 'oid');
@@ -110,7 +110,7 @@ export class RuntimeStorage implements Storage {
     return this.#inner.deleteObject(oid, serial, txn);
   }
 
-  restore(oid: Oid, record: RecordInput | null, txn: StorageTransaction): Promise<void> {
+  async restore(oid: Oid, record: RecordInput | null, txn: StorageTransaction): Promise<void> {
     this.#open();
     this.#require('restore');
     assertU64(oid, 'oid');
@@ -119,7 +119,7 @@ export class RuntimeStorage implements Storage {
     return this.#inner.restore(oid, record, txn);
   }
 
-  tpcVote(txn: StorageTransaction): Promise<void> {
+  async tpcVote(txn: StorageTransaction): Promise<void> {
     this.#open();
     assertTxn(txn);
     return this.#inner.tpcVote(txn);
@@ -142,7 +142,7 @@ export class RuntimeStorage implements Storage {
     }
   }
 
-  history(oid: Oid, size?: number): Promise<HistoryEntry[]> {
+  async history(oid: Oid, size?: number): Promise<HistoryEntry[]> {
     this.#open();
     this.#require('history');
     assertU64(oid, 'oid');
@@ -151,11 +151,18 @@ export class RuntimeStorage implements Storage {
   }
 
   iterator(start?: Tid, stop?: Tid): AsyncIterable<IteratedTransaction> {
-    this.#open();
-    this.#require('iterator');
-    if (start !== undefined) assertU64(start, 'start');
-    if (stop !== undefined) assertU64(stop, 'stop');
-    return this.#inner.iterator(start, stop);
+    const validated = (): AsyncIterable<IteratedTransaction> => {
+      this.#open();
+      this.#require('iterator');
+      if (start !== undefined) assertU64(start, 'start');
+      if (stop !== undefined) assertU64(stop, 'stop');
+      return this.#inner.iterator(start, stop);
+    };
+    return {
+      async *[Symbol.asyncIterator]() {
+        yield* validated();
+      },
+    };
   }
 
   async pack(packTid: Tid, observer?: PackObserver): Promise<PackResult> {
