@@ -103,7 +103,8 @@ export class SqliteBlobs implements BlobHandlerton {
 
   async createBlob(): Promise<BlobId> {
     this.checkOpen();
-    return this.conn.write('createBlob', () => this.sql.insertBlob.run({ created: Date.now() }).lastInsertRowid);
+    // Not synced on its own: an id matters only once a prepared revision (a synced commit) uses it.
+    return this.conn.writeRelaxed('createBlob', () => this.sql.insertBlob.run({ created: Date.now() }).lastInsertRowid);
   }
 
   async openRevision(blobId: BlobId, revision: Tid): Promise<RevisionReader> {
@@ -203,7 +204,9 @@ export class SqliteBlobs implements BlobHandlerton {
         for (const ref of state.refs.values()) this.sql.addRefcount.run({ blob: ref.blobId, revision: ref.revision, count: ref.count });
       });
     } else {
-      this.conn.write('commit', () => this.publish(state.token));
+      // Not synced on its own: if power loss drops it, the revisions stay prepared (synced at
+      // prepare) and recover() publishes them, because the storage transaction is durable.
+      this.conn.writeRelaxed('commit', () => this.publish(state.token));
     }
     this.txns.delete(txn);
     for (const draft of state.drafts.values()) draft.close();
