@@ -7,26 +7,25 @@
 import { join } from 'node:path';
 import {
   CorruptionError,
-  decodeRefs,
   StorageClosedError,
   type BlobRef,
   type PackObserver,
   type PackResult,
 } from '@handlerton/framework';
-import { BLOOM_BITS_PER_KEY, BLOOM_K, INDEX_ENTRY_SIZE, PAGE_SIZE, SEGMENT_HEADER_SIZE, STATUS_PACKED } from './constants.js';
+import { BLOOM_BITS_PER_KEY, BLOOM_K, ENTRY_FLAG_DELETE, INDEX_ENTRY_SIZE, PAGE_SIZE, SEGMENT_HEADER_SIZE } from './constants.js';
 import { bloomAddHiLo } from './bloom.js';
 import { crc32 } from './crc.js';
 import type { TrailerFacts } from './trailer-writer.js';
 import type { FileIO } from './file-io.js';
-import { readEntry, splitU64, type IndexEntry } from './index-entry.js';
+import { compareU64, splitU64 } from './index-entry.js';
 import { segmentFileName } from './naming.js';
 import type { PageCache } from './page-cache.js';
-import { scanTxns } from './record-io.js';
+import { scanTxnFrames } from './record-io.js';
+import { copyTxn, CopyScratch } from './pack-copy.js';
 import { readFooter, SealedSegment } from './sealed-segment.js';
 import { SegmentFile } from './segment-file.js';
 import { encodeFooter, encodeSegmentHeader, type SegmentHeader } from './segment-format.js';
 import { SlotTable } from './slot-table.js';
-import { encodeTxn, recordToWrite, type RecordToWrite } from './txn-format.js';
 
 /** What a pack needs. */
 export interface PackJob {
@@ -61,28 +60,32 @@ const YIELD_BYTES = 1 << 20;
 /** Streams one input's index pages in oid order. */
 class IndexCursor {
   private page = -1;
-  private buf: Buffer | null = null;
-  private i = 0;
   private n = 0;
-  current: IndexEntry | null = null;
+  /** The current index page (owned by the cursor) and the byte offset of the current entry in it. */
+  buf: Buffer = Buffer.alloc(0);
+  at = -INDEX_ENTRY_SIZE;
+  done = false;
+  hi = 0;
+  lo = 0;
 
   constructor(readonly seg: SealedSegment) {
     this.advance();
   }
 
   advance(): void {
-    this.i++;
-    if (this.buf === null || this.i >= this.n) {
+    this.at += INDEX_ENTRY_SIZE;
+    if (this.at >= this.n * INDEX_ENTRY_SIZE) {
       this.page++;
       if (this.page >= this.seg.pageCount) {
-        this.current = null;
+        this.done = true;
         return;
       }
       this.buf = this.seg.page(this.page, true);
       this.n = this.seg.entriesInPage(this.page);
-      this.i = 0;
+      this.at = 0;
     }
-    this.current = readEntry(this.buf, this.i * INDEX_ENTRY_SIZE);
+    this.hi = this.buf.readUInt32BE(this.at);
+    this.lo = this.buf.readUInt32BE(this.at + 4);
   }
 }
 
@@ -113,50 +116,59 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
 
     // ---- phase 1: k-way merge of the input indexes (newest input wins on equal oids)
     const cursors = inputs.map((s) => new IndexCursor(s)).reverse(); // newest first
+    const [packHi, packLo] = splitU64(packTid);
+    const group: IndexCursor[] = [];
     let steps = 0;
     for (;;) {
-      let min: bigint | null = null;
-      for (const c of cursors) if (c.current && (min === null || c.current.oid < min)) min = c.current.oid;
-      if (min === null) break;
-      const group: { seg: SealedSegment; e: IndexEntry }[] = [];
+      let minHi = -1;
+      let minLo = -1;
       for (const c of cursors) {
-        if (c.current && c.current.oid === min) {
-          group.push({ seg: c.seg, e: c.current });
-          c.advance();
+        if (!c.done && (minHi < 0 || c.hi < minHi || (c.hi === minHi && c.lo < minLo))) {
+          minHi = c.hi;
+          minLo = c.lo;
         }
       }
-      let current = 0n;
+      if (minHi < 0) break;
+      group.length = 0;
+      for (const c of cursors) if (!c.done && c.hi === minHi && c.lo === minLo) group.push(c);
+      // the revision current at packTid: in the newest input holding one at or before packTid
+      let keepHi = 0;
+      let keepLo = 0;
       let currentDeleted = false;
       let found = false;
-      for (const { seg, e } of group) {
-        if (e.tid <= packTid) {
-          current = e.tid;
-          currentDeleted = e.deleted;
+      for (const c of group) {
+        const b = c.buf;
+        if (compareU64(b, c.at + 8, packHi, packLo) <= 0) {
+          keepHi = b.readUInt32BE(c.at + 8);
+          keepLo = b.readUInt32BE(c.at + 12);
+          currentDeleted = (b.readUInt16BE(c.at + 30) & ENTRY_FLAG_DELETE) !== 0;
           found = true;
           break;
         }
-        if (e.oldest <= packTid) {
-          let rec = seg.readRecord(e.off);
+        if (compareU64(b, c.at + 16, packHi, packLo) <= 0) {
+          let rec = c.seg.readRecord(b.readUIntBE(c.at + 24, 6));
           while (rec.tid > packTid) {
-            if (rec.prev === 0) throw new CorruptionError('revision chain ends before its oldest revision', seg.path, rec.offset);
-            rec = seg.readRecord(rec.prev);
+            if (rec.prev === 0) throw new CorruptionError('revision chain ends before its oldest revision', c.seg.path, rec.offset);
+            rec = c.seg.readRecord(rec.prev);
           }
-          current = rec.tid;
+          [keepHi, keepLo] = splitU64(rec.tid);
           currentDeleted = rec.deleted;
           found = true;
           break;
         }
       }
-      const anyAfter = group[0]!.e.tid > packTid;
+      const first = group[0]!;
+      const anyAfter = compareU64(first.buf, first.at + 8, packHi, packLo) > 0;
+      let skip = false;
       if (found && currentDeleted && job.includesOldest) {
-        if (!anyAfter) {
-          removedObjects++;
-          continue;
-        }
-        current = 0n;
+        if (!anyAfter) skip = true;
+        keepHi = 0;
+        keepLo = 0;
       }
+      if (skip) removedObjects++;
       // slot: `oldest` holds the tid of the revision current at packTid (0 = none kept) until a record lands
-      slots.append({ oid: min, tid: 0n, oldest: found ? current : 0n, off: 0, deleted: false });
+      else slots.appendSlot(first.buf, first.at, keepHi, keepLo);
+      for (const c of group) c.advance();
       if (++steps % 4096 === 0) {
         checkStop();
         await pause();
@@ -177,38 +189,22 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
     let maxOid = 0n;
     const blobBatch: BlobRef[] = [];
     const out = new OutputBuffer(io, outFd, outTmp, pos);
+    const scratch = new CopyScratch();
     for (const seg of inputs) {
       if (seg.footer.minTid > 0n && (minTid === 0n || seg.footer.minTid < minTid)) minTid = seg.footer.minTid;
       if (seg.footer.maxTid > maxTid) maxTid = seg.footer.maxTid;
       if (seg.footer.maxOid > maxOid) maxOid = seg.footer.maxOid;
       let sinceYield = 0;
-      for (const txn of scanTxns(io, seg.fd, seg.path, SEGMENT_HEADER_SIZE, seg.footer.dataEnd)) {
-        const [tidHi, tidLo] = splitU64(txn.tid);
-        const afterPack = txn.tid > packTid;
-        const kept: RecordToWrite[] = [];
-        const keptPos: number[] = [];
-        for (const r of txn.records) {
-          const pos = slots.find(r.oidHi, r.oidLo);
-          if (pos >= 0 && (afterPack || slots.keepsAtPackTime(pos, tidHi, tidLo))) {
-            kept.push(recordToWrite(r.oid, r.deleted, r.refs, r.data, slots.offsetOf(pos)));
-            keptPos.push(pos);
-          } else {
-            removedRevisions++;
-            if (!r.deleted && r.refs.length > 8) {
-              for (const b of decodeRefs(r.refs).blobs) blobBatch.push(b);
-            }
-          }
-        }
-        if (kept.length > 0 || afterPack) {
-          const status = afterPack ? txn.status : STATUS_PACKED;
-          const { bytes, recordOffsets } = encodeTxn(txn.tid, status, txn.meta, kept, pos);
-          for (let i = 0; i < kept.length; i++) slots.setCopied(keptPos[i]!, recordOffsets[i]!, tidHi, tidLo, kept[i]!.deleted);
-          out.write(bytes);
-          pos += bytes.length;
+      for (const { view } of scanTxnFrames(io, seg.fd, seg.path, SEGMENT_HEADER_SIZE, seg.footer.dataEnd)) {
+        const copied = copyTxn(view, pos, packHi, packLo, slots, scratch, blobBatch);
+        removedRevisions += copied.removed;
+        if (copied.bytes) {
+          out.write(copied.bytes);
+          pos += copied.bytes.length;
           txnCount++;
         }
         if (blobBatch.length >= BLOB_BATCH && job.observer) await job.observer.releaseBlobRefs(blobBatch.splice(0));
-        sinceYield += txn.size;
+        sinceYield += view.length;
         if (sinceYield >= YIELD_BYTES) {
           sinceYield = 0;
           checkStop();

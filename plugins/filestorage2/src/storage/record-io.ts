@@ -93,3 +93,23 @@ export function* scanTxns(io: FileIO, fd: number, path: string, start: number, e
     pos += total;
   }
 }
+
+/**
+ * Yields every transaction of an intact region as a checked byte view (valid until the next step),
+ * without decoding it; CorruptionError on damage.
+ */
+export function* scanTxnFrames(io: FileIO, fd: number, path: string, start: number, end: number): Generator<{ view: Buffer; pos: number }> {
+  const reader = new SequentialReader(io, fd, path, end);
+  let pos = start;
+  while (pos < end) {
+    const head = reader.view(pos, 8);
+    if (head.length < 8) throw new CorruptionError('transaction truncated', path, pos);
+    const total = head.readUInt32BE(4);
+    const whole = reader.view(pos, total);
+    if (total === 0 || whole.length !== total || validTxnLength(whole, 0) !== total) {
+      throw new CorruptionError('transaction checksum mismatch', path, pos);
+    }
+    yield { view: whole, pos };
+    pos += total;
+  }
+}

@@ -2,7 +2,7 @@
 import { CorruptionError } from '@handlerton/framework';
 import { ENTRIES_PER_PAGE, ENTRY_FLAG_DELETE, INDEX_ENTRY_SIZE, PAGE_SIZE } from './constants.js';
 import type { FileIO } from './file-io.js';
-import { compareU64, readEntry, searchPageHiLo, writeEntry, type IndexEntry } from './index-entry.js';
+import { compareU64, readEntry, searchPageHiLo, type IndexEntry } from './index-entry.js';
 
 interface CachedPage {
   readonly bytes: Buffer;
@@ -37,18 +37,25 @@ export class SlotTable {
     return this.count;
   }
 
-  /** Appends the next slot (oids strictly increasing). */
-  append(e: IndexEntry): void {
+  /**
+   * Appends the next slot for the oid stored at `at` in `src` (oids strictly increasing), with no
+   * record yet and the revision to keep at the pack time given as hi * 2^32 + lo (0 = none).
+   */
+  appendSlot(src: Buffer, at: number, keepHi: number, keepLo: number): void {
     if (this.inFill === 0) {
       if ((this.pageCount + 1) * 8 > this.fences.length) {
         const grown = Buffer.allocUnsafe(this.fences.length * 2);
         this.fences.copy(grown);
         this.fences = grown;
       }
-      this.fences.writeBigUInt64BE(e.oid, this.pageCount * 8);
+      src.copy(this.fences, this.pageCount * 8, at, at + 8);
       this.pageCount++;
     }
-    writeEntry(this.fill, this.inFill * INDEX_ENTRY_SIZE, e);
+    const to = this.inFill * INDEX_ENTRY_SIZE;
+    src.copy(this.fill, to, at, at + 8);
+    this.fill.fill(0, to + 8, to + INDEX_ENTRY_SIZE);
+    this.fill.writeUInt32BE(keepHi, to + 16);
+    this.fill.writeUInt32BE(keepLo, to + 20);
     this.inFill++;
     this.count++;
     if (this.inFill === ENTRIES_PER_PAGE) this.flushFill();
