@@ -43,6 +43,25 @@ if (mode === 'build') {
   await s.seal();
   await s.close();
   console.log(JSON.stringify({ built: objects, sealedSegments: segments, ms: Math.round(performance.now() - t0) }));
+} else if (mode === 'garbage') {
+  // node scripts/measure.mjs garbage <dir> [objects=100000] [size=1000]: every object written twice, one seal per round
+  const objects = Number(a ?? 100_000);
+  const size = Number(b ?? 1000);
+  fs.rmSync(dir, { recursive: true, force: true });
+  const s = await open({ syncMode: 'none', segmentSize: 2 ** 40 });
+  const serials = new Map();
+  const t0 = performance.now();
+  for (let round = 0; round < 2; round++) {
+    for (let base = 0; base < objects; base += 1000) {
+      const oids = [];
+      for (let i = base; i < Math.min(objects, base + 1000); i++) oids.push(BigInt(i + 1));
+      await commitBatch(s, oids, size, serials);
+      if ((base / 1000) % 20 === 19) await s.seal();
+    }
+    await s.seal();
+  }
+  await s.close();
+  console.log(JSON.stringify({ built: objects, rounds: 2, size, ms: Math.round(performance.now() - t0) }));
 } else if (mode === 'open') {
   globalThis.gc?.();
   const rss0 = process.memoryUsage().rss;

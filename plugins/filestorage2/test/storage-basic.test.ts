@@ -123,3 +123,26 @@ test('2PC state errors and abort', async (t) => {
     await cleanup();
   }
 });
+
+test('oids above 2^53 work in the active index, sealed indexes and pack', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await openStorage(dir);
+    const big = (1n << 63n) + 5n;
+    const near = (1n << 53n) + 1n;
+    const t1 = await commit(s, [{ oid: big, serial: 0n, data: 'big' }, { oid: near, serial: 0n, data: 'near' }, { oid: 3n, serial: 0n, data: 'small' }]);
+    t.is(await loadText(s, big), 'big');
+    await s.seal();
+    t.is(await loadText(s, big), 'big');
+    t.is(await loadText(s, near), 'near');
+    const t2 = await commit(s, [{ oid: big, serial: t1, data: 'bigger' }]);
+    await s.pack(t2);
+    t.is(await loadText(s, big), 'bigger');
+    t.is(await loadText(s, near), 'near');
+    t.is(await loadText(s, (1n << 63n) + 4n), null);
+    t.true((await s.newOid()) > big);
+    await s.close();
+  } finally {
+    await cleanup();
+  }
+});
