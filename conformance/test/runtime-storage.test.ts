@@ -10,11 +10,5 @@ import { KNOWN_FRAMEWORK_DEFECTS, memoryHarness } from './helpers.js';
 conformance(
   test,
   wrapStorageHarness(memoryHarness(), 'memory via RuntimeStorage', (storage) => new RuntimeStorage(storage)),
-  {
-    exclude: {
-      ...KNOWN_FRAMEWORK_DEFECTS,
-      'transactions.errors-are-rejections':
-        'framework defect: RuntimeStorage.load/loadSerial/loadBefore/history throw synchronously (StorageClosedError, InvalidArgumentError) instead of returning rejected promises',
-    },
-  },
+  { exclude: KNOWN_FRAMEWORK_DEFECTS },
 );
