@@ -549,4 +549,20 @@ export const dbBlobCases: readonly CaseSpec[] = [
       await snap.close();
     },
   },
+  {
+    id: 'reader-survives-delete',
+    title: "a reader keeps reading its revision after the blob's object is deleted",
+    source: 'DESIGN Blob semantics',
+    requires: ['externalGC'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const oid = await createBlobWith(db, 'still readable');
+      const snap = await db.snapshot();
+      const r = await (await snap.blob(oid)).open('r');
+      await db.transaction((tx) => tx.delete(oid));
+      assert.equal(await readHandleText(r), 'still readable');
+      await r.close();
+      await snap.close();
+    },
+  },
 ];

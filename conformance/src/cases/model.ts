@@ -332,4 +332,48 @@ export const modelCases = defineArea('model', [
       await snap.close();
     },
   },
+  {
+    id: 'database-across-reopen',
+    title: 'records and blobs written through a Database read back identically after a reopen',
+    source: 'T85',
+    requires: ['durable', 'blob.durable'],
+    run: async (ctx) => {
+      let db = await ctx.database();
+      const model = new Map<Oid, { blob: boolean; value: string }>();
+      for (let i = 0; i < 20; i++) {
+        const value = `v${i}-${ctx.randomInt(1000)}`;
+        if (ctx.random() < 0.4) {
+          const oid = await db.transaction(async (tx) => {
+            const blob = await tx.createBlob();
+            const h = await blob.open('w');
+            await h.write(value.repeat(100));
+            await h.flush();
+            await h.close();
+            return blob.oid;
+          });
+          model.set(oid, { blob: true, value: value.repeat(100) });
+        } else {
+          const existing = [...model].filter(([, e]) => !e.blob);
+          if (existing.length > 0 && ctx.random() < 0.5) {
+            const [oid] = existing[ctx.randomInt(existing.length)]!;
+            await db.transaction((tx) => tx.write(oid, enc.encode(value)));
+            model.set(oid, { blob: false, value });
+          } else {
+            const oid = await db.transaction((tx) => tx.create(enc.encode(value)));
+            model.set(oid, { blob: false, value });
+          }
+        }
+      }
+      const last = db.lastTransaction();
+      await ctx.reopen();
+      db = await ctx.database();
+      assert.equal(db.lastTransaction(), last);
+      const snap = await db.snapshot();
+      for (const [oid, entry] of model) {
+        const got = entry.blob ? await blobText(snap, oid) : text((await snap.read(oid)).data);
+        assert.equal(got, entry.value, `oid ${oid} after reopen`);
+      }
+      await snap.close();
+    },
+  },
 ]);

@@ -263,4 +263,36 @@ export const mvccCases = defineArea('mvcc', [
       await snap.close();
     },
   },
+  {
+    id: 'snapshot-after-delete',
+    title: 'a snapshot taken before a delete keeps reading the object; a newer snapshot does not see it',
+    source: 'API-23',
+    requires: ['mvcc', 'externalGC'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const oid = await db.transaction((tx) => tx.create(enc.encode('alive')));
+      const before = await db.snapshot();
+      await db.transaction((tx) => tx.delete(oid));
+      assert.equal(dec.decode((await before.read(oid)).data), 'alive');
+      const after = await db.snapshot();
+      assert.equal(await after.tryRead(oid), undefined);
+      await before.close();
+      await after.close();
+    },
+  },
+  {
+    id: 'snapshot-across-pack',
+    title: 'a snapshot of the current state keeps reading it after a pack',
+    source: 'BL-14',
+    requires: ['mvcc', 'pack'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const oid = await db.transaction((tx) => tx.create(enc.encode('v1')));
+      await db.transaction((tx) => tx.write(oid, enc.encode('v2')));
+      const snap = await db.snapshot();
+      await db.pack(db.lastTransaction() + 1n);
+      assert.equal(dec.decode((await snap.read(oid)).data), 'v2');
+      await snap.close();
+    },
+  },
 ]);
