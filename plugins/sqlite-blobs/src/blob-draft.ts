@@ -4,7 +4,7 @@
  * small writes cost one chunk write per chunk; every other byte lives in SQLite.
  */
 import { InvalidArgumentError, TransactionClosedError, type BlobDraft, type BlobId } from '@handlerton/framework';
-import type { ChunkStore } from './chunk-store.js';
+import type { ChainLevel, ChunkStore } from './chunk-store.js';
 import { yieldToLoop } from './yield.js';
 
 /** Chunks dropped per write transaction when a draft shrinks or is discarded. */
@@ -28,11 +28,16 @@ export class SqliteDraft implements BlobDraft {
   constructor(
     private readonly chunks: ChunkStore,
     readonly blobId: BlobId,
-    /** The draft's revision row id. */
-    readonly rowId: bigint,
+    /** The draft's revision row id, then its base chain. */
+    private readonly chain: ChainLevel[],
     readonly chunkSize: number,
     private currentSize: number,
   ) {}
+
+  /** The draft's revision row id. */
+  get rowId(): bigint {
+    return this.chain[0]!.id;
+  }
 
   size(): number {
     this.checkOpen();
@@ -109,9 +114,10 @@ export class SqliteDraft implements BlobDraft {
         const tail = size % this.chunkSize;
         if (tail !== 0) {
           const seq = Math.floor(size / this.chunkSize);
-          const data = this.chunks.readChunk(this.rowId, seq);
+          const data = this.chunks.readChunk(this.chain, seq, this.chunkSize);
           if (data !== undefined && data.length > tail) this.chunks.writeChunk(this.rowId, seq, data.subarray(0, tail));
         }
+        this.chunks.limitBase(this.chain, size);
       }
       this.cached = undefined;
       this.currentSize = size;
@@ -159,7 +165,7 @@ export class SqliteDraft implements BlobDraft {
   }
 
   private chunkData(seq: number): Uint8Array | undefined {
-    if (this.cached?.seq !== seq) this.cached = { seq, data: this.chunks.readChunk(this.rowId, seq) };
+    if (this.cached?.seq !== seq) this.cached = { seq, data: this.chunks.readChunk(this.chain, seq, this.chunkSize) };
     return this.cached.data;
   }
 

@@ -10,7 +10,7 @@ export function blobStatements(conn: SqliteConnection) {
       k.insertInto('blob').orIgnore().values({ id: arg<bigint>('id'), created: arg<number>('created') }),
     ),
     committed: conn.query('r.committed', (k) =>
-      k.selectFrom('blob_revision').select(['id', 'size', 'chunk_size', 'refcount'])
+      k.selectFrom('blob_revision').select(['id', 'size', 'chunk_size', 'refcount', 'depth'])
         .where('blob_id', '=', arg<bigint>('blob')).where('revision', '=', arg<bigint>('revision')).where('state', '=', 'committed'),
     ),
     latest: conn.query('r.latest', (k) =>
@@ -27,7 +27,24 @@ export function blobStatements(conn: SqliteConnection) {
         chunk_size: arg<number>('chunkSize'),
         refcount: 0,
         token: arg<string>('token'),
+        base_id: arg<bigint | null>('base'),
+        base_limit: arg<number>('baseLimit'),
+        depth: arg<number>('depth'),
       }),
+    ),
+    chainLink: conn.query('r.chainLink', (k) =>
+      k.selectFrom('blob_revision').select(['base_id', 'base_limit']).where('id', '=', arg<bigint>('id')),
+    ),
+    hasDependents: conn.query('r.hasDependents', (k) =>
+      k.selectFrom('blob_revision').select('id').where('base_id', '=', arg<bigint>('id')).limit(1),
+    ),
+    retire: conn.query('r.retire', (k) =>
+      k.updateTable('blob_revision').set({ state: 'retired' }).where('id', '=', arg<bigint>('id')),
+    ),
+    retiredFree: conn.query('r.retiredFree', (k) =>
+      k.selectFrom('blob_revision as r').select('r.id').where('r.state', '=', 'retired')
+        .where((e) => e.not(e.exists(e.selectFrom('blob_revision as d').select('d.id').whereRef('d.base_id', '=', 'r.id'))))
+        .limit(64),
     ),
     deleteRow: conn.query('r.deleteRow', (k) => k.deleteFrom('blob_revision').where('id', '=', arg<bigint>('id'))),
     prepareRow: conn.query('r.prepareRow', (k) =>

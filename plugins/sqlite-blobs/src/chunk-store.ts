@@ -29,11 +29,11 @@ function chunkStatements(conn: SqliteConnection) {
         .onConflict((oc) => oc.columns(['revision_id', 'seq']).doUpdateSet((e) => ({ chunk_id: e.ref('excluded.chunk_id'), own: 1 }))),
     ),
     copyMapping: conn.query('b.copyMapping', (k) =>
-      k.insertInto('revision_chunk').columns(['revision_id', 'seq', 'chunk_id', 'own'])
+      k.insertInto('revision_chunk').orIgnore().columns(['revision_id', 'seq', 'chunk_id', 'own'])
         .expression((e) =>
           e.selectFrom('revision_chunk')
             .select([e.val(arg<bigint>('to')).as('revision_id'), 'seq', 'chunk_id', e.lit(0).as('own')])
-            .where('revision_id', '=', arg<bigint>('from')),
+            .where('revision_id', '=', arg<bigint>('from')).where('seq', '<', arg<bigint>('below')),
         ),
     ),
     deleteOwnedChunks: conn.query('b.deleteOwnedChunks', (k) =>
@@ -60,10 +60,22 @@ function chunkStatements(conn: SqliteConnection) {
       k.deleteFrom('revision_chunk')
         .where('revision_id', '=', arg<bigint>('rev')).where('seq', '>=', arg<bigint>('from')).where('seq', '<', arg<bigint>('to')),
     ),
+    setBaseLimit: conn.query('b.setBaseLimit', (k) =>
+      k.updateTable('blob_revision').set({ base_limit: arg<number>('limit') }).where('id', '=', arg<bigint>('id')),
+    ),
     maxSeq: conn.query('b.maxSeq', (k) =>
       k.selectFrom('revision_chunk').select((e) => e.fn.max('seq').as('seq')).where('revision_id', '=', arg<bigint>('rev')),
     ),
   };
+}
+
+/**
+ * One level of a revision's base chain: revision row `id`, whose chunks show through below byte
+ * `limit` (Infinity for the revision itself).
+ */
+export interface ChainLevel {
+  readonly id: bigint;
+  limit: number;
 }
 
 /** Chunk reads and writes of revisions and drafts, by revision row id. */
@@ -74,9 +86,16 @@ export class ChunkStore {
     this.sql = chunkStatements(conn);
   }
 
-  /** The bytes of chunk `seq` of revision row `rev` (undefined: a hole, reads as zeros). */
-  readChunk(rev: bigint, seq: number): Uint8Array | undefined {
-    return this.conn.read('reading a blob chunk', () => this.sql.readChunk.get({ rev, seq })?.data);
+  /** The bytes of chunk `seq` as revision `chain[0]` sees it (undefined: a hole, reads as zeros). */
+  readChunk(chain: readonly ChainLevel[], seq: number, chunkSize: number): Uint8Array | undefined {
+    return this.conn.read('reading a blob chunk', () => {
+      for (const level of chain) {
+        if (seq * chunkSize >= level.limit) return undefined;
+        const row = this.sql.readChunk.get({ rev: level.id, seq });
+        if (row !== undefined) return row.data;
+      }
+      return undefined;
+    });
   }
 
   /** Replaces chunk `seq` of draft `rev`: in place when the draft owns it, else as a new private chunk. */
@@ -92,9 +111,15 @@ export class ChunkStore {
     });
   }
 
-  /** Gives draft `to` the chunk map of revision `from` (shared chunks, nothing copied). */
-  shareChunks(from: bigint, to: bigint): void {
-    this.sql.copyMapping.run({ from, to });
+  /**
+   * Gives draft `to` the complete chunk map that `chain` (a revision and its bases) resolves to:
+   * shared chunks, no bytes copied (used to flatten a deep chain). Runs inside the caller's transaction.
+   */
+  flattenInto(chain: readonly ChainLevel[], to: bigint, chunkSize: number): void {
+    for (const level of chain) {
+      const below = Number.isFinite(level.limit) ? Math.ceil(level.limit / chunkSize) : Number.MAX_SAFE_INTEGER;
+      this.sql.copyMapping.run({ from: level.id, to, below });
+    }
   }
 
   /** Drops chunks [from, to) of a draft (its private chunks are deleted). */
@@ -111,6 +136,13 @@ export class ChunkStore {
       this.sql.deleteUnsharedChunks.run({ rev, rev2: rev, from, to });
       this.sql.deleteMappingRange.run({ rev, from, to });
     });
+  }
+
+  /** Lowers how much of its base draft `chain[0]` sees to `size` bytes (after a truncate). */
+  limitBase(chain: ChainLevel[], size: number): void {
+    if (chain.length < 2 || chain[1]!.limit <= size) return;
+    for (const level of chain.slice(1)) level.limit = Math.min(level.limit, size);
+    this.conn.writeRelaxed('truncating a draft', () => this.sql.setBaseLimit.run({ id: chain[0]!.id, limit: size }));
   }
 
   /** One past the highest mapped chunk number of `rev` (0 when it has none). */

@@ -55,7 +55,11 @@ const blobTables: Migration = {
       .addColumn('chunk_size', 'integer', (c) => c.notNull())
       .addColumn('refcount', 'integer', (c) => c.notNull().defaultTo(0))
       .addColumn('token', 'text')
+      .addColumn('base_id', 'integer')
+      .addColumn('base_limit', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('depth', 'integer', (c) => c.notNull().defaultTo(0))
       .execute();
+    await db.schema.createIndex('blob_revision_by_base').on('blob_revision').column('base_id').execute();
     await db.schema.createIndex('blob_revision_by_blob').unique().on('blob_revision').columns(['blob_id', 'revision']).execute();
     await db.schema.createIndex('blob_revision_by_token').on('blob_revision').column('token').execute();
     await db.schema.createIndex('blob_revision_by_refcount').on('blob_revision').columns(['state', 'refcount']).execute();

@@ -1,7 +1,7 @@
 /** Reader of one committed blob revision; it keeps the revision from being reclaimed until closed. */
 import { InvalidArgumentError, HandleClosedError, type RevisionReader } from '@handlerton/framework';
 import { copyPadded } from './blob-draft.js';
-import type { ChunkStore } from './chunk-store.js';
+import type { ChainLevel, ChunkStore } from './chunk-store.js';
 import { yieldToLoop } from './yield.js';
 
 /** The RevisionReader of the SQLite blob handlerton (caches the last chunk it read). */
@@ -11,7 +11,7 @@ export class SqliteRevisionReader implements RevisionReader {
 
   constructor(
     private readonly chunks: ChunkStore,
-    private readonly rowId: bigint,
+    private readonly chain: readonly ChainLevel[],
     readonly size: number,
     private readonly chunkSize: number,
     private readonly onClose: () => void,
@@ -32,7 +32,7 @@ export class SqliteRevisionReader implements RevisionReader {
       const seq = Math.floor(at / this.chunkSize);
       const within = at - seq * this.chunkSize;
       const n = Math.min(this.chunkSize - within, total - done);
-      if (this.cached?.seq !== seq) this.cached = { seq, data: this.chunks.readChunk(this.rowId, seq) };
+      if (this.cached?.seq !== seq) this.cached = { seq, data: this.chunks.readChunk(this.chain, seq, this.chunkSize) };
       copyPadded(this.cached.data, within, target.subarray(done, done + n));
       done += n;
     }

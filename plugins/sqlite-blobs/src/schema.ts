@@ -55,7 +55,7 @@ export interface BlobRevisionTable {
   blob_id: Int;
   /** The committing tid; null while a draft. */
   revision: ColumnType<bigint | null, bigint | number | null, bigint | number | null>;
-  /** 'draft', 'prepared' or 'committed'. */
+  /** 'draft', 'prepared', 'committed', or 'retired' (reclaimed but still the base of another revision). */
   state: string;
   oid: Int;
   size: Int;
@@ -64,6 +64,12 @@ export interface BlobRevisionTable {
   refcount: Int;
   /** The blob transaction that owns a draft or prepared revision. */
   token: string | null;
+  /** The revision this one reads unchanged chunks from (null: its map is complete). */
+  base_id: ColumnType<bigint | null, bigint | number | null, bigint | number | null>;
+  /** Bytes of the base that show through (a truncate lowers it; beyond it, unmapped chunks are zeros). */
+  base_limit: Int;
+  /** Length of the base chain (bounded: a deep chain is flattened when the next draft starts). */
+  depth: Int;
 }
 
 /** Maps byte range `seq` of a revision to a chunk; chunks are shared between revisions. */

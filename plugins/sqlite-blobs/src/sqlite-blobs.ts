@@ -30,12 +30,15 @@ import {
 } from '@handlerton/framework';
 import { SqliteDraft, DROP_BATCH } from './blob-draft.js';
 import { blobStatements, type BlobStatements } from './blob-statements.js';
-import { ChunkStore } from './chunk-store.js';
+import { ChunkStore, type ChainLevel } from './chunk-store.js';
 import { acquireConnection, releaseConnection, type SqliteConnection } from './connection.js';
 import type { SqliteOptions } from './options.js';
 import { SqliteRevisionReader } from './revision-reader.js';
 import { ENGINE_NAME, MAX_SQL_INT } from './sqlite-storage.js';
 import { yieldToLoop } from './yield.js';
+
+/** A draft whose base chain would grow longer than this starts with a flattened (complete) chunk map. */
+export const MAX_CHAIN_DEPTH = 8;
 
 /** Drafts that wrote at least this much get their WAL flushed from the thread pool before prepare's fsync. */
 const PRESYNC_THRESHOLD = 4 * 1024 * 1024;
@@ -114,7 +117,8 @@ export class SqliteBlobs implements BlobHandlerton {
     const id = row.id;
     const readers = this.conn.openReaders;
     readers.set(id, (readers.get(id) ?? 0) + 1);
-    return new SqliteRevisionReader(this.chunks, id, Number(row.size), Number(row.chunk_size), () => {
+    const chain = this.loadChain(id);
+    return new SqliteRevisionReader(this.chunks, chain, Number(row.size), Number(row.chunk_size), () => {
       const left = (readers.get(id) ?? 1) - 1;
       if (left <= 0) readers.delete(id);
       else readers.set(id, left);
@@ -134,7 +138,7 @@ export class SqliteBlobs implements BlobHandlerton {
     assertU64(oid, 'oid');
     const state = this.stateOf(txn);
     if (state.prepared) throw new StorageTransactionError('createDraft: the blob transaction is already prepared');
-    let baseRow: { id: bigint; size: bigint; chunk_size: bigint } | undefined;
+    let baseRow: { id: bigint; size: bigint; chunk_size: bigint; depth: bigint } | undefined;
     if (base !== null) {
       baseRow = this.committedRow(blobId, base);
       if (baseRow === undefined) throw new POSKeyError(`blob ${blobId} has no revision ${base}`, blobId);
@@ -147,13 +151,27 @@ export class SqliteBlobs implements BlobHandlerton {
     }
     const chunkSize = baseRow === undefined ? this.chunkSize : Number(baseRow.chunk_size);
     const size = baseRow === undefined ? 0 : Number(baseRow.size);
+    // A draft reads unchanged chunks through its base; a chain that would grow too deep is flattened.
+    const baseChain = baseRow === undefined ? [] : this.loadChain(baseRow.id);
+    const flatten = baseRow !== undefined && Number(baseRow.depth) + 1 > MAX_CHAIN_DEPTH;
     const rowId = this.conn.writeRelaxed('createDraft', () => {
       this.sql.ensureBlob.run({ id: blobId, created: Date.now() });
-      const id = this.sql.insertDraft.run({ blob: blobId, oid, size, chunkSize, token: state.token }).lastInsertRowid;
-      if (baseRow !== undefined) this.chunks.shareChunks(baseRow.id, id);
+      const id = this.sql.insertDraft.run({
+        blob: blobId,
+        oid,
+        size,
+        chunkSize,
+        token: state.token,
+        base: baseRow === undefined || flatten ? null : baseRow.id,
+        baseLimit: size,
+        depth: baseRow === undefined || flatten ? 0 : Number(baseRow.depth) + 1,
+      }).lastInsertRowid;
+      if (flatten) this.chunks.flattenInto(baseChain, id, chunkSize);
       return id;
     });
-    const draft = new SqliteDraft(this.chunks, blobId, rowId, chunkSize, size);
+    const chain: ChainLevel[] = [{ id: rowId, limit: Infinity }];
+    if (!flatten) for (const level of baseChain) chain.push({ id: level.id, limit: Math.min(level.limit, size) });
+    const draft = new SqliteDraft(this.chunks, blobId, chain, chunkSize, size);
     state.drafts.set(blobId, draft);
     return draft;
   }
@@ -250,23 +268,25 @@ export class SqliteBlobs implements BlobHandlerton {
     let after = 0n;
     for (;;) {
       const rows = this.conn.read('reclaim', () => this.sql.reclaimable.all({ after }));
-      if (rows.length === 0) return count;
+      if (rows.length === 0) break;
       after = rows[rows.length - 1]!.id;
       for (const { id } of rows) {
         if (this.conn.openReaders.has(id)) continue;
-        // The row goes first (openRevision fails from now on), then the chunks, a batch at a time.
-        const end = this.conn.writeRelaxed('reclaim', () => {
-          const last = this.chunks.chunkCount(id);
-          this.sql.deleteRow.run({ id });
-          return last;
+        // A revision other revisions read through is retired (invisible) and deleted with its last dependent.
+        const retired = this.conn.writeRelaxed('reclaim', () => {
+          if (this.sql.hasDependents.get({ id }) === undefined) return false;
+          this.sql.retire.run({ id });
+          return true;
         });
-        for (let from = 0; from < end; from += DROP_BATCH) {
-          this.chunks.dropRevisionRange(id, from, Math.min(end, from + DROP_BATCH));
-          await yieldToLoop();
-        }
+        if (!retired) await this.dropRows(id, false);
         count += 1;
       }
       await yieldToLoop();
+    }
+    for (;;) {
+      const free = this.conn.read('reclaim', () => this.sql.retiredFree.all());
+      if (free.length === 0) return count;
+      for (const { id } of free) await this.dropRows(id, false);
     }
   }
 
@@ -323,17 +343,46 @@ export class SqliteBlobs implements BlobHandlerton {
     await this.dropRows(draft.rowId);
   }
 
-  /** Deletes a draft or prepared revision row with its private chunks. */
-  private async dropRows(rowId: bigint): Promise<void> {
-    const end = this.chunks.chunkCount(rowId);
+  /**
+   * Deletes a revision row, its chunk map and its chunks: `draft` (a draft or prepared revision):
+   * its private chunks; otherwise (a reclaimed revision): every chunk no other map references.
+   * The row goes first, so the revision is unreadable from then on.
+   */
+  private async dropRows(rowId: bigint, draft = true): Promise<void> {
+    const end = this.conn.writeRelaxed('dropping a revision', () => {
+      const last = this.chunks.chunkCount(rowId);
+      this.sql.deleteRow.run({ id: rowId });
+      return last;
+    });
     for (let from = 0; from < end; from += DROP_BATCH) {
-      this.chunks.dropDraftRange(rowId, from, Math.min(end, from + DROP_BATCH));
+      const to = Math.min(end, from + DROP_BATCH);
+      if (draft) this.chunks.dropDraftRange(rowId, from, to);
+      else this.chunks.dropRevisionRange(rowId, from, to);
       await yieldToLoop();
     }
-    this.conn.writeRelaxed('dropping a draft', () => this.sql.deleteRow.run({ id: rowId }));
   }
 
-  private committedRow(blobId: BlobId, revision: Tid): { id: bigint; size: bigint; chunk_size: bigint; refcount: bigint } | undefined {
+  /** Revision row `rowId` and its base chain, with how much of each base shows through. */
+  private loadChain(rowId: bigint): ChainLevel[] {
+    return this.conn.read('reading a blob revision', () => {
+      const chain: ChainLevel[] = [{ id: rowId, limit: Infinity }];
+      let limit = Infinity;
+      let current = rowId;
+      for (let guard = 0; guard <= 4 * MAX_CHAIN_DEPTH; guard++) {
+        const link = this.sql.chainLink.get({ id: current });
+        if (link === undefined || link.base_id === null) break;
+        limit = Math.min(limit, Number(link.base_limit));
+        chain.push({ id: link.base_id, limit });
+        current = link.base_id;
+      }
+      return chain;
+    });
+  }
+
+  private committedRow(
+    blobId: BlobId,
+    revision: Tid,
+  ): { id: bigint; size: bigint; chunk_size: bigint; refcount: bigint; depth: bigint } | undefined {
     assertU64(blobId, 'blobId');
     assertU64(revision, 'revision');
     if (blobId > MAX_SQL_INT || revision > MAX_SQL_INT) return undefined;

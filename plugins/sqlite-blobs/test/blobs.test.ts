@@ -185,13 +185,55 @@ test('refcounts: references count at commit, release at once; reclaim removes un
   const chunksBefore = countRows(blobs, 'chunk');
   t.is(await blobs.reclaim(), 1);
   await t.throwsAsync(blobs.openRevision(blobId, 1n), { code: 'HANDLERTON_POS_KEY' });
-  t.is(countRows(blobs, 'chunk'), chunksBefore - 1, 'only the chunk revision 2 replaced goes');
+  t.is(await blobs.refcount(blobId, 1n), 0);
+  t.is(await blobs.latestRevision(blobId), 2n);
+  t.is(countRows(blobs, 'chunk'), chunksBefore, 'revision 2 still reads the unchanged chunks through revision 1');
   const data = await readAll(blobs, blobId, 2n);
   t.deepEqual(data.subarray(10), pattern(200_000, 7).subarray(10));
   await blobs.releaseReferences([ref(blobId, 2n)]);
   t.is(await blobs.reclaim(), 1);
-  t.is(countRows(blobs, 'chunk'), 0);
+  t.is(countRows(blobs, 'chunk'), 0, 'the retired base goes with its last dependent');
   t.is(countRows(blobs, 'revision_chunk'), 0);
+  t.is(countRows(blobs, 'blob_revision'), 0);
+});
+
+test('long chains of partial updates stay correct (flattened past the depth bound), with truncates and reclaim', async (t) => {
+  const { blobs } = await openBlobs(t, { chunkSize: 4096 });
+  const blobId = await blobs.createBlob();
+  const size = 40 * 4096;
+  const model = pattern(size, 11);
+  await commitBlob(blobs, blobId, 1n, model);
+  let current: Uint8Array = model.slice();
+  for (let rev = 2n; rev <= 14n; rev++) {
+    const txn = blobTransaction();
+    const draft = await blobs.createDraft(txn, blobId, 1n, rev - 1n);
+    const at = Number(rev) * 3000;
+    const patch = new Uint8Array(5000).fill(Number(rev));
+    await draft.write(patch, at);
+    const next = new Uint8Array(Math.max(current.length, at + patch.length));
+    next.set(current);
+    next.set(patch, at);
+    current = next;
+    if (rev === 6n) {
+      await draft.truncate(50_001);
+      await draft.truncate(70_000);
+      const cut = new Uint8Array(70_000);
+      cut.set(current.subarray(0, 50_001));
+      current = cut;
+    }
+    await blobs.addReferences(txn, [ref(blobId, rev)]);
+    await blobs.prepare(txn, rev);
+    await blobs.commit(txn);
+    await blobs.releaseReferences([ref(blobId, rev - 1n)]);
+    if (rev % 3n === 0n) await blobs.reclaim();
+    t.deepEqual(await readAll(blobs, blobId, rev), current, `revision ${rev}`);
+  }
+  const depths = blobs.connection.db.prepare('select max(depth) as d from blob_revision').get() as { d: bigint };
+  t.true(Number(depths.d) <= 8);
+  await blobs.releaseReferences([ref(blobId, 14n)]);
+  await blobs.reclaim();
+  t.is(countRows(blobs, 'chunk'), 0);
+  t.is(countRows(blobs, 'blob_revision'), 0);
 });
 
 test('a reader keeps working after its revision is released and reclaimed; closing it lets the revision go', async (t) => {
