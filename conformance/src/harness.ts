@@ -149,3 +149,21 @@ export async function harnessFromPluginProbed(plugin: EnginePlugin, options: Plu
     await nodeFs.promises.rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * The "reopened" trait for durable engines: every case starts on engines that were opened, closed
+ * and reopened on their (empty) directory, so start-up paths get the same coverage as fresh ones.
+ */
+export function reopenedHarness(harness: Harness): Harness {
+  const reopen = harness.reopen;
+  if (reopen === undefined) throw new InvalidArgumentError(`harness ${harness.name} has no reopen(): the reopened trait needs one`);
+  return {
+    ...harness,
+    name: `${harness.name} (reopened)`,
+    factory: async (location) => {
+      const first = await harness.factory(location);
+      await Promise.all([first.storage.close(), first.blobs.close()]);
+      return reopen(first, location);
+    },
+  };
+}
