@@ -48,7 +48,7 @@ import { scanTxns } from './record-io.js';
 import { readFooter, SealedSegment } from './sealed-segment.js';
 import type { SegmentFile } from './segment-file.js';
 import { TrailerWriter } from './trailer-writer.js';
-import { encodeTxn, txnSize, type MetaBytes, type ParsedRecord, type ParsedTxn, type RecordToWrite } from './txn-format.js';
+import { encodeTxn, txnSize, type MetaBytes, type ParsedRecord, type ParsedTxn } from './txn-format.js';
 import { Arena, type PendingWrite, type QueuedTxn, type TxnState } from './txn-state.js';
 
 /** What every lookup needs from a segment, active or sealed. */
@@ -56,13 +56,6 @@ interface SegmentView {
   find(oid: bigint, hash?: readonly [number, number, number, number]): { off: number; tid: bigint; oldest: bigint; deleted: boolean } | null | undefined;
   readRecord(off: number): ParsedRecord;
   readTxn(off: number): ParsedTxn;
-}
-
-/** A queued-but-unpublished record position (conflict checks and prev pointers). */
-interface Overlay {
-  readonly off: number;
-  readonly tid: bigint;
-  readonly deleted: boolean;
 }
 
 const ENGINE = 'filestorage2';
@@ -86,7 +79,7 @@ export class FileStorage2 implements Storage {
   /** Transactions waiting in tpcBegin for the commit lock, and those aborted while waiting. */
   private readonly waiting = new Set<StorageTransaction>();
   private readonly abandoned = new WeakSet<StorageTransaction>();
-  private readonly overlay = new Map<OidKey, Overlay>();
+  private readonly overlay = new Map<OidKey, PendingWrite>();
   /** A payload arena kept between transactions (one allocation per storage, not per commit). */
   private spareArena: Arena | null = null;
   private queue: QueuedTxn[] = [];
@@ -412,33 +405,22 @@ export class FileStorage2 implements Storage {
     if (state.voted) return;
     const active = this.active!;
     const pos = active.reservedEnd;
-    const records: RecordToWrite[] = [];
+    const records: PendingWrite[] = [];
+    const src = state.arena!.bytes;
     for (const w of state.writes.values()) {
-      const key = oidKey(w.oid);
-      const prev = this.overlay.get(key)?.off ?? active.index.get(key)?.off ?? 0;
-      const src = state.arena!.bytes;
-      records.push({
-        oid: w.oid,
-        deleted: w.deleted,
-        refsSrc: w.refsLen > 0 ? src : NO_REFS_BYTES,
-        refsAt: w.refsAt,
-        refsLen: w.refsLen,
-        dataSrc: src,
-        dataAt: w.dataAt,
-        dataLen: w.dataLen,
-        prev,
-      });
+      w.prev = this.overlay.get(w.key)?.off ?? active.index.get(w.key)?.off ?? 0;
+      w.refsSrc = w.refsLen > 0 ? src : NO_REFS_BYTES;
+      w.dataSrc = src;
+      w.tid = state.tid;
+      records.push(w);
     }
     const size = txnSize(state.meta, records);
     if (size > MAX_TXN_SIZE) throw new InvalidArgumentError(`transaction of ${size} bytes exceeds the ${MAX_TXN_SIZE}-byte limit`);
     const { bytes, recordOffsets } = encodeTxn(state.tid, STATUS_COMMITTED, state.meta, records, pos);
     this.giveArena(state);
     active.reservedEnd = pos + bytes.length;
-    state.voted = {
-      bytes,
-      pos,
-      records: records.map((r, i) => ({ key: oidKey(r.oid), oid: r.oid, off: recordOffsets[i]!, deleted: r.deleted })),
-    };
+    for (let i = 0; i < records.length; i++) records[i]!.off = recordOffsets[i]!;
+    state.voted = { bytes, pos, records };
   }
 
   async tpcFinish(txn: StorageTransaction): Promise<Tid> {
@@ -449,7 +431,7 @@ export class FileStorage2 implements Storage {
     const done = new Promise<void>((resolve, reject) => {
       this.queue.push({ tid, voted, resolve, reject });
     });
-    for (const r of voted.records) this.overlay.set(r.key, { off: r.off, tid, deleted: r.deleted });
+    for (const r of voted.records) this.overlay.set(r.key, r);
     // the position in the commit order is fixed: let the next committer in (group commit)
     this.current = null;
     this.commitLock.release();
@@ -497,7 +479,20 @@ export class FileStorage2 implements Storage {
     const arena = state.arena!;
     const refsAt = refs.length > 0 ? arena.add(refs) : 0;
     const dataAt = data.length > 0 ? arena.add(data) : 0;
-    const write: PendingWrite = { oid, deleted, refsAt, refsLen: refs.length, dataAt, dataLen: data.length };
+    const write: PendingWrite = {
+      key,
+      oid,
+      deleted,
+      refsSrc: EMPTY,
+      refsAt,
+      refsLen: refs.length,
+      dataSrc: EMPTY,
+      dataAt,
+      dataLen: data.length,
+      prev: 0,
+      off: 0,
+      tid: 0n,
+    };
     state.writes.set(key, write);
     if (oid >= this.nextOid) this.nextOid = oid + 1n;
   }
@@ -566,7 +561,7 @@ export class FileStorage2 implements Storage {
       active.publish(q.tid, q.voted.records, q.voted.pos + q.voted.bytes.length);
       this.lastTid = q.tid;
       for (const r of q.voted.records) {
-        if (this.overlay.get(r.key)?.tid === q.tid) this.overlay.delete(r.key);
+        if (this.overlay.get(r.key) === r) this.overlay.delete(r.key);
       }
       q.resolve();
     }

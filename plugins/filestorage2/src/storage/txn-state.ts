@@ -1,17 +1,26 @@
 /** The in-progress state of the storage transaction holding the commit lock. */
 import type { StorageTransaction } from '@handlerton/framework';
 import type { OidKey } from './oid-key.js';
-import type { PublishedRecord } from './active-segment.js';
 import type { MetaBytes } from './txn-format.js';
 
-/** One pending write of the transaction; its refs and data bytes live in the transaction's arena. */
+/**
+ * One pending write of the transaction; its refs and data bytes live in the transaction's arena.
+ * The vote fills in the sources, `prev`, `off` and `tid`, so that the same object is encoded,
+ * kept in the overlay of queued writes, and published (no per-record copies).
+ */
 export interface PendingWrite {
+  readonly key: OidKey;
   readonly oid: bigint;
   readonly deleted: boolean;
+  refsSrc: Uint8Array;
   readonly refsAt: number;
   readonly refsLen: number;
+  dataSrc: Uint8Array;
   readonly dataAt: number;
   readonly dataLen: number;
+  prev: number;
+  off: number;
+  tid: bigint;
 }
 
 /** Append-only byte store of one transaction's record payloads (one allocation instead of one per store). */
@@ -47,7 +56,7 @@ export class Arena {
 export interface VotedTxn {
   readonly bytes: Buffer;
   readonly pos: number;
-  readonly records: PublishedRecord[];
+  readonly records: PendingWrite[];
 }
 
 /** State of the active storage transaction. */
