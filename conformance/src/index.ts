@@ -30,3 +30,4 @@ export { conformanceNodeTest } from './node-test.js';
 export type { NodeTestFunction } from './node-test.js';
 export { buildReport, formatMatrix, toJUnit, summarize } from './report.js';
 export type { ConformanceReport } from './report.js';
+export { copyTransactions } from './util/copy.js';
