@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import test from 'ava';
-import { isHandlertonError, type BlobRef } from '@handlerton/framework';
+import { isHandlertonError, type BlobRef, type FileSystem } from '@handlerton/framework';
 import { commit, loadText, openStorage, segmentFiles, tempDir, text } from './fs2-helpers.js';
 
 const blob = (id: bigint, revision: bigint): BlobRef => ({ handlerton: 'filestorage2', blobId: id, revision });
@@ -139,6 +139,48 @@ test('commits, reads and an iterator go on during a pack; nothing is lost', asyn
     const r = await openStorage(dir);
     for (const [oid, value] of expected) t.is(await loadText(r, oid), value);
     await r.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a pack whose output cannot be synced fails typed, leaves no temporary file, and the storage keeps serving', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const paths = new Map<number, string>();
+    let failPackOutput = false;
+    const faulty = {
+      ...fs,
+      openSync(path: fs.PathLike, flags: fs.OpenMode, mode?: fs.Mode | null) {
+        const fd = fs.openSync(path, flags, mode);
+        paths.set(fd, String(path));
+        return fd;
+      },
+      fsync(fd: number, cb: (err: NodeJS.ErrnoException | null) => void) {
+        if (failPackOutput && (paths.get(fd) ?? '').endsWith('-g1.fs2.tmp')) {
+          const err: NodeJS.ErrnoException = new Error('ENOSPC: injected, fsync');
+          err.code = 'ENOSPC';
+          setImmediate(() => cb(err));
+        } else {
+          fs.fsync(fd, cb);
+        }
+      },
+    } as unknown as FileSystem;
+    const s = await openStorage(dir, {}, faulty);
+    const a = await commit(s, [{ oid: 1n, serial: 0n, data: 'a' }]);
+    const b = await commit(s, [{ oid: 1n, serial: a, data: 'b' }]);
+    await s.seal();
+    failPackOutput = true;
+    const err = await t.throwsAsync(s.pack(b));
+    t.true(isHandlertonError(err, 'HANDLERTON_IO'));
+    t.false(fs.readdirSync(dir).some((n) => n.endsWith('.tmp')));
+    failPackOutput = false;
+    const c = await commit(s, [{ oid: 1n, serial: b, data: 'c' }]);
+    t.is(await loadText(s, 1n), 'c');
+    t.is(text((await s.loadSerial(1n, a)).data), 'a', 'nothing was packed away');
+    const result = await s.pack(c);
+    t.is(result.removedRevisions, 2);
+    await s.close();
   } finally {
     await cleanup();
   }
