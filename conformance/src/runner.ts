@@ -1,5 +1,5 @@
 /** Runs one case against a harness: fresh temp dir, fresh engines, timeout, guaranteed teardown. */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createContext } from './context.js';
@@ -29,7 +29,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number, id: string): Promise<T>
 export async function executeCase(testCase: ConformanceCase, harness: Harness, options: RunOptions = {}): Promise<void> {
   const dir = await mkdtemp(join(options.tmpRoot ?? tmpdir(), 'handlerton-conformance-'));
   const ctx = await createContext(harness, dir, `${harness.name}:${testCase.id}`).catch(async (e: unknown) => {
-    const { rm } = await import('node:fs/promises');
     await rm(dir, { recursive: true, force: true });
     throw e;
   });

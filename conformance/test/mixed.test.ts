@@ -3,7 +3,8 @@
  * handlerton meet. The storage-only areas already run per engine in the other files.
  */
 import test from 'ava';
-import type { Area, PluginHarnessOptions } from '../src/index.js';
+import type { EnginePlugin } from '@handlerton/framework';
+import type { Area, Harness, PluginHarnessOptions } from '../src/index.js';
 import { conformance, harnessFromPluginProbed, mixedHarness } from '../src/index.js';
 import { tryLoad } from './engines.js';
 import { KNOWN_FRAMEWORK_DEFECTS } from './helpers.js';
@@ -16,7 +17,7 @@ const PAIRS: readonly [string, string][] = [
 ];
 
 /** Per-engine options for this repo's runs: SQLite without an fsync per commit, to keep the run short. */
-async function optionsFor(name: string, plugin: import('@handlerton/framework').EnginePlugin): Promise<PluginHarnessOptions> {
+async function optionsFor(name: string, plugin: EnginePlugin): Promise<PluginHarnessOptions> {
   if (name !== 'sqlite') return {};
   const probed = await harnessFromPluginProbed(plugin, { options: { synchronous: 'normal' } });
   return { options: { synchronous: 'normal' }, storageCapabilities: probed.storageCapabilities, blobCapabilities: probed.blobCapabilities };
@@ -24,7 +25,7 @@ async function optionsFor(name: string, plugin: import('@handlerton/framework').
 
 // ava registers tests synchronously: every await happens before the first registration.
 const prepared: (
-  | { harness: import('../src/index.js').Harness }
+  | { harness: Harness }
   | { missing: string }
 )[] = [];
 for (const [storageName, blobsName] of PAIRS) {

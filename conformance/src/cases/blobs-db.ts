@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
-import type { BlobHandle, Oid } from '@handlerton/framework';
+import type { BlobHandle, Database, Oid, Transaction } from '@handlerton/framework';
 import { rejectsWithCode, throwsWithCode } from '../util/assert-code.js';
 import { patternChunk, patternSha, readHandleText } from '../util/blob-io.js';
 import { blobText, committedBlobText, createBlobWith, rewriteBlob } from '../util/db-blobs.js';
@@ -11,11 +11,18 @@ import type { CaseSpec } from './define.js';
 
 const enc = new TextEncoder();
 
-/** Opens, in a new transaction that stays active, blob `oid`; returns the tx controls. */
-async function openTransaction(db: import('@handlerton/framework').Database) {
+/** A transaction kept open by the case, committed or aborted when the case says so. */
+interface OpenTransaction {
+  readonly tx: Transaction;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** Starts a Database transaction that stays active until the case commits or aborts it. */
+async function openTransaction(db: Database): Promise<OpenTransaction> {
   let finish!: (commit: boolean) => void;
-  let txReady!: (tx: import('@handlerton/framework').Transaction) => void;
-  const ready = new Promise<import('@handlerton/framework').Transaction>((r) => (txReady = r));
+  let txReady!: (tx: Transaction) => void;
+  const ready = new Promise<Transaction>((r) => (txReady = r));
   const decided = new Promise<boolean>((r) => (finish = r));
   const done = db
     .transaction(async (tx) => {

@@ -1,6 +1,6 @@
 /** Locators and handles: round trips, forgery, handle positioning, refcounts, the three modes. */
 import assert from 'node:assert/strict';
-import { LOCATOR_SIZE, Locator, LocatorCodec, handlertonId, type Database, type Oid } from '@handlerton/framework';
+import { LOCATOR_SIZE, Locator, LocatorCodec, handlertonId, type BlobHandle, type Database, type Oid } from '@handlerton/framework';
 import { rejectsWithCode, throwsWithCode } from '../util/assert-code.js';
 import { readHandleText } from '../util/blob-io.js';
 import { committedBlobText, createBlobWith, revisionOf, rewriteBlob } from '../util/db-blobs.js';
@@ -338,7 +338,7 @@ export const locatorCases = defineArea('locators', [
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'v1');
       const before = db.lastTransaction();
-      let handle: import('@handlerton/framework').BlobHandle | undefined;
+      let handle: BlobHandle | undefined;
       await db.transaction(async (tx) => {
         handle = await (await tx.blob(oid)).open('w');
         await handle.write('v2');
