@@ -14,7 +14,7 @@ import { buildCharts } from './report/charts.js';
 import { docsMarkdown, existingNotes, latestMarkdown } from './report/markdown.js';
 import type { RunResults } from './report/results.js';
 import { consoleTable } from './report/text.js';
-import { buildPlan, FULL, QUICK } from './suite.js';
+import { buildPlan, FULL, QUICK, TINY } from './suite.js';
 
 const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const REPO = path.resolve(BENCH_DIR, '..');
@@ -32,6 +32,7 @@ const METHOD = [
 
 interface Args {
   quick: boolean;
+  tiny: boolean;
   filter: string | null;
   docs: boolean;
   reportOnly: boolean;
@@ -39,10 +40,11 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { quick: false, filter: null, docs: false, reportOnly: false, list: false };
+  const args: Args = { quick: false, tiny: false, filter: null, docs: false, reportOnly: false, list: false };
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
+    else if (a === '--tiny') args.tiny = true;
     else if (a === '--docs') args.docs = true;
     else if (a === '--report-only') args.reportOnly = true;
     else if (a === '--list') args.list = true;
@@ -78,13 +80,14 @@ function writeOutputs(results: RunResults, writeDocs: boolean): void {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.tiny) args.quick = true;
   if (args.reportOnly) {
     const results = JSON.parse(readFileSync(path.join(RESULTS, 'latest.json'), 'utf8')) as RunResults;
     process.stdout.write(`${consoleTable(results.figures)}\n`);
     writeOutputs(results, true);
     return;
   }
-  const plan = buildPlan(args.quick ? QUICK : FULL);
+  const plan = buildPlan(args.tiny ? TINY : args.quick ? QUICK : FULL);
   const figureDefs = args.filter === null ? plan.figures : plan.figures.filter((f) => f.id.includes(args.filter ?? '') || f.name.includes(args.filter ?? ''));
   const needed = new Set<string>();
   for (const f of figureDefs) {

@@ -27,10 +27,10 @@ export interface PlanSizes {
 /** Full run: the sizes the issues name. */
 export const FULL: PlanSizes = {
   trials: 3,
-  bigTrials: 3,
+  bigTrials: 2,
   diskBytes: GiB,
   fsyncCount: 1000,
-  seconds: 4,
+  seconds: 3,
   idleSeconds: 5,
   dbSizes: [10_000, 100_000, 1_000_000],
   segments: 10,
@@ -54,6 +54,22 @@ export const QUICK: PlanSizes = {
   partialBytes: 64 * MiB,
   packBytes: { filestorage2: 64 * MiB, sqlite: 32 * MiB, memory: 32 * MiB },
   gcCount: 10_000,
+};
+
+/** Tiny run: checks that every benchmark works, in about a minute (development only). */
+export const TINY: PlanSizes = {
+  trials: 1,
+  bigTrials: 1,
+  diskBytes: 16 * MiB,
+  fsyncCount: 50,
+  seconds: 1,
+  idleSeconds: 1,
+  dbSizes: [2_000, 20_000],
+  segments: 10,
+  blobSizes: [8 * MiB],
+  partialBytes: 8 * MiB,
+  packBytes: { filestorage2: 8 * MiB, sqlite: 4 * MiB, memory: 4 * MiB },
+  gcCount: 2_000,
 };
 
 /** Everything a run needs. */
@@ -244,13 +260,13 @@ export function buildPlan(sizes: PlanSizes): Plan {
     const copyRef = m(copy, 'mibps', `raw fs stream copy ${s}`);
     for (const engine of ENGINES) {
       const label = ENGINE_LABEL[engine];
-      const blob = job('engine.blob', { engine, size }, { trials: size >= GiB ? sizes.bigTrials : sizes.trials, timeoutSec: 900 });
+      const blob = job('engine.blob', { engine, size, api: 'db' }, { trials: size >= GiB ? sizes.bigTrials : sizes.trials, timeoutSec: 900 });
       const min = engine === 'filestorage2' ? 0.7 : engine === 'sqlite' ? 0.5 : undefined;
       const src = engine === 'filestorage2' ? 'issue 4' : 'issue 5';
       const tput = min !== undefined ? { target: atLeast(min), targetText: `≥ ${min * 100}% of the raw stream copy`, source: src } : {};
       const bounded = engine !== 'memory';
-      fig({ id: `blob.write.${engine}.${sk}`, group: 'blob', engine, name: `${label}: blob write ${s} (file → blob, committed)`, unit: 'MiB/s', value: m(blob, 'writeMiBps', `${label} blob write`), reference: copyRef, ...tput });
-      fig({ id: `blob.read.${engine}.${sk}`, group: 'blob', engine, name: `${label}: blob read ${s} (blob → file)`, unit: 'MiB/s', value: m(blob, 'readMiBps', `${label} blob read`), reference: copyRef, ...tput });
+      fig({ id: `blob.write.${engine}.${sk}`, group: 'blob', engine, name: `${label}: blob write ${s} (file → blob handle stream, committed)`, unit: 'MiB/s', value: m(blob, 'writeMiBps', `${label} blob write`), reference: copyRef, ...tput });
+      fig({ id: `blob.read.${engine}.${sk}`, group: 'blob', engine, name: `${label}: blob read ${s} (blob handle stream → file)`, unit: 'MiB/s', value: m(blob, 'readMiBps', `${label} blob read`), reference: copyRef, ...tput });
       fig({
         id: `blob.rss.${engine}.${sk}`, group: 'blob', engine, name: `${label}: peak RSS growth, blob write + read ${s}`, unit: 'MiB',
         value: m(blob, 'rssGrowthMiB', `${label} RSS growth`), reference: m(copy, 'rssGrowthMiB', `raw stream copy RSS growth ${s}`),
@@ -262,6 +278,12 @@ export function buildPlan(sizes: PlanSizes): Plan {
         ...(bounded ? { target: { kind: 'refPlusAtMost', margin: 10 } as Target, targetText: '≤ idle p99 + 10 ms', source: src } : {}),
       });
       fig({ id: `blob.loop-max.${engine}.${sk}`, group: 'blob', engine, name: `${label}: worst single event-loop stall during blob write + read ${s}`, unit: 'ms', value: m(blob, 'loopMax', `${label} loop max`), reference: m(idle, 'loopMax', 'idle max, same run') });
+      if (size === sizes.blobSizes[0]) {
+        // The same transfer through the raw handlerton contract: what the framework's handles cost.
+        const raw = job('engine.blob', { engine, size, api: 'raw' });
+        fig({ id: `blob.write-raw.${engine}.${sk}`, group: 'blob', engine, name: `${label}: blob write ${s}, raw handlerton (draft.write, prepare, commit)`, unit: 'MiB/s', value: m(raw, 'writeMiBps', `${label} raw blob write`), reference: copyRef });
+        fig({ id: `blob.read-raw.${engine}.${sk}`, group: 'blob', engine, name: `${label}: blob read ${s}, raw handlerton (RevisionReader.read)`, unit: 'MiB/s', value: m(raw, 'readMiBps', `${label} raw blob read`), reference: copyRef });
+      }
     }
   }
 

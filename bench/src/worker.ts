@@ -2,6 +2,7 @@
 import { BenchContext, UnavailableError } from './harness/context.js';
 import type { WorkerRequest, WorkerResult } from './harness/types.js';
 import { benchmarks } from './benchmarks/registry.js';
+import { engineName, loadPlugin } from './harness/engines.js';
 
 async function main(): Promise<void> {
   const raw = process.argv[2];
@@ -12,6 +13,9 @@ async function main(): Promise<void> {
   const ctx = new BenchContext(request.params, request.scratch, request.datasets);
   let result: WorkerResult;
   try {
+    // Import the engine before any measurement so that module loading counts in neither time nor RSS.
+    const engine = request.params['engine'];
+    if (typeof engine === 'string') await loadPlugin(engineName(engine));
     const metrics = await bench(ctx);
     result = { ok: true, metrics, memory: ctx.finishMemory() };
   } catch (error) {

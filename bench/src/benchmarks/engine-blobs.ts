@@ -3,17 +3,65 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Benchmark } from '../harness/context.js';
+import { createDatabase } from '@handlerton/framework';
+import type { Benchmark, BenchContext } from '../harness/context.js';
 import { UnavailableError } from '../harness/context.js';
 import { generated, partialUpdate, revisionStream, writeBlob } from '../harness/blobs.js';
-import { engineName, isDurable, openBlobs } from '../harness/engines.js';
+import { engineName, isDurable, openBlobs, openStorage, type EngineName } from '../harness/engines.js';
 import { diskUsage, MiB, nowMs, writeRandomFile } from '../harness/io.js';
 import { watchEventLoop } from '../harness/loop.js';
 import { median } from '../harness/stats.js';
 
+/** Moves a file into a committed blob and the blob back out to a file; returns the two durations. */
+type BlobRoundTrip = (src: string, dst: string) => Promise<{ writeMs: number; readMs: number }>;
+
+/** Through the handlerton contract: draft writes, prepare + commit, RevisionReader reads. */
+async function rawRoundTrip(ctx: BenchContext, engine: EngineName): Promise<{ run: BlobRoundTrip; close: () => Promise<void> }> {
+  const blobs = await openBlobs(engine, ctx.scratch);
+  const run: BlobRoundTrip = async (src, dst) => {
+    const w0 = nowMs();
+    const written = await writeBlob(blobs, createReadStream(src, { highWaterMark: MiB }));
+    const writeMs = nowMs() - w0;
+    const r0 = nowMs();
+    await pipeline(await revisionStream(blobs, written.blobId, written.revision), createWriteStream(dst, { highWaterMark: MiB }));
+    return { writeMs, readMs: nowMs() - r0 };
+  };
+  return { run, close: () => blobs.close() };
+}
+
+/** Through the Database API: a transaction's blob handle write stream, then a snapshot's read stream. */
+async function dbRoundTrip(ctx: BenchContext, engine: EngineName): Promise<{ run: BlobRoundTrip; close: () => Promise<void> }> {
+  const storage = await openStorage(engine, ctx.scratch);
+  const blobs = await openBlobs(engine, ctx.scratch);
+  const db = await createDatabase({ storage, blobs });
+  const run: BlobRoundTrip = async (src, dst) => {
+    const w0 = nowMs();
+    const oid = await db.transaction(async (tx) => {
+      const blob = await tx.createBlob();
+      const handle = await blob.open('w');
+      await pipeline(createReadStream(src, { highWaterMark: MiB }), handle.createWriteStream());
+      await tx.write(0n, new TextEncoder().encode('root'), { refs: [blob.oid] });
+      return blob.oid;
+    });
+    const writeMs = nowMs() - w0;
+    const r0 = nowMs();
+    const snapshot = await db.snapshot();
+    try {
+      const handle = await (await snapshot.blob(oid)).open('r');
+      await pipeline(handle.createReadStream({ highWaterMark: MiB }), createWriteStream(dst, { highWaterMark: MiB }));
+      await handle.close();
+    } finally {
+      await snapshot.close();
+    }
+    return { writeMs, readMs: nowMs() - r0 };
+  };
+  return { run, close: () => db.close() };
+}
+
 /**
- * Streams a `size`-byte file into a new blob (file -> blob, committed durably) and back out
- * (blob -> file), 1 MiB at a time: throughput of each, event-loop delay and RSS growth over both.
+ * Streams a `size`-byte file into a new blob (committed durably) and back out to a file, 1 MiB
+ * at a time, through the Database API (`api` 'db') or the raw handlerton (`api` 'raw'):
+ * throughput of each direction, event-loop delay and RSS growth over both.
  */
 export const engineBlob: Benchmark = async (ctx) => {
   const engine = engineName(ctx.str('engine'));
@@ -21,17 +69,11 @@ export const engineBlob: Benchmark = async (ctx) => {
   const src = path.join(ctx.scratch, 'src.bin');
   const dst = path.join(ctx.scratch, 'dst.bin');
   await writeRandomFile(src, size);
-  const blobs = await openBlobs(engine, ctx.scratch);
+  const subject = ctx.str('api', 'db') === 'raw' ? await rawRoundTrip(ctx, engine) : await dbRoundTrip(ctx, engine);
   try {
     ctx.markBaseline();
     const stop = watchEventLoop();
-    const w0 = nowMs();
-    const written = await writeBlob(blobs, createReadStream(src, { highWaterMark: MiB }));
-    const writeMs = nowMs() - w0;
-    if (written.size !== size) throw new Error(`blob size ${written.size} != ${size}`);
-    const r0 = nowMs();
-    await pipeline(await revisionStream(blobs, written.blobId, written.revision), createWriteStream(dst, { highWaterMark: MiB }));
-    const readMs = nowMs() - r0;
+    const { writeMs, readMs } = await subject.run(src, dst);
     const loop = stop();
     ctx.sampleMemory();
     const copied = (await fsp.stat(dst)).size;
@@ -45,7 +87,7 @@ export const engineBlob: Benchmark = async (ctx) => {
       loopMax: loop.max,
     };
   } finally {
-    await blobs.close();
+    await subject.close();
     await fsp.rm(src, { force: true });
     await fsp.rm(dst, { force: true });
   }
@@ -53,32 +95,38 @@ export const engineBlob: Benchmark = async (ctx) => {
 
 /**
  * Writes a `size`-byte blob, then 5 times writes 4 KiB into its middle through a draft based on
- * the latest revision (`r+`) and commits: median commit latency and storage growth per update.
+ * the latest revision (`r+`) and commits: median commit latency, and the storage growth per update
+ * measured between two clean closes (so that a WAL checkpoint or journal is settled).
  */
 export const enginePartial: Benchmark = async (ctx) => {
   const engine = engineName(ctx.str('engine'));
   const size = ctx.num('size');
-  const blobs = await openBlobs(engine, ctx.scratch);
+  const updates = 5;
+  let blobs = await openBlobs(engine, ctx.scratch);
+  if (!blobs.capabilities.partialUpdate) {
+    await blobs.close();
+    throw new UnavailableError(`${engine} blob handlerton does not claim partialUpdate`);
+  }
+  const pool = Array.from({ length: 8 }, () => randomBytes(MiB));
+  let { blobId, revision } = await writeBlob(blobs, generated(size, pool));
+  let before = 0;
+  if (isDurable(engine)) {
+    await blobs.close();
+    before = await diskUsage(ctx.scratch);
+    blobs = await openBlobs(engine, ctx.scratch);
+  }
+  ctx.markBaseline();
+  const latencies: number[] = [];
   try {
-    if (!blobs.capabilities.partialUpdate) {
-      throw new UnavailableError(`${engine} blob handlerton does not claim partialUpdate`);
-    }
-    const pool = Array.from({ length: 8 }, () => randomBytes(MiB));
-    let { blobId, revision } = await writeBlob(blobs, generated(size, pool));
-    ctx.markBaseline();
-    const latencies: number[] = [];
-    const growth: number[] = [];
-    for (let i = 0; i < 5; i += 1) {
-      const before = isDurable(engine) ? await diskUsage(ctx.scratch) : 0;
+    for (let i = 0; i < updates; i += 1) {
       const t0 = nowMs();
       revision = await partialUpdate(blobs, blobId, revision, randomBytes(4096), Math.floor(size / 2) + i * 65536);
       latencies.push(nowMs() - t0);
-      if (isDurable(engine)) growth.push((await diskUsage(ctx.scratch)) - before);
     }
-    const metrics: Record<string, number> = { commitMs: median(latencies), commitMaxMs: Math.max(...latencies) };
-    if (growth.length > 0) metrics['growthKiB'] = median(growth) / 1024;
-    return metrics;
   } finally {
     await blobs.close();
   }
+  const metrics: Record<string, number> = { commitMs: median(latencies), commitMaxMs: Math.max(...latencies) };
+  if (isDurable(engine)) metrics['growthKiB'] = ((await diskUsage(ctx.scratch)) - before) / updates / 1024;
+  return metrics;
 };

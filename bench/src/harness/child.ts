@@ -9,7 +9,7 @@ const WORKER = fileURLToPath(new URL('../worker.js', import.meta.url));
 export function runTrial(request: WorkerRequest, timeoutSec: number): Promise<WorkerResult> {
   return new Promise((resolve) => {
     const child = fork(WORKER, [JSON.stringify(request)], {
-      execArgv: ['--expose-gc', '--max-old-space-size=8192'],
+      execArgv: ['--expose-gc', '--max-old-space-size=4096'],
       env: { ...process.env, UV_THREADPOOL_SIZE: '16' },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
@@ -30,10 +30,13 @@ export function runTrial(request: WorkerRequest, timeoutSec: number): Promise<Wo
     });
     child.on('message', (message: WorkerResult) => finish(message));
     child.on('exit', (code, signal) => {
-      finish({
-        ok: false,
-        unavailable: false,
-        reason: `worker exited (code ${String(code)}, signal ${String(signal)}) without a result${stderr ? `: ${stderr.trim()}` : ''}`,
+      // Let a message that raced the exit arrive first.
+      setImmediate(() => {
+        const why =
+          code === 0
+            ? 'worker ran out of work without a result (an awaited promise never settled)'
+            : `worker exited (code ${String(code)}, signal ${String(signal)}) without a result`;
+        finish({ ok: false, unavailable: false, reason: `${why}${stderr ? `: ${stderr.trim()}` : ''}` });
       });
     });
   });

@@ -36,8 +36,8 @@ export async function writeRandomFile(file: string, bytes: number): Promise<void
   }
 }
 
-/** Total allocated bytes of every file under `dir` (st_blocks * 512), recursively. */
-export async function diskUsage(dir: string): Promise<number> {
+/** Total allocated bytes of every file under `dir` (st_blocks * 512), recursively; hard links count once. */
+export async function diskUsage(dir: string, seen: Set<string> = new Set()): Promise<number> {
   let total = 0;
   let entries: import('node:fs').Dirent[];
   try {
@@ -47,11 +47,15 @@ export async function diskUsage(dir: string): Promise<number> {
   }
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) total += await diskUsage(full);
+    if (entry.isDirectory()) total += await diskUsage(full, seen);
     else {
       try {
         const st = await fsp.stat(full);
-        total += st.blocks * 512;
+        const id = `${st.dev}:${st.ino}`;
+        if (!seen.has(id)) {
+          seen.add(id);
+          total += st.blocks * 512;
+        }
       } catch {
         // removed while walking
       }
@@ -83,7 +87,7 @@ export async function apparentSize(dir: string): Promise<number> {
   return total;
 }
 
-/** Drops a file's pages from the page cache hint-free way we have: fdatasync then nothing (no root needed). */
+/** Flushes a file's data to disk (fdatasync). */
 export async function syncFile(file: string): Promise<void> {
   const fh = await fsp.open(file, 'r+');
   try {

@@ -48,7 +48,7 @@ export async function runJobs(
     let state: DatasetState;
     if (result.ok) {
       state = { dir };
-      log(`  dataset ${name} built in ${secs} s`);
+      log(`  dataset ${name} built in ${secs} s: ${summarize(Object.fromEntries(Object.entries(result.metrics).map(([k, v]) => [k, [v]])))}`);
     } else {
       state = { dir, error: `dataset ${name}: ${shortReason(result.reason)}` };
       log(`  dataset ${name} FAILED after ${secs} s: ${shortReason(result.reason)}`);
