@@ -410,4 +410,31 @@ export const locatorCases = defineArea('locators', [
       assert.equal(await committedBlobText(db, oid), 'flushed');
     },
   },
+  {
+    id: 'write-advances-position',
+    title: "write advances the position by the bytes written; in 'a' mode every write goes to the end",
+    source: 'WL#3583 mysql_bl_write',
+    requires: ['blob.seek', 'blob.append'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const oid = await createBlobWith(db, 'abcdef');
+      await db.transaction(async (tx) => {
+        const blob = await tx.blob(oid);
+        const h = await blob.open('r+');
+        assert.equal(await h.write('XY'), 2);
+        assert.equal(h.tell(), 2);
+        h.seek(1, 'end');
+        assert.equal(h.tell(), 7);
+        await h.flush();
+        await h.close();
+        const a = await blob.open('a');
+        a.seek(0);
+        await a.write('!');
+        assert.equal(a.size(), 7);
+        await a.flush();
+        await a.close();
+      });
+      assert.equal(await committedBlobText(db, oid), 'XYcdef!');
+    },
+  },
 ]);

@@ -462,4 +462,29 @@ export const transactionCases = defineArea('transactions', [
       for (const [i, oid] of oids.entries()) await assertLoads(storage, oid, `o${i}`, tid);
     },
   },
+  {
+    id: 'invalid-arguments',
+    title: 'out-of-range oids and tids and malformed records are rejected with InvalidArgumentError, storing nothing',
+    source: 'DESIGN errors',
+    run: async ({ storage }) => {
+      const bad = [-1n, 1n << 64n];
+      for (const oid of bad) {
+        await rejectsWithCode(() => storage.load(oid), 'HANDLERTON_INVALID_ARGUMENT', `load(${oid})`);
+        await rejectsWithCode(() => storage.loadSerial(oid, 1n), 'HANDLERTON_INVALID_ARGUMENT', `loadSerial(${oid})`);
+      }
+      const oid = await storage.newOid();
+      const { txn } = await begin(storage);
+      try {
+        await rejectsWithCode(() => storage.store(-5n, 0n, rec('x'), txn), 'HANDLERTON_INVALID_ARGUMENT', 'store(-5n)');
+        await rejectsWithCode(
+          () => storage.store(oid, 0n, { data: 'not bytes' as unknown as Uint8Array, refs: { oids: [], blobs: [] } }, txn),
+          'HANDLERTON_INVALID_ARGUMENT',
+          'store with string data',
+        );
+      } finally {
+        await storage.tpcAbort(txn);
+      }
+      await rejectsWithCode(() => storage.load(oid), 'HANDLERTON_POS_KEY', 'nothing was stored');
+    },
+  },
 ]);
