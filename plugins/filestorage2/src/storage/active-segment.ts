@@ -188,12 +188,26 @@ export class ActiveSegment {
     return readTxnAt(this.io, this.file.fd, this.file.path, off, this.writtenEnd);
   }
 
-  /** The index sorted by oid, as seal trailer entries. */
-  sortedEntries(): IndexEntry[] {
-    const out: IndexEntry[] = [];
-    for (const [key, e] of this.index) out.push({ oid: keyOid(key), tid: e.tid, oldest: e.oldest, off: e.off, deleted: e.deleted });
-    out.sort((a, b) => (a.oid < b.oid ? -1 : a.oid > b.oid ? 1 : 0));
+  /** The index's oids in increasing order (numeric keys sorted natively, then the few BigInt ones). */
+  sortedKeys(): OidKey[] {
+    const small = new Float64Array(this.index.size);
+    const large: bigint[] = [];
+    let n = 0;
+    for (const key of this.index.keys()) {
+      if (typeof key === 'number') small[n++] = key;
+      else large.push(key);
+    }
+    const numbers = small.subarray(0, n).sort();
+    large.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const out: OidKey[] = Array.from(numbers);
+    for (const key of large) out.push(key);
     return out;
+  }
+
+  /** The seal trailer entry of `key`. */
+  entryOf(key: OidKey): IndexEntry {
+    const e = this.index.get(key)!;
+    return { oid: keyOid(key), tid: e.tid, oldest: e.oldest, off: e.off, deleted: e.deleted };
   }
 }
 

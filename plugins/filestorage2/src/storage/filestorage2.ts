@@ -637,9 +637,12 @@ export class FileStorage2 implements Storage {
     if (!old || old.txnCount === 0) return;
     const { fd, path } = old.file;
     try {
-      const entries = old.sortedEntries();
-      const writer = new TrailerWriter(this.io, fd, path, old.publishedEnd, entries.length);
-      for (const e of entries) writer.add(e);
+      const keys = old.sortedKeys();
+      const writer = new TrailerWriter(this.io, fd, path, old.publishedEnd, keys.length);
+      for (let i = 0; i < keys.length; i++) {
+        writer.add(old.entryOf(keys[i]!));
+        if (i % 16384 === 16383) await yieldToLoop(); // readers keep going while a big index is written
+      }
       const size = writer.finish({
         dataEnd: old.publishedEnd,
         minTid: old.minTid,
