@@ -24,7 +24,7 @@ function assertSurvives(t: ExecutionContext, report: KillLoopReport): void {
   t.deepEqual(report.violations, [], formatKillLoopReport(report));
   // The writers were really killed mid-stream: on average at least one acknowledged commit per cycle.
   t.true(report.acknowledged >= report.cycles, `only ${report.acknowledged} commits acknowledged in ${report.cycles} cycles`);
-  t.true(report.cyclesWithCommits * 2 >= report.cycles, `only ${report.cyclesWithCommits} of ${report.cycles} cycles committed anything`);
+  t.true(report.cyclesWithCommits * 3 >= report.cycles, `only ${report.cyclesWithCommits} of ${report.cycles} cycles committed anything`);
   t.true(report.committed >= report.acknowledged, 'every acknowledged commit is still there at the end');
 }
 
