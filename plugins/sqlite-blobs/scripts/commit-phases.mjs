@@ -9,6 +9,7 @@ const T = Number(process.argv[2] ?? 200);
 const sync = process.argv[3] ?? 'full';
 const dir = mkdtempSync(join(tmpdir(), 'phases-'));
 const s = await SqliteStorage.open({ location: join(dir, 'e.db'), synchronous: sync, chunkSize: 262144, busyTimeoutMs: 100 });
+if (process.env.CACHE) s.connection.db.pragma('cache_size = ' + process.env.CACHE);
 const data = new Uint8Array(200).fill(1);
 const serials = new Map();
 const t = { begin: 0, store: 0, finish: 0 };
