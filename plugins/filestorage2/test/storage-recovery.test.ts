@@ -140,3 +140,38 @@ test('damage in a sealed segment is reported, never read as data', async (t) => 
     await cleanup();
   }
 });
+
+test('crash points of seal and pack: a sealed newest segment, leftover pack inputs and temporary files', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await openStorage(dir);
+    const a = await commit(s, [{ oid: 1n, serial: 0n, data: 'a' }, { oid: 2n, serial: 0n, data: 'two' }]);
+    await s.seal();
+    const b = await commit(s, [{ oid: 1n, serial: a, data: 'b' }]);
+    await s.seal();
+    await s.close();
+    // crash after a seal's fsync, before the next active segment was created
+    const files = segmentFiles(dir);
+    t.is(files.length, 3);
+    fs.unlinkSync(join(dir, files[2]!));
+    const inputs = files.slice(0, 2).map((n) => ({ n, bytes: fs.readFileSync(join(dir, n)) }));
+    let r = await openStorage(dir);
+    t.is(await loadText(r, 1n), 'b');
+    t.is(segmentFiles(dir).length, 3, 'a new active segment was created');
+    // crash after a pack's rename, before its inputs were removed; plus a stray temporary file
+    await r.pack(b);
+    await r.close();
+    for (const { n, bytes } of inputs) fs.writeFileSync(join(dir, n), bytes);
+    fs.writeFileSync(join(dir, 'seg-0000000000000009-g3.fs2.tmp'), 'half written');
+    r = await openStorage(dir);
+    t.false(segmentFiles(dir).includes(inputs[0]!.n), 'superseded inputs are removed at open');
+    t.false(fs.readdirSync(dir).some((n) => n.endsWith('.tmp')));
+    t.is(await loadText(r, 1n), 'b');
+    t.is(await loadText(r, 2n), 'two');
+    t.true(isHandlertonError(await t.throwsAsync(r.loadSerial(1n, a)), 'HANDLERTON_POS_KEY'));
+    t.is(r.lastTransaction(), b);
+    await r.close();
+  } finally {
+    await cleanup();
+  }
+});
