@@ -220,7 +220,7 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
     const phase2Ms = performance.now() - started - phase1Ms;
     // ---- phase 3: trailer from the slot file, sync, publish
     const dataEnd = pos;
-    const size = writeTrailerFromSlots(io, outFd, outTmp, slots, { dataEnd, minTid, maxTid, maxOid, txnCount });
+    const size = await writeTrailerFromSlots(io, outFd, outTmp, slots, { dataEnd, minTid, maxTid, maxOid, txnCount });
     io.truncate(outFd, size, outTmp);
     await io.fsync(outFd, outTmp);
     io.closeQuietly(slotFd);
@@ -287,7 +287,7 @@ class OutputBuffer {
  * Writes the output's trailer straight from the slot file: the slots are already index entries in
  * index-page layout, sorted, with the fences known; only page CRCs and the bloom filter are computed.
  */
-function writeTrailerFromSlots(io: FileIO, fd: number, path: string, slots: SlotTable, facts: TrailerFacts): number {
+async function writeTrailerFromSlots(io: FileIO, fd: number, path: string, slots: SlotTable, facts: TrailerFacts): Promise<number> {
   const indexOff = Math.ceil(facts.dataEnd / PAGE_SIZE) * PAGE_SIZE;
   if (indexOff > facts.dataEnd) io.writeAt(fd, Buffer.alloc(indexOff - facts.dataEnd), facts.dataEnd, path);
   const count = slots.size;
@@ -311,6 +311,7 @@ function writeTrailerFromSlots(io: FileIO, fd: number, path: string, slots: Slot
       pageCrcs.writeUInt32BE(crc32(chunk.subarray(at, Math.min(at + PAGE_SIZE, chunk.length))), page * 4);
     }
     io.writeAt(fd, chunk, indexOff + from, path);
+    await pause(); // one chunk (1 MiB of index) at a time: commits and reads keep running
   }
   const meta = Buffer.concat([pageCrcs, slots.fenceBytes(), bloom]);
   const footer = encodeFooter({
