@@ -55,7 +55,7 @@ export interface PackOutcome {
 
 const BLOB_BATCH = 256;
 /** Phase 2 lets the event loop run after about this many input bytes. */
-const YIELD_BYTES = 1 << 20;
+const YIELD_BYTES = 256 * 1024;
 
 /** Streams one input's index pages in oid order. */
 class IndexCursor {
@@ -169,7 +169,7 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
       // slot: `oldest` holds the tid of the revision current at packTid (0 = none kept) until a record lands
       else slots.appendSlot(first.buf, first.at, keepHi, keepLo);
       for (const c of group) c.advance();
-      if (++steps % 4096 === 0) {
+      if (++steps % 1024 === 0) {
         checkStop();
         await pause();
       }
@@ -295,7 +295,7 @@ async function writeTrailerFromSlots(io: FileIO, fd: number, path: string, slots
   const bloomBits = Math.max(64, Math.ceil(count * BLOOM_BITS_PER_KEY));
   const bloom = new Uint8Array(Math.ceil(bloomBits / 8));
   const pageCrcs = Buffer.allocUnsafe(pages * 4);
-  const chunkPages = 256;
+  const chunkPages = 64;
   const buf = Buffer.allocUnsafe(chunkPages * PAGE_SIZE);
   const total = count * INDEX_ENTRY_SIZE;
   for (let from = 0, page = 0; from < total; from += buf.length) {
@@ -311,7 +311,7 @@ async function writeTrailerFromSlots(io: FileIO, fd: number, path: string, slots
       pageCrcs.writeUInt32BE(crc32(chunk.subarray(at, Math.min(at + PAGE_SIZE, chunk.length))), page * 4);
     }
     io.writeAt(fd, chunk, indexOff + from, path);
-    await pause(); // one chunk (1 MiB of index) at a time: commits and reads keep running
+    await pause(); // one chunk (256 KiB of index) at a time: commits and reads keep running
   }
   const meta = Buffer.concat([pageCrcs, slots.fenceBytes(), bloom]);
   const footer = encodeFooter({
