@@ -5,7 +5,7 @@ export const SEGMENT_MAGIC = Buffer.from('HFS2SEG\0', 'latin1');
 /** Magic at byte 0 of the footer of a sealed segment. */
 export const FOOTER_MAGIC = Buffer.from('HFS2IDX\0', 'latin1');
 /** Format version written in segment headers. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 /** Size of the segment header. */
 export const SEGMENT_HEADER_SIZE = 64;
 /** Size of the footer ending a sealed segment. */
