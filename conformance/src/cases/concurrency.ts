@@ -357,4 +357,80 @@ export const concurrencyCases = defineArea('concurrency', [
       for (const [oid, value] of all) assert.equal(text((await storage.load(oid)).data), value);
     },
   },
+  {
+    id: 'snapshots-during-commits',
+    title: 'Database snapshots taken while transactions commit always see both halves of each transaction',
+    source: 'T17',
+    requires: ['mvcc'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const [a, b] = await db.transaction(async (tx) => [await tx.create(enc.encode('0')), await tx.create(enc.encode('0'))]);
+      let done = false;
+      const writer = (async () => {
+        try {
+          for (let i = 1; i <= 30; i++) {
+            await db.transaction(async (tx) => {
+              await tx.write(a, enc.encode(String(i)));
+              await ticks(1);
+              await tx.write(b, enc.encode(String(i)));
+            });
+          }
+        } finally {
+          done = true;
+        }
+      })();
+      const readers = Array.from({ length: 4 }, async () => {
+        for (let n = 0; !done && n < 10_000; n++) {
+          const snap = await db.snapshot();
+          const va = text((await snap.read(a)).data);
+          await ticks(1);
+          const vb = text((await snap.read(b)).data);
+          await snap.close();
+          assert.equal(va, vb, 'a snapshot never sees half a transaction');
+        }
+      });
+      const outcomes = await Promise.allSettled([writer, ...readers]);
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+    },
+  },
+  {
+    id: 'pack-during-blob-writes',
+    title: 'blob transactions committing while packs run all end with their own bytes',
+    source: 'T47',
+    requires: ['pack'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const oids = await Promise.all(Array.from({ length: 8 }, (_, i) => createBlobWith(db, `start ${i}`)));
+      let done = false;
+      const writers = (async () => {
+        try {
+          await Promise.all(
+            oids.map(async (oid, i) => {
+              for (let round = 0; round < 4; round++) {
+                await db.transaction(async (tx) => {
+                  const h = await (await tx.blob(oid)).open('w');
+                  await h.write(`blob ${i} round ${round} `.repeat(200));
+                  await h.flush();
+                  await h.close();
+                });
+              }
+            }),
+          );
+        } finally {
+          done = true;
+        }
+      })();
+      while (!done) {
+        await db.pack(db.lastTransaction() + 1n).catch((e: unknown) => {
+          if (!isHandlertonError(e, 'HANDLERTON_PACK_IN_PROGRESS')) throw e;
+        });
+        await ticks(2);
+      }
+      await writers;
+      const snap = await db.snapshot();
+      for (const [i, oid] of oids.entries()) assert.equal(await blobText(snap, oid), `blob ${i} round 3 `.repeat(200));
+      await snap.close();
+    },
+  },
 ]);

@@ -1,5 +1,6 @@
 /** Durability: everything committed survives close and reopen (engines that claim `durable`). */
 import assert from 'node:assert/strict';
+import { storageTransaction } from '@handlerton/framework';
 import { rec } from '../util/records.js';
 import { begin, collect, commit, createObject, revisions, text } from '../util/records.js';
 import { rejectsWithCode } from '../util/assert-code.js';
@@ -178,6 +179,83 @@ export const durabilityCases = defineArea('durability', [
       assert.equal(text((await ctx.storage.load(oid)).data), 'acknowledged');
       assert.equal(ctx.storage.lastTransaction(), tid);
       await rejectsWithCode(ctx.storage.load(fresh), 'HANDLERTON_POS_KEY');
+    },
+  },
+  {
+    id: 'empty-transaction-survives-reopen',
+    title: 'an empty transaction stays lastTransaction after reopen',
+    source: 'API-9',
+    requires: ['durable'],
+    run: async (ctx) => {
+      await createObject(ctx.storage);
+      const empty = await commit(ctx.storage, []);
+      await ctx.reopen();
+      assert.equal(ctx.storage.lastTransaction(), empty);
+    },
+  },
+  {
+    id: 'restore-survives-reopen',
+    title: 'revisions written by restore under an explicit tid survive reopen with that tid',
+    source: 'API-21',
+    requires: ['durable', 'restore'],
+    run: async (ctx) => {
+      const { tid } = await createObject(ctx.storage);
+      const chosen = tid + 5000n;
+      const txn = storageTransaction();
+      await ctx.storage.tpcBegin(txn, chosen);
+      await ctx.storage.restore(777n, rec('restored'), txn);
+      await ctx.storage.tpcVote(txn);
+      await ctx.storage.tpcFinish(txn);
+      await ctx.reopen();
+      const loaded = await ctx.storage.load(777n);
+      assert.deepEqual([loaded.tid, text(loaded.data)], [chosen, 'restored']);
+      assert.ok((await ctx.storage.newOid()) > 777n);
+    },
+  },
+  {
+    id: 'repeated-reopens',
+    title: 'three commit/reopen cycles neither lose nor duplicate anything',
+    source: 'T85',
+    requires: ['durable'],
+    run: async (ctx) => {
+      const written: { oid: bigint; value: string }[] = [];
+      for (let cycle = 0; cycle < 3; cycle++) {
+        for (let i = 0; i < 3; i++) {
+          const value = `c${cycle}i${i}`;
+          written.push({ oid: (await createObject(ctx.storage, value)).oid, value });
+        }
+        await ctx.reopen();
+        for (const w of written) assert.equal(text((await ctx.storage.load(w.oid)).data), w.value);
+      }
+      assert.equal(new Set(written.map((w) => w.oid)).size, written.length);
+      if (ctx.storage.capabilities.iterator) {
+        const records = (await collect(ctx.storage.iterator())).flatMap((t) => t.records);
+        assert.equal(records.length, written.length, 'each committed record appears once');
+      }
+    },
+  },
+  {
+    id: 'old-blob-revision-survives-reopen',
+    title: 'an older blob revision still referenced by history reads back through its locator after reopen',
+    source: 'T85',
+    requires: ['durable', 'blob.durable', 'mode.dataTransactional'],
+    run: async (ctx) => {
+      let db = await ctx.database();
+      const oid = await createBlobWith(db, 'first revision');
+      const snap = await db.snapshot();
+      const old = (await snap.blob(oid)).locator().toString();
+      await snap.close();
+      await db.transaction(async (tx) => {
+        const h = await (await tx.blob(oid)).open('w');
+        await h.write('second revision');
+        await h.close();
+      });
+      await ctx.reopen();
+      db = await ctx.database();
+      const h = await db.openLocator(old);
+      assert.equal(new TextDecoder().decode(await h.read(100)), 'first revision');
+      await h.close();
+      assert.equal(await committedBlobText(db, oid), 'second revision');
     },
   },
 ]);

@@ -234,4 +234,65 @@ export const externalGcCases = defineArea('external-gc', [
       if (storage.capabilities.pack) await storage.pack(storage.lastTransaction() + 1n);
     },
   },
+  {
+    id: 'delete-with-store-atomic',
+    title: 'a delete and a store in one transaction commit together, or not at all on conflict',
+    source: 'API-23',
+    requires: ['externalGC'],
+    run: async ({ storage }) => {
+      const a = await createObject(storage, 'a');
+      const b = await createObject(storage, 'b');
+      const stale = b.tid;
+      await commit(storage, [{ oid: b.oid, serial: b.tid, data: 'b2' }]);
+      await rejectsWithCode(
+        commit(storage, [
+          { oid: a.oid, serial: a.tid, delete: true },
+          { oid: b.oid, serial: stale, data: 'b3' },
+        ]),
+        'HANDLERTON_CONFLICT',
+      );
+      assert.equal(text((await storage.load(a.oid)).data), 'a', 'the delete was rolled back with the conflict');
+      const current = (await storage.load(b.oid)).tid;
+      const t = await commit(storage, [
+        { oid: a.oid, serial: a.tid, delete: true },
+        { oid: b.oid, serial: current, data: 'b3' },
+      ]);
+      await rejectsWithCode(storage.load(a.oid), 'HANDLERTON_POS_KEY');
+      assert.equal((await storage.load(b.oid)).tid, t);
+    },
+  },
+  {
+    id: 'collect-garbage-idempotent',
+    title: 'a second collectGarbage right after the first deletes nothing',
+    source: 'GC-3',
+    requires: ['externalGC'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      await db.transaction(async (tx) => {
+        const keep = await tx.create(enc.encode('keep'));
+        await tx.write(0n, enc.encode('root'), { refs: [keep] });
+        await tx.create(enc.encode('garbage'));
+      });
+      assert.equal((await db.collectGarbage()).deleted, 1);
+      assert.equal((await db.collectGarbage()).deleted, 0);
+    },
+  },
+  {
+    id: 'collect-garbage-blobs',
+    title: 'collectGarbage keeps blobs reachable from the root and deletes unreferenced ones',
+    source: 'GC-2',
+    requires: ['externalGC'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const kept = await createBlobWith(db, 'reachable blob', true);
+      const dropped = await createBlobWith(db, 'unreachable blob');
+      await db.collectGarbage();
+      const snap = await db.snapshot();
+      const h = await (await snap.blob(kept)).open('r');
+      assert.equal(await readHandleText(h), 'reachable blob');
+      await h.close();
+      await rejectsWithCode(snap.blob(dropped), 'HANDLERTON_POS_KEY');
+      await snap.close();
+    },
+  },
 ]);
