@@ -8,6 +8,7 @@ import { isHandlertonError, type Oid, type Storage, type Tid } from '@handlerton
 import { begin, commit, rec, text } from '../util/records.js';
 import { blobText } from '../util/db-blobs.js';
 import { seedOf } from '../util/random.js';
+import { copyTransactions } from '../util/copy.js';
 import { defineArea } from './define.js';
 import type { CaseContext } from '../types.js';
 
@@ -373,6 +374,83 @@ export const modelCases = defineArea('model', [
         const got = entry.blob ? await blobText(snap, oid) : text((await snap.read(oid)).data);
         assert.equal(got, entry.value, `oid ${oid} after reopen`);
       }
+      await snap.close();
+    },
+  },
+  {
+    id: 'random-sequence-then-copy',
+    title: 'after a random sequence, a copy made through iterator + restore matches the same model',
+    source: 'T86',
+    requires: ['iterator', 'restore'],
+    run: async (ctx) => {
+      const [ops] = fc.sample(fc.array(opArb, { minLength: 80, maxLength: 80 }), { seed: seedOf(ctx.harness.name + 'copy'), numRuns: 1 }) as [Op[]];
+      const oids: Oid[] = [];
+      const model = await runOps(ctx.storage, ops.filter((op) => op.kind !== 'pack'), undefined, oids, []);
+      const target = await ctx.extraEngines('copy');
+      await copyTransactions(ctx, target);
+      for (const oid of oids) {
+        const got = await outcome(async () => {
+          const r = await target.storage.load(oid);
+          return { data: text(r.data), tid: r.tid };
+        });
+        assert.deepEqual(got, model.load(oid), `copied load(${oid})`);
+        if (target.storage.capabilities.history) {
+          const h = await outcome(async () => (await target.storage.history(oid, 100)).map((e) => [e.tid, e.deleted]));
+          const revs = model.revisions.get(oid);
+          assert.deepEqual(h, revs === undefined ? 'POSKey' : [...revs].reverse().map((r) => [r.tid, r.data === null]), `copied history(${oid})`);
+        }
+      }
+    },
+  },
+  {
+    id: 'blob-handle-random-io',
+    title: 'random seeks, writes, reads and truncates through one blob handle match a byte-array model, before and after commit',
+    source: 'WL#3583 mysql_bl_*',
+    requires: ['blob.seek', 'blob.truncate'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const oid = await db.transaction(async (tx) => (await tx.createBlob()).oid);
+      let model = new Uint8Array(0);
+      const resize = (size: number): void => {
+        const next = new Uint8Array(size);
+        next.set(model.subarray(0, Math.min(size, model.length)));
+        model = next;
+      };
+      await db.transaction(async (tx) => {
+        const h = await (await tx.blob(oid)).open('r+');
+        let position = 0;
+        for (let step = 0; step < 120; step++) {
+          const choice = ctx.randomInt(4);
+          const where = `step ${step}`;
+          if (choice === 0) {
+            position = h.seek(ctx.randomInt(model.length + 20));
+          } else if (choice === 1) {
+            const data = new Uint8Array(1 + ctx.randomInt(300)).map(() => ctx.randomInt(256));
+            await h.write(data);
+            if (position + data.length > model.length) resize(position + data.length);
+            model.set(data, position);
+            position += data.length;
+          } else if (choice === 2) {
+            const length = ctx.randomInt(200);
+            const got = await h.read(length);
+            const expected = model.subarray(Math.min(position, model.length), Math.min(position + length, model.length));
+            assert.deepEqual(Array.from(got), Array.from(expected), `${where}: read(${length}) at ${position}`);
+            position += got.length;
+          } else {
+            const size = ctx.randomInt(model.length + 50);
+            await h.truncate(size);
+            resize(size);
+          }
+          assert.equal(h.tell(), position, `${where}: tell`);
+          assert.equal(h.size(), model.length, `${where}: size`);
+        }
+        await h.flush();
+        await h.close();
+      });
+      const snap = await db.snapshot();
+      const r = await (await snap.blob(oid)).open('r');
+      assert.deepEqual(Array.from(await r.read(model.length + 10)), Array.from(model), 'committed bytes');
+      await r.close();
       await snap.close();
     },
   },
