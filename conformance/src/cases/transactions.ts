@@ -487,4 +487,52 @@ export const transactionCases = defineArea('transactions', [
       await rejectsWithCode(() => storage.load(oid), 'HANDLERTON_POS_KEY', 'nothing was stored');
     },
   },
+  {
+    id: 'database-begin-commit',
+    title: 'db.begin() / commit(): commit returns the new tid, ends the transaction, and later use raises TransactionClosedError',
+    source: 'DESIGN Application API',
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const tx = db.begin({ meta: { description: 'explicit' } });
+      assert.equal(tx.active, true);
+      const oid = await tx.create(new TextEncoder().encode('explicit'));
+      const tid = await tx.commit();
+      assert.equal(tx.active, false);
+      assert.equal(db.lastTransaction(), tid);
+      assert.equal((await ctx.storage.load(oid)).tid, tid);
+      await rejectsWithCode(() => tx.create(new TextEncoder().encode('late')), 'HANDLERTON_TRANSACTION_CLOSED');
+      await rejectsWithCode(() => tx.commit(), 'HANDLERTON_TRANSACTION_CLOSED', 'a second commit');
+      await tx.abort();
+    },
+  },
+  {
+    id: 'database-begin-abort',
+    title: 'db.begin() / abort(): nothing becomes visible, abort is idempotent and never throws',
+    source: 'API-8',
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const last = db.lastTransaction();
+      const tx = db.begin();
+      const oid = await tx.create(new TextEncoder().encode('never'));
+      await tx.abort();
+      await tx.abort();
+      assert.equal(tx.active, false);
+      assert.equal(db.lastTransaction(), last);
+      await rejectsWithCode(ctx.storage.load(oid), 'HANDLERTON_POS_KEY');
+    },
+  },
+  {
+    id: 'database-read-only-commit',
+    title: "committing a transaction that wrote nothing returns the view's tid and creates no transaction",
+    source: 'API-9',
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const oid = await db.transaction((tx) => tx.create(new TextEncoder().encode('x')));
+      const last = db.lastTransaction();
+      const tx = db.begin();
+      await tx.read(oid);
+      assert.equal(await tx.commit(), last);
+      assert.equal(db.lastTransaction(), last);
+    },
+  },
 ]);
