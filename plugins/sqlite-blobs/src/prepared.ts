@@ -7,6 +7,7 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Compilable } from 'kysely';
+import { InvalidArgumentError } from '@handlerton/framework';
 
 class Placeholder {
   constructor(readonly name: string) {}
@@ -61,7 +62,7 @@ export class PreparedQuery<Row> {
 }
 
 function toSqlValue(value: unknown, name: string): unknown {
-  if (value === undefined) throw new TypeError(`statement argument "${name}" is missing`);
+  if (value === undefined) throw new InvalidArgumentError(`statement argument "${name}" is missing`);
   if (typeof value === 'boolean') return value ? 1 : 0;
   return value;
 }
