@@ -27,7 +27,7 @@ const METHOD = [
   'Datasets (1M objects, etc.) are built once per run in their own process; pack input is built per trial in its own process; a figure is the median over trials with min and max.',
   'Event-loop delay is `perf_hooks.monitorEventLoopDelay({resolution: 10})`; its values include the 10 ms sampling interval, for the idle reference as for the workloads.',
   'Each figure stands next to a reference measured in the same run (raw disk, raw Node fs stream copy with 1 MiB chunks, classic-level, raw better-sqlite3 prepared statements, lmdb), and the ratio between the two is what the targets judge.',
-  'Engines are driven through their plugin (`parseOptions` + `createStorage` / `createBlobHandlerton`) and the raw Storage / BlobHandlerton contracts; blobs stream 1 MiB at a time from a file and back to a file; FileStorage2 runs with sync `always`, SQLite with synchronous=FULL.',
+  'Engines are opened through their plugin (`parseOptions` + `createStorage` / `createBlobHandlerton`, module import done before any measurement). Record workloads drive the Storage contract directly (tpcBegin/store/tpcVote/tpcFinish, load, deleteObject, pack). Blob figures go through the Database API (`createDatabase`, a transaction\'s blob handle `createWriteStream`, a snapshot\'s `createReadStream`, 1 MiB chunks, file → blob → file); the raw-handlerton variant is reported beside them at the smallest size. FileStorage2 runs with syncMode `always`, SQLite with synchronous=FULL.',
 ].join('\n');
 
 interface Args {

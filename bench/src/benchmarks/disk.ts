@@ -35,38 +35,49 @@ export const diskSeqWrite: Benchmark = async (ctx) => {
   return { mibps: size / MiB / (ms / 1000), ms, syncMs };
 };
 
-/** fdatasync after each 4 KiB append: commits per second and latency percentiles (`api`: 'sync' | 'async'). */
-export const diskFdatasync: Benchmark = async (ctx) => {
-  const count = ctx.num('count', 1000);
-  const api = ctx.str('api', 'sync');
-  const file = path.join(ctx.scratch, 'fsync.bin');
+/** Appends 4 KiB and fdatasyncs it `count` times with synchronous calls; rate and latency. */
+export function fdatasyncLoop(file: string, count: number): { opsPerSec: number; p50: number; p99: number; max: number } {
   const block = randomBytes(4096);
   const lat = new Latencies();
-  ctx.markBaseline();
-  let total: number;
-  if (api === 'sync') {
-    const fd = openSync(file, 'a');
-    const start = nowMs();
+  const fd = openSync(file, 'a');
+  const start = nowMs();
+  try {
     for (let i = 0; i < count; i += 1) {
       const s = nowMs();
       writeSync(fd, block);
       fdatasyncSync(fd);
       lat.add(nowMs() - s);
     }
-    total = nowMs() - start;
+  } finally {
     closeSync(fd);
-  } else {
-    const fh = await fsp.open(file, 'a');
-    const start = nowMs();
-    for (let i = 0; i < count; i += 1) {
-      const s = nowMs();
-      await fh.write(block);
-      await fh.datasync();
-      lat.add(nowMs() - s);
-    }
-    total = nowMs() - start;
-    await fh.close();
   }
+  const total = nowMs() - start;
+  return { opsPerSec: count / (total / 1000), p50: lat.quantile(0.5), p99: lat.quantile(0.99), max: lat.max() };
+}
+
+/** fdatasync after each 4 KiB append: commits per second and latency percentiles (`api`: 'sync' | 'async'). */
+export const diskFdatasync: Benchmark = async (ctx) => {
+  const count = ctx.num('count', 1000);
+  const api = ctx.str('api', 'sync');
+  const file = path.join(ctx.scratch, 'fsync.bin');
+  ctx.markBaseline();
+  if (api === 'sync') {
+    const result = fdatasyncLoop(file, count);
+    await fsp.rm(file, { force: true });
+    return result;
+  }
+  const block = randomBytes(4096);
+  const lat = new Latencies();
+  const fh = await fsp.open(file, 'a');
+  const start = nowMs();
+  for (let i = 0; i < count; i += 1) {
+    const s = nowMs();
+    await fh.write(block);
+    await fh.datasync();
+    lat.add(nowMs() - s);
+  }
+  const total = nowMs() - start;
+  await fh.close();
   await fsp.rm(file, { force: true });
   return { opsPerSec: count / (total / 1000), p50: lat.quantile(0.5), p99: lat.quantile(0.99), max: lat.max() };
 };

@@ -69,6 +69,19 @@ export const engineBlob: Benchmark = async (ctx) => {
   const src = path.join(ctx.scratch, 'src.bin');
   const dst = path.join(ctx.scratch, 'dst.bin');
   await writeRandomFile(src, size);
+  // Paired references in this process, just before the blob: idle event loop, then a raw stream copy of the same file.
+  const paired: Record<string, number> = {};
+  if (ctx.bool('pair')) {
+    const stopIdle = watchEventLoop();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const idle = stopIdle();
+    paired['idleP99'] = idle.p99;
+    paired['idleMax'] = idle.max;
+    const c0 = nowMs();
+    await pipeline(createReadStream(src, { highWaterMark: MiB }), createWriteStream(dst, { highWaterMark: MiB }));
+    paired['copyMiBps'] = size / MiB / ((nowMs() - c0) / 1000);
+    await fsp.rm(dst, { force: true });
+  }
   const subject = ctx.str('api', 'db') === 'raw' ? await rawRoundTrip(ctx, engine) : await dbRoundTrip(ctx, engine);
   try {
     ctx.markBaseline();
@@ -85,6 +98,7 @@ export const engineBlob: Benchmark = async (ctx) => {
       readMs,
       loopP99: loop.p99,
       loopMax: loop.max,
+      ...paired,
     };
   } finally {
     await subject.close();

@@ -3,6 +3,8 @@ import type { Oid, Storage, Tid } from '@handlerton/framework';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Benchmark, BenchContext } from '../harness/context.js';
+import { fdatasyncLoop } from './disk.js';
+import { rawSqliteCommits } from './sqlite-raw.js';
 import { engineName, isDurable, openStorage, sealOf, type EngineName } from '../harness/engines.js';
 import { diskUsage, nowMs } from '../harness/io.js';
 import { commitDeletes, commitRecords, fillObjects, newOids } from '../harness/records.js';
@@ -13,6 +15,21 @@ export const engineCommit: Benchmark = async (ctx) => {
   const engine = engineName(ctx.str('engine'));
   const concurrency = ctx.num('concurrency', 1);
   const seconds = ctx.num('seconds', 3);
+  // Paired reference, measured in this trial just before the engine (same disk state, same noise).
+  const paired: Record<string, number> = {};
+  if (ctx.str('pair', '') === 'fdatasync') {
+    const r = fdatasyncLoop(path.join(ctx.scratch, 'fsync-ref.bin'), ctx.num('pairCount', 300));
+    paired['refOpsPerSec'] = r.opsPerSec;
+    paired['refP99'] = r.p99;
+    await fsp.rm(path.join(ctx.scratch, 'fsync-ref.bin'), { force: true });
+  } else if (ctx.str('pair', '') === 'sqlite') {
+    const dir = path.join(ctx.scratch, 'raw-ref');
+    await fsp.mkdir(dir);
+    const r = await rawSqliteCommits(dir, seconds);
+    paired['refOpsPerSec'] = r.opsPerSec;
+    paired['refP99'] = r.p99;
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
   const storage = await openStorage(engine, ctx.scratch);
   const data = payloads();
   ctx.markBaseline();
@@ -22,7 +39,7 @@ export const engineCommit: Benchmark = async (ctx) => {
       const oids = await newOids(storage, RECORDS_PER_TXN);
       await commitRecords(storage, oids.map((oid, r) => ({ oid, serial: 0n, data: data[r % data.length] as Buffer })));
     });
-    return loopMetrics(result);
+    return { ...loopMetrics(result), ...paired };
   } finally {
     await storage.close();
   }
@@ -82,7 +99,9 @@ export const engineDataset: Benchmark = async (ctx) => {
   const built = await buildObjects(storage, count, segments);
   await storage.close();
   await writeObjects(path.join(ctx.scratch, 'objects.bin'), built.oids, built.serials);
-  return { buildMs: nowMs() - start, sealed: built.sealed, bytes: await diskUsage(ctx.scratch) };
+  // 1 when the engine handed out oids 1..count, i.e. exactly the keys the classic-level reference reads.
+  const sameKeys = built.oids.every((oid, i) => oid === BigInt(i + 1)) ? 1 : 0;
+  return { buildMs: nowMs() - start, sealed: built.sealed, sameKeys, bytes: await diskUsage(ctx.scratch) };
 };
 
 /** Opens a prepared dataset (durable engines) or builds one in this process (memory engine). */

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import * as path from 'node:path';
 import type { Benchmark } from '../harness/context.js';
 import { nowMs, yieldLoop } from '../harness/io.js';
-import { keyPicker, loopMetrics, payloads, RECORDS_PER_TXN, timedLoops } from '../harness/workload.js';
+import { keyPicker, loopMetrics, payloads, RECORDS_PER_TXN, timedLoops, type LoopResult } from '../harness/workload.js';
 
 function openRaw(file: string): Database.Database {
   const db = new Database(file);
@@ -14,10 +14,9 @@ function openRaw(file: string): Database.Database {
   return db;
 }
 
-/** Durable transactions of 1 transaction row + 100 × 200 B record rows (the same shape as an engine commit). */
-export const sqliteCommit: Benchmark = async (ctx) => {
-  const seconds = ctx.num('seconds', 3);
-  const db = openRaw(path.join(ctx.scratch, 'raw.db'));
+/** Runs raw durable transactions (1 txn row + 100 × 200 B record rows) for `seconds` in a database under `dir`. */
+export async function rawSqliteCommits(dir: string, seconds: number, onReady: () => void = () => {}): Promise<LoopResult> {
+  const db = openRaw(path.join(dir, 'raw.db'));
   const insertTxn = db.prepare('insert into txn (tid, meta) values (?, ?)');
   const insertRec = db.prepare('insert into rec (oid, tid, data) values (?, ?, ?)');
   const data = payloads();
@@ -32,14 +31,21 @@ export const sqliteCommit: Benchmark = async (ctx) => {
     }
     tid += 1;
   });
-  ctx.markBaseline();
-  // Synchronous statements: one committer; the await lets the loop breathe between transactions.
-  const result = await timedLoops(1, seconds, async () => {
-    commit();
-    await yieldLoop();
-  });
-  db.close();
-  return loopMetrics(result);
+  onReady();
+  try {
+    // Synchronous statements: one committer; the await lets the loop breathe between transactions.
+    return await timedLoops(1, seconds, async () => {
+      commit();
+      await yieldLoop();
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/** Durable transactions of 1 transaction row + 100 × 200 B record rows (the same shape as an engine commit). */
+export const sqliteCommit: Benchmark = async (ctx) => {
+  return loopMetrics(await rawSqliteCommits(ctx.scratch, ctx.num('seconds', 3), () => ctx.markBaseline()));
 };
 
 /** Dataset: `count` records (oids 1..count) in the raw schema. */

@@ -25,6 +25,10 @@ const W = 720;
 const H = 420;
 const M = { left: 70, right: 170, top: 40, bottom: 50 };
 
+function tick(v: number): string {
+  return Number.isInteger(v) ? v.toLocaleString('en-US') : fmt(v);
+}
+
 function scale(lo: number, hi: number, log: boolean, a: number, b: number): (v: number) => number {
   const f = (v: number): number => (log ? Math.log10(v) : v);
   const l = f(lo);
@@ -77,13 +81,13 @@ export function lineChart(o: LineChartOptions): string {
   for (const t of niceTicks(yLo, yHi, o.logY === true)) {
     const y = sy(t);
     out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y}" y2="${y}" stroke="#ddd"/>`);
-    out.push(`<text x="${M.left - 6}" y="${y + 4}" text-anchor="end">${fmt(t)}</text>`);
+    out.push(`<text x="${M.left - 6}" y="${y + 4}" text-anchor="end">${tick(t)}</text>`);
   }
   const xTicks = o.logX ? niceTicks(xLo, xHi, true) : [...new Set(xs)].sort((a, b) => a - b);
   for (const t of xTicks) {
     const x = sx(t);
     out.push(`<line x1="${x}" x2="${x}" y1="${M.top}" y2="${H - M.bottom}" stroke="#eee"/>`);
-    out.push(`<text x="${x}" y="${H - M.bottom + 16}" text-anchor="middle">${xml(o.xTickLabel ? o.xTickLabel(t) : fmt(t))}</text>`);
+    out.push(`<text x="${x}" y="${H - M.bottom + 16}" text-anchor="middle">${xml(o.xTickLabel ? o.xTickLabel(t) : tick(t))}</text>`);
   }
   out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${H - M.bottom}" y2="${H - M.bottom}" stroke="black"/>`);
   out.push(`<line x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${H - M.bottom}" stroke="black"/>`);
