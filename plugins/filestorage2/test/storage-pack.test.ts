@@ -99,7 +99,12 @@ test('commits, reads and an iterator go on during a pack; nothing is lost', asyn
     const serials = new Map<bigint, bigint>();
     const expected = new Map<bigint, string>();
     const put = async (oids: bigint[], tag: string): Promise<void> => {
-      const writes = oids.map((oid) => ({ oid, serial: serials.get(oid) ?? 0n, data: `${tag}:${oid}:${'p'.repeat(100)}` }));
+      const writes = oids.map((oid) => ({
+        oid,
+        serial: serials.get(oid) ?? 0n,
+        data: `${tag}:${oid}:${'p'.repeat(100)}`,
+        refs: { oids: [], blobs: [blob(oid, 1n)] },
+      }));
       const tid = await commit(s, writes);
       for (const w of writes) {
         serials.set(w.oid, tid);
@@ -113,21 +118,27 @@ test('commits, reads and an iterator go on during a pack; nothing is lost', asyn
     const iter = s.iterator()[Symbol.asyncIterator]();
     const firstTxn = await iter.next();
     t.false(firstTxn.done);
-    const packing = s.pack(s.lastTransaction());
-    let packDone = false;
-    let commitsDuringPack = 0;
-    void packing.then(() => (packDone = true));
+    // the observer runs inside the pack (phase 2): commits and reads made there prove they go on during a pack
+    let insidePack = 0;
+    const observer = {
+      releaseBlobRefs: async (): Promise<void> => {
+        if (insidePack > 0) return;
+        for (let k = 0; k < 3; k++) {
+          await put([BigInt(500 + k)], `inside-pack-${k}`);
+          t.is(await loadText(s, BigInt(500 + k)), expected.get(BigInt(500 + k))!);
+          insidePack++;
+        }
+      },
+    };
+    const packing = s.pack(s.lastTransaction(), observer);
     t.true(isHandlertonError(await t.throwsAsync(s.pack(s.lastTransaction())), 'HANDLERTON_PACK_IN_PROGRESS'));
     // 32 concurrent committers on disjoint oids while the pack runs, plus reads
     const committers = Array.from({ length: 32 }, async (_, c) => {
-      for (let k = 0; k < 3; k++) {
-        await put([BigInt(c), BigInt(1000 + c)], `during${c}-${k}`);
-        if (!packDone) commitsDuringPack++;
-      }
+      for (let k = 0; k < 3; k++) await put([BigInt(c), BigInt(1000 + c)], `during${c}-${k}`);
       t.is(await loadText(s, BigInt(1000 + c)), expected.get(BigInt(1000 + c))!);
     });
     await Promise.all([packing, ...committers]);
-    t.true(commitsDuringPack > 0, `commits acknowledged while the pack ran: ${commitsDuringPack}`);
+    t.is(insidePack, 3, 'three commits (each durable and read back) completed inside the running pack');
     let rest = 1;
     for (let n = await iter.next(); !n.done; n = await iter.next()) rest++;
     t.is(rest, 40, 'the iterator started before the pack reads its snapshot to the end');
