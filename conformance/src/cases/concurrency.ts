@@ -44,6 +44,7 @@ export const concurrencyCases = defineArea('concurrency', [
           await db.transaction(
             async (tx) => {
               attempt += 1;
+              if (attempt > 1) await sleep(Math.floor(Math.random() * Math.min(50, 3 * attempt)));
               const log: WorkerLog = { reads: new Map(), writes: new Map() };
               logs.set(`worker-${w}`, log);
               for (let r = 0; r < 3; r++) {
@@ -282,16 +283,21 @@ export const concurrencyCases = defineArea('concurrency', [
       const db = await ctx.database();
       const oid = await db.transaction((tx) => tx.create(enc.encode('0')));
       await Promise.all(
-        Array.from({ length: 32 }, () =>
-          db.transaction(
+        Array.from({ length: 32 }, () => {
+          let attempt = 0;
+          return db.transaction(
             async (tx) => {
+              attempt += 1;
+              // Back off before a retry, as an application would: without it, retries can burn out
+              // while a slow (fsyncing) commit holds the lock.
+              if (attempt > 1) await sleep(Math.floor(Math.random() * Math.min(50, 2 * attempt)));
               const n = Number(text((await tx.read(oid)).data));
               await ticks(1);
               await tx.write(oid, enc.encode(String(n + 1)));
             },
             { retries: 500 },
-          ),
-        ),
+          );
+        }),
       );
       const snap = await db.snapshot();
       assert.equal(text((await snap.read(oid)).data), '32');
