@@ -138,17 +138,18 @@ export class SqliteBlobs implements BlobHandlerton {
     assertU64(oid, 'oid');
     const state = this.stateOf(txn);
     if (state.prepared) throw new StorageTransactionError('createDraft: the blob transaction is already prepared');
+    const previous = state.drafts.get(blobId);
+    if (previous !== undefined) {
+      state.drafts.delete(blobId);
+      await this.discardDraft(previous);
+    }
+    // From here to the insert nothing awaits, so a concurrent reclaim cannot take the base away.
     let baseRow: { id: bigint; size: bigint; chunk_size: bigint; depth: bigint } | undefined;
     if (base !== null) {
       baseRow = this.committedRow(blobId, base);
       if (baseRow === undefined) throw new POSKeyError(`blob ${blobId} has no revision ${base}`, blobId);
     }
     if (blobId > MAX_SQL_INT || oid > MAX_SQL_INT) throw new POSKeyError(`blob ${blobId} cannot exist in the sqlite engine`, blobId);
-    const previous = state.drafts.get(blobId);
-    if (previous !== undefined) {
-      state.drafts.delete(blobId);
-      await this.discardDraft(previous);
-    }
     const chunkSize = baseRow === undefined ? this.chunkSize : Number(baseRow.chunk_size);
     const size = baseRow === undefined ? 0 : Number(baseRow.size);
     // A draft reads unchanged chunks through its base; a chain that would grow too deep is flattened.
