@@ -13,14 +13,15 @@ import { CATALOGUE } from './catalogue.js';
 import { harnessFromPlugin, harnessFromPluginProbed, mixedHarness } from './harness.js';
 import { buildReport, formatMatrix, toJUnit, type ConformanceReport } from './report.js';
 import { describeError, runCase } from './runner.js';
-import { parseAreas, selectCases } from './selection.js';
+import { parseAreas, selectCases, type SelectedCase } from './selection.js';
 import type { CaseResult, Harness } from './types.js';
 import { SUITE_VERSION } from './version.js';
 
 const USAGE = `usage: handlerton-conformance --engine <name|package|file> [options]
 
   --engine <e>        engine to test: a built-in name (memory, filestorage2, sqlite), a package
-                      exporting an EnginePlugin, or a path to a module that does
+                      exporting an EnginePlugin, or a path to a module that does; repeat it to
+                      test several engines into one matrix (--json then writes an array)
   --blobs <e>         take the blob handlerton from another engine (a mixed pair)
   --options <json>    engine options, e.g. '{"blobMode":"transactional"}' (both engines)
   --blob-options <json>  options for the --blobs engine only
@@ -57,7 +58,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
     options: {
-      engine: { type: 'string' },
+      engine: { type: 'string', multiple: true },
       blobs: { type: 'string' },
       options: { type: 'string' },
       'blob-options': { type: 'string' },
@@ -87,23 +88,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     for (const c of CATALOGUE) console.log(`${c.id}\t${c.source ?? ''}\t${c.requires.join(',')}\t${c.title}`);
     return 0;
   }
-  if (values.engine === undefined) {
+  if (values.engine === undefined || values.engine.length === 0) {
     console.error(USAGE);
     return 2;
   }
-  const storagePlugin = await resolvePlugin(values.engine);
   const options = parseJson(values.options, '--options');
   const blobOptions = parseJson(values['blob-options'], '--blob-options') ?? options;
-  let harness: Harness;
-  if (values.blobs !== undefined) {
-    const blobsPlugin = await resolvePlugin(values.blobs);
-    harness = mixedHarness(storagePlugin, blobsPlugin, {
-      ...(options ? { storage: { options } } : {}),
-      ...(blobOptions ? { blobs: { options: blobOptions } } : {}),
-    });
-  } else {
-    harness = options === undefined ? harnessFromPlugin(storagePlugin) : await harnessFromPluginProbed(storagePlugin, { options });
-  }
   const selection = selectCases({
     ...(values.areas !== undefined ? { areas: parseAreas(values.areas.split(',').map((s) => s.trim())) } : {}),
     ...(values.only !== undefined ? { only: values.only.split(',').map((s) => s.trim()) } : {}),
@@ -111,8 +101,55 @@ export async function main(argv: readonly string[]): Promise<number> {
       ? { exclude: Object.fromEntries(values.exclude.split(',').map((id) => [id.trim(), 'excluded on the command line'])) }
       : {}),
   });
-  const concurrency = Math.max(1, Number(values.concurrency ?? 2));
-  const timeoutMs = Number(values.timeout ?? 60_000);
+  const run: RunSettings = {
+    concurrency: Math.max(1, Number(values.concurrency ?? 2)),
+    timeoutMs: Number(values.timeout ?? 60_000),
+    quiet: values.quiet === true,
+  };
+  const reports: ConformanceReport[] = [];
+  for (const engine of values.engine) {
+    const harness = await buildHarness(engine, values.blobs, options, blobOptions);
+    if (values.engine.length > 1) console.log(`\n=== ${harness.name} ===`);
+    reports.push(await runEngine(harness, selection, run));
+  }
+  console.log('');
+  console.log(formatMatrix(reports));
+  for (const report of reports) {
+    console.log(`\n${report.summary.pass} passed, ${report.summary.fail} failed, ${report.summary.skip} skipped (suite ${SUITE_VERSION}, engine ${report.engine})`);
+  }
+  if (values.json !== undefined) {
+    await writeFile(values.json, JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2) + '\n');
+  }
+  if (values.junit !== undefined) await writeFile(values.junit, toJUnit(reports));
+  return reports.some((r) => r.summary.fail > 0) ? 1 : 0;
+}
+
+/** How cases are run and printed. */
+interface RunSettings {
+  readonly concurrency: number;
+  readonly timeoutMs: number;
+  readonly quiet: boolean;
+}
+
+/** The harness for `--engine <engine>` (with `--blobs`, a mixed pair). */
+async function buildHarness(
+  engine: string,
+  blobs: string | undefined,
+  options: Readonly<Record<string, unknown>> | undefined,
+  blobOptions: Readonly<Record<string, unknown>> | undefined,
+): Promise<Harness> {
+  const storagePlugin = await resolvePlugin(engine);
+  if (blobs !== undefined) {
+    const blobsPlugin = await resolvePlugin(blobs);
+    const storageSide = options === undefined ? {} : { options, storageCapabilities: (await harnessFromPluginProbed(storagePlugin, { options })).storageCapabilities };
+    const blobSide = blobOptions === undefined ? {} : { options: blobOptions, blobCapabilities: (await harnessFromPluginProbed(blobsPlugin, { options: blobOptions })).blobCapabilities };
+    return mixedHarness(storagePlugin, blobsPlugin, { storage: storageSide, blobs: blobSide });
+  }
+  return options === undefined ? harnessFromPlugin(storagePlugin) : harnessFromPluginProbed(storagePlugin, { options });
+}
+
+/** Runs the selected cases against one harness, printing as it goes; returns its report. */
+async function runEngine(harness: Harness, selection: readonly SelectedCase[], run: RunSettings): Promise<ConformanceReport> {
   const results: CaseResult[] = new Array<CaseResult>(selection.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -122,21 +159,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       const result: CaseResult =
         deselected !== undefined
           ? { id: testCase.id, area: testCase.area, title: testCase.title, status: 'skip', reason: deselected, durationMs: 0 }
-          : await runCase(testCase, harness, { timeoutMs });
+          : await runCase(testCase, harness, { timeoutMs: run.timeoutMs });
       results[index] = result;
       if (result.status === 'fail') console.log(`FAIL ${result.id}: ${result.title}\n     ${result.reason ?? ''}`);
-      else if (values.quiet !== true && result.status === 'pass') console.log(`ok   ${result.id} (${result.durationMs} ms)`);
-      else if (values.quiet !== true && deselected === undefined) console.log(`skip ${result.id}: ${result.reason ?? ''}`);
+      else if (!run.quiet && result.status === 'pass') console.log(`ok   ${result.id} (${result.durationMs} ms)`);
+      else if (!run.quiet && deselected === undefined) console.log(`skip ${result.id}: ${result.reason ?? ''}`);
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const report: ConformanceReport = buildReport(harness.name, { storage: harness.storageCapabilities, blobs: harness.blobCapabilities }, results);
-  console.log('');
-  console.log(formatMatrix([report]));
-  console.log(`\n${report.summary.pass} passed, ${report.summary.fail} failed, ${report.summary.skip} skipped (suite ${SUITE_VERSION}, engine ${harness.name})`);
-  if (values.json !== undefined) await writeFile(values.json, JSON.stringify(report, null, 2) + '\n');
-  if (values.junit !== undefined) await writeFile(values.junit, toJUnit([report]));
-  return report.summary.fail > 0 ? 1 : 0;
+  await Promise.all(Array.from({ length: run.concurrency }, worker));
+  return buildReport(harness.name, { storage: harness.storageCapabilities, blobs: harness.blobCapabilities }, results);
 }
 
 function invokedAsMain(): boolean {
