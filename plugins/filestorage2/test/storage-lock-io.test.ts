@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import test from 'ava';
 import { isHandlertonError, type FileSystem } from '@handlerton/framework';
-import { commit, loadText, openStorage, tempDir } from './fs2-helpers.js';
+import { commit, loadText, openStorage, tempDir, text } from './fs2-helpers.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const storageModule = pathToFileURL(join(here, '../src/storage/filestorage2.js')).href;
@@ -137,6 +137,52 @@ test('simulated crash: acknowledged commits survive, a voted but unfinished one 
     t.is(await loadText(r, 1n), 'acknowledged');
     t.is(r.lastTransaction(), tid);
     t.is(await loadText(r, 2n), null);
+    await r.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('group commit: a transaction beginning while an earlier one waits for its fdatasync sees its writes', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    let hold = false;
+    const held: (() => void)[] = [];
+    const slowDisk = {
+      ...fs,
+      fdatasync(fd: number, cb: (err: NodeJS.ErrnoException | null) => void) {
+        if (hold) held.push(() => fs.fdatasync(fd, cb));
+        else fs.fdatasync(fd, cb);
+      },
+    } as unknown as FileSystem;
+    const { storageTransaction, NO_REFS } = await import('@handlerton/framework');
+    const s = await openStorage(dir, {}, slowDisk);
+    const t0 = await commit(s, [{ oid: 1n, serial: 0n, data: 'zero' }]);
+    hold = true;
+    const first = storageTransaction();
+    const firstTid = await s.tpcBegin(first);
+    await s.store(1n, t0, { data: new TextEncoder().encode('one'), refs: NO_REFS }, first);
+    await s.tpcVote(first);
+    const firstDone = s.tpcFinish(first); // queued: its fdatasync is held
+    const second = storageTransaction();
+    await s.tpcBegin(second);
+    t.is(s.lastTransaction(), t0, 'the first transaction is not visible before it is durable');
+    t.is(await loadText(s, 1n), 'zero');
+    // the second transaction's conflict check already counts the queued write
+    t.true(isHandlertonError(await t.throwsAsync(s.store(1n, t0, { data: new Uint8Array([9]), refs: NO_REFS }, second)), 'HANDLERTON_CONFLICT'));
+    await s.store(1n, firstTid, { data: new TextEncoder().encode('two'), refs: NO_REFS }, second);
+    await s.tpcVote(second);
+    const secondDone = s.tpcFinish(second);
+    await new Promise((r) => setTimeout(r, 20));
+    hold = false;
+    for (const release of held.splice(0)) release();
+    const [tid1, tid2] = await Promise.all([firstDone, secondDone]);
+    t.is(tid1, firstTid);
+    t.is(await loadText(s, 1n), 'two');
+    await s.close();
+    const r = await openStorage(dir);
+    t.deepEqual((await r.history(1n, 10)).map((h) => h.tid), [tid2, tid1, t0], 'previous-revision pointers chain across the group');
+    t.is(text((await r.loadSerial(1n, tid1)).data), 'one');
     await r.close();
   } finally {
     await cleanup();

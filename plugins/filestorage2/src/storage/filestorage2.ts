@@ -80,9 +80,13 @@ export class FileStorage2 implements Storage {
   private readonly waiting = new Set<StorageTransaction>();
   private readonly abandoned = new WeakSet<StorageTransaction>();
   private readonly overlay = new Map<OidKey, PendingWrite>();
+  /** Side result of `currentRevision` (see there). */
+  private foundActiveOff = 0;
   /** A payload arena kept between transactions (one allocation per storage, not per commit). */
   private spareArena: Arena | null = null;
   private queue: QueuedTxn[] = [];
+  /** Finished transactions not yet published, in commit order (queued or being flushed). */
+  private unpublished: QueuedTxn[] = [];
   private flushing = false;
   private idleWaiters: (() => void)[] = [];
   private failure: StorageIOError | null = null;
@@ -359,6 +363,12 @@ export class FileStorage2 implements Storage {
         assigned = nextTid(this.lastAssignedTid, this.context.clock.now());
       }
       this.lastAssignedTid = assigned;
+      // writes of finished but unpublished transactions become visible to this one's conflict checks
+      for (const q of this.unpublished) {
+        if (q.merged) continue;
+        for (const r of q.voted.records) this.overlay.set(r.key, r);
+        q.merged = true;
+      }
       this.current = { txn, tid: assigned, meta, writes: new Map(), arena: this.takeArena(), voted: null };
       return assigned;
     } catch (e) {
@@ -376,7 +386,7 @@ export class FileStorage2 implements Storage {
     const cur = this.currentRevision(oid, key);
     const committed = cur && !cur.deleted ? cur.tid : undefined;
     if ((committed ?? 0n) !== serial) throw new ConflictError(oid, committed, serial);
-    this.addWrite(state, oid, false, refsBytes(record), record.data, key);
+    this.addWrite(state, oid, false, refsBytes(record), record.data, key, this.foundActiveOff);
   }
 
   async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
@@ -386,17 +396,19 @@ export class FileStorage2 implements Storage {
     const cur = this.currentRevision(oid);
     if (!cur || cur.deleted) throw new POSKeyError(`oid ${oid} has no current revision to delete`, oid);
     if (cur.tid !== serial) throw new ConflictError(oid, cur.tid, serial);
-    this.addWrite(state, oid, true, EMPTY, EMPTY);
+    this.addWrite(state, oid, true, EMPTY, EMPTY, oidKey(oid), this.foundActiveOff);
   }
 
   async restore(oid: Oid, record: RecordInput | null, txn: StorageTransaction): Promise<void> {
     const state = this.activeState(txn);
     assertU64(oid, 'oid');
+    const key = oidKey(oid);
+    this.currentRevision(oid, key);
     if (record === null) {
-      this.addWrite(state, oid, true, EMPTY, EMPTY);
+      this.addWrite(state, oid, true, EMPTY, EMPTY, key, this.foundActiveOff);
     } else {
       checkRecordInput(record);
-      this.addWrite(state, oid, false, refsBytes(record), record.data);
+      this.addWrite(state, oid, false, refsBytes(record), record.data, key, this.foundActiveOff);
     }
   }
 
@@ -408,7 +420,6 @@ export class FileStorage2 implements Storage {
     const records: PendingWrite[] = [];
     const src = state.arena!.bytes;
     for (const w of state.writes.values()) {
-      w.prev = this.overlay.get(w.key)?.off ?? active.index.get(w.key)?.off ?? 0;
       w.refsSrc = w.refsLen > 0 ? src : NO_REFS_BYTES;
       w.dataSrc = src;
       w.tid = state.tid;
@@ -429,9 +440,10 @@ export class FileStorage2 implements Storage {
     const voted = state.voted!;
     const tid = state.tid;
     const done = new Promise<void>((resolve, reject) => {
-      this.queue.push({ tid, voted, resolve, reject });
+      const queued: QueuedTxn = { tid, voted, resolve, reject, merged: false };
+      this.queue.push(queued);
+      this.unpublished.push(queued);
     });
-    for (const r of voted.records) this.overlay.set(r.key, r);
     // the position in the commit order is fixed: let the next committer in (group commit)
     this.current = null;
     this.commitLock.release();
@@ -474,8 +486,7 @@ export class FileStorage2 implements Storage {
     }
   }
 
-  private addWrite(state: TxnState, oid: bigint, deleted: boolean, refs: Uint8Array, data: Uint8Array, key = oidKey(oid)): void {
-    state.writes.delete(key);
+  private addWrite(state: TxnState, oid: bigint, deleted: boolean, refs: Uint8Array, data: Uint8Array, key: OidKey, prev: number): void {
     const arena = state.arena!;
     const refsAt = refs.length > 0 ? arena.add(refs) : 0;
     const dataAt = data.length > 0 ? arena.add(data) : 0;
@@ -489,7 +500,7 @@ export class FileStorage2 implements Storage {
       dataSrc: EMPTY,
       dataAt,
       dataLen: data.length,
-      prev: 0,
+      prev,
       off: 0,
       tid: 0n,
     };
@@ -497,12 +508,23 @@ export class FileStorage2 implements Storage {
     if (oid >= this.nextOid) this.nextOid = oid + 1n;
   }
 
-  /** The newest revision of `oid`, counting queued transactions (for conflict checks). */
+  /**
+   * The newest revision of `oid`, counting queued transactions (for conflict checks). Also leaves in
+   * `foundActiveOff` the offset of that revision's record when it is in the active segment, else 0:
+   * the `prev` pointer of a new revision (stable until this transaction finishes, as it holds the lock).
+   */
   private currentRevision(oid: bigint, key = oidKey(oid)): { tid: bigint; deleted: boolean } | null {
     const pending = this.overlay.get(key);
-    if (pending) return pending;
+    if (pending) {
+      this.foundActiveOff = pending.off;
+      return pending;
+    }
     const e = this.active?.index.get(key);
-    if (e) return e;
+    if (e) {
+      this.foundActiveOff = e.off;
+      return e;
+    }
+    this.foundActiveOff = 0;
     if (this.sealed.length === 0) return null;
     const hash = oidHashes(oid);
     for (let i = this.sealed.length - 1; i >= 0; i--) {
@@ -538,6 +560,7 @@ export class FileStorage2 implements Storage {
   private async flushBatch(batch: QueuedTxn[]): Promise<void> {
     if (this.failure) {
       for (const q of batch) q.reject(this.failure);
+      this.unpublished = [];
       return;
     }
     const active = this.active!;
@@ -555,13 +578,17 @@ export class FileStorage2 implements Storage {
       this.failStop(e);
       for (const q of batch) q.reject(this.failure);
       for (const q of this.queue.splice(0)) q.reject(this.failure);
+      this.unpublished = [];
       return;
     }
     for (const q of batch) {
       active.publish(q.tid, q.voted.records, q.voted.pos + q.voted.bytes.length);
       this.lastTid = q.tid;
-      for (const r of q.voted.records) {
-        if (this.overlay.get(r.key) === r) this.overlay.delete(r.key);
+      this.unpublished.shift();
+      if (q.merged) {
+        for (const r of q.voted.records) {
+          if (this.overlay.get(r.key) === r) this.overlay.delete(r.key);
+        }
       }
       q.resolve();
     }

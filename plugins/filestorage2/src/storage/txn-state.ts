@@ -75,4 +75,6 @@ export interface QueuedTxn {
   readonly voted: VotedTxn;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
+  /** True once its writes were entered in the overlay (a later transaction began before it was published). */
+  merged: boolean;
 }
