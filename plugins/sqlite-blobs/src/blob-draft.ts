@@ -82,6 +82,15 @@ export class SqliteDraft implements BlobDraft {
         const seq = Math.floor(at / this.chunkSize);
         const within = at - seq * this.chunkSize;
         const n = Math.min(this.chunkSize - within, source.length - done);
+        if (within === 0 && n === this.chunkSize) {
+          // A whole chunk: straight to the database, without passing through the chunk buffer.
+          if (this.dirty?.seq === seq) this.dirty = undefined;
+          else await this.flush();
+          this.checkOpen();
+          await this.store(seq, source.subarray(done, done + n));
+          done += n;
+          continue;
+        }
         if (this.dirty?.seq !== seq) {
           await this.flush();
           this.checkOpen();
@@ -130,11 +139,16 @@ export class SqliteDraft implements BlobDraft {
   async flush(): Promise<void> {
     const dirty = this.dirty;
     if (dirty === undefined || this.buffer === undefined) return;
-    this.chunks.writeChunk(this.rowId, dirty.seq, this.buffer.subarray(0, dirty.length));
-    this.bytesWritten += dirty.length;
     this.dirty = undefined;
-    if (this.cached?.seq === dirty.seq) this.cached = undefined;
-    this.chunks.conn.noteWal(dirty.length + 4096);
+    await this.store(dirty.seq, this.buffer.subarray(0, dirty.length));
+  }
+
+  /** Writes chunk `seq`, then lets the loop run (and waits if the WAL must be checkpointed first). */
+  private async store(seq: number, data: Uint8Array): Promise<void> {
+    this.chunks.writeChunk(this.rowId, seq, data);
+    this.bytesWritten += data.length;
+    if (this.cached?.seq === seq) this.cached = undefined;
+    this.chunks.conn.noteWal(data.length + 4096);
     await this.chunks.conn.throttle();
     await yieldToLoop();
   }
