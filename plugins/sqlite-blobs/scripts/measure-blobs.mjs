@@ -19,7 +19,11 @@ async function phase(label, fn) {
   const h = monitorEventLoopDelay({ resolution: 10 });
   const rss0 = process.memoryUsage().rss;
   let peak = rss0;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+  let peakAt = null;
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    if (m.rss > peak) { peak = m.rss; peakAt = m; }
+  }, 50);
   h.enable();
   const t0 = performance.now();
   await fn();
@@ -37,6 +41,7 @@ async function phase(label, fn) {
   console.log(
     `${label.padEnd(34)} ${r.mibs.toFixed(0).padStart(5)} MiB/s  loop p99 ${r.p99.toFixed(1)} ms, worst ${r.max.toFixed(1)} ms (resolution subtracted)  RSS +${r.rss.toFixed(1)} MiB`,
   );
+  if (process.env.MEM_DETAIL && peakAt) console.log(`   at peak: heapUsed ${(peakAt.heapUsed / MiB).toFixed(0)} external ${(peakAt.external / MiB).toFixed(0)} arrayBuffers ${(peakAt.arrayBuffers / MiB).toFixed(0)} MiB`);
   return r;
 }
 
