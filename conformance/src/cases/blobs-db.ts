@@ -572,4 +572,19 @@ export const dbBlobCases: readonly CaseSpec[] = [
       await snap.close();
     },
   },
+  {
+    id: 'commit-without-flush',
+    title: 'data-transactional: data written but never flushed or closed is committed with the transaction',
+    source: 'WL#3583 HTON_BLOB_DATA_TRANSACTIONAL',
+    requires: ['mode.dataTransactional'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const oid = await createBlobWith(db, 'before');
+      await db.transaction(async (tx) => {
+        const h = await (await tx.blob(oid)).open('w');
+        await h.write('written, never flushed');
+      });
+      assert.equal(await committedBlobText(db, oid), 'written, never flushed');
+    },
+  },
 ];

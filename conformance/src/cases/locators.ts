@@ -437,4 +437,24 @@ export const locatorCases = defineArea('locators', [
       assert.equal(await committedBlobText(db, oid), 'XYcdef!');
     },
   },
+  {
+    id: 'append-locator',
+    title: "a locator granting append access opens with 'a' but not with 'w'",
+    source: 'WL#3583 access',
+    requires: ['blob.append'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const oid = await createBlobWith(db, 'log:');
+      const loc = await committedLocator(db, oid, { append: true });
+      assert.deepEqual({ ...loc.access }, { read: true, write: false, append: true });
+      await db.transaction(async (tx) => {
+        await rejectsWithCode(tx.openLocator(loc, 'w'), ['HANDLERTON_INVALID_LOCATOR', 'HANDLERTON_READ_ONLY'], "open('w')");
+        const h = await tx.openLocator(loc, 'a');
+        await h.write(' entry');
+        await h.flush();
+        await h.close();
+      });
+      assert.equal(await committedBlobText(db, oid), 'log: entry');
+    },
+  },
 ]);
