@@ -38,8 +38,8 @@ export const ENTRY_FLAG_DELETE = 1;
 export const BLOOM_BITS_PER_KEY = 10;
 /** Bloom filter probes per key. */
 export const BLOOM_K = 7;
-/** Active segments grow their preallocated zero region by this much at a time. */
-export const PREALLOC_CHUNK = 1024 * 1024;
+/** Active segments grow their preallocated size (ftruncate) by this much at a time. */
+export const PREALLOC_CHUNK = 4 * 1024 * 1024;
 /** Default size after which the active segment is sealed. */
 export const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
 /** Largest user or description length (u16 field). */
