@@ -1,0 +1,37 @@
+/** The catalogue itself: unique ids, every area populated, valid requirements, one-line rules. */
+import test from 'ava';
+import { BLOB_CAPABILITY_NAMES, STORAGE_CAPABILITY_NAMES } from '@handlerton/framework';
+import { AREAS, CATALOGUE, gate } from '../src/index.js';
+import { memoryHarness } from './helpers.js';
+
+test('the catalogue has at least 120 cases with unique ids, prefixed by their area', (t) => {
+  t.true(CATALOGUE.length >= 120);
+  t.is(new Set(CATALOGUE.map((c) => c.id)).size, CATALOGUE.length);
+  for (const c of CATALOGUE) t.true(c.id.startsWith(`${c.area}.`), c.id);
+});
+
+test('every area has cases, and every case a one-line rule and known requirements', (t) => {
+  for (const area of AREAS) t.true(CATALOGUE.some((c) => c.area === area), area);
+  const known = new Set<string>([
+    ...STORAGE_CAPABILITY_NAMES,
+    ...BLOB_CAPABILITY_NAMES.map((n) => `blob.${n}`),
+    'mode.transactional',
+    'mode.nontransactional',
+    'mode.dataTransactional',
+    'harness.crash',
+  ]);
+  for (const c of CATALOGUE) {
+    t.true(c.title.length > 10 && !c.title.includes('\n'), c.id);
+    for (const r of [...c.requires, ...(c.unless ?? [])]) t.true(known.has(r), `${c.id} requires unknown ${r}`);
+  }
+});
+
+test('negative (unless) cases are skipped only because the engine claims the capability they test without', (t) => {
+  const harness = memoryHarness();
+  const negatives = CATALOGUE.filter((c) => (c.unless ?? []).length > 0);
+  t.true(negatives.length >= 10);
+  for (const c of negatives) {
+    const decision = gate(c, harness);
+    if (!decision.run) t.regex(decision.reason, /=true|blob mode is/, c.id);
+  }
+});
