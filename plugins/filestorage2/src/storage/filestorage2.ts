@@ -4,8 +4,6 @@ import {
   assertU64,
   ConflictError,
   CorruptionError,
-  decodeRefs,
-  encodeRefs,
   InvalidArgumentError,
   MAX_U64,
   nextTid,
@@ -19,7 +17,6 @@ import {
   tidToDate,
   type EngineContext,
   type HistoryEntry,
-  type IteratedRecord,
   type IteratedTransaction,
   type LoadedRecord,
   type LoadedRevision,
@@ -31,16 +28,16 @@ import {
   type StorageCapabilities,
   type StorageTransaction,
   type Tid,
-  type TransactionMeta,
 } from '@handlerton/framework';
 import { BATCH_SYNC_DELAY_MS, type FileStorage2Options } from '../filestorage2-config.js';
 import { ActiveSegment } from './active-segment.js';
 import { oidHashes } from './bloom.js';
-import { MAX_META_FIELD, MAX_PAYLOAD, PAGE_SIZE, PREALLOC_CHUNK, STATUS_COMMITTED, STATUS_PACKED } from './constants.js';
+import { PAGE_SIZE, PREALLOC_CHUNK, STATUS_COMMITTED } from './constants.js';
 import { FileIO } from './file-io.js';
 import { acquireLock } from './lock-file.js';
 import { Mutex } from './mutex.js';
 import { oidKey, type OidKey } from './oid-key.js';
+import { checkRecord, checkRecordInput, decodeMeta, encodeMeta, NO_REFS_BYTES, refsBytes, toIterated, toLoaded } from './record-codec.js';
 import { openDirectory } from './open-directory.js';
 import { runPack } from './pack.js';
 import { PageCache } from './page-cache.js';
@@ -48,7 +45,7 @@ import { scanTxns } from './record-io.js';
 import { readFooter, SealedSegment } from './sealed-segment.js';
 import type { SegmentFile } from './segment-file.js';
 import { TrailerWriter } from './trailer-writer.js';
-import { encodeTxn, txnSize, type MetaBytes, type ParsedRecord, type ParsedTxn } from './txn-format.js';
+import { encodeTxn, txnSize, type ParsedRecord, type ParsedTxn } from './txn-format.js';
 import { Arena, type PendingWrite, type QueuedTxn, type TxnState } from './txn-state.js';
 
 /** What every lookup needs from a segment, active or sealed. */
@@ -59,8 +56,6 @@ interface SegmentView {
 }
 
 const ENGINE = 'filestorage2';
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** The FileStorage2 storage engine. Open with `FileStorage2.open`. */
 export class FileStorage2 implements Storage {
@@ -830,67 +825,4 @@ async function yieldToLoop(): Promise<void> {
 
 function preallocChunk(segmentSize: number): number {
   return Math.min(PREALLOC_CHUNK, Math.ceil(segmentSize / PAGE_SIZE) * PAGE_SIZE);
-}
-
-function checkRecord(rec: ParsedRecord, oid: bigint, tid: bigint): void {
-  if (rec.oid !== oid || rec.tid !== tid) throw new CorruptionError(`index points at the wrong record for oid ${oid}`, undefined, rec.offset);
-}
-
-const NO_REFS_BYTES = new Uint8Array(8);
-
-/** The encoded refs of a record (a shared constant for the common "no references"). */
-function refsBytes(record: RecordInput): Uint8Array {
-  const { oids, blobs } = record.refs;
-  return oids.length === 0 && blobs.length === 0 ? NO_REFS_BYTES : encodeRefs(record.refs);
-}
-
-function checkRecordInput(record: RecordInput): void {
-  if (record === null || typeof record !== 'object' || !(record.data instanceof Uint8Array)) {
-    throw new InvalidArgumentError('record.data must be a Uint8Array');
-  }
-  if (record.data.length > MAX_PAYLOAD) throw new InvalidArgumentError(`record data too large (${record.data.length} bytes)`);
-  if (!record.refs || !Array.isArray(record.refs.oids) || !Array.isArray(record.refs.blobs)) {
-    throw new InvalidArgumentError('record.refs must have oids and blobs arrays');
-  }
-}
-
-function toLoaded(rec: ParsedRecord): LoadedRecord {
-  return { oid: rec.oid, tid: rec.tid, data: new Uint8Array(rec.data), refs: decodeRefs(rec.refs) };
-}
-
-function toIterated(txn: ParsedTxn): IteratedTransaction {
-  const records: IteratedRecord[] = txn.records.map((r) => ({
-    oid: r.oid,
-    tid: r.tid,
-    record: r.deleted ? null : { data: new Uint8Array(r.data), refs: decodeRefs(r.refs) },
-  }));
-  return { tid: txn.tid, status: txn.status === STATUS_PACKED ? 'p' : ' ', meta: decodeMeta(txn.meta), records };
-}
-
-function encodeMeta(meta: TransactionMeta): MetaBytes {
-  if (!meta || typeof meta !== 'object') throw new InvalidArgumentError('transaction meta is missing');
-  const user = Buffer.from(encoder.encode(String(meta.user ?? '')));
-  const description = Buffer.from(encoder.encode(String(meta.description ?? '')));
-  if (user.length > MAX_META_FIELD) throw new InvalidArgumentError(`transaction user is ${user.length} bytes (max ${MAX_META_FIELD})`);
-  if (description.length > MAX_META_FIELD) {
-    throw new InvalidArgumentError(`transaction description is ${description.length} bytes (max ${MAX_META_FIELD})`);
-  }
-  let json: string;
-  try {
-    json = JSON.stringify(meta.extension ?? {});
-  } catch (e) {
-    throw new InvalidArgumentError(`transaction extension is not JSON-serialisable: ${(e as Error).message}`);
-  }
-  const extension = Buffer.from(encoder.encode(json));
-  if (extension.length > MAX_PAYLOAD) throw new InvalidArgumentError('transaction extension too large');
-  return { user, description, extension };
-}
-
-function decodeMeta(meta: MetaBytes): TransactionMeta {
-  let extension: Record<string, unknown> = {};
-  if (meta.extension.length > 0) {
-    const parsed: unknown = JSON.parse(decoder.decode(meta.extension));
-    if (parsed && typeof parsed === 'object') extension = parsed as Record<string, unknown>;
-  }
-  return { user: decoder.decode(meta.user), description: decoder.decode(meta.description), extension };
 }
