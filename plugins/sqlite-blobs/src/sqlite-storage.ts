@@ -41,7 +41,7 @@ import { encodeOidList } from './oid-list.js';
 import { runPack } from './pack.js';
 import { SerialCache, type CachedSerial } from './serial-cache.js';
 import { PAGE_SIZE } from './connection.js';
-import { REVISION_BATCH, storageStatements, type StorageStatements } from './storage-statements.js';
+import { storageStatements, type StorageStatements } from './storage-statements.js';
 import { iterateTransactions, readHistory } from './storage-queries.js';
 
 /** Engine name of the storage and the blob handlerton. */
@@ -267,24 +267,7 @@ export class SqliteStorage implements Storage {
           extension: active.extension,
           oids: encodeOidList(active.records.keys()),
         });
-        const rows = [...active.records];
-        let at = 0;
-        {
-          for (; at + REVISION_BATCH <= rows.length; at += REVISION_BATCH) {
-            const args: Record<string, unknown> = { tid };
-            for (let i = 0; i < REVISION_BATCH; i++) {
-              const [oid, rec] = rows[at + i]!;
-              args[`oid${i}`] = oid;
-              args[`prevTid${i}`] = rec.prevTid;
-              args[`deleted${i}`] = rec.data === null ? 1 : 0;
-              args[`data${i}`] = rec.data;
-              args[`refs${i}`] = rec.refs;
-            }
-            this.sql.insertRevisionBatch.run(args);
-          }
-        }
-        for (; at < rows.length; at++) {
-          const [oid, rec] = rows[at]!;
+        for (const [oid, rec] of active.records) {
           this.sql.insertRevision.run({ oid, tid, prevTid: rec.prevTid, deleted: rec.data === null ? 1 : 0, data: rec.data, refs: rec.refs });
         }
       });

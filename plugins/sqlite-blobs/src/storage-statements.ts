@@ -2,9 +2,6 @@
 import type { SqliteConnection } from './connection.js';
 import { arg } from './prepared.js';
 
-/** Revisions inserted by one multi-row INSERT at tpcFinish. */
-export const REVISION_BATCH = 16;
-
 /** Prepared statements used by SqliteStorage. */
 export function storageStatements(conn: SqliteConnection) {
   return {
@@ -54,18 +51,6 @@ export function storageStatements(conn: SqliteConnection) {
         data: arg<Uint8Array | null>('data'),
         refs: arg<Uint8Array | null>('refs'),
       }),
-    ),
-    insertRevisionBatch: conn.query(`s.insertRevisionBatch${REVISION_BATCH}`, (k) =>
-      k.insertInto('object_revision').values(
-        Array.from({ length: REVISION_BATCH }, (_, i) => ({
-          oid: arg<bigint>(`oid${i}`),
-          tid: arg<bigint>('tid'),
-          prev_tid: arg<bigint | null>(`prevTid${i}`),
-          deleted: arg<number>(`deleted${i}`),
-          data: arg<Uint8Array | null>(`data${i}`),
-          refs: arg<Uint8Array | null>(`refs${i}`),
-        })),
-      ),
     ),
     maxTid: conn.query('s.maxTid', (k) => k.selectFrom('txn').select((e) => e.fn.max('tid').as('tid'))),
     maxOid: conn.query('s.maxOid', (k) => k.selectFrom('object_revision').select((e) => e.fn.max('oid').as('oid'))),
