@@ -14,7 +14,6 @@ import {
   storageCapabilities,
   StorageIOError,
   StorageTransactionError,
-  tidToDate,
   type EngineContext,
   type HistoryEntry,
   type IteratedTransaction,
@@ -37,23 +36,16 @@ import { FileIO } from './file-io.js';
 import { acquireLock } from './lock-file.js';
 import { Mutex } from './mutex.js';
 import { oidKey, type OidKey } from './oid-key.js';
-import { checkRecord, checkRecordInput, decodeMeta, encodeMeta, NO_REFS_BYTES, refsBytes, toIterated, toLoaded } from './record-codec.js';
+import { checkRecordInput, encodeMeta, NO_REFS_BYTES, refsBytes } from './record-codec.js';
+import { historyOf, iterateChain, loadBeforeOf, loadCurrent, loadSerialOf, type SegmentChain } from './chain-reads.js';
 import { openDirectory } from './open-directory.js';
 import { runPack } from './pack.js';
 import { PageCache } from './page-cache.js';
-import { scanTxns } from './record-io.js';
 import { readFooter, SealedSegment } from './sealed-segment.js';
-import type { SegmentFile } from './segment-file.js';
 import { TrailerWriter } from './trailer-writer.js';
-import { encodeTxn, txnSize, type ParsedRecord, type ParsedTxn } from './txn-format.js';
+import { encodeTxn, txnSize } from './txn-format.js';
 import { Arena, type PendingWrite, type QueuedTxn, type TxnState } from './txn-state.js';
 
-/** What every lookup needs from a segment, active or sealed. */
-interface SegmentView {
-  find(oid: bigint, hash?: readonly [number, number, number, number]): { off: number; tid: bigint; oldest: bigint; deleted: boolean } | null | undefined;
-  readRecord(off: number): ParsedRecord;
-  readTxn(off: number): ParsedTxn;
-}
 
 const ENGINE = 'filestorage2';
 
@@ -176,28 +168,9 @@ export class FileStorage2 implements Storage {
 
   // ---------------------------------------------------------------- reads
 
-  /** Segments newest first: the active one, then sealed ones. */
-  private newestFirst(): SegmentView[] {
-    const out: SegmentView[] = this.active ? [this.active] : [];
-    for (let i = this.sealed.length - 1; i >= 0; i--) out.push(this.sealed[i]!);
-    return out;
-  }
-
-  /** The newest segment holding `oid`, with its entry. */
-  private locate(oid: bigint): { seg: SegmentView; e: { off: number; tid: bigint; deleted: boolean } } | null {
-    const active = this.active;
-    if (active) {
-      const e = active.find(oid);
-      if (e) return { seg: active, e };
-    }
-    if (this.sealed.length === 0) return null;
-    const hash = oidHashes(oid);
-    for (let i = this.sealed.length - 1; i >= 0; i--) {
-      const seg = this.sealed[i]!;
-      const e = seg.find(oid, hash);
-      if (e) return { seg, e };
-    }
-    return null;
+  /** The segment chain as the read functions see it. */
+  private chain(): SegmentChain {
+    return { active: this.active, sealed: this.sealed };
   }
 
   async newOid(): Promise<Oid> {
@@ -211,60 +184,21 @@ export class FileStorage2 implements Storage {
   async load(oid: Oid): Promise<LoadedRecord> {
     this.checkOpen();
     assertU64(oid, 'oid');
-    const hit = this.locate(oid);
-    if (hit) {
-      const { seg, e } = hit;
-      if (e.deleted) throw new POSKeyError(`oid ${oid} was deleted`, oid);
-      const rec = seg.readRecord(e.off);
-      checkRecord(rec, oid, e.tid);
-      return toLoaded(rec);
-    }
-    throw new POSKeyError(`no object with oid ${oid}`, oid);
+    return loadCurrent(this.chain(), oid);
   }
 
   async loadSerial(oid: Oid, tid: Tid): Promise<LoadedRecord> {
     this.checkOpen();
     assertU64(oid, 'oid');
     assertU64(tid, 'tid');
-    for (const seg of this.newestFirst()) {
-      const e = seg.find(oid);
-      if (!e || e.oldest > tid) continue;
-      if (e.tid < tid) break;
-      let rec = seg.readRecord(e.off);
-      checkRecord(rec, oid, e.tid);
-      while (rec.tid > tid && rec.prev !== 0) rec = seg.readRecord(rec.prev);
-      if (rec.tid === tid && !rec.deleted) return toLoaded(rec);
-      break;
-    }
-    throw new POSKeyError(`oid ${oid} has no revision ${tid}`, oid);
+    return loadSerialOf(this.chain(), oid, tid);
   }
 
   async loadBefore(oid: Oid, tid: Tid): Promise<LoadedRevision | null> {
     this.checkOpen();
     assertU64(oid, 'oid');
     assertU64(tid, 'tid');
-    let next: bigint | null = null;
-    let seen = false;
-    for (const seg of this.newestFirst()) {
-      const e = seg.find(oid);
-      if (!e) continue;
-      seen = true;
-      if (e.oldest >= tid) {
-        next = e.oldest;
-        continue;
-      }
-      let rec = seg.readRecord(e.off);
-      checkRecord(rec, oid, e.tid);
-      while (rec.tid >= tid) {
-        next = rec.tid;
-        if (rec.prev === 0) throw new CorruptionError('revision chain ends before its oldest revision', undefined);
-        rec = seg.readRecord(rec.prev);
-      }
-      if (rec.deleted) throw new POSKeyError(`oid ${oid} was deleted before ${tid}`, oid);
-      return { ...toLoaded(rec), nextTid: next };
-    }
-    if (!seen) throw new POSKeyError(`no object with oid ${oid}`, oid);
-    return null;
+    return loadBeforeOf(this.chain(), oid, tid);
   }
 
   lastTransaction(): Tid {
@@ -275,24 +209,7 @@ export class FileStorage2 implements Storage {
     this.checkOpen();
     assertU64(oid, 'oid');
     if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`history size must be a positive integer, got ${size}`);
-    const out: HistoryEntry[] = [];
-    let seen = false;
-    for (const seg of this.newestFirst()) {
-      const e = seg.find(oid);
-      if (!e) continue;
-      seen = true;
-      let off = e.off;
-      while (off !== 0 && out.length < size) {
-        const rec = seg.readRecord(off);
-        const txn = seg.readTxn(rec.txnOff);
-        const meta = decodeMeta(txn.meta);
-        out.push({ tid: rec.tid, time: tidToDate(rec.tid), ...meta, size: rec.data.length, deleted: rec.deleted });
-        off = rec.prev;
-      }
-      if (out.length >= size) break;
-    }
-    if (!seen) throw new POSKeyError(`no object with oid ${oid}`, oid);
-    return out;
+    return historyOf(this.chain(), oid, size);
   }
 
   iterator(start: Tid = 0n, stop: Tid = MAX_U64): AsyncIterable<IteratedTransaction> {
@@ -300,32 +217,8 @@ export class FileStorage2 implements Storage {
     assertU64(start, 'start');
     assertU64(stop, 'stop');
     const bound = stop < this.lastTid ? stop : this.lastTid;
-    return { [Symbol.asyncIterator]: () => this.iterate(start, bound) };
-  }
-
-  private async *iterate(start: Tid, stop: Tid): AsyncGenerator<IteratedTransaction> {
-    const parts: { file: SegmentFile; end: number; minTid: bigint; maxTid: bigint }[] = [];
-    for (const s of this.sealed) parts.push({ file: s.file, end: s.footer.dataEnd, minTid: s.footer.minTid, maxTid: s.footer.maxTid });
-    if (this.active) parts.push({ file: this.active.file, end: this.active.publishedEnd, minTid: this.active.minTid, maxTid: this.active.maxTid });
-    for (const p of parts) p.file.acquire();
-    try {
-      for (const p of parts) {
-        if (p.maxTid < start || p.minTid > stop || p.end <= 64) continue;
-        const batch: IteratedTransaction[] = [];
-        for (const txn of scanTxns(this.io, p.file.fd, p.file.path, 64, p.end)) {
-          if (txn.tid > stop) break;
-          if (txn.tid < start) continue;
-          batch.push(toIterated(txn));
-          if (batch.length >= 64) {
-            // hand over what we have; the scanner's views stay valid because toIterated copied them
-            yield* batch.splice(0);
-          }
-        }
-        yield* batch;
-      }
-    } finally {
-      for (const p of parts) p.file.release();
-    }
+    // the chain is read when iteration starts; the tid bound keeps later commits out
+    return { [Symbol.asyncIterator]: () => iterateChain(this.io, this.chain(), start, bound) };
   }
 
   // ---------------------------------------------------------------- two-phase commit
