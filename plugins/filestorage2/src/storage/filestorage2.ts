@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import {
   assertU64,
   ConflictError,
-  CorruptionError,
   InvalidArgumentError,
   MAX_U64,
   nextTid,
@@ -41,8 +40,8 @@ import { historyOf, iterateChain, loadBeforeOf, loadCurrent, loadSerialOf, type 
 import { openDirectory } from './open-directory.js';
 import { runPack } from './pack.js';
 import { PageCache } from './page-cache.js';
-import { readFooter, SealedSegment } from './sealed-segment.js';
-import { TrailerWriter } from './trailer-writer.js';
+import type { SealedSegment } from './sealed-segment.js';
+import { sealSegment } from './seal.js';
 import { encodeTxn, txnSize } from './txn-format.js';
 import { Arena, type PendingWrite, type QueuedTxn, type TxnState } from './txn-state.js';
 
@@ -546,38 +545,16 @@ export class FileStorage2 implements Storage {
     }
   }
 
-  /** Writes the active index as a trailer, syncs, and switches to a new active segment. Lock held, queue empty. */
+  /** Seals the active segment and switches to a new one. Lock held, queue empty. */
   private async sealActive(): Promise<void> {
     const old = this.active;
     if (!old || old.txnCount === 0) return;
-    const { fd, path } = old.file;
     try {
-      const keys = old.sortedKeys();
-      const writer = new TrailerWriter(this.io, fd, path, old.publishedEnd, keys.length);
-      for (let i = 0; i < keys.length; i++) {
-        writer.add(old.entryOf(keys[i]!));
-        if (i % 16384 === 16383) await yieldToLoop(); // readers keep going while a big index is written
-      }
-      const size = writer.finish({
-        dataEnd: old.publishedEnd,
-        minTid: old.minTid,
-        maxTid: old.maxTid,
-        maxOid: old.maxOid < 0n ? 0n : old.maxOid,
-        txnCount: old.txnCount,
+      const { sealed, next } = await sealSegment(this.io, old, this.cache, {
+        dir: this.options.directory,
+        databaseId: this.databaseId,
+        preallocChunk: preallocChunk(this.options.segmentSize),
       });
-      this.io.truncate(fd, size, path);
-      await this.io.fsync(fd, path);
-      const footer = readFooter(this.io, fd, path, size);
-      if (!footer) throw new CorruptionError('sealed trailer did not read back', path, size);
-      const sealed = SealedSegment.load(this.io, old.file, old.header, footer, size, this.cache);
-      const next = await ActiveSegment.create(
-        this.io,
-        this.options.directory,
-        old.header.seq + 1,
-        old.header.seq,
-        this.databaseId,
-        preallocChunk(this.options.segmentSize),
-      );
       this.sealed = [...this.sealed, sealed];
       this.active = next;
       this.dirtySinceSync = false;
@@ -586,6 +563,7 @@ export class FileStorage2 implements Storage {
       throw this.failure ?? e;
     }
   }
+
 
   // ---------------------------------------------------------------- pack
 
