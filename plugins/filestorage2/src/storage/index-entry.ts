@@ -34,20 +34,6 @@ export function readEntry(b: Buffer, at: number): IndexEntry {
   };
 }
 
-/** Binary search for `oid` among `count` entries of page `b`; the entry index or -1. */
-export function searchPage(b: Buffer, count: number, oid: bigint): number {
-  let lo = 0;
-  let hi = count - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const key = b.readBigUInt64BE(mid * INDEX_ENTRY_SIZE);
-    if (key === oid) return mid;
-    if (key < oid) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
-}
-
 /** Compares the u64 at `at` in `b` with the value hi * 2^32 + lo: -1, 0 or 1 (no BigInt). */
 export function compareU64(b: Buffer, at: number, hi: number, lo: number): number {
   const h = b.readUInt32BE(at);

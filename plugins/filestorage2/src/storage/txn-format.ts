@@ -31,11 +31,6 @@ export interface RecordToWrite {
   readonly prev: number;
 }
 
-/** A RecordToWrite over whole refs and data buffers. */
-export function recordToWrite(oid: bigint, deleted: boolean, refs: Uint8Array, data: Uint8Array, prev: number): RecordToWrite {
-  return { oid, deleted, refsSrc: refs, refsAt: 0, refsLen: refs.length, dataSrc: data, dataAt: 0, dataLen: data.length, prev };
-}
-
 /** A decoded data record. */
 export interface ParsedRecord {
   readonly oid: bigint;
@@ -115,11 +110,6 @@ export function encodeTxn(
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-/** Writes one data record into `b` at `at`; returns the position after it. */
-export function writeRecord(b: Buffer, at: number, r: RecordToWrite, tid: bigint, txnOff: number): number {
-  return writeRecordFast(b, at, r, Number(tid >> 32n), Number(tid & 0xffffffffn), txnOff);
-}
 
 function writeRecordFast(b: Buffer, at: number, r: RecordToWrite, tidHi: number, tidLo: number, txnOff: number): number {
   const start = at;
