@@ -25,7 +25,7 @@ import { isDiskFailure, mapSqliteError } from './sql-errors.js';
 export const PAGE_SIZE = 65536;
 
 /** SQLite's own (blocking) auto-checkpoint threshold while the worker checkpoints: a safety net. */
-const SAFETY_CHECKPOINT_PAGES = 4096;
+const SAFETY_CHECKPOINT_PAGES = 8192;
 
 /** Connection-level options (must agree between users of one file). */
 export interface ConnectionOptions {
