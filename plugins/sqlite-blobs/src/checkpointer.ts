@@ -13,6 +13,8 @@ import { Worker } from 'node:worker_threads';
 const CHECKPOINT_EVERY = 16 * 1024 * 1024;
 /** Wait for a complete checkpoint once this many bytes sit in the WAL. */
 const WAL_BOUND = 256 * 1024 * 1024;
+/** The WAL file (kept at up to `journal_size_limit` = WAL_BOUND after a restart) beyond this means the estimate fell short. */
+const WAL_FILE_GUARD = WAL_BOUND + 64 * 1024 * 1024;
 
 interface Reply {
   id: number;
@@ -67,7 +69,7 @@ export class Checkpointer {
   /** Waits (without blocking the loop) for a complete checkpoint when the WAL grew past its bound. */
   async throttle(): Promise<void> {
     // The estimate drives it; the WAL file's size (never below the log's) guards against a low estimate.
-    if (this.alive && (this.sinceComplete >= WAL_BOUND || this.walFileSize() >= WAL_BOUND)) await this.drain();
+    if (this.alive && (this.sinceComplete >= WAL_BOUND || this.walFileSize() >= WAL_FILE_GUARD)) await this.drain();
   }
 
   private walFileSize(): number {
