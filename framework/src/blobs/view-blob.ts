@@ -34,7 +34,7 @@ export interface BlobViewHost {
 export class ViewBlob implements Blob, HandleOwner {
   readonly oid: Oid;
   readonly blobId: BlobId;
-  /** The committed revision this view sees (0n: none, or "latest" for non-data-transactional modes). */
+  /** The committed revision this view sees (0n: none; for non-data-transactional modes, the latest when the view opened the blob). */
   readonly baseRevision: Tid;
   /** The serial of the blob object's record in this view (0n when created in this transaction). */
   readonly serial: Tid;
@@ -86,7 +86,8 @@ export class ViewBlob implements Blob, HandleOwner {
 
   locator(access: { write?: boolean; append?: boolean } = {}): Locator {
     this.#host.ensureActive();
-    return this.#mint(this.baseRevision, access.write === true, access.append === true);
+    const revision = this.#latestCommitted > this.baseRevision ? this.#latestCommitted : this.baseRevision;
+    return this.#mint(revision, access.write === true, access.append === true);
   }
 
   async handleClosed(handle: BlobHandleImpl): Promise<void> {

@@ -79,7 +79,8 @@ export interface Storage {
 
   /**
    * Stores a new revision of `oid`. `serial` is the tid of the revision the writer based its change on
-   * (0n for a new object). ConflictError when it is not the current serial (raised here or at vote).
+   * (0n for a new object; for an object whose current revision is a delete marker, 0n or the marker's
+   * tid, as ZODB FileStorage accepts). ConflictError when it is not the current serial (raised here or at vote).
    * Storing one oid twice in a transaction keeps the last. StorageTransactionError when `txn` is not active.
    */
   store(oid: Oid, serial: Tid, record: RecordInput, txn: StorageTransaction): Promise<void>;

@@ -55,7 +55,11 @@ export abstract class BaseView implements ReadView, BlobViewHost {
     if (existing !== undefined) return existing;
     const found = await this.viewRecord(oid);
     if (found === undefined) throw new POSKeyError(`blob ${oid} does not exist as of tid ${this.tid}`, oid);
-    const ref = blobRefOf({ ...found.record, oid });
+    let ref = blobRefOf({ ...found.record, oid });
+    if (!this.services.dataTransactional) {
+      // The record names no revision in these modes: the blob's latest revision is what the view sees.
+      ref = { ...ref, revision: (await this.services.blobs.latestRevision(ref.blobId)) ?? 0n };
+    }
     const blob = new ViewBlob(this, oid, ref, found.tid);
     this.blobsByOid.set(oid, blob);
     return blob;

@@ -32,7 +32,6 @@ export interface DatabaseParts {
 export class DatabaseImpl implements Database {
   readonly #storage: RuntimeStorage;
   readonly #services: BlobServices;
-  readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #onClose: (() => Promise<void>) | undefined;
   readonly #transactions = new Set<DbTransaction>();
@@ -43,7 +42,6 @@ export class DatabaseImpl implements Database {
   constructor(parts: DatabaseParts) {
     this.#storage = parts.storage;
     this.#services = parts.services;
-    this.#clock = parts.clock;
     this.#logger = parts.logger;
     this.#onClose = parts.onClose;
   }
@@ -145,7 +143,8 @@ export class DatabaseImpl implements Database {
   async pack(at?: Date | Tid): Promise<PackResult> {
     this.#open();
     let packTid: Tid;
-    if (at === undefined) packTid = tidFromMillis(this.#clock.now());
+    // "Now" is just after the last commit: a commit made earlier in the current millisecond is kept current, not lost.
+    if (at === undefined) packTid = this.#storage.lastTransaction() + 1n;
     else if (at instanceof Date) packTid = tidFromMillis(at.getTime());
     else {
       assertU64(at, 'at');

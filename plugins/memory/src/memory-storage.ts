@@ -191,7 +191,9 @@ export class MemoryStorage implements Storage {
     const copy = copyRecordIn(record);
     const current = this.#current(oid);
     const committed = current?.record == null ? undefined : current.tid;
-    if (serial !== (committed ?? ZERO_TID)) throw new ConflictError(oid, committed, serial);
+    // A deleted object is recreated with serial 0n or with the delete marker's tid (as ZODB FileStorage).
+    const recreatesDeleted = current !== undefined && current.record === null && serial === current.tid;
+    if (serial !== (committed ?? ZERO_TID) && !recreatesDeleted) throw new ConflictError(oid, committed, serial);
     this.#write(active, oid, copy);
   }
 
