@@ -31,3 +31,5 @@ export type { NodeTestFunction } from './node-test.js';
 export { buildReport, formatMatrix, toJUnit, summarize } from './report.js';
 export type { ConformanceReport } from './report.js';
 export { copyTransactions } from './util/copy.js';
+export { runKillLoop, formatKillLoopReport } from './crash/index.js';
+export type { KillLoopOptions, KillLoopReport, CycleReport, Violation } from './crash/index.js';

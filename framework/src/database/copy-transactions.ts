@@ -23,6 +23,8 @@ export interface CopyResult {
   readonly records: number;
   readonly blobRevisions: number;
   readonly blobBytes: number;
+  /** Source blob id -> destination blob id. */
+  readonly blobIds: ReadonlyMap<BlobId, BlobId>;
 }
 
 const CHUNK = 1024 * 1024;
@@ -72,7 +74,7 @@ export async function copyTransactions(source: EnginePair, destination: EnginePa
     totals.transactions++;
     totals.blobRevisions += drafts;
   }
-  return totals;
+  return { ...totals, blobIds };
 }
 
 async function mapBlob(ref: BlobRef, blobIds: Map<BlobId, BlobId>, blobs: BlobHandlerton): Promise<BlobRef> {
