@@ -27,7 +27,7 @@ export interface PlanSizes {
 /** Full run: the sizes the issues name. */
 export const FULL: PlanSizes = {
   trials: 3,
-  bigTrials: 2,
+  bigTrials: 3,
   diskBytes: GiB,
   fsyncCount: 1000,
   seconds: 3,

@@ -127,9 +127,9 @@ export interface RatioBar {
 /** Renders horizontal bars of ratios on a log axis, diverging from 1×, with target ticks. */
 export function ratioChart(title: string, bars: readonly RatioBar[]): string {
   const rowH = 22;
-  const left = 390;
-  const right = 90;
-  const width = 900;
+  const left = 470;
+  const right = 80;
+  const width = 1000;
   const top = 50;
   const height = top + bars.length * rowH + 40;
   const values = bars.flatMap((b) => [b.ratio ?? 1, b.target ?? 1]).filter((v) => v > 0 && Number.isFinite(v));
