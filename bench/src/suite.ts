@@ -174,6 +174,7 @@ export function buildPlan(sizes: PlanSizes): Plan {
     // The single-committer trial first measures its reference in the same process (paired), so that
     // the ratio compares two measurements taken seconds apart on this noisy machine.
     const pair = engine === 'sqlite' ? 'sqlite' : 'fdatasync';
+    const kind = engine === 'memory' ? 'in-memory (not durable)' : 'durable';
     const single = job('engine.commit', { engine, concurrency: 1, seconds: sizes.seconds, pair, pairCount: sizes.fsyncCount });
     const group = job('engine.commit', { engine, concurrency: 32, seconds: sizes.seconds });
     const singleRef =
@@ -181,13 +182,13 @@ export function buildPlan(sizes: PlanSizes): Plan {
         ? m(single, 'refOpsPerSec', 'raw better-sqlite3 prepared statements, same txn shape, same trial')
         : m(single, 'refOpsPerSec', 'raw fdatasync rate (4 KiB appends), same trial');
     fig({
-      id: `commit.single.${engine}`, group: 'commit', engine, name: `${label}: durable commits, 100 × 200 B per txn, 1 committer`, unit: 'txn/s',
+      id: `commit.single.${engine}`, group: 'commit', engine, name: `${label}: ${kind} commits, 100 × 200 B per txn, 1 committer`, unit: 'txn/s',
       value: m(single, 'opsPerSec', `${label} commits`), reference: singleRef,
       ...(engine === 'filestorage2' ? { target: atLeast(0.8), targetText: '≥ 80% of the raw fdatasync rate', source: 'issue 4' } : {}),
       ...(engine === 'sqlite' ? { target: atLeast(0.7), targetText: '≥ 70% of raw better-sqlite3', source: 'issue 5' } : {}),
     });
     fig({
-      id: `commit.group32.${engine}`, group: 'commit', engine, name: `${label}: durable commits, 32 concurrent committers`, unit: 'txn/s',
+      id: `commit.group32.${engine}`, group: 'commit', engine, name: `${label}: ${kind} commits, 32 concurrent committers`, unit: 'txn/s',
       value: m(group, 'opsPerSec', `${label} 32 committers`), reference: m(single, 'opsPerSec', `${label} single committer`),
       ...(engine === 'filestorage2' ? { target: atLeast(8), targetText: '≥ 8× the single-committer rate (group commit)', source: 'issue 4' } : {}),
     });
