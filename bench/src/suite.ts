@@ -80,7 +80,8 @@ export interface Plan {
   readonly figures: readonly FigureDef[];
 }
 
-function keyOf(bench: string, params: JobParams): string {
+/** The unique key of a job: its benchmark id and sorted parameters. */
+export function keyOf(bench: string, params: JobParams): string {
   const parts = Object.keys(params)
     .sort()
     .map((k) => `${k}=${String(params[k])}`);
@@ -350,4 +351,3 @@ export function buildPlan(sizes: PlanSizes): Plan {
   return { sizes, datasets, jobs, figures };
 }
 
-export { keyOf };

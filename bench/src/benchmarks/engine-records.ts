@@ -55,6 +55,7 @@ export async function writeObjects(file: string, oids: readonly Oid[], serials: 
   await fsp.writeFile(file, buf);
 }
 
+/** Reads a dataset's object list written by writeObjects. */
 export async function readObjects(file: string): Promise<{ oids: BigUint64Array; serials: BigUint64Array }> {
   const buf = await fsp.readFile(file);
   const n = buf.length / 16;

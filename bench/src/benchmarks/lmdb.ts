@@ -1,6 +1,6 @@
 /** lmdb references (where the native module loads): durable small commits and random gets. */
 import * as path from 'node:path';
-import type { Benchmark, BenchContext } from '../harness/context.js';
+import type { Benchmark } from '../harness/context.js';
 import { UnavailableError } from '../harness/context.js';
 import { nowMs, yieldLoop } from '../harness/io.js';
 import { keyPicker, loopMetrics, oidKey, payloads, RECORDS_PER_TXN, timedLoops } from '../harness/workload.js';
@@ -8,14 +8,13 @@ import { keyPicker, loopMetrics, oidKey, payloads, RECORDS_PER_TXN, timedLoops }
 type LmdbModule = typeof import('lmdb');
 type LmdbDb = ReturnType<LmdbModule['open']>;
 
-async function openLmdb(ctx: BenchContext, dir: string): Promise<LmdbDb> {
+async function openLmdb(dir: string): Promise<LmdbDb> {
   let mod: LmdbModule;
   try {
     mod = await import('lmdb');
   } catch (error) {
     throw new UnavailableError(`lmdb does not load here: ${error instanceof Error ? error.message : String(error)}`);
   }
-  void ctx;
   return mod.open({ path: dir, encoding: 'binary', keyEncoding: 'binary', compression: false });
 }
 
@@ -23,7 +22,7 @@ async function openLmdb(ctx: BenchContext, dir: string): Promise<LmdbDb> {
 export const lmdbCommit: Benchmark = async (ctx) => {
   const concurrency = ctx.num('concurrency', 1);
   const seconds = ctx.num('seconds', 3);
-  const db = await openLmdb(ctx, path.join(ctx.scratch, 'lmdb'));
+  const db = await openLmdb(path.join(ctx.scratch, 'lmdb'));
   const data = payloads();
   let next = 1n;
   ctx.markBaseline();
@@ -42,7 +41,7 @@ export const lmdbCommit: Benchmark = async (ctx) => {
 /** Dataset: `count` keys (oids 1..count) with 200-byte values. */
 export const lmdbDataset: Benchmark = async (ctx) => {
   const count = ctx.num('count');
-  const db = await openLmdb(ctx, path.join(ctx.scratch, 'lmdb'));
+  const db = await openLmdb(path.join(ctx.scratch, 'lmdb'));
   const data = payloads();
   const start = nowMs();
   for (let first = 1; first <= count; first += 10_000) {
@@ -59,7 +58,7 @@ export const lmdbDataset: Benchmark = async (ctx) => {
 export const lmdbLoad: Benchmark = async (ctx) => {
   const count = ctx.num('count');
   const seconds = ctx.num('seconds', 3);
-  const db = await openLmdb(ctx, path.join(ctx.dataset(ctx.str('dataset')), 'lmdb'));
+  const db = await openLmdb(path.join(ctx.dataset(ctx.str('dataset')), 'lmdb'));
   const pick = keyPicker(count);
   ctx.markBaseline();
   let i = 0;

@@ -43,7 +43,14 @@ export async function runJobs(
     }
     await fsp.mkdir(dir, { recursive: true });
     const start = Date.now();
-    const result = await runTrial({ bench: def.bench, params: def.params, scratch: dir, datasets: {} }, def.timeoutSec ?? 900);
+    let result = await runTrial({ bench: def.bench, params: def.params, scratch: dir, datasets: {} }, def.timeoutSec ?? 900);
+    if (!result.ok && result.unavailable && result.reason.includes('does not load')) {
+      log(`  dataset ${name}: ${shortReason(result.reason)}; retrying in 20 s`);
+      await new Promise((resolve) => setTimeout(resolve, 20_000));
+      await fsp.rm(dir, { recursive: true, force: true });
+      await fsp.mkdir(dir, { recursive: true });
+      result = await runTrial({ bench: def.bench, params: def.params, scratch: dir, datasets: {} }, def.timeoutSec ?? 900);
+    }
     const secs = ((Date.now() - start) / 1000).toFixed(1);
     let state: DatasetState;
     if (result.ok) {
@@ -70,6 +77,7 @@ export async function runJobs(
     const samples: Record<string, number[]> = {};
     const errors: string[] = [];
     let trials = 0;
+    let retried = false;
     if (unavailable === undefined) {
       for (let t = 0; t < job.trials; t += 1) {
         const scratch = await fsp.mkdtemp(path.join(root, 'trial-'));
@@ -79,6 +87,14 @@ export async function runJobs(
             result = await runTrial({ bench: job.prepare.bench, params: job.prepare.params, scratch, datasets: dirs }, job.timeoutSec ?? 900);
           }
           if (result.ok) result = await runTrial({ bench: job.bench, params: job.params, scratch, datasets: dirs }, job.timeoutSec ?? 300);
+          if (!result.ok && result.unavailable && result.reason.includes('does not load') && !retried) {
+            // Another session may be rebuilding the engine right now: wait once, then try again.
+            retried = true;
+            log(`  ${shortReason(result.reason)}; retrying in 20 s`);
+            await new Promise((resolve) => setTimeout(resolve, 20_000));
+            t -= 1;
+            continue;
+          }
           if (result.ok) {
             trials += 1;
             for (const [k, v] of Object.entries(result.metrics)) (samples[k] ??= []).push(v);
