@@ -295,6 +295,22 @@ export function buildPlan(sizes: PlanSizes): Plan {
     }
   }
 
+  // ---- blob memory versus blob size: the same RSS growth for the smallest and the largest blob
+  const smallest = sizes.blobSizes[0];
+  const biggest = sizes.blobSizes[sizes.blobSizes.length - 1];
+  if (smallest !== undefined && biggest !== undefined && biggest > smallest) {
+    for (const engine of ENGINES) {
+      if (engine === 'memory') continue;
+      const label = ENGINE_LABEL[engine];
+      const big = keyOf('engine.blob', { engine, size: biggest, api: 'db', pair: true });
+      const small = keyOf('engine.blob', { engine, size: smallest, api: 'db', pair: true });
+      fig({
+        id: `blob.rss-scaling.${engine}`, group: 'blob', engine, name: `${label}: blob RSS growth at ${sizeLabel(biggest)} versus ${sizeLabel(smallest)} (1× = independent of blob size)`, unit: 'MiB',
+        value: m(big, 'rssGrowthMiB', `${label} RSS growth, ${sizeLabel(biggest)}`), reference: m(small, 'rssGrowthMiB', `${label} RSS growth, ${sizeLabel(smallest)}`),
+      });
+    }
+  }
+
   // ---- partial update
   const p = sizeLabel(sizes.partialBytes);
   for (const engine of ENGINES) {
