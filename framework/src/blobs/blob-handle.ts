@@ -42,6 +42,7 @@ export class BlobHandleImpl implements BlobHandle {
   readonly #owner: HandleOwner;
   #position = 0;
   #state: HandleState = 'open';
+  #queue: Promise<unknown> = Promise.resolve();
   #closing: Promise<void> | undefined;
 
   constructor(mode: BlobMode, source: ByteSource | ByteSink, locator: Locator, owner: HandleOwner) {
@@ -62,10 +63,13 @@ export class BlobHandleImpl implements BlobHandle {
 
   async read(length: number = DEFAULT_READ): Promise<Uint8Array> {
     this.#usable();
-    if (this.mode === 'w' || this.mode === 'a') {
-      throw new InvalidArgumentError(`a handle opened with '${this.mode}' is not readable; use 'r+'`);
-    }
+    this.#assertReadable();
     assertNonNegativeInteger(length, 'length');
+    return this.#serially(() => this.#read(length));
+  }
+
+  async #read(length: number): Promise<Uint8Array> {
+    this.#usable();
     const available = Math.max(0, this.#source.size() - this.#position);
     const target = new Uint8Array(Math.min(length, available));
     let filled = 0;
@@ -83,6 +87,11 @@ export class BlobHandleImpl implements BlobHandle {
     const sink = this.#sink();
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
     if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('write() takes a Uint8Array or a string');
+    return this.#serially(() => this.#write(sink, bytes));
+  }
+
+  async #write(sink: ByteSink, bytes: Uint8Array): Promise<number> {
+    this.#usable();
     if (this.mode === 'a') this.#position = sink.size();
     await sink.write(bytes, this.#position);
     this.#position += bytes.length;
@@ -115,14 +124,13 @@ export class BlobHandleImpl implements BlobHandle {
     this.#usable();
     if (!this.#owner.features.truncate) throw new NotSupportedError('truncate', this.#owner.engineName);
     const sink = this.#sink();
-    const target = size ?? this.#position;
-    assertNonNegativeInteger(target, 'size');
-    await sink.truncate(target);
+    if (size !== undefined) assertNonNegativeInteger(size, 'size');
+    await this.#serially(() => sink.truncate(size ?? this.#position));
   }
 
   async flush(): Promise<void> {
     this.#usable();
-    if (this.writable) await this.#owner.flushWriter(this);
+    if (this.writable) await this.#serially(() => this.#owner.flushWriter(this));
   }
 
   close(): Promise<void> {
@@ -146,11 +154,12 @@ export class BlobHandleImpl implements BlobHandle {
 
   createReadStream(options: { start?: number; end?: number; highWaterMark?: number } = {}): Readable {
     this.#usable();
+    this.#assertReadable();
     const start = options.start ?? 0;
     assertNonNegativeInteger(start, 'start');
     if (options.end !== undefined) assertNonNegativeInteger(options.end, 'end');
     const chunk = options.highWaterMark ?? DEFAULT_CHUNK;
-    assertNonNegativeInteger(chunk, 'highWaterMark');
+    if (!Number.isSafeInteger(chunk) || chunk < 1) throw new InvalidArgumentError(`highWaterMark must be a positive integer, got ${String(chunk)}`);
     let position = start;
     const source = this.#source;
     const isOpen = (): boolean => this.#state === 'open';
@@ -187,8 +196,9 @@ export class BlobHandleImpl implements BlobHandle {
       write: (chunk: Buffer, _encoding, callback) => {
         this.write(chunk).then(() => callback(), callback);
       },
+      // Ending the stream flushes: for handlertons that commit on flush, pipeline() then stores the data.
       final: (callback) => {
-        callback();
+        this.flush().then(() => callback(), callback);
       },
     });
   }
@@ -198,6 +208,22 @@ export class BlobHandleImpl implements BlobHandle {
       await this.#source.release();
     } finally {
       await this.#owner.handleClosed(this);
+    }
+  }
+
+  /** Runs handle operations one after another, so unawaited writes land in call order. */
+  #serially<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(operation, operation);
+    this.#queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  #assertReadable(): void {
+    if (this.mode === 'w' || this.mode === 'a') {
+      throw new InvalidArgumentError(`a handle opened with '${this.mode}' is not readable; use 'r+'`);
     }
   }
 

@@ -1,7 +1,7 @@
 /** What every blob view of one database shares: the handlerton, the locator codec and revision ids. */
 import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
 import type { Clock } from '../contracts/context.js';
-import type { Tid } from '../contracts/ids.js';
+import type { BlobId, Tid } from '../contracts/ids.js';
 import { nextTid } from '../contracts/ids.js';
 import { handlertonId, type LocatorCodec } from '../contracts/locator.js';
 
@@ -14,6 +14,7 @@ export class BlobServices {
   #lastRevision: Tid = 0n;
   /** Commits in flight, by tid: their records may be visible before their blob revisions are. */
   readonly #committing = new Map<Tid, Promise<void>>();
+  readonly #locks = new Map<BlobId, Promise<void>>();
 
   constructor(blobs: BlobHandlerton, codec: LocatorCodec, clock: Clock) {
     this.blobs = blobs;
@@ -44,6 +45,21 @@ export class BlobServices {
   /** Resolves once the commit of `revision` (if one is in flight) has settled. */
   async settled(revision: Tid): Promise<void> {
     await this.#committing.get(revision);
+  }
+
+  /** Runs `operation` alone among operations on the same blob (own commits of the non-data modes). */
+  exclusive<T>(blobId: BlobId, operation: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(blobId) ?? Promise.resolve();
+    const run = previous.then(operation, operation);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#locks.set(blobId, tail);
+    void tail.then(() => {
+      if (this.#locks.get(blobId) === tail) this.#locks.delete(blobId);
+    });
+    return run;
   }
 
   /** A fresh revision id for handlertons that commit on their own (greater than `after`). */

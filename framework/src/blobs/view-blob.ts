@@ -28,6 +28,8 @@ export interface BlobViewHost {
   blobTransaction(): BlobTransaction;
   /** Records that this blob has uncommitted data to commit with the view. */
   blobModified(blob: ViewBlob): void;
+  /** Registers an open under way: the view waits for it before it expires handles. */
+  track<T>(operation: Promise<T>): Promise<T>;
 }
 
 /** A blob within one view. */
@@ -43,6 +45,9 @@ export class ViewBlob implements Blob, HandleOwner {
   /** Readers of this view's uncommitted data: they end with the transaction. */
   readonly #draftReaders = new WeakSet<BlobHandleImpl>();
   #writer: BlobHandleImpl | null = null;
+  /** Opens under way, counted before their first await so that the lock rule holds for concurrent opens. */
+  #writerOpening = false;
+  #readersOpening = 0;
   #draft: BlobDraft | null = null;
   /** For non-data-transactional modes: the private transaction of the current draft. */
   #ownTxn: BlobTransaction | null = null;
@@ -73,15 +78,16 @@ export class ViewBlob implements Blob, HandleOwner {
   async open(mode: BlobMode): Promise<BlobHandle> {
     this.#host.ensureActive();
     if (!MODES.includes(mode)) throw new InvalidArgumentError(`blob open mode must be one of ${MODES.join(', ')}, got ${String(mode)}`);
-    return mode === 'r' ? this.#openReader() : this.#openWriter(mode);
+    return this.#host.track(mode === 'r' ? this.#openReader() : this.#openWriter(mode));
   }
 
   /** Opens a reader of a specific committed revision (through a locator). */
   async openRevision(revision: Tid): Promise<BlobHandle> {
     this.#host.ensureActive();
-    if (this.#writer !== null) throw new BlobLockedError(`blob ${this.oid} is already opened for writing`);
-    const source = await this.#revisionSource(revision);
-    return this.#track(new BlobHandleImpl('r', source, this.#mint(revision, false, false), this));
+    this.#assertNoWriter();
+    return this.#host.track(
+      this.#revisionSource(revision).then((source) => this.#track(new BlobHandleImpl('r', source, this.#mint(revision, false, false), this))),
+    );
   }
 
   locator(access: { write?: boolean; append?: boolean } = {}): Locator {
@@ -115,35 +121,52 @@ export class ViewBlob implements Blob, HandleOwner {
   }
 
   async #openReader(): Promise<BlobHandle> {
-    if (this.#writer !== null) throw new BlobLockedError(`blob ${this.oid} is already opened for writing`);
+    this.#assertNoWriter();
     const draft = this.#draft;
     if (draft !== null) {
       const handle = this.#track(new BlobHandleImpl('r', draftSink(() => draft), this.#mint(this.baseRevision, false, false), this));
       this.#draftReaders.add(handle);
       return handle;
     }
-    const services = this.#host.services;
-    const revision = services.dataTransactional ? this.baseRevision : ((await services.blobs.latestRevision(this.blobId)) ?? 0n);
-    const source = await this.#revisionSource(revision);
-    return this.#track(new BlobHandleImpl('r', source, this.#mint(revision, false, false), this));
+    // Claim a reader slot before the first await, so a concurrent writer open sees it.
+    this.#readersOpening += 1;
+    try {
+      const services = this.#host.services;
+      const revision = services.dataTransactional ? this.baseRevision : ((await services.blobs.latestRevision(this.blobId)) ?? 0n);
+      const source = await this.#revisionSource(revision);
+      return this.#track(new BlobHandleImpl('r', source, this.#mint(revision, false, false), this));
+    } finally {
+      this.#readersOpening -= 1;
+    }
   }
 
   async #openWriter(mode: Exclude<BlobMode, 'r'>): Promise<BlobHandle> {
     if (this.#host.readOnly) throw new ReadOnlyError(`cannot open blob ${this.oid} with '${mode}' in a read-only snapshot`);
     const caps = this.#host.services.blobs.capabilities;
     if (mode === 'a' && !caps.append) throw new NotSupportedError('append', this.engineName);
-    if (this.#writer !== null) throw new BlobLockedError(`blob ${this.oid} is already opened for writing`);
-    if (this.#readers.size > 0) throw new BlobLockedError(`blob ${this.oid} is already opened for reading`);
-    if (this.#draft === null) {
-      const base = mode === 'w' ? null : await this.#committedBase();
-      this.#draft = await this.#host.services.blobs.createDraft(this.#draftTransaction(), this.blobId, this.oid, base);
-    } else if (mode === 'w') {
-      await this.#draft.truncate(0);
+    this.#assertNoWriter();
+    if (this.#readers.size > 0 || this.#readersOpening > 0) throw new BlobLockedError(`blob ${this.oid} is already opened for reading`);
+    // Claim the writer slot before the first await, so a concurrent open sees the blob as locked.
+    this.#writerOpening = true;
+    try {
+      if (this.#draft === null) {
+        const base = mode === 'w' ? null : await this.#committedBase();
+        if (base !== null) await this.#host.services.settled(base);
+        this.#draft = await this.#host.services.blobs.createDraft(this.#draftTransaction(), this.blobId, this.oid, base);
+      } else if (mode === 'w') {
+        await this.#draft.truncate(0);
+      }
+    } finally {
+      this.#writerOpening = false;
     }
     this.#host.blobModified(this);
     const handle = new BlobHandleImpl(mode, draftSink(() => this.#requireDraft()), this.#mint(this.baseRevision, true, mode === 'a'), this);
     this.#writer = handle;
     return handle;
+  }
+
+  #assertNoWriter(): void {
+    if (this.#writer !== null || this.#writerOpening) throw new BlobLockedError(`blob ${this.oid} is already opened for writing`);
   }
 
   /** A source over committed `revision` (empty for 0), waiting out a commit still publishing it. */
@@ -175,7 +198,12 @@ export class ViewBlob implements Blob, HandleOwner {
   }
 
   /** Commits the current draft as a new revision on its own (transactional / nontransactional modes). */
-  async #commitOwn(): Promise<void> {
+  #commitOwn(): Promise<void> {
+    // One own-commit per blob at a time: each releases exactly the revision it replaced.
+    return this.#host.services.exclusive(this.blobId, () => this.#commitOwnNow());
+  }
+
+  async #commitOwnNow(): Promise<void> {
     const services = this.#host.services;
     const txn = this.#ownTxn!;
     const previous = (await services.blobs.latestRevision(this.blobId)) ?? 0n;

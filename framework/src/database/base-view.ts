@@ -1,7 +1,7 @@
 /** What transactions and snapshots share: consistent reads at one tid and the blobs seen through them. */
 import type { BlobTransaction } from '../contracts/blob-handlerton.js';
 import type { DbRecord, ReadView } from '../contracts/database.js';
-import { isHandlertonError, POSKeyError } from '../contracts/errors.js';
+import { InvalidConfigError, isHandlertonError, POSKeyError } from '../contracts/errors.js';
 import type { Oid, Tid } from '../contracts/ids.js';
 import { assertU64 } from '../contracts/ids.js';
 import type { LoadedRecord, RecordInput } from '../contracts/records.js';
@@ -23,6 +23,8 @@ export abstract class BaseView implements ReadView, BlobViewHost {
   readonly services: BlobServices;
   protected readonly storage: RuntimeStorage;
   protected readonly blobsByOid = new Map<Oid, ViewBlob>();
+  readonly #blobLoads = new Map<Oid, Promise<ViewBlob>>();
+  readonly #pending = new Set<Promise<unknown>>();
   abstract readonly readOnly: boolean;
 
   constructor(storage: RuntimeStorage, services: BlobServices, tid: Tid) {
@@ -51,11 +53,40 @@ export abstract class BaseView implements ReadView, BlobViewHost {
   async blob(oid: Oid): Promise<ViewBlob> {
     this.ensureActive();
     assertU64(oid, 'oid');
-    const existing = this.blobsByOid.get(oid);
-    if (existing !== undefined) return existing;
+    let loading = this.#blobLoads.get(oid);
+    if (loading === undefined) {
+      // Cache the promise, not the result: two concurrent blob(oid) calls must share one ViewBlob.
+      loading = this.#loadBlob(oid);
+      this.#blobLoads.set(oid, loading);
+      loading.catch(() => this.#blobLoads.delete(oid));
+    }
+    return loading;
+  }
+
+  /** Runs an operation that may create handles; the view waits for it before expiring handles. */
+  track<T>(operation: Promise<T>): Promise<T> {
+    this.#pending.add(operation);
+    const done = (): void => void this.#pending.delete(operation);
+    operation.then(done, done);
+    return operation;
+  }
+
+  /** Forgets the ViewBlob of `oid` (after a delete in this view). */
+  protected forgetBlob(oid: Oid): void {
+    this.#blobLoads.delete(oid);
+    this.blobsByOid.delete(oid);
+  }
+
+  async #loadBlob(oid: Oid): Promise<ViewBlob> {
     const found = await this.viewRecord(oid);
     if (found === undefined) throw new POSKeyError(`blob ${oid} does not exist as of tid ${this.tid}`, oid);
     let ref = blobRefOf({ ...found.record, oid });
+    if (ref.handlerton !== this.services.blobs.name) {
+      throw new InvalidConfigError(
+        `blob ${oid} is stored in blob handlerton "${ref.handlerton}", but this database uses "${this.services.blobs.name}"`,
+        'blobs',
+      );
+    }
     if (!this.services.dataTransactional) {
       // The record names no revision in these modes: the blob's latest revision is what the view sees.
       ref = { ...ref, revision: (await this.services.blobs.latestRevision(ref.blobId)) ?? 0n };
@@ -84,6 +115,8 @@ export abstract class BaseView implements ReadView, BlobViewHost {
 
   /** Ends the blob handles of this view: all of them, or only those tied to uncommitted data. */
   protected async expireBlobHandles(all: boolean): Promise<void> {
+    // Opens already under way finish first, so that every handle they create is expired too.
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
     await Promise.all([...this.blobsByOid.values()].map((blob) => blob.expireHandles(all)));
   }
 }

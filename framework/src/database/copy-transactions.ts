@@ -34,6 +34,7 @@ export async function copyTransactions(source: EnginePair, destination: EnginePa
   if (!source.storage.capabilities.iterator) throw new NotSupportedError('iterator', source.storage.name);
   if (!destination.storage.capabilities.restore) throw new NotSupportedError('restore', destination.storage.name);
   if (destination.storage.lastTransaction() !== 0n) throw new InvalidArgumentError('the destination storage must be empty');
+
   const blobIds = new Map<BlobId, BlobId>();
   const totals = { transactions: 0, records: 0, blobRevisions: 0, blobBytes: 0 };
   for await (const txn of source.storage.iterator()) {
@@ -48,6 +49,7 @@ export async function copyTransactions(source: EnginePair, destination: EnginePa
         if (rec.record !== null) {
           const refs: BlobRef[] = [];
           for (const ref of rec.record.refs.blobs) {
+            await refuseUnreplayable(source.blobs, ref);
             const mapped = await mapBlob(ref, blobIds, destination.blobs);
             if (ref.revision === txn.tid && ref.revision !== 0n) {
               totals.blobBytes += await copyRevision(source.blobs, ref, destination.blobs, blobTxn, mapped.blobId, rec.oid);
@@ -75,6 +77,18 @@ export async function copyTransactions(source: EnginePair, destination: EnginePa
     totals.blobRevisions += drafts;
   }
   return { ...totals, blobIds };
+}
+
+/**
+ * The framework's blob objects in the transactional / nontransactional modes name revision 0 and
+ * keep their data in the blob's latest revision, outside the storage's history: such a blob cannot
+ * be replayed transaction by transaction.
+ */
+async function refuseUnreplayable(blobs: BlobHandlerton, ref: BlobRef): Promise<void> {
+  if (ref.revision !== 0n || blobs.capabilities.mode === 'dataTransactional') return;
+  if ((await blobs.latestRevision(ref.blobId)) !== null) {
+    throw new NotSupportedError(`copy of ${blobs.capabilities.mode} blob data (blob ${ref.blobId} is not in the storage's history)`, blobs.name);
+  }
 }
 
 async function mapBlob(ref: BlobRef, blobIds: Map<BlobId, BlobId>, blobs: BlobHandlerton): Promise<BlobRef> {

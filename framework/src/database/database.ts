@@ -112,7 +112,9 @@ export class DatabaseImpl implements Database {
   async snapshot(at?: Tid): Promise<Snapshot> {
     this.#open();
     if (at !== undefined) assertU64(at, 'at');
-    const snapshot = new DbSnapshot(this.#storage, this.#services, at ?? this.#storage.lastTransaction());
+    // A snapshot never reaches past the last commit: later commits must not show up in it.
+    const last = this.#storage.lastTransaction();
+    const snapshot = new DbSnapshot(this.#storage, this.#services, at === undefined || at > last ? last : at);
     this.#snapshots.add(snapshot);
     const close = snapshot.close.bind(snapshot);
     snapshot.close = async () => {
@@ -153,8 +155,20 @@ export class DatabaseImpl implements Database {
     const last = this.#storage.lastTransaction();
     if (packTid > last + 1n) packTid = last + 1n;
     const blobs = this.#services.blobs;
+    const dataTransactional = this.#services.dataTransactional;
     const result = await this.#storage.pack(packTid, {
-      releaseBlobRefs: (refs) => blobs.releaseReferences(refs.filter((ref) => ref.handlerton === blobs.name)),
+      releaseBlobRefs: async (refs) => {
+        const ours = refs.filter((ref) => ref.handlerton === blobs.name);
+        if (!dataTransactional) {
+          // In the non-data modes a blob object's record names revision 0 and holds its blob's latest
+          // revision; when pack drops that record (the object was deleted), the latest revision goes too.
+          for (const ref of ours.filter((r) => r.revision === 0n)) {
+            const latest = await blobs.latestRevision(ref.blobId);
+            if (latest !== null) ours.push({ ...ref, revision: latest });
+          }
+        }
+        await blobs.releaseReferences(ours.filter((ref) => ref.revision !== 0n));
+      },
     });
     await blobs.reclaim();
     return result;
@@ -175,15 +189,29 @@ export class DatabaseImpl implements Database {
   }
 
   async #close(): Promise<void> {
-    for (const tx of [...this.#transactions]) await tx.abort();
-    for (const snapshot of [...this.#snapshots]) await snapshot.close();
-    for (const handle of [...this.#detachedHandles]) await handle.close();
-    try {
-      await this.#services.blobs.close();
-    } finally {
-      await this.#storage.close();
-      await this.#onClose?.();
+    // Commits under way finish first (closing under them would drop prepared blob data); the rest abort.
+    for (const tx of [...this.#transactions]) {
+      if (tx.active) await tx.abort();
+      else await tx.ended;
     }
+    const steps: (() => Promise<void>)[] = [
+      ...[...this.#snapshots].map((snapshot) => () => snapshot.close()),
+      ...[...this.#detachedHandles].map((handle) => () => handle.close()),
+      () => this.#services.blobs.close(),
+      () => this.#storage.close(),
+      async () => this.#onClose?.(),
+    ];
+    // Every step runs even when an earlier one fails (a held lock must always be released); the first error is rethrown.
+    let failure: unknown;
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (error) {
+        failure ??= error;
+        this.#logger.error({ err: String(error) }, 'error while closing the database');
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   #open(): void {

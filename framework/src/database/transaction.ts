@@ -12,6 +12,7 @@ import {
   InvalidLocatorError,
   NotSupportedError,
   POSKeyError,
+  StorageIOError,
   TransactionClosedError,
 } from '../contracts/errors.js';
 import type { Oid, Tid } from '../contracts/ids.js';
@@ -45,6 +46,13 @@ export class DbTransaction extends BaseView implements Transaction {
   readonly #blobTxn: BlobTransaction = blobTransaction();
   readonly #onEnd: (tx: DbTransaction) => void;
   #state: TxState = 'active';
+  /** Set once tpcFinish was called: from then on the blob transaction is never rolled back. */
+  #finishAttempted = false;
+  /** Set once tpcFinish returned: the transaction is committed in the storage. */
+  #storageFinished = false;
+  readonly #deletedBlobs = new Set<Oid>();
+  #settleEnded!: () => void;
+  readonly #ended = new Promise<void>((resolve) => (this.#settleEnded = resolve));
 
   constructor(
     storage: RuntimeStorage,
@@ -107,6 +115,14 @@ export class DbTransaction extends BaseView implements Transaction {
     this.ensureActive();
     assertU64(oid, 'oid');
     if (!this.storage.capabilities.externalGC) throw new NotSupportedError('externalGC', this.storage.name);
+    const blob = this.blobsByOid.get(oid);
+    if (blob !== undefined) {
+      // A deleted blob object commits no new revision: its handles end and its draft is not stored.
+      await blob.expireHandles(true);
+      this.#deletedBlobs.add(oid);
+      this.#modifiedBlobs.delete(blob);
+      this.forgetBlob(oid);
+    }
     const pending = this.#writes.get(oid);
     if (pending?.record === null) return;
     if (pending !== undefined && pending.serial === ZERO_TID) {
@@ -151,11 +167,13 @@ export class DbTransaction extends BaseView implements Transaction {
       this.#state = 'committed';
       return tid;
     } catch (error) {
-      this.#state = 'aborted';
-      await this.services.blobs.rollback(this.#blobTxn);
+      this.#state = this.#storageFinished ? 'committed' : 'aborted';
+      // Before tpcFinish nothing is visible: discard the blob drafts. After it, never: a prepared
+      // revision the storage may already reference is left for recover() at the next open.
+      if (!this.#finishAttempted) await this.services.blobs.rollback(this.#blobTxn);
       throw error;
     } finally {
-      this.#onEnd(this);
+      this.#end();
     }
   }
 
@@ -169,8 +187,18 @@ export class DbTransaction extends BaseView implements Transaction {
     } catch (error) {
       this.#logger.error({ err: String(error) }, 'blob rollback failed during abort');
     } finally {
-      this.#onEnd(this);
+      this.#end();
     }
+  }
+
+  /** Resolves once the transaction has committed or aborted (never rejects). */
+  get ended(): Promise<void> {
+    return this.#ended;
+  }
+
+  #end(): void {
+    this.#settleEnded();
+    this.#onEnd(this);
   }
 
   protected override async viewRecord(oid: Oid): Promise<ViewRecord | undefined> {
@@ -180,7 +208,7 @@ export class DbTransaction extends BaseView implements Transaction {
   }
 
   async #twoPhaseCommit(): Promise<Tid> {
-    const dataBlobs = this.services.dataTransactional ? [...this.#modifiedBlobs].filter((b) => b.hasDraft) : [];
+    const dataBlobs = this.services.dataTransactional ? [...this.#modifiedBlobs].filter((b) => b.hasDraft && !this.#deletedBlobs.has(b.oid)) : [];
     if (this.#writes.size === 0 && dataBlobs.length === 0) return this.tid;
     const txn = storageTransaction(this.#meta);
     const tid = await this.storage.tpcBegin(txn);
@@ -220,15 +248,32 @@ export class DbTransaction extends BaseView implements Transaction {
       await this.storage.tpcVote(txn);
     } catch (error) {
       await this.storage.tpcAbort(txn);
+      await this.services.blobs.rollback(this.#blobTxn);
       throw error;
     }
-    const committed = await this.storage.tpcFinish(txn);
+    this.#finishAttempted = true;
+    let committed: Tid;
+    try {
+      committed = await this.storage.tpcFinish(txn);
+    } catch (error) {
+      await this.storage.tpcAbort(txn);
+      throw new StorageIOError(
+        `the storage failed while finishing the commit of tid ${tid}; whether it committed is known after a reopen (prepared blob data is kept for recovery)`,
+        { cause: error },
+      );
+    }
+    this.#storageFinished = true;
+    // Drafts nobody committed (a blob deleted in this transaction) are discarded.
+    if (!prepared) await this.services.blobs.rollback(this.#blobTxn);
     if (prepared) {
       try {
         await this.services.blobs.commit(this.#blobTxn);
       } catch (error) {
-        this.#logger.error({ err: String(error), tid: committed.toString() }, 'blob commit failed after the storage committed; reopen recovers it');
-        throw error;
+        this.#logger.error({ err: String(error), tid: committed.toString() }, 'blob commit failed after the storage committed');
+        throw new StorageIOError(
+          `transaction ${committed} committed, but its blob revisions could not be published; reopen the database to recover them`,
+          { cause: error },
+        );
       }
     }
     return committed;
