@@ -180,7 +180,8 @@ function invokedAsMain(): boolean {
   }
 }
 
-if (invokedAsMain()) {
+/** Runs the CLI for this process: arguments from process.argv, result in process.exitCode. */
+export function runFromCommandLine(): void {
   // A case that timed out may still settle later; never let that kill the whole run.
   process.on('unhandledRejection', (reason) => {
     console.error(`warning: a promise rejected after its case ended: ${describeError(reason)}`);
@@ -195,3 +196,5 @@ if (invokedAsMain()) {
     },
   );
 }
+
+if (invokedAsMain()) runFromCommandLine();
