@@ -65,7 +65,7 @@ export function buildCharts(figures: readonly Figure[]): ChartFile[] {
     svg: ratioChart(
       'Throughput relative to the reference, per workload',
       throughput.map((f) => ({
-        label: f.name.length > 74 ? `${f.name.slice(0, 72)}…` : f.name,
+        label: f.name.length > 66 ? `${f.name.slice(0, 64)}…` : f.name,
         ratio: f.ratio,
         met: f.met,
         ...(f.targetRatio !== undefined ? { target: f.targetRatio } : {}),

@@ -127,7 +127,7 @@ export interface RatioBar {
 /** Renders horizontal bars of ratios on a log axis, diverging from 1×, with target ticks. */
 export function ratioChart(title: string, bars: readonly RatioBar[]): string {
   const rowH = 22;
-  const left = 470;
+  const left = 480;
   const right = 80;
   const width = 1000;
   const top = 50;
