@@ -60,6 +60,8 @@ export class FileStorage2 implements Storage {
   private lastTid: bigint;
   private lastAssignedTid: bigint;
   private nextOid: bigint;
+  /** No segment, queued transaction or write holds an oid above this one (a store of a higher oid needs no lookup). */
+  private maxWrittenOid: bigint;
   private readonly commitLock = new Mutex();
   private current: TxnState | null = null;
   /** Transactions waiting in tpcBegin for the commit lock, and those aborted while waiting. */
@@ -109,6 +111,7 @@ export class FileStorage2 implements Storage {
     this.lastTid = last;
     this.lastAssignedTid = last;
     this.nextOid = maxOid + 1n > 1n ? maxOid + 1n : 1n; // oid 0 is the root: never handed out
+    this.maxWrittenOid = maxOid;
   }
 
   /** The capability manifest of a FileStorage2 opened with `readOnly`. */
@@ -374,6 +377,7 @@ export class FileStorage2 implements Storage {
   }
 
   private addWrite(state: TxnState, oid: bigint, deleted: boolean, refs: Uint8Array, data: Uint8Array, key: OidKey, prev: number): void {
+    if (oid > this.maxWrittenOid) this.maxWrittenOid = oid;
     const arena = state.arena!;
     const refsAt = refs.length > 0 ? arena.add(refs) : 0;
     const dataAt = data.length > 0 ? arena.add(data) : 0;
@@ -401,6 +405,11 @@ export class FileStorage2 implements Storage {
    * the `prev` pointer of a new revision (stable until this transaction finishes, as it holds the lock).
    */
   private currentRevision(oid: bigint, key = oidKey(oid)): { tid: bigint; deleted: boolean } | null {
+    if (oid > this.maxWrittenOid) {
+      // Never written by anyone: no index can hold it (the common case of a store of a new object).
+      this.foundActiveOff = 0;
+      return null;
+    }
     const pending = this.overlay.get(key);
     if (pending) {
       this.foundActiveOff = pending.off;
