@@ -69,9 +69,9 @@ export async function replayJournal(
     while (pos < size) {
       const problem = await frameAt(reader, pos);
       if (typeof problem === 'string') {
-        const frameEnd = await declaredEnd(reader, pos);
-        const torn = frameEnd > size || frameEnd === size || (await reader.zerosFrom(pos));
-        if (!torn) throw new CorruptionError(`blob refcount journal: ${problem}`, path, pos);
+        // A torn tail has nothing valid after it; a bad frame followed by a valid one is damage
+        // (even when its length field itself was hit), never something to cut off silently.
+        if (await validFrameAfter(reader, pos + 1, size)) throw new CorruptionError(`blob refcount journal: ${problem}`, path, pos);
         await ops.ftruncate(fd, pos);
         await ops.fdatasync(fd);
         break;
@@ -86,11 +86,12 @@ export async function replayJournal(
   }
 }
 
-async function declaredEnd(reader: BlockReader, pos: number): Promise<number> {
-  const header = await reader.bytes(pos, FRAME_HEADER);
-  if (header === null) return Number.MAX_SAFE_INTEGER;
-  const length = new DataView(header.buffer, header.byteOffset, FRAME_HEADER).getUint32(0, true);
-  return pos + FRAME_HEADER + length;
+/** True when a complete, checksum-valid frame starts anywhere in [from, size). */
+async function validFrameAfter(reader: BlockReader, from: number, size: number): Promise<boolean> {
+  for (let at = from; at + FRAME_HEADER <= size; at++) {
+    if (typeof (await frameAt(reader, at)) !== 'string') return true;
+  }
+  return false;
 }
 
 async function frameAt(reader: BlockReader, pos: number): Promise<{ record: JournalRecord; end: number } | string> {

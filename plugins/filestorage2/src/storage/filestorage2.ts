@@ -102,7 +102,8 @@ export class FileStorage2 implements Storage {
     let maxOid = -1n;
     for (const s of sealed) {
       if (s.footer.maxTid > last) last = s.footer.maxTid;
-      if (s.footer.txnCount > 0 && s.footer.maxOid > maxOid) maxOid = s.footer.maxOid;
+      // Every footer counts, even one a pack emptied: its maxOid keeps newOid from handing out an oid again.
+      if (s.footer.maxOid > maxOid) maxOid = s.footer.maxOid;
     }
     if (active) {
       if (active.maxTid > last) last = active.maxTid;
@@ -275,7 +276,9 @@ export class FileStorage2 implements Storage {
     const key = oidKey(oid);
     const cur = this.currentRevision(oid, key);
     const committed = cur && !cur.deleted ? cur.tid : undefined;
-    if ((committed ?? 0n) !== serial) throw new ConflictError(oid, committed, serial);
+    // A deleted object is recreated with serial 0n or with the delete marker's tid (the contract, as ZODB).
+    const recreatesDeleted = cur !== null && cur.deleted && serial === cur.tid;
+    if ((committed ?? 0n) !== serial && !recreatesDeleted) throw new ConflictError(oid, committed, serial);
     this.addWrite(state, oid, false, refsBytes(record), record.data, key, this.foundActiveOff);
   }
 

@@ -179,7 +179,10 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
     const phase1Ms = performance.now() - started;
     // ---- phase 2: copy surviving records in transaction order
     outFd = io.open(outTmp, 'w+');
-    const header: SegmentHeader = { seq: hi.seq, gen: job.gen, coversLo: lo.seq, prevSeq: lo.header.prevSeq, databaseId: job.databaseId, flags: 1 };
+    // The output covers everything its inputs covered: an input that is itself a pack output reaches
+    // down to its own coversLo (retired inputs may still be on disk and must never come back at open).
+    const coversLo = inputs.reduce((low, seg) => (seg.header.coversLo < low ? seg.header.coversLo : low), lo.seq);
+    const header: SegmentHeader = { seq: hi.seq, gen: job.gen, coversLo, prevSeq: lo.header.prevSeq, databaseId: job.databaseId, flags: 1 };
     io.writeAt(outFd, encodeSegmentHeader(header), 0, outTmp);
     let pos = SEGMENT_HEADER_SIZE;
     let removedRevisions = 0;
@@ -203,7 +206,6 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
           pos += copied.bytes.length;
           txnCount++;
         }
-        if (blobBatch.length >= BLOB_BATCH && job.observer) await job.observer.releaseBlobRefs(blobBatch.splice(0));
         sinceYield += view.length;
         if (sinceYield >= YIELD_BYTES) {
           sinceYield = 0;
@@ -213,7 +215,6 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
       }
     }
     out.flush();
-    if (blobBatch.length > 0 && job.observer) await job.observer.releaseBlobRefs(blobBatch.splice(0));
     slots.flush();
     checkStop();
 
@@ -230,6 +231,11 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
     io.rename(outTmp, outPath);
     renamed = true;
     await io.fsyncDir(dir);
+    // Blob references of removed revisions are released only now that the output is published: a pack
+    // that stops earlier (close, I/O error, crash) leaves its inputs and must not have released anything.
+    if (job.observer) {
+      for (let i = 0; i < blobBatch.length; i += BLOB_BATCH) await job.observer.releaseBlobRefs(blobBatch.slice(i, i + BLOB_BATCH));
+    }
     const footer = readFooter(io, outFd, outPath, size);
     if (!footer) throw new CorruptionError('pack output footer did not read back', outPath, size);
     const segment = SealedSegment.load(io, new SegmentFile(io, outFd, outPath, outName), header, footer, size, job.cache);
