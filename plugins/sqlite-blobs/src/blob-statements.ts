@@ -85,6 +85,10 @@ export function blobStatements(conn: SqliteConnection) {
       k.selectFrom('blob_revision').select(['id', 'blob_id', 'revision', 'oid', 'chunk_size', 'size'])
         .where('token', '=', arg<string>('token')),
     ),
+    stillReclaimable: conn.query('r.stillReclaimable', (k) =>
+      k.selectFrom('blob_revision').select(['id'])
+        .where('id', '=', arg<bigint>('id')).where('state', '=', 'committed').where('refcount', '<=', 0n),
+    ),
     reclaimable: conn.query('r.reclaimable', (k) =>
       k.selectFrom('blob_revision').select(['id'])
         .where('state', '=', 'committed').where('refcount', '<=', 0n).where('id', '>', arg<bigint>('after'))

@@ -69,6 +69,7 @@ export class SqliteBlobs implements BlobHandlerton {
   private readonly sql: BlobStatements;
   private readonly txns = new Map<BlobTransaction, TxnState>();
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly conn: SqliteConnection,
@@ -272,14 +273,18 @@ export class SqliteBlobs implements BlobHandlerton {
       if (rows.length === 0) break;
       after = rows[rows.length - 1]!.id;
       for (const { id } of rows) {
-        if (this.conn.openReaders.has(id)) continue;
+        // Decide from the row as it is now, not as the batch read it: a reference or a reader may have
+        // arrived since (the loop yields between rows).
+        const stillFree = (): boolean => !this.conn.openReaders.has(id) && this.sql.stillReclaimable.get({ id }) !== undefined;
         // A revision other revisions read through is retired (invisible) and deleted with its last dependent.
-        const retired = this.conn.writeRelaxed('reclaim', () => {
-          if (this.sql.hasDependents.get({ id }) === undefined) return false;
+        const outcome = this.conn.writeRelaxed('reclaim', () => {
+          if (!stillFree()) return 'kept';
+          if (this.sql.hasDependents.get({ id }) === undefined) return 'drop';
           this.sql.retire.run({ id });
-          return true;
+          return 'retired';
         });
-        if (!retired) await this.dropRows(id, false);
+        if (outcome === 'kept') continue;
+        if (outcome === 'drop' && !(await this.dropRows(id, false, stillFree))) continue;
         count += 1;
       }
       await yieldToLoop();
@@ -318,11 +323,14 @@ export class SqliteBlobs implements BlobHandlerton {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    for (const txn of [...this.txns.keys()]) await this.rollback(txn);
-    this.closed = true;
-    await releaseConnection(this.conn);
+  close(): Promise<void> {
+    // One close, however many callers: a second concurrent close must not release the shared connection twice.
+    this.closing ??= (async () => {
+      for (const txn of [...this.txns.keys()]) await this.rollback(txn);
+      this.closed = true;
+      await releaseConnection(this.conn);
+    })();
+    return this.closing;
   }
 
   private publish(token: string): void {
@@ -349,18 +357,21 @@ export class SqliteBlobs implements BlobHandlerton {
    * its private chunks; otherwise (a reclaimed revision): every chunk no other map references.
    * The row goes first, so the revision is unreadable from then on.
    */
-  private async dropRows(rowId: bigint, draft = true): Promise<void> {
+  private async dropRows(rowId: bigint, draft = true, stillWanted?: () => boolean): Promise<boolean> {
     const end = this.conn.writeRelaxed('dropping a revision', () => {
+      if (stillWanted !== undefined && !stillWanted()) return -1;
       const last = this.chunks.chunkCount(rowId);
       this.sql.deleteRow.run({ id: rowId });
       return last;
     });
+    if (end < 0) return false;
     for (let from = 0; from < end; from += DROP_BATCH) {
       const to = Math.min(end, from + DROP_BATCH);
       if (draft) this.chunks.dropDraftRange(rowId, from, to);
       else this.chunks.dropRevisionRange(rowId, from, to);
       await yieldToLoop();
     }
+    return true;
   }
 
   /** Revision row `rowId` and its base chain, with how much of each base shows through. */

@@ -90,6 +90,9 @@ export class SqliteStorage implements Storage {
   private lastTid: Tid;
   private lastIssued: Tid;
   private nextOid: Oid;
+  /** Transactions waiting in tpcBegin for the commit lock, and those aborted while waiting. */
+  private readonly waiting = new Set<StorageTransaction>();
+  private readonly abandoned = new Set<StorageTransaction>();
   /** Largest oid with a stored revision: anything above it has none. */
   private maxStoredOid: Oid;
   private readonly serials = new SerialCache();
@@ -105,7 +108,10 @@ export class SqliteStorage implements Storage {
     this.sql = storageStatements(conn);
     this.lastTid = this.sql.maxTid.get()?.tid ?? 0n;
     this.lastIssued = this.lastTid;
-    const maxOid = this.sql.maxOid.get()?.oid;
+    const stored = this.sql.maxOid.get()?.oid;
+    // A pack can remove every row of the highest oid: the high-water mark it saved keeps newOid from reusing it.
+    const saved = oidHighWater(conn);
+    const maxOid = stored === undefined || stored === null ? saved : saved !== undefined && saved > stored ? saved : stored;
     this.nextOid = maxOid === undefined || maxOid === null || maxOid < 1n ? 1n : maxOid + 1n; // oid 0 is the root: never handed out
     this.maxStoredOid = maxOid === undefined || maxOid === null ? -1n : maxOid;
   }
@@ -180,9 +186,19 @@ export class SqliteStorage implements Storage {
       assertU64(tid, 'tid');
       checkSqlInt(tid, 'tid');
     }
+    if (this.waiting.has(txn)) throw new StorageTransactionError('tpcBegin: this transaction is already waiting to begin');
     const extension = encodeExtension(txn);
-    await this.conn.throttle();
-    await this.lock.acquire();
+    this.waiting.add(txn);
+    try {
+      await this.conn.throttle();
+      await this.lock.acquire();
+    } finally {
+      this.waiting.delete(txn);
+    }
+    if (this.abandoned.delete(txn)) {
+      this.lock.release();
+      throw new StorageTransactionError('tpcBegin: the transaction was aborted while it waited for the commit lock');
+    }
     if (this.closed) {
       this.lock.release();
       throw new StorageClosedError('tpcBegin: the storage was closed');
@@ -212,7 +228,8 @@ export class SqliteStorage implements Storage {
     if (current === undefined) {
       if (serial !== 0n) throw new ConflictError(oid, undefined, serial, 'the object does not exist');
     } else if (current.deleted) {
-      throw new ConflictError(oid, undefined, serial, 'the object was deleted');
+      // A deleted object is recreated with serial 0n or with the delete marker's tid (the contract, as ZODB).
+      if (serial !== 0n && serial !== current.tid) throw new ConflictError(oid, undefined, serial, 'the object was deleted');
     } else if (serial !== current.tid) {
       throw new ConflictError(oid, current.tid, serial);
     }
@@ -291,6 +308,11 @@ export class SqliteStorage implements Storage {
   }
 
   async tpcAbort(txn: StorageTransaction): Promise<void> {
+    if (this.waiting.has(txn)) {
+      // It gets the lock later: it must give it back at once instead of becoming active.
+      this.abandoned.add(txn);
+      return;
+    }
     if (this.active === undefined || this.active.txn !== txn) return;
     this.active = undefined;
     this.lock.release();
@@ -324,6 +346,7 @@ export class SqliteStorage implements Storage {
     this.packing = true;
     try {
       const bound = packTid > this.lastTid ? this.lastTid : packTid;
+      saveOidHighWater(this.conn, this.nextOid - 1n);
       return await runPack(this.conn, this.sql, bound, this.lastTid, observer);
     } finally {
       this.serials.clear();
@@ -397,4 +420,22 @@ function encodeExtension(txn: StorageTransaction): string {
   } catch (error) {
     throw new InvalidArgumentError(`transaction extension must be JSON-serialisable: ${(error as Error).message}`);
   }
+}
+
+const OID_HIGH_WATER = 'oid_high_water';
+
+/** The highest oid ever handed out, as saved before the last pack (undefined when never saved). */
+function oidHighWater(conn: SqliteConnection): bigint | undefined {
+  const row = conn.read('oid high-water', () => conn.db.prepare('select value from meta where key = ?').get(OID_HIGH_WATER)) as
+    | { value: string }
+    | undefined;
+  return row === undefined ? undefined : BigInt(row.value);
+}
+
+/** Saves the highest oid handed out so far (before a pack may remove its rows). */
+function saveOidHighWater(conn: SqliteConnection, oid: bigint): void {
+  if (oid < 1n) return;
+  conn.write('oid high-water', () => {
+    conn.db.prepare('insert into meta (key, value) values (?, ?) on conflict(key) do update set value = excluded.value').run(OID_HIGH_WATER, oid.toString());
+  });
 }
