@@ -79,19 +79,7 @@ export class SequentialReader {
  * published part of the active segment). Views are valid until the next step; CorruptionError on damage.
  */
 export function* scanTxns(io: FileIO, fd: number, path: string, start: number, end: number, withPayload = true): Generator<ParsedTxn> {
-  const reader = new SequentialReader(io, fd, path, end);
-  let pos = start;
-  while (pos < end) {
-    const head = reader.view(pos, 8);
-    if (head.length < 8) throw new CorruptionError('transaction truncated', path, pos);
-    const total = head.readUInt32BE(4);
-    const whole = reader.view(pos, total);
-    if (total === 0 || whole.length !== total || validTxnLength(whole, 0) !== total) {
-      throw new CorruptionError('transaction checksum mismatch', path, pos);
-    }
-    yield parseTxn(whole, 0, pos, path, withPayload);
-    pos += total;
-  }
+  for (const { view, pos } of scanTxnFrames(io, fd, path, start, end)) yield parseTxn(view, 0, pos, path, withPayload);
 }
 
 /**
