@@ -109,6 +109,11 @@ export class ViewBlob implements Blob, HandleOwner {
     await this.#commitOwn();
   }
 
+  /** The handles of this blob that are still open. */
+  openHandles(): BlobHandleImpl[] {
+    return [...this.#readers, ...(this.#writer ? [this.#writer] : [])].filter((h) => h.open);
+  }
+
   /**
    * Ends handles because the view ended. `all` (snapshot close, database close) ends every handle;
    * otherwise (commit, abort) only the writer and readers of uncommitted data end: a reader of a

@@ -7,6 +7,7 @@ import { assertU64 } from '../contracts/ids.js';
 import type { LoadedRecord, RecordInput } from '../contracts/records.js';
 import { blobRefOf } from '../blobs/blob-record.js';
 import type { BlobServices } from '../blobs/blob-services.js';
+import type { BlobHandleImpl } from '../blobs/blob-handle.js';
 import { ViewBlob, type BlobViewHost } from '../blobs/view-blob.js';
 import type { RuntimeStorage } from './runtime-storage.js';
 
@@ -111,6 +112,11 @@ export abstract class BaseView implements ReadView, BlobViewHost {
       throw error;
     }
     return loaded === null ? undefined : { oid, tid: loaded.tid, record: { data: loaded.data, refs: loaded.refs } };
+  }
+
+  /** Blob handles of this view that are still open (readers of committed data outlive a transaction). */
+  openBlobHandles(): BlobHandleImpl[] {
+    return [...this.blobsByOid.values()].flatMap((blob) => blob.openHandles());
   }
 
   /** Ends the blob handles of this view: all of them, or only those tied to uncommitted data. */

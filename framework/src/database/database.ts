@@ -78,7 +78,12 @@ export class DatabaseImpl implements Database {
       this.#storage.lastTransaction(),
       options.meta ?? {},
       this.#logger,
-      (done) => this.#transactions.delete(done),
+      (done) => {
+        this.#transactions.delete(done);
+        // Readers of committed revisions outlive their transaction; the database still closes them.
+        for (const handle of [...this.#detachedHandles]) if (!handle.open) this.#detachedHandles.delete(handle);
+        for (const handle of done.openBlobHandles()) this.#detachedHandles.add(handle);
+      },
     );
     this.#transactions.add(tx);
     return tx;

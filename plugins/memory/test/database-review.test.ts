@@ -202,3 +202,13 @@ test("transactional mode: pipeline() into a write stream stores the data (the st
   await snap.close();
   await db.close();
 });
+
+test('a reader that outlived its transaction is closed with the database', async (t) => {
+  const db = await memoryDb();
+  const oid = await blobWith(db, 'kept open');
+  const reader = await db.transaction(async (tx) => (await tx.blob(oid)).open('r'));
+  t.true(reader.open, 'a reader of committed data survives its transaction');
+  await db.close();
+  t.false(reader.open);
+  await t.throwsAsync(reader.read(), { code: 'HANDLERTON_HANDLE_CLOSED' });
+});
