@@ -18,7 +18,7 @@ export type { DatabaseConfig, DatabaseConfigObject, EngineSpec, ResolvedConfig, 
 export { BUILT_IN_ENGINES, isEnginePlugin } from './config/engine-loader.js';
 export * from './di/tokens.js';
 export { rootContainer, registerEnginePlugin, registeredEnginePlugins, loadEnginePlugin } from './di/root-container.js';
-export { openDatabase, describeConfig, DatabaseOpener } from './di/open-database.js';
+export { openDatabase, DatabaseOpener } from './di/open-database.js';
 export type { DatabaseOverrides } from './di/open-database.js';
 export { createDatabase } from './database/create-database.js';
 export type { DatabaseEngines } from './database/create-database.js';

@@ -64,29 +64,6 @@ export async function diskUsage(dir: string, seen: Set<string> = new Set()): Pro
   return total;
 }
 
-/** Sum of apparent file sizes under `dir`, recursively. */
-export async function apparentSize(dir: string): Promise<number> {
-  let total = 0;
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = await fsp.readdir(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const entry of entries) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) total += await apparentSize(full);
-    else {
-      try {
-        total += (await fsp.stat(full)).size;
-      } catch {
-        // removed while walking
-      }
-    }
-  }
-  return total;
-}
-
 /** Flushes a file's data to disk (fdatasync). */
 export async function syncFile(file: string): Promise<void> {
   const fh = await fsp.open(file, 'r+');

@@ -181,11 +181,6 @@ export class ViewBlob implements Blob, HandleOwner {
     return revisionSource(await this.#host.services.blobs.openRevision(this.blobId, revision));
   }
 
-  /** The draft to commit with the storage transaction (data-transactional handlertons). */
-  pendingDraft(): BlobDraft | null {
-    return this.#draft;
-  }
-
   async #committedBase(): Promise<Tid | null> {
     if (this.#host.services.dataTransactional) return this.baseRevision === 0n ? null : this.baseRevision;
     return this.#host.services.blobs.latestRevision(this.blobId);

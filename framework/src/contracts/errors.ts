@@ -28,7 +28,6 @@ export type ErrorCode =
   | 'HANDLERTON_HANDLE_CLOSED'
   | 'HANDLERTON_STORAGE_CLOSED'
   | 'HANDLERTON_IO'
-  | 'HANDLERTON_DANGLING_REFERENCE'
   | 'HANDLERTON_PACK_IN_PROGRESS';
 
 /** Options shared by every error constructor. */
@@ -184,11 +183,6 @@ export class StorageClosedError extends HandlertonError {
 /** The disk failed (EIO, ENOSPC, a failed fsync). The engine stops accepting writes (fail-stop). */
 export class StorageIOError extends HandlertonError {
   readonly code = 'HANDLERTON_IO' as const;
-}
-
-/** A reachable record references an object that no longer exists. */
-export class DanglingReferenceError extends HandlertonError {
-  readonly code = 'HANDLERTON_DANGLING_REFERENCE' as const;
 }
 
 /** A pack was requested while another pack runs. */

@@ -16,7 +16,7 @@ import type { Database } from '../contracts/database.js';
 import { InvalidConfigError } from '../contracts/errors.js';
 import type { EnginePlugin } from '../contracts/plugin.js';
 import type { Storage } from '../contracts/storage.js';
-import { engineName, resolveConfig, type DatabaseConfig, type ResolvedConfig, type ResolvedEngine } from '../config/database-config.js';
+import { resolveConfig, type DatabaseConfig, type ResolvedConfig, type ResolvedEngine } from '../config/database-config.js';
 import { createDatabase } from '../database/create-database.js';
 import type { DatabaseImpl } from '../database/database.js';
 import { loggerFromEnv } from '../util/stderr-logger.js';
@@ -97,10 +97,4 @@ function request(engine: ResolvedEngine): { location: string | undefined; option
 function locatorKeysFor(config: ResolvedConfig): readonly Uint8Array[] {
   if (config.locatorSecret === undefined) return [randomBytes(32)];
   return [createHash('sha256').update(`handlerton-locator:${config.locatorSecret}`).digest()];
-}
-
-/** The engine names a config resolves to (for messages and the CLI). */
-export function describeConfig(config: DatabaseConfig): { storage: string; blobs: string } {
-  const resolved = resolveConfig(config);
-  return { storage: engineName(resolved.storage.engine), blobs: engineName(resolved.blobs.engine) };
 }
