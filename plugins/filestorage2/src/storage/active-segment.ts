@@ -3,9 +3,8 @@ import { join } from 'node:path';
 import { CorruptionError } from '@handlerton/framework';
 import { SEGMENT_HEADER_SIZE, TXN_MAGIC } from './constants.js';
 import type { FileIO } from './file-io.js';
-import type { IndexEntry } from './index-entry.js';
 import { segmentFileName } from './naming.js';
-import { oidKey, keyOid, type OidKey } from './oid-key.js';
+import { oidKey, type OidKey } from './oid-key.js';
 import { readRecordAt, readTxnAt, SequentialReader } from './record-io.js';
 import { SegmentFile } from './segment-file.js';
 import { encodeSegmentHeader, type SegmentHeader } from './segment-format.js';
@@ -187,27 +186,43 @@ export class ActiveSegment {
     return readTxnAt(this.io, this.file.fd, this.file.path, off, this.writtenEnd);
   }
 
-  /** The index's oids in increasing order (numeric keys sorted natively, then the few BigInt ones). */
-  sortedKeys(): OidKey[] {
-    const small = new Float64Array(this.index.size);
-    const large: bigint[] = [];
-    let n = 0;
-    for (const key of this.index.keys()) {
-      if (typeof key === 'number') small[n++] = key;
-      else large.push(key);
+  /**
+   * The index in increasing oid order, as parallel arrays: numeric keys with their entries, then the
+   * few BigInt keys with theirs. Insertion order is usually already sorted (new oids are handed out
+   * in increasing order), and then no lookup or sort is needed.
+   */
+  sortedIndex(): SortedIndex {
+    const keys = new Float64Array(this.index.size);
+    const entries: ActiveEntry[] = [];
+    const largePairs: [bigint, ActiveEntry][] = [];
+    let sorted = true;
+    let last = -1;
+    for (const [key, e] of this.index) {
+      if (typeof key === 'number') {
+        if (key <= last) sorted = false;
+        last = key;
+        keys[entries.length] = key;
+        entries.push(e);
+      } else {
+        largePairs.push([key, e]);
+      }
     }
-    const numbers = small.subarray(0, n).sort();
-    large.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const out: OidKey[] = Array.from(numbers);
-    for (const key of large) out.push(key);
-    return out;
+    const small = keys.subarray(0, entries.length);
+    if (!sorted) {
+      small.sort();
+      for (let i = 0; i < small.length; i++) entries[i] = this.index.get(small[i]!)!;
+    }
+    largePairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return { keys: small, entries, largeKeys: largePairs.map((p) => p[0]), largeEntries: largePairs.map((p) => p[1]) };
   }
+}
 
-  /** The seal trailer entry of `key`. */
-  entryOf(key: OidKey): IndexEntry {
-    const e = this.index.get(key)!;
-    return { oid: keyOid(key), tid: e.tid, oldest: e.oldest, off: e.off, deleted: e.deleted };
-  }
+/** The active index sorted by oid (see ActiveSegment.sortedIndex). */
+export interface SortedIndex {
+  readonly keys: Float64Array;
+  readonly entries: readonly ActiveEntry[];
+  readonly largeKeys: readonly bigint[];
+  readonly largeEntries: readonly ActiveEntry[];
 }
 
 /** Offset of the first complete, checksum-valid transaction at or after `from`, or -1. */

@@ -36,6 +36,7 @@ function hash2(hi: number, lo: number): number {
 
 /** Sets the bits of the oid hi * 2^32 + lo (BigInt-free form of bloomAdd). */
 export function bloomAddHiLo(bits: Uint8Array, nbits: number, k: number, hi: number, lo: number): void {
+  nbits >>>= 0; // a uint32 for V8: integer modulo instead of a floating-point one
   const h1 = hash1(hi, lo);
   const h2 = hash2(hi, lo);
   for (let i = 0; i < k; i++) {
@@ -46,6 +47,7 @@ export function bloomAddHiLo(bits: Uint8Array, nbits: number, k: number, hi: num
 
 /** Sets the bits of `oid` in `bits` (a bit array of `nbits` bits). */
 export function bloomAdd(bits: Uint8Array, nbits: number, k: number, oid: bigint): void {
+  nbits >>>= 0; // a uint32 for V8: integer modulo instead of a floating-point one
   const [h1, h2] = oidHashes(oid);
   for (let i = 0; i < k; i++) {
     const bit = ((h1 + Math.imul(i, h2)) >>> 0) % nbits;
@@ -55,6 +57,7 @@ export function bloomAdd(bits: Uint8Array, nbits: number, k: number, oid: bigint
 
 /** False when the oid with base hashes `hashes` (see oidHashes) is certainly absent; true when it may be present. */
 export function bloomMayContain(bits: Uint8Array, nbits: number, k: number, hashes: readonly number[]): boolean {
+  nbits >>>= 0; // a uint32 for V8: integer modulo instead of a floating-point one
   const h1 = hashes[0]!;
   const h2 = hashes[1]!;
   for (let i = 0; i < k; i++) {

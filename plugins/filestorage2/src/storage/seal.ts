@@ -26,11 +26,18 @@ export async function sealSegment(
   target: SealTarget,
 ): Promise<{ sealed: SealedSegment; next: ActiveSegment }> {
   const { fd, path } = old.file;
-  const keys = old.sortedKeys();
-  const writer = new TrailerWriter(io, fd, path, old.publishedEnd, keys.length);
+  const { keys, entries, largeKeys, largeEntries } = old.sortedIndex();
+  const writer = new TrailerWriter(io, fd, path, old.publishedEnd, keys.length + largeKeys.length);
   for (let i = 0; i < keys.length; i++) {
-    writer.add(old.entryOf(keys[i]!));
-    if (i % 16384 === 16383) await new Promise<void>((resolve) => setImmediate(resolve)); // readers keep going
+    const key = keys[i]!;
+    const e = entries[i]!;
+    writer.add(Math.floor(key / 0x100000000), key >>> 0, e.tid, e.oldest, e.off, e.deleted);
+    if (i % 65536 === 65535) await new Promise<void>((resolve) => setImmediate(resolve)); // readers keep going
+  }
+  for (let i = 0; i < largeKeys.length; i++) {
+    const key = largeKeys[i]!;
+    const e = largeEntries[i]!;
+    writer.add(Number(key >> 32n), Number(key & 0xffffffffn), e.tid, e.oldest, e.off, e.deleted);
   }
   const size = writer.finish({
     dataEnd: old.publishedEnd,
