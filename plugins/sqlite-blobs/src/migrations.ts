@@ -3,6 +3,7 @@
  * Never edit a released migration: add a new one.
  */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { FileRole } from './connection.js';
 
 /** 0001: storage tables (meta, txn, object_revision). */
 const storageTables: Migration = {
@@ -96,12 +97,34 @@ const blobTables: Migration = {
   },
 };
 
-/** Migration names in order; the name sorts as the version. */
-export const MIGRATION_NAMES = ['0001_storage_tables', '0002_blob_tables'] as const;
-
-/** The in-code MigrationProvider holding every schema version. */
-export const migrationProvider: MigrationProvider = {
-  async getMigrations(): Promise<Record<string, Migration>> {
-    return { [MIGRATION_NAMES[0]]: storageTables, [MIGRATION_NAMES[1]]: blobTables };
+/** 0001 of a blob file: its meta table (the database id). */
+const blobMeta: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('meta')
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .modifyEnd(sql`without rowid`)
+      .execute();
   },
 };
+
+/** Migration names of each file role, in order; the name sorts as the version. */
+export const MIGRATION_NAMES = Object.freeze({
+  records: ['0001_storage_tables'],
+  blobs: ['0001_blob_meta', '0002_blob_tables'],
+} as const);
+
+const MIGRATIONS: Readonly<Record<FileRole, Record<string, Migration>>> = {
+  records: { [MIGRATION_NAMES.records[0]]: storageTables },
+  blobs: { [MIGRATION_NAMES.blobs[0]]: blobMeta, [MIGRATION_NAMES.blobs[1]]: blobTables },
+};
+
+/** The in-code MigrationProvider holding every schema version of a `role` file. */
+export function migrationProvider(role: FileRole): MigrationProvider {
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      return MIGRATIONS[role];
+    },
+  };
+}

@@ -4,7 +4,7 @@
  * write transactions (one batch of objects each) and yields between them, so commits and reads go on.
  */
 import { decodeRefs, type BlobRef, type PackObserver, type PackResult, type Tid } from '@handlerton/framework';
-import { PAGE_SIZE, type SqliteConnection } from './connection.js';
+import type { SqliteConnection } from './connection.js';
 import type { StorageStatements } from './storage-statements.js';
 import { decodeOidList } from './oid-list.js';
 import { yieldToLoop } from './yield.js';
@@ -74,7 +74,7 @@ export async function runPack(
         else sql.markPacked.run({ tid });
       }
     });
-    conn.noteWal(PAGE_SIZE * 4);
+    conn.noteWal(conn.pageSize * 4);
     await flush(false);
     await conn.throttle();
     await yieldToLoop();

@@ -54,6 +54,17 @@ export class PreparedQuery<Row> {
     return this.statement.get(this.bind(args)) as Row | undefined;
   }
 
+  /**
+   * Runs a write whose parameters are all placeholders, given positionally in query order (the hot
+   * path of multi-row inserts: no per-execution argument object).
+   */
+  runPositional(values: readonly unknown[]): void {
+    if (values.length !== this.template.length || !this.template.every((p) => p instanceof Placeholder)) {
+      throw new InvalidArgumentError(`statement takes ${this.template.length} placeholder values, got ${values.length}`);
+    }
+    this.statement.run(values);
+  }
+
   /** Runs a write; returns the changed row count and the last inserted rowid. */
   run(args: Args = {}): { changes: number; lastInsertRowid: bigint } {
     const result = this.statement.run(this.bind(args));

@@ -4,6 +4,7 @@
  * the only writer, so it keeps the cache exact: it updates it at every finish and clears it at pack.
  */
 import type { Oid, Tid } from '@handlerton/framework';
+import { oidKey, type OidKey } from './oid-key.js';
 
 /** A current serial as cached. */
 export interface CachedSerial {
@@ -17,19 +18,20 @@ export interface CachedSerial {
  * every later `keys().next()` walks over (measured: commits slowed from 0.6 ms to 3.5 ms).
  */
 export class SerialCache {
-  private young = new Map<Oid, CachedSerial>();
-  private old = new Map<Oid, CachedSerial>();
+  private young = new Map<OidKey, CachedSerial>();
+  private old = new Map<OidKey, CachedSerial>();
 
   constructor(private readonly limit = 100_000) {}
 
   /** The cached serial of `oid`, if any. */
   get(oid: Oid): CachedSerial | undefined {
-    return this.young.get(oid) ?? this.old.get(oid);
+    const key = oidKey(oid);
+    return this.young.get(key) ?? this.old.get(key);
   }
 
   /** Records the current serial of `oid`. */
   set(oid: Oid, serial: CachedSerial): void {
-    this.young.set(oid, serial);
+    this.young.set(oidKey(oid), serial);
     if (this.young.size >= this.limit) {
       this.old = this.young;
       this.young = new Map();

@@ -80,9 +80,9 @@ export class SqliteBlobs implements BlobHandlerton {
     this.sql = blobStatements(conn);
   }
 
-  /** Opens the blob handlerton on `options.location` (shares the connection with a storage on the same file). */
+  /** Opens the blob handlerton on the blob file of `options.location` (`<location>-blobs`). */
   static async open(options: SqliteOptions, logger: Logger = silentLogger): Promise<SqliteBlobs> {
-    const conn = await acquireConnection(options.location, options);
+    const conn = await acquireConnection(options.location, options, 'blobs');
     try {
       if (!conn.blobsRecovered) {
         conn.blobsRecovered = true;
@@ -100,7 +100,7 @@ export class SqliteBlobs implements BlobHandlerton {
     return this.conn;
   }
 
-  /** The database id of the file (same as a storage on it). */
+  /** The database id of the blob file. */
   get databaseId(): bigint {
     return this.conn.databaseId;
   }

@@ -40,8 +40,8 @@ import type { SqliteOptions } from './options.js';
 import { encodeOidList } from './oid-list.js';
 import { runPack } from './pack.js';
 import { SerialCache, type CachedSerial } from './serial-cache.js';
-import { PAGE_SIZE } from './connection.js';
-import { storageStatements, type StorageStatements } from './storage-statements.js';
+import { oidKey, type OidKey } from './oid-key.js';
+import { REVISION_BATCH, storageStatements, type StorageStatements } from './storage-statements.js';
 import { iterateTransactions, readHistory } from './storage-queries.js';
 
 /** Engine name of the storage and the blob handlerton. */
@@ -66,6 +66,7 @@ export function sqliteStorageCapabilities(synchronous: SqliteOptions['synchronou
 }
 
 interface PendingRecord {
+  readonly oid: Oid;
   readonly data: Uint8Array | null;
   readonly refs: Uint8Array | null;
   readonly prevTid: Tid | null;
@@ -75,7 +76,7 @@ interface ActiveTransaction {
   readonly txn: StorageTransaction;
   readonly tid: Tid;
   readonly extension: string;
-  readonly records: Map<Oid, PendingRecord>;
+  readonly records: Map<OidKey, PendingRecord>;
   voted: boolean;
 }
 
@@ -118,7 +119,7 @@ export class SqliteStorage implements Storage {
 
   /** Opens (creating or upgrading) the storage in `options.location`. */
   static async open(options: SqliteOptions, clock: Clock = systemClock): Promise<SqliteStorage> {
-    const conn = await acquireConnection(options.location, options);
+    const conn = await acquireConnection(options.location, options, 'records');
     try {
       return new SqliteStorage(conn, clock);
     } catch (error) {
@@ -127,7 +128,7 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  /** The shared connection (for the blob handlerton on the same file, and tests). */
+  /** The connection to the records file (tests and diagnostics). */
   get connection(): SqliteConnection {
     return this.conn;
   }
@@ -233,7 +234,8 @@ export class SqliteStorage implements Storage {
     } else if (serial !== current.tid) {
       throw new ConflictError(oid, current.tid, serial);
     }
-    active.records.set(oid, {
+    active.records.set(oidKey(oid), {
+      oid,
       data: Buffer.from(record.data),
       refs: encodeOptionalRefs(record.refs),
       prevTid: current?.tid ?? null,
@@ -248,7 +250,7 @@ export class SqliteStorage implements Storage {
     const current = oid > MAX_SQL_INT ? undefined : this.currentSerial(oid, 'deleteObject');
     if (current === undefined || current.deleted) throw new POSKeyError(`deleteObject: oid ${oid} has no current revision`, oid);
     if (serial !== current.tid) throw new ConflictError(oid, current.tid, serial, 'deleteObject');
-    active.records.set(oid, { data: null, refs: null, prevTid: current.tid });
+    active.records.set(oidKey(oid), { oid, data: null, refs: null, prevTid: current.tid });
   }
 
   async restore(oid: Oid, record: RecordInput | null, txn: StorageTransaction): Promise<void> {
@@ -257,7 +259,8 @@ export class SqliteStorage implements Storage {
     checkSqlInt(oid, 'oid');
     if (record !== null) checkRecord(record);
     const current = this.currentSerial(oid, 'restore');
-    active.records.set(oid, {
+    active.records.set(oidKey(oid), {
+      oid,
       data: record === null ? null : Buffer.from(record.data),
       refs: record === null ? null : encodeOptionalRefs(record.refs),
       prevTid: current?.tid ?? null,
@@ -282,11 +285,9 @@ export class SqliteStorage implements Storage {
           user: meta.user,
           description: meta.description,
           extension: active.extension,
-          oids: encodeOidList(active.records.keys()),
+          oids: encodeOidList(Array.from(active.records.values(), (r) => r.oid)),
         });
-        for (const [oid, rec] of active.records) {
-          this.sql.insertRevision.run({ oid, tid, prevTid: rec.prevTid, deleted: rec.data === null ? 1 : 0, data: rec.data, refs: rec.refs });
-        }
+        insertRevisions(this.sql, tid, active.records);
       });
     } catch (error) {
       this.active = undefined;
@@ -294,13 +295,14 @@ export class SqliteStorage implements Storage {
       throw error;
     }
     let bytes = 0;
-    for (const [oid, rec] of active.records) {
+    for (const rec of active.records.values()) {
+      const oid = rec.oid;
       this.serials.set(oid, { tid, deleted: rec.data === null });
       if (oid > this.maxStoredOid) this.maxStoredOid = oid;
       bytes += (rec.data?.length ?? 0) + (rec.refs?.length ?? 0);
     }
     // Measured: a commit of 100 small records writes about 5 pages (333 KiB) of WAL.
-    this.conn.noteWal(bytes + PAGE_SIZE * (3 + Math.ceil(active.records.size / 50)));
+    this.conn.noteWal(bytes + this.conn.pageSize * (3 + Math.ceil(active.records.size / 50)));
     this.lastTid = tid;
     this.active = undefined;
     this.lock.release();
@@ -438,4 +440,25 @@ function saveOidHighWater(conn: SqliteConnection, oid: bigint): void {
   conn.write('oid high-water', () => {
     conn.db.prepare('insert into meta (key, value) values (?, ?) on conflict(key) do update set value = excluded.value').run(OID_HIGH_WATER, oid.toString());
   });
+}
+
+/** Inserts the transaction's revisions, REVISION_BATCH rows per statement and the rest one by one. */
+function insertRevisions(sql: StorageStatements, tid: Tid, records: ReadonlyMap<OidKey, PendingRecord>): void {
+  const batch: unknown[] = [];
+  let rows = 0;
+  let left = records.size;
+  for (const rec of records.values()) {
+    const oid = rec.oid;
+    if (left < REVISION_BATCH && rows === 0) {
+      sql.insertRevision.run({ oid, tid, prevTid: rec.prevTid, deleted: rec.data === null ? 1 : 0, data: rec.data, refs: rec.refs });
+    } else {
+      batch.push(oid, tid, rec.prevTid, rec.data === null ? 1 : 0, rec.data, rec.refs);
+      if (++rows === REVISION_BATCH) {
+        sql.insertRevisions.runPositional(batch);
+        batch.length = 0;
+        rows = 0;
+      }
+    }
+    left--;
+  }
 }

@@ -2,6 +2,9 @@
 import type { SqliteConnection } from './connection.js';
 import { arg } from './prepared.js';
 
+/** Rows per multi-row revision insert (6 parameters each). */
+export const REVISION_BATCH = 25;
+
 /** Prepared statements used by SqliteStorage. */
 export function storageStatements(conn: SqliteConnection) {
   return {
@@ -51,6 +54,19 @@ export function storageStatements(conn: SqliteConnection) {
         data: arg<Uint8Array | null>('data'),
         refs: arg<Uint8Array | null>('refs'),
       }),
+    ),
+    // REVISION_BATCH rows in one statement: one call into SQLite instead of 25 (columns in this order).
+    insertRevisions: conn.query('s.insertRevisions', (k) =>
+      k.insertInto('object_revision').values(
+        Array.from({ length: REVISION_BATCH }, () => ({
+          oid: arg<bigint>('oid'),
+          tid: arg<bigint>('tid'),
+          prev_tid: arg<bigint | null>('prevTid'),
+          deleted: arg<number>('deleted'),
+          data: arg<Uint8Array | null>('data'),
+          refs: arg<Uint8Array | null>('refs'),
+        })),
+      ),
     ),
     maxTid: conn.query('s.maxTid', (k) => k.selectFrom('txn').select((e) => e.fn.max('tid').as('tid'))),
     maxOid: conn.query('s.maxOid', (k) => k.selectFrom('object_revision').select((e) => e.fn.max('oid').as('oid'))),

@@ -32,18 +32,27 @@ test('a second process cannot open the file while one owns it (StorageLockedErro
   t.is(fileURLToPath(indexUrl).endsWith('index.js'), true);
 });
 
-test('storage and blobs on one location share one connection (one file, one lock)', async (t) => {
+test('storage and blobs on one location use two files, each with its own connection and lock', async (t) => {
   const options = optionsIn(await tempDir(t));
   const storage = await SqliteStorage.open(options);
   const blobs = await SqliteBlobs.open(options);
-  t.is(blobs.databaseId, storage.databaseId);
-  t.is(storage.connection.users, 2);
+  t.not(blobs.connection.file, storage.connection.file);
+  t.is(storage.connection.users, 1);
+  t.is(blobs.connection.users, 1);
+  const second = await SqliteBlobs.open(options);
+  t.is(second.connection, blobs.connection, 'a second blob handlerton in the process shares the connection');
+  t.is(blobs.connection.users, 2);
+  await second.close();
   await storage.close();
   t.truthy(await blobs.createBlob());
+  const blobId = blobs.databaseId;
   await blobs.close();
   const again = await SqliteStorage.open(options);
-  t.is(again.databaseId, blobs.databaseId);
+  t.is(again.databaseId, storage.databaseId);
   await again.close();
+  const blobsAgain = await SqliteBlobs.open(options);
+  t.is(blobsAgain.databaseId, blobId);
+  await blobsAgain.close();
 });
 
 test('a killed writer loses no acknowledged commit (synchronous=full)', async (t) => {
