@@ -8,6 +8,9 @@ export function ioError(op: string, path: string, cause: unknown): StorageIOErro
   return new StorageIOError(`${op} failed on ${path}: ${detail}`, { cause });
 }
 
+/** Buffers per writev call (below every platform's IOV_MAX). */
+const IOV_BATCH = 512;
+
 /** Thin synchronous/asynchronous file helpers over one FileSystem. */
 export class FileIO {
   constructor(readonly fs: FileSystem) {}
@@ -54,6 +57,37 @@ export class FileIO {
       }
     } catch (e) {
       throw ioError('write', path, e);
+    }
+  }
+
+  /** Writes `sources` back to back from `position` (one writev call when the kernel takes them all). */
+  writevAt(fd: number, sources: readonly Uint8Array[], position: number, path: string): void {
+    let pos = position;
+    for (let from = 0; from < sources.length; from += IOV_BATCH) {
+      const group = sources.slice(from, from + IOV_BATCH);
+      let total = 0;
+      for (const b of group) total += b.length;
+      let done: number;
+      try {
+        done = this.fs.writevSync(fd, group, pos);
+      } catch (e) {
+        throw ioError('write', path, e);
+      }
+      if (done < total) {
+        // a short writev: finish the rest with positioned writes
+        let skip = done;
+        let at = pos + done;
+        for (const b of group) {
+          if (skip >= b.length) {
+            skip -= b.length;
+            continue;
+          }
+          this.writeAt(fd, skip > 0 ? b.subarray(skip) : b, at, path);
+          at += b.length - skip;
+          skip = 0;
+        }
+      }
+      pos += total;
     }
   }
 

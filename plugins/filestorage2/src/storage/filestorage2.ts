@@ -35,15 +35,15 @@ import { FileIO } from './file-io.js';
 import { acquireLock } from './lock-file.js';
 import { Mutex } from './mutex.js';
 import { oidKey, type OidKey } from './oid-key.js';
-import { checkRecordInput, encodeMeta, NO_REFS_BYTES, refsBytes } from './record-codec.js';
+import { checkRecordInput, encodeMeta, refsBytes } from './record-codec.js';
 import { historyOf, iterateChain, loadBeforeOf, loadCurrent, loadSerialOf, type SegmentChain } from './chain-reads.js';
 import { openDirectory } from './open-directory.js';
 import { runPack } from './pack.js';
 import { PageCache } from './page-cache.js';
 import type { SealedSegment } from './sealed-segment.js';
 import { sealSegment } from './seal.js';
-import { encodeTxn, txnSize } from './txn-format.js';
-import { Arena, type PendingWrite, type QueuedTxn, type TxnState } from './txn-state.js';
+import { BufferPool, TxnBuilder, type PendingWrite } from './txn-builder.js';
+import type { QueuedTxn, TxnState } from './txn-state.js';
 
 
 const ENGINE = 'filestorage2';
@@ -70,8 +70,8 @@ export class FileStorage2 implements Storage {
   private readonly overlay = new Map<OidKey, PendingWrite>();
   /** Side result of `currentRevision` (see there). */
   private foundActiveOff = 0;
-  /** A payload arena kept between transactions (one allocation per storage, not per commit). */
-  private spareArena: Arena | null = null;
+  /** Transaction buffers recycled between commits. */
+  private readonly buffers = new BufferPool();
   private queue: QueuedTxn[] = [];
   /** Finished transactions not yet published, in commit order (queued or being flushed). */
   private unpublished: QueuedTxn[] = [];
@@ -260,7 +260,9 @@ export class FileStorage2 implements Storage {
         for (const r of q.voted.records) this.overlay.set(r.key, r);
         q.merged = true;
       }
-      this.current = { txn, tid: assigned, meta, writes: new Map(), arena: this.takeArena(), voted: null };
+      // the commit lock is held until tpcFinish: the transaction's place in the active segment is fixed now
+      const builder = new TxnBuilder(this.buffers, assigned, STATUS_COMMITTED, meta, this.active!.reservedEnd);
+      this.current = { txn, tid: assigned, writes: new Map(), builder, voted: null };
       return assigned;
     } catch (e) {
       this.commitLock.release();
@@ -308,23 +310,10 @@ export class FileStorage2 implements Storage {
   async tpcVote(txn: StorageTransaction): Promise<void> {
     const state = this.activeState(txn, true);
     if (state.voted) return;
-    const active = this.active!;
-    const pos = active.reservedEnd;
-    const records: PendingWrite[] = [];
-    const src = state.arena!.bytes;
-    for (const w of state.writes.values()) {
-      w.refsSrc = w.refsLen > 0 ? src : NO_REFS_BYTES;
-      w.dataSrc = src;
-      w.tid = state.tid;
-      records.push(w);
-    }
-    const size = txnSize(state.meta, records);
-    if (size > MAX_TXN_SIZE) throw new InvalidArgumentError(`transaction of ${size} bytes exceeds the ${MAX_TXN_SIZE}-byte limit`);
-    const { bytes, recordOffsets } = encodeTxn(state.tid, STATUS_COMMITTED, state.meta, records, pos);
-    this.giveArena(state);
-    active.reservedEnd = pos + bytes.length;
-    for (let i = 0; i < records.length; i++) records[i]!.off = recordOffsets[i]!;
-    state.voted = { bytes, pos, records };
+    const builder = state.builder;
+    const bytes = builder.finish();
+    this.active!.reservedEnd = builder.txnOff + bytes.length;
+    state.voted = { bytes, pos: builder.txnOff, records: builder.records, builder };
   }
 
   async tpcFinish(txn: StorageTransaction): Promise<Tid> {
@@ -352,7 +341,7 @@ export class FileStorage2 implements Storage {
       return;
     }
     if (state.voted && this.active) this.active.reservedEnd = state.voted.pos;
-    this.giveArena(state);
+    state.builder.release();
     this.current = null;
     this.commitLock.release();
   }
@@ -365,39 +354,11 @@ export class FileStorage2 implements Storage {
     return state;
   }
 
-  private takeArena(): Arena {
-    const arena = this.spareArena ?? new Arena();
-    this.spareArena = null;
-    return arena;
-  }
-
-  private giveArena(state: TxnState): void {
-    if (state.arena) {
-      state.arena.reset();
-      this.spareArena = state.arena;
-      state.arena = null;
-    }
-  }
-
   private addWrite(state: TxnState, oid: bigint, deleted: boolean, refs: Uint8Array, data: Uint8Array, key: OidKey, prev: number): void {
     if (oid > this.maxWrittenOid) this.maxWrittenOid = oid;
-    const arena = state.arena!;
-    const refsAt = refs.length > 0 ? arena.add(refs) : 0;
-    const dataAt = data.length > 0 ? arena.add(data) : 0;
-    const write: PendingWrite = {
-      key,
-      oid,
-      deleted,
-      refsSrc: EMPTY,
-      refsAt,
-      refsLen: refs.length,
-      dataSrc: EMPTY,
-      dataAt,
-      dataLen: data.length,
-      prev,
-      off: 0,
-      tid: 0n,
-    };
+    const before = state.writes.get(key);
+    const write = state.builder.add(key, oid, deleted, refs, data, prev);
+    if (before) state.builder.replace(before);
     state.writes.set(key, write);
     if (oid >= this.nextOid) this.nextOid = oid + 1n;
   }
@@ -467,9 +428,9 @@ export class FileStorage2 implements Storage {
     const last = batch[batch.length - 1]!.voted;
     const end = last.pos + last.bytes.length;
     try {
-      const bytes = batch.length === 1 ? batch[0]!.voted.bytes : Buffer.concat(batch.map((q) => q.voted.bytes));
       active.preallocate(end);
-      this.io.writeAt(active.file.fd, bytes, first, active.file.path);
+      if (batch.length === 1) this.io.writeAt(active.file.fd, batch[0]!.voted.bytes, first, active.file.path);
+      else this.io.writevAt(active.file.fd, batch.map((q) => q.voted.bytes), first, active.file.path);
       active.writtenEnd = end;
       if (this.options.syncMode === 'always') await this.io.fdatasync(active.file.fd, active.file.path);
       else this.dirtySinceSync = true;
@@ -482,6 +443,7 @@ export class FileStorage2 implements Storage {
     }
     for (const q of batch) {
       active.publish(q.tid, q.voted.records, q.voted.pos + q.voted.bytes.length);
+      q.voted.builder.release();
       this.lastTid = q.tid;
       this.unpublished.shift();
       if (q.merged) {
@@ -699,8 +661,6 @@ export class FileStorage2 implements Storage {
 }
 
 const EMPTY = new Uint8Array(0);
-/** Largest encoded transaction (its length is a u32; Buffers stop below 4 GiB too). */
-const MAX_TXN_SIZE = 0xffffffff;
 
 async function yieldToLoop(): Promise<void> {
   await new Promise<void>((resolve) => setImmediate(resolve));

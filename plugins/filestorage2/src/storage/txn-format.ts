@@ -1,4 +1,4 @@
-/** Encoding and checked decoding of transaction records and data records (FORMAT.md, "Transaction"). */
+/** Checked decoding of transaction records and data records (FORMAT.md, "Transaction"); commits encode in txn-builder.ts. */
 import { CorruptionError } from '@handlerton/framework';
 import {
   RECORD_FLAG_DELETE,
@@ -15,20 +15,6 @@ export interface MetaBytes {
   readonly user: Buffer;
   readonly description: Buffer;
   readonly extension: Buffer;
-}
-
-/** One data record to encode; its refs and data are ranges of source buffers (no views allocated). */
-export interface RecordToWrite {
-  readonly oid: bigint;
-  readonly deleted: boolean;
-  readonly refsSrc: Uint8Array;
-  readonly refsAt: number;
-  readonly refsLen: number;
-  readonly dataSrc: Uint8Array;
-  readonly dataAt: number;
-  readonly dataLen: number;
-  /** Offset of the previous revision of this oid in the same segment, 0 when none. */
-  readonly prev: number;
 }
 
 /** A decoded data record. */
@@ -57,81 +43,6 @@ export interface ParsedTxn {
   readonly records: ParsedRecord[];
   readonly offset: number;
   readonly size: number;
-}
-
-/** Encoded size of one data record. */
-export function recordSize(r: { refsLen: number; dataLen: number }): number {
-  return RECORD_HEADER_SIZE + r.refsLen + r.dataLen + RECORD_TRAILER_SIZE;
-}
-
-/** Encoded size of a transaction. */
-export function txnSize(meta: MetaBytes, records: readonly { refsLen: number; dataLen: number }[]): number {
-  let size = TXN_HEADER_SIZE + meta.user.length + meta.description.length + meta.extension.length + TXN_TRAILER_SIZE;
-  for (const r of records) size += recordSize(r);
-  return size;
-}
-
-/** Encodes a transaction placed at `txnOff`; returns the bytes and each record's absolute offset. */
-export function encodeTxn(
-  tid: bigint,
-  status: number,
-  meta: MetaBytes,
-  records: readonly RecordToWrite[],
-  txnOff: number,
-): { bytes: Buffer; recordOffsets: number[] } {
-  const total = txnSize(meta, records);
-  const b = Buffer.allocUnsafe(total);
-  b.writeUInt32BE(TXN_MAGIC, 0);
-  b.writeUInt32BE(total, 4);
-  b.writeBigUInt64BE(tid, 8);
-  b.writeUInt8(status, 16);
-  b.writeUInt8(0, 17);
-  b.writeUInt16BE(meta.user.length, 18);
-  b.writeUInt16BE(meta.description.length, 20);
-  b.writeUInt32BE(meta.extension.length, 22);
-  b.writeUInt32BE(records.length, 26);
-  let at = TXN_HEADER_SIZE;
-  at += meta.user.copy(b, at);
-  at += meta.description.copy(b, at);
-  at += meta.extension.copy(b, at);
-  const recordOffsets: number[] = [];
-  const tidHi = Number(tid >> 32n);
-  const tidLo = Number(tid & 0xffffffffn);
-  const headCrc = crc32(b.subarray(0, at));
-  const crcs = crcScratch(records.length);
-  for (let i = 0; i < records.length; i++) {
-    recordOffsets.push(txnOff + at);
-    at = writeRecordFast(b, at, records[i]!, tidHi, tidLo, txnOff);
-    crcs.writeUInt32BE(b.readUInt32BE(at - RECORD_TRAILER_SIZE), i * 4);
-  }
-  b.writeUInt32BE(records.length === 0 ? headCrc : crc32(crcs.subarray(0, records.length * 4), headCrc), at);
-  b.writeUInt32BE(total, at + 4);
-  return { bytes: b, recordOffsets };
-}
-
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-function writeRecordFast(b: Buffer, at: number, r: RecordToWrite, tidHi: number, tidLo: number, txnOff: number): number {
-  const start = at;
-  if (r.oid <= MAX_SAFE) {
-    writeOffset(b, at, Number(r.oid));
-  } else {
-    b.writeBigUInt64BE(r.oid, at);
-  }
-  b.writeUInt32BE(tidHi, at + 8);
-  b.writeUInt32BE(tidLo, at + 12);
-  writeOffset(b, at + 16, r.prev);
-  writeOffset(b, at + 24, txnOff);
-  b.writeUInt8(r.deleted ? RECORD_FLAG_DELETE : 0, at + 32);
-  b.writeUInt32BE(r.refsLen, at + 33);
-  b.writeUInt32BE(r.dataLen, at + 37);
-  at += RECORD_HEADER_SIZE;
-  copyRange(r.refsSrc, r.refsAt, r.refsLen, b, at);
-  at += r.refsLen;
-  copyRange(r.dataSrc, r.dataAt, r.dataLen, b, at);
-  at += r.dataLen;
-  b.writeUInt32BE(crc32(b.subarray(start, at)), at);
-  return at + RECORD_TRAILER_SIZE;
 }
 
 /**
@@ -249,13 +160,6 @@ export function writeOffset(b: Buffer, at: number, value: number): void {
 /** Reads a big-endian u64 file offset; values beyond 2^53 are corruption and read as NaN-free huge numbers. */
 export function readOffset(b: Buffer, at: number): number {
   return b.readUInt32BE(at) * 0x100000000 + b.readUInt32BE(at + 4);
-}
-
-function copyRange(src: Uint8Array, at: number, len: number, dst: Buffer, to: number): void {
-  if (len === 0) return;
-  if (Buffer.isBuffer(src)) src.copy(dst, to, at, at + len);
-  else if (at === 0 && len === src.length) dst.set(src, to);
-  else dst.set(src.subarray(at, at + len), to);
 }
 
 let crcBuf = Buffer.allocUnsafe(4096);
