@@ -10,9 +10,13 @@ import type { SealedSegment } from './sealed-segment.js';
 import type { SegmentFile } from './segment-file.js';
 import type { ParsedRecord, ParsedTxn } from './txn-format.js';
 
-/** The live segments: the active one (absent in some read-only opens) and the sealed ones, oldest first. */
+/**
+ * The live segments: the active one (absent in some read-only opens), the previous one while its
+ * trailer is being written (`frozen`), and the sealed ones, oldest first.
+ */
 export interface SegmentChain {
   readonly active: ActiveSegment | null;
+  readonly frozen: ActiveSegment | null;
   readonly sealed: readonly SealedSegment[];
 }
 
@@ -26,6 +30,7 @@ interface SegmentView {
 /** Segments newest first: the active one, then the sealed ones. */
 function newestFirst(chain: SegmentChain): SegmentView[] {
   const out: SegmentView[] = chain.active ? [chain.active] : [];
+  if (chain.frozen) out.push(chain.frozen);
   for (let i = chain.sealed.length - 1; i >= 0; i--) out.push(chain.sealed[i]!);
   return out;
 }
@@ -36,6 +41,11 @@ function locate(chain: SegmentChain, oid: bigint): { seg: SegmentView; e: { off:
   if (active) {
     const e = active.find(oid);
     if (e) return { seg: active, e };
+  }
+  const frozen = chain.frozen;
+  if (frozen) {
+    const e = frozen.find(oid);
+    if (e) return { seg: frozen, e };
   }
   if (chain.sealed.length === 0) return null;
   const hash = oidHashes(oid);
@@ -128,8 +138,9 @@ export function historyOf(chain: SegmentChain, oid: bigint, size: number): Histo
 export async function* iterateChain(io: FileIO, chain: SegmentChain, start: bigint, stop: bigint): AsyncGenerator<IteratedTransaction> {
   const parts: { file: SegmentFile; end: number; minTid: bigint; maxTid: bigint }[] = [];
   for (const s of chain.sealed) parts.push({ file: s.file, end: s.footer.dataEnd, minTid: s.footer.minTid, maxTid: s.footer.maxTid });
-  const active = chain.active;
-  if (active) parts.push({ file: active.file, end: active.publishedEnd, minTid: active.minTid, maxTid: active.maxTid });
+  for (const a of [chain.frozen, chain.active]) {
+    if (a) parts.push({ file: a.file, end: a.publishedEnd, minTid: a.minTid, maxTid: a.maxTid });
+  }
   for (const p of parts) p.file.acquire();
   try {
     for (const p of parts) {

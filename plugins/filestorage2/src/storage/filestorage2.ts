@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import {
   assertU64,
   ConflictError,
+  CorruptionError,
   InvalidArgumentError,
   MAX_U64,
   nextTid,
@@ -38,10 +39,11 @@ import { oidKey, type OidKey } from './oid-key.js';
 import { checkRecordInput, encodeMeta, refsBytes } from './record-codec.js';
 import { historyOf, iterateChain, loadBeforeOf, loadCurrent, loadSerialOf, type SegmentChain } from './chain-reads.js';
 import { openDirectory } from './open-directory.js';
+import type { SegmentFile } from './segment-file.js';
 import { runPack } from './pack.js';
 import { PageCache } from './page-cache.js';
 import type { SealedSegment } from './sealed-segment.js';
-import { sealSegment } from './seal.js';
+import { createNextSegment, writeTrailer } from './seal.js';
 import { BufferPool, TxnBuilder, type PendingWrite } from './txn-builder.js';
 import type { QueuedTxn, TxnState } from './txn-state.js';
 
@@ -57,6 +59,8 @@ export class FileStorage2 implements Storage {
   /** Sealed segments, oldest first. */
   private sealed: SealedSegment[];
   private active: ActiveSegment | null;
+  /** The previous active segment while its trailer is being written (read through its in-memory index). */
+  private frozen: ActiveSegment | null;
   private lastTid: bigint;
   private lastAssignedTid: bigint;
   private nextOid: bigint;
@@ -80,6 +84,7 @@ export class FileStorage2 implements Storage {
   private failure: StorageIOError | null = null;
   private closed = false;
   private packing: Promise<PackResult> | null = null;
+  /** The running seal (switch and trailer); it never rejects (a failure is recorded by failStop). */
   private sealing: Promise<void> | null = null;
   private batchTimer: NodeJS.Timeout | null = null;
   private dirtySinceSync = false;
@@ -92,11 +97,13 @@ export class FileStorage2 implements Storage {
     private readonly releaseLock: () => void,
     databaseId: bigint,
     sealed: SealedSegment[],
+    frozen: ActiveSegment | null,
     active: ActiveSegment | null,
   ) {
     this.capabilities = FileStorage2.capabilitiesFor(options.readOnly);
     this.databaseId = databaseId;
     this.sealed = sealed;
+    this.frozen = frozen;
     this.active = active;
     let last = 0n;
     let maxOid = -1n;
@@ -105,9 +112,10 @@ export class FileStorage2 implements Storage {
       // Every footer counts, even one a pack emptied: its maxOid keeps newOid from handing out an oid again.
       if (s.footer.maxOid > maxOid) maxOid = s.footer.maxOid;
     }
-    if (active) {
-      if (active.maxTid > last) last = active.maxTid;
-      if (active.maxOid > maxOid) maxOid = active.maxOid;
+    for (const a of [frozen, active]) {
+      if (!a) continue;
+      if (a.maxTid > last) last = a.maxTid;
+      if (a.maxOid > maxOid) maxOid = a.maxOid;
     }
     this.lastTid = last;
     this.lastAssignedTid = last;
@@ -147,12 +155,29 @@ export class FileStorage2 implements Storage {
     const releaseLock = options.readOnly ? () => {} : await acquireLock(io, dir);
     const cache = new PageCache(2048);
     let sealed: SealedSegment[] = [];
+    let frozen: ActiveSegment | null = null;
     let active: ActiveSegment | null = null;
+    let pending: SegmentFile[] = [];
     try {
       const found = await openDirectory(io, dir, options.readOnly, cache);
       sealed = found.sealed;
+      pending = found.unsealedOlder.map((u) => u.file);
       const databaseId = found.databaseId ?? randomBytes(8).readBigUInt64BE(0);
       const chunk = preallocChunk(options.segmentSize);
+      for (const u of found.unsealedOlder) {
+        // a crash came while its trailer was being written: rebuild its index from its data
+        const older = await ActiveSegment.recover(io, u.file, u.header, u.size, options.readOnly, chunk, yieldToLoop);
+        if (options.readOnly) {
+          if (frozen || sealed.some((x) => x.seq > u.header.seq)) {
+            throw new CorruptionError('an unsealed segment is followed by a sealed one', u.file.path, 0);
+          }
+          frozen = older;
+        } else {
+          sealed.push(await writeTrailer(io, older, cache, () => false));
+          sealed.sort((a, b) => a.seq - b.seq);
+        }
+        pending = pending.filter((f) => f !== u.file);
+      }
       if (found.unsealed) {
         const u = found.unsealed;
         active = await ActiveSegment.recover(io, u.file, u.header, u.size, options.readOnly, chunk, yieldToLoop);
@@ -160,9 +185,11 @@ export class FileStorage2 implements Storage {
         const prev = sealed.length ? sealed[sealed.length - 1]!.seq : 0;
         active = await ActiveSegment.create(io, dir, found.highestSeq + 1, prev, databaseId, chunk);
       }
-      return new FileStorage2(io, options, context, cache, releaseLock, databaseId, sealed, active);
+      return new FileStorage2(io, options, context, cache, releaseLock, databaseId, sealed, frozen, active);
     } catch (e) {
       for (const s of sealed) s.file.close();
+      for (const f of pending) f.close();
+      frozen?.file.close();
       active?.file.close();
       releaseLock();
       throw e;
@@ -173,7 +200,7 @@ export class FileStorage2 implements Storage {
 
   /** The segment chain as the read functions see it. */
   private chain(): SegmentChain {
-    return { active: this.active, sealed: this.sealed };
+    return { active: this.active, frozen: this.frozen, sealed: this.sealed };
   }
 
   async newOid(): Promise<Oid> {
@@ -234,6 +261,8 @@ export class FileStorage2 implements Storage {
     const meta = encodeMeta(txn.meta);
     this.waiting.add(txn);
     try {
+      // backpressure: the active segment is full again while the previous one is still being sealed
+      while (this.sealing && this.frozen && this.active && this.active.reservedEnd >= this.options.segmentSize) await this.sealing;
       await this.commitLock.acquire();
     } finally {
       this.waiting.delete(txn);
@@ -384,7 +413,9 @@ export class FileStorage2 implements Storage {
       this.foundActiveOff = e.off;
       return e;
     }
-    this.foundActiveOff = 0;
+    this.foundActiveOff = 0; // a revision in another segment is not a `prev` of the active segment
+    const f = this.frozen?.index.get(key);
+    if (f) return f;
     if (this.sealed.length === 0) return null;
     const hash = oidHashes(oid);
     for (let i = this.sealed.length - 1; i >= 0; i--) {
@@ -454,11 +485,7 @@ export class FileStorage2 implements Storage {
       q.resolve();
     }
     if (this.options.syncMode === 'batch') this.scheduleBatchSync();
-    if (active.publishedEnd >= this.options.segmentSize && !this.sealing && !this.closed) {
-      this.sealing = this.sealUnderLock().finally(() => {
-        this.sealing = null;
-      });
-    }
+    if (active.publishedEnd >= this.options.segmentSize && !this.sealing && !this.closed) this.startSeal();
   }
 
   private scheduleBatchSync(): void {
@@ -497,47 +524,75 @@ export class FileStorage2 implements Storage {
 
   // ---------------------------------------------------------------- sealing
 
-  /** Seals the active segment now (if it holds any transaction) and starts a new one. */
+  /** Seals the active segment now (if it holds any transaction) and starts a new one; resolves once the trailer is durable. */
   async seal(): Promise<void> {
     this.checkWritable();
     while (this.sealing) await this.sealing;
-    const run = this.sealUnderLock();
-    this.sealing = run.finally(() => {
-      this.sealing = null;
-    });
-    await run;
+    await this.startSeal();
   }
 
-  private async sealUnderLock(): Promise<void> {
+  /** Runs a seal in the background; the returned promise rejects with its failure. */
+  private startSeal(): Promise<void> {
+    const run = this.sealRun();
+    const settled = run.then(
+      () => {},
+      () => {},
+    );
+    this.sealing = settled;
+    void settled.finally(() => {
+      if (this.sealing === settled) this.sealing = null;
+    });
+    return run;
+  }
+
+  /**
+   * Under the commit lock, once every queued transaction is published: commits move on to a new
+   * active segment. Then, with the lock released, the old segment's trailer is written in steps
+   * while commits go on; the sealed view replaces it in one synchronous step.
+   */
+  private async sealRun(): Promise<void> {
+    let old: ActiveSegment | null = null;
     await this.commitLock.acquire();
     try {
       await this.waitIdle();
       if (this.failure) throw this.failure;
-      await this.sealActive();
+      old = await this.switchActive();
     } finally {
       this.commitLock.release();
     }
-  }
-
-  /** Seals the active segment and switches to a new one. Lock held, queue empty. */
-  private async sealActive(): Promise<void> {
-    const old = this.active;
-    if (!old || old.txnCount === 0) return;
+    if (!old) return;
     try {
-      const { sealed, next } = await sealSegment(this.io, old, this.cache, {
-        dir: this.options.directory,
-        databaseId: this.databaseId,
-        preallocChunk: preallocChunk(this.options.segmentSize),
-      });
+      const sealed = await writeTrailer(this.io, old, this.cache, () => this.failure !== null); // a crash sets failure too
       this.sealed = [...this.sealed, sealed];
-      this.active = next;
-      this.dirtySinceSync = false;
+      this.frozen = null;
     } catch (e) {
       this.failStop(e);
       throw this.failure ?? e;
     }
   }
 
+  /** Makes a new active segment and freezes the old one (lock held, queue empty); the old one, or null when empty. */
+  private async switchActive(): Promise<ActiveSegment | null> {
+    const old = this.active;
+    if (!old || old.txnCount === 0) return null;
+    try {
+      // batch and none modes: the old segment's data must be durable before any commit lands in
+      // the next one, so that a crash never keeps a later transaction and loses an earlier one
+      if (this.dirtySinceSync) await this.io.fdatasync(old.file.fd, old.file.path);
+      this.dirtySinceSync = false;
+      const next = await createNextSegment(this.io, old, {
+        dir: this.options.directory,
+        databaseId: this.databaseId,
+        preallocChunk: preallocChunk(this.options.segmentSize),
+      });
+      this.frozen = old;
+      this.active = next;
+      return old;
+    } catch (e) {
+      this.failStop(e);
+      throw this.failure ?? e;
+    }
+  }
 
   // ---------------------------------------------------------------- pack
 
@@ -558,6 +613,9 @@ export class FileStorage2 implements Storage {
     const packTid = requested < this.lastTid ? requested : this.lastTid;
     const active = this.active;
     if (active && active.txnCount > 0 && active.minTid <= packTid) await this.seal();
+    // a seal still writing its trailer: its segment must be an input or hold only later transactions
+    while (this.sealing) await this.sealing;
+    if (this.failure) throw this.failure;
     const inputs = this.sealed.slice();
     // nothing at or before packTid: no revision can be superseded, nothing to do
     if (inputs.length === 0 || !inputs.some((s) => s.footer.txnCount > 0 && s.footer.minTid <= packTid)) {
@@ -614,7 +672,7 @@ export class FileStorage2 implements Storage {
       await this.tpcAbort(txn);
     }
     if (this.packing) await this.packing.catch(() => {});
-    if (this.sealing) await this.sealing.catch(() => {});
+    while (this.sealing) await this.sealing;
     await this.waitIdle();
     if (this.batchTimer) {
       clearTimeout(this.batchTimer);
@@ -622,6 +680,7 @@ export class FileStorage2 implements Storage {
     }
     await this.syncNow().catch(() => {});
     for (const s of this.sealed) s.file.close();
+    this.frozen?.file.close();
     this.active?.file.close();
     this.releaseLock();
   }
@@ -640,6 +699,7 @@ export class FileStorage2 implements Storage {
     this.batchTimer = null;
     this.failure = new StorageIOError('filestorage2 storage crashed (simulated)');
     for (const s of this.sealed) s.file.close();
+    this.frozen?.file.close();
     this.active?.file.close();
     this.releaseLock();
   }

@@ -1,7 +1,7 @@
 /** Opening a storage directory: find the live segments, drop superseded and temporary files, load trailers. */
 import { join } from 'node:path';
 import { CorruptionError } from '@handlerton/framework';
-import { SEGMENT_HEADER_SIZE } from './constants.js';
+import { FOOTER_MAGIC, FOOTER_SIZE, SEGMENT_HEADER_SIZE } from './constants.js';
 import type { FileIO } from './file-io.js';
 import { isTemporaryFileName, parseSegmentFileName } from './naming.js';
 import type { PageCache } from './page-cache.js';
@@ -22,6 +22,11 @@ export interface OpenedDirectory {
   readonly sealed: SealedSegment[];
   /** The active segment's file, when the newest segment is not sealed. */
   readonly unsealed: UnsealedFile | null;
+  /**
+   * Older segments without a valid footer, oldest first: a crash came while their trailer was
+   * being written after commits had moved on to the next segment. Open scans and seals them.
+   */
+  readonly unsealedOlder: UnsealedFile[];
   /** The database id found in the segment headers, or null for an empty directory. */
   readonly databaseId: bigint | null;
   /** Highest segment seq present (0 when none). */
@@ -93,19 +98,36 @@ export async function openDirectory(io: FileIO, dir: string, readOnly: boolean, 
     }
     const sealed: SealedSegment[] = [];
     let unsealed: UnsealedFile | null = null;
+    const unsealedOlder: UnsealedFile[] = [];
     live.forEach((c, i) => {
       if (c.footer !== null) {
         sealed.push(SealedSegment.load(io, c.file, c.header, c.footer, c.size, cache));
       } else if (i === live.length - 1 && c.header.gen === 0) {
         unsealed = { file: c.file, header: c.header, size: c.size };
+      } else if (c.header.gen === 0 && footerWasNeverWritten(io, c.file.fd, c.file.path, c.size)) {
+        // a crash came while the trailer was being written (the footer is written last, alone,
+        // once the rest is durable); a damaged footer is corruption (below)
+        unsealedOlder.push({ file: c.file, header: c.header, size: c.size });
       } else {
         throw new CorruptionError('sealed segment has no valid footer', c.file.path, Math.max(0, c.size - 80));
       }
     });
     if (removed) await io.fsyncDir(dir);
-    return { sealed, unsealed, databaseId, highestSeq: live.length ? live[live.length - 1]!.header.seq : 0 };
+    return { sealed, unsealed, unsealedOlder, databaseId, highestSeq: live.length ? live[live.length - 1]!.header.seq : 0 };
   } catch (e) {
     for (const c of candidates) c.file.close();
     throw e;
   }
+}
+
+/**
+ * True when the end of the file may hold a footer that was being written (or was never begun):
+ * no footer magic there, or the magic with a zero checksum field (a torn write of a footer whose
+ * place read as zeros). A footer with its magic and a non-zero checksum that does not check is damage.
+ */
+function footerWasNeverWritten(io: FileIO, fd: number, path: string, size: number): boolean {
+  if (size < SEGMENT_HEADER_SIZE + FOOTER_SIZE) return true;
+  const b = Buffer.alloc(FOOTER_SIZE);
+  io.readAt(fd, b, 0, FOOTER_SIZE, size - FOOTER_SIZE, path);
+  return !b.subarray(0, FOOTER_MAGIC.length).equals(FOOTER_MAGIC) || b.readUInt32BE(FOOTER_SIZE - 4) === 0;
 }

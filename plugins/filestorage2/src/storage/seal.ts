@@ -1,5 +1,9 @@
-/** Sealing: the active segment's index becomes an on-disk trailer, and a new active segment follows it. */
-import { CorruptionError } from '@handlerton/framework';
+/**
+ * Sealing: the active segment's index becomes an on-disk trailer. Commits move on to a new active
+ * segment first (`createNextSegment`, under the commit lock); the old segment's trailer is then
+ * written in steps that yield to the event loop (`writeTrailer`), while commits go on.
+ */
+import { CorruptionError, StorageClosedError } from '@handlerton/framework';
 import { ActiveSegment } from './active-segment.js';
 import type { FileIO } from './file-io.js';
 import type { PageCache } from './page-cache.js';
@@ -13,44 +17,61 @@ export interface SealTarget {
   readonly preallocChunk: number;
 }
 
+/** Index entries written between two yields to the event loop. */
+const ENTRIES_PER_STEP = 8192;
+
 /**
- * Writes `old`'s index as a sorted trailer after its data, cuts the file there and fsyncs it, then
- * creates the next active segment (published by rename + directory fsync). Only then may commits go
- * to the new segment: a crash before the trailer's fsync leaves `old` an active segment with a torn
- * tail; after it, a sealed newest segment for which open creates the next one.
+ * Creates the active segment that follows `old` (published by rename + directory fsync, so commits
+ * acknowledged in it survive a crash). `old` keeps its data; its trailer comes later.
  */
-export async function sealSegment(
-  io: FileIO,
-  old: ActiveSegment,
-  cache: PageCache,
-  target: SealTarget,
-): Promise<{ sealed: SealedSegment; next: ActiveSegment }> {
+export function createNextSegment(io: FileIO, old: ActiveSegment, target: SealTarget): Promise<ActiveSegment> {
+  return ActiveSegment.create(io, target.dir, old.header.seq + 1, old.header.seq, target.databaseId, target.preallocChunk);
+}
+
+/**
+ * Writes `old`'s index as a sorted trailer after its published data, cuts the file there, fsyncs
+ * it, then writes the footer and fsyncs again; returns the sealed view. `old` must receive no more
+ * commits. A crash at any point before the footer is durable leaves `old` without a valid footer:
+ * open scans it (the partial trailer is a torn tail) and seals it again. `stopped` is checked at
+ * every step (storage crashed or failed).
+ */
+export async function writeTrailer(io: FileIO, old: ActiveSegment, cache: PageCache, stopped: () => boolean): Promise<SealedSegment> {
   const { fd, path } = old.file;
   const { keys, entries, largeKeys, largeEntries } = old.sortedIndex();
+  await step(stopped);
   const writer = new TrailerWriter(io, fd, path, old.publishedEnd, keys.length + largeKeys.length);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
     const e = entries[i]!;
     writer.add(Math.floor(key / 0x100000000), key >>> 0, e.tid, e.oldest, e.off, e.deleted);
-    if (i % 65536 === 65535) await new Promise<void>((resolve) => setImmediate(resolve)); // readers keep going
+    if (i % ENTRIES_PER_STEP === ENTRIES_PER_STEP - 1) await step(stopped);
   }
   for (let i = 0; i < largeKeys.length; i++) {
     const key = largeKeys[i]!;
     const e = largeEntries[i]!;
     writer.add(Number(key >> 32n), Number(key & 0xffffffffn), e.tid, e.oldest, e.off, e.deleted);
   }
-  const size = writer.finish({
+  const { size, footer: footerBytes } = writer.finish({
     dataEnd: old.publishedEnd,
     minTid: old.minTid,
     maxTid: old.maxTid,
     maxOid: old.maxOid < 0n ? 0n : old.maxOid,
     txnCount: old.txnCount,
   });
+  // Everything but the footer is made durable first (the footer's place reads as zeros until then),
+  // so a valid footer always stands in front of a complete trailer.
   io.truncate(fd, size, path);
   await io.fsync(fd, path);
+  if (stopped()) throw new StorageClosedError('filestorage2 storage closed while sealing');
+  io.writeAt(fd, footerBytes, size - footerBytes.length, path);
+  await io.fsync(fd, path);
+  if (stopped()) throw new StorageClosedError('filestorage2 storage closed while sealing');
   const footer = readFooter(io, fd, path, size);
   if (!footer) throw new CorruptionError('sealed trailer did not read back', path, size);
-  const sealed = SealedSegment.load(io, old.file, old.header, footer, size, cache);
-  const next = await ActiveSegment.create(io, target.dir, old.header.seq + 1, old.header.seq, target.databaseId, target.preallocChunk);
-  return { sealed, next };
+  return SealedSegment.load(io, old.file, old.header, footer, size, cache);
+}
+
+async function step(stopped: () => boolean): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve)); // commits and readers keep going
+  if (stopped()) throw new StorageClosedError('filestorage2 storage closed while sealing');
 }

@@ -106,8 +106,11 @@ export class TrailerWriter {
     this.inBuf = 0;
   }
 
-  /** Writes page CRCs, fences, bloom and footer; returns the file's final size. */
-  finish(facts: TrailerFacts): number {
+  /**
+   * Writes page CRCs, fences and bloom; returns the file's final size and the footer, which the
+   * caller writes at `size - FOOTER_SIZE` once everything before it is durable.
+   */
+  finish(facts: TrailerFacts): { size: number; footer: Buffer } {
     if (this.inBuf > 0) this.flush();
     const pages = this.pageCrcs.length;
     const meta = Buffer.alloc(pages * 12 + this.bloom.length);
@@ -129,7 +132,7 @@ export class TrailerWriter {
       bloomK: BLOOM_K,
       metaCrc: crc32(meta),
     });
-    this.io.writeAt(this.fd, Buffer.concat([meta, footer]), this.pos, this.path);
-    return this.pos + meta.length + footer.length;
+    this.io.writeAt(this.fd, meta, this.pos, this.path);
+    return { size: this.pos + meta.length + footer.length, footer };
   }
 }

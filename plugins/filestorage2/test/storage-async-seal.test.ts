@@ -1,0 +1,117 @@
+/** Sealing in the background: commits and reads during a seal, and every crash point of a trailer write. */
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import test from 'ava';
+import { isHandlertonError, NO_REFS, storageTransaction, type Tid } from '@handlerton/framework';
+import type { FileStorage2 } from '../src/storage/filestorage2.js';
+import { bytes, commit, loadText, openStorage, segmentFiles, tempDir } from './fs2-helpers.js';
+
+const FOOTER_SIZE = 80;
+
+test('commits, conflict checks and reads go on while the previous segment is being sealed', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await openStorage(dir);
+    const writes = Array.from({ length: 300 }, (_, i) => ({ oid: BigInt(i + 1), serial: 0n, data: `first ${i + 1}` }));
+    const t1 = await commit(s, writes);
+    const sealing = s.seal(); // not awaited: the next commit lands in the new segment
+    const txn = storageTransaction({ description: 'during the seal' });
+    await s.tpcBegin(txn);
+    t.is(s.sealedSegmentCount, 0, 'the trailer is still being written');
+    t.true(isHandlertonError(await t.throwsAsync(s.store(2n, 0n, { data: bytes('stale'), refs: NO_REFS }, txn)), 'HANDLERTON_CONFLICT'));
+    await s.store(1n, t1, { data: bytes('second 1'), refs: NO_REFS }, txn);
+    t.is(await loadText(s, 3n), 'first 3');
+    await s.tpcVote(txn);
+    const t2 = await s.tpcFinish(txn);
+    t.is(await loadText(s, 2n), 'first 2');
+    await sealing;
+    t.is(s.sealedSegmentCount, 1);
+    const check = async (st: FileStorage2): Promise<void> => {
+      t.is(await loadText(st, 1n), 'second 1');
+      t.is(await loadText(st, 300n), 'first 300');
+      t.deepEqual((await st.history(1n, 5)).map((h) => h.tid), [t2, t1]);
+      const tids: Tid[] = [];
+      for await (const x of st.iterator()) tids.push(x.tid);
+      t.deepEqual(tids, [t1, t2]);
+    };
+    await check(s);
+    await s.close();
+    const r = await openStorage(dir);
+    await check(r);
+    await r.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+/** Builds a storage whose first segment is sealed and second holds one more commit; returns the files' bytes. */
+async function twoSegments(dir: string): Promise<{ t1: Tid; t2: Tid; first: string; original: Buffer }> {
+  const s = await openStorage(dir);
+  const t1 = await commit(s, Array.from({ length: 500 }, (_, i) => ({ oid: BigInt(i + 1), serial: 0n, data: `first ${i + 1} `.repeat(3) })));
+  await s.seal();
+  const t2 = await commit(s, [{ oid: 1n, serial: t1, data: 'second 1' }, { oid: 501n, serial: 0n, data: 'new 501' }]);
+  await s.close();
+  const first = join(dir, segmentFiles(dir)[0]!);
+  return { t1, t2, first, original: fs.readFileSync(first) };
+}
+
+test('a crash at any point of a trailer write after commits moved on: open seals the segment again', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const { t1, t2, first, original } = await twoSegments(dir);
+    const dataEnd = Number(original.readBigUInt64BE(original.length - FOOTER_SIZE + 8));
+    const indexOff = Number(original.readBigUInt64BE(original.length - FOOTER_SIZE + 16));
+    const footerAt = original.length - FOOTER_SIZE;
+    const snapshot = segmentFiles(dir).map((name) => [name, fs.readFileSync(join(dir, name))] as const);
+    const crashes: [string, Buffer][] = [
+      ['nothing written after the data, preallocated zeros', Buffer.concat([original.subarray(0, dataEnd), Buffer.alloc(1 << 16)])],
+      ['cut at the end of the data', original.subarray(0, dataEnd)],
+      ['in the middle of the index pages', original.subarray(0, indexOff + 1000)],
+      ['index pages written, preallocated zeros after them', Buffer.concat([original.subarray(0, indexOff + 4096), Buffer.alloc(1 << 16)])],
+      ['everything but the footer', Buffer.concat([original.subarray(0, footerAt), Buffer.alloc(FOOTER_SIZE)])],
+      ['half of the footer', Buffer.concat([original.subarray(0, footerAt + 40), Buffer.alloc(FOOTER_SIZE - 40)])],
+    ];
+    for (const [label, bytesOnDisk] of crashes) {
+      t.deepEqual(segmentFiles(dir), snapshot.map(([name]) => name));
+      fs.writeFileSync(first, bytesOnDisk);
+      // a read-only open reads the unsealed segment through a scan and changes nothing
+      const ro = await openStorage(dir, { readOnly: true });
+      t.is(await loadText(ro, 2n), 'first 2 '.repeat(3), label);
+      t.is(await loadText(ro, 1n), 'second 1', label);
+      await ro.close();
+      t.true(fs.readFileSync(first).equals(bytesOnDisk), `${label}: read-only open wrote nothing`);
+
+      const r = await openStorage(dir);
+      t.is(await loadText(r, 1n), 'second 1', label);
+      t.is(await loadText(r, 500n), 'first 500 '.repeat(3), label);
+      t.is(await loadText(r, 501n), 'new 501', label);
+      t.deepEqual((await r.history(1n, 5)).map((h) => h.tid), [t2, t1], label);
+      t.is(r.sealedSegmentCount, 1, label);
+      t.is(r.lastTransaction(), t2, label);
+      const t3 = await commit(r, [{ oid: 2n, serial: t1, data: 'third 2' }]);
+      await r.close();
+      t.true(fs.readFileSync(first).equals(original), `${label}: the segment was sealed again, byte for byte`);
+      const again = await openStorage(dir);
+      t.is(await loadText(again, 2n), 'third 2', label);
+      t.is(again.lastTransaction(), t3, label);
+      await again.close();
+      for (const [name, content] of snapshot) fs.writeFileSync(join(dir, name), content); // back to the two-segment state
+    }
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a damaged footer of an older segment is corruption, not an interrupted seal', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const { first, original } = await twoSegments(dir);
+    const bad = Buffer.from(original);
+    bad[original.length - 30]! ^= 0x10;
+    fs.writeFileSync(first, bad);
+    t.true(isHandlertonError(await t.throwsAsync(openStorage(dir)), 'HANDLERTON_CORRUPTION'));
+    t.true(fs.readFileSync(first).equals(bad), 'nothing was rewritten');
+  } finally {
+    await cleanup();
+  }
+});
