@@ -117,16 +117,16 @@ export class SqliteDraft implements BlobDraft {
         const keep = Math.ceil(size / this.chunkSize);
         const end = this.chunks.chunkCount(this.rowId);
         for (let from = keep; from < end; from += DROP_BATCH) {
-          this.chunks.dropDraftRange(this.rowId, from, Math.min(end, from + DROP_BATCH));
+          await this.chunks.dropDraftRange(this.rowId, from, Math.min(end, from + DROP_BATCH));
           await yieldToLoop();
         }
         const tail = size % this.chunkSize;
         if (tail !== 0) {
           const seq = Math.floor(size / this.chunkSize);
           const data = this.chunks.readChunk(this.chain, seq, this.chunkSize);
-          if (data !== undefined && data.length > tail) this.chunks.writeChunk(this.rowId, seq, data.subarray(0, tail));
+          if (data !== undefined && data.length > tail) await this.chunks.writeChunk(this.rowId, seq, data.subarray(0, tail));
         }
-        this.chunks.limitBase(this.chain, size);
+        await this.chunks.limitBase(this.chain, size);
       }
       this.cached = undefined;
       this.currentSize = size;
@@ -145,7 +145,7 @@ export class SqliteDraft implements BlobDraft {
 
   /** Writes chunk `seq`, then lets the loop run (and waits if the WAL must be checkpointed first). */
   private async store(seq: number, data: Uint8Array): Promise<void> {
-    this.chunks.writeChunk(this.rowId, seq, data);
+    await this.chunks.writeChunk(this.rowId, seq, data);
     this.bytesWritten += data.length;
     if (this.cached?.seq === seq) this.cached = undefined;
     this.chunks.conn.noteWal(data.length + 4096);

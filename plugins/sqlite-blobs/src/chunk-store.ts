@@ -6,6 +6,7 @@
  * copy of that map (`own` = 0) and replaces a chunk by a private one (`own` = 1) on its first write,
  * so unchanged chunks stay shared.
  */
+import { ChunkWriter } from './chunk-writer.js';
 import type { SqliteConnection } from './connection.js';
 import { arg } from './prepared.js';
 
@@ -84,6 +85,7 @@ export class ChunkStore {
 
   constructor(readonly conn: SqliteConnection) {
     this.sql = chunkStatements(conn);
+    conn.chunkWriter ??= startChunkWriter(conn, this.sql);
   }
 
   /** The bytes of chunk `seq` as revision `chain[0]` sees it (undefined: a hole, reads as zeros). */
@@ -98,8 +100,28 @@ export class ChunkStore {
     });
   }
 
-  /** Replaces chunk `seq` of draft `rev`: in place when the draft owns it, else as a new private chunk. */
-  writeChunk(rev: bigint, seq: number, data: Uint8Array): void {
+  /**
+   * Replaces chunk `seq` of draft `rev`: in place when the draft owns it, else as a new private chunk.
+   * Runs in the chunk-writer thread (this file's lane keeps it apart from other writes), or here when
+   * the thread is not available.
+   */
+  async writeChunk(rev: bigint, seq: number, data: Uint8Array): Promise<void> {
+    await this.conn.lane.run(async () => {
+      const writer = this.conn.chunkWriter;
+      if (writer?.alive !== true) {
+        this.writeChunkHere(rev, seq, data);
+        return;
+      }
+      this.conn.check();
+      try {
+        await writer.write(rev, seq, data);
+      } catch (error) {
+        throw this.conn.fail(error, 'writing a blob chunk');
+      }
+    });
+  }
+
+  private writeChunkHere(rev: bigint, seq: number, data: Uint8Array): void {
     this.conn.writeRelaxed('writing a blob chunk', () => {
       const current = this.sql.mapping.get({ rev, seq });
       if (current !== undefined && current.own !== 0n) {
@@ -123,31 +145,47 @@ export class ChunkStore {
   }
 
   /** Drops chunks [from, to) of a draft (its private chunks are deleted). */
-  dropDraftRange(rev: bigint, from: number, to: number): void {
-    this.conn.writeRelaxed('dropping draft chunks', () => {
+  async dropDraftRange(rev: bigint, from: number, to: number): Promise<void> {
+    await this.conn.writeRelaxedQueued('dropping draft chunks', () => {
       this.sql.deleteOwnedChunks.run({ rev, from, to });
       this.sql.deleteMappingRange.run({ rev, from, to });
     });
   }
 
   /** Drops chunks [from, to) of a reclaimed revision, deleting chunks no other revision shares. */
-  dropRevisionRange(rev: bigint, from: number, to: number): void {
-    this.conn.writeRelaxed('reclaiming blob chunks', () => {
+  async dropRevisionRange(rev: bigint, from: number, to: number): Promise<void> {
+    await this.conn.writeRelaxedQueued('reclaiming blob chunks', () => {
       this.sql.deleteUnsharedChunks.run({ rev, rev2: rev, from, to });
       this.sql.deleteMappingRange.run({ rev, from, to });
     });
   }
 
   /** Lowers how much of its base draft `chain[0]` sees to `size` bytes (after a truncate). */
-  limitBase(chain: ChainLevel[], size: number): void {
+  async limitBase(chain: ChainLevel[], size: number): Promise<void> {
     if (chain.length < 2 || chain[1]!.limit <= size) return;
     for (const level of chain.slice(1)) level.limit = Math.min(level.limit, size);
-    this.conn.writeRelaxed('truncating a draft', () => this.sql.setBaseLimit.run({ id: chain[0]!.id, limit: size }));
+    await this.conn.writeRelaxedQueued('truncating a draft', () => this.sql.setBaseLimit.run({ id: chain[0]!.id, limit: size }));
   }
 
   /** One past the highest mapped chunk number of `rev` (0 when it has none). */
   chunkCount(rev: bigint): number {
     const seq = this.conn.read('counting chunks', () => this.sql.maxSeq.get({ rev })?.seq);
     return seq === undefined || seq === null ? 0 : Number(seq) + 1;
+  }
+}
+
+/** Starts the chunk-writer thread with the chunk statements as compiled here; undefined when it cannot start. */
+function startChunkWriter(conn: SqliteConnection, sql: ReturnType<typeof chunkStatements>): ChunkWriter | undefined {
+  try {
+    return new ChunkWriter({
+      file: conn.file,
+      busyTimeoutMs: conn.options.busyTimeoutMs,
+      mapping: sql.mapping.portable(),
+      updateChunk: sql.updateChunk.portable(),
+      insertChunk: sql.insertChunk.portable(),
+      upsertMapping: sql.upsertMapping.portable(),
+    });
+  } catch {
+    return undefined;
   }
 }

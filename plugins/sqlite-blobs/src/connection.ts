@@ -22,6 +22,8 @@ import type { SynchronousLevel } from './options.js';
 import { PreparedQuery } from './prepared.js';
 import type { DB } from './schema.js';
 import { Checkpointer } from './checkpointer.js';
+import type { ChunkWriter } from './chunk-writer.js';
+import { WriteLane } from './write-lane.js';
 import { isDiskFailure, mapSqliteError } from './sql-errors.js';
 
 /** What a database file holds. */
@@ -64,6 +66,10 @@ export class SqliteConnection {
   readonly openReaders = new Map<bigint, number>();
   /** Set when the blob tables were cleaned after open (drafts of a dead process dropped). */
   blobsRecovered = false;
+  /** Orders the writes of this file made through `writeQueued` and the chunk writer (see WriteLane). */
+  readonly lane = new WriteLane();
+  /** The thread writing blob chunks of this file, once the chunk store started it. */
+  chunkWriter: ChunkWriter | undefined;
   private readonly cache = new Map<string, PreparedQuery<unknown>>();
   private readonly relaxStatement: BetterSqlite3.Statement;
   private readonly strictStatement: BetterSqlite3.Statement;
@@ -129,6 +135,16 @@ export class SqliteConnection {
     } catch (error) {
       throw this.fail(error, what);
     }
+  }
+
+  /** `write`, queued behind the writes already in this file's lane. */
+  writeQueued<T>(what: string, fn: () => T): Promise<T> {
+    return this.lane.run(() => this.write(what, fn));
+  }
+
+  /** `writeRelaxed`, queued behind the writes already in this file's lane. */
+  writeRelaxedQueued<T>(what: string, fn: () => T): Promise<T> {
+    return this.lane.run(() => this.writeRelaxed(what, fn));
   }
 
   /**
@@ -210,6 +226,8 @@ export class SqliteConnection {
   async destroy(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.lane.drain();
+    await this.chunkWriter?.stop();
     this.cache.clear();
     if (this.checkpointer !== undefined) {
       if (this.failure === undefined) await this.checkpointer.drain();

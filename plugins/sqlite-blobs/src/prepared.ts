@@ -18,6 +18,12 @@ export function arg<T>(name: string): T {
   return new Placeholder(name) as unknown as T;
 }
 
+/** A compiled statement in a form another thread can prepare: SQL text and its parameters in order. */
+export interface PortableStatement {
+  readonly sql: string;
+  readonly params: readonly ({ readonly name: string } | { readonly value: unknown })[];
+}
+
 /** Arguments of one execution, by placeholder name. */
 export type Args = Readonly<Record<string, unknown>>;
 
@@ -42,6 +48,11 @@ export class PreparedQuery<Row> {
       out[i] = p instanceof Placeholder ? toSqlValue(args[p.name], p.name) : p;
     }
     return out;
+  }
+
+  /** The statement as SQL text and parameters (placeholders by name, constants by value). */
+  portable(): PortableStatement {
+    return { sql: this.sql, params: this.template.map((p) => (p instanceof Placeholder ? { name: p.name } : { value: p })) };
   }
 
   /** Every row. */

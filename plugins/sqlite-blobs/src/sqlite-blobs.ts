@@ -108,7 +108,7 @@ export class SqliteBlobs implements BlobHandlerton {
   async createBlob(): Promise<BlobId> {
     this.checkOpen();
     // Not synced on its own: an id matters only once a prepared revision (a synced commit) uses it.
-    return this.conn.writeRelaxed('createBlob', () => this.sql.insertBlob.run({ created: Date.now() }).lastInsertRowid);
+    return this.conn.writeRelaxedQueued('createBlob', () => this.sql.insertBlob.run({ created: Date.now() }).lastInsertRowid);
   }
 
   async openRevision(blobId: BlobId, revision: Tid): Promise<RevisionReader> {
@@ -144,19 +144,20 @@ export class SqliteBlobs implements BlobHandlerton {
       state.drafts.delete(blobId);
       await this.discardDraft(previous);
     }
-    // From here to the insert nothing awaits, so a concurrent reclaim cannot take the base away.
-    let baseRow: { id: bigint; size: bigint; chunk_size: bigint; depth: bigint } | undefined;
-    if (base !== null) {
-      baseRow = this.committedRow(blobId, base);
-      if (baseRow === undefined) throw new POSKeyError(`blob ${blobId} has no revision ${base}`, blobId);
-    }
     if (blobId > MAX_SQL_INT || oid > MAX_SQL_INT) throw new POSKeyError(`blob ${blobId} cannot exist in the sqlite engine`, blobId);
-    const chunkSize = baseRow === undefined ? this.chunkSize : Number(baseRow.chunk_size);
-    const size = baseRow === undefined ? 0 : Number(baseRow.size);
-    // A draft reads unchanged chunks through its base; a chain that would grow too deep is flattened.
-    const baseChain = baseRow === undefined ? [] : this.loadChain(baseRow.id);
-    const flatten = baseRow !== undefined && Number(baseRow.depth) + 1 > MAX_CHAIN_DEPTH;
-    const rowId = this.conn.writeRelaxed('createDraft', () => {
+    // The base is looked up inside the same write as the insert, so a concurrent reclaim (queued in
+    // the same lane) cannot take it away in between.
+    const { rowId, chunkSize, size, baseChain, flatten } = await this.conn.writeRelaxedQueued('createDraft', () => {
+      let baseRow: { id: bigint; size: bigint; chunk_size: bigint; depth: bigint } | undefined;
+      if (base !== null) {
+        baseRow = this.committedRow(blobId, base);
+        if (baseRow === undefined) throw new POSKeyError(`blob ${blobId} has no revision ${base}`, blobId);
+      }
+      const chunkSize = baseRow === undefined ? this.chunkSize : Number(baseRow.chunk_size);
+      const size = baseRow === undefined ? 0 : Number(baseRow.size);
+      // A draft reads unchanged chunks through its base; a chain that would grow too deep is flattened.
+      const baseChain = baseRow === undefined ? [] : this.loadChain(baseRow.id);
+      const flatten = baseRow !== undefined && Number(baseRow.depth) + 1 > MAX_CHAIN_DEPTH;
       this.sql.ensureBlob.run({ id: blobId, created: Date.now() });
       const id = this.sql.insertDraft.run({
         blob: blobId,
@@ -169,7 +170,7 @@ export class SqliteBlobs implements BlobHandlerton {
         depth: baseRow === undefined || flatten ? 0 : Number(baseRow.depth) + 1,
       }).lastInsertRowid;
       if (flatten) this.chunks.flattenInto(baseChain, id, chunkSize);
-      return id;
+      return { rowId: id, chunkSize, size, baseChain, flatten };
     });
     const chain: ChainLevel[] = [{ id: rowId, limit: Infinity }];
     if (!flatten) for (const level of baseChain) chain.push({ id: level.id, limit: Math.min(level.limit, size) });
@@ -191,7 +192,7 @@ export class SqliteBlobs implements BlobHandlerton {
       else entry.count += 1;
     }
     if (state.prepared && mine.length > 0) {
-      this.conn.write('addReferences', () => {
+      await this.conn.writeQueued('addReferences', () => {
         for (const ref of mine) this.addPendingRef(state.token, ref.blobId, ref.revision, 1);
       });
     }
@@ -204,7 +205,7 @@ export class SqliteBlobs implements BlobHandlerton {
     if (state.prepared) throw new StorageTransactionError('prepare: the blob transaction is already prepared');
     for (const draft of state.drafts.values()) await draft.flush();
     if ([...state.drafts.values()].some((d) => d.bytesWritten >= PRESYNC_THRESHOLD)) await this.conn.presync();
-    this.conn.write('prepare', () => {
+    await this.conn.writeQueued('prepare', () => {
       this.sql.insertBlobTxn.run({ token: state.token, tid: revision });
       for (const draft of state.drafts.values()) {
         this.sql.prepareRow.run({ id: draft.rowId, revision, size: draft.size() });
@@ -220,13 +221,13 @@ export class SqliteBlobs implements BlobHandlerton {
     if (state === undefined) return;
     if (!state.prepared) {
       if (state.drafts.size > 0) throw new StorageTransactionError('commit: the blob transaction has drafts but was not prepared');
-      this.conn.write('commit', () => {
+      await this.conn.writeQueued('commit', () => {
         for (const ref of state.refs.values()) this.sql.addRefcount.run({ blob: ref.blobId, revision: ref.revision, count: ref.count });
       });
     } else {
       // Not synced on its own: if power loss drops it, the revisions stay prepared (synced at
       // prepare) and recover() publishes them, because the storage transaction is durable.
-      this.conn.writeRelaxed('commit', () => this.publish(state.token));
+      await this.conn.writeRelaxedQueued('commit', () => this.publish(state.token));
     }
     this.txns.delete(txn);
     for (const draft of state.drafts.values()) draft.close();
@@ -239,7 +240,7 @@ export class SqliteBlobs implements BlobHandlerton {
     try {
       for (const draft of state.drafts.values()) await this.discardDraft(draft);
       if (this.closed) return;
-      this.conn.writeRelaxed('rollback', () => {
+      await this.conn.writeRelaxedQueued('rollback', () => {
         this.sql.deletePendingRefs.run({ token: state.token });
         this.sql.deleteBlobTxn.run({ token: state.token });
       });
@@ -252,7 +253,7 @@ export class SqliteBlobs implements BlobHandlerton {
     this.checkOpen();
     const mine = refs.filter((ref) => ref.handlerton === this.name && ref.blobId <= MAX_SQL_INT && ref.revision <= MAX_SQL_INT);
     if (mine.length === 0) return;
-    this.conn.write('releaseReferences', () => {
+    await this.conn.writeQueued('releaseReferences', () => {
       for (const ref of mine) this.sql.releaseRefcount.run({ blob: ref.blobId, revision: ref.revision, count: 1 });
     });
   }
@@ -277,7 +278,7 @@ export class SqliteBlobs implements BlobHandlerton {
         // arrived since (the loop yields between rows).
         const stillFree = (): boolean => !this.conn.openReaders.has(id) && this.sql.stillReclaimable.get({ id }) !== undefined;
         // A revision other revisions read through is retired (invisible) and deleted with its last dependent.
-        const outcome = this.conn.writeRelaxed('reclaim', () => {
+        const outcome = await this.conn.writeRelaxedQueued('reclaim', () => {
           if (!stillFree()) return 'kept';
           if (this.sql.hasDependents.get({ id }) === undefined) return 'drop';
           this.sql.retire.run({ id });
@@ -312,10 +313,10 @@ export class SqliteBlobs implements BlobHandlerton {
         }
       }
       if (commit) {
-        this.conn.write('recover', () => this.publish(token));
+        await this.conn.writeQueued('recover', () => this.publish(token));
       } else {
         for (const row of rows) await this.dropRows(row.id);
-        this.conn.write('recover', () => {
+        await this.conn.writeQueued('recover', () => {
           this.sql.deletePendingRefs.run({ token });
           this.sql.deleteBlobTxn.run({ token });
         });
@@ -358,7 +359,7 @@ export class SqliteBlobs implements BlobHandlerton {
    * The row goes first, so the revision is unreadable from then on.
    */
   private async dropRows(rowId: bigint, draft = true, stillWanted?: () => boolean): Promise<boolean> {
-    const end = this.conn.writeRelaxed('dropping a revision', () => {
+    const end = await this.conn.writeRelaxedQueued('dropping a revision', () => {
       if (stillWanted !== undefined && !stillWanted()) return -1;
       const last = this.chunks.chunkCount(rowId);
       this.sql.deleteRow.run({ id: rowId });
@@ -367,8 +368,8 @@ export class SqliteBlobs implements BlobHandlerton {
     if (end < 0) return false;
     for (let from = 0; from < end; from += DROP_BATCH) {
       const to = Math.min(end, from + DROP_BATCH);
-      if (draft) this.chunks.dropDraftRange(rowId, from, to);
-      else this.chunks.dropRevisionRange(rowId, from, to);
+      if (draft) await this.chunks.dropDraftRange(rowId, from, to);
+      else await this.chunks.dropRevisionRange(rowId, from, to);
       await yieldToLoop();
     }
     return true;

@@ -85,3 +85,33 @@ test('a killed writer loses no acknowledged commit (synchronous=full)', async (t
   t.is(text((await storage.load(1n)).data), 'v49');
   await t.throwsAsync(storage.load(2n), { code: 'HANDLERTON_POS_KEY' });
 });
+
+test('the chunk-writer thread starts and writes, also in a process started with V8 and --input-type flags', async (t) => {
+  const options = optionsIn(await tempDir(t));
+  const script = `
+    import { SqliteBlobs } from ${JSON.stringify(indexUrl)};
+    import { blobTransaction } from '@handlerton/framework';
+    const blobs = await SqliteBlobs.open(${JSON.stringify(options)});
+    const id = await blobs.createBlob();
+    const txn = blobTransaction();
+    const draft = await blobs.createDraft(txn, id, 1n, null);
+    await draft.write(new Uint8Array(600000).fill(7), 0);
+    await blobs.prepare(txn, 5n);
+    await blobs.commit(txn);
+    console.log('ALIVE', blobs.connection.chunkWriter?.alive === true);
+    const reader = await blobs.openRevision(id, 5n);
+    const data = new Uint8Array(600000);
+    await reader.read(data, 0);
+    await reader.close();
+    console.log('DATA', data.every((b) => b === 7));
+    await blobs.close();`;
+  const out = await new Promise<string>((resolve) => {
+    const child = spawn(process.execPath, ['--max-old-space-size=256', '--expose-gc', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (text += d.toString()));
+    child.on('exit', () => resolve(text));
+  });
+  t.regex(out, /ALIVE true/, out);
+  t.regex(out, /DATA true/, out);
+});

@@ -1,0 +1,76 @@
+/**
+ * Worker thread that writes blob chunks on its own connection, so that a chunk write waiting for
+ * the disk (the kernel throttles writers of many dirty pages, up to ~100 ms a call measured here)
+ * never blocks the main event loop. Each message writes one chunk of one draft in one unsynced
+ * transaction (the draft becomes durable with the synced prepare on the main connection, whose WAL
+ * fsync covers these frames too). Messages: `{ id, rev, seq, data }` answers `{ id }` or
+ * `{ id, error, code }`; `{ stop: true }` closes the connection and ends the thread.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import type { PortableStatement } from './prepared.js';
+
+/** What the worker needs: the file and the chunk statements as compiled by kysely on the main thread. */
+export interface ChunkWriterInit {
+  readonly file: string;
+  readonly busyTimeoutMs: number;
+  readonly mapping: PortableStatement;
+  readonly updateChunk: PortableStatement;
+  readonly insertChunk: PortableStatement;
+  readonly upsertMapping: PortableStatement;
+}
+
+/** One chunk to write. */
+export interface ChunkWriteRequest {
+  readonly id: number;
+  readonly rev: bigint;
+  readonly seq: number;
+  readonly data: Uint8Array;
+}
+
+const init = workerData as ChunkWriterInit;
+const db = new Database(init.file, { timeout: init.busyTimeoutMs });
+db.defaultSafeIntegers(true);
+db.pragma('synchronous = NORMAL');
+
+function prepare(portable: PortableStatement): (args: Readonly<Record<string, unknown>>) => unknown[] {
+  return (args) => portable.params.map((p) => ('name' in p ? args[p.name] : p.value));
+}
+
+const statements = {
+  mapping: db.prepare(init.mapping.sql),
+  updateChunk: db.prepare(init.updateChunk.sql),
+  insertChunk: db.prepare(init.insertChunk.sql),
+  upsertMapping: db.prepare(init.upsertMapping.sql),
+};
+const bind = {
+  mapping: prepare(init.mapping),
+  updateChunk: prepare(init.updateChunk),
+  insertChunk: prepare(init.insertChunk),
+  upsertMapping: prepare(init.upsertMapping),
+};
+
+const writeChunk = db.transaction((rev: bigint, seq: number, data: Uint8Array) => {
+  const current = statements.mapping.get(bind.mapping({ rev, seq })) as { chunk_id: bigint; own: bigint } | undefined;
+  if (current !== undefined && current.own !== 0n) {
+    statements.updateChunk.run(bind.updateChunk({ id: current.chunk_id, data }));
+  } else {
+    const { lastInsertRowid } = statements.insertChunk.run(bind.insertChunk({ data }));
+    statements.upsertMapping.run(bind.upsertMapping({ rev, seq, chunk: BigInt(lastInsertRowid) }));
+  }
+});
+
+parentPort?.on('message', (message: ChunkWriteRequest | { stop: true }) => {
+  if ('stop' in message) {
+    db.close();
+    parentPort?.close();
+    return;
+  }
+  try {
+    writeChunk.immediate(message.rev, message.seq, message.data);
+    parentPort?.postMessage({ id: message.id });
+  } catch (error) {
+    const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+    parentPort?.postMessage({ id: message.id, error: error instanceof Error ? error.message : String(error), code: typeof code === 'string' ? code : undefined });
+  }
+});
