@@ -91,10 +91,10 @@ test('concurrent committers with small and large records: every record reads bac
   const { dir, cleanup } = await tempDir();
   try {
     let batchedWrites = 0;
-    const counting = { ...fs, writevSync: ((...args: Parameters<typeof fs.writevSync>) => {
+    const counting = { ...fs, writev: ((...args: Parameters<typeof fs.writev>) => {
       batchedWrites++;
-      return fs.writevSync(...args);
-    }) as typeof fs.writevSync };
+      return (fs.writev as (...a: unknown[]) => void)(...args);
+    }) as typeof fs.writev };
     let s = await openStorage(dir, { segmentSize: 4 * 1024 * 1024 }, counting);
     const payload = (oid: bigint): string => `${oid}:`.padEnd(Number(oid % 7n === 0n ? 300_000n : 50n + (oid % 500n)), 'x');
     let next = 1n;

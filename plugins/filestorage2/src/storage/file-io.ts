@@ -60,34 +60,31 @@ export class FileIO {
     }
   }
 
-  /** Writes `sources` back to back from `position` (one writev call when the kernel takes them all). */
-  writevAt(fd: number, sources: readonly Uint8Array[], position: number, path: string): void {
+  /**
+   * Writes `sources` back to back from `position` on the thread pool (the copy into the page cache
+   * leaves the event loop's thread); short writes are completed.
+   */
+  async writevAtAsync(fd: number, sources: readonly Uint8Array[], position: number, path: string): Promise<void> {
     let pos = position;
     for (let from = 0; from < sources.length; from += IOV_BATCH) {
-      const group = sources.slice(from, from + IOV_BATCH);
-      let total = 0;
-      for (const b of group) total += b.length;
-      let done: number;
-      try {
-        done = this.fs.writevSync(fd, group, pos);
-      } catch (e) {
-        throw ioError('write', path, e);
-      }
-      if (done < total) {
-        // a short writev: finish the rest with positioned writes
+      let group = sources.slice(from, from + IOV_BATCH);
+      while (group.length > 0) {
+        const done = await new Promise<number>((resolve, reject) => {
+          this.fs.writev(fd, group as Uint8Array[], pos, (err, written) => (err ? reject(ioError('write', path, err)) : resolve(written)));
+        });
+        pos += done;
         let skip = done;
-        let at = pos + done;
+        const rest: Uint8Array[] = [];
         for (const b of group) {
-          if (skip >= b.length) {
-            skip -= b.length;
-            continue;
+          if (skip >= b.length) skip -= b.length;
+          else {
+            rest.push(skip > 0 ? b.subarray(skip) : b);
+            skip = 0;
           }
-          this.writeAt(fd, skip > 0 ? b.subarray(skip) : b, at, path);
-          at += b.length - skip;
-          skip = 0;
         }
+        if (rest.length > 0 && done === 0) throw ioError('write', path, new Error('writev wrote nothing'));
+        group = rest;
       }
-      pos += total;
     }
   }
 

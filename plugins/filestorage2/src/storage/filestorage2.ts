@@ -80,6 +80,8 @@ export class FileStorage2 implements Storage {
   /** Finished transactions not yet published, in commit order (queued or being flushed). */
   private unpublished: QueuedTxn[] = [];
   private flushing = false;
+  /** A batch write on the thread pool (simulateCrash waits for it before closing the files). */
+  private inFlightWrite: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
   private failure: StorageIOError | null = null;
   private closed = false;
@@ -416,10 +418,12 @@ export class FileStorage2 implements Storage {
     this.foundActiveOff = 0; // a revision in another segment is not a `prev` of the active segment
     const f = this.frozen?.index.get(key);
     if (f) return f;
-    if (this.sealed.length === 0) return null;
-    const hash = oidHashes(oid);
+    let hash: [number, number, number, number] | null = null;
     for (let i = this.sealed.length - 1; i >= 0; i--) {
-      const found = this.sealed[i]!.find(oid, hash);
+      const seg = this.sealed[i]!;
+      if (oid > seg.footer.maxOid) continue; // above every oid it holds (new objects stored concurrently)
+      hash ??= oidHashes(oid);
+      const found = seg.find(oid, hash);
       if (found) return found;
     }
     return null;
@@ -460,8 +464,19 @@ export class FileStorage2 implements Storage {
     const end = last.pos + last.bytes.length;
     try {
       active.preallocate(end);
-      if (batch.length === 1) this.io.writeAt(active.file.fd, batch[0]!.voted.bytes, first, active.file.path);
-      else this.io.writevAt(active.file.fd, batch.map((q) => q.voted.bytes), first, active.file.path);
+      if (batch.length === 1) {
+        this.io.writeAt(active.file.fd, batch[0]!.voted.bytes, first, active.file.path);
+      } else {
+        // several committers: their CPU work goes on while the thread pool copies the batch
+        const writing = this.io.writevAtAsync(active.file.fd, batch.map((q) => q.voted.bytes), first, active.file.path);
+        this.inFlightWrite = writing;
+        try {
+          await writing;
+        } finally {
+          this.inFlightWrite = null;
+        }
+        if (this.failure) throw this.failure; // crashed (simulated) while the write was under way
+      }
       active.writtenEnd = end;
       if (this.options.syncMode === 'always') await this.io.fdatasync(active.file.fd, active.file.path);
       else this.dirtySinceSync = true;
@@ -585,6 +600,10 @@ export class FileStorage2 implements Storage {
         databaseId: this.databaseId,
         preallocChunk: preallocChunk(this.options.segmentSize),
       });
+      if (this.failure) {
+        next.file.close(); // crashed while the segment was being created
+        throw this.failure;
+      }
       this.frozen = old;
       this.active = next;
       return old;
@@ -698,6 +717,8 @@ export class FileStorage2 implements Storage {
     if (this.batchTimer) clearTimeout(this.batchTimer);
     this.batchTimer = null;
     this.failure = new StorageIOError('filestorage2 storage crashed (simulated)');
+    // a write under way on the thread pool still holds the descriptor: never close it under the write
+    if (this.inFlightWrite) await this.inFlightWrite.catch(() => {});
     for (const s of this.sealed) s.file.close();
     this.frozen?.file.close();
     this.active?.file.close();
