@@ -275,3 +275,20 @@ test('committed blobs survive reopen; unprepared drafts do not', async (t) => {
   t.true(next > blobId);
   t.is(countRows(again, 'blob_revision'), 1);
 });
+
+test('concurrent reads of one revision reader each get their own bytes', async (t) => {
+  const { blobs } = await openBlobs(t, { chunkSize: 4096 });
+  const id = await blobs.createBlob();
+  const txn = blobTransaction();
+  const draft = await blobs.createDraft(txn, id, 1n, null);
+  const data = new Uint8Array(64 * 1024);
+  for (let i = 0; i < data.length; i++) data[i] = (i >> 12) + 1;
+  await draft.write(data, 0);
+  await blobs.prepare(txn, 9n);
+  await blobs.commit(txn);
+  const reader = await blobs.openRevision(id, 9n);
+  t.teardown(() => reader.close());
+  const targets = Array.from({ length: 16 }, () => new Uint8Array(4096));
+  await Promise.all(targets.map((target, i) => reader.read(target, ((i * 7) % 16) * 4096)));
+  targets.forEach((target, i) => t.true(target.every((b) => b === ((i * 7) % 16) + 1), `read ${i}`));
+});
