@@ -75,6 +75,20 @@ export class ActiveSegment {
   }
 
   /**
+   * Publishes a prepared segment file (header written, zero-filled to `size` and fsynced at `tmp`):
+   * rename to its final name, directory fsync. Its whole size is preallocated space.
+   */
+  static async adopt(io: FileIO, dir: string, fd: number, tmp: string, header: SegmentHeader, size: number, preallocChunk: number): Promise<ActiveSegment> {
+    const name = segmentFileName(header.seq, 0);
+    const path = join(dir, name);
+    io.rename(tmp, path);
+    await io.fsyncDir(dir);
+    const seg = new ActiveSegment(io, new SegmentFile(io, fd, path, name), header, preallocChunk);
+    seg.allocatedEnd = size;
+    return seg;
+  }
+
+  /**
    * Opens an existing active segment and rebuilds its index by scanning it. A torn tail (nothing
    * valid after the first bad byte) is cut off and synced unless `readOnly`; a valid transaction
    * after a bad one is corruption.

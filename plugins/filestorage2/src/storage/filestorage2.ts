@@ -44,6 +44,7 @@ import { runPack } from './pack.js';
 import { PageCache } from './page-cache.js';
 import type { SealedSegment } from './sealed-segment.js';
 import { createNextSegment, writeTrailer } from './seal.js';
+import { SegmentPreparer } from './segment-preparer.js';
 import { BufferPool, TxnBuilder, type PendingWrite } from './txn-builder.js';
 import type { QueuedTxn, TxnState } from './txn-state.js';
 
@@ -80,6 +81,8 @@ export class FileStorage2 implements Storage {
   /** Finished transactions not yet published, in commit order (queued or being flushed). */
   private unpublished: QueuedTxn[] = [];
   private flushing = false;
+  /** The next active segment's file, being zero-filled ahead of time. */
+  private preparer: SegmentPreparer | null = null;
   /** A batch write on the thread pool (simulateCrash waits for it before closing the files). */
   private inFlightWrite: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
@@ -500,7 +503,31 @@ export class FileStorage2 implements Storage {
       q.resolve();
     }
     if (this.options.syncMode === 'batch') this.scheduleBatchSync();
+    this.prepareNextSegment(active, end - first);
     if (active.publishedEnd >= this.options.segmentSize && !this.sealing && !this.closed) this.startSeal();
+  }
+
+  /**
+   * Once the active segment is a quarter full, zero-fills the next segment's file in the background,
+   * writing twice as many zero bytes as commits write (so it is ready before the switch, without
+   * competing with commits for the disk more than needed).
+   */
+  private prepareNextSegment(active: ActiveSegment, written: number): void {
+    if (this.closed || this.failure) return;
+    const seq = active.header.seq + 1;
+    let p = this.preparer;
+    if (p === null || p.header.seq !== seq) {
+      if (p !== null || active.publishedEnd < this.options.segmentSize * PREPARE_AT) return;
+      const size = Math.ceil(this.options.segmentSize / PAGE_SIZE) * PAGE_SIZE;
+      const header = { seq, gen: 0, coversLo: seq, prevSeq: active.header.seq, databaseId: this.databaseId, flags: 0 };
+      const created: SegmentPreparer = new SegmentPreparer(this.io, this.options.directory, header, size, (e) => {
+        if (this.preparer === created) this.preparer = null;
+        this.context.logger.warn({ err: (e as Error).message, dir: this.options.directory }, 'filestorage2: could not prepare the next segment');
+      });
+      this.preparer = p = created;
+      p.start();
+    }
+    p.pace(2 * written);
   }
 
   private scheduleBatchSync(): void {
@@ -595,11 +622,11 @@ export class FileStorage2 implements Storage {
       // the next one, so that a crash never keeps a later transaction and loses an earlier one
       if (this.dirtySinceSync) await this.io.fdatasync(old.file.fd, old.file.path);
       this.dirtySinceSync = false;
-      const next = await createNextSegment(this.io, old, {
+      const next = (await this.takePrepared(old)) ?? (await createNextSegment(this.io, old, {
         dir: this.options.directory,
         databaseId: this.databaseId,
         preallocChunk: preallocChunk(this.options.segmentSize),
-      });
+      }));
       if (this.failure) {
         next.file.close(); // crashed while the segment was being created
         throw this.failure;
@@ -610,6 +637,24 @@ export class FileStorage2 implements Storage {
     } catch (e) {
       this.failStop(e);
       throw this.failure ?? e;
+    }
+  }
+
+  /** The prepared next segment, published, when it is complete; else the preparation is dropped and null. */
+  private async takePrepared(old: ActiveSegment): Promise<ActiveSegment | null> {
+    const p = this.preparer;
+    if (!p) return null;
+    this.preparer = null;
+    const ready = p.header.seq === old.header.seq + 1 ? p.take() : null;
+    if (!ready) {
+      await p.cancel(true);
+      return null;
+    }
+    try {
+      return await ActiveSegment.adopt(this.io, this.options.directory, ready.fd, ready.tmp, ready.header, ready.size, preallocChunk(this.options.segmentSize));
+    } catch (e) {
+      this.io.closeQuietly(ready.fd);
+      throw e;
     }
   }
 
@@ -693,6 +738,8 @@ export class FileStorage2 implements Storage {
     if (this.packing) await this.packing.catch(() => {});
     while (this.sealing) await this.sealing;
     await this.waitIdle();
+    if (this.preparer) await this.preparer.cancel(true);
+    this.preparer = null;
     if (this.batchTimer) {
       clearTimeout(this.batchTimer);
       this.batchTimer = null;
@@ -719,6 +766,8 @@ export class FileStorage2 implements Storage {
     this.failure = new StorageIOError('filestorage2 storage crashed (simulated)');
     // a write under way on the thread pool still holds the descriptor: never close it under the write
     if (this.inFlightWrite) await this.inFlightWrite.catch(() => {});
+    if (this.preparer) await this.preparer.cancel(false); // its .tmp file stays, as after a real crash
+    this.preparer = null;
     for (const s of this.sealed) s.file.close();
     this.frozen?.file.close();
     this.active?.file.close();
@@ -746,6 +795,9 @@ const EMPTY = new Uint8Array(0);
 async function yieldToLoop(): Promise<void> {
   await new Promise<void>((resolve) => setImmediate(resolve));
 }
+
+/** Fraction of the segment size after which the next segment is prepared. */
+const PREPARE_AT = 0.25;
 
 function preallocChunk(segmentSize: number): number {
   return Math.min(PREALLOC_CHUNK, Math.ceil(segmentSize / PAGE_SIZE) * PAGE_SIZE);
