@@ -504,20 +504,23 @@ export class FileStorage2 implements Storage {
     }
     if (this.options.syncMode === 'batch') this.scheduleBatchSync();
     this.prepareNextSegment(active, end - first);
-    if (active.publishedEnd >= this.options.segmentSize && !this.sealing && !this.closed) this.startSeal();
+    // a segment that was not zero-filled ahead of time is left as soon as a prepared one is ready
+    const leaveEarly = !active.prepared && this.preparer !== null && this.preparer.ready;
+    if ((active.publishedEnd >= this.options.segmentSize || leaveEarly) && !this.sealing && !this.closed) this.startSeal();
   }
 
   /**
-   * Once the active segment is a quarter full, zero-fills the next segment's file in the background,
-   * writing twice as many zero bytes as commits write (so it is ready before the switch, without
-   * competing with commits for the disk more than needed).
+   * Once the active segment is a quarter full (at once when the active segment was not prepared
+   * itself: the first one, or one found at open), zero-fills the next segment's file in the
+   * background, writing twice as many zero bytes as commits write (so it is ready before the
+   * switch, without competing with commits for the disk more than needed).
    */
   private prepareNextSegment(active: ActiveSegment, written: number): void {
     if (this.closed || this.failure) return;
     const seq = active.header.seq + 1;
     let p = this.preparer;
     if (p === null || p.header.seq !== seq) {
-      if (p !== null || active.publishedEnd < this.options.segmentSize * PREPARE_AT) return;
+      if (p !== null || (active.prepared && active.publishedEnd < this.options.segmentSize * PREPARE_AT)) return;
       const size = Math.ceil(this.options.segmentSize / PAGE_SIZE) * PAGE_SIZE;
       const header = { seq, gen: 0, coversLo: seq, prevSeq: active.header.seq, databaseId: this.databaseId, flags: 0 };
       const created: SegmentPreparer = new SegmentPreparer(this.io, this.options.directory, header, size, (e) => {

@@ -62,6 +62,11 @@ export class SegmentPreparer {
     w?.();
   }
 
+  /** True once the file is complete and can be taken. */
+  get ready(): boolean {
+    return this.complete && !this.stopped;
+  }
+
   /** The complete file, handed over (the caller owns the descriptor), or null when not ready. */
   take(): PreparedSegment | null {
     if (!this.complete || this.stopped) return null;
