@@ -75,6 +75,17 @@ export interface PendingRevision {
   readonly oid: Oid;
 }
 
+/**
+ * A prepared transaction that only added references (it has no draft), found by `recover`: whether
+ * it committed is told by the storage transaction `tid`, which stored record `witness`.
+ */
+export interface PendingReferences {
+  /** The tid given to `prepare` (the storage transaction's). */
+  readonly tid: Tid;
+  /** The oid given to `prepare` as witness: a record stored by that storage transaction. */
+  readonly witness: Oid;
+}
+
 /** Blob storage, implemented by every blob engine. */
 export interface BlobHandlerton {
   /** The handlerton's name, recorded in BlobRefs and bound into locators (e.g. "filestorage2"). */
@@ -101,8 +112,12 @@ export interface BlobHandlerton {
   /** Counts one record reference per entry when `txn` commits (refs of records stored in it). */
   addReferences(txn: BlobTransaction, refs: readonly BlobRef[]): Promise<void>;
 
-  /** Makes `txn`'s drafts durable as revision `revision` of their blobs, not yet visible. */
-  prepare(txn: BlobTransaction, revision: Tid): Promise<void>;
+  /**
+   * Makes `txn`'s drafts (and added references) durable as revision `revision` of their blobs, not
+   * yet visible. `witness`, when given, is an oid the storage transaction `revision` stores: recover
+   * uses it to decide a transaction that only added references.
+   */
+  prepare(txn: BlobTransaction, revision: Tid, witness?: Oid): Promise<void>;
 
   /** Publishes a prepared `txn`: its revisions become readable and its references count. */
   commit(txn: BlobTransaction): Promise<void>;
@@ -121,10 +136,15 @@ export interface BlobHandlerton {
 
   /**
    * After a crash between `prepare` and `commit`: for each prepared revision, asks whether the
-   * enclosing storage transaction committed, then commits or discards it. Optional: handlertons
-   * that are not durable have nothing to recover.
+   * enclosing storage transaction committed, then commits or discards it. A prepared transaction
+   * with references only is decided by `hasCommitted` when it was prepared with a witness (else it
+   * is published: counting a reference too many leaks space, counting one too few could lose data).
+   * Optional: handlertons that are not durable have nothing to recover.
    */
-  recover?(isCommitted: (pending: PendingRevision) => Promise<boolean>): Promise<void>;
+  recover?(
+    isCommitted: (pending: PendingRevision) => Promise<boolean>,
+    hasCommitted?: (pending: PendingReferences) => Promise<boolean>,
+  ): Promise<void>;
 
   /** Closes the handlerton: rolls back open transactions, releases files. Idempotent. */
   close(): Promise<void>;

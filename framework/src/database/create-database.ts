@@ -7,6 +7,8 @@ import type { Database } from '../contracts/database.js';
 import { isHandlertonError } from '../contracts/errors.js';
 import { LocatorCodec } from '../contracts/locator.js';
 import type { Storage } from '../contracts/storage.js';
+import type { Oid, Tid } from '../contracts/ids.js';
+import type { LoadedRecord } from '../contracts/records.js';
 import { BlobServices } from '../blobs/blob-services.js';
 import { DatabaseImpl } from './database.js';
 import { RuntimeStorage } from './runtime-storage.js';
@@ -31,15 +33,23 @@ export async function createDatabase(parts: DatabaseEngines): Promise<DatabaseIm
   const keys = parts.locatorKeys ?? [randomBytes(32)];
   const services = new BlobServices(parts.blobs, new LocatorCodec(keys, storage.databaseId), clock);
   if (parts.blobs.recover !== undefined) {
-    await parts.blobs.recover(async (pending) => {
-      try {
-        const record = await storage.loadSerial(pending.oid, pending.revision);
-        return record.refs.blobs.some((ref) => ref.blobId === pending.blobId && ref.revision === pending.revision);
-      } catch (error) {
-        if (isHandlertonError(error, 'HANDLERTON_POS_KEY')) return false;
-        throw error;
-      }
-    });
+    await parts.blobs.recover(
+      async (pending) => {
+        const record = await loadIfPresent(storage, pending.oid, pending.revision);
+        return record !== null && record.refs.blobs.some((ref) => ref.blobId === pending.blobId && ref.revision === pending.revision);
+      },
+      async (pending) => (await loadIfPresent(storage, pending.witness, pending.tid)) !== null,
+    );
   }
   return new DatabaseImpl({ storage, services, clock, logger, ...(parts.onClose ? { onClose: parts.onClose } : {}) });
+}
+
+/** Revision `tid` of `oid`, or null when the storage has none (the transaction did not commit it). */
+async function loadIfPresent(storage: RuntimeStorage, oid: Oid, tid: Tid): Promise<LoadedRecord | null> {
+  try {
+    return await storage.loadSerial(oid, tid);
+  } catch (error) {
+    if (isHandlertonError(error, 'HANDLERTON_POS_KEY')) return null;
+    throw error;
+  }
 }

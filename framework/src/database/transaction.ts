@@ -242,7 +242,9 @@ export class DbTransaction extends BaseView implements Transaction {
       }
       if (newRefs.length > 0) await this.services.blobs.addReferences(this.#blobTxn, newRefs);
       if (newRefs.length > 0 || dataBlobs.length > 0) {
-        await this.services.blobs.prepare(this.#blobTxn, tid);
+        // Any record of this transaction witnesses its commit (for recover of a references-only prepare).
+        const witness = dataBlobs[0]?.oid ?? this.#writes.keys().next().value;
+        await this.services.blobs.prepare(this.#blobTxn, tid, witness);
         prepared = true;
       }
       await this.storage.tpcVote(txn);

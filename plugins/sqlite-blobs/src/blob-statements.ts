@@ -53,7 +53,7 @@ export function blobStatements(conn: SqliteConnection) {
         .where('id', '=', arg<bigint>('id')),
     ),
     insertBlobTxn: conn.query('r.insertBlobTxn', (k) =>
-      k.insertInto('blob_txn').values({ token: arg<string>('token'), tid: arg<bigint>('tid') }),
+      k.insertInto('blob_txn').values({ token: arg<string>('token'), tid: arg<bigint>('tid'), witness: arg<bigint | null>('witness') }),
     ),
     deleteBlobTxn: conn.query('r.deleteBlobTxn', (k) => k.deleteFrom('blob_txn').where('token', '=', arg<string>('token'))),
     addPendingRef: conn.query('r.addPendingRef', (k) =>
@@ -94,7 +94,7 @@ export function blobStatements(conn: SqliteConnection) {
         .where('state', '=', 'committed').where('refcount', '<=', 0n).where('id', '>', arg<bigint>('after'))
         .orderBy('id').limit(64),
     ),
-    preparedTxns: conn.query('r.preparedTxns', (k) => k.selectFrom('blob_txn').select(['token', 'tid'])),
+    preparedTxns: conn.query('r.preparedTxns', (k) => k.selectFrom('blob_txn').select(['token', 'tid', 'witness'])),
   };
 }
 

@@ -109,15 +109,22 @@ const blobMeta: Migration = {
   },
 };
 
+/** 0003 of a blob file: the witness oid of a prepared transaction (decides references-only ones at recover). */
+const blobTxnWitness: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('blob_txn').addColumn('witness', 'integer').execute();
+  },
+};
+
 /** Migration names of each file role, in order; the name sorts as the version. */
 export const MIGRATION_NAMES = Object.freeze({
   records: ['0001_storage_tables'],
-  blobs: ['0001_blob_meta', '0002_blob_tables'],
+  blobs: ['0001_blob_meta', '0002_blob_tables', '0003_blob_txn_witness'],
 } as const);
 
 const MIGRATIONS: Readonly<Record<FileRole, Record<string, Migration>>> = {
   records: { [MIGRATION_NAMES.records[0]]: storageTables },
-  blobs: { [MIGRATION_NAMES.blobs[0]]: blobMeta, [MIGRATION_NAMES.blobs[1]]: blobTables },
+  blobs: { [MIGRATION_NAMES.blobs[0]]: blobMeta, [MIGRATION_NAMES.blobs[1]]: blobTables, [MIGRATION_NAMES.blobs[2]]: blobTxnWitness },
 };
 
 /** The in-code MigrationProvider holding every schema version of a `role` file. */

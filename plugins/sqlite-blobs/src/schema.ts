@@ -91,6 +91,8 @@ export interface ChunkTable {
 export interface BlobTxnTable {
   token: string;
   tid: Int;
+  /** An oid the storage transaction `tid` stored (0003; null when prepare was given none). */
+  witness: Int | null;
 }
 
 /** Record references counted when a prepared blob transaction commits. */

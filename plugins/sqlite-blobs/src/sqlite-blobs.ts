@@ -25,6 +25,7 @@ import {
   type Logger,
   type Oid,
   type PendingRevision,
+  type PendingReferences,
   type RevisionReader,
   type Tid,
 } from '@handlerton/framework';
@@ -198,15 +199,16 @@ export class SqliteBlobs implements BlobHandlerton {
     }
   }
 
-  async prepare(txn: BlobTransaction, revision: Tid): Promise<void> {
+  async prepare(txn: BlobTransaction, revision: Tid, witness?: Oid): Promise<void> {
     this.checkOpen();
     assertU64(revision, 'revision');
+    if (witness !== undefined) assertU64(witness, 'witness');
     const state = this.stateOf(txn);
     if (state.prepared) throw new StorageTransactionError('prepare: the blob transaction is already prepared');
     for (const draft of state.drafts.values()) await draft.flush();
     if ([...state.drafts.values()].some((d) => d.bytesWritten >= PRESYNC_THRESHOLD)) await this.conn.presync();
     await this.conn.writeQueued('prepare', () => {
-      this.sql.insertBlobTxn.run({ token: state.token, tid: revision });
+      this.sql.insertBlobTxn.run({ token: state.token, tid: revision, witness: witness === undefined || witness > MAX_SQL_INT ? null : witness });
       for (const draft of state.drafts.values()) {
         this.sql.prepareRow.run({ id: draft.rowId, revision, size: draft.size() });
       }
@@ -297,11 +299,14 @@ export class SqliteBlobs implements BlobHandlerton {
     }
   }
 
-  async recover(isCommitted: (pending: PendingRevision) => Promise<boolean>): Promise<void> {
+  async recover(
+    isCommitted: (pending: PendingRevision) => Promise<boolean>,
+    hasCommitted?: (pending: PendingReferences) => Promise<boolean>,
+  ): Promise<void> {
     this.checkOpen();
     const live = new Set([...this.txns.values()].map((s) => s.token));
     const prepared = this.conn.read('recover', () => this.sql.preparedTxns.all());
-    for (const { token, tid } of prepared) {
+    for (const { token, tid, witness } of prepared) {
       if (live.has(token)) continue;
       const rows = this.conn.read('recover', () => this.sql.tokenRows.all({ token }));
       let commit = true;
@@ -312,6 +317,8 @@ export class SqliteBlobs implements BlobHandlerton {
           break;
         }
       }
+      // References only: decided by the witness record; without one, published (a leak, never a loss).
+      if (rows.length === 0 && witness !== null && hasCommitted !== undefined) commit = await hasCommitted({ tid, witness });
       if (commit) {
         await this.conn.writeQueued('recover', () => this.publish(token));
       } else {

@@ -68,3 +68,44 @@ test('recover after a crash between prepare and commit: committed ones publish, 
   });
   t.is(pattern(1, 0).length, 1);
 });
+
+for (const committed of [false, true]) {
+  test(`a references-only prepare is decided by its witness at recover (storage ${committed ? 'committed' : 'did not commit'})`, async (t) => {
+    const options = optionsIn(await tempDir(t));
+    const script = `
+      import { SqliteBlobs } from ${JSON.stringify(indexUrl)};
+      import { blobTransaction } from '@handlerton/framework';
+      const blobs = await SqliteBlobs.open(${JSON.stringify(options)});
+      const id = await blobs.createBlob();
+      const first = blobTransaction();
+      const draft = await blobs.createDraft(first, id, 5n, null);
+      await draft.write(new Uint8Array(1000).fill(1), 0);
+      await blobs.addReferences(first, [{ handlerton: 'sqlite-blobs', blobId: id, revision: 100n }]);
+      await blobs.prepare(first, 100n, 5n);
+      await blobs.commit(first);
+      const second = blobTransaction();
+      await blobs.addReferences(second, [{ handlerton: 'sqlite-blobs', blobId: id, revision: 100n }]);
+      await blobs.prepare(second, 300n, 77n);
+      console.log('ID', String(id));
+      process.kill(process.pid, 'SIGKILL');`;
+    const out = await runChild(script);
+    const line = out.split('\n').find((l) => l.startsWith('ID '));
+    t.truthy(line, out);
+    const id = BigInt(line!.split(' ')[1]!);
+    const blobs = await SqliteBlobs.open(options);
+    t.teardown(() => blobs.close());
+    t.is(await blobs.refcount(id, 100n), 1);
+    const asked: string[] = [];
+    await blobs.recover(
+      async () => t.fail('no draft is pending') as never,
+      async (pending) => {
+        asked.push(`${pending.tid}/${pending.witness}`);
+        return committed;
+      },
+    );
+    t.deepEqual(asked, ['300/77']);
+    t.is(await blobs.refcount(id, 100n), committed ? 2 : 1);
+    await blobs.recover(async () => true, async () => true);
+    t.is(await blobs.refcount(id, 100n), committed ? 2 : 1, 'nothing is left pending');
+  });
+}
