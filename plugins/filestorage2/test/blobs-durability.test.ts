@@ -336,3 +336,30 @@ test('blob ids handed out are never handed out again after a crash, at one journ
   const next = await store.createBlob();
   t.true(ids.every((id) => id < next));
 });
+
+test('a references-only prepare is decided by its witness at recover', async (t) => {
+  const dir = await tempDir(t);
+  const live = await openStore(t, dir);
+  const blobId = await prepareOnly(live, 10n, pattern(100));
+  const crashed0 = await crashCopy(t, dir);
+  const base = await openStore(t, crashed0);
+  await base.recover(async () => true);
+  t.is(await base.refcount(blobId, 10n), 1);
+  const only = blobTransaction();
+  await base.addReferences(only, [ref(blobId, 10n)]);
+  await base.prepare(only, 30n, 77n);
+  for (const committed of [false, true]) {
+    const crashed = await crashCopy(t, crashed0);
+    const store = await openStore(t, crashed);
+    const asked: string[] = [];
+    await store.recover(
+      async () => t.fail('no draft is pending') as never,
+      async (pending) => {
+        asked.push(`${pending.tid}/${pending.witness}`);
+        return committed;
+      },
+    );
+    t.deepEqual(asked, ['30/77']);
+    t.is(await store.refcount(blobId, 10n), committed ? 2 : 1);
+  }
+});

@@ -3,7 +3,7 @@
  * prepared transactions, the blob id counter. It changes only by applying journal records, the
  * same way at replay and at run time, so that a reopen rebuilds exactly what was live.
  */
-import type { BlobId, Tid } from '@handlerton/framework';
+import type { BlobId, Oid, Tid } from '@handlerton/framework';
 import type { JournalRecord, PreparedDraft, RevisionKey } from './journal-codec.js';
 
 /** One committed revision. */
@@ -25,6 +25,8 @@ export interface PreparedTxn {
   readonly revision: Tid;
   readonly drafts: readonly PreparedDraft[];
   readonly refs: readonly RevisionKey[];
+  /** An oid the storage transaction stored, when prepare was given one. */
+  readonly witness?: Oid;
   /** The revisions pinned at prepare (those that existed then). */
   readonly pinned: RevisionState[];
 }
@@ -225,7 +227,14 @@ export class BlobIndex {
       }
     }
     for (const txn of this.#prepared.values()) {
-      yield { type: 'prepare', txnSeq: txn.txnSeq, revision: txn.revision, drafts: txn.drafts, refs: txn.refs };
+      yield {
+        type: 'prepare',
+        txnSeq: txn.txnSeq,
+        revision: txn.revision,
+        drafts: txn.drafts,
+        refs: txn.refs,
+        ...(txn.witness !== undefined ? { witness: txn.witness } : {}),
+      };
     }
   }
 

@@ -12,6 +12,7 @@ import type {
   EngineContext,
   Logger,
   Oid,
+  PendingReferences,
   PendingRevision,
   RevisionReader,
   Tid,
@@ -208,9 +209,10 @@ export class FileStorage2Blobs implements BlobHandlerton {
   }
 
   /** Makes `txn`'s drafts durable as revision `revision` of their blobs, not yet visible. */
-  async prepare(txn: BlobTransaction, revision: Tid): Promise<void> {
+  async prepare(txn: BlobTransaction, revision: Tid, witness?: Oid): Promise<void> {
     this.#assertWritable();
     assertU64(revision, 'revision');
+    if (witness !== undefined) assertU64(witness, 'witness');
     const state = this.#txns.get(txn);
     if (state === undefined) {
       if (this.#finished.has(txn)) throw new TransactionClosedError(`blob transaction ${txn.label} has ended`);
@@ -230,7 +232,14 @@ export class FileStorage2Blobs implements BlobHandlerton {
         // The drafts' own directory entries in tmp/ must be durable too.
         if (drafts.length > 0 && this.#syncMode !== 'none') await this.#syncTmp();
         if (drafts.length > 0 || state.refs.length > 0) {
-          const record: JournalRecord = { type: 'prepare', txnSeq: state.seq, revision, drafts, refs: [...state.refs] };
+          const record: JournalRecord = {
+            type: 'prepare',
+            txnSeq: state.seq,
+            revision,
+            drafts,
+            refs: [...state.refs],
+            ...(witness !== undefined ? { witness } : {}),
+          };
           await this.#log([record], this.#syncMode !== 'none');
           this.#index.apply(record);
         }
@@ -336,12 +345,19 @@ export class FileStorage2Blobs implements BlobHandlerton {
   }
 
   /** After a crash between prepare and commit: commits or discards each prepared revision. */
-  async recover(isCommitted: (pending: PendingRevision) => Promise<boolean>): Promise<void> {
+  async recover(
+    isCommitted: (pending: PendingRevision) => Promise<boolean>,
+    hasCommitted?: (pending: PendingReferences) => Promise<boolean>,
+  ): Promise<void> {
     this.#assertWritable();
     const live = new Set([...this.#txns.values()].map((t) => t.seq));
     for (const txn of this.#index.prepared()) {
       if (live.has(txn.txnSeq)) continue;
+      // References only: decided by the witness record; without one, published (a leak, never a loss).
       let committed = txn.drafts.length === 0;
+      if (committed && txn.witness !== undefined && hasCommitted !== undefined) {
+        committed = await hasCommitted({ tid: txn.revision, witness: txn.witness });
+      }
       for (const d of txn.drafts) {
         if (await isCommitted({ blobId: d.blobId, revision: txn.revision, oid: d.oid })) committed = true;
       }

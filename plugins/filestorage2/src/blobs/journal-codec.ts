@@ -38,6 +38,8 @@ export type JournalRecord =
       readonly revision: Tid;
       readonly drafts: readonly PreparedDraft[];
       readonly refs: readonly RevisionKey[];
+      /** An oid the storage transaction `revision` stored (decides a references-only prepare at recover). */
+      readonly witness?: Oid;
     }
   /** A prepared transaction was published. */
   | { readonly type: 'commit'; readonly txnSeq: bigint }
@@ -50,7 +52,7 @@ export type JournalRecord =
   /** Snapshot of a live revision (written by compaction). */
   | { readonly type: 'revision'; readonly blobId: BlobId; readonly revision: Tid; readonly size: number; readonly refs: number };
 
-const TYPE_CODES = { reserve: 1, prepare: 2, commit: 3, abort: 4, release: 5, delete: 6, revision: 7 } as const;
+const TYPE_CODES = { reserve: 1, prepare: 2, commit: 3, abort: 4, release: 5, delete: 6, revision: 7, witnessedPrepare: 8 } as const;
 
 class Writer {
   readonly bytes: Uint8Array;
@@ -95,13 +97,17 @@ export function encodeRecord(record: JournalRecord): Uint8Array {
     case 'reserve':
       return new Writer(9).u8(TYPE_CODES.reserve).u64(record.nextBlobId).frame();
     case 'prepare': {
-      const w = new Writer(1 + 16 + 4 + 24 * record.drafts.length + 4 + 16 * record.refs.length)
-        .u8(TYPE_CODES.prepare)
+      // With a witness: type 8, the same fields and the witness oid last.
+      const witnessed = record.witness !== undefined;
+      const w = new Writer(1 + 16 + 4 + 24 * record.drafts.length + 4 + 16 * record.refs.length + (witnessed ? 8 : 0))
+        .u8(witnessed ? TYPE_CODES.witnessedPrepare : TYPE_CODES.prepare)
         .u64(record.txnSeq)
         .u64(record.revision)
         .u32(record.drafts.length);
       for (const d of record.drafts) w.u64(d.blobId).u64(d.oid).u64(d.size);
-      return w.keys(record.refs).frame();
+      w.keys(record.refs);
+      if (record.witness !== undefined) w.u64(record.witness);
+      return w.frame();
     }
     case 'commit':
       return new Writer(9).u8(TYPE_CODES.commit).u64(record.txnSeq).frame();
@@ -177,13 +183,18 @@ export function decodeRecord(payload: Uint8Array): JournalRecord {
     case TYPE_CODES.reserve:
       record = { type: 'reserve', nextBlobId: r.u64() };
       break;
-    case TYPE_CODES.prepare: {
+    case TYPE_CODES.prepare:
+    case TYPE_CODES.witnessedPrepare: {
       const txnSeq = r.u64();
       const revision = r.u64();
       const n = r.u32();
       const drafts: PreparedDraft[] = [];
       for (let i = 0; i < n; i++) drafts.push({ blobId: r.u64(), oid: r.u64(), size: r.size() });
-      record = { type: 'prepare', txnSeq, revision, drafts, refs: r.keys() };
+      const refs = r.keys();
+      record =
+        type === TYPE_CODES.witnessedPrepare
+          ? { type: 'prepare', txnSeq, revision, drafts, refs, witness: r.u64() }
+          : { type: 'prepare', txnSeq, revision, drafts, refs };
       break;
     }
     case TYPE_CODES.commit:
