@@ -1,7 +1,7 @@
 /** Commit encoding: records encoded at store time, replaced stores, aborts, grown buffers and batched writes. */
 import * as fs from 'node:fs';
 import test from 'ava';
-import { NO_REFS, storageTransaction, type IteratedTransaction } from '@handlerton/framework';
+import { isHandlertonError, NO_REFS, storageTransaction, type IteratedTransaction } from '@handlerton/framework';
 import type { FileStorage2 } from '../src/storage/filestorage2.js';
 import { bytes, commit, loadText, openStorage, tempDir, text } from './fs2-helpers.js';
 
@@ -113,6 +113,42 @@ test('concurrent committers with small and large records: every record reads bac
     s = await openStorage(dir);
     for (let oid = 1n; oid <= count; oid++) t.is(await loadText(s, oid), payload(oid));
     t.is((await transactions(s)).length, 8 * 12);
+    await s.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('new oids stored in any order by concurrent committers: a second store of one is still a conflict', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    let s = await openStorage(dir);
+    await commit(s, [{ oid: 1n, serial: 0n, data: 'old' }]);
+    await s.close();
+    s = await openStorage(dir); // oids above 1 are fresh from here
+    const a = await s.newOid();
+    const b = await s.newOid();
+    const c = await s.newOid();
+    const tb = await commit(s, [{ oid: b, serial: 0n, data: 'b' }]);
+    const aborted = storageTransaction({ description: 'aborted' });
+    await s.tpcBegin(aborted);
+    await s.store(c, 0n, { data: bytes('never'), refs: NO_REFS }, aborted);
+    await s.tpcAbort(aborted);
+    // the store of b again with serial 0 conflicts; a and c were never committed
+    const txn = storageTransaction({ description: 'second' });
+    await s.tpcBegin(txn);
+    t.true(isHandlertonError(await t.throwsAsync(s.store(b, 0n, { data: bytes('again'), refs: NO_REFS }, txn)), 'HANDLERTON_CONFLICT'));
+    await s.store(a, 0n, { data: bytes('a'), refs: NO_REFS }, txn);
+    await s.store(c, 0n, { data: bytes('c'), refs: NO_REFS }, txn);
+    await s.store(1n, (await s.history(1n, 1))[0]!.tid, { data: bytes('new'), refs: NO_REFS }, txn);
+    await s.tpcVote(txn);
+    await s.tpcFinish(txn);
+    t.is(await loadText(s, a), 'a');
+    t.is(await loadText(s, b), 'b');
+    t.is(await loadText(s, c), 'c');
+    t.is(await loadText(s, 1n), 'new');
+    t.is((await s.history(b, 5)).length, 1);
+    t.is((await s.history(b, 5))[0]!.tid, tb);
     await s.close();
   } finally {
     await cleanup();

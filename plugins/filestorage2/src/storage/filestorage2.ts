@@ -33,6 +33,7 @@ import { ActiveSegment } from './active-segment.js';
 import { oidHashes } from './bloom.js';
 import { PAGE_SIZE, PREALLOC_CHUNK, STATUS_COMMITTED } from './constants.js';
 import { FileIO } from './file-io.js';
+import { FreshOids } from './fresh-oids.js';
 import { acquireLock } from './lock-file.js';
 import { Mutex } from './mutex.js';
 import { oidKey, type OidKey } from './oid-key.js';
@@ -67,6 +68,8 @@ export class FileStorage2 implements Storage {
   private nextOid: bigint;
   /** No segment, queued transaction or write holds an oid above this one (a store of a higher oid needs no lookup). */
   private maxWrittenOid: bigint;
+  /** Oids (from the one after the highest at open) that were never written: their stores need no lookup. */
+  private readonly fresh: FreshOids;
   private readonly commitLock = new Mutex();
   private current: TxnState | null = null;
   /** Transactions waiting in tpcBegin for the commit lock, and those aborted while waiting. */
@@ -126,6 +129,7 @@ export class FileStorage2 implements Storage {
     this.lastAssignedTid = last;
     this.nextOid = maxOid + 1n > 1n ? maxOid + 1n : 1n; // oid 0 is the root: never handed out
     this.maxWrittenOid = maxOid;
+    this.fresh = new FreshOids(Number(maxOid < 0n ? 0n : maxOid) + 1);
   }
 
   /** The capability manifest of a FileStorage2 opened with `readOnly`. */
@@ -288,12 +292,6 @@ export class FileStorage2 implements Storage {
         assigned = nextTid(this.lastAssignedTid, this.context.clock.now());
       }
       this.lastAssignedTid = assigned;
-      // writes of finished but unpublished transactions become visible to this one's conflict checks
-      for (const q of this.unpublished) {
-        if (q.merged) continue;
-        for (const r of q.voted.records) this.overlay.set(r.key, r);
-        q.merged = true;
-      }
       // the commit lock is held until tpcFinish: the transaction's place in the active segment is fixed now
       const builder = new TxnBuilder(this.buffers, assigned, STATUS_COMMITTED, meta, this.active!.reservedEnd);
       this.current = { txn, tid: assigned, writes: new Map(), builder, voted: null };
@@ -390,6 +388,7 @@ export class FileStorage2 implements Storage {
 
   private addWrite(state: TxnState, oid: bigint, deleted: boolean, refs: Uint8Array, data: Uint8Array, key: OidKey, prev: number): void {
     if (oid > this.maxWrittenOid) this.maxWrittenOid = oid;
+    if (typeof key === 'number') this.fresh.markWritten(key);
     const before = state.writes.get(key);
     const write = state.builder.add(key, oid, deleted, refs, data, prev);
     if (before) state.builder.replace(before);
@@ -403,11 +402,15 @@ export class FileStorage2 implements Storage {
    * the `prev` pointer of a new revision (stable until this transaction finishes, as it holds the lock).
    */
   private currentRevision(oid: bigint, key = oidKey(oid)): { tid: bigint; deleted: boolean } | null {
-    if (oid > this.maxWrittenOid) {
-      // Never written by anyone: no index can hold it (the common case of a store of a new object).
+    if (oid > this.maxWrittenOid || (typeof key === 'number' && this.fresh.isFresh(key))) {
+      // Never written by anyone: no index can hold it (the common case of a store of a new object,
+      // also when concurrent committers store the new oids they were handed in any order).
       this.foundActiveOff = 0;
       return null;
     }
+    // writes of finished but unpublished transactions count too (entered on first need: stores of
+    // new objects never need them)
+    if (this.unpublished.length > 0) this.mergeUnpublished();
     const pending = this.overlay.get(key);
     if (pending) {
       this.foundActiveOff = pending.off;
@@ -430,6 +433,15 @@ export class FileStorage2 implements Storage {
       if (found) return found;
     }
     return null;
+  }
+
+  /** Enters the writes of finished, unpublished transactions into the overlay (once each). */
+  private mergeUnpublished(): void {
+    for (const q of this.unpublished) {
+      if (q.merged) continue;
+      for (const r of q.voted.records) this.overlay.set(r.key, r);
+      q.merged = true;
+    }
   }
 
   // ---------------------------------------------------------------- group commit
