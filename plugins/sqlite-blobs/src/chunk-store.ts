@@ -71,6 +71,9 @@ function chunkStatements(conn: SqliteConnection) {
   };
 }
 
+/** Chunk bytes written between two background flushes of the WAL (so the synced prepare has little left). */
+const WAL_FLUSH_EVERY = 16 * 1024 * 1024;
+
 /**
  * One level of a revision's base chain: revision row `id`, whose chunks show through below byte
  * `limit` (Infinity for the revision itself).
@@ -83,6 +86,7 @@ export interface ChainLevel {
 /** Chunk reads and writes of revisions and drafts, by revision row id. */
 export class ChunkStore {
   private readonly sql: ReturnType<typeof chunkStatements>;
+  private sinceFlush = 0;
 
   constructor(readonly conn: SqliteConnection) {
     this.sql = chunkStatements(conn);
@@ -153,6 +157,11 @@ export class ChunkStore {
         throw this.conn.fail(error, 'writing a blob chunk');
       }
     });
+    this.sinceFlush += data.length;
+    if (this.sinceFlush >= WAL_FLUSH_EVERY) {
+      this.sinceFlush = 0;
+      this.conn.presyncInBackground();
+    }
   }
 
   private writeChunkHere(rev: bigint, seq: number, data: Uint8Array): void {

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { open as openFile } from 'node:fs/promises';
+import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -77,6 +77,8 @@ export class SqliteConnection {
   private readonly relaxStatement: BetterSqlite3.Statement;
   private readonly strictStatement: BetterSqlite3.Statement;
   private failure: unknown = undefined;
+  private presyncing: Promise<void> = Promise.resolve();
+  private presyncRunning = false;
   private closed = false;
   users = 0;
 
@@ -203,19 +205,41 @@ export class SqliteConnection {
 
   /**
    * Flushes the WAL to disk from the thread pool, so that the next synced commit (which fsyncs the
-   * WAL on the event loop) finds little left to write. Only an optimisation: errors are ignored.
+   * WAL on the event loop) finds little left to write. A WAL that does not exist yet is skipped; a
+   * failed fdatasync stops the connection (after a failed fsync nothing written may be assumed safe).
    */
   async presync(): Promise<void> {
     if (this.options.synchronous !== 'full' || this.closed) return;
+    await this.presyncing;
+    const run = this.flushWal();
+    this.presyncing = run;
+    await run;
+  }
+
+  /** Starts a WAL flush from the thread pool unless one is running (a chunk stream calls it every few MiB). */
+  presyncInBackground(): void {
+    if (this.options.synchronous !== 'full' || this.closed || this.presyncRunning) return;
+    this.presyncing = this.flushWal();
+  }
+
+  private async flushWal(): Promise<void> {
+    this.presyncRunning = true;
     try {
-      const handle = await openFile(`${this.file}-wal`, 'r');
+      let handle: FileHandle;
+      try {
+        handle = await openFile(`${this.file}-wal`, 'r');
+      } catch {
+        return; // no WAL yet: the synced commit does the work
+      }
       try {
         await handle.datasync();
+      } catch (error) {
+        this.failure ??= error;
       } finally {
-        await handle.close();
+        await handle.close().catch(() => undefined);
       }
-    } catch {
-      // no WAL yet, or the platform refuses: the synced commit does the work
+    } finally {
+      this.presyncRunning = false;
     }
   }
 
@@ -230,6 +254,7 @@ export class SqliteConnection {
     if (this.closed) return;
     this.closed = true;
     await this.lane.drain();
+    await this.presyncing;
     await this.chunkWriter?.stop();
     await this.chunkReader?.stop();
     this.cache.clear();
