@@ -1,5 +1,6 @@
 /** The next segment prepared ahead of time: zero-filled in the background, adopted at the switch, removed when not used. */
 import * as fs from 'node:fs';
+import { join } from 'node:path';
 import test from 'ava';
 import type { FileStorage2 } from '../src/storage/filestorage2.js';
 import { commit, loadText, openStorage, segmentFiles, tempDir } from './fs2-helpers.js';
@@ -46,6 +47,9 @@ test('segments after the first are zero-filled ahead of the commits and every re
     for (let oid = 1n; oid < next; oid += 37n) t.is(await loadText(s, oid), payload(oid));
     await s.close();
     t.deepEqual(tmpFiles(dir), [], 'close removes a preparation that was not used');
+    const last = fs.readFileSync(join(dir, segmentFiles(dir).at(-1)!));
+    t.true(last.length < SEGMENT, 'close cuts the unused zeros of the active segment');
+    t.is(last.readUInt32BE(last.length - 4), last.readUInt32BE(last.length - last.readUInt32BE(last.length - 4) + 4), 'it ends with a whole transaction');
     s = await openStorage(dir);
     for (let oid = 1n; oid < next; oid += 7n) t.is(await loadText(s, oid), payload(oid));
     await s.close();

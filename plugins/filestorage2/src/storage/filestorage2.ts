@@ -760,10 +760,26 @@ export class FileStorage2 implements Storage {
       this.batchTimer = null;
     }
     await this.syncNow().catch(() => {});
+    await this.trimActive();
     for (const s of this.sealed) s.file.close();
     this.frozen?.file.close();
     this.active?.file.close();
     this.releaseLock();
+  }
+
+  /**
+   * Cuts the active segment's unused preallocated tail (a prepared segment has up to `segmentSize`
+   * of zeros), so that the next open has no zeros to scan. Best effort: a failure leaves the zeros.
+   */
+  private async trimActive(): Promise<void> {
+    const active = this.active;
+    if (!active || this.options.readOnly || this.failure || active.allocatedEnd <= active.publishedEnd) return;
+    try {
+      this.io.truncate(active.file.fd, active.publishedEnd, active.file.path);
+      await this.io.fsync(active.file.fd, active.file.path);
+    } catch (e) {
+      this.context.logger.warn({ err: (e as Error).message, dir: this.options.directory }, 'filestorage2: could not trim the active segment at close');
+    }
   }
 
   /**
