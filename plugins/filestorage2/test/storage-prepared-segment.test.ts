@@ -78,3 +78,34 @@ test('a crash while the next segment is being prepared leaves a .tmp file that o
     await cleanup();
   }
 });
+
+test('a failing preparation is dropped: commits and seals go on without it', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    let failures = 0;
+    const failing = {
+      ...fs,
+      writev: ((fd: number, buffers: NodeJS.ArrayBufferView[], position: number | null, cb: (err: NodeJS.ErrnoException | null, written: number) => void) => {
+        const path = fs.readlinkSync(`/proc/self/fd/${fd}`);
+        if (path.endsWith('.fs2.tmp')) {
+          failures++;
+          const err: NodeJS.ErrnoException = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+          setImmediate(() => cb(err, 0));
+          return;
+        }
+        fs.writev(fd, buffers, position, cb);
+      }) as typeof fs.writev,
+    };
+    let s = await openStorage(dir, { segmentSize: SEGMENT }, failing);
+    const end = await fill(s, 1n, 200);
+    t.true(failures >= 1, 'the preparation was tried');
+    t.true(segmentFiles(dir).length >= 2, 'seals still switch to new segments');
+    await s.close();
+    t.deepEqual(tmpFiles(dir), []);
+    s = await openStorage(dir);
+    for (let oid = 1n; oid < end; oid += 13n) t.is(await loadText(s, oid), payload(oid));
+    await s.close();
+  } finally {
+    await cleanup();
+  }
+});

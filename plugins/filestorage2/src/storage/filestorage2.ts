@@ -86,6 +86,8 @@ export class FileStorage2 implements Storage {
   private flushing = false;
   /** The next active segment's file, being zero-filled ahead of time. */
   private preparer: SegmentPreparer | null = null;
+  /** Seq of a segment whose preparation failed (not tried again). */
+  private preparationFailed = -1;
   /** A batch write on the thread pool (simulateCrash waits for it before closing the files). */
   private inFlightWrite: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
@@ -532,11 +534,13 @@ export class FileStorage2 implements Storage {
     const seq = active.header.seq + 1;
     let p = this.preparer;
     if (p === null || p.header.seq !== seq) {
-      if (p !== null || (active.prepared && active.publishedEnd < this.options.segmentSize * PREPARE_AT)) return;
-      const size = Math.ceil(this.options.segmentSize / PAGE_SIZE) * PAGE_SIZE;
+      if (p !== null || seq === this.preparationFailed) return;
+      if (active.prepared && active.publishedEnd < this.options.segmentSize * PREPARE_AT) return;
+      const size = Math.ceil(Math.min(this.options.segmentSize, MAX_PREPARED) / PAGE_SIZE) * PAGE_SIZE;
       const header = { seq, gen: 0, coversLo: seq, prevSeq: active.header.seq, databaseId: this.databaseId, flags: 0 };
       const created: SegmentPreparer = new SegmentPreparer(this.io, this.options.directory, header, size, (e) => {
         if (this.preparer === created) this.preparer = null;
+        this.preparationFailed = seq;
         this.context.logger.warn({ err: (e as Error).message, dir: this.options.directory }, 'filestorage2: could not prepare the next segment');
       });
       this.preparer = p = created;
@@ -829,6 +833,8 @@ async function yieldToLoop(): Promise<void> {
 
 /** Fraction of the segment size after which the next segment is prepared. */
 const PREPARE_AT = 0.25;
+/** Largest part of a segment zero-filled ahead of time (beyond it, space is extended by ftruncate). */
+const MAX_PREPARED = 256 * 1024 * 1024;
 
 function preallocChunk(segmentSize: number): number {
   return Math.min(PREALLOC_CHUNK, Math.ceil(segmentSize / PAGE_SIZE) * PAGE_SIZE);
