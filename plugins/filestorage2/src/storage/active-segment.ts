@@ -40,8 +40,8 @@ export class ActiveSegment {
   reservedEnd = SEGMENT_HEADER_SIZE;
   /** End of the preallocated (zero-filled) region. */
   allocatedEnd = SEGMENT_HEADER_SIZE;
-  /** True when the file was zero-filled ahead of time (adopted from a preparation). */
-  prepared = false;
+  /** End of the region zero-filled ahead of time (adopted from a preparation); 0 when none. */
+  preparedEnd = 0;
   minTid = 0n;
   maxTid = 0n;
   maxOid = -1n;
@@ -87,7 +87,7 @@ export class ActiveSegment {
     await io.fsyncDir(dir);
     const seg = new ActiveSegment(io, new SegmentFile(io, fd, path, name), header, preallocChunk);
     seg.allocatedEnd = size;
-    seg.prepared = true;
+    seg.preparedEnd = size;
     return seg;
   }
 

@@ -518,16 +518,26 @@ export class FileStorage2 implements Storage {
     }
     if (this.options.syncMode === 'batch') this.scheduleBatchSync();
     this.prepareNextSegment(active, end - first);
-    // a segment that was not zero-filled ahead of time is left as soon as a prepared one is ready
-    const leaveEarly = !active.prepared && this.preparer !== null && this.preparer.ready;
+    // a segment not zero-filled to its full size is left once its zeros are used up and the next one is ready
+    const leaveEarly =
+      active.preparedEnd < this.preparedSize() && active.publishedEnd >= active.preparedEnd && this.preparer !== null && this.preparer.ready;
     if ((active.publishedEnd >= this.options.segmentSize || leaveEarly) && !this.sealing && !this.closed) this.startSeal();
   }
 
+  /** Bytes of a full-size segment zero-filled ahead of time. */
+  private preparedSize(): number {
+    return Math.ceil(Math.min(this.options.segmentSize, MAX_PREPARED) / PAGE_SIZE) * PAGE_SIZE;
+  }
+
   /**
-   * Once the active segment is a quarter full (at once when the active segment was not prepared
-   * itself: the first one, or one found at open), zero-fills the next segment's file in the
-   * background, writing twice as many zero bytes as commits write (so it is ready before the
-   * switch, without competing with commits for the disk more than needed).
+   * Zero-fills the next segment's file in the background, paced by the commits (it writes a few
+   * times the bytes they write: ready before the switch, without competing with them for the disk
+   * more than needed). For a segment prepared to its full size, that starts once it is a quarter
+   * full. A segment that was not (the first one, one found at open) ramps up: the next one is
+   * prepared at once, twice its zero-filled size (at least RAMP_START), and it is left as soon as
+   * that one is ready and its own zeros are used up; so the sizes go RAMP_START, 2x, 4x ... up to
+   * the full size, and only the first RAMP_START-ish bytes after an open go to space extended by
+   * ftruncate.
    */
   private prepareNextSegment(active: ActiveSegment, written: number): void {
     if (this.closed || this.failure) return;
@@ -535,8 +545,9 @@ export class FileStorage2 implements Storage {
     let p = this.preparer;
     if (p === null || p.header.seq !== seq) {
       if (p !== null || seq === this.preparationFailed) return;
-      if (active.prepared && active.publishedEnd < this.options.segmentSize * PREPARE_AT) return;
-      const size = Math.ceil(Math.min(this.options.segmentSize, MAX_PREPARED) / PAGE_SIZE) * PAGE_SIZE;
+      const full = this.preparedSize();
+      if (active.preparedEnd >= full && active.publishedEnd < this.options.segmentSize * PREPARE_AT) return;
+      const size = active.preparedEnd >= full ? full : Math.min(full, Math.ceil(Math.max(RAMP_START, 2 * active.preparedEnd) / PAGE_SIZE) * PAGE_SIZE);
       const header = { seq, gen: 0, coversLo: seq, prevSeq: active.header.seq, databaseId: this.databaseId, flags: 0 };
       const created: SegmentPreparer = new SegmentPreparer(this.io, this.options.directory, header, size, (e) => {
         if (this.preparer === created) this.preparer = null;
@@ -546,7 +557,7 @@ export class FileStorage2 implements Storage {
       this.preparer = p = created;
       p.start();
     }
-    p.pace(2 * written);
+    p.pace((active.preparedEnd >= this.preparedSize() ? 2 : 3) * written);
   }
 
   private scheduleBatchSync(): void {
@@ -835,6 +846,8 @@ async function yieldToLoop(): Promise<void> {
 const PREPARE_AT = 0.25;
 /** Largest part of a segment zero-filled ahead of time (beyond it, space is extended by ftruncate). */
 const MAX_PREPARED = 256 * 1024 * 1024;
+/** Zero-filled size of the first segment prepared after an open (see prepareNextSegment). */
+const RAMP_START = 4 * 1024 * 1024;
 
 function preallocChunk(segmentSize: number): number {
   return Math.min(PREALLOC_CHUNK, Math.ceil(segmentSize / PAGE_SIZE) * PAGE_SIZE);
