@@ -8,7 +8,7 @@
  */
 import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { workerExecArgv } from './worker-args.js';
+import { WORKER_LIMITS, workerExecArgv } from './worker-args.js';
 
 /** Start a background checkpoint after this many bytes written. */
 const CHECKPOINT_EVERY = 16 * 1024 * 1024;
@@ -39,7 +39,7 @@ export class Checkpointer {
 
   constructor(file: string, busyTimeoutMs: number) {
     this.walFile = `${file}-wal`;
-    this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { file, busyTimeoutMs }, execArgv: workerExecArgv() });
+    this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { file, busyTimeoutMs }, execArgv: workerExecArgv(), resourceLimits: WORKER_LIMITS });
     this.worker.unref();
     this.worker.on('message', (reply: Reply) => {
       const resolve = this.waiting.get(reply.id);

@@ -6,7 +6,6 @@
  * copy of that map (`own` = 0) and replaces a chunk by a private one (`own` = 1) on its first write,
  * so unchanged chunks stay shared.
  */
-import { ChunkReader } from './chunk-reader.js';
 import { ChunkWriter } from './chunk-writer.js';
 import type { SqliteConnection } from './connection.js';
 import { arg } from './prepared.js';
@@ -98,32 +97,6 @@ export class ChunkStore {
       insertChunk: this.sql.insertChunk.portable(),
       upsertMapping: this.sql.upsertMapping.portable(),
     }));
-    conn.chunkReader ??= startThread(() => new ChunkReader({
-      file: conn.file,
-      busyTimeoutMs: conn.options.busyTimeoutMs,
-      readChunk: this.sql.readChunk.portable(),
-    }));
-  }
-
-  /**
-   * Copies chunk `seq` of a committed revision (`chain[0]`, immutable) into `slot`; returns its
-   * length, or -1 for a hole. Read by the chunk-reader thread, or here when it is not available.
-   */
-  async readCommittedChunk(chain: readonly ChainLevel[], seq: number, chunkSize: number, slot: SharedArrayBuffer): Promise<number> {
-    const reader = this.conn.chunkReader;
-    if (reader?.alive === true) {
-      this.conn.check();
-      try {
-        return await reader.read(chain, seq, chunkSize, slot);
-      } catch (error) {
-        throw this.conn.fail(error, 'reading a blob chunk');
-      }
-    }
-    const data = this.readChunk(chain, seq, chunkSize);
-    if (data === undefined) return -1;
-    const length = Math.min(data.length, slot.byteLength);
-    new Uint8Array(slot, 0, length).set(data.subarray(0, length));
-    return length;
   }
 
   /** The bytes of chunk `seq` as revision `chain[0]` sees it (undefined: a hole, reads as zeros). */

@@ -1,9 +1,10 @@
 /**
  * Worker thread that writes blob chunks on its own connection, so that a chunk write waiting for
  * the disk (the kernel throttles writers of many dirty pages, up to ~100 ms a call measured here)
- * never blocks the main event loop. Each message writes one chunk of one draft in one unsynced
+ * never blocks the main event loop. Each message writes one chunk of one draft (its bytes in a shared
+ * buffer, copied by SQLite at bind) in one unsynced
  * transaction (the draft becomes durable with the synced prepare on the main connection, whose WAL
- * fsync covers these frames too). Messages: `{ id, rev, seq, data }` answers `{ id }` or
+ * fsync covers these frames too). Messages: `{ id, rev, seq, slot, length }` answers `{ id }` or
  * `{ id, error, code }`; `{ stop: true }` closes the connection and ends the thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -20,18 +21,21 @@ export interface ChunkWriterInit {
   readonly upsertMapping: PortableStatement;
 }
 
-/** One chunk to write. */
+/** One chunk to write: its bytes are the first `length` bytes of `slot`. */
 export interface ChunkWriteRequest {
   readonly id: number;
   readonly rev: bigint;
   readonly seq: number;
-  readonly data: Uint8Array;
+  readonly slot: SharedArrayBuffer;
+  readonly length: number;
 }
 
 const init = workerData as ChunkWriterInit;
 const db = new Database(init.file, { timeout: init.busyTimeoutMs });
 db.defaultSafeIntegers(true);
 db.pragma('synchronous = NORMAL');
+// It only appends chunks: a small page cache (4 pages of 64 KiB) is enough and keeps its memory flat.
+db.pragma('cache_size = -256');
 
 function prepare(portable: PortableStatement): (args: Readonly<Record<string, unknown>>) => unknown[] {
   return (args) => portable.params.map((p) => ('name' in p ? args[p.name] : p.value));
@@ -67,7 +71,7 @@ parentPort?.on('message', (message: ChunkWriteRequest | { stop: true }) => {
     return;
   }
   try {
-    writeChunk.immediate(message.rev, message.seq, message.data);
+    writeChunk.immediate(message.rev, message.seq, Buffer.from(message.slot, 0, message.length));
     parentPort?.postMessage({ id: message.id });
   } catch (error) {
     const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;

@@ -22,7 +22,6 @@ import type { SynchronousLevel } from './options.js';
 import { PreparedQuery } from './prepared.js';
 import type { DB } from './schema.js';
 import { Checkpointer } from './checkpointer.js';
-import type { ChunkReader } from './chunk-reader.js';
 import type { ChunkWriter } from './chunk-writer.js';
 import { WriteLane } from './write-lane.js';
 import { isDiskFailure, mapSqliteError } from './sql-errors.js';
@@ -71,8 +70,6 @@ export class SqliteConnection {
   readonly lane = new WriteLane();
   /** The thread writing blob chunks of this file, once the chunk store started it. */
   chunkWriter: ChunkWriter | undefined;
-  /** The thread reading chunks of committed revisions of this file, once the chunk store started it. */
-  chunkReader: ChunkReader | undefined;
   private readonly cache = new Map<string, PreparedQuery<unknown>>();
   private readonly relaxStatement: BetterSqlite3.Statement;
   private readonly strictStatement: BetterSqlite3.Statement;
@@ -256,7 +253,6 @@ export class SqliteConnection {
     await this.lane.drain();
     await this.presyncing;
     await this.chunkWriter?.stop();
-    await this.chunkReader?.stop();
     this.cache.clear();
     if (this.checkpointer !== undefined) {
       if (this.failure === undefined) await this.checkpointer.drain();
