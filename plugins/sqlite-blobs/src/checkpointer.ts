@@ -7,8 +7,7 @@
  * threshold (it fires only if the estimates given to `note` fall far short).
  */
 import { statSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
-import { WORKER_LIMITS, workerExecArgv } from './worker-args.js';
+import { ThreadClient } from './thread-client.js';
 
 /** Start a background checkpoint after this many bytes written. */
 const CHECKPOINT_EVERY = 16 * 1024 * 1024;
@@ -18,42 +17,28 @@ const WAL_BOUND = 256 * 1024 * 1024;
 const WAL_FILE_GUARD = WAL_BOUND + 64 * 1024 * 1024;
 
 interface Reply {
-  id: number;
-  log?: number;
-  checkpointed?: number;
-  error?: string;
+  readonly id: number;
+  readonly log?: number;
+  readonly checkpointed?: number;
+  readonly error?: string;
 }
 
 /** A checkpointing worker for one database file. */
 export class Checkpointer {
-  private readonly worker: Worker;
-  private nextId = 1;
-  private readonly waiting = new Map<number, (reply: Reply) => void>();
+  private readonly thread: ThreadClient<Reply>;
   private inFlight: Promise<Reply> | undefined;
   private sinceRequest = 0;
   private sinceComplete = 0;
-  private stopped = false;
-  private dead: Error | undefined;
-
   private readonly walFile: string;
 
   constructor(file: string, busyTimeoutMs: number) {
     this.walFile = `${file}-wal`;
-    this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { file, busyTimeoutMs }, execArgv: workerExecArgv(), resourceLimits: WORKER_LIMITS });
-    this.worker.unref();
-    this.worker.on('message', (reply: Reply) => {
-      const resolve = this.waiting.get(reply.id);
-      this.waiting.delete(reply.id);
-      if (this.waiting.size === 0) this.worker.unref();
-      resolve?.(reply);
-    });
-    this.worker.on('error', (error) => this.die(error));
-    this.worker.on('exit', () => this.die(new Error('checkpoint worker exited')));
+    this.thread = new ThreadClient<Reply>(new URL('./checkpoint-worker.js', import.meta.url), { file, busyTimeoutMs }, 'checkpoint');
   }
 
   /** False once the worker failed (the caller then falls back to SQLite's auto-checkpoint). */
   get alive(): boolean {
-    return this.dead === undefined && !this.stopped;
+    return this.thread.alive;
   }
 
   /** Accounts `bytes` written to the WAL; starts a background checkpoint every few MiB. */
@@ -94,34 +79,17 @@ export class Checkpointer {
 
   /** Waits for a running checkpoint, then ends the worker. */
   async stop(): Promise<void> {
-    if (this.stopped) return;
     if (this.inFlight !== undefined) await this.inFlight;
-    this.stopped = true;
-    if (this.dead !== undefined) return;
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    this.worker.ref();
-    this.worker.postMessage({ stop: true });
-    await exited;
+    await this.thread.stop();
   }
 
+  /** Runs one checkpoint; a failure (of the checkpoint or of the thread) comes back as `error`. */
   private request(): Promise<Reply> {
-    if (this.dead !== undefined) return Promise.resolve({ id: 0, error: this.dead.message });
-    const id = this.nextId++;
-    const pending = new Promise<Reply>((resolve) => this.waiting.set(id, resolve));
-    // Keep the process alive while a reply is awaited; idle, the worker must not hold it open.
-    this.worker.ref();
+    const pending = this.thread.request({}).catch((error: unknown) => ({ id: 0, error: error instanceof Error ? error.message : String(error) }));
     this.inFlight = pending;
-    this.worker.postMessage({ id });
     void pending.then(() => {
       if (this.inFlight === pending) this.inFlight = undefined;
     });
     return pending;
-  }
-
-  private die(error: Error): void {
-    if (this.dead !== undefined) return;
-    this.dead = error;
-    for (const [id, resolve] of this.waiting) resolve({ id, error: error.message });
-    this.waiting.clear();
   }
 }

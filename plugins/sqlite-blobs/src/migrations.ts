@@ -5,15 +5,20 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { FileRole } from './connection.js';
 
+/** The key/value table of a file (its database id). */
+async function createMetaTable(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('meta')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .modifyEnd(sql`without rowid`)
+    .execute();
+}
+
 /** 0001: storage tables (meta, txn, object_revision). */
 const storageTables: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
-    await db.schema
-      .createTable('meta')
-      .addColumn('key', 'text', (c) => c.primaryKey())
-      .addColumn('value', 'text', (c) => c.notNull())
-      .modifyEnd(sql`without rowid`)
-      .execute();
+    await createMetaTable(db);
     await db.schema
       .createTable('txn')
       .addColumn('tid', 'integer', (c) => c.primaryKey())
@@ -100,12 +105,7 @@ const blobTables: Migration = {
 /** 0001 of a blob file: its meta table (the database id). */
 const blobMeta: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
-    await db.schema
-      .createTable('meta')
-      .addColumn('key', 'text', (c) => c.primaryKey())
-      .addColumn('value', 'text', (c) => c.notNull())
-      .modifyEnd(sql`without rowid`)
-      .execute();
+    await createMetaTable(db);
   },
 };
 

@@ -5,6 +5,18 @@ import { arg } from './prepared.js';
 /** Rows per multi-row revision insert (6 parameters each). */
 export const REVISION_BATCH = 25;
 
+/** The placeholders of one object_revision row, in column order. */
+function revisionRow() {
+  return {
+    oid: arg<bigint>('oid'),
+    tid: arg<bigint>('tid'),
+    prev_tid: arg<bigint | null>('prevTid'),
+    deleted: arg<number>('deleted'),
+    data: arg<Uint8Array | null>('data'),
+    refs: arg<Uint8Array | null>('refs'),
+  };
+}
+
 /** Prepared statements used by SqliteStorage. */
 export function storageStatements(conn: SqliteConnection) {
   return {
@@ -45,28 +57,10 @@ export function storageStatements(conn: SqliteConnection) {
         oids: arg<Uint8Array>('oids'),
       }),
     ),
-    insertRevision: conn.query('s.insertRevision', (k) =>
-      k.insertInto('object_revision').values({
-        oid: arg<bigint>('oid'),
-        tid: arg<bigint>('tid'),
-        prev_tid: arg<bigint | null>('prevTid'),
-        deleted: arg<number>('deleted'),
-        data: arg<Uint8Array | null>('data'),
-        refs: arg<Uint8Array | null>('refs'),
-      }),
-    ),
+    insertRevision: conn.query('s.insertRevision', (k) => k.insertInto('object_revision').values(revisionRow())),
     // REVISION_BATCH rows in one statement: one call into SQLite instead of 25 (columns in this order).
     insertRevisions: conn.query('s.insertRevisions', (k) =>
-      k.insertInto('object_revision').values(
-        Array.from({ length: REVISION_BATCH }, () => ({
-          oid: arg<bigint>('oid'),
-          tid: arg<bigint>('tid'),
-          prev_tid: arg<bigint | null>('prevTid'),
-          deleted: arg<number>('deleted'),
-          data: arg<Uint8Array | null>('data'),
-          refs: arg<Uint8Array | null>('refs'),
-        })),
-      ),
+      k.insertInto('object_revision').values(Array.from({ length: REVISION_BATCH }, revisionRow)),
     ),
     maxTid: conn.query('s.maxTid', (k) => k.selectFrom('txn').select((e) => e.fn.max('tid').as('tid'))),
     maxOid: conn.query('s.maxOid', (k) => k.selectFrom('object_revision').select((e) => e.fn.max('oid').as('oid'))),

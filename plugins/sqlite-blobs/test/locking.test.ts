@@ -1,20 +1,9 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SqliteBlobs, SqliteStorage } from '../src/index.js';
-import { commit, optionsIn, tempDir, text } from './helpers.js';
+import { commit, optionsIn, runChild, tempDir, text } from './helpers.js';
 
 const indexUrl = new URL('../src/index.js', import.meta.url).href;
-
-function runChild(script: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (code) => resolve({ code, out }));
-  });
-}
 
 test('a second process cannot open the file while one owns it (StorageLockedError), nothing is damaged', async (t) => {
   const options = optionsIn(await tempDir(t));
@@ -105,13 +94,7 @@ test('the chunk-writer thread starts and writes, also in a process started with 
     await reader.close();
     console.log('DATA', data.every((b) => b === 7));
     await blobs.close();`;
-  const out = await new Promise<string>((resolve) => {
-    const child = spawn(process.execPath, ['--max-old-space-size=256', '--expose-gc', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let text = '';
-    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (text += d.toString()));
-    child.on('exit', () => resolve(text));
-  });
+  const { out } = await runChild(script, ['--max-old-space-size=256', '--expose-gc']);
   t.regex(out, /ALIVE true/, out);
   t.regex(out, /DATA true/, out);
 });

@@ -1,19 +1,8 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { SqliteBlobs } from '../src/index.js';
-import { optionsIn, pattern, tempDir } from './helpers.js';
+import { optionsIn, pattern, runChild, tempDir } from './helpers.js';
 
 const indexUrl = new URL('../src/index.js', import.meta.url).href;
-
-function runChild(script: string): Promise<string> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', () => resolve(out));
-  });
-}
 
 test('recover after a crash between prepare and commit: committed ones publish, others vanish', async (t) => {
   const options = optionsIn(await tempDir(t));
@@ -38,7 +27,7 @@ test('recover after a crash between prepare and commit: committed ones publish, 
     await draft.write(fill(150000, 3), 0);
     console.log('IDS', String(a), String(b), String(c));
     process.kill(process.pid, 'SIGKILL');`;
-  const out = await runChild(script);
+  const { out } = await runChild(script);
   const line = out.split('\n').find((l) => l.startsWith('IDS '));
   t.truthy(line, out);
   const [a, b, c] = line!.split(' ').slice(1).map((x) => BigInt(x));
@@ -88,7 +77,7 @@ for (const committed of [false, true]) {
       await blobs.prepare(second, 300n, 77n);
       console.log('ID', String(id));
       process.kill(process.pid, 'SIGKILL');`;
-    const out = await runChild(script);
+    const { out } = await runChild(script);
     const line = out.split('\n').find((l) => l.startsWith('ID '));
     t.truthy(line, out);
     const id = BigInt(line!.split(' ')[1]!);
