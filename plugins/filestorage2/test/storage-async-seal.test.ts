@@ -115,3 +115,28 @@ test('a damaged footer of an older segment is corruption, not an interrupted sea
     await cleanup();
   }
 });
+
+test('a crash while the trailer is being written: the next open seals the segment again', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await openStorage(dir);
+    const t1 = await commit(s, Array.from({ length: 300 }, (_, i) => ({ oid: BigInt(i + 1), serial: 0n, data: `first ${i + 1}` })));
+    const sealing = s.seal();
+    const txn = storageTransaction({ description: 'lost' });
+    await s.tpcBegin(txn); // the commit lock comes back once commits moved on to the next segment
+    t.is(s.sealedSegmentCount, 0, 'the trailer is not written yet');
+    await s.simulateCrash();
+    await t.throwsAsync(sealing);
+    const first = join(dir, segmentFiles(dir)[0]!);
+    const r = await openStorage(dir);
+    t.is(r.sealedSegmentCount, 1);
+    t.is(await loadText(r, 1n), 'first 1');
+    t.is(await loadText(r, 300n), 'first 300');
+    t.is(r.lastTransaction(), t1);
+    await r.close();
+    const bytesOnDisk = fs.readFileSync(first);
+    t.deepEqual(bytesOnDisk.subarray(bytesOnDisk.length - FOOTER_SIZE, bytesOnDisk.length - FOOTER_SIZE + 8), Buffer.from('HFS2IDX\0', 'latin1'));
+  } finally {
+    await cleanup();
+  }
+});
