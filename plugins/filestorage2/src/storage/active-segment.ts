@@ -225,12 +225,38 @@ export class ActiveSegment {
       }
     }
     const small = keys.subarray(0, entries.length);
-    if (!sorted) {
-      small.sort();
-      for (let i = 0; i < small.length; i++) entries[i] = this.index.get(small[i]!)!;
-    }
+    if (!sorted) sortWithEntries(small, entries, this.index);
     largePairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     return { keys: small, entries, largeKeys: largePairs.map((p) => p[0]), largeEntries: largePairs.map((p) => p[1]) };
+  }
+}
+
+const TWO_21 = 2 ** 21;
+
+/**
+ * Sorts `keys` and reorders `entries` with them. When keys fit in 32 bits and there are fewer than
+ * 2^21 of them, each key and its position are packed into one exactly representable double
+ * (key * 2^21 + position) and sorted natively; otherwise the keys are sorted and the entries looked
+ * up again in `index`.
+ */
+function sortWithEntries(keys: Float64Array, entries: ActiveEntry[], index: Map<OidKey, ActiveEntry>): void {
+  const n = keys.length;
+  let max = 0;
+  for (let i = 0; i < n; i++) if (keys[i]! > max) max = keys[i]!;
+  if (n >= TWO_21 || max >= 2 ** 32) {
+    keys.sort();
+    for (let i = 0; i < n; i++) entries[i] = index.get(keys[i]!)!;
+    return;
+  }
+  const packed = new Float64Array(n);
+  for (let i = 0; i < n; i++) packed[i] = keys[i]! * TWO_21 + i;
+  packed.sort();
+  const from = entries.slice();
+  for (let i = 0; i < n; i++) {
+    const v = packed[i]!;
+    const at = v % TWO_21;
+    keys[i] = (v - at) / TWO_21;
+    entries[i] = from[at]!;
   }
 }
 
