@@ -140,3 +140,23 @@ test('a crash while the trailer is being written: the next open seals the segmen
     await cleanup();
   }
 });
+
+test('sealing an index filled out of oid order, with oids below and above 2^32 and 2^53', async (t) => {
+  for (const oids of [
+    [9n, 3n, 7n, 1n, 8n, 2n],
+    [2n ** 40n + 5n, 3n, 2n ** 40n + 1n, 1n, 2n ** 32n],
+    [2n ** 60n + 1n, 2n ** 40n, 5n, 2n ** 60n, 4n],
+  ]) {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const s = await openStorage(dir);
+      for (const oid of oids) await commit(s, [{ oid, serial: 0n, data: `object ${oid}` }]);
+      await s.seal();
+      t.is(s.sealedSegmentCount, 1);
+      for (const oid of oids) t.is(await loadText(s, oid), `object ${oid}`);
+      await s.close();
+    } finally {
+      await cleanup();
+    }
+  }
+});
