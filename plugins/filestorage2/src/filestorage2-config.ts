@@ -23,9 +23,11 @@ export interface FileStorage2Options {
   /** Size in bytes after which the active segment is sealed. */
   readonly segmentSize: number;
   readonly readOnly: boolean;
+  /** Move the segments a pack replaced into `archive/` instead of deleting them. */
+  readonly archivePacked: boolean;
 }
 
-const KNOWN = ['syncMode', 'segmentSize', 'readOnly'];
+const KNOWN = ['syncMode', 'segmentSize', 'readOnly', 'archivePacked'];
 const SYNC_MODES: readonly SyncMode[] = ['always', 'batch', 'none'];
 
 /** Validates raw options; InvalidConfigError naming the bad option. */
@@ -54,7 +56,11 @@ export function parseFileStorage2Options(
   if (typeof readOnly !== 'boolean') {
     throw new InvalidConfigError(`${configPath}.options.readOnly must be a boolean`, `${configPath}.options.readOnly`);
   }
-  return Object.freeze({ directory: location, syncMode: syncMode as SyncMode, segmentSize, readOnly });
+  const archivePacked = options['archivePacked'] ?? false;
+  if (typeof archivePacked !== 'boolean') {
+    throw new InvalidConfigError(`${configPath}.options.archivePacked must be a boolean`, `${configPath}.options.archivePacked`);
+  }
+  return Object.freeze({ directory: location, syncMode: syncMode as SyncMode, segmentSize, readOnly, archivePacked });
 }
 
 /** Validates an engine request for filestorage2. */

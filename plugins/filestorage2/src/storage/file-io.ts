@@ -139,6 +139,15 @@ export class FileIO {
     }
   }
 
+  /** Creates directory `path` (and its parents) when missing. */
+  mkdir(path: string): void {
+    try {
+      this.fs.mkdirSync(path, { recursive: true });
+    } catch (e) {
+      throw ioError('mkdir', path, e);
+    }
+  }
+
   /** Removes `path`; a missing file is not an error. */
   unlink(path: string): void {
     try {

@@ -48,6 +48,7 @@ import { createNextSegment, writeTrailer } from './seal.js';
 import { SegmentPreparer } from './segment-preparer.js';
 import { BufferPool, TxnBuilder, type PendingWrite } from './txn-builder.js';
 import type { QueuedTxn, TxnState } from './txn-state.js';
+import { disposeReplaced, syncDisposal } from './retired-segments.js';
 
 
 const ENGINE = 'filestorage2';
@@ -170,7 +171,7 @@ export class FileStorage2 implements Storage {
     let active: ActiveSegment | null = null;
     let pending: SegmentFile[] = [];
     try {
-      const found = await openDirectory(io, dir, options.readOnly, cache);
+      const found = await openDirectory(io, dir, options.readOnly, cache, options.archivePacked);
       sealed = found.sealed;
       pending = found.unsealedOlder.map((u) => u.file);
       const databaseId = found.databaseId ?? randomBytes(8).readBigUInt64BE(0);
@@ -748,11 +749,13 @@ export class FileStorage2 implements Storage {
 
   private removeRetired(path: string): void {
     if (this.options.readOnly) return;
+    const { directory, archivePacked } = this.options;
     try {
-      this.io.unlink(path);
-      void this.io.fsyncDir(this.options.directory).catch(() => {});
+      disposeReplaced(this.io, directory, path, archivePacked);
+      void syncDisposal(this.io, directory, archivePacked).catch(() => {});
     } catch (e) {
-      this.context.logger.warn({ path, err: (e as Error).message }, 'filestorage2: could not remove a packed segment');
+      // the file stays; the next open finds it replaced by the pack output and disposes of it then
+      this.context.logger.warn({ path, err: (e as Error).message }, 'filestorage2: could not remove or archive a packed segment');
     }
   }
 

@@ -5,6 +5,7 @@ import { FOOTER_MAGIC, FOOTER_SIZE, SEGMENT_HEADER_SIZE } from './constants.js';
 import type { FileIO } from './file-io.js';
 import { isTemporaryFileName, parseSegmentFileName } from './naming.js';
 import type { PageCache } from './page-cache.js';
+import { disposeReplaced, syncDisposal } from './retired-segments.js';
 import { readFooter, SealedSegment } from './sealed-segment.js';
 import { SegmentFile } from './segment-file.js';
 import { decodeSegmentHeader, type SegmentFooter, type SegmentHeader } from './segment-format.js';
@@ -41,11 +42,12 @@ interface Candidate {
   readonly footer: SegmentFooter | null;
 }
 
-/** Reads the segment set of `dir` (removing leftovers unless read-only). */
-export async function openDirectory(io: FileIO, dir: string, readOnly: boolean, cache: PageCache): Promise<OpenedDirectory> {
+/** Reads the segment set of `dir` (removing leftovers, or archiving replaced segments, unless read-only). */
+export async function openDirectory(io: FileIO, dir: string, readOnly: boolean, cache: PageCache, archivePacked = false): Promise<OpenedDirectory> {
   const names = io.list(dir).sort();
   const candidates: Candidate[] = [];
   let removed = false;
+  let archived = false;
   try {
     for (const name of names) {
       if (isTemporaryFileName(name)) {
@@ -80,8 +82,9 @@ export async function openDirectory(io: FileIO, dir: string, readOnly: boolean, 
       if (replacedBy) {
         c.file.close();
         if (!readOnly) {
-          io.unlink(c.file.path);
+          disposeReplaced(io, dir, c.file.path, archivePacked);
           removed = true;
+          archived ||= archivePacked;
         }
       } else {
         live.push(c);
@@ -112,7 +115,7 @@ export async function openDirectory(io: FileIO, dir: string, readOnly: boolean, 
         throw new CorruptionError('sealed segment has no valid footer', c.file.path, Math.max(0, c.size - 80));
       }
     });
-    if (removed) await io.fsyncDir(dir);
+    if (removed) await syncDisposal(io, dir, archived);
     return { sealed, unsealed, unsealedOlder, databaseId, highestSeq: live.length ? live[live.length - 1]!.header.seq : 0 };
   } catch (e) {
     for (const c of candidates) c.file.close();
