@@ -95,6 +95,8 @@ export class SqliteConnection {
       try {
         this.checkpointer = new Checkpointer(file, options.busyTimeoutMs);
         db.pragma(`wal_autocheckpoint = ${SAFETY_CHECKPOINT_PAGES}`);
+        // Chunks stream through once: 8 pages of 64 KiB cached are enough (SQLite's default holds 2 MiB).
+        db.pragma('cache_size = -512');
         this.autoCheckpoint = false;
       } catch {
         this.checkpointer = undefined;

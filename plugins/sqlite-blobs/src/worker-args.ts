@@ -13,4 +13,4 @@ export function workerExecArgv(): string[] {
  * Heap limits of the engine's threads: they allocate only small messages, and a default-sized young
  * generation (grown to tens of MiB by that churn) showed as +23 MiB of RSS while a 1 GiB blob streamed.
  */
-export const WORKER_LIMITS = Object.freeze({ maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 64 });
+export const WORKER_LIMITS = Object.freeze({ maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 32 });
