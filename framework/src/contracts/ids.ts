@@ -77,3 +77,13 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   return typeof value === 'object' ? Object.prototype.toString.call(value) : String(value);
 }
+
+/** A Map key standing for one oid: a number when the oid fits in 53 bits (a BigInt key costs ~0.8 µs to hash), else the bigint. */
+export type OidKey = number | bigint;
+
+const MAX_SAFE_OID = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** The Map key of `oid`. */
+export function oidKey(oid: Oid): OidKey {
+  return oid <= MAX_SAFE_OID ? Number(oid) : oid;
+}

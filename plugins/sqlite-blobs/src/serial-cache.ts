@@ -3,8 +3,7 @@
  * delete marker), so that conflict checks at `store` rarely need a B-tree lookup. The storage is
  * the only writer, so it keeps the cache exact: it updates it at every finish and clears it at pack.
  */
-import type { Oid, Tid } from '@handlerton/framework';
-import { oidKey, type OidKey } from './oid-key.js';
+import { oidKey, type Oid, type OidKey, type Tid } from '@handlerton/framework';
 
 /** A current serial as cached. */
 export interface CachedSerial {

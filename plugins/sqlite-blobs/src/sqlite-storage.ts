@@ -33,6 +33,8 @@ import {
   type StorageCapabilities,
   type StorageTransaction,
   type Tid,
+  oidKey,
+  type OidKey,
 } from '@handlerton/framework';
 import { CommitLock } from './commit-lock.js';
 import { acquireConnection, releaseConnection, type SqliteConnection } from './connection.js';
@@ -40,8 +42,7 @@ import type { SqliteOptions } from './options.js';
 import { encodeOidList } from './oid-list.js';
 import { runPack } from './pack.js';
 import { SerialCache, type CachedSerial } from './serial-cache.js';
-import { oidKey, type OidKey } from './oid-key.js';
-import { REVISION_BATCH, storageStatements, type StorageStatements } from './storage-statements.js';
+import { REVISION_BATCH, REVISION_COLUMNS, storageStatements, type StorageStatements } from './storage-statements.js';
 import { iterateTransactions, readHistory } from './storage-queries.js';
 
 /** Engine name of the storage and the blob handlerton. */
@@ -444,21 +445,19 @@ function saveOidHighWater(conn: SqliteConnection, oid: bigint): void {
 
 /** Inserts the transaction's revisions, REVISION_BATCH rows per statement and the rest one by one. */
 function insertRevisions(sql: StorageStatements, tid: Tid, records: ReadonlyMap<OidKey, PendingRecord>): void {
+  const batched = records.size - (records.size % REVISION_BATCH);
   const batch: unknown[] = [];
-  let rows = 0;
-  let left = records.size;
-  for (const rec of records.values()) {
-    const oid = rec.oid;
-    if (left < REVISION_BATCH && rows === 0) {
-      sql.insertRevision.run({ oid, tid, prevTid: rec.prevTid, deleted: rec.data === null ? 1 : 0, data: rec.data, refs: rec.refs });
-    } else {
-      batch.push(oid, tid, rec.prevTid, rec.data === null ? 1 : 0, rec.data, rec.refs);
-      if (++rows === REVISION_BATCH) {
-        sql.insertRevisions.runPositional(batch);
-        batch.length = 0;
-        rows = 0;
-      }
+  let i = 0;
+  for (const { oid, prevTid, data, refs } of records.values()) {
+    const deleted = data === null ? 1 : 0;
+    if (i++ >= batched) {
+      sql.insertRevision.run({ oid, tid, prevTid, deleted, data, refs });
+      continue;
     }
-    left--;
+    batch.push(oid, tid, prevTid, deleted, data, refs);
+    if (batch.length === REVISION_BATCH * REVISION_COLUMNS) {
+      sql.insertRevisions.runPositional(batch);
+      batch.length = 0;
+    }
   }
 }

@@ -2,8 +2,11 @@
 import type { SqliteConnection } from './connection.js';
 import { arg } from './prepared.js';
 
-/** Rows per multi-row revision insert (6 parameters each). */
+/** Rows per multi-row revision insert. */
 export const REVISION_BATCH = 25;
+
+/** Parameters per revision row (the fields of revisionRow). */
+export const REVISION_COLUMNS = 6;
 
 /** The placeholders of one object_revision row, in column order. */
 function revisionRow() {

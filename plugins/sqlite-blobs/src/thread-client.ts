@@ -5,7 +5,7 @@
  * false and pending requests reject; callers then fall back to their own connection.
  */
 import { Worker, type TransferListItem } from 'node:worker_threads';
-import { WORKER_LIMITS, workerExecArgv } from './worker-args.js';
+import { WORKER_EXEC_ARGV, WORKER_LIMITS } from './worker-args.js';
 
 interface Reply {
   readonly id: number;
@@ -22,7 +22,7 @@ export class ThreadClient<R extends Reply> {
   private stopped = false;
 
   constructor(script: URL, workerData: unknown, name: string) {
-    this.worker = new Worker(script, { workerData, execArgv: workerExecArgv(), resourceLimits: WORKER_LIMITS });
+    this.worker = new Worker(script, { workerData, execArgv: [...WORKER_EXEC_ARGV], resourceLimits: WORKER_LIMITS });
     this.worker.unref();
     this.worker.on('message', (reply: R) => {
       const waiter = this.waiting.get(reply.id);

@@ -5,9 +5,7 @@
  * started from a file (`--input-type`, as in `node --input-type=module -e ...`), while passing them
  * explicitly fails for V8 flags such as `--max-old-space-size`. The threads need no flag.
  */
-export function workerExecArgv(): string[] {
-  return [];
-}
+export const WORKER_EXEC_ARGV: readonly string[] = Object.freeze([]);
 
 /**
  * Heap limits of the engine's threads: they allocate only small messages, and a default-sized young

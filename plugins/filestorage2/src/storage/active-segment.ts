@@ -1,10 +1,9 @@
 /** The active segment: an append-only transaction log with its index in memory. */
 import { join } from 'node:path';
-import { CorruptionError } from '@handlerton/framework';
+import { CorruptionError, oidKey, type OidKey } from '@handlerton/framework';
 import { SEGMENT_HEADER_SIZE, TXN_MAGIC } from './constants.js';
 import type { FileIO } from './file-io.js';
 import { segmentFileName } from './naming.js';
-import { oidKey, type OidKey } from './oid-key.js';
 import { readRecordAt, readTxnAt, SequentialReader } from './record-io.js';
 import { SegmentFile } from './segment-file.js';
 import { encodeSegmentHeader, type SegmentHeader } from './segment-format.js';

@@ -27,6 +27,8 @@ import {
   type StorageCapabilities,
   type StorageTransaction,
   type Tid,
+  oidKey,
+  type OidKey,
 } from '@handlerton/framework';
 import { BATCH_SYNC_DELAY_MS, type FileStorage2Options } from '../filestorage2-config.js';
 import { ActiveSegment } from './active-segment.js';
@@ -36,7 +38,6 @@ import { FileIO } from './file-io.js';
 import { FreshOids } from './fresh-oids.js';
 import { acquireLock } from './lock-file.js';
 import { Mutex } from './mutex.js';
-import { oidKey, type OidKey } from './oid-key.js';
 import { checkRecordInput, encodeMeta, refsBytes } from './record-codec.js';
 import { historyOf, iterateChain, loadBeforeOf, loadCurrent, loadSerialOf, type SegmentChain } from './chain-reads.js';
 import { openDirectory } from './open-directory.js';

@@ -4,7 +4,7 @@
  * transaction checksum at vote. The position of the transaction is fixed at tpcBegin (the commit
  * lock is held until tpcFinish), so every record's bytes are final when it is stored.
  */
-import { InvalidArgumentError } from '@handlerton/framework';
+import { InvalidArgumentError, type OidKey } from '@handlerton/framework';
 import {
   RECORD_FLAG_DELETE,
   RECORD_HEADER_SIZE,
@@ -14,7 +14,6 @@ import {
   TXN_TRAILER_SIZE,
 } from './constants.js';
 import { crc32 } from './crc.js';
-import type { OidKey } from './oid-key.js';
 import type { MetaBytes } from './txn-format.js';
 
 const TWO_32 = 0x100000000;

@@ -1,6 +1,5 @@
 /** The in-progress state of the storage transaction holding the commit lock. */
-import type { StorageTransaction } from '@handlerton/framework';
-import type { OidKey } from './oid-key.js';
+import type { OidKey, StorageTransaction } from '@handlerton/framework';
 import type { PendingWrite, TxnBuilder } from './txn-builder.js';
 
 /** The encoded transaction, placed in the active segment at tpcBegin and completed by the vote. */
