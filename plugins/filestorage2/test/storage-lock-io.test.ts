@@ -68,41 +68,82 @@ test('a stale lock of a dead process is taken over', async (t) => {
   }
 });
 
-test('a failing fdatasync is fail-stop: the commit is refused, acknowledged data survives', async (t) => {
-  const { dir, cleanup } = await tempDir();
-  try {
-    let failing = false;
-    const faulty = {
-      ...fs,
-      fdatasync(fd: number, cb: (err: NodeJS.ErrnoException | null) => void) {
-        if (failing) {
-          const err: NodeJS.ErrnoException = new Error('EIO: injected i/o error, fdatasync');
-          err.code = 'EIO';
-          setImmediate(() => cb(err));
-        } else {
-          fs.fdatasync(fd, cb);
-        }
-      },
-    } as unknown as FileSystem;
-    const s = await openStorage(dir, {}, faulty);
-    let serial = 0n;
-    for (let i = 0; i < 3; i++) serial = await commit(s, [{ oid: 1n, serial, data: `ack ${i}` }, { oid: BigInt(10 + i), serial: 0n, data: 'x' }]);
-    failing = true;
-    const err = await t.throwsAsync(commit(s, [{ oid: 1n, serial, data: 'never acked' }]));
-    t.true(isHandlertonError(err, 'HANDLERTON_IO'));
-    failing = false;
-    // fail-stop: no retry that could acknowledge lost data
-    t.true(isHandlertonError(await t.throwsAsync(commit(s, [{ oid: 2n, serial: 0n, data: 'later' }])), 'HANDLERTON_IO'));
-    t.is(await loadText(s, 1n), 'ack 2', 'reads still work and never show the failed commit');
-    await s.close();
-    const r = await openStorage(dir);
-    const v = await loadText(r, 1n);
-    t.true(v === 'ack 2' || v === 'never acked', 'every acknowledged commit is there');
-    for (let i = 0; i < 3; i++) t.is(await loadText(r, BigInt(10 + i)), 'x');
-    t.is(await loadText(r, 2n), null);
-    await r.close();
-  } finally {
-    await cleanup();
+for (const inlineSync of [true, false]) {
+  test(`a failing fdatasync is fail-stop: the commit is refused, acknowledged data survives (inlineSync: ${inlineSync})`, async (t) => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      let failing = false;
+      const eio = (): NodeJS.ErrnoException => Object.assign(new Error('EIO: injected i/o error, fdatasync'), { code: 'EIO' });
+      const faulty = {
+        ...fs,
+        fdatasync(fd: number, cb: (err: NodeJS.ErrnoException | null) => void) {
+          if (failing) setImmediate(() => cb(eio()));
+          else fs.fdatasync(fd, cb);
+        },
+        fdatasyncSync(fd: number) {
+          if (failing) throw eio();
+          fs.fdatasyncSync(fd);
+        },
+      } as unknown as FileSystem;
+      const s = await openStorage(dir, { inlineSync }, faulty);
+      let serial = 0n;
+      for (let i = 0; i < 3; i++) serial = await commit(s, [{ oid: 1n, serial, data: `ack ${i}` }, { oid: BigInt(10 + i), serial: 0n, data: 'x' }]);
+      failing = true;
+      const err = await t.throwsAsync(commit(s, [{ oid: 1n, serial, data: 'never acked' }]));
+      t.true(isHandlertonError(err, 'HANDLERTON_IO'));
+      failing = false;
+      // fail-stop: no retry that could acknowledge lost data
+      t.true(isHandlertonError(await t.throwsAsync(commit(s, [{ oid: 2n, serial: 0n, data: 'later' }])), 'HANDLERTON_IO'));
+      t.is(await loadText(s, 1n), 'ack 2', 'reads still work and never show the failed commit');
+      await s.close();
+      const r = await openStorage(dir);
+      const v = await loadText(r, 1n);
+      t.true(v === 'ack 2' || v === 'never acked', 'every acknowledged commit is there');
+      for (let i = 0; i < 3; i++) t.is(await loadText(r, BigInt(10 + i)), 'x');
+      t.is(await loadText(r, 2n), null);
+      await r.close();
+    } finally {
+      await cleanup();
+    }
+  });
+}
+
+test('inlineSync: a lone commit runs its fdatasync on the calling thread; concurrent committers and inlineSync false use the thread pool', async (t) => {
+  const counts = { inline: 0, pool: 0 };
+  const counting = {
+    ...fs,
+    fdatasync(fd: number, cb: (err: NodeJS.ErrnoException | null) => void) {
+      counts.pool++;
+      fs.fdatasync(fd, cb);
+    },
+    fdatasyncSync(fd: number) {
+      counts.inline++;
+      fs.fdatasyncSync(fd);
+    },
+  } as unknown as FileSystem;
+  for (const inlineSync of [true, false]) {
+    const { dir, cleanup } = await tempDir();
+    try {
+      // a segment large enough that no zero-filling of a next segment (its own fdatasyncs) starts
+      const s = await openStorage(dir, { inlineSync, segmentSize: 1 << 30 }, counting);
+      counts.inline = counts.pool = 0;
+      for (let i = 1; i <= 5; i++) await commit(s, [{ oid: BigInt(i), serial: 0n, data: 'lone' }]);
+      const lone = { ...counts };
+      counts.inline = counts.pool = 0;
+      await Promise.all(Array.from({ length: 8 }, (_, i) => commit(s, [{ oid: BigInt(100 + i), serial: 0n, data: 'together' }])));
+      const together = { ...counts };
+      if (inlineSync) {
+        t.deepEqual(lone, { inline: 5, pool: 0 }, 'five lone commits, five fdatasyncs on the calling thread');
+        t.true(together.pool >= 1, 'committers queued behind one another share a thread-pool fdatasync');
+      } else {
+        t.deepEqual(lone, { inline: 0, pool: 5 });
+        t.is(together.inline, 0);
+      }
+      for (let i = 0; i < 8; i++) t.is(await loadText(s, BigInt(100 + i)), 'together');
+      await s.close();
+    } finally {
+      await cleanup();
+    }
   }
 });
 
@@ -156,7 +197,8 @@ test('group commit: a transaction beginning while an earlier one waits for its f
       },
     } as unknown as FileSystem;
     const { storageTransaction, NO_REFS } = await import('@handlerton/framework');
-    const s = await openStorage(dir, {}, slowDisk);
+    // the held fdatasync must be a thread-pool one: a lone commit would run its own inline
+    const s = await openStorage(dir, { inlineSync: false }, slowDisk);
     const t0 = await commit(s, [{ oid: 1n, serial: 0n, data: 'zero' }]);
     hold = true;
     const first = storageTransaction();

@@ -33,6 +33,7 @@ test('parseOptions rejects a missing location and unknown or wrong options, nami
     ['/x', { segmentSize: 10 }, 'storage.options.segmentSize'],
     ['/x', { segmentSize: '64MiB' }, 'storage.options.segmentSize'],
     ['/x', { readOnly: 'yes' }, 'storage.options.readOnly'],
+    ['/x', { inlineSync: 1 }, 'storage.options.inlineSync'],
   ];
   for (const [location, options, option] of cases) {
     const err = t.throws(() => parse(location, options));
@@ -40,7 +41,7 @@ test('parseOptions rejects a missing location and unknown or wrong options, nami
     t.is((err as InvalidConfigError).option, option);
     t.true(err!.message.includes(option));
   }
-  t.deepEqual({ ...parse('/x') }, { directory: '/x', syncMode: 'always', segmentSize: 64 * 1024 * 1024, readOnly: false, archivePacked: false });
+  t.deepEqual({ ...parse('/x') }, { directory: '/x', syncMode: 'always', segmentSize: 64 * 1024 * 1024, readOnly: false, archivePacked: false, inlineSync: true });
   t.is(parse('/x', { syncMode: 'batch', segmentSize: 8192, readOnly: true })['syncMode'], 'batch');
 });
 

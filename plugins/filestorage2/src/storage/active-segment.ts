@@ -1,6 +1,7 @@
 /** The active segment: an append-only transaction log with its index in memory. */
 import { join } from 'node:path';
 import { CorruptionError, oidKey, type OidKey } from '@handlerton/framework';
+import { ActiveIndex, type ActiveEntry } from './active-index.js';
 import { SEGMENT_HEADER_SIZE, TXN_MAGIC } from './constants.js';
 import type { FileIO } from './file-io.js';
 import { segmentFileName } from './naming.js';
@@ -8,14 +9,6 @@ import { readRecordAt, readTxnAt, SequentialReader } from './record-io.js';
 import { SegmentFile } from './segment-file.js';
 import { encodeSegmentHeader, type SegmentHeader } from './segment-format.js';
 import { parseTxn, validTxnLength, type ParsedRecord, type ParsedTxn } from './txn-format.js';
-
-/** What the active index holds per oid. */
-export interface ActiveEntry {
-  off: number;
-  tid: bigint;
-  oldest: bigint;
-  deleted: boolean;
-}
 
 /** A published record position, as the commit pipeline applies it. */
 export interface PublishedRecord {
@@ -30,7 +23,7 @@ const ZEROS = Buffer.alloc(1 << 20);
 /** The one writable segment. */
 export class ActiveSegment {
   /** oid -> newest published record in this segment. */
-  readonly index = new Map<OidKey, ActiveEntry>();
+  readonly index = new ActiveIndex();
   /** End of the last published (durable and visible) transaction. */
   publishedEnd = SEGMENT_HEADER_SIZE;
   /** End of the bytes handed to write(2). */
@@ -139,24 +132,17 @@ export class ActiveSegment {
 
   /** Applies a scanned transaction to the index and counters. */
   private applyParsed(txn: ParsedTxn): void {
+    const ordinal = this.index.addTxn(txn.tid);
     for (const r of txn.records) {
       const key = oidKey(r.oid);
-      const before = this.index.get(key);
-      if (r.prev !== (before?.off ?? 0)) throw new CorruptionError('previous-revision pointer mismatch', this.file.path, r.offset);
-      this.setEntry(key, r.oid, r.offset, txn.tid, r.deleted, before);
+      const before = this.index.idOf(key);
+      if (r.prev !== (before < 0 ? 0 : this.index.offOf(before))) {
+        throw new CorruptionError('previous-revision pointer mismatch', this.file.path, r.offset);
+      }
+      this.index.put(key, r.offset, ordinal, r.deleted);
+      if (r.oid > this.maxOid) this.maxOid = r.oid;
     }
     this.noteTxn(txn.tid);
-  }
-
-  private setEntry(key: OidKey, oid: bigint, off: number, tid: bigint, deleted: boolean, before: ActiveEntry | undefined): void {
-    if (before) {
-      before.off = off;
-      before.tid = tid;
-      before.deleted = deleted;
-    } else {
-      this.index.set(key, { off, tid, oldest: tid, deleted });
-    }
-    if (oid > this.maxOid) this.maxOid = oid;
   }
 
   private noteTxn(tid: bigint): void {
@@ -167,9 +153,13 @@ export class ActiveSegment {
 
   /** Publishes a durable transaction: its records become visible in the index. */
   publish(tid: bigint, records: readonly PublishedRecord[], end: number): void {
+    const ordinal = this.index.addTxn(tid);
+    let maxOid = this.maxOid;
     for (const r of records) {
-      this.setEntry(r.key, r.oid, r.off, tid, r.deleted, this.index.get(r.key));
+      this.index.put(r.key, r.off, ordinal, r.deleted);
+      if (r.oid > maxOid) maxOid = r.oid;
     }
+    this.maxOid = maxOid;
     this.noteTxn(tid);
     this.publishedEnd = end;
   }
@@ -201,70 +191,6 @@ export class ActiveSegment {
   readTxn(off: number): ParsedTxn {
     return readTxnAt(this.io, this.file.fd, this.file.path, off, this.writtenEnd);
   }
-
-  /**
-   * The index in increasing oid order, as parallel arrays: numeric keys with their entries, then the
-   * few BigInt keys with theirs. Insertion order is usually already sorted (new oids are handed out
-   * in increasing order), and then no lookup or sort is needed.
-   */
-  sortedIndex(): SortedIndex {
-    const keys = new Float64Array(this.index.size);
-    const entries: ActiveEntry[] = [];
-    const largePairs: [bigint, ActiveEntry][] = [];
-    let sorted = true;
-    let last = -1;
-    for (const [key, e] of this.index) {
-      if (typeof key === 'number') {
-        if (key <= last) sorted = false;
-        last = key;
-        keys[entries.length] = key;
-        entries.push(e);
-      } else {
-        largePairs.push([key, e]);
-      }
-    }
-    const small = keys.subarray(0, entries.length);
-    if (!sorted) sortWithEntries(small, entries, this.index);
-    largePairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    return { keys: small, entries, largeKeys: largePairs.map((p) => p[0]), largeEntries: largePairs.map((p) => p[1]) };
-  }
-}
-
-const TWO_21 = 2 ** 21;
-
-/**
- * Sorts `keys` and reorders `entries` with them. When keys fit in 32 bits and there are fewer than
- * 2^21 of them, each key and its position are packed into one exactly representable double
- * (key * 2^21 + position) and sorted natively; otherwise the keys are sorted and the entries looked
- * up again in `index`.
- */
-function sortWithEntries(keys: Float64Array, entries: ActiveEntry[], index: Map<OidKey, ActiveEntry>): void {
-  const n = keys.length;
-  let max = 0;
-  for (let i = 0; i < n; i++) if (keys[i]! > max) max = keys[i]!;
-  if (n >= TWO_21 || max >= 2 ** 32) {
-    keys.sort();
-    for (let i = 0; i < n; i++) entries[i] = index.get(keys[i]!)!;
-    return;
-  }
-  const packed = new Float64Array(n);
-  for (let i = 0; i < n; i++) packed[i] = keys[i]! * TWO_21 + i;
-  packed.sort();
-  const from = entries.slice();
-  for (let i = 0; i < n; i++) {
-    const v = packed[i]!;
-    const at = v % TWO_21;
-    keys[i] = (v - at) / TWO_21;
-    entries[i] = from[at]!;
-  }
-}
-
-/** The active index sorted by oid (see ActiveSegment.sortedIndex). */
-export interface SortedIndex {
-  readonly keys: Float64Array;
-  readonly entries: readonly ActiveEntry[];
-  readonly largeKeys: readonly bigint[];
-  readonly largeEntries: readonly ActiveEntry[];
 }
 
 /** Offset of the first complete, checksum-valid transaction at or after `from`, or -1. */

@@ -95,6 +95,15 @@ export class FileIO {
     });
   }
 
+  /** fdatasync(fd) on the calling thread; a failure is fatal for the caller (fail-stop). */
+  fdatasyncNow(fd: number, path: string): void {
+    try {
+      this.fs.fdatasyncSync(fd);
+    } catch (e) {
+      throw ioError('fdatasync', path, e);
+    }
+  }
+
   /** fsync(fd), also flushing metadata such as the file size. */
   fsync(fd: number, path: string): Promise<void> {
     return new Promise((resolve, reject) => {

@@ -100,6 +100,10 @@ export class FileStorage2 implements Storage {
   private sealing: Promise<void> | null = null;
   private batchTimer: NodeJS.Timeout | null = null;
   private dirtySinceSync = false;
+  /** The inline fdatasync of lone commits is off until then (performance.now() ms; see syncCommitted). */
+  private inlineSyncOffUntil = 0;
+  /** Moving average (ms) of inline fdatasync durations. */
+  private inlineSyncAverage = 0;
 
   private constructor(
     private readonly io: FileIO,
@@ -420,10 +424,12 @@ export class FileStorage2 implements Storage {
       this.foundActiveOff = pending.off;
       return pending;
     }
-    const e = this.active?.index.get(key);
-    if (e) {
-      this.foundActiveOff = e.off;
-      return e;
+    const active = this.active;
+    const id = active ? active.index.idOf(key) : -1;
+    if (id >= 0) {
+      const index = active!.index;
+      this.foundActiveOff = index.offOf(id);
+      return { tid: index.tidOf(id), deleted: index.deletedOf(id) };
     }
     this.foundActiveOff = 0; // a revision in another segment is not a `prev` of the active segment
     const f = this.frozen?.index.get(key);
@@ -497,7 +503,7 @@ export class FileStorage2 implements Storage {
         if (this.failure) throw this.failure; // crashed (simulated) while the write was under way
       }
       active.writtenEnd = end;
-      if (this.options.syncMode === 'always') await this.io.fdatasync(active.file.fd, active.file.path);
+      if (this.options.syncMode === 'always') await this.syncCommitted(active, batch.length);
       else this.dirtySinceSync = true;
     } catch (e) {
       this.failStop(e);
@@ -524,6 +530,33 @@ export class FileStorage2 implements Storage {
     const leaveEarly =
       active.preparedEnd < this.preparedSize() && active.publishedEnd >= active.preparedEnd && this.preparer !== null && this.preparer.ready;
     if ((active.publishedEnd >= this.options.segmentSize || leaveEarly) && !this.sealing && !this.closed) this.startSeal();
+  }
+
+  /**
+   * Makes a written batch durable. A lone commit (one transaction, nobody queued, waiting or holding
+   * the commit lock) runs its fdatasync on this thread: the thread-pool round trip would cost about
+   * as much as the fdatasync itself, and no other committer's work could overlap it. Then it yields
+   * to the event loop once, so back-to-back commits never starve I/O and timers. A slow disk must
+   * not hold the loop: when inline fdatasyncs take more than INLINE_SYNC_TYPICAL_MS on average
+   * (or one takes more than INLINE_SYNC_MAX_MS), the inline path is off for INLINE_SYNC_BACKOFF_MS.
+   */
+  private async syncCommitted(active: ActiveSegment, batchSize: number): Promise<void> {
+    const { fd, path } = active.file;
+    const alone = batchSize === 1 && this.queue.length === 0 && this.waiting.size === 0 && !this.commitLock.locked;
+    if (!alone || !this.options.inlineSync || performance.now() < this.inlineSyncOffUntil) {
+      await this.io.fdatasync(fd, path);
+      return;
+    }
+    const start = performance.now();
+    this.io.fdatasyncNow(fd, path);
+    const end = performance.now();
+    const took = end - start;
+    this.inlineSyncAverage += (took - this.inlineSyncAverage) / 16;
+    if (this.inlineSyncAverage > INLINE_SYNC_TYPICAL_MS || took > INLINE_SYNC_MAX_MS) {
+      this.inlineSyncOffUntil = end + INLINE_SYNC_BACKOFF_MS;
+      this.inlineSyncAverage = 0;
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   /** Bytes of a full-size segment zero-filled ahead of time. */
@@ -848,6 +881,12 @@ async function yieldToLoop(): Promise<void> {
 
 /** Fraction of the segment size after which the next segment is prepared. */
 const PREPARE_AT = 0.25;
+/** Inline fdatasyncs slower than this (ms) on average turn the inline path off for a while. */
+const INLINE_SYNC_TYPICAL_MS = 1;
+/** One inline fdatasync slower than this (ms) turns the inline path off for a while. */
+const INLINE_SYNC_MAX_MS = 20;
+/** How long (ms) the inline path stays off after a slow inline fdatasync. */
+const INLINE_SYNC_BACKOFF_MS = 1000;
 /** Largest part of a segment zero-filled ahead of time (beyond it, space is extended by ftruncate). */
 const MAX_PREPARED = 256 * 1024 * 1024;
 /** Zero-filled size of the first segment prepared after an open (see prepareNextSegment). */

@@ -37,19 +37,20 @@ export function createNextSegment(io: FileIO, old: ActiveSegment, target: SealTa
  */
 export async function writeTrailer(io: FileIO, old: ActiveSegment, cache: PageCache, stopped: () => boolean): Promise<SealedSegment> {
   const { fd, path } = old.file;
-  const { keys, entries, largeKeys, largeEntries } = old.sortedIndex();
+  const index = old.index;
+  const { keys, ids, largeKeys, largeIds } = index.sorted();
   await step(stopped);
   const writer = new TrailerWriter(io, fd, path, old.publishedEnd, keys.length + largeKeys.length);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
-    const e = entries[i]!;
-    writer.add(Math.floor(key / 0x100000000), key >>> 0, e.tid, e.oldest, e.off, e.deleted);
+    const id = ids[i]!;
+    writer.add(Math.floor(key / 0x100000000), key >>> 0, index.tidOf(id), index.oldestOf(id), index.offOf(id), index.deletedOf(id));
     if (i % ENTRIES_PER_STEP === ENTRIES_PER_STEP - 1) await step(stopped);
   }
   for (let i = 0; i < largeKeys.length; i++) {
     const key = largeKeys[i]!;
-    const e = largeEntries[i]!;
-    writer.add(Number(key >> 32n), Number(key & 0xffffffffn), e.tid, e.oldest, e.off, e.deleted);
+    const id = largeIds[i]!;
+    writer.add(Number(key >> 32n), Number(key & 0xffffffffn), index.tidOf(id), index.oldestOf(id), index.offOf(id), index.deletedOf(id));
   }
   const { size, footer: footerBytes } = writer.finish({
     dataEnd: old.publishedEnd,

@@ -1,0 +1,67 @@
+import test from 'ava';
+import fc from 'fast-check';
+import { oidKey } from '@handlerton/framework';
+import { ActiveIndex, type ActiveEntry } from '../src/storage/active-index.js';
+
+interface ModelEntry {
+  off: number;
+  tid: bigint;
+  oldest: bigint;
+  deleted: boolean;
+}
+
+const oidArb = fc.oneof(
+  fc.bigInt({ min: 0n, max: 5000n }),
+  fc.bigInt({ min: 2n ** 32n - 50n, max: 2n ** 32n + 50n }),
+  fc.bigInt({ min: 2n ** 53n - 5n, max: 2n ** 64n - 1n }),
+);
+
+test('the active index agrees with a Map model: newest and oldest tid, offsets, delete markers, oid order', (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.array(fc.tuple(oidArb, fc.boolean()), { maxLength: 40 }), { maxLength: 80 }), (txns) => {
+      const index = new ActiveIndex();
+      const model = new Map<bigint, ModelEntry>();
+      let off = 64;
+      txns.forEach((records, i) => {
+        const tid = BigInt(1000 + i);
+        const ordinal = index.addTxn(tid);
+        for (const [oid, deleted] of records) {
+          index.put(oidKey(oid), off, ordinal, deleted);
+          const before = model.get(oid);
+          model.set(oid, { off, tid, oldest: before?.oldest ?? tid, deleted });
+          off += 50;
+        }
+      });
+      if (index.size !== model.size) return false;
+      for (const [oid, m] of model) {
+        const e: ActiveEntry | undefined = index.get(oidKey(oid));
+        if (!e || e.off !== m.off || e.tid !== m.tid || e.oldest !== m.oldest || e.deleted !== m.deleted) return false;
+      }
+      const { keys, ids, largeKeys, largeIds } = index.sorted();
+      const order = [...keys].map((k) => BigInt(k)).concat(largeKeys);
+      const expected = [...model.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      if (order.join(',') !== expected.join(',')) return false;
+      const allIds = [...ids, ...largeIds];
+      return order.every((oid, i) => index.offOf(allIds[i]!) === model.get(oid)!.off);
+    }),
+    { numRuns: 200 },
+  );
+  t.is(new ActiveIndex().get(1), undefined);
+});
+
+test('the active index grows past its first table and keeps every entry (100k oids, in and out of order)', (t) => {
+  const index = new ActiveIndex();
+  const tid = 7n;
+  const ordinal = index.addTxn(tid);
+  for (let i = 0; i < 100_000; i++) index.put(i * 3, i, ordinal, false);
+  for (let i = 99_999; i >= 0; i--) index.put(i * 3 + 1, 1e6 + i, ordinal, i % 2 === 0);
+  t.is(index.size, 200_000);
+  t.is(index.get(299_997)?.off, 99_999);
+  t.is(index.get(4)?.off, 1e6 + 1);
+  t.is(index.get(4)?.deleted, false);
+  t.is(index.get(1)?.deleted, true);
+  t.is(index.get(2), undefined);
+  const { keys } = index.sorted();
+  t.is(keys.length, 200_000);
+  t.true(keys.every((k, i) => i === 0 || k > keys[i - 1]!));
+});
