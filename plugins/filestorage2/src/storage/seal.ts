@@ -7,6 +7,7 @@ import { CorruptionError, StorageClosedError } from '@handlerton/framework';
 import { ActiveSegment } from './active-segment.js';
 import type { FileIO } from './file-io.js';
 import type { PageCache } from './page-cache.js';
+import { RunMerge } from './run-merge.js';
 import { readFooter, SealedSegment } from './sealed-segment.js';
 import { TrailerWriter } from './trailer-writer.js';
 
@@ -19,6 +20,8 @@ export interface SealTarget {
 
 /** Index entries written between two yields to the event loop. */
 const ENTRIES_PER_STEP = 8192;
+/** Entries sorted between two yields when the active index was not filled in oid order. */
+const RUN_LENGTH = 32768;
 
 /**
  * Creates the active segment that follows `old` (published by rename + directory fsync, so commits
@@ -38,18 +41,20 @@ export function createNextSegment(io: FileIO, old: ActiveSegment, target: SealTa
 export async function writeTrailer(io: FileIO, old: ActiveSegment, cache: PageCache, stopped: () => boolean): Promise<SealedSegment> {
   const { fd, path } = old.file;
   const index = old.index;
-  const { keys, ids, largeKeys, largeIds } = index.sorted();
+  // sorting a million oids at once would hold the event loop: sorted runs, merged while writing
+  const runs = await index.sortedRuns(RUN_LENGTH, () => step(stopped));
+  const large = index.largeSorted();
   await step(stopped);
-  const writer = new TrailerWriter(io, fd, path, old.publishedEnd, keys.length + largeKeys.length);
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
-    const id = ids[i]!;
+  const writer = new TrailerWriter(io, fd, path, old.publishedEnd, index.size);
+  const merge = new RunMerge(runs);
+  for (let i = 1, id = merge.next(); id >= 0; i++, id = merge.next()) {
+    const key = merge.key;
     writer.add(Math.floor(key / 0x100000000), key >>> 0, index.tidOf(id), index.oldestOf(id), index.offOf(id), index.deletedOf(id));
-    if (i % ENTRIES_PER_STEP === ENTRIES_PER_STEP - 1) await step(stopped);
+    if (i % ENTRIES_PER_STEP === 0) await step(stopped);
   }
-  for (let i = 0; i < largeKeys.length; i++) {
-    const key = largeKeys[i]!;
-    const id = largeIds[i]!;
+  for (let i = 0; i < large.keys.length; i++) {
+    const key = large.keys[i]!;
+    const id = large.ids[i]!;
     writer.add(Number(key >> 32n), Number(key & 0xffffffffn), index.tidOf(id), index.oldestOf(id), index.offOf(id), index.deletedOf(id));
   }
   const { size, footer: footerBytes } = writer.finish({
