@@ -78,8 +78,9 @@ export class FileStorage2 implements Storage {
   private readonly waiting = new Set<StorageTransaction>();
   private readonly abandoned = new WeakSet<StorageTransaction>();
   private readonly overlay = new Map<OidKey, PendingWrite>();
-  /** Side result of `currentRevision` (see there). */
+  /** Side results of `currentRevision` (see there). */
   private foundActiveOff = 0;
+  private foundNeverWritten = false;
   /** Transaction buffers recycled between commits. */
   private readonly buffers = new BufferPool();
   private queue: QueuedTxn[] = [];
@@ -302,7 +303,7 @@ export class FileStorage2 implements Storage {
       this.lastAssignedTid = assigned;
       // the commit lock is held until tpcFinish: the transaction's place in the active segment is fixed now
       const builder = new TxnBuilder(this.buffers, assigned, STATUS_COMMITTED, meta, this.active!.reservedEnd);
-      this.current = { txn, tid: assigned, writes: new Map(), builder, voted: null };
+      this.current = { txn, tid: assigned, writes: null, builder, voted: null };
       return assigned;
     } catch (e) {
       this.commitLock.release();
@@ -321,7 +322,7 @@ export class FileStorage2 implements Storage {
     // A deleted object is recreated with serial 0n or with the delete marker's tid (the contract, as ZODB).
     const recreatesDeleted = cur !== null && cur.deleted && serial === cur.tid;
     if ((committed ?? 0n) !== serial && !recreatesDeleted) throw new ConflictError(oid, committed, serial);
-    this.addWrite(state, oid, false, refsBytes(record), record.data, key, this.foundActiveOff);
+    this.addWrite(state, oid, false, refsBytes(record), record.data, key, this.foundActiveOff, this.foundNeverWritten);
   }
 
   async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
@@ -331,7 +332,7 @@ export class FileStorage2 implements Storage {
     const cur = this.currentRevision(oid);
     if (!cur || cur.deleted) throw new POSKeyError(`oid ${oid} has no current revision to delete`, oid);
     if (cur.tid !== serial) throw new ConflictError(oid, cur.tid, serial);
-    this.addWrite(state, oid, true, EMPTY, EMPTY, oidKey(oid), this.foundActiveOff);
+    this.addWrite(state, oid, true, EMPTY, EMPTY, oidKey(oid), this.foundActiveOff, this.foundNeverWritten);
   }
 
   async restore(oid: Oid, record: RecordInput | null, txn: StorageTransaction): Promise<void> {
@@ -340,10 +341,10 @@ export class FileStorage2 implements Storage {
     const key = oidKey(oid);
     this.currentRevision(oid, key);
     if (record === null) {
-      this.addWrite(state, oid, true, EMPTY, EMPTY, key, this.foundActiveOff);
+      this.addWrite(state, oid, true, EMPTY, EMPTY, key, this.foundActiveOff, this.foundNeverWritten);
     } else {
       checkRecordInput(record);
-      this.addWrite(state, oid, false, refsBytes(record), record.data, key, this.foundActiveOff);
+      this.addWrite(state, oid, false, refsBytes(record), record.data, key, this.foundActiveOff, this.foundNeverWritten);
     }
   }
 
@@ -394,28 +395,37 @@ export class FileStorage2 implements Storage {
     return state;
   }
 
-  private addWrite(state: TxnState, oid: bigint, deleted: boolean, refs: Uint8Array, data: Uint8Array, key: OidKey, prev: number): void {
+  /** Adds a write to the transaction (`prev`, `neverWritten`: what currentRevision found for the oid). */
+  private addWrite(state: TxnState, oid: bigint, deleted: boolean, refs: Uint8Array, data: Uint8Array, key: OidKey, prev: number, neverWritten: boolean): void {
     if (oid > this.maxWrittenOid) this.maxWrittenOid = oid;
     if (typeof key === 'number') this.fresh.markWritten(key);
-    const before = state.writes.get(key);
-    const write = state.builder.add(key, oid, deleted, refs, data, prev);
-    if (before) state.builder.replace(before);
-    state.writes.set(key, write);
+    if (neverWritten && state.writes === null) {
+      state.builder.add(key, oid, deleted, refs, data, prev);
+    } else {
+      const writes = (state.writes ??= liveWrites(state.builder.records));
+      const before = writes.get(key);
+      const write = state.builder.add(key, oid, deleted, refs, data, prev);
+      if (before) state.builder.replace(before);
+      writes.set(key, write);
+    }
     if (oid >= this.nextOid) this.nextOid = oid + 1n;
   }
 
   /**
    * The newest revision of `oid`, counting queued transactions (for conflict checks). Also leaves in
    * `foundActiveOff` the offset of that revision's record when it is in the active segment, else 0:
-   * the `prev` pointer of a new revision (stable until this transaction finishes, as it holds the lock).
+   * the `prev` pointer of a new revision (stable until this transaction finishes, as it holds the lock);
+   * and in `foundNeverWritten` whether no one (this transaction included) ever wrote the oid.
    */
   private currentRevision(oid: bigint, key = oidKey(oid)): { tid: bigint; deleted: boolean } | null {
     if (oid > this.maxWrittenOid || (typeof key === 'number' && this.fresh.isFresh(key))) {
       // Never written by anyone: no index can hold it (the common case of a store of a new object,
       // also when concurrent committers store the new oids they were handed in any order).
       this.foundActiveOff = 0;
+      this.foundNeverWritten = true;
       return null;
     }
+    this.foundNeverWritten = false;
     // writes of finished but unpublished transactions count too (entered on first need: stores of
     // new objects never need them)
     if (this.unpublished.length > 0) this.mergeUnpublished();
@@ -874,6 +884,13 @@ export class FileStorage2 implements Storage {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** oid -> live write, from a transaction's records so far (replaced ones are marked dead). */
+function liveWrites(records: readonly PendingWrite[]): Map<OidKey, PendingWrite> {
+  const writes = new Map<OidKey, PendingWrite>();
+  for (const w of records) if (!w.dead) writes.set(w.key, w);
+  return writes;
+}
 
 async function yieldToLoop(): Promise<void> {
   await new Promise<void>((resolve) => setImmediate(resolve));

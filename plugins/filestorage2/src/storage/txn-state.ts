@@ -15,8 +15,11 @@ export interface VotedTxn {
 export interface TxnState {
   readonly txn: StorageTransaction;
   readonly tid: bigint;
-  /** The live write of each oid stored so far. */
-  readonly writes: Map<OidKey, PendingWrite>;
+  /**
+   * The live write of each oid stored so far; null while every store was of a never-written oid
+   * (then no oid can have been stored twice, and the map is built on first need).
+   */
+  writes: Map<OidKey, PendingWrite> | null;
   readonly builder: TxnBuilder;
   voted: VotedTxn | null;
 }
