@@ -176,7 +176,8 @@ export function buildPlan(sizes: PlanSizes): Plan {
     // the ratio compares two measurements taken seconds apart on this noisy machine.
     const pair = engine === 'sqlite' ? 'sqlite' : 'fdatasync';
     const kind = engine === 'memory' ? 'in-memory (not durable)' : 'durable';
-    const single = job('engine.commit', { engine, concurrency: 1, seconds: sizes.seconds, pair, pairCount: sizes.fsyncCount });
+    const floor: Record<string, string> = engine === 'filestorage2' ? { floor: '1' } : {};
+    const single = job('engine.commit', { engine, concurrency: 1, seconds: sizes.seconds, pair, pairCount: sizes.fsyncCount, ...floor });
     const group = job('engine.commit', { engine, concurrency: 32, seconds: sizes.seconds });
     const singleRef =
       engine === 'sqlite'
@@ -193,6 +194,22 @@ export function buildPlan(sizes: PlanSizes): Plan {
       value: m(group, 'opsPerSec', `${label} 32 committers`), reference: m(single, 'opsPerSec', `${label} single committer`),
       ...(engine === 'filestorage2' ? { target: atLeast(8), targetText: '≥ 8× the single-committer rate (group commit)', source: 'issue 4' } : {}),
     });
+    if (engine === 'filestorage2') {
+      fig({
+        id: 'commit.floor', group: 'commit', name: 'Commit floor: the same 100 awaited stores per txn into no engine, then write + fdatasync of the same bytes (zero-filled file)', unit: 'txn/s',
+        value: m(single, 'floorOpsPerSec', 'commit floor'), reference: singleRef,
+      });
+      fig({
+        id: `commit.single-vs-floor.${engine}`, group: 'commit', engine, name: `${label}: durable commits, 1 committer, against the commit floor`, unit: 'txn/s',
+        value: m(single, 'opsPerSec', `${label} commits`), reference: m(single, 'floorOpsPerSec', 'commit floor, same trial'),
+      });
+    }
+    if (engine !== 'memory') {
+      fig({
+        id: `commit.loop-p99.${engine}`, group: 'commit', engine, name: `${label}: event-loop delay p99 during single-committer commits`, unit: 'ms',
+        value: m(single, 'loopP99', `${label} loop delay p99 during commits`), reference: m(idle, 'loopP99', 'idle p99'),
+      });
+    }
     fig({
       id: `commit.p99.${engine}`, group: 'commit', engine, name: `${label}: commit latency p99, 1 committer`, unit: 'ms',
       value: m(single, 'p99', `${label} commit p99`), reference: m(single, 'refP99', engine === 'sqlite' ? 'raw better-sqlite3 commit p99, same trial' : 'raw fdatasync p99, same trial'),

@@ -7,8 +7,10 @@ import { fdatasyncLoop } from './disk.js';
 import { rawSqliteCommits } from './sqlite-raw.js';
 import { engineName, isDurable, openStorage, sealOf, type EngineName } from '../harness/engines.js';
 import { diskUsage, nowMs } from '../harness/io.js';
-import { commitDeletes, commitRecords, fillObjects, newOids } from '../harness/records.js';
-import { keyPicker, loopMetrics, payloads, RECORDS_PER_TXN, timedLoops } from '../harness/workload.js';
+import { FloorStorage } from '../harness/floor-storage.js';
+import { watchEventLoop } from '../harness/loop.js';
+import { commitDeletes, commitRecords, fillObjects, newOids, type CommitApi } from '../harness/records.js';
+import { keyPicker, loopMetrics, payloads, RECORDS_PER_TXN, timedLoops, type LoopResult } from '../harness/workload.js';
 
 /** Small durable commits: 100 new 200-byte records per transaction, `concurrency` committers. */
 export const engineCommit: Benchmark = async (ctx) => {
@@ -30,16 +32,30 @@ export const engineCommit: Benchmark = async (ctx) => {
     paired['refP99'] = r.p99;
     await fsp.rm(dir, { recursive: true, force: true });
   }
-  const storage = await openStorage(engine, ctx.scratch);
   const data = payloads();
+  const commitLoop = (api: CommitApi): Promise<LoopResult> =>
+    timedLoops(concurrency, seconds, async () => {
+      // Oids are allocated before the commit starts, as a connection does when objects are added.
+      const oids = await newOids(api, RECORDS_PER_TXN);
+      await commitRecords(api, oids.map((oid, r) => ({ oid, serial: 0n, data: data[r % data.length] as Buffer })));
+    });
+  if (ctx.str('floor', '') === '1') {
+    const file = path.join(ctx.scratch, 'floor.bin');
+    const floor = new FloorStorage(file);
+    try {
+      paired['floorOpsPerSec'] = (await commitLoop(floor)).opsPerSec;
+    } finally {
+      floor.close();
+      await fsp.rm(file, { force: true });
+    }
+  }
+  const storage = await openStorage(engine, ctx.scratch);
   ctx.markBaseline();
   try {
-    const result = await timedLoops(concurrency, seconds, async () => {
-      // Oids are allocated before the commit starts, as a connection does when objects are added.
-      const oids = await newOids(storage, RECORDS_PER_TXN);
-      await commitRecords(storage, oids.map((oid, r) => ({ oid, serial: 0n, data: data[r % data.length] as Buffer })));
-    });
-    return { ...loopMetrics(result), ...paired };
+    const stop = watchEventLoop();
+    const result = await commitLoop(storage);
+    const loop = stop();
+    return { ...loopMetrics(result), loopP99: loop.p99, loopMax: loop.max, ...paired };
   } finally {
     await storage.close();
   }

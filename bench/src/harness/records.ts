@@ -2,9 +2,12 @@
 import { NO_REFS, storageTransaction, type Oid, type Storage, type Tid } from '@handlerton/framework';
 import { yieldLoop } from './io.js';
 
+/** The part of the Storage contract a commit uses. */
+export type CommitApi = Pick<Storage, 'newOid' | 'tpcBegin' | 'store' | 'tpcVote' | 'tpcFinish' | 'tpcAbort'>;
+
 /** Commits one transaction storing `records` (new objects when serial is 0n); returns its tid. */
 export async function commitRecords(
-  storage: Storage,
+  storage: CommitApi,
   records: readonly { oid: Oid; serial: Tid; data: Uint8Array }[],
 ): Promise<Tid> {
   const txn = storageTransaction({ description: 'bench' });
@@ -34,7 +37,7 @@ export async function commitDeletes(storage: Storage, objects: readonly { oid: O
 }
 
 /** Allocates `count` new oids. */
-export async function newOids(storage: Storage, count: number): Promise<Oid[]> {
+export async function newOids(storage: CommitApi, count: number): Promise<Oid[]> {
   const out: Oid[] = [];
   for (let i = 0; i < count; i += 1) out.push(await storage.newOid());
   return out;

@@ -36,6 +36,7 @@ import {
   oidKey,
   type OidKey,
 } from '@handlerton/framework';
+import { yieldToLoop } from './yield.js';
 import { CommitLock } from './commit-lock.js';
 import { acquireConnection, releaseConnection, type SqliteConnection } from './connection.js';
 import type { SqliteOptions } from './options.js';
@@ -307,6 +308,8 @@ export class SqliteStorage implements Storage {
     this.lastTid = tid;
     this.active = undefined;
     this.lock.release();
+    // the commit ran synchronously: back-to-back commits would otherwise starve timers and I/O
+    await yieldToLoop();
     return tid;
   }
 
