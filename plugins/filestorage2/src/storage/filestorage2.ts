@@ -561,7 +561,7 @@ export class FileStorage2 implements Storage {
     this.io.fdatasyncNow(fd, path);
     const end = performance.now();
     const took = end - start;
-    this.inlineSyncAverage += (took - this.inlineSyncAverage) / 16;
+    this.inlineSyncAverage += (took - this.inlineSyncAverage) / 32;
     if (this.inlineSyncAverage > INLINE_SYNC_TYPICAL_MS || took > INLINE_SYNC_MAX_MS) {
       this.inlineSyncOffUntil = end + INLINE_SYNC_BACKOFF_MS;
       this.inlineSyncAverage = 0;
@@ -899,7 +899,7 @@ async function yieldToLoop(): Promise<void> {
 /** Fraction of the segment size after which the next segment is prepared. */
 const PREPARE_AT = 0.25;
 /** Inline fdatasyncs slower than this (ms) on average turn the inline path off for a while. */
-const INLINE_SYNC_TYPICAL_MS = 1;
+const INLINE_SYNC_TYPICAL_MS = 2;
 /** One inline fdatasync slower than this (ms) turns the inline path off for a while. */
 const INLINE_SYNC_MAX_MS = 20;
 /** How long (ms) the inline path stays off after a slow inline fdatasync. */
