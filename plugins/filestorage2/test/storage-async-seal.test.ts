@@ -116,6 +116,32 @@ test('a damaged footer of an older segment is corruption, not an interrupted sea
   }
 });
 
+test('only the segment before the last can be an interrupted seal: an older one without its footer is corruption', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await openStorage(dir);
+    let serial = 0n;
+    for (let i = 0; i < 3; i++) {
+      serial = await commit(s, [{ oid: 1n, serial, data: `round ${i}` }]);
+      await s.seal();
+    }
+    await s.close();
+    const names = segmentFiles(dir);
+    t.true(names.length >= 3, 'three sealed segments and the active one');
+    const oldest = join(dir, names[0]!);
+    const original = fs.readFileSync(oldest);
+    // the footer magic gone: what an interrupted seal would leave, but two segments back
+    const bad = Buffer.concat([original.subarray(0, original.length - FOOTER_SIZE), Buffer.alloc(FOOTER_SIZE)]);
+    fs.writeFileSync(oldest, bad);
+    const err = await t.throwsAsync(openStorage(dir));
+    t.true(isHandlertonError(err, 'HANDLERTON_CORRUPTION'));
+    t.true(err!.message.includes('no valid footer'));
+    t.true(fs.readFileSync(oldest).equals(bad), 'nothing was rewritten');
+  } finally {
+    await cleanup();
+  }
+});
+
 test('a crash while the trailer is being written: the next open seals the segment again', async (t) => {
   const { dir, cleanup } = await tempDir();
   try {

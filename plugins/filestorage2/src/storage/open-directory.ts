@@ -107,9 +107,11 @@ export async function openDirectory(io: FileIO, dir: string, readOnly: boolean, 
         sealed.push(SealedSegment.load(io, c.file, c.header, c.footer, c.size, cache));
       } else if (i === live.length - 1 && c.header.gen === 0) {
         unsealed = { file: c.file, header: c.header, size: c.size };
-      } else if (c.header.gen === 0 && footerWasNeverWritten(io, c.file.fd, c.file.path, c.size)) {
+      } else if (i === live.length - 2 && c.header.gen === 0 && footerWasNeverWritten(io, c.file.fd, c.file.path, c.size)) {
         // a crash came while the trailer was being written (the footer is written last, alone,
-        // once the rest is durable); a damaged footer is corruption (below)
+        // once the rest is durable). One seal runs at a time and only once commits moved on to the
+        // next segment, so only the segment before the last can be in that state; a missing or
+        // damaged footer anywhere else is corruption (below)
         unsealedOlder.push({ file: c.file, header: c.header, size: c.size });
       } else {
         throw new CorruptionError('sealed segment has no valid footer', c.file.path, Math.max(0, c.size - 80));
