@@ -1,9 +1,11 @@
 /**
  * The active segment's index: oid -> newest record of the oid in the segment. Entries live in
- * typed arrays in insertion order, found through a hash table of entry numbers: no object per oid
- * (a Map of objects cost about 0.6 µs per published record and 100 bytes of heap per oid). The
- * table is split in shards and the entries in fixed blocks, so growing never copies more than one
- * shard or block at a time (a whole-table rehash of a million oids held the event loop for 50 ms).
+ * typed arrays in insertion order: no object per oid (a Map of objects cost about 0.6 µs per
+ * published record and 100 bytes of heap per oid). New objects, whose oids increase from the
+ * first one the segment saw, are found by direct addressing; other oids through a hash table of
+ * entry numbers. The table is split in shards and the entries in fixed blocks, so growing never
+ * copies more than one shard or block at a time (a whole-table rehash of a million oids held the
+ * event loop for 50 ms).
  */
 import type { OidKey } from '@handlerton/framework';
 
@@ -65,8 +67,22 @@ class EntryBlock {
   }
 }
 
+/** Oids from the first one entered that are found by direct addressing instead of hashing. */
+const DENSE_SPAN = 1 << 24;
+const DENSE_CHUNK_BITS = 14;
+/** Slots of one lazily allocated piece of the direct-addressed range. */
+const DENSE_CHUNK = 1 << DENSE_CHUNK_BITS;
+
 /** oid -> newest record, for one segment. */
 export class ActiveIndex {
+  /**
+   * Keys in [denseBase, denseBase + DENSE_SPAN) (the first key entered starts the range: new
+   * objects get increasing oids from there) map to entry number + 1 by direct addressing, in
+   * chunks allocated on first use; every other key goes through the hash shards. A key's place
+   * never changes, so the two never overlap.
+   */
+  private denseBase = -1;
+  private readonly dense: (Int32Array | undefined)[] = [];
   /** Per shard: entry number + 1 per slot (0: free). */
   private readonly shards: Int32Array[] = Array.from({ length: SHARDS }, () => new Int32Array(FIRST_SHARD_SLOTS));
   private readonly shardCounts = new Uint32Array(SHARDS);
@@ -114,6 +130,11 @@ export class ActiveIndex {
   /** The entry number of `key`, or -1. */
   idOf(key: OidKey): number {
     if (typeof key !== 'number') return this.large.get(key) ?? -1;
+    const d = key - this.denseBase;
+    if (this.denseBase >= 0 && d >= 0 && d < DENSE_SPAN) {
+      const chunk = this.dense[d >>> DENSE_CHUNK_BITS];
+      return chunk === undefined ? -1 : chunk[d & (DENSE_CHUNK - 1)]! - 1;
+    }
     const h = hash(key);
     const table = this.shards[h & (SHARDS - 1)]!;
     const mask = table.length - 1;
@@ -210,8 +231,16 @@ export class ActiveIndex {
     return id;
   }
 
-  /** Enters entry `id` in its shard, doubling the shard first when it is half full. */
+  /** Enters entry `id` by direct addressing or in its hash shard (doubling the shard first when it is half full). */
   private insertSlot(key: number, id: number): void {
+    if (this.denseBase < 0) this.denseBase = key;
+    const d = key - this.denseBase;
+    if (d >= 0 && d < DENSE_SPAN) {
+      const c = d >>> DENSE_CHUNK_BITS;
+      const chunk = (this.dense[c] ??= new Int32Array(DENSE_CHUNK));
+      chunk[d & (DENSE_CHUNK - 1)] = id + 1;
+      return;
+    }
     const h = hash(key);
     const shard = h & (SHARDS - 1);
     let table = this.shards[shard]!;

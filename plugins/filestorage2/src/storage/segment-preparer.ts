@@ -12,7 +12,7 @@ import { segmentFileName } from './naming.js';
 import { encodeSegmentHeader, type SegmentHeader } from './segment-format.js';
 
 /** Zero bytes written per step. */
-const STEP = 64 * 1024;
+const STEP = 512 * 1024;
 const ZEROS = Buffer.alloc(STEP);
 /** Zero bytes written between two flushes of the file being prepared. */
 const FLUSH_EVERY = 1024 * 1024;
