@@ -12,7 +12,10 @@ import { watchEventLoop } from '../harness/loop.js';
 import { commitDeletes, commitRecords, fillObjects, newOids, type CommitApi } from '../harness/records.js';
 import { keyPicker, loopMetrics, payloads, RECORDS_PER_TXN, timedLoops, type LoopResult } from '../harness/workload.js';
 
-/** Small durable commits: 100 new 200-byte records per transaction, `concurrency` committers. */
+/** Commits run before the measured ones, on the same storage. */
+const WARM_UP_SECONDS = 1;
+
+/** Small durable commits: 100 new 200-byte records per transaction, `concurrency` committers, after a 1 s warm-up. */
 export const engineCommit: Benchmark = async (ctx) => {
   const engine = engineName(ctx.str('engine'));
   const concurrency = ctx.num('concurrency', 1);
@@ -33,8 +36,8 @@ export const engineCommit: Benchmark = async (ctx) => {
     await fsp.rm(dir, { recursive: true, force: true });
   }
   const data = payloads();
-  const commitLoop = (api: CommitApi): Promise<LoopResult> =>
-    timedLoops(concurrency, seconds, async () => {
+  const commitLoop = (api: CommitApi, forSeconds = seconds): Promise<LoopResult> =>
+    timedLoops(concurrency, forSeconds, async () => {
       // Oids are allocated before the commit starts, as a connection does when objects are added.
       const oids = await newOids(api, RECORDS_PER_TXN);
       await commitRecords(api, oids.map((oid, r) => ({ oid, serial: 0n, data: data[r % data.length] as Buffer })));
@@ -43,6 +46,7 @@ export const engineCommit: Benchmark = async (ctx) => {
     const file = path.join(ctx.scratch, 'floor.bin');
     const floor = new FloorStorage(file);
     try {
+      await commitLoop(floor, WARM_UP_SECONDS);
       paired['floorOpsPerSec'] = (await commitLoop(floor)).opsPerSec;
     } finally {
       floor.close();
@@ -52,6 +56,8 @@ export const engineCommit: Benchmark = async (ctx) => {
   const storage = await openStorage(engine, ctx.scratch);
   ctx.markBaseline();
   try {
+    // as for loads: a warm-up (compiled code, the engine past its first segment) before measuring
+    await commitLoop(storage, WARM_UP_SECONDS);
     const stop = watchEventLoop();
     const result = await commitLoop(storage);
     const loop = stop();
