@@ -33,8 +33,13 @@ const oidArb = fc.oneof(
 
 test('the active index agrees with a Map model: newest and oldest tid, offsets, delete markers, oid order', async (t) => {
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.array(fc.tuple(oidArb, fc.boolean()), { maxLength: 40 }), { maxLength: 80 }), fc.integer({ min: 1, max: 50 }), async (txns, runLength) => {
+    fc.asyncProperty(
+      fc.array(fc.array(fc.tuple(oidArb, fc.boolean()), { maxLength: 40 }), { maxLength: 80 }),
+      fc.integer({ min: 1, max: 50 }),
+      fc.option(fc.bigInt({ min: 0n, max: 2n ** 32n + 60n }), { nil: undefined }),
+      async (txns, runLength, newOidsFrom) => {
       const index = new ActiveIndex();
+      if (newOidsFrom !== undefined) index.startNewOidsAt(newOidsFrom);
       const model = new Map<bigint, ModelEntry>();
       let off = 64;
       txns.forEach((records, i) => {
@@ -60,6 +65,29 @@ test('the active index agrees with a Map model: newest and oldest tid, offsets, 
     { numRuns: 200 },
   );
   t.is(new ActiveIndex().get(1), undefined);
+});
+
+test('new objects are directly addressed; scattered oids in that range go to the hash table without allocating chunks', (t) => {
+  const base = 1_000_000;
+  const index = new ActiveIndex();
+  index.startNewOidsAt(BigInt(base));
+  const ordinal = index.addTxn(9n);
+  const before = process.memoryUsage().arrayBuffers;
+  // 2000 updates spread over the 2^24 oids after the base (a chunk each, were they allocated)
+  for (let i = 0; i < 2000; i++) index.put(base + 100_000 + i * 8191, i, ordinal, false);
+  const scattered = process.memoryUsage().arrayBuffers - before;
+  t.true(scattered < 4 * 1024 * 1024, `scattered keys took ${scattered} bytes of typed arrays`);
+  // then 100k new objects in order from the base, some committed a little out of order
+  for (let i = 0; i < 100_000; i += 100) for (let j = 99; j >= 0; j--) index.put(base + i + j, 1e7 + i + j, ordinal, false);
+  t.is(index.size, 102_000);
+  for (let i = 0; i < 2000; i++) t.is(index.get(base + 100_000 + i * 8191)?.off, i);
+  for (let i = 0; i < 100_000; i += 997) t.is(index.get(base + i)?.off, 1e7 + i);
+  t.is(index.get(base - 1), undefined);
+  t.is(index.get(base + 2 ** 24 + 5), undefined);
+  index.put(base - 1, 5, ordinal, true);
+  t.is(index.get(base - 1)?.deleted, true);
+  index.startNewOidsAt(0n); // too late: the index is not empty, nothing changes
+  t.is(index.get(base + 100_000)?.off, 0);
 });
 
 test('the active index grows past its first table and keeps every entry (100k oids, in and out of order)', async (t) => {

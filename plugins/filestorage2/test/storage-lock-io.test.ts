@@ -110,15 +110,15 @@ for (const inlineSync of [true, false]) {
 
 test('inlineSync: a lone commit runs its fdatasync on the calling thread; concurrent committers and inlineSync false use the thread pool', async (t) => {
   const counts = { inline: 0, pool: 0 };
+  // the syncs only count (instant, so that no slow disk moment turns the inline path off mid-test)
   const counting = {
     ...fs,
-    fdatasync(fd: number, cb: (err: NodeJS.ErrnoException | null) => void) {
+    fdatasync(_fd: number, cb: (err: NodeJS.ErrnoException | null) => void) {
       counts.pool++;
-      fs.fdatasync(fd, cb);
+      setImmediate(() => cb(null));
     },
-    fdatasyncSync(fd: number) {
+    fdatasyncSync(_fd: number) {
       counts.inline++;
-      fs.fdatasyncSync(fd);
     },
   } as unknown as FileSystem;
   for (const inlineSync of [true, false]) {
@@ -179,6 +179,37 @@ test('simulated crash: acknowledged commits survive, a voted but unfinished one 
     t.is(r.lastTransaction(), tid);
     t.is(await loadText(r, 2n), null);
     await r.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('inlineSync: on a slow disk (5 ms fdatasyncs) lone commits move to the thread pool and stay there', async (t) => {
+  const DELAY_MS = 5;
+  const calls: ('inline' | 'pool')[] = [];
+  const slow = {
+    ...fs,
+    fdatasync(_fd: number, cb: (err: NodeJS.ErrnoException | null) => void) {
+      calls.push('pool');
+      setTimeout(() => cb(null), DELAY_MS);
+    },
+    fdatasyncSync(_fd: number) {
+      calls.push('inline');
+      const until = performance.now() + DELAY_MS;
+      while (performance.now() < until); // a disk that holds the calling thread
+    },
+  } as unknown as FileSystem;
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await openStorage(dir, { segmentSize: 1 << 30 }, slow);
+    calls.length = 0;
+    for (let i = 1; i <= 40; i++) await commit(s, [{ oid: BigInt(i), serial: 0n, data: 'slow' }]);
+    t.is(calls.length, 40);
+    t.is(calls[0], 'inline', 'the first lone commit tries the inline path');
+    const firstPool = calls.indexOf('pool');
+    t.true(firstPool > 0 && firstPool <= 20, `the inline path turned off after ${firstPool} slow fdatasyncs`);
+    t.deepEqual(calls.slice(firstPool), calls.slice(firstPool).map(() => 'pool'), 'and stays off while the disk is slow');
+    await s.close();
   } finally {
     await cleanup();
   }

@@ -2,12 +2,14 @@
  * The active segment's index: oid -> newest record of the oid in the segment. Entries live in
  * typed arrays in insertion order: no object per oid (a Map of objects cost about 0.6 µs per
  * published record and 100 bytes of heap per oid). New objects, whose oids increase from the
- * first one the segment saw, are found by direct addressing; other oids through a hash table of
- * entry numbers. The table is split in shards and the entries in fixed blocks, so growing never
+ * storage's next oid at the segment's start, are found by direct addressing (dense-oids.ts); other
+ * oids through a seeded hash table of entry numbers. The table is split in shards and the entries in fixed blocks, so growing never
  * copies more than one shard or block at a time (a whole-table rehash of a million oids held the
  * event loop for 50 ms).
  */
+import { randomBytes } from 'node:crypto';
 import type { OidKey } from '@handlerton/framework';
+import { DenseOids } from './dense-oids.js';
 
 /** One entry, as read back. */
 export interface ActiveEntry {
@@ -26,6 +28,8 @@ export interface SortedRun {
 }
 
 const TWO_32 = 0x100000000;
+/** New objects' oids are directly addressed only below this (exact as numbers, with room for the span). */
+const MAX_DENSE_BASE = 2n ** 52n;
 const SHARD_BITS = 8;
 const SHARDS = 1 << SHARD_BITS;
 const FIRST_SHARD_SLOTS = 16;
@@ -67,22 +71,10 @@ class EntryBlock {
   }
 }
 
-/** Oids from the first one entered that are found by direct addressing instead of hashing. */
-const DENSE_SPAN = 1 << 24;
-const DENSE_CHUNK_BITS = 14;
-/** Slots of one lazily allocated piece of the direct-addressed range. */
-const DENSE_CHUNK = 1 << DENSE_CHUNK_BITS;
-
 /** oid -> newest record, for one segment. */
 export class ActiveIndex {
-  /**
-   * Keys in [denseBase, denseBase + DENSE_SPAN) (the first key entered starts the range: new
-   * objects get increasing oids from there) map to entry number + 1 by direct addressing, in
-   * chunks allocated on first use; every other key goes through the hash shards. A key's place
-   * never changes, so the two never overlap.
-   */
-  private denseBase = -1;
-  private readonly dense: (Int32Array | undefined)[] = [];
+  /** New objects' oids, when the segment was told where they start (see startNewOidsAt). */
+  private dense: DenseOids | null = null;
   /** Per shard: entry number + 1 per slot (0: free). */
   private readonly shards: Int32Array[] = Array.from({ length: SHARDS }, () => new Int32Array(FIRST_SHARD_SLOTS));
   private readonly shardCounts = new Uint32Array(SHARDS);
@@ -96,6 +88,15 @@ export class ActiveIndex {
   /** Number of oids. */
   get size(): number {
     return this.count;
+  }
+
+  /**
+   * Declares that new objects of this segment get oids from `nextOid` on (the storage's next oid
+   * when the segment starts taking commits), so that they are found by direct addressing. Only
+   * while the index is empty: a key's place must never change.
+   */
+  startNewOidsAt(nextOid: bigint): void {
+    if (this.count === 0 && this.dense === null && nextOid < MAX_DENSE_BASE) this.dense = new DenseOids(Number(nextOid));
   }
 
   /** Registers a transaction's tid; returns the ordinal its records are entered with. */
@@ -130,10 +131,9 @@ export class ActiveIndex {
   /** The entry number of `key`, or -1. */
   idOf(key: OidKey): number {
     if (typeof key !== 'number') return this.large.get(key) ?? -1;
-    const d = key - this.denseBase;
-    if (this.denseBase >= 0 && d >= 0 && d < DENSE_SPAN) {
-      const chunk = this.dense[d >>> DENSE_CHUNK_BITS];
-      return chunk === undefined ? -1 : chunk[d & (DENSE_CHUNK - 1)]! - 1;
+    if (this.dense !== null) {
+      const id = this.dense.idOf(key);
+      if (id !== -2) return id;
     }
     const h = hash(key);
     const table = this.shards[h & (SHARDS - 1)]!;
@@ -233,14 +233,7 @@ export class ActiveIndex {
 
   /** Enters entry `id` by direct addressing or in its hash shard (doubling the shard first when it is half full). */
   private insertSlot(key: number, id: number): void {
-    if (this.denseBase < 0) this.denseBase = key;
-    const d = key - this.denseBase;
-    if (d >= 0 && d < DENSE_SPAN) {
-      const c = d >>> DENSE_CHUNK_BITS;
-      const chunk = (this.dense[c] ??= new Int32Array(DENSE_CHUNK));
-      chunk[d & (DENSE_CHUNK - 1)] = id + 1;
-      return;
-    }
+    if (this.dense !== null && this.dense.add(key, id)) return;
     const h = hash(key);
     const shard = h & (SHARDS - 1);
     let table = this.shards[shard]!;
@@ -263,13 +256,24 @@ function place(table: Int32Array, h: number, value: number): void {
   table[slot] = value;
 }
 
-/** A 32-bit mix of both halves of a key below 2^53. */
+/** Per-process seeds of the key hash (oids come from clients: no fixed family of keys collides everywhere). */
+const SEED_HI = randomBytes(4).readUInt32BE(0);
+const SEED_LO = randomBytes(4).readUInt32BE(0);
+
+/** The murmur3 32-bit finalizer: every input bit affects every output bit. */
+function fmix32(x: number): number {
+  let h = x ^ (x >>> 16);
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** A seeded 32-bit hash of both halves of a key below 2^53. */
 function hash(key: number): number {
   const lo = key >>> 0;
   const hi = (key - lo) / TWO_32;
-  let h = Math.imul(lo ^ Math.imul(hi, 0x27d4eb2d), 0x9e3779b1);
-  h ^= h >>> 15;
-  return h >>> 0;
+  return fmix32(lo ^ fmix32(hi ^ SEED_HI) ^ SEED_LO);
 }
 
 const TWO_21 = 2 ** 21;

@@ -103,8 +103,8 @@ export class FileStorage2 implements Storage {
   private dirtySinceSync = false;
   /** The inline fdatasync of lone commits is off until then (performance.now() ms; see syncCommitted). */
   private inlineSyncOffUntil = 0;
-  /** Moving average (ms) of inline fdatasync durations. */
-  private inlineSyncAverage = 0;
+  /** Moving average (ms) of the commits' fdatasync durations, inline or not. */
+  private syncAverage = 0;
   /** When lone commits last yielded to the event loop (performance.now() ms). */
   private lastInlineYield = 0;
 
@@ -141,6 +141,7 @@ export class FileStorage2 implements Storage {
     this.nextOid = maxOid + 1n > 1n ? maxOid + 1n : 1n; // oid 0 is the root: never handed out
     this.maxWrittenOid = maxOid;
     this.fresh = new FreshOids(Number(maxOid < 0n ? 0n : maxOid) + 1);
+    this.active?.index.startNewOidsAt(this.nextOid); // an empty active segment only
   }
 
   /** The capability manifest of a FileStorage2 opened with `readOnly`. */
@@ -550,25 +551,23 @@ export class FileStorage2 implements Storage {
    * as much as the fdatasync itself, and no other committer's work could overlap it. It yields to
    * the event loop when INLINE_SYNC_YIELD_MS passed since the last yield, so back-to-back commits
    * never starve I/O and timers (a loop turn per commit cost ~70 µs here). A slow disk must
-   * not hold the loop: when inline fdatasyncs take more than INLINE_SYNC_TYPICAL_MS on average
-   * (or one takes more than INLINE_SYNC_MAX_MS), the inline path is off for INLINE_SYNC_BACKOFF_MS.
+   * not hold the loop: the inline path is off while the commits' fdatasyncs (inline or not) take
+   * more than INLINE_SYNC_TYPICAL_MS on average, and for INLINE_SYNC_BACKOFF_MS after one inline
+   * fdatasync took more than INLINE_SYNC_MAX_MS.
    */
   private async syncCommitted(active: ActiveSegment, batchSize: number): Promise<void> {
     const { fd, path } = active.file;
     const alone = batchSize === 1 && this.queue.length === 0 && this.waiting.size === 0 && !this.commitLock.locked;
-    if (!alone || !this.options.inlineSync || performance.now() < this.inlineSyncOffUntil) {
-      await this.io.fdatasync(fd, path);
-      return;
-    }
     const start = performance.now();
-    this.io.fdatasyncNow(fd, path);
+    const inline =
+      alone && this.options.inlineSync && start >= this.inlineSyncOffUntil && this.syncAverage <= INLINE_SYNC_TYPICAL_MS;
+    if (inline) this.io.fdatasyncNow(fd, path);
+    else await this.io.fdatasync(fd, path);
     const end = performance.now();
-    const took = end - start;
-    this.inlineSyncAverage += (took - this.inlineSyncAverage) / 32;
-    if (this.inlineSyncAverage > INLINE_SYNC_TYPICAL_MS || took > INLINE_SYNC_MAX_MS) {
-      this.inlineSyncOffUntil = end + INLINE_SYNC_BACKOFF_MS;
-      this.inlineSyncAverage = 0;
-    }
+    // every fdatasync feeds the average, so the inline path comes back only once the disk is fast again
+    this.syncAverage += (end - start - this.syncAverage) / 32;
+    if (!inline) return;
+    if (end - start > INLINE_SYNC_MAX_MS) this.inlineSyncOffUntil = end + INLINE_SYNC_BACKOFF_MS;
     if (end - this.lastInlineYield >= INLINE_SYNC_YIELD_MS) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       this.lastInlineYield = performance.now();
@@ -712,6 +711,7 @@ export class FileStorage2 implements Storage {
         next.file.close(); // crashed while the segment was being created
         throw this.failure;
       }
+      next.index.startNewOidsAt(this.nextOid);
       this.frozen = old;
       this.active = next;
       return old;
