@@ -3,9 +3,9 @@
  * typed arrays in insertion order: no object per oid (a Map of objects cost about 0.6 µs per
  * published record and 100 bytes of heap per oid). New objects, whose oids increase from the
  * storage's next oid at the segment's start, are found by direct addressing (dense-oids.ts); other
- * oids through a seeded hash table of entry numbers. The table is split in shards and the entries in fixed blocks, so growing never
- * copies more than one shard or block at a time (a whole-table rehash of a million oids held the
- * event loop for 50 ms).
+ * oids through a seeded hash table of entry numbers. The table is split in shards and the entries
+ * in fixed blocks, so growing never copies more than one shard or block at a time (a whole-table
+ * rehash of a million oids held the event loop for 50 ms).
  */
 import { randomBytes } from 'node:crypto';
 import type { OidKey } from '@handlerton/framework';

@@ -14,14 +14,12 @@ const CHUNK = 1 << CHUNK_BITS;
 const CHUNKS = SPAN / CHUNK;
 /** Chunks behind the edge that may still be allocated (new oids committed a little out of order). */
 const BEHIND = 3;
-const UNTOUCHED = 0;
-const DENSE = 1;
-const HASHED = 2;
 
 /** oid key -> entry number for the directly addressed range; -2 means "not here, ask the hash". */
 export class DenseOids {
   private readonly chunks: (Int32Array | undefined)[] = [];
-  private readonly state = new Uint8Array(CHUNKS);
+  /** 1 for a chunk whose keys go to the hash table (never allocated). */
+  private readonly hashed = new Uint8Array(CHUNKS);
   private readonly counts = new Uint32Array(CHUNKS);
   private highest = -1;
 
@@ -44,13 +42,12 @@ export class DenseOids {
     const c = d >>> CHUNK_BITS;
     let chunk = this.chunks[c];
     if (chunk === undefined) {
-      if (this.state[c] === HASHED || !this.mayAllocate(c)) {
-        this.state[c] = HASHED;
+      if (this.hashed[c] === 1 || !this.mayAllocate(c)) {
+        this.hashed[c] = 1;
         return false;
       }
       chunk = new Int32Array(CHUNK);
       this.chunks[c] = chunk;
-      this.state[c] = DENSE;
       if (c > this.highest) this.highest = c;
     }
     chunk[d & (CHUNK - 1)] = id + 1;
@@ -58,8 +55,8 @@ export class DenseOids {
     return true;
   }
 
+  /** Whether chunk `c` (neither allocated nor hashed) is at the growing edge. */
   private mayAllocate(c: number): boolean {
-    if (this.state[c] !== UNTOUCHED) return false;
     if (this.highest < 0) return c === 0;
     if (c <= this.highest) return c >= this.highest - BEHIND;
     return c === this.highest + 1 && this.counts[this.highest]! >= CHUNK / 4;

@@ -402,15 +402,12 @@ export class FileStorage2 implements Storage {
   private addWrite(state: TxnState, oid: bigint, deleted: boolean, refs: Uint8Array, data: Uint8Array, key: OidKey, prev: number, neverWritten: boolean): void {
     if (oid > this.maxWrittenOid) this.maxWrittenOid = oid;
     if (typeof key === 'number') this.fresh.markWritten(key);
-    if (neverWritten && state.writes === null) {
-      state.builder.add(key, oid, deleted, refs, data, prev);
-    } else {
-      const writes = (state.writes ??= liveWrites(state.builder.records));
-      const before = writes.get(key);
-      const write = state.builder.add(key, oid, deleted, refs, data, prev);
-      if (before) state.builder.replace(before);
-      writes.set(key, write);
-    }
+    // a never-written oid cannot have an earlier write in this transaction: the map waits until needed
+    const writes = neverWritten && state.writes === null ? null : (state.writes ??= liveWrites(state.builder.records));
+    const before = writes?.get(key);
+    const write = state.builder.add(key, oid, deleted, refs, data, prev);
+    if (before) state.builder.replace(before);
+    writes?.set(key, write);
     if (oid >= this.nextOid) this.nextOid = oid + 1n;
   }
 
