@@ -12,6 +12,7 @@ import {
   ReadOnlyError,
   TransactionClosedError,
 } from '../contracts/errors.js';
+import { MAX_BLOB_SIZE } from '../contracts/blob-handlerton.js';
 import type { Locator } from '../contracts/locator.js';
 import { assertNonNegativeInteger } from '../util/validate.js';
 import type { ByteSink, ByteSource } from './byte-source.js';
@@ -93,6 +94,7 @@ export class BlobHandleImpl implements BlobHandle {
   async #write(sink: ByteSink, bytes: Uint8Array): Promise<number> {
     this.#usable();
     if (this.mode === 'a') this.#position = sink.size();
+    assertWithinMaxSize(this.#position + bytes.length, 'write');
     await sink.write(bytes, this.#position);
     this.#position += bytes.length;
     return bytes.length;
@@ -125,7 +127,9 @@ export class BlobHandleImpl implements BlobHandle {
     if (!this.#owner.features.truncate) throw new NotSupportedError('truncate', this.#owner.engineName);
     const sink = this.#sink();
     if (size !== undefined) assertNonNegativeInteger(size, 'size');
-    await this.#serially(() => sink.truncate(size ?? this.#position));
+    const target = size ?? this.#position;
+    assertWithinMaxSize(target, 'truncate size');
+    await this.#serially(() => sink.truncate(target));
   }
 
   async flush(): Promise<void> {
@@ -241,4 +245,9 @@ export class BlobHandleImpl implements BlobHandle {
       ? new TransactionClosedError('the transaction of this blob handle has ended; open the blob again in a new transaction')
       : new HandleClosedError('blob handle is closed');
   }
+}
+
+/** InvalidArgumentError when a blob would end past MAX_BLOB_SIZE. */
+function assertWithinMaxSize(end: number, what: string): void {
+  if (end > MAX_BLOB_SIZE) throw new InvalidArgumentError(`${what} would make the blob ${end} bytes; the maximum blob size is ${MAX_BLOB_SIZE} bytes (2^48)`);
 }

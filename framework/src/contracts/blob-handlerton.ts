@@ -30,6 +30,13 @@ import type { BlobCapabilities } from './capabilities.js';
 import type { BlobId, Oid, Tid } from './ids.js';
 import type { BlobRef } from './records.js';
 
+/**
+ * The largest size a blob may have, in bytes (256 TiB), the same for every engine. A write ending
+ * past it, a truncate or a seek-then-write beyond it raises InvalidArgumentError and changes
+ * nothing. Engines check it too (drafts and raw handlerton calls), so offsets stay exact in doubles.
+ */
+export const MAX_BLOB_SIZE = 2 ** 48;
+
 /** The caller's blob transaction: an object whose identity ties drafts, prepare and commit together. */
 export interface BlobTransaction {
   /** For diagnostics only. */
