@@ -535,4 +535,39 @@ export const transactionCases = defineArea('transactions', [
       assert.equal(db.lastTransaction(), last);
     },
   },
+  {
+    id: 'database-write-keeps-refs',
+    title: "tx.write without refs keeps the record's references; an explicit array replaces them and [] clears them",
+    source: 'DESIGN: references are part of the object graph',
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const enc = new TextEncoder();
+      const [a, b, meta] = await db.transaction(async (tx) => {
+        const first = await tx.create(enc.encode('a'));
+        const second = await tx.create(enc.encode('b'));
+        const m = await tx.create(enc.encode('meta v1'), { refs: [first] });
+        // Within the transaction too: a rewrite of a record created here keeps its refs.
+        await tx.write(m, enc.encode('meta v1b'));
+        await tx.write(0n, enc.encode('root'), { refs: [m] });
+        return [first, second, m];
+      });
+      const refsOf = async (): Promise<readonly Oid[]> => {
+        const snap = await db.snapshot();
+        try {
+          return (await snap.read(meta)).refs;
+        } finally {
+          await snap.close();
+        }
+      };
+      assert.deepEqual(await refsOf(), [a], 'a rewrite in the creating transaction kept the refs');
+      await db.transaction((tx) => tx.write(meta, enc.encode('meta v2')));
+      assert.deepEqual(await refsOf(), [a], 'write without refs keeps the committed refs');
+      await db.transaction((tx) => tx.write(meta, enc.encode('meta v3'), {}));
+      assert.deepEqual(await refsOf(), [a], 'an options object without refs keeps them too');
+      await db.transaction((tx) => tx.write(meta, enc.encode('meta v4'), { refs: [b] }));
+      assert.deepEqual(await refsOf(), [b], 'an explicit array replaces the refs');
+      await db.transaction((tx) => tx.write(meta, enc.encode('meta v5'), { refs: [] }));
+      assert.deepEqual(await refsOf(), [], '[] clears the refs');
+    },
+  },
 ]);

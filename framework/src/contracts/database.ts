@@ -47,9 +47,13 @@ export interface Snapshot extends ReadView, AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** Options for a new record. */
+/** Options of `create` and `write`. */
 export interface WriteOptions {
-  /** Oids the record references (blobs created in the transaction are referenced by their oid). */
+  /**
+   * Oids the record references (blobs are referenced by their oid). The external garbage collector
+   * trusts these completely. For `write`, omitting `refs` keeps the references of the revision being
+   * replaced; an explicit array replaces them and `[]` clears them. For `create`, omitted means none.
+   */
   readonly refs?: readonly Oid[];
 }
 
@@ -57,7 +61,10 @@ export interface WriteOptions {
 export interface Transaction extends ReadView {
   /** Creates a record; returns its new oid. */
   create(data: Uint8Array, options?: WriteOptions): Promise<Oid>;
-  /** Replaces record `oid` (which must exist in this view, or be the root oid 0 to create it). */
+  /**
+   * Replaces the data of record `oid` (which must exist in this view, or be the root oid 0 to create it).
+   * Without `options.refs` the record keeps its current references.
+   */
   write(oid: Oid, data: Uint8Array, options?: WriteOptions): Promise<void>;
   /** Deletes record `oid` (external-GC delete; needs capability externalGC). */
   delete(oid: Oid): Promise<void>;

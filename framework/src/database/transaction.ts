@@ -86,7 +86,7 @@ export class DbTransaction extends BaseView implements Transaction {
 
   async create(data: Uint8Array, options: WriteOptions = {}): Promise<Oid> {
     this.ensureActive();
-    const record = toRecord(data, options);
+    const record = toRecord(data, options, []);
     const oid = await this.storage.newOid();
     this.#writes.set(oid, { record, serial: ZERO_TID });
     return oid;
@@ -95,12 +95,11 @@ export class DbTransaction extends BaseView implements Transaction {
   async write(oid: Oid, data: Uint8Array, options: WriteOptions = {}): Promise<void> {
     this.ensureActive();
     assertU64(oid, 'oid');
-    const record = toRecord(data, options);
     const pending = this.#writes.get(oid);
     if (pending !== undefined) {
       if (pending.record === null) throw new POSKeyError(`oid ${oid} was deleted in this transaction`, oid);
       if (isBlobRecord(pending.record)) throw new InvalidArgumentError(`oid ${oid} is a blob object; write through blob(oid).open()`);
-      this.#writes.set(oid, { record, serial: pending.serial });
+      this.#writes.set(oid, { record: toRecord(data, options, pending.record.refs.oids), serial: pending.serial });
       return;
     }
     const committed = await this.committedRecord(oid);
@@ -108,6 +107,8 @@ export class DbTransaction extends BaseView implements Transaction {
     if (committed !== undefined && isBlobRecord(committed.record)) {
       throw new InvalidArgumentError(`oid ${oid} is a blob object; write through blob(oid).open()`);
     }
+    // An omitted `refs` keeps the references of the revision this write replaces (never drops them silently).
+    const record = toRecord(data, options, committed?.record.refs.oids ?? []);
     this.#writes.set(oid, { record, serial: committed?.tid ?? ZERO_TID });
   }
 
@@ -282,9 +283,10 @@ export class DbTransaction extends BaseView implements Transaction {
   }
 }
 
-function toRecord(data: Uint8Array, options: WriteOptions): RecordInput {
+/** The record a write stores: `options.refs` when given, else `currentRefs` (the replaced revision's). */
+function toRecord(data: Uint8Array, options: WriteOptions, currentRefs: readonly Oid[]): RecordInput {
   if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('record data must be a Uint8Array');
-  const oids = options.refs ?? [];
+  const oids = options.refs ?? currentRefs;
   if (!Array.isArray(oids)) throw new InvalidArgumentError('refs must be an array of oids');
   oids.forEach((oid, i) => assertU64(oid, `refs[${i}]`));
   return { data: Uint8Array.from(data), refs: { oids: [...oids], blobs: [] } };
