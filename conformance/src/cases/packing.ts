@@ -400,4 +400,72 @@ export const packingCases = defineArea('packing', [
       assert.equal(text((await ctx.storage.load(kept)).data), 'kept');
     },
   },
+  {
+    id: 'snapshot-older-than-pack-read-conflict',
+    title: 'a snapshot older than the pack horizon raises ReadConflictError for an object whose revision pack removed; newer views are unaffected',
+    source: 'ZODB MVCCAdapter (ReadConflictError for data packed away)',
+    requires: ['pack', 'mvcc'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const enc = new TextEncoder();
+      const oid = await db.transaction(async (tx) => {
+        const created = await tx.create(enc.encode('v1'));
+        await tx.write(0n, enc.encode('root'), { refs: [created] });
+        return created;
+      });
+      assert.equal(ctx.storage.packHorizon(), 0n, 'never packed: horizon 0');
+      const old = await db.snapshot();
+      await db.transaction((tx) => tx.write(oid, enc.encode('v2')));
+      const later = await db.transaction((tx) => tx.create(enc.encode('created after the old snapshot')));
+      assert.equal(text((await old.read(oid)).data), 'v1', 'before the pack the old snapshot reads v1');
+      await db.pack();
+      assert.equal(ctx.storage.packHorizon(), db.lastTransaction(), 'pack "now" raises the horizon to the last transaction');
+      await rejectsWithCode(old.read(oid), 'HANDLERTON_READ_CONFLICT', 'read of a packed-away revision');
+      await rejectsWithCode(old.tryRead(oid), 'HANDLERTON_READ_CONFLICT', 'tryRead must not answer "does not exist"');
+      await rejectsWithCode(old.tryRead(later), 'HANDLERTON_READ_CONFLICT', 'older than the horizon, absence cannot be told from loss');
+      assert.equal(text((await old.read(0n)).data), 'root', 'a revision pack kept is still served');
+      await old.close();
+      const fresh = await db.snapshot();
+      assert.equal(text((await fresh.read(oid)).data), 'v2');
+      assert.equal(await fresh.tryRead(later + 1000n), undefined, 'a view at the horizon still reports absence');
+      await fresh.close();
+    },
+  },
+  {
+    id: 'read-conflict-after-delete-pack',
+    title: 'a snapshot older than the pack horizon raises ReadConflictError (not POSKeyError) for an object deleted and packed away',
+    source: 'ZODB MVCCAdapter (ReadConflictError for data packed away)',
+    requires: ['pack', 'mvcc', 'externalGC'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const enc = new TextEncoder();
+      const oid = await db.transaction((tx) => tx.create(enc.encode('doomed')));
+      const old = await db.snapshot();
+      await db.transaction((tx) => tx.delete(oid));
+      await db.pack();
+      await rejectsWithCode(old.read(oid), 'HANDLERTON_READ_CONFLICT');
+      await old.close();
+    },
+  },
+  {
+    id: 'pack-horizon-survives-reopen',
+    title: 'the pack horizon is durable: after a reopen a snapshot older than it still raises ReadConflictError',
+    source: 'ZODB MVCCAdapter (ReadConflictError for data packed away)',
+    requires: ['pack', 'mvcc', 'durable'],
+    run: async (ctx) => {
+      let db = await ctx.database();
+      const enc = new TextEncoder();
+      const oid = await db.transaction((tx) => tx.create(enc.encode('v1')));
+      const oldTid = db.lastTransaction();
+      await db.transaction((tx) => tx.write(oid, enc.encode('v2')));
+      await db.pack();
+      const horizon = ctx.storage.packHorizon();
+      await ctx.reopen();
+      assert.equal(ctx.storage.packHorizon(), horizon, 'the horizon is kept across reopen');
+      db = await ctx.database();
+      const old = await db.snapshot(oldTid);
+      await rejectsWithCode(old.read(oid), 'HANDLERTON_READ_CONFLICT');
+      await old.close();
+    },
+  },
 ]);

@@ -124,7 +124,7 @@ export interface BlobHandle extends AsyncDisposable {
 /** Options of a transaction run. */
 export interface TransactionOptions {
   readonly meta?: Partial<TransactionMeta>;
-  /** How many times to retry on ConflictError (default 0). */
+  /** How many times to retry on ConflictError at commit or ReadConflictError during the run (default 0). */
   readonly retries?: number;
 }
 

@@ -66,6 +66,15 @@ export interface Storage {
    */
   loadBefore(oid: Oid, tid: Tid): Promise<LoadedRevision | null>;
 
+  /**
+   * The pack horizon: the highest effective pack tid (`min(packTid, lastTransaction())`) of every pack
+   * that started, persisted across reopen by durable engines; 0n when never packed. The state as of
+   * any tid at or after it is whole; a view older than it may miss revisions that pack removed, so the
+   * framework answers a read that finds nothing there with ReadConflictError instead of "does not exist".
+   * An engine whose pack removes rows in steps raises it before the first removal.
+   */
+  packHorizon(): Tid;
+
   /** The tid of the last finished transaction; 0n when nothing was committed. */
   lastTransaction(): Tid;
 

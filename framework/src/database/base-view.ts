@@ -1,9 +1,9 @@
 /** What transactions and snapshots share: consistent reads at one tid and the blobs seen through them. */
 import type { BlobTransaction } from '../contracts/blob-handlerton.js';
 import type { DbRecord, ReadView } from '../contracts/database.js';
-import { InvalidConfigError, isHandlertonError, POSKeyError } from '../contracts/errors.js';
+import { InvalidConfigError, isHandlertonError, POSKeyError, ReadConflictError } from '../contracts/errors.js';
 import type { Oid, Tid } from '../contracts/ids.js';
-import { assertU64 } from '../contracts/ids.js';
+import { assertU64, toHex } from '../contracts/ids.js';
 import type { LoadedRecord, RecordInput } from '../contracts/records.js';
 import { blobRefOf } from '../blobs/blob-record.js';
 import type { BlobServices } from '../blobs/blob-services.js';
@@ -102,16 +102,27 @@ export abstract class BaseView implements ReadView, BlobViewHost {
     return this.committedRecord(oid);
   }
 
-  /** The committed record `oid` as of this view's tid, or undefined. */
+  /**
+   * The committed record `oid` as of this view's tid, or undefined. ReadConflictError when nothing is
+   * found and the view is older than the storage's pack horizon: pack may have removed the revision
+   * this view would read, so "does not exist" could be a wrong answer (ZODB raises the same).
+   */
   protected async committedRecord(oid: Oid): Promise<ViewRecord | undefined> {
     let loaded: LoadedRecord | null;
     try {
       loaded = this.storage.capabilities.mvcc ? await this.storage.loadBefore(oid, this.tid + 1n) : await this.storage.load(oid);
     } catch (error) {
-      if (isHandlertonError(error, 'HANDLERTON_POS_KEY')) return undefined;
-      throw error;
+      if (!isHandlertonError(error, 'HANDLERTON_POS_KEY')) throw error;
+      loaded = null;
     }
-    return loaded === null ? undefined : { oid, tid: loaded.tid, record: { data: loaded.data, refs: loaded.refs } };
+    if (loaded !== null) return { oid, tid: loaded.tid, record: { data: loaded.data, refs: loaded.refs } };
+    const horizon = this.storage.packHorizon();
+    if (this.tid < horizon) {
+      throw new ReadConflictError(
+        `oid ${toHex(oid)} cannot be read consistently as of tid ${toHex(this.tid)}: the storage was packed up to tid ${toHex(horizon)} (retry with a newer view)`,
+      );
+    }
+    return undefined;
   }
 
   /** Blob handles of this view that are still open (readers of committed data outlive a transaction). */

@@ -99,6 +99,8 @@ export class DatabaseImpl implements Database {
         result = await fn(tx);
       } catch (error) {
         await tx.abort();
+        // A read that pack made inconsistent is transient, as in ZODB: a new attempt reads a newer view.
+        if (attempt < retries && isHandlertonError(error, 'HANDLERTON_READ_CONFLICT')) continue;
         throw error;
       }
       try {

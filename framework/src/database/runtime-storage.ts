@@ -77,6 +77,11 @@ export class RuntimeStorage implements Storage {
     return this.#inner.loadBefore(oid, tid);
   }
 
+  packHorizon(): Tid {
+    this.#open();
+    return this.#inner.packHorizon();
+  }
+
   lastTransaction(): Tid {
     this.#open();
     return this.#inner.lastTransaction();

@@ -109,6 +109,7 @@ export class MemoryStorage implements Storage {
   #revisions = new Map<Oid, Revision[]>();
   #log: LoggedTransaction[] = [];
   #lastTid: Tid = ZERO_TID;
+  #packHorizon: Tid = ZERO_TID;
   #lastIssuedTid: Tid = ZERO_TID;
   #lastOid: Oid = 0n;
   #active: ActiveTransaction | null = null;
@@ -153,6 +154,11 @@ export class MemoryStorage implements Storage {
     const found = revisions[i]!;
     if (found.record === null) throw new POSKeyError(`oid ${toHex(oid)} was deleted before ${toHex(tid)}`, oid);
     return { oid, tid: found.tid, ...copyRecordOut(found.record), nextTid: revisions[i + 1]?.tid ?? null };
+  }
+
+  packHorizon(): Tid {
+    this.#checkOpen();
+    return this.#packHorizon;
   }
 
   lastTransaction(): Tid {
@@ -278,6 +284,8 @@ export class MemoryStorage implements Storage {
     try {
       // Commits go on while we yield; only what was committed when the pack began is touched.
       const cutoff = packTid < this.#lastTid ? packTid : this.#lastTid;
+      // Raised before the first removal: reads of older views during the pack already see it.
+      if (cutoff > this.#packHorizon) this.#packHorizon = cutoff;
       const removed = new Map<Tid, Set<Oid>>();
       const blobRefs: BlobRef[] = [];
       let removedRevisions = 0;

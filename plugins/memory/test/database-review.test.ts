@@ -122,7 +122,7 @@ test('nontransactional: concurrent flushes keep exactly the latest revision; GC 
   await t2.abort();
   await blobs.reclaim();
   t.is(blobs.stats().revisions, 1);
-  await db.transaction(async (tx) => tx.write(0n, enc('root without the blob')));
+  await db.transaction(async (tx) => tx.write(0n, enc('root without the blob'), { refs: [] }));
   t.is((await db.collectGarbage()).deleted, 1);
   await db.pack();
   t.is(blobs.stats().revisions, 0);

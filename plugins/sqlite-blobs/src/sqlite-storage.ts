@@ -101,6 +101,8 @@ export class SqliteStorage implements Storage {
   private readonly serials = new SerialCache();
   private packing = false;
   private closed = false;
+  /** See Storage.packHorizon. */
+  private horizon: Tid;
 
   private constructor(
     private readonly conn: SqliteConnection,
@@ -117,6 +119,7 @@ export class SqliteStorage implements Storage {
     const maxOid = stored === undefined || stored === null ? saved : saved !== undefined && saved > stored ? saved : stored;
     this.nextOid = maxOid === undefined || maxOid === null || maxOid < 1n ? 1n : maxOid + 1n; // oid 0 is the root: never handed out
     this.maxStoredOid = maxOid === undefined || maxOid === null ? -1n : maxOid;
+    this.horizon = readMetaBigInt(conn, PACK_HORIZON) ?? 0n;
   }
 
   /** Opens (creating or upgrading) the storage in `options.location`. */
@@ -176,6 +179,11 @@ export class SqliteStorage implements Storage {
       const next = this.sql.after.get({ oid, tid: row.tid });
       return { ...loaded(oid, row.tid, row.data, row.refs), nextTid: next?.tid ?? null };
     });
+  }
+
+  packHorizon(): Tid {
+    this.checkOpen();
+    return this.horizon;
   }
 
   lastTransaction(): Tid {
@@ -353,6 +361,11 @@ export class SqliteStorage implements Storage {
     try {
       const bound = packTid > this.lastTid ? this.lastTid : packTid;
       saveOidHighWater(this.conn, this.nextOid - 1n);
+      // Saved before any row goes: an interrupted pack has already damaged older views.
+      if (bound > this.horizon) {
+        writeMetaBigInt(this.conn, PACK_HORIZON, bound);
+        this.horizon = bound;
+      }
       return await runPack(this.conn, this.sql, bound, this.lastTid, observer);
     } finally {
       this.serials.clear();
@@ -429,20 +442,28 @@ function encodeExtension(txn: StorageTransaction): string {
 }
 
 const OID_HIGH_WATER = 'oid_high_water';
+const PACK_HORIZON = 'pack_horizon';
 
 /** The highest oid ever handed out, as saved before the last pack (undefined when never saved). */
 function oidHighWater(conn: SqliteConnection): bigint | undefined {
-  const row = conn.read('oid high-water', () => conn.db.prepare('select value from meta where key = ?').get(OID_HIGH_WATER)) as
-    | { value: string }
-    | undefined;
-  return row === undefined ? undefined : BigInt(row.value);
+  return readMetaBigInt(conn, OID_HIGH_WATER);
 }
 
 /** Saves the highest oid handed out so far (before a pack may remove its rows). */
 function saveOidHighWater(conn: SqliteConnection, oid: bigint): void {
-  if (oid < 1n) return;
-  conn.write('oid high-water', () => {
-    conn.db.prepare('insert into meta (key, value) values (?, ?) on conflict(key) do update set value = excluded.value').run(OID_HIGH_WATER, oid.toString());
+  if (oid >= 1n) writeMetaBigInt(conn, OID_HIGH_WATER, oid);
+}
+
+/** A bigint kept in the meta table, or undefined. */
+function readMetaBigInt(conn: SqliteConnection, key: string): bigint | undefined {
+  const row = conn.read(key, () => conn.db.prepare('select value from meta where key = ?').get(key)) as { value: string } | undefined;
+  return row === undefined ? undefined : BigInt(row.value);
+}
+
+/** Sets a bigint in the meta table. */
+function writeMetaBigInt(conn: SqliteConnection, key: string, value: bigint): void {
+  conn.write(key, () => {
+    conn.db.prepare('insert into meta (key, value) values (?, ?) on conflict(key) do update set value = excluded.value').run(key, value.toString());
   });
 }
 

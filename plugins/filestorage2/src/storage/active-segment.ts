@@ -51,7 +51,7 @@ export class ActiveSegment {
     const name = segmentFileName(seq, 0);
     const path = join(dir, name);
     const tmp = `${path}.tmp`;
-    const header: SegmentHeader = { seq, gen: 0, coversLo: seq, prevSeq, databaseId, flags: 0 };
+    const header: SegmentHeader = { seq, gen: 0, coversLo: seq, prevSeq, databaseId, flags: 0, packTid: 0n };
     const fd = io.open(tmp, 'w+');
     try {
       io.writeAt(fd, encodeSegmentHeader(header), 0, tmp);

@@ -252,6 +252,11 @@ export class FileStorage2 implements Storage {
     return loadBeforeOf(this.chain(), oid, tid);
   }
 
+  packHorizon(): Tid {
+    // Pack outputs carry their pack tid; a later pack's output covers every earlier one.
+    return this.sealed.reduce((high, s) => (s.header.packTid > high ? s.header.packTid : high), 0n);
+  }
+
   lastTransaction(): Tid {
     return this.lastTid;
   }
@@ -595,7 +600,7 @@ export class FileStorage2 implements Storage {
       const full = this.preparedSize();
       if (active.preparedEnd >= full && active.publishedEnd < this.options.segmentSize * PREPARE_AT) return;
       const size = active.preparedEnd >= full ? full : Math.min(full, Math.ceil(Math.max(RAMP_START, 2 * active.preparedEnd) / PAGE_SIZE) * PAGE_SIZE);
-      const header = { seq, gen: 0, coversLo: seq, prevSeq: active.header.seq, databaseId: this.databaseId, flags: 0 };
+      const header = { seq, gen: 0, coversLo: seq, prevSeq: active.header.seq, databaseId: this.databaseId, flags: 0, packTid: 0n };
       const created: SegmentPreparer = new SegmentPreparer(this.io, this.options.directory, header, size, (e) => {
         if (this.preparer === created) this.preparer = null;
         this.preparationFailed = seq;

@@ -182,7 +182,9 @@ export async function runPack(job: PackJob): Promise<PackOutcome> {
     // The output covers everything its inputs covered: an input that is itself a pack output reaches
     // down to its own coversLo (retired inputs may still be on disk and must never come back at open).
     const coversLo = inputs.reduce((low, seg) => (seg.header.coversLo < low ? seg.header.coversLo : low), lo.seq);
-    const header: SegmentHeader = { seq: hi.seq, gen: job.gen, coversLo, prevSeq: lo.header.prevSeq, databaseId: job.databaseId, flags: 1 };
+    // The output carries the pack horizon: this pack's tid, or a higher one an input already carried.
+    const horizon = inputs.reduce((high, seg) => (seg.header.packTid > high ? seg.header.packTid : high), packTid);
+    const header: SegmentHeader = { seq: hi.seq, gen: job.gen, coversLo, prevSeq: lo.header.prevSeq, databaseId: job.databaseId, flags: 1, packTid: horizon };
     io.writeAt(outFd, encodeSegmentHeader(header), 0, outTmp);
     let pos = SEGMENT_HEADER_SIZE;
     let removedRevisions = 0;

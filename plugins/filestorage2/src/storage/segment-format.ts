@@ -20,6 +20,8 @@ export interface SegmentHeader {
   readonly databaseId: bigint;
   /** Flags: bit 0 = written by pack. */
   readonly flags: number;
+  /** A pack output's pack horizon (its pack tid, or a higher one an input carried); 0n otherwise. */
+  readonly packTid: bigint;
 }
 
 /** Encodes a segment header. */
@@ -28,6 +30,9 @@ export function encodeSegmentHeader(h: SegmentHeader): Buffer {
   SEGMENT_MAGIC.copy(b, 0);
   b.writeUInt16BE(FORMAT_VERSION, 8);
   b.writeUInt16BE(h.flags, 10);
+  // The pack tid lives in the two reserved u32 fields: high half at 12, low half at 28.
+  b.writeUInt32BE(Number(h.packTid >> 32n), 12);
+  b.writeUInt32BE(Number(h.packTid & 0xffffffffn), 28);
   b.writeBigUInt64BE(BigInt(h.seq), 16);
   b.writeUInt32BE(h.gen, 24);
   b.writeBigUInt64BE(BigInt(h.coversLo), 32);
@@ -51,6 +56,7 @@ export function decodeSegmentHeader(b: Buffer, file: string): SegmentHeader {
     coversLo: Number(b.readBigUInt64BE(32)),
     prevSeq: Number(b.readBigUInt64BE(40)),
     databaseId: b.readBigUInt64BE(48),
+    packTid: (BigInt(b.readUInt32BE(12)) << 32n) | BigInt(b.readUInt32BE(28)),
   };
 }
 
