@@ -17,7 +17,8 @@ import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, NO_MIGRATIONS, SqliteDialect, type Compilable } from 'kysely';
 import { CorruptionError, InvalidConfigError, StorageClosedError, StorageIOError } from '@handlerton/framework';
-import { migrationProvider } from './migrations.js';
+import { chunkChecksum } from './checksum.js';
+import { CHECKSUM_FUNCTION, migrationProvider } from './migrations.js';
 import type { SynchronousLevel } from './options.js';
 import { PreparedQuery } from './prepared.js';
 import type { DB } from './schema.js';
@@ -275,6 +276,7 @@ const registry = new Map<string, Promise<SqliteConnection>>();
 
 /** Opens (or shares) the connection to the `role` file of `location`. Release it with releaseConnection. */
 export async function acquireConnection(location: string, options: ConnectionOptions, role: FileRole): Promise<SqliteConnection> {
+  checkLocation(location);
   const file = roleFile(location, role);
   let pending = registry.get(file);
   if (pending === undefined) {
@@ -301,14 +303,43 @@ export async function releaseConnection(connection: SqliteConnection): Promise<v
   await connection.destroy();
 }
 
+/**
+ * Refuses a location SQLite could not open as given, before any file is touched: a NUL byte would
+ * end the C string early, so SQLite would create (and lock) a file at the truncated path.
+ */
+export function checkLocation(location: string): void {
+  if (typeof location !== 'string' || location.includes('\0')) {
+    throw new InvalidConfigError(`location: a sqlite database path must not contain a NUL byte, got ${JSON.stringify(location)}`, 'location');
+  }
+}
+
+/** Creates the directory of `file`; a path through a regular file is a typed error naming the path. */
+function makeParentDirectory(file: string): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+  } catch (error) {
+    const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+    if (code === 'EEXIST' || code === 'ENOTDIR') {
+      throw new InvalidConfigError(
+        `location: cannot create the sqlite database ${file}: a component of ${dirname(file)} is not a directory (${code})`,
+        'location',
+        { cause: error },
+      );
+    }
+    throw new StorageIOError(`cannot create the directory of the sqlite database ${file}: ${String(code ?? error)}`, { cause: error });
+  }
+}
+
 async function openConnection(file: string, options: ConnectionOptions, role: FileRole): Promise<SqliteConnection> {
   let db: BetterSqlite3.Database | undefined;
   let lock: BetterSqlite3.Database | undefined;
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeParentDirectory(file);
     lock = takeWriterLock(file, options.busyTimeoutMs);
     db = new Database(file, { timeout: options.busyTimeoutMs });
     db.defaultSafeIntegers(true);
+    // The 0004 migration checksums the chunks of an older file through this function.
+    if (role === 'blobs') db.function(CHECKSUM_FUNCTION, { deterministic: true }, (data: unknown) => chunkChecksum(data as Uint8Array));
     applyPragmas(db, options, PAGE_SIZES[role]);
     const databaseId = await prepareSchema(db, role, options.migrateTo);
     return new SqliteConnection(file, role, options, db, databaseId, lock);
