@@ -309,7 +309,7 @@ export async function releaseConnection(connection: SqliteConnection): Promise<v
  */
 export function checkLocation(location: string): void {
   if (typeof location !== 'string' || location.includes('\0')) {
-    throw new InvalidConfigError(`location: a sqlite database path must not contain a NUL byte, got ${JSON.stringify(location)}`, 'location');
+    throw new InvalidConfigError(`path: a sqlite database path must not contain a NUL byte, got ${JSON.stringify(location)}`, 'path');
   }
 }
 
@@ -321,8 +321,8 @@ function makeParentDirectory(file: string): void {
     const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
     if (code === 'EEXIST' || code === 'ENOTDIR') {
       throw new InvalidConfigError(
-        `location: cannot create the sqlite database ${file}: a component of ${dirname(file)} is not a directory (${code})`,
-        'location',
+        `path: cannot create the sqlite database ${file}: a component of ${dirname(file)} is not a directory (${code})`,
+        'path',
         { cause: error },
       );
     }

@@ -36,8 +36,8 @@ export function parseSqliteOptions(request: EngineRequest): SqliteOptions {
   }
   if (location.includes('\0')) {
     throw new InvalidConfigError(
-      `${request.configPath}.location: a sqlite database path must not contain a NUL byte, got ${JSON.stringify(location)}`,
-      `${request.configPath}.location`,
+      `${request.configPath}.path: a sqlite database path must not contain a NUL byte, got ${JSON.stringify(location)}`,
+      `${request.configPath}.path`,
     );
   }
   const options = request.options ?? {};
