@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { blobTransaction, CorruptionError, InvalidArgumentError, MAX_BLOB_SIZE, openDatabase } from '@handlerton/framework';
+import { blobTransaction, CorruptionError, createDatabase, InvalidArgumentError, MAX_BLOB_SIZE } from '@handlerton/framework';
 import { roleFile } from '../src/connection.js';
-import { SqliteBlobs } from '../src/index.js';
+import { SqliteBlobs, SqliteStorage } from '../src/index.js';
 import { MAX_CHAIN_DEPTH } from '../src/sqlite-blobs.js';
 import { openBlobs, pattern } from './helpers.js';
 
@@ -28,13 +28,14 @@ test('raw drafts refuse a write ending past MAX_BLOB_SIZE (also past 2^53) and a
   const txn = blobTransaction();
   const draft = await blobs.createDraft(txn, blobId, 1n, null);
   await draft.write(pattern(100, 1), 0);
-  const before = { chunks: rows(blobs, 'chunk'), holes: rows(blobs, 'revision_hole') };
+  const before = rows(blobs, 'chunk');
   await t.throwsAsync(draft.write(new Uint8Array(16), 2 ** 53 - 8), { instanceOf: InvalidArgumentError });
   await t.throwsAsync(draft.write(new Uint8Array(2), MAX_BLOB_SIZE - 1), { instanceOf: InvalidArgumentError });
   await t.throwsAsync(draft.write(new Uint8Array(0), MAX_BLOB_SIZE + 1), { instanceOf: InvalidArgumentError });
   await t.throwsAsync(draft.truncate(MAX_BLOB_SIZE + 1), { instanceOf: InvalidArgumentError });
   t.is(draft.size(), 100);
-  t.deepEqual({ chunks: rows(blobs, 'chunk'), holes: rows(blobs, 'revision_hole') }, before);
+  t.is(rows(blobs, 'chunk'), before);
+  t.is(rows(blobs, 'revision_hole'), 0);
   t.deepEqual(await readAt((b, p) => draft.read(b, p), 0, 200), pattern(100, 1));
   // After refused writes the draft still works, and the transaction still ends.
   await draft.write(Uint8Array.of(7), 100);
@@ -56,7 +57,8 @@ test('a byte written at the last position of the maximum size: exact size, zeros
   t.is(rows(blobs, 'chunk'), 2, 'two stored chunks, nothing for the 2^48 bytes between');
   // Before the fix, dropping walked every chunk number up to 2^32 in batches of 64: it never returned.
   await blobs.rollback(txn);
-  t.deepEqual([rows(blobs, 'chunk'), rows(blobs, 'revision_chunk'), rows(blobs, 'revision_hole'), rows(blobs, 'blob_revision')], [0, 0, 0, 0]);
+  t.deepEqual([rows(blobs, 'chunk'), rows(blobs, 'revision_chunk'), rows(blobs, 'blob_revision')], [0, 0, 0]);
+  t.is(rows(blobs, 'revision_hole'), 0);
 });
 
 test('truncate(2^40) stores no chunk, reads zeros near the end, commits, and is reclaimed', async (t) => {
@@ -70,12 +72,12 @@ test('truncate(2^40) stores no chunk, reads zeros near the end, commits, and is 
   await blobs.prepare(txn, 1000n);
   await blobs.commit(txn);
   t.is(rows(blobs, 'chunk'), 1);
-  t.is(rows(blobs, 'revision_hole'), 1);
   const reader = await blobs.openRevision(blobId, 1000n);
   t.is(reader.size, 2 ** 40);
   t.deepEqual(await readAt((b, p) => reader.read(b, p), 2 ** 40 - 3, 3), new Uint8Array(3));
   t.deepEqual(await readAt((b, p) => reader.read(b, p), 990, 20), new Uint8Array([...pattern(1000, 2).subarray(990), ...new Uint8Array(10)]));
   await reader.close();
+  t.is(rows(blobs, 'revision_hole'), 1);
   t.is(await blobs.reclaim(), 1);
   t.deepEqual([rows(blobs, 'chunk'), rows(blobs, 'revision_chunk'), rows(blobs, 'revision_hole')], [0, 0, 0]);
 });
@@ -149,10 +151,12 @@ test('holes survive the flattening of a deep chain of drafts', async (t) => {
   }
 });
 
-test('through openDatabase: a write past 2^53 or at the maximum size leaves tx.abort() returning and nothing stored', async (t) => {
+test('through a Database: a write past 2^53 or at the maximum size leaves tx.abort() returning and nothing stored', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sqlite-huge-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const db = await openDatabase(`sqlite:${join(dir, 'db.sqlite')}`);
+  const options = { location: join(dir, 'db.sqlite'), synchronous: 'full' as const, chunkSize: 256 * 1024, busyTimeoutMs: 2000 };
+  const blobs = await SqliteBlobs.open(options);
+  const db = await createDatabase({ storage: await SqliteStorage.open(options), blobs });
   t.teardown(() => db.close());
   const tx = db.begin();
   const blob = await tx.createBlob();
@@ -162,9 +166,11 @@ test('through openDatabase: a write past 2^53 or at the maximum size leaves tx.a
   await t.throwsAsync(handle.write('past 2^53'), { instanceOf: InvalidArgumentError });
   handle.seek(MAX_BLOB_SIZE - 1);
   await handle.write('z');
+  // Before the fix, this truncate and the abort walked ~2^30 chunk numbers 64 at a time: they never returned.
   await handle.truncate(2 ** 40);
   await tx.abort();
   t.false(tx.active);
+  t.is(rows(blobs, 'chunk'), 0);
   const tx2 = db.begin();
   const other = await tx2.createBlob();
   const h2 = await other.open('w');
