@@ -177,22 +177,31 @@ export class ChunkStore {
     for (const level of chain) {
       if (seq * chunkSize >= level.limit) break;
       const row = this.sql.readChunk.get({ rev: level.id, seq });
-      if (row !== undefined) {
-        const fail = (problem: string): never => {
-          throw chunkCorruption(owner, seq, chunkSize, this.conn.file, problem);
-        };
-        if (row.data === null) return fail(`is mapped to chunk row ${row.chunk_id}, which is missing`);
-        if (row.crc === null) return fail(`has no checksum (chunk row ${row.chunk_id})`);
-        const actual = chunkChecksum(row.data);
-        if (Number(row.crc) !== actual) return fail(`fails its checksum (chunk row ${row.chunk_id}: stored ${row.crc}, computed ${actual})`);
-        if (row.data.length > chunkSize) return fail(`is ${row.data.length} bytes long (chunk row ${row.chunk_id})`);
-        return row.data;
-      }
+      if (row !== undefined) return this.verified(row, seq, chunkSize, owner);
       if (!level.recorded) unrecorded = true;
       else if (level.hasHoles && this.sql.inHole.get({ rev: level.id, seq, seq2: seq }) !== undefined) return undefined;
     }
     if (unrecorded) return undefined;
     throw chunkCorruption(owner, seq, chunkSize, this.conn.file, 'is missing: no chunk row maps it and no recorded hole covers it');
+  }
+
+  /** The bytes of a chunk row, after checking that the row exists, has its checksum and fits the chunk size. */
+  private verified(
+    row: { chunk_id: bigint; data: Uint8Array | null; crc: bigint | null },
+    seq: number,
+    chunkSize: number,
+    owner: ChunkOwner,
+  ): Uint8Array {
+    let problem: string;
+    if (row.data === null) problem = `is mapped to chunk row ${row.chunk_id}, which is missing`;
+    else if (row.crc === null) problem = `has no checksum (chunk row ${row.chunk_id})`;
+    else if (row.data.length > chunkSize) problem = `is ${row.data.length} bytes long (chunk row ${row.chunk_id})`;
+    else {
+      const actual = chunkChecksum(row.data);
+      if (Number(row.crc) === actual) return row.data;
+      problem = `fails its checksum (chunk row ${row.chunk_id}: stored ${row.crc}, computed ${actual})`;
+    }
+    throw chunkCorruption(owner, seq, chunkSize, this.conn.file, problem);
   }
 
   /**

@@ -10,14 +10,14 @@
  * timeout), runs the migrations, reads (or creates) the database id and starts the checkpoint worker.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, NO_MIGRATIONS, SqliteDialect, type Compilable } from 'kysely';
 import { CorruptionError, InvalidConfigError, StorageClosedError, StorageIOError } from '@handlerton/framework';
 import { chunkChecksum } from './checksum.js';
+import { checkLocation, makeParentDirectory } from './location.js';
 import { CHECKSUM_FUNCTION, migrationProvider } from './migrations.js';
 import type { SynchronousLevel } from './options.js';
 import { PreparedQuery } from './prepared.js';
@@ -301,33 +301,6 @@ export async function releaseConnection(connection: SqliteConnection): Promise<v
   if (connection.users > 0) return;
   registry.delete(connection.file);
   await connection.destroy();
-}
-
-/**
- * Refuses a location SQLite could not open as given, before any file is touched: a NUL byte would
- * end the C string early, so SQLite would create (and lock) a file at the truncated path.
- */
-export function checkLocation(location: string): void {
-  if (typeof location !== 'string' || location.includes('\0')) {
-    throw new InvalidConfigError(`path: a sqlite database path must not contain a NUL byte, got ${JSON.stringify(location)}`, 'path');
-  }
-}
-
-/** Creates the directory of `file`; a path through a regular file is a typed error naming the path. */
-function makeParentDirectory(file: string): void {
-  try {
-    mkdirSync(dirname(file), { recursive: true });
-  } catch (error) {
-    const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-    if (code === 'EEXIST' || code === 'ENOTDIR') {
-      throw new InvalidConfigError(
-        `path: cannot create the sqlite database ${file}: a component of ${dirname(file)} is not a directory (${code})`,
-        'path',
-        { cause: error },
-      );
-    }
-    throw new StorageIOError(`cannot create the directory of the sqlite database ${file}: ${String(code ?? error)}`, { cause: error });
-  }
 }
 
 async function openConnection(file: string, options: ConnectionOptions, role: FileRole): Promise<SqliteConnection> {
