@@ -2,13 +2,16 @@
  * A draft: uncommitted data of one blob in one blob transaction, stored as rows of the database
  * (never whole in memory). One chunk is buffered while it is being written, so that sequential
  * small writes cost one chunk write per chunk; every other byte lives in SQLite.
+ *
+ * Zero-extending (a truncate up, or a write past the end) stores no chunk: it records the skipped
+ * chunk numbers as a hole of the draft. Sizes and write ends are bounded by MAX_BLOB_SIZE.
  */
-import { InvalidArgumentError, TransactionClosedError, type BlobDraft, type BlobId } from '@handlerton/framework';
+import { InvalidArgumentError, MAX_BLOB_SIZE, TransactionClosedError, type BlobDraft, type BlobId } from '@handlerton/framework';
+import type { ChunkOwner } from './chunk-check.js';
 import type { ChainLevel, ChunkStore } from './chunk-store.js';
 import { yieldToLoop } from './yield.js';
 
-/** Chunks dropped per write transaction when a draft shrinks or is discarded. */
-export const DROP_BATCH = 64;
+export { DROP_BATCH } from './chunk-store.js';
 
 interface DirtyChunk {
   seq: number;
@@ -24,6 +27,7 @@ export class SqliteDraft implements BlobDraft {
   private busy = false;
   /** Bytes written to the database by this draft so far. */
   bytesWritten = 0;
+  private readonly owner: ChunkOwner;
 
   constructor(
     private readonly chunks: ChunkStore,
@@ -32,7 +36,9 @@ export class SqliteDraft implements BlobDraft {
     private readonly chain: ChainLevel[],
     readonly chunkSize: number,
     private currentSize: number,
-  ) {}
+  ) {
+    this.owner = { blobId, revision: null };
+  }
 
   /** The draft's revision row id. */
   get rowId(): bigint {
@@ -74,8 +80,14 @@ export class SqliteDraft implements BlobDraft {
     this.checkOpen();
     checkBuffer(source, 'source');
     checkPosition(position);
+    if (position > MAX_BLOB_SIZE - source.length) {
+      throw new InvalidArgumentError(
+        `blob draft write: position ${position} + length ${source.length} ends past the maximum blob size ${MAX_BLOB_SIZE}`,
+      );
+    }
     this.enter();
     try {
+      const before = this.currentSize;
       let done = 0;
       while (done < source.length) {
         const at = position + done;
@@ -101,6 +113,9 @@ export class SqliteDraft implements BlobDraft {
         dirty.length = Math.max(dirty.length, within + n);
         done += n;
       }
+      // The chunks skipped between the old end and the first chunk written are a hole.
+      const skippedTo = source.length === 0 ? Math.ceil(position / this.chunkSize) : Math.floor(position / this.chunkSize);
+      await this.chunks.addHole(this.chain[0]!, Math.ceil(before / this.chunkSize), skippedTo);
       this.currentSize = Math.max(this.currentSize, position + source.length);
     } finally {
       this.busy = false;
@@ -110,23 +125,21 @@ export class SqliteDraft implements BlobDraft {
   async truncate(size: number): Promise<void> {
     this.checkOpen();
     checkPosition(size);
+    if (size > MAX_BLOB_SIZE) throw new InvalidArgumentError(`blob draft truncate: size ${size} exceeds the maximum blob size ${MAX_BLOB_SIZE}`);
     this.enter();
     try {
       await this.flush();
       if (size < this.currentSize) {
-        const keep = Math.ceil(size / this.chunkSize);
-        const end = this.chunks.chunkCount(this.rowId);
-        for (let from = keep; from < end; from += DROP_BATCH) {
-          await this.chunks.dropDraftRange(this.rowId, from, Math.min(end, from + DROP_BATCH));
-          await yieldToLoop();
-        }
+        await this.chunks.dropDraftFrom(this.rowId, Math.ceil(size / this.chunkSize));
         const tail = size % this.chunkSize;
         if (tail !== 0) {
           const seq = Math.floor(size / this.chunkSize);
-          const data = this.chunks.readChunk(this.chain, seq, this.chunkSize);
+          const data = this.chunks.readChunk(this.chain, seq, this.chunkSize, this.owner);
           if (data !== undefined && data.length > tail) await this.chunks.writeChunk(this.rowId, seq, data.subarray(0, tail));
         }
         await this.chunks.limitBase(this.chain, size);
+      } else {
+        await this.chunks.addHole(this.chain[0]!, Math.ceil(this.currentSize / this.chunkSize), Math.ceil(size / this.chunkSize));
       }
       this.cached = undefined;
       this.currentSize = size;
@@ -178,8 +191,10 @@ export class SqliteDraft implements BlobDraft {
     this.dirty = { seq, length: data?.length ?? 0 };
   }
 
+  /** Chunk `seq` as the draft sees it (undefined: zeros); nothing is stored at or past the draft's end. */
   private chunkData(seq: number): Uint8Array | undefined {
-    if (this.cached?.seq !== seq) this.cached = { seq, data: this.chunks.readChunk(this.chain, seq, this.chunkSize) };
+    if (seq * this.chunkSize >= this.currentSize) return undefined;
+    if (this.cached?.seq !== seq) this.cached = { seq, data: this.chunks.readChunk(this.chain, seq, this.chunkSize, this.owner) };
     return this.cached.data;
   }
 

@@ -30,10 +30,11 @@ export function blobStatements(conn: SqliteConnection) {
         base_id: arg<bigint | null>('base'),
         base_limit: arg<number>('baseLimit'),
         depth: arg<number>('depth'),
+        holes: 1,
       }),
     ),
     chainLink: conn.query('r.chainLink', (k) =>
-      k.selectFrom('blob_revision').select(['base_id', 'base_limit']).where('id', '=', arg<bigint>('id')),
+      k.selectFrom('blob_revision').select(['base_id', 'base_limit', 'holes']).where('id', '=', arg<bigint>('id')),
     ),
     hasDependents: conn.query('r.hasDependents', (k) =>
       k.selectFrom('blob_revision').select('id').where('base_id', '=', arg<bigint>('id')).limit(1),

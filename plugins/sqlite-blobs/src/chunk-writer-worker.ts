@@ -2,13 +2,14 @@
  * Worker thread that writes blob chunks on its own connection, so that a chunk write waiting for
  * the disk (the kernel throttles writers of many dirty pages, up to ~100 ms a call measured here)
  * never blocks the main event loop. Each message writes one chunk of one draft (its bytes in a shared
- * buffer, copied by SQLite at bind) in one unsynced
+ * buffer, copied by SQLite at bind) with its CRC-32 (checksum.ts) in one unsynced
  * transaction (the draft becomes durable with the synced prepare on the main connection, whose WAL
  * fsync covers these frames too). Messages: `{ id, rev, seq, slot, length }` answers `{ id }` or
  * `{ id, error, code }`; `{ stop: true }` closes the connection and ends the thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { chunkChecksum } from './checksum.js';
 import type { PortableStatement } from './prepared.js';
 
 /** What the worker needs: the file and the chunk statements as compiled by kysely on the main thread. */
@@ -55,11 +56,12 @@ const bind = {
 };
 
 const writeChunk = db.transaction((rev: bigint, seq: number, data: Uint8Array) => {
+  const crc = chunkChecksum(data);
   const current = statements.mapping.get(bind.mapping({ rev, seq })) as { chunk_id: bigint; own: bigint } | undefined;
   if (current !== undefined && current.own !== 0n) {
-    statements.updateChunk.run(bind.updateChunk({ id: current.chunk_id, data }));
+    statements.updateChunk.run(bind.updateChunk({ id: current.chunk_id, data, crc }));
   } else {
-    const { lastInsertRowid } = statements.insertChunk.run(bind.insertChunk({ data }));
+    const { lastInsertRowid } = statements.insertChunk.run(bind.insertChunk({ data, crc }));
     statements.upsertMapping.run(bind.upsertMapping({ rev, seq, chunk: BigInt(lastInsertRowid) }));
   }
 });

@@ -10,14 +10,15 @@
  * timeout), runs the migrations, reads (or creates) the database id and starts the checkpoint worker.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, NO_MIGRATIONS, SqliteDialect, type Compilable } from 'kysely';
 import { CorruptionError, InvalidConfigError, StorageClosedError, StorageIOError } from '@handlerton/framework';
-import { migrationProvider } from './migrations.js';
+import { chunkChecksum } from './checksum.js';
+import { checkLocation, makeParentDirectory } from './location.js';
+import { CHECKSUM_FUNCTION, migrationProvider } from './migrations.js';
 import type { SynchronousLevel } from './options.js';
 import { PreparedQuery } from './prepared.js';
 import type { DB } from './schema.js';
@@ -275,6 +276,7 @@ const registry = new Map<string, Promise<SqliteConnection>>();
 
 /** Opens (or shares) the connection to the `role` file of `location`. Release it with releaseConnection. */
 export async function acquireConnection(location: string, options: ConnectionOptions, role: FileRole): Promise<SqliteConnection> {
+  checkLocation(location);
   const file = roleFile(location, role);
   let pending = registry.get(file);
   if (pending === undefined) {
@@ -305,10 +307,12 @@ async function openConnection(file: string, options: ConnectionOptions, role: Fi
   let db: BetterSqlite3.Database | undefined;
   let lock: BetterSqlite3.Database | undefined;
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeParentDirectory(file);
     lock = takeWriterLock(file, options.busyTimeoutMs);
     db = new Database(file, { timeout: options.busyTimeoutMs });
     db.defaultSafeIntegers(true);
+    // The 0004 migration checksums the chunks of an older file through this function.
+    if (role === 'blobs') db.function(CHECKSUM_FUNCTION, { deterministic: true }, (data: unknown) => chunkChecksum(data as Uint8Array));
     applyPragmas(db, options, PAGE_SIZES[role]);
     const databaseId = await prepareSchema(db, role, options.migrateTo);
     return new SqliteConnection(file, role, options, db, databaseId, lock);

@@ -4,6 +4,13 @@
  */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { FileRole } from './connection.js';
+import { yieldToLoop } from './yield.js';
+
+/** The SQL function (registered on every blob-file connection at open) computing a chunk checksum. */
+export const CHECKSUM_FUNCTION = 'handlerton_chunk_crc32';
+
+/** Chunks checksummed per statement by the 0004 backfill (at most 64 x 64 MiB, usually 64 x 256 KiB). */
+const BACKFILL_BATCH = 64;
 
 /** The key/value table of a file (its database id). */
 async function createMetaTable(db: Kysely<unknown>): Promise<void> {
@@ -116,15 +123,63 @@ const blobTxnWitness: Migration = {
   },
 };
 
+async function hasColumn(db: Kysely<unknown>, table: string, column: string): Promise<boolean> {
+  const { rows } = await sql<{ name: string }>`select name from pragma_table_info(${table})`.execute(db);
+  return rows.some((row) => row.name === column);
+}
+
+/**
+ * 0004 of a blob file: chunk checksums and recorded holes.
+ * - `chunk.crc`: CRC-32 of the chunk's bytes. Existing chunks get theirs here, 64 chunks per
+ *   statement with an event-loop yield between (resumable: an interrupted run continues with the
+ *   rows still null).
+ * - `revision_hole`: ranges of chunk numbers a revision zero-extended without storing rows. An
+ *   unmapped chunk inside the size of a revision reads as zeros only inside such a range.
+ * - `blob_revision.holes`: 1 for revisions whose holes are recorded (every revision made from now
+ *   on); 0 for the revisions that existed before, whose unmapped chunks keep reading as zeros.
+ */
+const blobChunkChecks: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    if (!(await hasColumn(db, 'chunk', 'crc'))) await db.schema.alterTable('chunk').addColumn('crc', 'integer').execute();
+    if (!(await hasColumn(db, 'blob_revision', 'holes'))) {
+      await db.schema.alterTable('blob_revision').addColumn('holes', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    }
+    await db.schema
+      .createTable('revision_hole')
+      .ifNotExists()
+      .addColumn('revision_id', 'integer', (c) => c.notNull())
+      .addColumn('start_seq', 'integer', (c) => c.notNull())
+      .addColumn('end_seq', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('revision_hole_pk', ['revision_id', 'start_seq'])
+      .modifyEnd(sql`without rowid`)
+      .execute();
+    let after = -1n;
+    for (;;) {
+      const { rows } = await sql<{ last: bigint | number | null }>`select max(id) as last from
+        (select id from chunk where id > ${after} order by id limit ${BACKFILL_BATCH})`.execute(db);
+      const last = rows[0]?.last;
+      if (last === null || last === undefined) break;
+      await sql`update chunk set crc = ${sql.raw(CHECKSUM_FUNCTION)}(data) where id > ${after} and id <= ${last} and crc is null`.execute(db);
+      after = BigInt(last);
+      await yieldToLoop();
+    }
+  },
+};
+
 /** Migration names of each file role, in order; the name sorts as the version. */
 export const MIGRATION_NAMES = Object.freeze({
   records: ['0001_storage_tables'],
-  blobs: ['0001_blob_meta', '0002_blob_tables', '0003_blob_txn_witness'],
+  blobs: ['0001_blob_meta', '0002_blob_tables', '0003_blob_txn_witness', '0004_blob_chunk_checks'],
 } as const);
 
 const MIGRATIONS: Readonly<Record<FileRole, Record<string, Migration>>> = {
   records: { [MIGRATION_NAMES.records[0]]: storageTables },
-  blobs: { [MIGRATION_NAMES.blobs[0]]: blobMeta, [MIGRATION_NAMES.blobs[1]]: blobTables, [MIGRATION_NAMES.blobs[2]]: blobTxnWitness },
+  blobs: {
+    [MIGRATION_NAMES.blobs[0]]: blobMeta,
+    [MIGRATION_NAMES.blobs[1]]: blobTables,
+    [MIGRATION_NAMES.blobs[2]]: blobTxnWitness,
+    [MIGRATION_NAMES.blobs[3]]: blobChunkChecks,
+  },
 };
 
 /** The in-code MigrationProvider holding every schema version of a `role` file. */

@@ -34,6 +34,12 @@ export function parseSqliteOptions(request: EngineRequest): SqliteOptions {
       `${request.configPath}.location`,
     );
   }
+  if (location.includes('\0')) {
+    throw new InvalidConfigError(
+      `${request.configPath}.path: a sqlite database path must not contain a NUL byte, got ${JSON.stringify(location)}`,
+      `${request.configPath}.path`,
+    );
+  }
   const options = request.options ?? {};
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) {

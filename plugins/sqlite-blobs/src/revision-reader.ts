@@ -1,10 +1,14 @@
 /** Reader of one committed blob revision; it keeps the revision from being reclaimed until closed. */
 import { InvalidArgumentError, HandleClosedError, type RevisionReader } from '@handlerton/framework';
 import { copyPadded } from './blob-draft.js';
+import type { ChunkOwner } from './chunk-check.js';
 import type { ChainLevel, ChunkStore } from './chunk-store.js';
 import { yieldToLoop } from './yield.js';
 
-/** The RevisionReader of the SQLite blob handlerton (caches the last chunk it read). */
+/**
+ * The RevisionReader of the SQLite blob handlerton. It caches the last chunk it read (verified
+ * against its checksum once, when fetched), so a stream of small reads checks each chunk once.
+ */
 export class SqliteRevisionReader implements RevisionReader {
   private cached: { seq: number; data: Uint8Array | undefined } | undefined;
   private closed = false;
@@ -15,6 +19,8 @@ export class SqliteRevisionReader implements RevisionReader {
     readonly size: number,
     private readonly chunkSize: number,
     private readonly onClose: () => void,
+    /** The blob and revision read (named when a chunk is damaged). */
+    private readonly owner: ChunkOwner,
   ) {}
 
   async read(target: Uint8Array, position: number): Promise<number> {
@@ -32,7 +38,7 @@ export class SqliteRevisionReader implements RevisionReader {
       const seq = Math.floor(at / this.chunkSize);
       const within = at - seq * this.chunkSize;
       const n = Math.min(this.chunkSize - within, total - done);
-      if (this.cached?.seq !== seq) this.cached = { seq, data: this.chunks.readChunk(this.chain, seq, this.chunkSize) };
+      if (this.cached?.seq !== seq) this.cached = { seq, data: this.chunks.readChunk(this.chain, seq, this.chunkSize, this.owner) };
       copyPadded(this.cached.data, within, target.subarray(done, done + n));
       done += n;
     }

@@ -70,6 +70,8 @@ export interface BlobRevisionTable {
   base_limit: Int;
   /** Length of the base chain (bounded: a deep chain is flattened when the next draft starts). */
   depth: Int;
+  /** 1: its holes are recorded in revision_hole (0004); 0: older, an unmapped chunk reads as zeros. */
+  holes: ColumnType<bigint, bigint | number | undefined, bigint | number>;
 }
 
 /** Maps byte range `seq` of a revision to a chunk; chunks are shared between revisions. */
@@ -85,6 +87,18 @@ export interface RevisionChunkTable {
 export interface ChunkTable {
   id: AutoInt;
   data: Uint8Array;
+  /** CRC-32 of `data` (0004), checked on every read. */
+  crc: ColumnType<bigint | null, bigint | number, bigint | number>;
+}
+
+/**
+ * Chunks [start_seq, end_seq) of a revision that read as zeros without a row (a zero-extending
+ * truncate or a write past the end); outside such a range, an unmapped chunk is damage.
+ */
+export interface RevisionHoleTable {
+  revision_id: Int;
+  start_seq: Int;
+  end_seq: Int;
 }
 
 /** A prepared blob transaction (between prepare and commit). */
@@ -112,6 +126,7 @@ export interface DB {
   blob_revision: BlobRevisionTable;
   revision_chunk: RevisionChunkTable;
   chunk: ChunkTable;
+  revision_hole: RevisionHoleTable;
   blob_txn: BlobTxnTable;
   pending_ref: PendingRefTable;
 }
