@@ -182,7 +182,7 @@ export const externalGcCases = defineArea('external-gc', [
         const o = await tx.create(enc.encode('orphan'), { refs: [oc] });
         return [l, o, oc];
       });
-      const result = await db.collectGarbage();
+      const result = await db.collectGarbage({ keep: 0 });
       assert.equal(result.deleted, 2);
       assert.ok(result.reachable >= 3);
       const snap = await db.snapshot();
@@ -273,8 +273,8 @@ export const externalGcCases = defineArea('external-gc', [
         await tx.write(0n, enc.encode('root'), { refs: [keep] });
         await tx.create(enc.encode('garbage'));
       });
-      assert.equal((await db.collectGarbage()).deleted, 1);
-      assert.equal((await db.collectGarbage()).deleted, 0);
+      assert.equal((await db.collectGarbage({ keep: 0 })).deleted, 1);
+      assert.equal((await db.collectGarbage({ keep: 0 })).deleted, 0);
     },
   },
   {
@@ -286,7 +286,7 @@ export const externalGcCases = defineArea('external-gc', [
       const db = await ctx.database();
       const kept = await createBlobWith(db, 'reachable blob', true);
       const dropped = await createBlobWith(db, 'unreachable blob');
-      await db.collectGarbage();
+      await db.collectGarbage({ keep: 0 });
       const snap = await db.snapshot();
       const h = await (await snap.blob(kept)).open('r');
       assert.equal(await readHandleText(h), 'reachable blob');
