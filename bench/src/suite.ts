@@ -405,8 +405,16 @@ export function buildPlan(sizes: PlanSizes): Plan {
     fig({ id: 'gc.collect.rss.previous', group: 'gc', name: `Previous collector's algorithm (Map + Set): peak RSS growth, ${n} objects`, unit: 'MiB', value: prevRss, reference: m(scan, 'rssGrowthMiB', 'replay + load floor RSS growth') });
     fig({ id: 'gc.collect.time.dry', group: 'gc', engine: 'filestorage2', name: `collectGarbage dry run over ${n} objects, half garbage (FileStorage2)`, unit: 'ms', value: m(dry, 'ms', 'collectGarbage dry run'), reference: prevTime });
     fig({ id: 'gc.collect.rss.dry', group: 'gc', engine: 'filestorage2', name: `collectGarbage dry run: peak RSS growth, ${n} objects`, unit: 'MiB', value: m(dry, 'rssGrowthMiB', 'collectGarbage RSS growth'), reference: prevRss });
-    fig({ id: 'gc.collect.time.spill', group: 'gc', engine: 'filestorage2', name: `collectGarbage dry run through spilled runs (spillThreshold 65,536), ${n} objects`, unit: 'ms', value: m(spill, 'ms', 'collectGarbage, spilled'), reference: prevTime });
+    fig({ id: 'gc.collect.time.spill', group: 'gc', engine: 'filestorage2', name: `collectGarbage dry run through spilled runs (spillThreshold = objects / 16), ${n} objects`, unit: 'ms', value: m(spill, 'ms', 'collectGarbage, spilled'), reference: prevTime });
     fig({ id: 'gc.collect.rss.spill', group: 'gc', engine: 'filestorage2', name: `collectGarbage through spilled runs: peak RSS growth, ${n} objects`, unit: 'MiB', value: m(spill, 'rssGrowthMiB', 'collectGarbage RSS growth, spilled'), reference: prevRss });
+    // The same on the memory engine (built in the trial's process before the baseline): its iterator and
+    // loads allocate little, so the RSS growth shows the collector's own bookkeeping.
+    const onMemory = (mode: string): string => job('engine.collect', { engine: 'memory', count, mode }, { trials: sizes.bigTrials, timeoutSec: 1800 });
+    const memScan = m(onMemory('scan'), 'rssGrowthMiB', 'memory engine: replay + load floor RSS growth');
+    const memPrev = m(onMemory('previous'), 'rssGrowthMiB', 'memory engine: previous collector (Map + Set) RSS growth');
+    fig({ id: 'gc.collect.rss.memory.previous', group: 'gc', engine: 'memory', name: `Previous collector's algorithm (Map + Set) on the memory engine: peak RSS growth, ${n} objects`, unit: 'MiB', value: memPrev, reference: memScan });
+    fig({ id: 'gc.collect.rss.memory.dry', group: 'gc', engine: 'memory', name: `collectGarbage dry run on the memory engine: peak RSS growth, ${n} objects`, unit: 'MiB', value: m(onMemory('dry'), 'rssGrowthMiB', 'collectGarbage RSS growth'), reference: memPrev });
+    fig({ id: 'gc.collect.rss.memory.spill', group: 'gc', engine: 'memory', name: `collectGarbage through spilled runs on the memory engine: peak RSS growth, ${n} objects`, unit: 'MiB', value: m(onMemory('spill'), 'rssGrowthMiB', 'collectGarbage RSS growth, spilled'), reference: memPrev });
     fig({ id: 'gc.collect.time.delete', group: 'gc', engine: 'filestorage2', name: `collectGarbage deleting ${countLabel(count / 2)} of ${n} objects (FileStorage2, syncMode always)`, unit: 'ms', value: m(real, 'ms', 'collectGarbage with deletes'), reference: m(dry, 'ms', 'the same collection as a dry run') });
     fig({ id: 'gc.collect.rss.delete', group: 'gc', engine: 'filestorage2', name: `collectGarbage deleting ${countLabel(count / 2)} objects: peak RSS growth`, unit: 'MiB', value: m(real, 'rssGrowthMiB', 'collectGarbage RSS growth, with deletes'), reference: prevRss });
   }

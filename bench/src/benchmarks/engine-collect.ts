@@ -15,13 +15,13 @@ import {
   type Tid,
 } from '@handlerton/framework';
 import type { Benchmark, BenchContext } from '../harness/context.js';
-import { openStorage } from '../harness/engines.js';
+import { engineName, openStorage } from '../harness/engines.js';
 import { nowMs, yieldLoop } from '../harness/io.js';
 
 /** Objects per group: a head referencing the 999 others; one transaction per group. */
 const GROUP = 1000;
-/** spillThreshold of the "spill" mode: far below the database's size, so every set goes through files. */
-const SPILL_THRESHOLD = 65_536;
+/** spillThreshold of the "spill" mode: a sixteenth of the database, so every big set goes through files. */
+const spillThresholdOf = (count: number): number => Math.max(1024, Math.floor(count / 16));
 
 /** Builds the database: `count` objects in groups, every other group referenced from the root. */
 async function buildGcDatabase(storage: Storage, count: number): Promise<{ live: number; garbage: number }> {
@@ -94,7 +94,7 @@ async function previousCollectorDryRun(storage: Storage, ctx: BenchContext): Pro
   return garbage;
 }
 
-/** The floor any collector pays: replay the history and load every object once, keeping nothing. */
+/** The floor any collector pays: replay the history and load every object once, keeping nothing; returns the records seen. */
 async function scanFloor(storage: Storage, count: number): Promise<number> {
   let records = 0;
   for await (const txn of storage.iterator()) records += txn.records.length;
@@ -109,26 +109,34 @@ async function scanFloor(storage: Storage, count: number): Promise<number> {
 }
 
 /**
- * Runs the collector once over the GC database. mode: "dry" (dry run, default spill threshold),
- * "spill" (dry run, spillThreshold 65,536), "delete" (real run on a per-trial copy), "previous"
+ * Runs the collector once over the GC database (FileStorage2 from a dataset, or the memory engine
+ * built in-process before the baseline, param `engine`). mode: "dry" (dry run, default spill threshold),
+ * "spill" (dry run, spillThreshold count / 16), "delete" (real run on a per-trial copy), "previous"
  * (the previous collector's Map + Set algorithm, dry), "scan" (the floor: replay + load everything, no bookkeeping).
  */
 export const engineCollect: Benchmark = async (ctx) => {
   const mode = ctx.str('mode');
-  const dir = mode === 'delete' ? ctx.scratch : ctx.dataset(ctx.str('dataset'));
-  const storage = await openStorage('filestorage2', dir);
+  const engine = engineName(ctx.str('engine', 'filestorage2'));
+  let storage: Storage;
+  if (engine === 'memory') {
+    // Built in this process before the baseline: the records' own memory is not counted.
+    storage = await openStorage('memory', ctx.scratch);
+    await buildGcDatabase(storage, ctx.num('count'));
+  } else storage = await openStorage(engine, mode === 'delete' ? ctx.scratch : ctx.dataset(ctx.str('dataset')));
   try {
     ctx.markBaseline();
     const start = nowMs();
     let garbage: number;
     let spilled = 0;
     if (mode === 'previous') garbage = await previousCollectorDryRun(storage, ctx);
-    else if (mode === 'scan') garbage = (await scanFloor(storage, ctx.num('count'))) - ctx.num('count');
-    else {
+    else if (mode === 'scan') {
+      await scanFloor(storage, ctx.num('count'));
+      garbage = 0;
+    } else {
       const result = await collectGarbage(storage, {
         keep: 0,
         dryRun: mode !== 'delete',
-        ...(mode === 'spill' ? { spillThreshold: SPILL_THRESHOLD } : {}),
+        ...(mode === 'spill' ? { spillThreshold: spillThresholdOf(ctx.num('count')) } : {}),
       });
       garbage = result.garbage;
       spilled = result.spilled ? 1 : 0;

@@ -75,6 +75,7 @@ class Collector {
     this.#marked = this.#set(1);
   }
 
+  /** Replays, marks (root, then the window, then racing commits) and sweeps, with `nowMs` as the clock's now. */
   async run(nowMs: number): Promise<GcResult> {
     const startTid = this.storage.lastTransaction();
     const cutoff = this.opts.keep > 0 ? tidFromMillis(nowMs - this.opts.keep) : undefined;

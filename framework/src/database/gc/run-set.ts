@@ -102,12 +102,6 @@ export class RunSet {
     return run;
   }
 
-  /** True when `key` is in some run (buffered keys are not looked at). */
-  async has(key: bigint): Promise<boolean> {
-    for (const run of this.runs) if (await run.has(key)) return true;
-    return false;
-  }
-
   /** Drops every run. */
   async drop(): Promise<void> {
     const runs = this.runs;
