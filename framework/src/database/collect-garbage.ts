@@ -72,7 +72,7 @@ class Collector {
     readonly store: RunStore,
   ) {
     this.#live = this.#set(2);
-    this.#marked = this.#set(1);
+    this.#marked = this.#set(1, true);
   }
 
   /** Replays, marks (root, then the window, then racing commits) and sweeps, with `nowMs` as the clock's now. */
@@ -101,8 +101,8 @@ class Collector {
     for (const set of this.#sets) await set.drop().catch(() => undefined);
   }
 
-  #set(stride: 1 | 2): RunSet {
-    const set = new RunSet(this.store, stride, this.#y);
+  #set(stride: 1 | 2, lookups = false): RunSet {
+    const set = new RunSet(this.store, stride, this.#y, lookups);
     this.#sets.push(set);
     return set;
   }
@@ -142,7 +142,7 @@ class Collector {
             const record = await loadOrNull(this.storage, oid);
             if (record !== null) {
               loaded++;
-              await this.#addAll(frontier, oid, record.refs.oids);
+              for (const ref of record.refs.oids) if (frontier.add(ref)) await frontier.flush();
             }
             if (this.#y.tick()) await this.#y.pause();
           }

@@ -7,7 +7,7 @@ export const DEFAULT_GC_KEEP_MS = 3_600_000;
 /** The default number of oids a result lists. */
 export const DEFAULT_GC_REPORT_LIMIT = 1000;
 /** The default in-memory entries per set before spilling. */
-export const DEFAULT_GC_SPILL_THRESHOLD = 2_097_152;
+export const DEFAULT_GC_SPILL_THRESHOLD = 1_048_576;
 
 /** GcOptions with every default filled in. */
 export interface ResolvedGcOptions {

@@ -1,12 +1,18 @@
 /**
  * A set of oids (stride 1) or map of oid -> tid (stride 2) kept as sorted runs: additions go to a
- * bounded buffer, which becomes a run when full; runs merge pairwise as they grow (a log-structured
- * merge, so there are O(log n) of them) and go to files once past the store's memory threshold.
- * In a map, a later value for a key replaces the earlier one.
+ * bounded buffer, which becomes a run when full. A set that is only read as a whole (`lookups`
+ * false) keeps its runs until they pass half the store's threshold, then merges them all at once
+ * (k-way) into a file; a set that answers lookups merges pairwise as runs grow (a log-structured
+ * merge, so there are O(log n) runs to search). In a map, a later value for a key replaces the earlier one.
  */
-import { type OidKey, oidKey } from '../../contracts/ids.js';
 import { CHUNK_ENTRIES, Cursor, Run, RunWriter, searchMemory, type RunStore, type Stride } from './sorted-run.js';
 import type { Yielder } from './yielder.js';
+
+/** Bits of a buffer position packed under an oid for sorting (the buffer holds at most 4 * CHUNK_ENTRIES). */
+const POSITION_BITS = 18n;
+const POSITION_MASK = (1n << POSITION_BITS) - 1n;
+/** Oids below this pack with a position into one 64-bit word. */
+const PACKABLE = 1n << (64n - POSITION_BITS);
 
 /** A growing sorted-run set; see the file comment. */
 export class RunSet {
@@ -16,21 +22,27 @@ export class RunSet {
   readonly #stride: Stride;
   readonly #yielder: Yielder;
   readonly #cap: number;
-  #oids: BigUint64Array;
+  readonly #oids: BigUint64Array;
+  readonly #values: BigUint64Array;
   #n = 0;
-  readonly #pairs = new Map<OidKey, bigint>();
+  /** True when a buffered key is too wide to pack with its position into one sortable word. */
+  #wide = false;
+  readonly #lookups: boolean;
 
-  constructor(store: RunStore, stride: Stride, yielder: Yielder) {
+  /** `lookups`: the set's runs are searched while it grows (the marked set), so keep them few. */
+  constructor(store: RunStore, stride: Stride, yielder: Yielder, lookups = false) {
     this.#store = store;
     this.#stride = stride;
     this.#yielder = yielder;
+    this.#lookups = lookups;
     this.#cap = Math.max(1, Math.min(4 * CHUNK_ENTRIES, Math.floor(store.memoryEntries / 2)));
-    this.#oids = new BigUint64Array(stride === 1 ? this.#cap : 0);
+    this.#oids = new BigUint64Array(this.#cap);
+    this.#values = new BigUint64Array(stride === 2 ? this.#cap : 0);
   }
 
   /** Entries in the runs and the buffer (an upper bound: keys may repeat across them). */
   get size(): number {
-    return this.runs.reduce((sum, run) => sum + run.count, 0) + this.#n + this.#pairs.size;
+    return this.runs.reduce((sum, run) => sum + run.count, 0) + this.#n;
   }
 
   /** Adds `oid` (stride 1); true when the buffer is full and flush() must run. */
@@ -41,45 +53,72 @@ export class RunSet {
 
   /** Sets `oid` to `value` (stride 2); true when the buffer is full and flush() must run. */
   set(oid: bigint, value: bigint): boolean {
-    this.#pairs.set(oidKey(oid), value);
-    return this.#pairs.size >= this.#cap;
+    if (oid >= PACKABLE) this.#wide = true;
+    this.#oids[this.#n] = oid;
+    this.#values[this.#n++] = value;
+    return this.#n === this.#cap;
   }
 
   /** Turns the buffer into a run. */
   async flush(): Promise<void> {
+    const n = this.#n;
+    if (n === 0) return;
+    this.#n = 0;
     if (this.#stride === 1) {
-      if (this.#n === 0) return;
-      const sorted = this.#oids.subarray(0, this.#n).sort();
+      const sorted = this.#oids.subarray(0, n).sort();
       let unique = 0;
-      for (let i = 0; i < sorted.length; i++) if (unique === 0 || sorted[i] !== sorted[unique - 1]) sorted[unique++] = sorted[i]!;
-      const data = sorted.slice(0, unique);
-      this.#n = 0;
-      await this.push(Run.memory(1, data));
-      return;
+      for (let i = 0; i < n; i++) if (unique === 0 || sorted[i] !== sorted[unique - 1]) sorted[unique++] = sorted[i]!;
+      return this.push(Run.memory(1, sorted.slice(0, unique)));
     }
-    if (this.#pairs.size === 0) return;
-    const keys = new BigUint64Array(this.#pairs.size);
-    let i = 0;
-    for (const key of this.#pairs.keys()) keys[i++] = BigInt(key);
-    keys.sort();
-    const data = new BigUint64Array(keys.length * 2);
-    for (let j = 0; j < keys.length; j++) {
-      data[2 * j] = keys[j]!;
-      data[2 * j + 1] = this.#pairs.get(oidKey(keys[j]!))!;
+    // Sort positions by (oid, position) and keep each oid's last position: the newest value wins.
+    const order = this.#sortedPositions(n);
+    const data = new BigUint64Array(n * 2);
+    let w = 0;
+    for (let i = 0; i < n; i++) {
+      const at = order[i]!;
+      const oid = this.#oids[at]!;
+      if (i + 1 < n && this.#oids[order[i + 1]!] === oid) continue;
+      data[w++] = oid;
+      data[w++] = this.#values[at]!;
     }
-    this.#pairs.clear();
-    await this.push(Run.memory(2, data));
+    this.#wide = false;
+    return this.push(Run.memory(2, w === data.length ? data : data.slice(0, w)));
   }
 
-  /** Adds a run (newer than every run held), then merges while the last run is not much smaller than the one before. */
+  /** Buffer positions 0..n-1 ordered by (oid, position): a native sort of packed words when the oids allow. */
+  #sortedPositions(n: number): Uint32Array {
+    const order = new Uint32Array(n);
+    if (this.#wide) {
+      for (let i = 0; i < n; i++) order[i] = i;
+      const oids = this.#oids;
+      return order.sort((a, b) => (oids[a]! < oids[b]! ? -1 : oids[a]! > oids[b]! ? 1 : a - b));
+    }
+    const packed = new BigUint64Array(n);
+    for (let i = 0; i < n; i++) packed[i] = (this.#oids[i]! << POSITION_BITS) | BigInt(i);
+    packed.sort();
+    for (let i = 0; i < n; i++) order[i] = Number(packed[i]! & POSITION_MASK);
+    return order;
+  }
+
+  /** Adds a run, newer than every run held; see the file comment for when runs merge. */
   async push(run: Run): Promise<void> {
     if (run.count === 0) return run.drop();
     this.runs.push(run);
+    if (!this.#lookups) {
+      // Merge the memory runs into one file run once they hold half the threshold.
+      const first = this.runs.findIndex((r) => r.data !== undefined);
+      if (first < 0) return;
+      const inMemory = this.runs.slice(first).reduce((sum, r) => sum + r.count, 0);
+      if (this.runs.length - first > 1 && !this.#store.inMemory(inMemory)) {
+        this.runs.splice(first, this.runs.length - first, await mergeMany(this.#store, this.runs.slice(first), this.#yielder));
+      }
+      return;
+    }
     while (this.runs.length >= 2) {
       const newer = this.runs[this.runs.length - 1]!;
       const older = this.runs[this.runs.length - 2]!;
       if (older.count > 2 * newer.count) break;
-      const merged = await mergeRuns(this.#store, older, newer, this.#yielder);
+      const merged = await mergeMany(this.#store, [older, newer], this.#yielder);
       this.runs.splice(this.runs.length - 2, 2, merged);
     }
   }
@@ -87,11 +126,7 @@ export class RunSet {
   /** Flushes and merges every run into one, which it returns (and keeps). */
   async compact(): Promise<Run> {
     await this.flush();
-    while (this.runs.length >= 2) {
-      const newer = this.runs.pop()!;
-      const older = this.runs.pop()!;
-      this.runs.push(await mergeRuns(this.#store, older, newer, this.#yielder));
-    }
+    if (this.runs.length >= 2) this.runs = [await mergeMany(this.#store, this.runs, this.#yielder)];
     return this.runs[0] ?? Run.memory(this.#stride, new BigUint64Array(0));
   }
 
@@ -107,43 +142,62 @@ export class RunSet {
     const runs = this.runs;
     this.runs = [];
     this.#n = 0;
-    this.#pairs.clear();
     for (const run of runs) await run.drop();
   }
 }
 
-/** Merges two runs into a new one (dropping both); on equal keys the newer entry wins. */
-export async function mergeRuns(store: RunStore, older: Run, newer: Run, yielder: Yielder): Promise<Run> {
-  const stride = older.stride;
-  const out = new RunWriter(store, stride, older.count + newer.count);
-  const a = new Cursor(older);
-  const b = new Cursor(newer);
-  try {
+/** Merges `runs` (oldest first) into a new run and drops them; on equal keys the newest entry wins. */
+export async function mergeMany(store: RunStore, runs: readonly Run[], yielder: Yielder): Promise<Run> {
+  const stride = runs[0]!.stride;
+  const out = new RunWriter(store, stride, runs.reduce((sum, r) => sum + r.count, 0));
+  const cursors = runs.map((run) => new Cursor(run));
+  // A binary min-heap of cursor indexes by (key, newest first).
+  const heap: number[] = [];
+  const less = (i: number, j: number): boolean => {
+    const a = cursors[i]!;
+    const b = cursors[j]!;
+    const ka = a.buf[a.pos]!;
+    const kb = b.buf[b.pos]!;
+    return ka < kb || (ka === kb && i > j);
+  };
+  const down = (at: number): void => {
     for (;;) {
-      const hasA = a.pos < a.buf.length || (await a.ready());
-      const hasB = b.pos < b.buf.length || (await b.ready());
-      if (!hasA && !hasB) break;
-      if (hasA && (!hasB || a.buf[a.pos]! < b.buf[b.pos]!)) {
-        out.pushFrom(a.buf, a.pos);
-        a.pos += stride;
-      } else {
-        if (hasA && a.buf[a.pos] === b.buf[b.pos]) a.pos += stride;
-        out.pushFrom(b.buf, b.pos);
-        b.pos += stride;
+      const l = 2 * at + 1;
+      if (l >= heap.length) return;
+      const c = l + 1 < heap.length && less(heap[l + 1]!, heap[l]!) ? l + 1 : l;
+      if (!less(heap[c]!, heap[at]!)) return;
+      [heap[c], heap[at]] = [heap[at]!, heap[c]!];
+      at = c;
+    }
+  };
+  try {
+    for (let i = 0; i < cursors.length; i++) if (await cursors[i]!.ready()) heap.push(i);
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
+    let last: bigint | undefined;
+    while (heap.length > 0) {
+      const c = cursors[heap[0]!]!;
+      const key = c.buf[c.pos]!;
+      if (key !== last) {
+        out.pushFrom(c.buf, c.pos);
+        last = key;
+        if (out.full) await out.drain();
       }
-      if (out.full) await out.drain();
+      c.pos += stride;
+      if (c.pos >= c.buf.length && !(await c.ready())) {
+        heap[0] = heap[heap.length - 1]!;
+        heap.pop();
+      }
+      if (heap.length > 0) down(0);
       if (yielder.tick()) await yielder.pause();
     }
   } catch (error) {
     await out.discard();
     throw error;
   } finally {
-    await a.close();
-    await b.close();
+    for (const cursor of cursors) await cursor.close();
   }
   const merged = await out.finish();
-  await older.drop();
-  await newer.drop();
+  for (const run of runs) await run.drop();
   return merged;
 }
 
