@@ -135,7 +135,8 @@ export interface GcOptions {
   readonly reportLimit?: number;
   /**
    * Entries each of the collector's sets (current objects, marked oids, the pending frontier) holds
-   * in memory before it spills sorted runs to temporary files (default 1_048_576: about 8 MiB per set, 16 MiB for the oid -> serial map).
+   * in memory before it spills sorted runs to temporary files (default 1_048_576: about 8 MiB per
+   * set, 16 MiB for the oid -> serial map).
    */
   readonly spillThreshold?: number;
   /** Directory for the spilled runs (default os.tmpdir()); the collector removes its files when done, also on error. */
