@@ -22,6 +22,8 @@ export interface PlanSizes {
   readonly partialBytes: number;
   readonly packBytes: Readonly<Record<EngineName, number>>;
   readonly gcCount: number;
+  /** Objects in the collector's database (half garbage). */
+  readonly collectCount: number;
 }
 
 /** Full run: the sizes the issues name. */
@@ -38,6 +40,7 @@ export const FULL: PlanSizes = {
   partialBytes: GiB,
   packBytes: { filestorage2: GiB, sqlite: 256 * MiB, memory: 256 * MiB },
   gcCount: 100_000,
+  collectCount: 1_000_000,
 };
 
 /** Quick run: a smoke check in a few minutes. */
@@ -54,6 +57,7 @@ export const QUICK: PlanSizes = {
   partialBytes: 64 * MiB,
   packBytes: { filestorage2: 64 * MiB, sqlite: 32 * MiB, memory: 32 * MiB },
   gcCount: 10_000,
+  collectCount: 50_000,
 };
 
 /** Tiny run: checks that every benchmark works, in about a minute (development only). */
@@ -70,6 +74,7 @@ export const TINY: PlanSizes = {
   partialBytes: 8 * MiB,
   packBytes: { filestorage2: 8 * MiB, sqlite: 4 * MiB, memory: 4 * MiB },
   gcCount: 2_000,
+  collectCount: 20_000,
 };
 
 /** Everything a run needs. */
@@ -379,6 +384,39 @@ export function buildPlan(sizes: PlanSizes): Plan {
       id: `gc.rate.${engine}`, group: 'gc', engine, name: `${label}: external-GC deleteObject, ${countLabel(sizes.gcCount)} objects in txns of 1000`, unit: 'deletes/s',
       value: m(gc, 'deletesPerSec', `${label} deletes`), reference: m(lvlDel, 'deletesPerSec', 'classic-level durable batch deletes'),
     });
+  }
+
+  // ---- the collector itself: collectGarbage over a FileStorage2 database, half garbage
+  {
+    const count = sizes.collectCount;
+    const n = countLabel(count);
+    const ds = dataset(`gcdata-${n}`, 'gc.dataset', { count }, 1800);
+    const collect = (mode: string): string => job('engine.collect', { dataset: ds, count, mode }, { needs: [ds], trials: sizes.bigTrials, timeoutSec: 1200 });
+    const scan = collect('scan');
+    const previous = collect('previous');
+    const dry = collect('dry');
+    const spill = collect('spill');
+    const real = job('engine.collect', { count, mode: 'delete' }, { trials: sizes.bigTrials, timeoutSec: 1800, prepare: { bench: 'gc.dataset', params: { count } } });
+    const prevTime = m(previous, 'ms', `previous collector (Map of every oid + Set), dry, ${n}`);
+    const prevRss = m(previous, 'rssGrowthMiB', `previous collector (Map of every oid + Set) RSS growth, ${n}`);
+    fig({ id: 'gc.collect.time.scan', group: 'gc', engine: 'filestorage2', name: `Floor: replay the history of ${n} objects and load each once, keeping nothing (FileStorage2)`, unit: 'ms', value: m(scan, 'ms', 'replay + load floor') });
+    fig({ id: 'gc.collect.rss.scan', group: 'gc', engine: 'filestorage2', name: `Floor: peak RSS growth of replay + load, ${n} objects (the engine's own churn)`, unit: 'MiB', value: m(scan, 'rssGrowthMiB', 'replay + load floor RSS growth') });
+    fig({ id: 'gc.collect.time.previous', group: 'gc', name: `Previous collector's algorithm (Map + Set): dry run over ${n} objects, half garbage`, unit: 'ms', value: prevTime });
+    fig({ id: 'gc.collect.rss.previous', group: 'gc', name: `Previous collector's algorithm (Map + Set): peak RSS growth, ${n} objects`, unit: 'MiB', value: prevRss, reference: m(scan, 'rssGrowthMiB', 'replay + load floor RSS growth') });
+    fig({ id: 'gc.collect.time.dry', group: 'gc', engine: 'filestorage2', name: `collectGarbage dry run over ${n} objects, half garbage (FileStorage2)`, unit: 'ms', value: m(dry, 'ms', 'collectGarbage dry run'), reference: prevTime });
+    fig({ id: 'gc.collect.rss.dry', group: 'gc', engine: 'filestorage2', name: `collectGarbage dry run: peak RSS growth, ${n} objects`, unit: 'MiB', value: m(dry, 'rssGrowthMiB', 'collectGarbage RSS growth'), reference: prevRss });
+    fig({ id: 'gc.collect.time.spill', group: 'gc', engine: 'filestorage2', name: `collectGarbage dry run through spilled runs (spillThreshold = objects / 16), ${n} objects`, unit: 'ms', value: m(spill, 'ms', 'collectGarbage, spilled'), reference: prevTime });
+    fig({ id: 'gc.collect.rss.spill', group: 'gc', engine: 'filestorage2', name: `collectGarbage through spilled runs: peak RSS growth, ${n} objects`, unit: 'MiB', value: m(spill, 'rssGrowthMiB', 'collectGarbage RSS growth, spilled'), reference: prevRss });
+    // The same on the memory engine (built in the trial's process before the baseline): its iterator and
+    // loads allocate little, so the RSS growth shows the collector's own bookkeeping.
+    const onMemory = (mode: string): string => job('engine.collect', { engine: 'memory', count, mode }, { trials: sizes.bigTrials, timeoutSec: 1800 });
+    const memScan = m(onMemory('scan'), 'rssGrowthMiB', 'memory engine: replay + load floor RSS growth');
+    const memPrev = m(onMemory('previous'), 'rssGrowthMiB', 'memory engine: previous collector (Map + Set) RSS growth');
+    fig({ id: 'gc.collect.rss.memory.previous', group: 'gc', engine: 'memory', name: `Previous collector's algorithm (Map + Set) on the memory engine: peak RSS growth, ${n} objects`, unit: 'MiB', value: memPrev, reference: memScan });
+    fig({ id: 'gc.collect.rss.memory.dry', group: 'gc', engine: 'memory', name: `collectGarbage dry run on the memory engine: peak RSS growth, ${n} objects`, unit: 'MiB', value: m(onMemory('dry'), 'rssGrowthMiB', 'collectGarbage RSS growth'), reference: memPrev });
+    fig({ id: 'gc.collect.rss.memory.spill', group: 'gc', engine: 'memory', name: `collectGarbage through spilled runs on the memory engine: peak RSS growth, ${n} objects`, unit: 'MiB', value: m(onMemory('spill'), 'rssGrowthMiB', 'collectGarbage RSS growth, spilled'), reference: memPrev });
+    fig({ id: 'gc.collect.time.delete', group: 'gc', engine: 'filestorage2', name: `collectGarbage deleting ${countLabel(count / 2)} of ${n} objects (FileStorage2, syncMode always)`, unit: 'ms', value: m(real, 'ms', 'collectGarbage with deletes'), reference: m(dry, 'ms', 'the same collection as a dry run') });
+    fig({ id: 'gc.collect.rss.delete', group: 'gc', engine: 'filestorage2', name: `collectGarbage deleting ${countLabel(count / 2)} objects: peak RSS growth`, unit: 'MiB', value: m(real, 'rssGrowthMiB', 'collectGarbage RSS growth, with deletes'), reference: prevRss });
   }
 
   return { sizes, datasets, jobs, figures };

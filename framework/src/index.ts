@@ -26,6 +26,7 @@ export { DatabaseImpl } from './database/database.js';
 export { DbTransaction } from './database/transaction.js';
 export { RuntimeStorage } from './database/runtime-storage.js';
 export { collectGarbage } from './database/collect-garbage.js';
+export type { GcServices } from './database/collect-garbage.js';
 export { BLOB_RECORD_MARKER, blobRecord, isBlobRecord, blobRefOf } from './blobs/blob-record.js';
 export { stderrLogger, loggerFromEnv } from './util/stderr-logger.js';
 export { copyTransactions } from './database/copy-transactions.js';

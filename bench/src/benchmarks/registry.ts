@@ -2,6 +2,7 @@
 import type { Benchmark } from '../harness/context.js';
 import { diskFdatasync, diskSeqRead, diskSeqWrite } from './disk.js';
 import { engineBlob, enginePartial } from './engine-blobs.js';
+import { engineCollect, gcDataset } from './engine-collect.js';
 import { enginePack, enginePackData } from './engine-pack.js';
 import { engineCommit, engineDataset, engineGc, engineLoad, engineOpen } from './engine-records.js';
 import { flatLogDataset, indexMapOpen } from './index-baseline.js';
@@ -35,6 +36,8 @@ export const benchmarks: Readonly<Record<string, Benchmark>> = {
   'engine.load': engineLoad,
   'engine.open': engineOpen,
   'engine.gc': engineGc,
+  'gc.dataset': gcDataset,
+  'engine.collect': engineCollect,
   'engine.blob': engineBlob,
   'engine.partial': enginePartial,
   'engine.packdata': enginePackData,

@@ -1,6 +1,8 @@
-/** External-GC deletes: deleteObject's serial seat belt, MVCC after a delete, pack and blob reclaim. */
+/** External-GC deletes: deleteObject's serial seat belt, MVCC after a delete, pack and blob reclaim; the collector's root check, dry run, safety window and spill path. */
 import assert from 'node:assert/strict';
-import { Locator, storageTransaction } from '@handlerton/framework';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Locator, storageTransaction, type Database, type Oid } from '@handlerton/framework';
 import { rejectsNotSupported, rejectsWithCode } from '../util/assert-code.js';
 import { readHandleText } from '../util/blob-io.js';
 import { createBlobWith } from '../util/db-blobs.js';
@@ -8,6 +10,28 @@ import { begin, commit, createObject, revisions, text } from '../util/records.js
 import { defineArea } from './define.js';
 
 const enc = new TextEncoder();
+
+/** Root -> mid -> leaf, plus an unreachable chain orphan -> orphan child; refs always explicit. */
+async function rootAndOrphans(db: Database): Promise<{ live: Oid[]; orphans: Oid[] }> {
+  return db.transaction(async (tx) => {
+    const leaf = await tx.create(enc.encode('leaf'), { refs: [] });
+    const mid = await tx.create(enc.encode('mid'), { refs: [leaf] });
+    await tx.write(0n, enc.encode('root'), { refs: [mid] });
+    const child = await tx.create(enc.encode('orphan child'), { refs: [leaf] });
+    const orphan = await tx.create(enc.encode('orphan'), { refs: [child] });
+    return { live: [0n, mid, leaf], orphans: [child, orphan].sort((a, b) => (a < b ? -1 : 1)) };
+  });
+}
+
+/** The current serial of every oid (throws POSKeyError when one is gone). */
+async function serials(db: Database, oids: readonly Oid[]): Promise<bigint[]> {
+  const snap = await db.snapshot();
+  try {
+    return await Promise.all(oids.map(async (oid) => (await snap.read(oid)).tid));
+  } finally {
+    await snap.close();
+  }
+}
 
 export const externalGcCases = defineArea('external-gc', [
   {
@@ -182,7 +206,7 @@ export const externalGcCases = defineArea('external-gc', [
         const o = await tx.create(enc.encode('orphan'), { refs: [oc] });
         return [l, o, oc];
       });
-      const result = await db.collectGarbage();
+      const result = await db.collectGarbage({ keep: 0 });
       assert.equal(result.deleted, 2);
       assert.ok(result.reachable >= 3);
       const snap = await db.snapshot();
@@ -273,8 +297,8 @@ export const externalGcCases = defineArea('external-gc', [
         await tx.write(0n, enc.encode('root'), { refs: [keep] });
         await tx.create(enc.encode('garbage'));
       });
-      assert.equal((await db.collectGarbage()).deleted, 1);
-      assert.equal((await db.collectGarbage()).deleted, 0);
+      assert.equal((await db.collectGarbage({ keep: 0 })).deleted, 1);
+      assert.equal((await db.collectGarbage({ keep: 0 })).deleted, 0);
     },
   },
   {
@@ -286,13 +310,95 @@ export const externalGcCases = defineArea('external-gc', [
       const db = await ctx.database();
       const kept = await createBlobWith(db, 'reachable blob', true);
       const dropped = await createBlobWith(db, 'unreachable blob');
-      await db.collectGarbage();
+      await db.collectGarbage({ keep: 0 });
       const snap = await db.snapshot();
       const h = await (await snap.blob(kept)).open('r');
       assert.equal(await readHandleText(h), 'reachable blob');
       await h.close();
       await rejectsWithCode(snap.blob(dropped), 'HANDLERTON_POS_KEY');
       await snap.close();
+    },
+  },
+  {
+    id: 'collect-garbage-root-missing',
+    title: 'collectGarbage on a database without a root raises GcRootMissingError (also in a dry run) and deletes nothing',
+    source: 'GC-2',
+    requires: ['externalGC', 'iterator'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const oids = await db.transaction(async (tx) => {
+        const a = await tx.create(enc.encode('a'), { refs: [] });
+        return [a, await tx.create(enc.encode('b'), { refs: [a] })];
+      });
+      const before = await serials(db, oids);
+      const last = db.lastTransaction();
+      await rejectsWithCode(db.collectGarbage({ keep: 0 }), 'HANDLERTON_GC_NO_ROOT');
+      await rejectsWithCode(db.collectGarbage({ keep: 0, dryRun: true }), 'HANDLERTON_GC_NO_ROOT', 'dry run');
+      assert.equal(db.lastTransaction(), last, 'no transaction was written');
+      assert.deepEqual(await serials(db, oids), before, 'every object still loads with its serial');
+    },
+  },
+  {
+    id: 'collect-garbage-dry-run',
+    title: 'collectGarbage({ dryRun }) reports the unreachable oids and changes nothing; the real run then deletes exactly those',
+    source: 'GC-2',
+    requires: ['externalGC', 'iterator'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const { live, orphans } = await rootAndOrphans(db);
+      const before = await serials(db, [...live, ...orphans]);
+      const last = db.lastTransaction();
+      const dry = await db.collectGarbage({ keep: 0, dryRun: true });
+      assert.deepEqual([dry.dryRun, dry.garbage, dry.deleted, dry.oids, dry.reachable], [true, 2, 0, orphans, 3]);
+      assert.equal(db.lastTransaction(), last, 'a dry run writes no transaction');
+      assert.deepEqual(await serials(db, [...live, ...orphans]), before, 'every object still loads with its serial');
+      const real = await db.collectGarbage({ keep: 0 });
+      assert.deepEqual([real.dryRun, real.garbage, real.deleted, real.oids], [false, 2, 2, orphans]);
+      assert.deepEqual(await serials(db, live), before.slice(0, 3));
+    },
+  },
+  {
+    id: 'collect-garbage-safety-window',
+    title: 'garbage written within the safety window (keep) is kept, with what it references; keep: 0 collects it',
+    source: 'GC-2',
+    requires: ['externalGC', 'iterator'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const { live, orphans } = await rootAndOrphans(db);
+      const kept = await db.collectGarbage({ keep: 3_600_000 });
+      assert.deepEqual([kept.garbage, kept.deleted, kept.recent], [0, 0, 2]);
+      const defaulted = await db.collectGarbage();
+      assert.deepEqual([defaulted.garbage, defaulted.deleted], [0, 0], 'the default window is one hour');
+      await serials(db, [...live, ...orphans]);
+      const collected = await db.collectGarbage({ keep: 0 });
+      assert.deepEqual([collected.deleted, collected.oids], [2, orphans]);
+    },
+  },
+  {
+    id: 'collect-garbage-spill',
+    title: 'collectGarbage through spilled sorted runs (tiny spillThreshold) finds the same garbage as in memory and leaves no files',
+    source: 'GC-2',
+    requires: ['externalGC', 'iterator'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const garbage = await db.transaction(async (tx) => {
+        const live: Oid[] = [];
+        const dead: Oid[] = [];
+        for (let i = 0; i < 40; i++) live.push(await tx.create(enc.encode(`live ${i}`), { refs: i % 2 === 1 ? [live[i - 1]!] : [] }));
+        for (let i = 0; i < 30; i++) dead.push(await tx.create(enc.encode(`dead ${i}`), { refs: i > 0 ? [dead[i - 1]!, live[i]!] : [] }));
+        await tx.write(0n, enc.encode('root'), { refs: live.filter((_, i) => i % 2 === 1) });
+        return dead;
+      });
+      const tmpDir = join(ctx.dir, 'gc-spill');
+      await mkdir(tmpDir);
+      const memory = await db.collectGarbage({ keep: 0, dryRun: true });
+      const spilled = await db.collectGarbage({ keep: 0, dryRun: true, spillThreshold: 4, tmpDir });
+      assert.ok(spilled.spilled, 'the runs went through files');
+      assert.deepEqual({ ...spilled, spilled: false }, memory);
+      assert.deepEqual([memory.garbage, memory.reachable, memory.oids], [30, 41, garbage]);
+      const real = await db.collectGarbage({ keep: 0, spillThreshold: 4, tmpDir });
+      assert.deepEqual([real.deleted, real.oids], [30, garbage]);
+      assert.deepEqual(await readdir(tmpDir), [], 'the spilled runs were removed');
     },
   },
 ]);

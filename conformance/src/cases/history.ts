@@ -396,7 +396,7 @@ export const historyCases = defineArea('history', [
       const target = await ctx.extraEngines('copy');
       await copyTransactions(ctx, target);
       const db = await ctx.extraDatabase(target);
-      const result = await db.collectGarbage();
+      const result = await db.collectGarbage({ keep: 0 });
       assert.equal(result.deleted, 1);
       await rejectsWithCode(target.storage.load(garbage.oid), 'HANDLERTON_POS_KEY');
       assert.equal(text((await target.storage.load(live.oid)).data), 'live');

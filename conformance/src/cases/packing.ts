@@ -393,7 +393,7 @@ export const packingCases = defineArea('packing', [
       });
       const orphanFirst = (await ctx.storage.load(orphan)).tid;
       await db.transaction((tx) => tx.write(orphan, enc.encode('orphan v2')));
-      await db.collectGarbage();
+      await db.collectGarbage({ keep: 0 });
       await db.pack(db.lastTransaction() + 1n);
       await rejectsWithCode(ctx.storage.loadSerial(orphan, orphanFirst), 'HANDLERTON_POS_KEY');
       await rejectsWithCode(ctx.storage.load(orphan), 'HANDLERTON_POS_KEY');

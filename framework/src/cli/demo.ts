@@ -55,7 +55,8 @@ export async function runDemo(config: DatabaseConfig, out: (line: string) => voi
     } finally {
       await snapshot.close();
     }
-    const gc = await db.collectGarbage();
+    // keep: 0 turns off the safety window (default one hour), which would keep a recent previous run's objects.
+    const gc = await db.collectGarbage({ keep: 0 });
     out(`external GC: ${gc.reachable} objects reachable from the root, ${gc.deleted} deleted (the previous run's note and blob)`);
     const packed = await db.pack();
     out(`packed: removed ${packed.removedRevisions} old revisions and ${packed.removedObjects} deleted objects`);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `handlerton` command line: demo, engines, info, pack, gc. */
+/** The `handlerton` command line: demo, engines, info, pack, gc, copy. */
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { InvalidConfigError, isHandlertonError } from '../contracts/errors.js';
@@ -10,6 +10,7 @@ import { loadEnginePlugin } from '../di/root-container.js';
 import { openDatabase } from '../di/open-database.js';
 import { copyTransactions } from '../database/copy-transactions.js';
 import { runDemo } from './demo.js';
+import { parseDuration } from './duration.js';
 
 /** The embedded default engine of `npm start`. */
 export const DEFAULT_DEMO_CONFIG = 'filestorage2:./.handlerton-demo';
@@ -81,15 +82,18 @@ program
 
 program
   .command('gc')
-  .description('external garbage collection: delete every object unreachable from the root (then pack)')
+  .description('external garbage collection: delete every object unreachable from the root and older than the safety window (then pack)')
   .argument('<config>', 'engine config')
   .option('--no-pack', 'only write delete markers; do not pack afterwards')
-  .action(async (config: string, options: { pack: boolean }) => {
+  .option('--dry-run', 'report what would be deleted; change nothing (no pack)')
+  .option('--keep <duration>', 'safety window: keep objects written or referenced within it (1h, 30m, 0, or milliseconds)', '1h')
+  .action(async (config: string, options: { pack: boolean; dryRun?: boolean; keep: string }) => {
+    const keep = parseDuration(options.keep, '--keep');
     const db = await openDatabase(cliConfig(config));
     try {
-      const gc = await db.collectGarbage();
-      const packed = options.pack ? await db.pack() : undefined;
-      print(JSON.stringify({ ...gc, ...(packed ? { packed } : {}) }));
+      const gc = await db.collectGarbage({ keep, dryRun: options.dryRun === true });
+      const packed = options.pack && !gc.dryRun ? await db.pack() : undefined;
+      print(JSON.stringify({ ...gc, oids: gc.oids.map(toHex), ...(packed ? { packed } : {}) }));
     } finally {
       await db.close();
     }

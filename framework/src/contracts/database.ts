@@ -128,10 +128,44 @@ export interface TransactionOptions {
   readonly retries?: number;
 }
 
-/** What the external garbage collector did. */
+/** Options of the external garbage collector; a wrong type, NaN or a negative number raises InvalidArgumentError naming the option. */
+export interface GcOptions {
+  /** Report what would be deleted and change nothing (default false). */
+  readonly dryRun?: boolean;
+  /**
+   * Safety window in milliseconds (default 3_600_000, one hour; 0 disables it): every object written
+   * by a transaction whose tid is newer than now - keep (by the database's clock), every oid such a
+   * transaction references, and everything reachable from them, is kept (zc.zodbdgc's `days`).
+   */
+  readonly keep?: number;
+  /** How many deleted (or, in a dry run, deletable) oids the result lists (default 1000). */
+  readonly reportLimit?: number;
+  /**
+   * Entries each of the collector's sets (current objects, marked oids, the pending frontier) holds
+   * in memory before it spills sorted runs to temporary files (default 1_048_576: about 8 MiB per
+   * set, 16 MiB for the oid -> serial map).
+   */
+  readonly spillThreshold?: number;
+  /** Directory for the spilled runs (default os.tmpdir()); the collector removes its files when done, also on error. */
+  readonly tmpDir?: string;
+}
+
+/** What the external garbage collector did (or, in a dry run, would do). */
 export interface GcResult {
+  /** True when nothing was changed (GcOptions.dryRun). */
+  readonly dryRun: boolean;
+  /** Objects reachable from the root. */
   readonly reachable: number;
+  /** Objects kept only because the safety window (or a commit made while the collector ran) protects them. */
+  readonly recent: number;
+  /** Objects found unreachable: deleted, or in a dry run what would be deleted. */
+  readonly garbage: number;
+  /** Delete markers written (0 in a dry run; fewer than `garbage` when objects changed while the collector ran). */
   readonly deleted: number;
+  /** The first `reportLimit` deleted (dry run: deletable) oids, ascending; `garbage` is the full count. */
+  readonly oids: readonly Oid[];
+  /** True when the sets outgrew `spillThreshold` and went through temporary files. */
+  readonly spilled: boolean;
 }
 
 /** An open database. */
@@ -151,8 +185,12 @@ export interface Database extends AsyncDisposable {
   lastTransaction(): Tid;
   /** Packs the storage as of `at` (default: now) and reclaims unreferenced blob revisions. */
   pack(at?: Date | Tid): Promise<PackResult>;
-  /** External GC: deletes every object not reachable from the root (oid 0). */
-  collectGarbage(): Promise<GcResult>;
+  /**
+   * External GC: deletes (writes delete markers for) every object not reachable from the root (oid 0)
+   * and not protected by the safety window; a later pack reclaims the space. GcRootMissingError, and
+   * nothing deleted, when the root has no current revision. Needs capabilities iterator and externalGC.
+   */
+  collectGarbage(options?: GcOptions): Promise<GcResult>;
   /** Closes the database and everything it opened. */
   close(): Promise<void>;
 }

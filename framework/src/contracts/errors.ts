@@ -28,7 +28,8 @@ export type ErrorCode =
   | 'HANDLERTON_HANDLE_CLOSED'
   | 'HANDLERTON_STORAGE_CLOSED'
   | 'HANDLERTON_IO'
-  | 'HANDLERTON_PACK_IN_PROGRESS';
+  | 'HANDLERTON_PACK_IN_PROGRESS'
+  | 'HANDLERTON_GC_NO_ROOT';
 
 /** Options shared by every error constructor. */
 export interface HandlertonErrorOptions {
@@ -188,4 +189,9 @@ export class StorageIOError extends HandlertonError {
 /** A pack was requested while another pack runs. */
 export class PackInProgressError extends HandlertonError {
   readonly code = 'HANDLERTON_PACK_IN_PROGRESS' as const;
+}
+
+/** The external garbage collector refused to run: the root object (oid 0) has no current revision, so everything would be garbage. Nothing was deleted. */
+export class GcRootMissingError extends HandlertonError {
+  readonly code = 'HANDLERTON_GC_NO_ROOT' as const;
 }

@@ -4,7 +4,7 @@
  */
 import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
 import type { Clock, Logger } from '../contracts/context.js';
-import type { BlobHandle, Database, GcResult, Snapshot, Transaction, TransactionOptions } from '../contracts/database.js';
+import type { BlobHandle, Database, GcOptions, GcResult, Snapshot, Transaction, TransactionOptions } from '../contracts/database.js';
 import { InvalidArgumentError, isHandlertonError, StorageClosedError } from '../contracts/errors.js';
 import type { Tid } from '../contracts/ids.js';
 import { assertU64, tidFromMillis } from '../contracts/ids.js';
@@ -33,6 +33,7 @@ export class DatabaseImpl implements Database {
   readonly #storage: RuntimeStorage;
   readonly #services: BlobServices;
   readonly #logger: Logger;
+  readonly #clock: Clock;
   readonly #onClose: (() => Promise<void>) | undefined;
   readonly #transactions = new Set<DbTransaction>();
   readonly #snapshots = new Set<DbSnapshot>();
@@ -43,6 +44,7 @@ export class DatabaseImpl implements Database {
     this.#storage = parts.storage;
     this.#services = parts.services;
     this.#logger = parts.logger;
+    this.#clock = parts.clock;
     this.#onClose = parts.onClose;
   }
 
@@ -181,9 +183,9 @@ export class DatabaseImpl implements Database {
     return result;
   }
 
-  collectGarbage(): Promise<GcResult> {
+  collectGarbage(options?: GcOptions): Promise<GcResult> {
     this.#open();
-    return collectGarbage(this.#storage, this.#logger);
+    return collectGarbage(this.#storage, options, { clock: this.#clock, logger: this.#logger });
   }
 
   close(): Promise<void> {
