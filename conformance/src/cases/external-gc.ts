@@ -401,4 +401,32 @@ export const externalGcCases = defineArea('external-gc', [
       assert.deepEqual(await readdir(tmpDir), [], 'the spilled runs were removed');
     },
   },
+  {
+    id: 'write-without-refs-keeps-blob',
+    title: 'a record rewritten without refs keeps referencing its blob: collectGarbage and pack leave the blob readable',
+    source: 'issue 11 item 1; DESIGN: references are part of the object graph',
+    requires: ['externalGC', 'pack'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const [blobOid, meta] = await db.transaction(async (tx) => {
+        const blob = await tx.createBlob();
+        const w = await blob.open('w');
+        await w.write('video bytes');
+        await w.close();
+        const m = await tx.create(enc.encode('{"v":1}'), { refs: [blob.oid] });
+        await tx.write(0n, enc.encode('root'), { refs: [m] });
+        return [blob.oid, m];
+      });
+      await db.transaction((tx) => tx.write(meta, enc.encode('{"v":2}')));
+      const gc = await db.collectGarbage({ keep: 0 });
+      assert.equal(gc.deleted, 0, 'nothing is unreachable');
+      await db.pack();
+      const snap = await db.snapshot();
+      assert.deepEqual((await snap.read(meta)).refs, [blobOid]);
+      const h = await (await snap.blob(blobOid)).open('r');
+      assert.equal(await readHandleText(h), 'video bytes');
+      await h.close();
+      await snap.close();
+    },
+  },
 ]);
