@@ -30,7 +30,7 @@ export function blobStatements(conn: SqliteConnection) {
         base_id: arg<bigint | null>('base'),
         base_limit: arg<number>('baseLimit'),
         depth: arg<number>('depth'),
-        holes: 1,
+        holes: arg<number>('holes'),
       }),
     ),
     chainLink: conn.query('r.chainLink', (k) =>

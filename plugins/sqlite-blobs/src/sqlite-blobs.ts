@@ -149,7 +149,7 @@ export class SqliteBlobs implements BlobHandlerton {
     if (blobId > MAX_SQL_INT || oid > MAX_SQL_INT) throw new POSKeyError(`blob ${blobId} cannot exist in the sqlite engine`, blobId);
     // The base is looked up inside the same write as the insert, so a concurrent reclaim (queued in
     // the same lane) cannot take it away in between.
-    const { rowId, chunkSize, size, baseChain, flatten } = await this.conn.writeRelaxedQueued('createDraft', () => {
+    const { rowId, chunkSize, size, baseChain, flatten, recorded } = await this.conn.writeRelaxedQueued('createDraft', () => {
       let baseRow: { id: bigint; size: bigint; chunk_size: bigint; depth: bigint } | undefined;
       if (base !== null) {
         baseRow = this.committedRow(blobId, base);
@@ -160,6 +160,8 @@ export class SqliteBlobs implements BlobHandlerton {
       // A draft reads unchanged chunks through its base; a chain that would grow too deep is flattened.
       const baseChain = baseRow === undefined ? [] : this.loadChain(baseRow.id);
       const flatten = baseRow !== undefined && Number(baseRow.depth) + 1 > MAX_CHAIN_DEPTH;
+      // A flattened map cannot tell the unrecorded holes of a pre-0004 level: it reads them as zeros too.
+      const recorded = !flatten || baseChain.every((level) => level.recorded);
       this.sql.ensureBlob.run({ id: blobId, created: Date.now() });
       const id = this.sql.insertDraft.run({
         blob: blobId,
@@ -170,11 +172,12 @@ export class SqliteBlobs implements BlobHandlerton {
         base: baseRow === undefined || flatten ? null : baseRow.id,
         baseLimit: size,
         depth: baseRow === undefined || flatten ? 0 : Number(baseRow.depth) + 1,
+        holes: recorded ? 1 : 0,
       }).lastInsertRowid;
       if (flatten) this.chunks.flattenInto(baseChain, id, chunkSize);
-      return { rowId: id, chunkSize, size, baseChain, flatten };
+      return { rowId: id, chunkSize, size, baseChain, flatten, recorded };
     });
-    const chain: ChainLevel[] = [{ id: rowId, limit: Infinity, recorded: true, hasHoles: flatten && this.chunks.hasHoles(rowId) }];
+    const chain: ChainLevel[] = [{ id: rowId, limit: Infinity, recorded, hasHoles: flatten && this.chunks.hasHoles(rowId) }];
     if (!flatten) for (const level of baseChain) chain.push({ ...level, limit: Math.min(level.limit, size) });
     const draft = new SqliteDraft(this.chunks, blobId, chain, chunkSize, size);
     state.drafts.set(blobId, draft);

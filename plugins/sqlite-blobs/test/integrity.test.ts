@@ -134,13 +134,13 @@ test('a byte flipped in the blob file after close (the SQLite page stays valid) 
   t.is(String(blobs.connection.db.pragma('quick_check', { simple: true })), 'ok');
 });
 
-test('migration 0004 checksums the chunks of an older file (and keeps its unrecorded holes reading as zeros)', async (t) => {
+/** A blob file at schema 0003 holding blob 1, revision 800: 3 chunks long, chunks 0 and 1 stored, chunk 2 an old-style hole. */
+async function legacyFile(t: ExecutionContext): Promise<{ options: SqliteOptions; data: Uint8Array }> {
   const options = optionsIn(await tempDir(t), { chunkSize: CHUNK });
   const old = await acquireConnection(options.location, { ...options, migrateTo: MIGRATION_NAMES.blobs[2] }, 'blobs');
-  const data = randomBytes(CHUNK + 10);
+  const data = randomBytes(2 * CHUNK);
   const db = old.db;
   db.prepare('insert into blob (id, created) values (1, 0)').run();
-  // Revision 800: chunks 0 and 1 stored; 3 chunks long, the last one never stored (an old-style hole).
   db.prepare(`insert into blob_revision (id, blob_id, revision, state, oid, size, chunk_size, refcount, token, base_id, base_limit, depth)
     values (1, 1, 800, 'committed', 1, ?, ?, 1, null, null, 0, 0)`).run(3 * CHUNK, CHUNK);
   for (let seq = 0; seq < 2; seq++) {
@@ -148,7 +148,11 @@ test('migration 0004 checksums the chunks of an older file (and keeps its unreco
     db.prepare('insert into revision_chunk (revision_id, seq, chunk_id, own) values (1, ?, ?, 1)').run(seq, lastInsertRowid);
   }
   await releaseConnection(old);
+  return { options, data };
+}
 
+test('migration 0004 checksums the chunks of an older file (and keeps its unrecorded holes reading as zeros)', async (t) => {
+  const { options, data } = await legacyFile(t);
   const blobs = await SqliteBlobs.open(options);
   t.teardown(() => blobs.close());
   const applied = blobs.connection.db.prepare('select name from kysely_migration order by name').all() as { name: string }[];
@@ -160,4 +164,22 @@ test('migration 0004 checksums the chunks of an older file (and keeps its unreco
   const raw = rawBlobFile(t, options);
   raw.prepare("update chunk set data = zeroblob(10) where id = (select chunk_id from revision_chunk where seq = 1)").run();
   assertNamesChunk(t, await t.throwsAsync(readAt(blobs, 1n, 800n, CHUNK, 1)), 1n, 800n, CHUNK, blobs.connection.file);
+});
+
+test('an older revision with an unrecorded hole still reads zeros there through a deep, flattened chain of drafts', async (t) => {
+  const { options, data } = await legacyFile(t);
+  const blobs = await SqliteBlobs.open(options);
+  t.teardown(() => blobs.close());
+  let base = 800n;
+  for (let i = 0; i < 12; i++) {
+    const txn = blobTransaction();
+    const draft = await blobs.createDraft(txn, 1n, 1n, base);
+    await draft.write(Uint8Array.of(i), i);
+    base = 900n + BigInt(i);
+    await blobs.prepare(txn, base);
+    await blobs.commit(txn);
+  }
+  t.deepEqual(await readAt(blobs, 1n, base, 2 * CHUNK + 7, 9), new Uint8Array(9));
+  t.deepEqual(await readAt(blobs, 1n, base, CHUNK, 16), new Uint8Array(data.subarray(CHUNK, CHUNK + 16)));
+  t.deepEqual(await readAt(blobs, 1n, base, 0, 12), Uint8Array.from({ length: 12 }, (_, i) => i));
 });
