@@ -153,6 +153,11 @@ export interface BlobHandlerton {
     hasCommitted?: (pending: PendingReferences) => Promise<boolean>,
   ): Promise<void>;
 
-  /** Closes the handlerton: rolls back open transactions, releases files. Idempotent. */
+  /**
+   * Closes the handlerton: rolls back transactions that are not prepared and releases files.
+   * Idempotent. A prepared transaction that was never committed is left as it is on disk (the
+   * storage's finish may have failed after its records were written): `recover` decides it at the
+   * next open. A handlerton that is not durable simply drops it.
+   */
   close(): Promise<void>;
 }

@@ -338,7 +338,16 @@ export class SqliteBlobs implements BlobHandlerton {
   close(): Promise<void> {
     // One close, however many callers: a second concurrent close must not release the shared connection twice.
     this.closing ??= (async () => {
-      for (const txn of [...this.txns.keys()]) await this.rollback(txn);
+      for (const [txn, state] of [...this.txns]) {
+        if (!state.prepared) {
+          await this.rollback(txn);
+          continue;
+        }
+        // Prepared and not committed: the storage's finish may have failed after its records reached the
+        // disk. Only recover() at the next open may decide, so the prepared rows stay.
+        this.txns.delete(txn);
+        for (const draft of state.drafts.values()) draft.close();
+      }
       this.closed = true;
       await releaseConnection(this.conn);
     })();

@@ -374,7 +374,12 @@ export class FileStorage2Blobs implements BlobHandlerton {
   /** Closes the handlerton: rolls back open transactions, releases files. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    for (const txn of [...this.#txns.keys()]) await this.rollback(txn);
+    for (const [txn, state] of [...this.#txns]) {
+      // Prepared, never committed: the storage's finish may have failed after its records reached the
+      // disk. Only recover() at the next open may decide, so the prepared data stays (rollback keeps it).
+      if (state.phase === 'prepared') state.phase = 'undecided';
+      await this.rollback(txn);
+    }
     this.#closed = true;
     for (const reader of [...this.#readers]) await reader.close();
     await this.#journal.close().catch((error: unknown) => this.#logger.warn({ err: error }, 'closing the blob journal failed'));
