@@ -10,6 +10,7 @@ import {
   CorruptionError,
   InvalidArgumentError,
   MAX_BLOB_SIZE,
+  openDatabase,
   silentLogger,
   systemClock,
 } from '@handlerton/framework';
@@ -264,4 +265,32 @@ test('random writes, truncates and holes over multi-block chunks read back verif
     { numRuns: 30 },
   );
   t.pass();
+});
+
+test('Database API: truncate(2**40) on an r+ handle reads zeros near the end, and the abort returns at once leaving no draft', async (t) => {
+  const dir = await tempDir(t);
+  const db = await openDatabase(`filestorage2:${dir}`);
+  t.teardown(() => db.close());
+  const oid = await db.transaction(async (tx) => {
+    const blob = await tx.createBlob();
+    const h = await blob.open('w');
+    await h.write(Buffer.from('start'));
+    await h.close();
+    await tx.write(0n, Buffer.from('root'), { refs: [blob.oid] });
+    return blob.oid;
+  });
+  const tx = db.begin();
+  const h = await (await tx.blob(oid)).open('r+');
+  await h.truncate(2 ** 40);
+  h.seek(2 ** 40 - 4);
+  t.deepEqual(Buffer.from(await h.read(16)), Buffer.alloc(4));
+  h.seek(2 ** 48 - 1);
+  await t.throwsAsync(h.write(Buffer.from('xy')), { instanceOf: InvalidArgumentError });
+  await tx.abort();
+  t.deepEqual(await readdir(join(dir, 'blobs', 'tmp')), []);
+  const snap = await db.snapshot();
+  const r = await (await snap.blob(oid)).open('r');
+  t.deepEqual(Buffer.from(await r.read(100)).toString(), 'start');
+  await r.close();
+  await snap.close();
 });
