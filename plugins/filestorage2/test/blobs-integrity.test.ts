@@ -294,3 +294,45 @@ test('Database API: truncate(2**40) on an r+ handle reads zeros near the end, an
   await r.close();
   await snap.close();
 });
+
+test('a write that fails half-way leaves checksums that match what reached the file', async (t) => {
+  const dir = await tempDir(t);
+  let armed = false;
+  let failNext = false;
+  type WriteCb = (err: NodeJS.ErrnoException | null, written: number) => void;
+  const disk = new Proxy(fs, {
+    get(target, prop, receiver) {
+      if (prop === 'write') {
+        return (fd: number, buffer: Uint8Array, offset: number, length: number, position: number, cb: WriteCb) => {
+          if (armed) {
+            armed = false;
+            failNext = true;
+            target.write(fd, buffer, offset, Math.min(length, 65536), position, cb);
+          } else if (failNext) {
+            failNext = false;
+            const error: NodeJS.ErrnoException = new Error('ENOSPC: injected');
+            error.code = 'ENOSPC';
+            setImmediate(() => cb(error, 0));
+          } else {
+            target.write(fd, buffer, offset, length, position, cb);
+          }
+        };
+      }
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
+  const store = await FileStorage2Blobs.open({ dir, syncMode: 'always', chunkSize: CHUNK }, { ...context, fs: disk });
+  t.teardown(() => store.close());
+  const blobId = await store.createBlob();
+  const txn = blobTransaction();
+  const draft = await store.createDraft(txn, blobId, 7n, null);
+  const first = pattern(CHUNK, 1);
+  await draft.write(first, 0);
+  armed = true;
+  await t.throwsAsync(draft.write(pattern(CHUNK, 2), 0));
+  await store.addReferences(txn, [ref(blobId, 10n)]);
+  await store.prepare(txn, 10n);
+  await store.commit(txn);
+  const expected = Buffer.concat([pattern(CHUNK, 2).subarray(0, 65536), first.subarray(65536)]);
+  t.deepEqual(Buffer.from(await readRange(store, blobId, 10n, 0, CHUNK)), expected);
+});

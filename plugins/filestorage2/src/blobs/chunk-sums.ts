@@ -125,6 +125,11 @@ export class ChunkSums {
     this.#length = length;
   }
 
+  /** Marks the blocks of `[offset, offset + length)` stale (before a write that may fail half-way). */
+  invalidate(offset: number, length: number): void {
+    for (let b = Math.floor(offset / SUM_BLOCK); b * SUM_BLOCK < offset + length; b++) this.#stale.add(b);
+  }
+
   /** Records that `source` was written at `offset` (inside the current length). */
   wrote(source: Uint8Array, offset: number): void {
     const end = offset + source.length;

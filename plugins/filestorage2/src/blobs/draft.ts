@@ -155,6 +155,7 @@ export class ChunkedDraft implements BlobDraft {
         const chunk = await this.#chunk(index, true);
         const sums = chunk.sums!;
         if (offset + length > sums.length) sums.resize(offset + length);
+        sums.invalidate(offset, length); // a write that fails half-way leaves them to be recomputed
         await this.#env.ops.writeFully(chunk.fd, source, done, length, offset);
         sums.wrote(source.subarray(done, done + length), offset);
         chunk.dirty = true;
