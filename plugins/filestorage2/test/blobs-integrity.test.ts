@@ -336,3 +336,24 @@ test('a write that fails half-way leaves checksums that match what reached the f
   const expected = Buffer.concat([pattern(CHUNK, 2).subarray(0, 65536), first.subarray(65536)]);
   t.deepEqual(Buffer.from(await readRange(store, blobId, 10n, 0, CHUNK)), expected);
 });
+
+test('reads through a draft verify the committed chunks it shares; its own written chunks read back current', async (t) => {
+  const dir = await tempDir(t);
+  const store = await openStore(t, dir);
+  const blobId = await store.createBlob();
+  const data = pattern(12 * CHUNK);
+  await commitBlob(store, blobId, 10n, data);
+  await overwrite(join(revisionDir(dir, blobId, 10n), '00000003'), 5, Buffer.from([data[3 * CHUNK + 5]! ^ 1]));
+  const txn = blobTransaction();
+  const draft = await store.createDraft(txn, blobId, 7n, 10n);
+  const small = new Uint8Array(10);
+  await t.throwsAsync(draft.read(small, 3 * CHUNK), { instanceOf: CorruptionError, message: new RegExp(`${hex(blobId)}.*blob offset ${3 * CHUNK}\\b`) });
+  // a block read (and cached) through the draft, then written, then read again after its chunk was closed
+  await draft.read(small, 100);
+  t.deepEqual(small, data.subarray(100, 110));
+  await draft.write(Buffer.from('XY'), 102);
+  for (let i = 4; i < 12; i++) await draft.write(Buffer.from('z'), i * CHUNK);
+  await draft.read(small, 100);
+  t.deepEqual(Buffer.from(small), Buffer.concat([data.subarray(100, 102), Buffer.from('XY'), data.subarray(104, 110)]));
+  await store.rollback(txn);
+});

@@ -7,28 +7,28 @@
  */
 import { join } from 'node:path';
 import type { BlobDraft, BlobId } from '@handlerton/framework';
+import { toHex } from '@handlerton/framework';
 import {
-  InvalidArgumentError,
+  CorruptionError,
   isHandlertonError,
-  MAX_BLOB_SIZE,
   StorageIOError,
   StorageTransactionError,
   TransactionClosedError,
 } from '@handlerton/framework';
-import { assertBytes, assertOffset } from './checks.js';
-import { sealChunk, unsealChunk } from './chunk-file.js';
+import { assertBytes, assertMaxSize, assertOffset } from './checks.js';
+import { readSeal, sealChunk, shareChunks, unsealChunk } from './chunk-file.js';
 import { ChunkSums } from './chunk-sums.js';
 import { FsOps, hasCode, ioError } from './fs-ops.js';
 import { HoleSet, writeHoles } from './holes.js';
 import { chunkCount, chunkName } from './layout.js';
+import { LastBlock, readVerified } from './verified-read.js';
+import type { SealedChunk } from './verified-read.js';
 import { SerialQueue } from './serial-queue.js';
 
 /** Chunk files a draft keeps open; more are synced (when durable) and closed, oldest first. */
 const OPEN_CHUNKS = 8;
 /** Background syncs of evicted chunks allowed in flight before a write waits for one. */
 const SYNCS_IN_FLIGHT = 2;
-/** Parallel link(2) calls while sharing a base revision. */
-const LINKS_IN_FLIGHT = 8;
 
 interface DraftChunk {
   fd: number;
@@ -36,14 +36,10 @@ interface DraftChunk {
   dirty: boolean;
   /** A writable chunk's sums: its file has no trailer while it is open (null when read-only). */
   sums: ChunkSums | null;
+  /** A read-only chunk's trailer, checked: reads of it are verified. */
+  sealed: SealedChunk | null;
 }
 
-/** InvalidArgumentError when a draft would end past MAX_BLOB_SIZE. */
-function assertMaxSize(end: number, what: string): void {
-  if (end > MAX_BLOB_SIZE) {
-    throw new InvalidArgumentError(`${what} would make the blob ${end} bytes; the maximum blob size is ${MAX_BLOB_SIZE} bytes (2^48)`);
-  }
-}
 
 /** What a draft needs from its handlerton. */
 export interface DraftEnvironment {
@@ -73,6 +69,7 @@ export class ChunkedDraft implements BlobDraft {
   readonly #holes: HoleSet;
   readonly #syncs = new Set<Promise<void>>();
   #syncError: StorageIOError | null = null;
+  readonly #lastBlock = new LastBlock();
   #size: number;
   #state: DraftState = 'open';
 
@@ -100,7 +97,10 @@ export class ChunkedDraft implements BlobDraft {
       });
       const holes = base === null ? new HoleSet() : HoleSet.copy(base.holes);
       const draft = new ChunkedDraft(env, blobId, dir, base?.size ?? 0, holes);
-      if (base !== null) await draft.#shareBase(base.dir, chunkCount(base.size, env.chunkSize));
+      if (base !== null) {
+        const copied = await shareChunks(ops, base.dir, dir, holes.present(0, chunkCount(base.size, env.chunkSize)));
+        for (const index of copied) draft.#private.add(index);
+      }
       return draft;
     } catch (error) {
       await ops.rmTree(dir).catch(() => undefined);
@@ -128,12 +128,18 @@ export class ChunkedDraft implements BlobDraft {
             target.fill(0, done, done + length);
           } else {
             const chunk = await this.#chunk(index, false);
-            const got = await this.#env.ops.readFully(chunk.fd, target, done, length, offset);
-            if (got < length) target.fill(0, done + got, done + length);
+            if (chunk.sealed !== null) {
+              await readVerified(this.#env.ops, chunk.sealed, target.subarray(done, done + length), offset, this.#lastBlock, this.#damage);
+            } else {
+              // a chunk this draft is writing: its bytes are not sealed yet
+              const got = await this.#env.ops.readFully(chunk.fd, target, done, length, offset);
+              if (got < length) target.fill(0, done + got, done + length);
+            }
           }
           done += length;
         }
       } catch (error) {
+        if (error instanceof CorruptionError) throw error;
         throw ioError(`reading blob draft ${this.dir}`, error);
       }
       return done;
@@ -231,6 +237,7 @@ export class ChunkedDraft implements BlobDraft {
       if (this.#state === 'prepared') throw new StorageTransactionError('blob draft is prepared: it can no longer change');
       this.#env.assertWritable();
       if (this.#syncError !== null) throw this.#syncError;
+      this.#lastBlock.bytes = null; // the cached block may be about to change
       try {
         await task();
       } catch (error) {
@@ -239,6 +246,14 @@ export class ChunkedDraft implements BlobDraft {
       }
     });
   }
+
+  /** CorruptionError naming the blob, the draft, the offset in the blob and the file. */
+  readonly #damage = (what: string, index: number, chunkOffset: number): CorruptionError =>
+    new CorruptionError(
+      `blob ${toHex(this.blobId)} (draft based on a committed revision): ${what} at blob offset ${index * this.#env.chunkSize + chunkOffset}`,
+      this.#path(index),
+      chunkOffset,
+    );
 
   #span(at: number, end: number): { index: number; offset: number; length: number } {
     const { chunkSize } = this.#env;
@@ -317,18 +332,25 @@ export class ChunkedDraft implements BlobDraft {
     const exists = index < chunkCount(this.#size, chunkSize) && !this.#holes.has(index);
     let chunk: DraftChunk;
     if (!writable) {
-      chunk = { fd: await ops.open(this.#path(index), 'r'), writable, dirty: false, sums: null };
+      const fd = await ops.open(this.#path(index), 'r');
+      try {
+        const crcs = await readSeal(ops, fd, this.#path(index));
+        chunk = { fd, writable, dirty: false, sums: null, sealed: { fd, crcs: crcs.crcs, dataLen: crcs.dataLen, index } };
+      } catch (error) {
+        await ops.close(fd).catch(() => undefined);
+        throw error;
+      }
     } else if (!exists) {
       const fd = await ops.open(this.#path(index), 'w+');
       this.#holes.remove(index);
       this.#private.add(index);
       const length = index < chunkCount(this.#size, chunkSize) ? Math.min(chunkSize, this.#size - index * chunkSize) : 0;
-      chunk = { fd, writable, dirty: true, sums: ChunkSums.zeros(length) };
+      chunk = { fd, writable, dirty: true, sums: ChunkSums.zeros(length), sealed: null };
     } else {
       if (!this.#private.has(index)) await this.#unshare(index);
       const fd = await ops.open(this.#path(index), 'r+');
       try {
-        chunk = { fd, writable, dirty: true, sums: await unsealChunk(ops, fd, this.#path(index)) };
+        chunk = { fd, writable, dirty: true, sums: await unsealChunk(ops, fd, this.#path(index)), sealed: null };
       } catch (error) {
         await ops.close(fd).catch(() => undefined);
         throw error;
@@ -393,33 +415,5 @@ export class ChunkedDraft implements BlobDraft {
       this.#env.fatal(failure);
       throw failure;
     }
-  }
-
-  /** Hard-links the base revision's chunk files (holes have none), copying when links are refused. */
-  async #shareBase(baseDir: string, chunks: number): Promise<void> {
-    const { ops } = this.#env;
-    const ranges = this.#holes.present(0, chunks);
-    let range: IteratorResult<[number, number]> = ranges.next();
-    let next = range.done === true ? chunks : range.value[0];
-    const take = (): number | null => {
-      while (range.done !== true && next >= range.value[1]) {
-        range = ranges.next();
-        if (range.done !== true) next = range.value[0];
-      }
-      return range.done === true ? null : next++;
-    };
-    const worker = async (): Promise<void> => {
-      for (let index = take(); index !== null; index = take()) {
-        const from = join(baseDir, chunkName(index));
-        try {
-          await ops.link(from, this.#path(index));
-        } catch (error) {
-          if (!hasCode(error, 'EPERM', 'EXDEV', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'ENOSYS')) throw error;
-          await ops.copyFile(from, this.#path(index));
-          this.#private.add(index);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(LINKS_IN_FLIGHT, chunks) }, worker));
   }
 }

@@ -6,17 +6,19 @@ import { join } from 'node:path';
 import type { BlobId, RevisionReader, Tid } from '@handlerton/framework';
 import { CorruptionError, HandleClosedError, toHex } from '@handlerton/framework';
 import { assertBytes, assertOffset } from './checks.js';
-import { blockCrc, decodeTrailer, SUM_BLOCK, trailerSize } from './chunk-sums.js';
+import { decodeTrailer, trailerSize } from './chunk-sums.js';
 import { FsOps, hasCode, ioError } from './fs-ops.js';
 import type { HoleSet } from './holes.js';
 import { chunkName } from './layout.js';
+import { LastBlock, readVerified } from './verified-read.js';
+import type { SealedChunk } from './verified-read.js';
 
 /** Chunk files kept open per reader (sequential reads touch one at a time). */
 const OPEN_CHUNKS = 4;
 
 interface OpenChunk {
   /** The fd and the block crcs from the chunk's trailer (checked). */
-  readonly opened: Promise<{ fd: number; crcs: Uint32Array }>;
+  readonly opened: Promise<SealedChunk>;
   users: number;
   evicted: boolean;
 }
@@ -31,12 +33,6 @@ export interface RevisionSource {
   readonly holes: HoleSet;
 }
 
-/** The last block verified but only partly returned (small sequential reads reuse it). */
-interface CachedBlock {
-  readonly index: number;
-  readonly block: number;
-  readonly bytes: Buffer;
-}
 
 /** Reads a revision's chunk files, verifying checksums; holds the revision alive until `close`. */
 export class ChunkedRevisionReader implements RevisionReader {
@@ -45,7 +41,7 @@ export class ChunkedRevisionReader implements RevisionReader {
   readonly #src: RevisionSource;
   readonly #open = new Map<number, OpenChunk>();
   readonly #onClose: () => Promise<void>;
-  #cached: CachedBlock | null = null;
+  readonly #cache = new LastBlock();
   #closed = false;
 
   constructor(ops: FsOps, source: RevisionSource, onClose: () => Promise<void>) {
@@ -73,8 +69,8 @@ export class ChunkedRevisionReader implements RevisionReader {
       } else {
         const chunk = this.#acquire(index);
         try {
-          const { fd, crcs } = await chunk.opened;
-          await this.#readVerified(fd, crcs, index, target.subarray(done, done + length), offset);
+          const sealed = await chunk.opened;
+          await readVerified(this.#ops, sealed, target.subarray(done, done + length), offset, this.#cache, this.#damage);
         } catch (error) {
           if (error instanceof CorruptionError || this.#closed) throw error;
           throw ioError(`reading blob chunk ${this.#path(index)}`, error);
@@ -91,7 +87,7 @@ export class ChunkedRevisionReader implements RevisionReader {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#cached = null;
+    this.#cache.bytes = null;
     const chunks = [...this.#open.values()];
     this.#open.clear();
     for (const chunk of chunks) {
@@ -101,59 +97,8 @@ export class ChunkedRevisionReader implements RevisionReader {
     await this.#onClose();
   }
 
-  /** Fills `out` with the chunk's bytes from `offset`, verifying every block it touches. */
-  async #readVerified(fd: number, crcs: Uint32Array, index: number, out: Uint8Array, offset: number): Promise<void> {
-    const dataLen = this.#dataLength(index);
-    const end = offset + out.length;
-    let at = offset;
-    while (at < end) {
-      const block = Math.floor(at / SUM_BLOCK);
-      const blockStart = block * SUM_BLOCK;
-      if (at === blockStart && Math.min(blockStart + SUM_BLOCK, dataLen) <= end) {
-        // whole blocks: read straight into the caller's buffer, then check each one
-        let runEnd = blockStart;
-        while (runEnd < end && Math.min(runEnd + SUM_BLOCK, dataLen) <= end) runEnd = Math.min(runEnd + SUM_BLOCK, dataLen);
-        const into = out.subarray(at - offset, runEnd - offset);
-        await this.#readExactly(fd, into, at, index);
-        for (let b = block; b * SUM_BLOCK < runEnd; b++) {
-          const from = b * SUM_BLOCK - at;
-          this.#check(into.subarray(from, Math.min(from + SUM_BLOCK, into.length)), crcs, index, b);
-        }
-        at = runEnd;
-      } else {
-        const bytes = await this.#block(fd, crcs, index, block, dataLen);
-        const to = Math.min(end, blockStart + bytes.length);
-        out.set(bytes.subarray(at - blockStart, to - blockStart), at - offset);
-        at = to;
-      }
-    }
-  }
-
-  /** One verified block, from the cache or read whole. */
-  async #block(fd: number, crcs: Uint32Array, index: number, block: number, dataLen: number): Promise<Buffer> {
-    const cached = this.#cached;
-    if (cached !== null && cached.index === index && cached.block === block) return cached.bytes;
-    const start = block * SUM_BLOCK;
-    const bytes = Buffer.allocUnsafe(Math.min(SUM_BLOCK, dataLen - start));
-    await this.#readExactly(fd, bytes, start, index);
-    this.#check(bytes, crcs, index, block);
-    this.#cached = { index, block, bytes };
-    return bytes;
-  }
-
-  async #readExactly(fd: number, into: Uint8Array, position: number, index: number): Promise<void> {
-    const got = await this.#ops.readFully(fd, into, 0, into.length, position);
-    if (got < into.length) {
-      throw this.#damage(`chunk file is shorter than its revision says`, index, position + got);
-    }
-  }
-
-  #check(bytes: Uint8Array, crcs: Uint32Array, index: number, block: number): void {
-    if (blockCrc(bytes) !== crcs[block]) throw this.#damage('checksum mismatch', index, block * SUM_BLOCK);
-  }
-
   /** CorruptionError naming the blob, the revision, the offset in the blob and the file. */
-  #damage(what: string, index: number, chunkOffset: number): CorruptionError {
+  readonly #damage = (what: string, index: number, chunkOffset: number): CorruptionError => {
     const { blobId, revision, chunkSize } = this.#src;
     const blobOffset = index * chunkSize + chunkOffset;
     return new CorruptionError(
@@ -161,7 +106,7 @@ export class ChunkedRevisionReader implements RevisionReader {
       this.#path(index),
       chunkOffset,
     );
-  }
+  };
 
   #dataLength(index: number): number {
     return Math.min(this.#src.chunkSize, this.size - index * this.#src.chunkSize);
@@ -171,7 +116,7 @@ export class ChunkedRevisionReader implements RevisionReader {
     return join(this.#src.dir, chunkName(index));
   }
 
-  async #openChunk(index: number): Promise<{ fd: number; crcs: Uint32Array }> {
+  async #openChunk(index: number): Promise<SealedChunk> {
     let fd: number;
     try {
       fd = await this.#ops.open(this.#path(index), 'r');
@@ -185,7 +130,7 @@ export class ChunkedRevisionReader implements RevisionReader {
       const got = await this.#ops.readFully(fd, trailer, 0, trailer.length, dataLen);
       const crcs = got === trailer.length ? decodeTrailer(trailer, dataLen) : null;
       if (crcs === null) throw this.#damage('chunk checksum trailer is missing or damaged (torn or short chunk file)', index, dataLen);
-      return { fd, crcs };
+      return { fd, crcs, dataLen, index };
     } catch (error) {
       await this.#ops.close(fd).catch(() => undefined);
       throw error;
