@@ -1,4 +1,5 @@
 /** The catalogue: every case of every area, in report order. */
+import { blobIntegrityCases } from './cases/blob-integrity.js';
 import { blobCases } from './cases/blobs.js';
 import { concurrencyCases } from './cases/concurrency.js';
 import { conflictCases } from './cases/conflicts.js';
@@ -25,6 +26,7 @@ export const CATALOGUE: readonly ConformanceCase[] = Object.freeze([
   ...packingCases,
   ...externalGcCases,
   ...durabilityCases,
+  ...blobIntegrityCases,
   ...concurrencyCases,
   ...modelCases,
 ]);

@@ -18,6 +18,7 @@ import type {
   Tid,
 } from '@handlerton/framework';
 import {
+  isHandlertonError,
   POSKeyError,
   StorageClosedError,
   StorageIOError,
@@ -31,6 +32,8 @@ import type { BlobIndex, RevisionState } from './blob-index.js';
 import { ChunkedDraft } from './draft.js';
 import type { DraftEnvironment } from './draft.js';
 import { FsOps, ioError } from './fs-ops.js';
+import { readHoles } from './holes.js';
+import type { HoleSet } from './holes.js';
 import type { Journal } from './journal.js';
 import type { JournalRecord, PreparedDraft, RevisionKey } from './journal-codec.js';
 import type { BlobLayout } from './layout.js';
@@ -133,15 +136,15 @@ export class FileStorage2Blobs implements BlobHandlerton {
     const state = await this.#revision(blobId, revision);
     this.#index.addReader(state);
     const dir = this.#layout.revisionDir(blobId, revision);
+    let holes: HoleSet;
     try {
-      if (!(await this.#ops.exists(dir))) {
-        throw new POSKeyError(`blob ${toHex(blobId)} revision ${toHex(revision)} has no files`, blobId);
-      }
+      holes = await this.#holesOf(blobId, revision, dir);
     } catch (error) {
       await this.#dropReader(state);
       throw error;
     }
-    const reader: ChunkedRevisionReader = new ChunkedRevisionReader(this.#ops, dir, state.size, this.chunkSize, async () => {
+    const source = { blobId, revision, dir, size: state.size, chunkSize: this.chunkSize, holes };
+    const reader: ChunkedRevisionReader = new ChunkedRevisionReader(this.#ops, source, async () => {
       this.#readers.delete(reader);
       await this.#dropReader(state);
     });
@@ -182,7 +185,8 @@ export class FileStorage2Blobs implements BlobHandlerton {
         this.#index.addReader(baseState);
         try {
           const baseDir = this.#layout.revisionDir(blobId, base);
-          draft = await ChunkedDraft.create(this.#draftEnv, blobId, dir, { dir: baseDir, size: baseState.size });
+          const holes = await this.#holesOf(blobId, base, baseDir);
+          draft = await ChunkedDraft.create(this.#draftEnv, blobId, dir, { dir: baseDir, size: baseState.size, holes });
         } finally {
           await this.#dropReader(baseState);
         }
@@ -431,6 +435,19 @@ export class FileStorage2Blobs implements BlobHandlerton {
       const failure = ioError(`fsync of ${this.#layout.tmp} failed`, error);
       this.#fatal(failure);
       throw failure;
+    }
+  }
+
+  /** The holes of a revision; POSKeyError when its directory is gone. */
+  async #holesOf(blobId: BlobId, revision: Tid, dir: string): Promise<HoleSet> {
+    try {
+      const holes = await readHoles(this.#ops, dir);
+      if (holes.empty && !(await this.#ops.exists(dir))) {
+        throw new POSKeyError(`blob ${toHex(blobId)} revision ${toHex(revision)} has no files`, blobId);
+      }
+      return holes;
+    } catch (error) {
+      throw isHandlertonError(error) ? error : ioError(`reading the holes of blob ${toHex(blobId)} revision ${toHex(revision)}`, error);
     }
   }
 

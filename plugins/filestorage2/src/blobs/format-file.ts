@@ -34,6 +34,14 @@ export async function loadOrCreateFormat(
     throw new CorruptionError('blob format marker is not JSON', path, 0, { cause: error });
   }
   if (marker.magic !== FORMAT_MAGIC) throw new CorruptionError('not a filestorage2 blob directory', path, 0);
+  if (marker.version === 1) {
+    throw new CorruptionError(
+      `blob layout version 1 has no chunk checksums and is not readable by this version (layout ${FORMAT_VERSION}): ` +
+        'copy the blobs out with the release that wrote them (e.g. `handlerton copy`) into a new directory',
+      path,
+      0,
+    );
+  }
   if (marker.version !== FORMAT_VERSION) {
     throw new CorruptionError(`unsupported blob layout version ${String(marker.version)}`, path, 0);
   }

@@ -3,8 +3,12 @@
  * replacing any single node:fs function. Every error leaves here as a typed StorageIOError (or
  * stays a node error for the few callers that branch on `code`, through `raw`).
  */
+import { dirname } from 'node:path';
 import type { FileSystem } from '@handlerton/framework';
 import { StorageIOError } from '@handlerton/framework';
+
+/** Missing directory levels mkdirp creates at most (a bound: it never loops on odd file systems). */
+const MAX_MISSING_DIRS = 32;
 
 /** A node:fs error with its errno code. */
 export type ErrnoError = Error & { code?: string };
@@ -102,10 +106,46 @@ export class FsOps {
     });
   }
 
-  /** Makes a directory and its parents; returns the first directory created, if any. */
-  mkdirp(path: string): Promise<string | undefined> {
+  /**
+   * Makes a directory and its missing parents, one level at a time and at most MAX_MISSING_DIRS
+   * of them (node's recursive mkdir loops forever on /proc); returns the outermost directory
+   * created, if any. An ancestor that is not a directory fails with ENOTDIR.
+   */
+  async mkdirp(path: string): Promise<string | undefined> {
+    const missing: string[] = [];
+    for (let at = path; ; at = dirname(at)) {
+      const isDir = await this.#isDirectory(at);
+      if (isDir === false) throw Object.assign(new Error(`ENOTDIR: ${at} is not a directory`), { code: 'ENOTDIR' });
+      if (isDir === true) break;
+      missing.push(at);
+      if (missing.length > MAX_MISSING_DIRS) {
+        throw Object.assign(new Error(`more than ${MAX_MISSING_DIRS} directory levels missing above ${path}`), { code: 'ENOENT' });
+      }
+      if (dirname(at) === at) break;
+    }
+    for (const dir of missing.reverse()) {
+      await this.mkdir(dir).catch(async (error: unknown) => {
+        if (!hasCode(error, 'EEXIST') || (await this.#isDirectory(dir)) !== true) throw error;
+      });
+    }
+    return missing[0];
+  }
+
+  /** Makes `path` like mkdirp and, with `sync`, fsyncs the parent of every directory it created. */
+  async mkdirDurable(path: string, sync: boolean): Promise<void> {
+    const created = await this.mkdirp(path);
+    if (created === undefined || !sync) return;
+    for (let dir = path; dir.length >= created.length; dir = dirname(dir)) await this.fsyncDir(dirname(dir));
+  }
+
+  /** True for a directory, false for anything else, null when nothing is there. */
+  #isDirectory(path: string): Promise<boolean | null> {
     return new Promise((resolve, reject) => {
-      this.#fs.mkdir(path, { recursive: true }, (err, first) => (err ? reject(err) : resolve(first)));
+      this.#fs.stat(path, (err, st) => {
+        if (err === null) resolve(st.isDirectory());
+        else if (hasCode(err, 'ENOENT')) resolve(null);
+        else reject(err);
+      });
     });
   }
 

@@ -17,8 +17,8 @@ export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 export const FORMAT_FILE = 'BLOBS-FORMAT';
 /** Magic string inside the format marker. */
 export const FORMAT_MAGIC = 'handlerton-filestorage2-blobs';
-/** Current layout version. */
-export const FORMAT_VERSION = 1;
+/** Current layout version: 2 = chunk files end with block checksums, zero chunks may be holes (1 had neither). */
+export const FORMAT_VERSION = 2;
 /** The refcount journal's file name. */
 export const JOURNAL_FILE = 'refs.log';
 /** The lock file's name. */

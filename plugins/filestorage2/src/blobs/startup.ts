@@ -37,7 +37,7 @@ export async function openDirectory(
   const layout = new BlobLayout(options.dir);
   const sync = options.syncMode !== 'none';
   try {
-    await ops.mkdirp(layout.root);
+    await ops.mkdirDurable(layout.root, sync);
   } catch (error) {
     throw ioError(`creating blob directory ${layout.root}`, error);
   }
@@ -47,8 +47,8 @@ export async function openDirectory(
   try {
     const isNew = !(await ops.exists(layout.journal));
     const chunkSize = await loadOrCreateFormat(ops, layout.format, options.chunkSize, isNew, sync);
-    await ops.mkdirp(layout.tmp);
-    await ops.mkdirp(layout.blobs);
+    await ops.mkdirDurable(layout.tmp, sync);
+    await ops.mkdirDurable(layout.blobs, sync);
     await ops.rmTree(`${layout.journal}.tmp`);
     if (isNew) await writeJournal(ops, layout.journal, layout.root, [], sync);
     const index = new BlobIndex();

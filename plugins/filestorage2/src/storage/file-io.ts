@@ -1,4 +1,5 @@
 /** File access for the engine through the injected node:fs-compatible FileSystem; errors become StorageIOError. */
+import { dirname, resolve } from 'node:path';
 import type { FileSystem } from '@handlerton/framework';
 import { StorageIOError } from '@handlerton/framework';
 
@@ -7,6 +8,12 @@ export function ioError(op: string, path: string, cause: unknown): StorageIOErro
   const detail = cause instanceof Error ? cause.message : String(cause);
   return new StorageIOError(`${op} failed on ${path}: ${detail}`, { cause });
 }
+
+/**
+ * Missing directory levels a storage path may have (`mkdir -p` depth). Creation walks up at most
+ * this far and makes one level at a time: node's recursive mkdir loops forever on /proc.
+ */
+export const MAX_MISSING_DIRS = 32;
 
 /** Buffers per writev call (below every platform's IOV_MAX). */
 const IOV_BATCH = 512;
@@ -148,13 +155,41 @@ export class FileIO {
     }
   }
 
-  /** Creates directory `path` (and its parents) when missing. */
+  /** Creates directory `path` (and its missing parents, bounded: see mkdirs) when missing. */
   mkdir(path: string): void {
-    try {
-      this.fs.mkdirSync(path, { recursive: true });
-    } catch (e) {
-      throw ioError('mkdir', path, e);
+    this.mkdirs(path);
+  }
+
+  /**
+   * Creates directory `path` and its missing parents one level at a time (at most
+   * MAX_MISSING_DIRS); returns the directories created, outermost first. StorageIOError naming the
+   * path when an ancestor is not a directory or a level cannot be made.
+   */
+  mkdirs(path: string): string[] {
+    const missing: string[] = [];
+    for (let at = resolve(path); ; at = dirname(at)) {
+      let isDir: boolean | null = null;
+      try {
+        isDir = this.fs.statSync(at).isDirectory();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('stat', at, e);
+      }
+      if (isDir === false) throw new StorageIOError(`cannot create ${path}: ${at} exists and is not a directory`);
+      if (isDir === true) break;
+      missing.push(at);
+      if (missing.length > MAX_MISSING_DIRS) throw new StorageIOError(`cannot create ${path}: more than ${MAX_MISSING_DIRS} directory levels are missing`);
+      if (dirname(at) === at) break;
     }
+    missing.reverse();
+    for (const dir of missing) {
+      try {
+        this.fs.mkdirSync(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST' && this.fs.statSync(dir).isDirectory()) continue;
+        throw ioError('mkdir', dir, e);
+      }
+    }
+    return missing;
   }
 
   /** Removes `path`; a missing file is not an error. */

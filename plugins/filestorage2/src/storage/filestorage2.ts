@@ -1,5 +1,6 @@
 /** FileStorage2: a segmented transaction log with on-disk sorted indexes (the Storage contract). */
 import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
 import {
   assertU64,
   ConflictError,
@@ -166,7 +167,8 @@ export class FileStorage2 implements Storage {
     const dir = options.directory;
     if (!options.readOnly) {
       try {
-        context.fs.mkdirSync(dir, { recursive: true });
+        // the new directories' names are durable only once their parents are synced (rule R1)
+        for (const created of io.mkdirs(dir)) await io.fsyncDir(dirname(created));
       } catch (e) {
         throw new StorageIOError(`cannot create storage directory ${dir}: ${(e as Error).message}`, { cause: e });
       }
