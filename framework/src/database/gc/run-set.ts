@@ -8,7 +8,7 @@
 import { CHUNK_ENTRIES, Cursor, Run, RunWriter, searchMemory, type RunStore, type Stride } from './sorted-run.js';
 import type { Yielder } from './yielder.js';
 
-/** Bits of a buffer position packed under an oid for sorting (the buffer holds at most 4 * CHUNK_ENTRIES). */
+/** Bits of a buffer position packed under an oid for sorting (the buffer holds at most CHUNK_ENTRIES = 2^14). */
 const POSITION_BITS = 18n;
 const POSITION_MASK = (1n << POSITION_BITS) - 1n;
 /** Oids below this pack with a position into one 64-bit word. */
@@ -35,7 +35,8 @@ export class RunSet {
     this.#stride = stride;
     this.#yielder = yielder;
     this.#lookups = lookups;
-    this.#cap = Math.max(1, Math.min(4 * CHUNK_ENTRIES, Math.floor(store.memoryEntries / 2)));
+    // One buffer's sort and packing run without a pause: keep it to a chunk (tens of milliseconds).
+    this.#cap = Math.max(1, Math.min(CHUNK_ENTRIES, Math.floor(store.memoryEntries / 2)));
     this.#oids = new BigUint64Array(this.#cap);
     this.#values = new BigUint64Array(stride === 2 ? this.#cap : 0);
   }
