@@ -121,9 +121,15 @@ for (const lost of [0, 1] as const) {
       const damaged = found[2 + lost]!;
       fs.writeFileSync(path, loseSectorOf(file, damaged));
 
+      const kept = [a, b, ...c.slice(0, lost)];
+      // a read-only open reads up to the damage and changes nothing
+      const ro = await openStorage(dir, { readOnly: true });
+      t.deepEqual(await tids(ro), kept);
+      await ro.close();
+      t.is(fs.statSync(path).size, file.length);
+
       const warnings: object[] = [];
       const r = await FileStorage2.open(parseFileStorage2Options(dir, {}), capturingContext(warnings));
-      const kept = [a, b, ...c.slice(0, lost)];
       t.is(r.lastTransaction(), kept[kept.length - 1]!);
       t.deepEqual(await tids(r), kept);
       t.is(await loadText(r, 1n), 'b');

@@ -211,7 +211,7 @@ export class FileStorage2 implements Storage {
         if (cut) {
           context.logger.warn(
             { file: u.file.path, offset: cut.offset, bytes: cut.bytes, transactions: cut.transactions },
-            'filestorage2: cut a torn write batch at open (a damaged transaction followed only by transactions written before the next fdatasync)',
+            `filestorage2: ${options.readOnly ? 'ignoring' : 'cut'} a torn write batch at open (a damaged transaction followed only by transactions written before the next fdatasync)`,
           );
         }
       } else if (!options.readOnly) {
