@@ -2,12 +2,13 @@
 import { join } from 'node:path';
 import { CorruptionError, oidKey, type OidKey } from '@handlerton/framework';
 import { ActiveIndex, type ActiveEntry } from './active-index.js';
-import { SEGMENT_HEADER_SIZE, TXN_MAGIC } from './constants.js';
+import { SEGMENT_FLAG_SYNC_MARKS, SEGMENT_HEADER_SIZE, TXN_MAGIC } from './constants.js';
 import type { FileIO } from './file-io.js';
 import { segmentFileName } from './naming.js';
 import { readRecordAt, readTxnAt, SequentialReader } from './record-io.js';
 import { SegmentFile } from './segment-file.js';
 import { encodeSegmentHeader, type SegmentHeader } from './segment-format.js';
+import { findLaterTxns, isAllZero } from './tail-scan.js';
 import { parseTxn, validTxnLength, type ParsedRecord, type ParsedTxn } from './txn-format.js';
 
 /** A published record position, as the commit pipeline applies it. */
@@ -18,7 +19,15 @@ export interface PublishedRecord {
   readonly deleted: boolean;
 }
 
-const ZEROS = Buffer.alloc(1 << 20);
+/** A torn write batch cut off at open: valid transactions followed a damaged one (FORMAT.md §9). */
+export interface CutBatch {
+  /** Offset of the damaged transaction (the new end of the segment's data). */
+  readonly offset: number;
+  /** Bytes from there to the end of the last valid transaction cut. */
+  readonly bytes: number;
+  /** Valid transactions cut after the damaged one. */
+  readonly transactions: number;
+}
 
 /** The one writable segment. */
 export class ActiveSegment {
@@ -30,6 +39,13 @@ export class ActiveSegment {
   writtenEnd = SEGMENT_HEADER_SIZE;
   /** End of the positions handed out by votes. */
   reservedEnd = SEGMENT_HEADER_SIZE;
+  /**
+   * Every byte before this offset is known durable (an fdatasync that began after they were written
+   * has completed): a batch written at exactly this offset records it (TXN_FLAG_SYNCED_BEFORE).
+   */
+  syncedEnd = SEGMENT_HEADER_SIZE;
+  /** Set by `recover` when it cut a torn write batch (for the open's warning). */
+  cutBatch: CutBatch | null = null;
   /** End of the preallocated (zero-filled) region. */
   allocatedEnd = SEGMENT_HEADER_SIZE;
   /** End of the region zero-filled ahead of time (adopted from a preparation); 0 when none. */
@@ -51,7 +67,7 @@ export class ActiveSegment {
     const name = segmentFileName(seq, 0);
     const path = join(dir, name);
     const tmp = `${path}.tmp`;
-    const header: SegmentHeader = { seq, gen: 0, coversLo: seq, prevSeq, databaseId, flags: 0, packTid: 0n };
+    const header: SegmentHeader = { seq, gen: 0, coversLo: seq, prevSeq, databaseId, flags: SEGMENT_FLAG_SYNC_MARKS, packTid: 0n };
     const fd = io.open(tmp, 'w+');
     try {
       io.writeAt(fd, encodeSegmentHeader(header), 0, tmp);
@@ -85,8 +101,11 @@ export class ActiveSegment {
 
   /**
    * Opens an existing active segment and rebuilds its index by scanning it. A torn tail (nothing
-   * valid after the first bad byte) is cut off and synced unless `readOnly`; a valid transaction
-   * after a bad one is corruption.
+   * valid after the first bad byte) is cut off and synced unless `readOnly`. A valid transaction
+   * after a bad one is corruption, unless `tornBatches` is set, the segment records sync boundaries
+   * and no later valid transaction says that the bad one was durable before it was written: then
+   * the bad one lies in a write batch a crash tore, and it is cut off with everything after it.
+   * Unless `readOnly`, the data kept is made durable (`syncedEnd`).
    */
   static async recover(
     io: FileIO,
@@ -96,6 +115,7 @@ export class ActiveSegment {
     readOnly: boolean,
     preallocChunk: number,
     yieldEvery: () => Promise<void>,
+    tornBatches = false,
   ): Promise<ActiveSegment> {
     const seg = new ActiveSegment(io, file, header, preallocChunk);
     const { fd, path } = file;
@@ -117,17 +137,35 @@ export class ActiveSegment {
       if (++steps % 1024 === 0) await yieldEvery();
     }
     seg.allocatedEnd = size;
+    let synced = false;
     if (pos < size && !isAllZero(io, fd, path, pos, size)) {
       // zeros are preallocated space; anything else is a torn tail, unless a valid transaction follows
-      const later = findValidTxnAfter(io, fd, path, pos + 1, size);
-      if (later >= 0) throw new CorruptionError(`damaged transaction followed by a valid one at offset ${later}`, path, pos);
+      const marks = tornBatches && seg.marksSyncs;
+      const later = findLaterTxns(io, fd, path, pos + 1, size, !marks);
+      if (later.count > 0 && !marks) throw new CorruptionError(`damaged transaction followed by a valid one at offset ${later.first}`, path, pos);
+      if (later.synced >= 0) {
+        throw new CorruptionError(`damaged transaction followed by a valid one at offset ${later.synced} written after it was synced`, path, pos);
+      }
+      if (later.count > 0) seg.cutBatch = { offset: pos, bytes: later.end - pos, transactions: later.count };
       if (!readOnly) {
         io.truncate(fd, pos, path);
         await io.fsync(fd, path);
+        synced = true;
       }
       seg.allocatedEnd = pos;
     }
+    if (!readOnly) {
+      // bytes a crashed process wrote may still be in the page cache only: the next batch may say
+      // "synced before" only once they are durable
+      if (!synced && pos > SEGMENT_HEADER_SIZE) await io.fdatasync(fd, path);
+      seg.syncedEnd = pos;
+    }
     return seg;
+  }
+
+  /** True when this segment's transactions record sync boundaries (segment header flag). */
+  get marksSyncs(): boolean {
+    return (this.header.flags & SEGMENT_FLAG_SYNC_MARKS) !== 0;
   }
 
   /** Applies a scanned transaction to the index and counters. */
@@ -191,46 +229,4 @@ export class ActiveSegment {
   readTxn(off: number): ParsedTxn {
     return readTxnAt(this.io, this.file.fd, this.file.path, off, this.writtenEnd);
   }
-}
-
-/** Offset of the first complete, checksum-valid transaction at or after `from`, or -1. */
-function findValidTxnAfter(io: FileIO, fd: number, path: string, from: number, size: number): number {
-  const magic = Buffer.alloc(4);
-  magic.writeUInt32BE(TXN_MAGIC, 0);
-  const chunk = Buffer.allocUnsafe(1 << 20);
-  let base = from;
-  while (base < size) {
-    const n = io.readAt(fd, chunk, 0, Math.min(chunk.length, size - base), base, path);
-    if (n === 0) break;
-    let hit = chunk.subarray(0, n).indexOf(magic);
-    while (hit >= 0) {
-      const at = base + hit;
-      if (checkTxnAt(io, fd, path, at, size)) return at;
-      hit = chunk.subarray(0, n).indexOf(magic, hit + 1);
-    }
-    if (base + n >= size) break;
-    base += n - 3;
-  }
-  return -1;
-}
-
-function checkTxnAt(io: FileIO, fd: number, path: string, at: number, size: number): boolean {
-  const head = Buffer.allocUnsafe(8);
-  if (io.readAt(fd, head, 0, 8, at, path) !== 8) return false;
-  const total = head.readUInt32BE(4);
-  if (total < 38 || at + total > size) return false;
-  const whole = Buffer.allocUnsafe(total);
-  if (io.readAt(fd, whole, 0, total, at, path) !== total) return false;
-  return validTxnLength(whole, 0) === total;
-}
-
-function isAllZero(io: FileIO, fd: number, path: string, from: number, size: number): boolean {
-  const chunk = Buffer.allocUnsafe(ZEROS.length);
-  for (let at = from; at < size; ) {
-    const n = io.readAt(fd, chunk, 0, Math.min(chunk.length, size - at), at, path);
-    if (n === 0) return true;
-    if (!chunk.subarray(0, n).equals(ZEROS.subarray(0, n))) return false;
-    at += n;
-  }
-  return true;
 }

@@ -22,6 +22,20 @@ export const RECORD_HEADER_SIZE = 41;
 export const RECORD_TRAILER_SIZE = 4;
 /** Data record flag: this revision is a delete marker. */
 export const RECORD_FLAG_DELETE = 1;
+/** Segment header flag: written by pack. */
+export const SEGMENT_FLAG_PACKED = 1;
+/**
+ * Segment header flag: the transactions of this segment record sync boundaries
+ * (TXN_FLAG_SYNCED_BEFORE), so that recovery can cut a torn write batch (FORMAT.md §9).
+ */
+export const SEGMENT_FLAG_SYNC_MARKS = 2;
+/**
+ * Transaction flag (byte 17): every byte of the segment before this transaction was durable
+ * (an fdatasync had completed) before this transaction's write was issued.
+ */
+export const TXN_FLAG_SYNCED_BEFORE = 1;
+/** Offset of the transaction flags byte in a transaction header. */
+export const TXN_FLAGS_AT = 17;
 /** Transaction status of a normal commit. */
 export const STATUS_COMMITTED = 0x20; // ' '
 /** Transaction status of a transaction rewritten by pack. */

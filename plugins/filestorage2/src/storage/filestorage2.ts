@@ -34,7 +34,7 @@ import {
 import { BATCH_SYNC_DELAY_MS, type FileStorage2Options } from '../filestorage2-config.js';
 import { ActiveSegment } from './active-segment.js';
 import { oidHashes } from './bloom.js';
-import { PAGE_SIZE, PREALLOC_CHUNK, STATUS_COMMITTED } from './constants.js';
+import { PAGE_SIZE, PREALLOC_CHUNK, SEGMENT_FLAG_SYNC_MARKS, STATUS_COMMITTED } from './constants.js';
 import { FileIO } from './file-io.js';
 import { FreshOids } from './fresh-oids.js';
 import { acquireLock } from './lock-file.js';
@@ -102,6 +102,10 @@ export class FileStorage2 implements Storage {
   private sealing: Promise<void> | null = null;
   private batchTimer: NodeJS.Timeout | null = null;
   private dirtySinceSync = false;
+  /** The running fdatasync of `syncNow` (batch/none modes); no batch is written while it runs. */
+  private syncing: Promise<void> | null = null;
+  /** The batch-mode timer fired while the flush loop ran: the loop syncs before its next batch. */
+  private syncWanted = false;
   /** The inline fdatasync of lone commits is off until then (performance.now() ms; see syncCommitted). */
   private inlineSyncOffUntil = 0;
   /** Moving average (ms) of the commits' fdatasync durations, inline or not. */
@@ -203,7 +207,15 @@ export class FileStorage2 implements Storage {
       }
       if (found.unsealed) {
         const u = found.unsealed;
-        active = await ActiveSegment.recover(io, u.file, u.header, u.size, options.readOnly, chunk, yieldToLoop);
+        // only the newest segment can end in a torn batch: an older one was synced before commits moved on
+        active = await ActiveSegment.recover(io, u.file, u.header, u.size, options.readOnly, chunk, yieldToLoop, true);
+        const cut = active.cutBatch;
+        if (cut) {
+          context.logger.warn(
+            { file: u.file.path, offset: cut.offset, bytes: cut.bytes, transactions: cut.transactions },
+            `filestorage2: ${options.readOnly ? 'ignoring' : 'cut'} a torn write batch at open (a damaged transaction followed only by transactions written before the next fdatasync)`,
+          );
+        }
       } else if (!options.readOnly) {
         const prev = sealed.length ? sealed[sealed.length - 1]!.seq : 0;
         active = await ActiveSegment.create(io, dir, found.highestSeq + 1, prev, databaseId, chunk);
@@ -481,7 +493,14 @@ export class FileStorage2 implements Storage {
 
   private async flushLoop(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
+      while (this.queue.length > 0 || this.syncWanted) {
+        // batch mode: a sync never overlaps a write, so the next batch can say "synced before"
+        if (this.syncWanted) {
+          this.syncWanted = false;
+          await this.syncNow().catch(() => {});
+        }
+        if (this.syncing) await this.syncing.catch(() => {});
+        if (this.queue.length === 0) continue;
         const batch = this.queue;
         this.queue = [];
         await this.flushBatch(batch);
@@ -506,6 +525,8 @@ export class FileStorage2 implements Storage {
     const end = last.pos + last.bytes.length;
     try {
       active.preallocate(end);
+      // every byte before the batch is durable: its first transaction records it (FORMAT.md §6)
+      if (active.syncedEnd === first && active.marksSyncs) batch[0]!.voted.builder.markSyncedBefore();
       if (batch.length === 1) {
         this.io.writeAt(active.file.fd, batch[0]!.voted.bytes, first, active.file.path);
       } else {
@@ -520,8 +541,12 @@ export class FileStorage2 implements Storage {
         if (this.failure) throw this.failure; // crashed (simulated) while the write was under way
       }
       active.writtenEnd = end;
-      if (this.options.syncMode === 'always') await this.syncCommitted(active, batch.length);
-      else this.dirtySinceSync = true;
+      if (this.options.syncMode === 'always') {
+        await this.syncCommitted(active, batch.length);
+        active.syncedEnd = end;
+      } else {
+        this.dirtySinceSync = true;
+      }
     } catch (e) {
       this.failStop(e);
       for (const q of batch) q.reject(this.failure);
@@ -602,7 +627,7 @@ export class FileStorage2 implements Storage {
       const full = this.preparedSize();
       if (active.preparedEnd >= full && active.publishedEnd < this.options.segmentSize * PREPARE_AT) return;
       const size = active.preparedEnd >= full ? full : Math.min(full, Math.ceil(Math.max(RAMP_START, 2 * active.preparedEnd) / PAGE_SIZE) * PAGE_SIZE);
-      const header = { seq, gen: 0, coversLo: seq, prevSeq: active.header.seq, databaseId: this.databaseId, flags: 0, packTid: 0n };
+      const header = { seq, gen: 0, coversLo: seq, prevSeq: active.header.seq, databaseId: this.databaseId, flags: SEGMENT_FLAG_SYNC_MARKS, packTid: 0n };
       const created: SegmentPreparer = new SegmentPreparer(this.io, this.options.directory, header, size, (e) => {
         if (this.preparer === created) this.preparer = null;
         this.preparationFailed = seq;
@@ -618,20 +643,36 @@ export class FileStorage2 implements Storage {
     if (this.batchTimer) return;
     this.batchTimer = setTimeout(() => {
       this.batchTimer = null;
-      void this.syncNow().catch(() => {});
+      if (this.flushing) this.syncWanted = true; // the flush loop syncs between two batches
+      else void this.syncNow().catch(() => {});
     }, BATCH_SYNC_DELAY_MS);
     this.batchTimer.unref();
   }
 
-  /** fdatasync of the active segment if anything was written since the last one (batch/none modes). */
+  /**
+   * fdatasync of the active segment if anything was written since the last one (batch/none modes).
+   * The flush loop writes nothing while it runs (see `syncing`).
+   */
   private async syncNow(): Promise<void> {
-    if (!this.dirtySinceSync || !this.active || this.failure) return;
+    while (this.syncing) await this.syncing.catch(() => {});
+    const active = this.active;
+    if (!this.dirtySinceSync || !active || this.failure) return;
     this.dirtySinceSync = false;
+    const upTo = active.writtenEnd;
+    const run = this.io.fdatasync(active.file.fd, active.file.path).then(
+      () => {
+        if (upTo > active.syncedEnd) active.syncedEnd = upTo;
+      },
+      (e: unknown) => {
+        this.failStop(e);
+        throw this.failure;
+      },
+    );
+    this.syncing = run;
     try {
-      await this.io.fdatasync(this.active.file.fd, this.active.file.path);
-    } catch (e) {
-      this.failStop(e);
-      throw this.failure;
+      await run;
+    } finally {
+      if (this.syncing === run) this.syncing = null;
     }
   }
 
@@ -704,6 +745,8 @@ export class FileStorage2 implements Storage {
     try {
       // batch and none modes: the old segment's data must be durable before any commit lands in
       // the next one, so that a crash never keeps a later transaction and loses an earlier one
+      if (this.syncing) await this.syncing.catch(() => {}); // a timer's fdatasync of this segment
+      if (this.failure) throw this.failure;
       if (this.dirtySinceSync) await this.io.fdatasync(old.file.fd, old.file.path);
       this.dirtySinceSync = false;
       const next = (await this.takePrepared(old)) ?? (await createNextSegment(this.io, old, {
@@ -867,8 +910,9 @@ export class FileStorage2 implements Storage {
     if (this.batchTimer) clearTimeout(this.batchTimer);
     this.batchTimer = null;
     this.failure = new StorageIOError('filestorage2 storage crashed (simulated)');
-    // a write under way on the thread pool still holds the descriptor: never close it under the write
+    // a write or fdatasync under way on the thread pool still holds the descriptor: never close it under them
     if (this.inFlightWrite) await this.inFlightWrite.catch(() => {});
+    if (this.syncing) await this.syncing.catch(() => {});
     if (this.preparer) await this.preparer.cancel(false); // its .tmp file stays, as after a real crash
     this.preparer = null;
     for (const s of this.sealed) s.file.close();

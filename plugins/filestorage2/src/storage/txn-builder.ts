@@ -9,6 +9,8 @@ import {
   RECORD_FLAG_DELETE,
   RECORD_HEADER_SIZE,
   RECORD_TRAILER_SIZE,
+  TXN_FLAG_SYNCED_BEFORE,
+  TXN_FLAGS_AT,
   TXN_HEADER_SIZE,
   TXN_MAGIC,
   TXN_TRAILER_SIZE,
@@ -93,7 +95,7 @@ export class TxnBuilder {
     v.setUint32(8, this.tidHi);
     v.setUint32(12, this.tidLo);
     v.setUint8(16, status);
-    v.setUint8(17, 0);
+    v.setUint8(TXN_FLAGS_AT, 0); // flags: TXN_FLAG_SYNCED_BEFORE is set when the batch is written
     v.setUint16(18, meta.user.length);
     v.setUint16(20, meta.description.length);
     v.setUint32(22, meta.extension.length);
@@ -164,6 +166,24 @@ export class TxnBuilder {
     const v = this.view;
     v.setUint32(4, total);
     v.setUint32(26, records.length);
+    this.writeCrc();
+    v.setUint32(this.used + 4, total);
+    return this.buf.subarray(0, total);
+  }
+
+  /**
+   * Sets TXN_FLAG_SYNCED_BEFORE in a finished transaction and rewrites its checksum (the flag is
+   * covered by it); the bytes `finish` returned change in place. Costs one checksum of the header
+   * and metadata plus 4 bytes per record.
+   */
+  markSyncedBefore(): void {
+    this.view.setUint8(TXN_FLAGS_AT, this.view.getUint8(TXN_FLAGS_AT) | TXN_FLAG_SYNCED_BEFORE);
+    this.writeCrc();
+  }
+
+  /** Writes the transaction checksum after the records (FORMAT.md §3). */
+  private writeCrc(): void {
+    const records = this.records;
     const headCrc = crc32(this.buf.subarray(0, this.metaEnd));
     let crc = headCrc;
     if (records.length > 0) {
@@ -172,9 +192,7 @@ export class TxnBuilder {
       for (let i = 0; i < records.length; i++) scratch.writeUInt32BE(records[i]!.crc, i * 4);
       crc = crc32(scratch.subarray(0, records.length * 4), headCrc);
     }
-    v.setUint32(this.used, crc);
-    v.setUint32(this.used + 4, total);
-    return this.buf.subarray(0, total);
+    this.view.setUint32(this.used, crc);
   }
 
   /** The whole backing buffer (to give back to the pool once the bytes are written). */
