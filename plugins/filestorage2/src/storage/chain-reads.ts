@@ -131,9 +131,12 @@ export function historyOf(chain: SegmentChain, oid: bigint, size: number): Histo
   return out;
 }
 
+/** Longest stretch an iteration runs without giving the event loop a turn. */
+const LOOP_TURN_MS = 10;
+
 /**
  * Transactions with start <= tid <= stop in tid order. Holds a reference on every segment file it
- * will read, so a pack cannot remove one under it.
+ * will read, so a pack cannot remove one under it. Gives the event loop a turn every 10 ms.
  */
 export async function* iterateChain(io: FileIO, chain: SegmentChain, start: bigint, stop: bigint): AsyncGenerator<IteratedTransaction> {
   const parts: { file: SegmentFile; end: number; minTid: bigint; maxTid: bigint }[] = [];
@@ -142,6 +145,7 @@ export async function* iterateChain(io: FileIO, chain: SegmentChain, start: bigi
     if (a) parts.push({ file: a.file, end: a.publishedEnd, minTid: a.minTid, maxTid: a.maxTid });
   }
   for (const p of parts) p.file.acquire();
+  let lastTurn = performance.now();
   try {
     for (const p of parts) {
       if (p.maxTid < start || p.minTid > stop || p.end <= SEGMENT_HEADER_SIZE) continue;
@@ -150,7 +154,15 @@ export async function* iterateChain(io: FileIO, chain: SegmentChain, start: bigi
         if (txn.tid > stop) break;
         if (txn.tid < start) continue;
         batch.push(toIterated(txn)); // owns its bytes: the scanner's buffer may move on
-        if (batch.length >= 64) yield* batch.splice(0);
+        if (batch.length >= 64) {
+          yield* batch.splice(0);
+          // Async generators resume as microtasks: without a macrotask turn now and then, a long
+          // iteration (copy, GC over millions of records) would hold the event loop to its end.
+          if (performance.now() - lastTurn > LOOP_TURN_MS) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            lastTurn = performance.now();
+          }
+        }
       }
       yield* batch;
     }
