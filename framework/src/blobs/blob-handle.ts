@@ -14,7 +14,7 @@ import {
 } from '../contracts/errors.js';
 import { MAX_BLOB_SIZE } from '../contracts/blob-handlerton.js';
 import type { Locator } from '../contracts/locator.js';
-import { assertNonNegativeInteger } from '../util/validate.js';
+import { assertNonNegativeInteger, assertOptionsObject } from '../util/validate.js';
 import type { ByteSink, ByteSource } from './byte-source.js';
 
 /** Default size of one read() and of stream chunks: 1 MiB (measured best for Node streams here). */
@@ -159,6 +159,7 @@ export class BlobHandleImpl implements BlobHandle {
   createReadStream(options: { start?: number; end?: number; highWaterMark?: number } = {}): Readable {
     this.#usable();
     this.#assertReadable();
+    assertOptionsObject(options, 'options', ['start', 'end', 'highWaterMark']);
     const start = options.start ?? 0;
     assertNonNegativeInteger(start, 'start');
     if (options.end !== undefined) assertNonNegativeInteger(options.end, 'end');
