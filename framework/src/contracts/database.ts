@@ -90,7 +90,7 @@ export interface BlobHandle extends AsyncDisposable {
   readonly mode: BlobMode;
   /** True until closed (explicitly, or by the end of its transaction for writers). */
   readonly open: boolean;
-  /** Reads up to `length` bytes at the position (default: up to 64 KiB); an empty array at the end. */
+  /** Reads up to `length` bytes (at most 64 MiB) at the position (default: up to 64 KiB); an empty array at the end. */
   read(length?: number): Promise<Uint8Array>;
   /** Writes at the position (at the end in 'a' mode) and advances it. */
   write(data: Uint8Array | string): Promise<number>;
@@ -106,7 +106,7 @@ export interface BlobHandle extends AsyncDisposable {
   flush(): Promise<void>;
   /** Closes the handle. Idempotent. */
   close(): Promise<void>;
-  /** A Readable over bytes [start, end) (end exclusive; default: to the end). */
+  /** A Readable over bytes [start, end) (end exclusive; default: to the end); highWaterMark 1 B to 64 MiB (default 1 MiB). */
   createReadStream(options?: { start?: number; end?: number; highWaterMark?: number }): Readable;
   /** A Writable that writes at the position. */
   createWriteStream(): Writable;

@@ -72,3 +72,16 @@ test('transaction metadata is checked when the transaction begins, the same for 
   t.deepEqual(entry?.extension, { n: 1 });
   await db.close();
 });
+
+test('read() and createReadStream() refuse lengths over 64 MiB instead of failing to allocate them', async (t) => {
+  const db = await memoryDb();
+  const tx = db.begin();
+  const blob = await tx.createBlob();
+  const handle = await blob.open('r+');
+  await handle.truncate(2 ** 40);
+  await t.throwsAsync(handle.read(2 ** 40), { instanceOf: InvalidArgumentError, message: /^length .* per read/ });
+  t.throws(() => handle.createReadStream({ highWaterMark: 2 ** 40 }), { instanceOf: InvalidArgumentError, message: /^options\.highWaterMark/ });
+  t.is((await handle.read(5)).length, 5);
+  await tx.abort();
+  await db.close();
+});
