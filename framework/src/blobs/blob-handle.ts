@@ -108,7 +108,7 @@ export class BlobHandleImpl implements BlobHandle {
     if (!this.#owner.features.seek) throw new NotSupportedError('seek', this.#owner.engineName);
     if (typeof offset !== 'number' || !Number.isSafeInteger(offset)) throw new InvalidArgumentError('offset must be an integer');
     const base = whence === 'start' ? 0 : whence === 'current' ? this.#position : whence === 'end' ? this.#source.size() : NaN;
-    if (Number.isNaN(base)) throw new InvalidArgumentError(`whence must be 'start', 'current' or 'end', got ${String(whence)}`);
+    if (Number.isNaN(base)) throw new InvalidArgumentError(`whence must be 'start', 'current' or 'end', got ${describeValue(whence)}`);
     const target = base + offset;
     if (target < 0) throw new InvalidArgumentError(`cannot seek to negative position ${target}`);
     this.#position = target;

@@ -34,7 +34,7 @@ export function assertBlobRef(ref: unknown, what = 'blob ref'): asserts ref is B
 /** Checks a non-negative safe integer (sizes, offsets, counts). */
 export function assertNonNegativeInteger(value: unknown, what: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidArgumentError(`${what} must be a non-negative integer, got ${String(value)}`);
+    throw new InvalidArgumentError(`${what} must be a non-negative integer, got ${describeValue(value)}`);
   }
 }
 

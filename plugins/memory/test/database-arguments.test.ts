@@ -85,3 +85,16 @@ test('read() and createReadStream() refuse lengths over 64 MiB instead of failin
   await tx.abort();
   await db.close();
 });
+
+test('error messages describe any bad value: a mode or whence without a prototype is an InvalidArgumentError, not a TypeError', async (t) => {
+  const db = await memoryDb();
+  const tx = db.begin();
+  const blob = await tx.createBlob();
+  const bare = Object.create(null) as never;
+  await t.throwsAsync(blob.open(bare), { instanceOf: InvalidArgumentError, message: /^blob open mode must be one of .*\[object Object\]/ });
+  const handle = await blob.open('r+');
+  t.throws(() => handle.seek(0, bare), { instanceOf: InvalidArgumentError, message: /^whence must be/ });
+  await t.throwsAsync(handle.read(bare), { instanceOf: InvalidArgumentError, message: /^length must be a non-negative integer, got \[object Object\]/ });
+  await tx.abort();
+  await db.close();
+});
