@@ -21,6 +21,9 @@ import {
 } from '@handlerton/framework';
 import { ConfigText, MutatedLocator, Ref, type Command, type HandleAction, type RefName } from './arbitraries.js';
 
+/** HANDLERTON_FUZZ_TRACE=1 prints every call slower than 300 ms (to find what makes a run slow). */
+const TRACE = process.env['HANDLERTON_FUZZ_TRACE'] === '1';
+
 /** How long one call may take before the fuzz calls it a hang. */
 export const CALL_TIMEOUT_MS = 5000;
 
@@ -144,6 +147,7 @@ async function guard<T>(label: string, fn: () => T | Promise<T>, counts?: FuzzCo
   const hang = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new FuzzFailure(`${label} did not settle within ${CALL_TIMEOUT_MS} ms`)), CALL_TIMEOUT_MS);
   });
+  const started = Date.now();
   try {
     return { ok: true, value: await Promise.race([Promise.resolve().then(fn), hang]) };
   } catch (error) {
@@ -155,6 +159,7 @@ async function guard<T>(label: string, fn: () => T | Promise<T>, counts?: FuzzCo
     throw new FuzzFailure(`${label} raised an untyped error: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`, { cause: error });
   } finally {
     clearTimeout(timer);
+    if (TRACE && Date.now() - started > 300) process.stderr.write(`fuzz: ${Date.now() - started} ms: ${label}\n`);
   }
 }
 

@@ -116,6 +116,7 @@ export interface BlobHandle extends AsyncDisposable {
 
 /** Options of a transaction run. */
 export interface TransactionOptions {
+  /** Checked when the transaction begins (InvalidArgumentError naming e.g. `options.meta.description`); see TransactionMeta. */
   readonly meta?: Partial<TransactionMeta>;
   /** How many times to retry on ConflictError (default 0). */
   readonly retries?: number;

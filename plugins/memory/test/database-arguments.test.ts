@@ -98,3 +98,15 @@ test('error messages describe any bad value: a mode or whence without a prototyp
   await tx.abort();
   await db.close();
 });
+
+test('blob.locator(access): null or non-boolean access flags are InvalidArgumentErrors', async (t) => {
+  const db = await memoryDb();
+  const tx = db.begin();
+  const blob = await tx.createBlob();
+  t.throws(() => blob.locator(null as never), { instanceOf: InvalidArgumentError, message: /^access must be an object/ });
+  t.throws(() => blob.locator({ write: 'yes' } as never), { instanceOf: InvalidArgumentError, message: /^access\.write must be a boolean/ });
+  t.throws(() => blob.locator({ read: true } as never), { instanceOf: InvalidArgumentError, message: /^access\.read is not an option/ });
+  t.true(blob.locator({ write: true }).access.write);
+  await tx.abort();
+  await db.close();
+});
