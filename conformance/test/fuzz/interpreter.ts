@@ -22,7 +22,8 @@ import {
 import { ConfigText, MutatedLocator, Ref, type Command, type HandleAction, type RefName } from './arbitraries.js';
 
 /** HANDLERTON_FUZZ_TRACE=1 prints every call slower than 300 ms (to find what makes a run slow). */
-const TRACE = process.env['HANDLERTON_FUZZ_TRACE'] === '1';
+const TRACE = process.env['HANDLERTON_FUZZ_TRACE'] === '1' || process.env['HANDLERTON_FUZZ_TRACE'] === 'all';
+const TRACE_ALL = process.env['HANDLERTON_FUZZ_TRACE'] === 'all';
 
 /** How long one call may take before the fuzz calls it a hang. */
 export const CALL_TIMEOUT_MS = 5000;
@@ -148,6 +149,7 @@ async function guard<T>(label: string, fn: () => T | Promise<T>, counts?: FuzzCo
     timer = setTimeout(() => reject(new FuzzFailure(`${label} did not settle within ${CALL_TIMEOUT_MS} ms`)), CALL_TIMEOUT_MS);
   });
   const started = Date.now();
+  if (TRACE_ALL) process.stderr.write(`fuzz: call ${label.slice(0, 2000)}\n`);
   try {
     return { ok: true, value: await Promise.race([Promise.resolve().then(fn), hang]) };
   } catch (error) {
@@ -182,7 +184,15 @@ class SequenceRun {
     const r = (value: unknown): never => this.#resolve(value, 0) as never;
     switch (command.op) {
       case 'open': {
-        const opened = await call(() => openDatabase(r(command.config), r(command.overrides)));
+        const config: unknown = r(command.config);
+        // Excluded input class: a path under /proc. `filestorage2:/proc/x` blocks the event loop
+        // (no timeout can fire); issue 11's "filestorage2:/proc/x" item, owned by the filestorage2
+        // engineer (SQLite paths likewise). Re-enable once that is merged.
+        if (fc.stringify(config).includes('/proc')) {
+          this.#counts.excluded++;
+          return;
+        }
+        const opened = await call(() => openDatabase(config as never, r(command.overrides)));
         if (opened.ok) await call(() => opened.value.close(), `close after ${label}`);
         return;
       }
