@@ -29,5 +29,6 @@ export { collectGarbage } from './database/collect-garbage.js';
 export type { GcServices } from './database/collect-garbage.js';
 export { BLOB_RECORD_MARKER, blobRecord, isBlobRecord, blobRefOf } from './blobs/blob-record.js';
 export { stderrLogger, loggerFromEnv } from './util/stderr-logger.js';
+export { describeValue, MAX_META_TEXT_BYTES, MAX_META_EXTENSION_BYTES, MAX_META_EXTENSION_DEPTH } from './util/validate.js';
 export { copyTransactions } from './database/copy-transactions.js';
 export type { CopyResult, EnginePair } from './database/copy-transactions.js';

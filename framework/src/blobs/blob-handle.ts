@@ -14,12 +14,14 @@ import {
 } from '../contracts/errors.js';
 import { MAX_BLOB_SIZE } from '../contracts/blob-handlerton.js';
 import type { Locator } from '../contracts/locator.js';
-import { assertNonNegativeInteger } from '../util/validate.js';
+import { assertNonNegativeInteger, assertOptionsObject, describeValue } from '../util/validate.js';
 import type { ByteSink, ByteSource } from './byte-source.js';
 
 /** Default size of one read() and of stream chunks: 1 MiB (measured best for Node streams here). */
 export const DEFAULT_CHUNK = 1024 * 1024;
 const DEFAULT_READ = 64 * 1024;
+/** Largest `read()` length and stream `highWaterMark`: one call never allocates more (64 MiB); stream for more. */
+export const MAX_READ_LENGTH = 64 * 1024 * 1024;
 
 /** How a handle talks back to the blob that opened it. */
 export interface HandleOwner {
@@ -66,6 +68,7 @@ export class BlobHandleImpl implements BlobHandle {
     this.#usable();
     this.#assertReadable();
     assertNonNegativeInteger(length, 'length');
+    if (length > MAX_READ_LENGTH) throw new InvalidArgumentError(`length ${length} is over ${MAX_READ_LENGTH} bytes (64 MiB) per read; use createReadStream() for more`);
     return this.#serially(() => this.#read(length));
   }
 
@@ -105,7 +108,7 @@ export class BlobHandleImpl implements BlobHandle {
     if (!this.#owner.features.seek) throw new NotSupportedError('seek', this.#owner.engineName);
     if (typeof offset !== 'number' || !Number.isSafeInteger(offset)) throw new InvalidArgumentError('offset must be an integer');
     const base = whence === 'start' ? 0 : whence === 'current' ? this.#position : whence === 'end' ? this.#source.size() : NaN;
-    if (Number.isNaN(base)) throw new InvalidArgumentError(`whence must be 'start', 'current' or 'end', got ${String(whence)}`);
+    if (Number.isNaN(base)) throw new InvalidArgumentError(`whence must be 'start', 'current' or 'end', got ${describeValue(whence)}`);
     const target = base + offset;
     if (target < 0) throw new InvalidArgumentError(`cannot seek to negative position ${target}`);
     this.#position = target;
@@ -159,11 +162,14 @@ export class BlobHandleImpl implements BlobHandle {
   createReadStream(options: { start?: number; end?: number; highWaterMark?: number } = {}): Readable {
     this.#usable();
     this.#assertReadable();
+    assertOptionsObject(options, 'options', ['start', 'end', 'highWaterMark']);
     const start = options.start ?? 0;
-    assertNonNegativeInteger(start, 'start');
-    if (options.end !== undefined) assertNonNegativeInteger(options.end, 'end');
+    assertNonNegativeInteger(start, 'options.start');
+    if (options.end !== undefined) assertNonNegativeInteger(options.end, 'options.end');
     const chunk = options.highWaterMark ?? DEFAULT_CHUNK;
-    if (!Number.isSafeInteger(chunk) || chunk < 1) throw new InvalidArgumentError(`highWaterMark must be a positive integer, got ${String(chunk)}`);
+    if (typeof chunk !== 'number' || !Number.isSafeInteger(chunk) || chunk < 1 || chunk > MAX_READ_LENGTH) {
+      throw new InvalidArgumentError(`options.highWaterMark must be an integer from 1 to ${MAX_READ_LENGTH}, got ${describeValue(chunk)}`);
+    }
     let position = start;
     const source = this.#source;
     const isOpen = (): boolean => this.#state === 'open';

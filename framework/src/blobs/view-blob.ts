@@ -11,6 +11,7 @@ import { BlobLockedError, InvalidArgumentError, NotSupportedError, ReadOnlyError
 import type { BlobId, Oid, Tid } from '../contracts/ids.js';
 import type { Locator } from '../contracts/locator.js';
 import type { BlobRef } from '../contracts/records.js';
+import { assertOptionsObject, describeValue } from '../util/validate.js';
 import { BlobHandleImpl, type HandleOwner } from './blob-handle.js';
 import type { BlobServices } from './blob-services.js';
 import { draftSink, EMPTY_SOURCE, revisionSource, type ByteSource } from './byte-source.js';
@@ -77,7 +78,7 @@ export class ViewBlob implements Blob, HandleOwner {
 
   async open(mode: BlobMode): Promise<BlobHandle> {
     this.#host.ensureActive();
-    if (!MODES.includes(mode)) throw new InvalidArgumentError(`blob open mode must be one of ${MODES.join(', ')}, got ${String(mode)}`);
+    if (!MODES.includes(mode)) throw new InvalidArgumentError(`blob open mode must be one of ${MODES.join(', ')}, got ${describeValue(mode)}`);
     return this.#host.track(mode === 'r' ? this.#openReader() : this.#openWriter(mode));
   }
 
@@ -92,6 +93,12 @@ export class ViewBlob implements Blob, HandleOwner {
 
   locator(access: { write?: boolean; append?: boolean } = {}): Locator {
     this.#host.ensureActive();
+    assertOptionsObject(access, 'access', ['write', 'append']);
+    for (const key of ['write', 'append'] as const) {
+      if (access[key] !== undefined && typeof access[key] !== 'boolean') {
+        throw new InvalidArgumentError(`access.${key} must be a boolean, got ${describeValue(access[key])}`);
+      }
+    }
     const revision = this.#latestCommitted > this.baseRevision ? this.#latestCommitted : this.baseRevision;
     return this.#mint(revision, access.write === true, access.append === true);
   }

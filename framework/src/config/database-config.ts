@@ -5,6 +5,7 @@
  */
 import { InvalidConfigError } from '../contracts/errors.js';
 import type { EnginePlugin } from '../contracts/plugin.js';
+import { describeValue } from '../util/validate.js';
 
 /** One engine as config names it. */
 export interface EngineSpec {
@@ -58,6 +59,7 @@ export function resolveConfig(config: DatabaseConfig): ResolvedConfig {
     throw new InvalidConfigError('config must be a string like "memory:" or an object', '');
   }
   rejectUnknown(config, TOP_LEVEL_KEYS, '');
+  rejectNulls(config, '');
   const storageSource = config.storage ?? (config.engine !== undefined ? { engine: config.engine, path: config.path, options: config.options } : undefined);
   if (storageSource === undefined) throw new InvalidConfigError('config names no engine: set "engine" or "storage"', 'storage');
   if (config.storage !== undefined && (config.engine !== undefined || config.path !== undefined || config.options !== undefined)) {
@@ -80,13 +82,19 @@ function resolveEngine(source: string | EngineSpec, configPath: string, storage?
   if (typeof source === 'string') return resolveEngine(parseEngineString(source, configPath), configPath, storage);
   if (typeof source !== 'object' || source === null) throw new InvalidConfigError(`${configPath} must be a string or { engine, path?, options? }`, configPath);
   rejectUnknown(source, SPEC_KEYS, configPath);
+  rejectNulls(source, configPath);
   const { engine, path, options } = source;
-  const validEngine = (typeof engine === 'string' && engine.length > 0) || (typeof engine === 'object' && engine !== null && typeof engine.parseOptions === 'function');
-  if (!validEngine) throw new InvalidConfigError(`${configPath}.engine must be an engine name or plugin`, `${configPath}.engine`);
-  if (path !== undefined && typeof path !== 'string') throw new InvalidConfigError(`${configPath}.path must be a string`, `${configPath}.path`);
-  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
-    throw new InvalidConfigError(`${configPath}.options must be an object`, `${configPath}.options`);
+  if (typeof engine === 'string') assertEngineName(engine, `${configPath}.engine`);
+  else if (typeof engine !== 'object' || engine === null || typeof engine.parseOptions !== 'function') {
+    throw new InvalidConfigError(`${configPath}.engine must be an engine name or plugin, got ${describeValue(engine)}`, `${configPath}.engine`);
   }
+  if (path !== undefined && typeof path !== 'string') throw new InvalidConfigError(`${configPath}.path must be a string, got ${describeValue(path)}`, `${configPath}.path`);
+  if (path?.includes('\0')) throw new InvalidConfigError(`${configPath}.path contains a NUL character`, `${configPath}.path`);
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new InvalidConfigError(`${configPath}.options must be an object, got ${describeValue(options)}`, `${configPath}.options`);
+  }
+  // null never means "the default": an option is given with a value or left out.
+  if (options !== undefined) rejectNulls(options, `${configPath}.options`);
   let location = path === '' ? undefined : path;
   if (location === undefined && storage !== undefined && storage.location !== undefined) {
     // Blobs without a path: beside the storage, or with it when it is the same engine.
@@ -97,8 +105,33 @@ function resolveEngine(source: string | EngineSpec, configPath: string, storage?
 
 function parseEngineString(text: string, configPath: string): EngineSpec {
   const match = /^(@[^/:\s]+\/[^:\s]+|[^:\s]+)(?::(.*))?$/.exec(text.trim());
-  if (match === null) throw new InvalidConfigError(`${configPath} "${text}" is not of the form "engine:path"`, configPath);
+  if (match === null) throw new InvalidConfigError(`${configPath} ${describeValue(text)} is not of the form "engine:path"`, configPath);
   return { engine: match[1]!, path: match[2] === undefined || match[2] === '' ? undefined : match[2] };
+}
+
+/**
+ * An engine name is a built-in name or an npm package name (optionally scoped), nothing else:
+ * never a path, so config can never import a file as code.
+ */
+const ENGINE_NAME = /^(?:@[a-z0-9~][a-z0-9._~-]*\/)?[a-z0-9~][a-z0-9._~-]*$/i;
+const MAX_ENGINE_NAME = 214;
+
+function assertEngineName(name: string, configPath: string): void {
+  if (ENGINE_NAME.test(name) && name.length <= MAX_ENGINE_NAME) return;
+  const looksLikePath = /^[./~\\]|^[A-Za-z]:[\\/]|[/\\]/.test(name);
+  const hint = looksLikePath
+    ? `; it looks like a path: name the engine first, e.g. "filestorage2:${name}" or "sqlite:${name}"`
+    : ` (a built-in engine such as "memory", "filestorage2" or "sqlite", or an npm package name)`;
+  throw new InvalidConfigError(`${configPath} ${describeValue(name)} is not an engine name${hint}`, configPath);
+}
+
+function rejectNulls(value: object, configPath: string): void {
+  for (const [key, item] of Object.entries(value)) {
+    if (item === null) {
+      const where = configPath === '' ? key : `${configPath}.${key}`;
+      throw new InvalidConfigError(`config option "${where}" is null: give a value or leave the option out for its default`, where);
+    }
+  }
 }
 
 function rejectUnknown(value: object, allowed: readonly string[], configPath: string): void {

@@ -2,6 +2,7 @@
  * Finds engine plugins: registered ones first, then the built-in names, then any package name
  * (third-party engines), imported on demand. The framework has no static dependency on a plugin.
  */
+import { isBuiltin } from 'node:module';
 import { UnknownEngineError } from '../contracts/errors.js';
 import type { EnginePlugin } from '../contracts/plugin.js';
 
@@ -13,6 +14,9 @@ export const BUILT_IN_ENGINES: Readonly<Record<string, string>> = Object.freeze(
   'sqlite-blobs': '@handlerton/sqlite-blobs',
 });
 
+/** An npm package name, optionally scoped (what `import()` resolves from node_modules). */
+const PACKAGE_NAME = /^(?:@[a-z0-9~][a-z0-9._~-]*\/)?[a-z0-9~][a-z0-9._~-]*$/i;
+
 /** True when `value` has the shape of an EnginePlugin. */
 export function isEnginePlugin(value: unknown): value is EnginePlugin {
   if (typeof value !== 'object' || value === null) return false;
@@ -20,21 +24,27 @@ export function isEnginePlugin(value: unknown): value is EnginePlugin {
   return typeof candidate.name === 'string' && typeof candidate.parseOptions === 'function';
 }
 
-/** Imports the plugin named `name` (built-in engine name or package name). */
+/** Imports the plugin named `name` (built-in engine name or package name); UnknownEngineError when that fails. */
 export async function importEnginePlugin(name: string): Promise<EnginePlugin> {
   const specifier = BUILT_IN_ENGINES[name] ?? name;
+  const known = `not one of ${Object.keys(BUILT_IN_ENGINES).join(', ')}`;
+  // Only package names are imported: never a path (config is data, not code), never a Node built-in module.
+  if (typeof name !== 'string' || !PACKAGE_NAME.test(specifier) || isBuiltin(specifier)) {
+    throw new UnknownEngineError(`unknown engine ${JSON.stringify(String(name))}: ${known}, and not an engine package name`);
+  }
   let module: Record<string, unknown>;
   try {
     module = (await import(specifier)) as Record<string, unknown>;
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
+    const code = (error as { code?: unknown } | null)?.code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') {
       throw new UnknownEngineError(
-        `unknown engine "${name}": not one of ${Object.keys(BUILT_IN_ENGINES).join(', ')} and no package "${specifier}" could be imported`,
+        `unknown engine "${name}": ${known} and no package "${specifier}" could be imported` +
+          ' (a path alone is not a config: write "filestorage2:<directory>" or "sqlite:<file>")',
         { cause: error },
       );
     }
-    throw error;
+    throw new UnknownEngineError(`engine package "${specifier}" failed to load: ${String(error)}`, { cause: error });
   }
   const plugin = module['plugin'] ?? module['default'];
   if (!isEnginePlugin(plugin)) {

@@ -97,7 +97,7 @@ export interface BlobHandle extends AsyncDisposable {
   readonly mode: BlobMode;
   /** True until closed (explicitly, or by the end of its transaction for writers). */
   readonly open: boolean;
-  /** Reads up to `length` bytes at the position (default: up to 64 KiB); an empty array at the end. */
+  /** Reads up to `length` bytes (at most 64 MiB) at the position (default: up to 64 KiB); an empty array at the end. */
   read(length?: number): Promise<Uint8Array>;
   /** Writes at the position (at the end in 'a' mode) and advances it. */
   write(data: Uint8Array | string): Promise<number>;
@@ -113,7 +113,7 @@ export interface BlobHandle extends AsyncDisposable {
   flush(): Promise<void>;
   /** Closes the handle. Idempotent. */
   close(): Promise<void>;
-  /** A Readable over bytes [start, end) (end exclusive; default: to the end). */
+  /** A Readable over bytes [start, end) (end exclusive; default: to the end); highWaterMark 1 B to 64 MiB (default 1 MiB). */
   createReadStream(options?: { start?: number; end?: number; highWaterMark?: number }): Readable;
   /** A Writable that writes at the position. */
   createWriteStream(): Writable;
@@ -123,6 +123,7 @@ export interface BlobHandle extends AsyncDisposable {
 
 /** Options of a transaction run. */
 export interface TransactionOptions {
+  /** Checked when the transaction begins (InvalidArgumentError naming e.g. `options.meta.description`); see TransactionMeta. */
   readonly meta?: Partial<TransactionMeta>;
   /** How many times to retry on ConflictError at commit or ReadConflictError during the run (default 0). */
   readonly retries?: number;

@@ -16,7 +16,8 @@
  *   40     8    nonce (random)
  *   48     16   MAC: HMAC-SHA256 over bytes 0..47 with the database's locator key, first 16 bytes
  *
- * The string form (WL#3583's open_string) is `hl1.` followed by the 64 bytes in base64url.
+ * The string form (WL#3583's open_string) is `hl1.` followed by the 64 bytes in base64url, unpadded
+ * and canonical (86 characters; the unused low bits of the last one are zero, no other spelling parses).
  * Anyone can parse a locator; only `LocatorCodec.verify` with the right key accepts it.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -103,7 +104,10 @@ export class Locator implements LocatorFields {
     }
     const body = text.slice(STRING_PREFIX.length);
     if (!/^[A-Za-z0-9_-]+$/.test(body)) throw new InvalidLocatorError('a locator string is base64url after its prefix');
-    return new Locator(Buffer.from(body, 'base64url'));
+    const bytes = Buffer.from(body, 'base64url');
+    // Only the canonical spelling: the unused low bits of the last character must be zero.
+    if (bytes.toString('base64url') !== body) throw new InvalidLocatorError('a locator string is not in canonical base64url (as toString() writes it)');
+    return new Locator(bytes);
   }
 
   /** Parses either form. */

@@ -45,7 +45,11 @@ export interface LoadedRevision extends LoadedRecord {
   readonly nextTid: Tid | null;
 }
 
-/** Metadata of a transaction (ZODB's user, description, extension). */
+/**
+ * Metadata of a transaction (ZODB's user, description, extension). The framework checks it once,
+ * the same for every engine (util/validate.ts assertTransactionMeta): strings of at most 65535
+ * UTF-8 bytes, an extension of plain JSON data up to 64 KiB; engines may rely on that.
+ */
 export interface TransactionMeta {
   readonly user: string;
   readonly description: string;

@@ -13,6 +13,7 @@ import type { PackResult } from '../contracts/records.js';
 import { BlobHandleImpl, type HandleOwner } from '../blobs/blob-handle.js';
 import type { BlobServices } from '../blobs/blob-services.js';
 import { EMPTY_SOURCE, revisionSource } from '../blobs/byte-source.js';
+import { assertOptionsObject, assertTransactionMeta, describeValue } from '../util/validate.js';
 import { collectGarbage } from './collect-garbage.js';
 import { DbSnapshot } from './snapshot.js';
 import { DbTransaction } from './transaction.js';
@@ -74,11 +75,13 @@ export class DatabaseImpl implements Database {
   /** Starts a transaction that the caller commits or aborts. */
   begin(options: TransactionOptions = {}): DbTransaction {
     this.#open();
+    assertTransactionOptions(options);
     const tx = new DbTransaction(
       this.#storage,
       this.#services,
       this.#storage.lastTransaction(),
-      options.meta ?? {},
+      // A copy: a caller changing its meta object after begin cannot slip unchecked values into the commit.
+      options.meta === undefined ? {} : structuredClone(options.meta),
       this.#logger,
       (done) => {
         this.#transactions.delete(done);
@@ -92,8 +95,9 @@ export class DatabaseImpl implements Database {
   }
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    if (typeof fn !== 'function') throw new InvalidArgumentError(`fn must be a function (tx) => Promise, got ${describeValue(fn)}`);
+    assertTransactionOptions(options);
     const retries = options.retries ?? 0;
-    if (!Number.isSafeInteger(retries) || retries < 0) throw new InvalidArgumentError('retries must be a non-negative integer');
     for (let attempt = 0; ; attempt++) {
       const tx = this.begin(options);
       let result: T;
@@ -156,7 +160,10 @@ export class DatabaseImpl implements Database {
     let packTid: Tid;
     // "Now" is just after the last commit: a commit made earlier in the current millisecond is kept current, not lost.
     if (at === undefined) packTid = this.#storage.lastTransaction() + 1n;
-    else if (at instanceof Date) packTid = tidFromMillis(at.getTime());
+    else if (at instanceof Date) {
+      if (Number.isNaN(at.getTime())) throw new InvalidArgumentError('at must be a valid Date or a tid, got an invalid Date');
+      packTid = tidFromMillis(at.getTime());
+    }
     else {
       assertU64(at, 'at');
       packTid = at;
@@ -226,4 +233,14 @@ export class DatabaseImpl implements Database {
   #open(): void {
     if (this.#closing !== undefined) throw new StorageClosedError('database is closed');
   }
+}
+
+/** Checks the options of `begin` / `transaction`: `{ meta?, retries? }` with valid metadata. */
+function assertTransactionOptions(options: unknown): asserts options is TransactionOptions {
+  assertOptionsObject(options, 'options', ['meta', 'retries']);
+  const retries = options?.['retries'];
+  if (retries !== undefined && (typeof retries !== 'number' || !Number.isSafeInteger(retries) || retries < 0)) {
+    throw new InvalidArgumentError(`options.retries must be a non-negative integer, got ${describeValue(retries)}`);
+  }
+  assertTransactionMeta(options?.['meta'], 'options.meta');
 }

@@ -19,7 +19,7 @@ import type {
 } from '../contracts/records.js';
 import type { Storage, StorageTransaction } from '../contracts/storage.js';
 import type { StorageCapabilities } from '../contracts/capabilities.js';
-import { assertNonNegativeInteger, assertRecordInput } from '../util/validate.js';
+import { assertNonNegativeInteger, assertRecordInput, assertTransactionMeta } from '../util/validate.js';
 
 /** Wraps a Storage with argument validation, lifecycle checks and logging. */
 export class RuntimeStorage implements Storage {
@@ -90,6 +90,7 @@ export class RuntimeStorage implements Storage {
   async tpcBegin(txn: StorageTransaction, tid?: Tid): Promise<Tid> {
     this.#open();
     assertTxn(txn);
+    assertTransactionMeta(txn.meta, 'txn.meta', false);
     if (tid !== undefined) {
       this.#require('restore');
       assertU64(tid, 'tid');

@@ -24,6 +24,7 @@ import { storageTransaction, type StorageTransaction } from '../contracts/storag
 import { blobRecord, isBlobRecord } from '../blobs/blob-record.js';
 import type { BlobServices } from '../blobs/blob-services.js';
 import type { ViewBlob } from '../blobs/view-blob.js';
+import { assertWriteOptions } from '../util/validate.js';
 import { BaseView, type ViewRecord } from './base-view.js';
 import type { RuntimeStorage } from './runtime-storage.js';
 
@@ -86,6 +87,7 @@ export class DbTransaction extends BaseView implements Transaction {
 
   async create(data: Uint8Array, options: WriteOptions = {}): Promise<Oid> {
     this.ensureActive();
+    assertWriteOptions(options);
     const record = toRecord(data, options, []);
     const oid = await this.storage.newOid();
     this.#writes.set(oid, { record, serial: ZERO_TID });
@@ -94,6 +96,7 @@ export class DbTransaction extends BaseView implements Transaction {
 
   async write(oid: Oid, data: Uint8Array, options: WriteOptions = {}): Promise<void> {
     this.ensureActive();
+    assertWriteOptions(options);
     assertU64(oid, 'oid');
     const pending = this.#writes.get(oid);
     if (pending !== undefined) {

@@ -13,13 +13,14 @@ import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
 import type { Clock, EngineContext, FileSystem, Logger } from '../contracts/context.js';
 import { systemClock } from '../contracts/context.js';
 import type { Database } from '../contracts/database.js';
-import { InvalidConfigError } from '../contracts/errors.js';
+import { InvalidArgumentError, InvalidConfigError } from '../contracts/errors.js';
 import type { EnginePlugin } from '../contracts/plugin.js';
 import type { Storage } from '../contracts/storage.js';
 import { resolveConfig, type DatabaseConfig, type ResolvedConfig, type ResolvedEngine } from '../config/database-config.js';
 import { createDatabase } from '../database/create-database.js';
 import type { DatabaseImpl } from '../database/database.js';
 import { loggerFromEnv } from '../util/stderr-logger.js';
+import { describeValue } from '../util/validate.js';
 import { loadEnginePlugin, rootContainer } from './root-container.js';
 import { CLOCK, DATABASE_CONFIG, ENGINE_CONTEXT, FILE_SYSTEM, LOCATOR_KEYS, LOGGER } from './tokens.js';
 
@@ -68,6 +69,7 @@ export class DatabaseOpener {
 /** Opens a database from config (see README "Configuration"). */
 export async function openDatabase(config: DatabaseConfig, overrides: DatabaseOverrides = {}): Promise<DatabaseImpl & Database> {
   const resolved = resolveConfig(config);
+  assertOverrides(overrides);
   const scope = rootContainer.createChildContainer();
   scope.register(DATABASE_CONFIG, { useValue: resolved });
   scope.register(CLOCK, { useValue: overrides.clock ?? systemClock });
@@ -97,4 +99,21 @@ function request(engine: ResolvedEngine): { location: string | undefined; option
 function locatorKeysFor(config: ResolvedConfig): readonly Uint8Array[] {
   if (config.locatorSecret === undefined) return [randomBytes(32)];
   return [createHash('sha256').update(`handlerton-locator:${config.locatorSecret}`).digest()];
+}
+
+function assertOverrides(overrides: unknown): asserts overrides is DatabaseOverrides {
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
+    throw new InvalidArgumentError(`overrides must be an object, got ${describeValue(overrides)}`);
+  }
+  // fs may be a partial fake (tests inject failing disks): only its being an object is checked.
+  const shapes: Record<string, string | null> = { clock: 'now', logger: 'child', fs: null };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (!(key in shapes)) throw new InvalidArgumentError(`overrides.${key} is not an override (allowed: ${Object.keys(shapes).join(', ')})`);
+    if (value === undefined) continue;
+    const method = shapes[key];
+    const ok = typeof value === 'object' && value !== null && (method === null || typeof (value as Record<string, unknown>)[method] === 'function');
+    if (!ok) {
+      throw new InvalidArgumentError(`overrides.${key} must be ${method === null ? 'an object' : `an object with ${method}()`}, got ${describeValue(value)}`);
+    }
+  }
 }

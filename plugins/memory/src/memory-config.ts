@@ -1,7 +1,7 @@
 /**
  * Options of the memory engine: validated once, frozen, and read back by the plugin.
  */
-import { InvalidConfigError } from '@handlerton/framework';
+import { describeValue, InvalidConfigError } from '@handlerton/framework';
 import type { BlobTransactionMode, EngineOptions, EngineRequest } from '@handlerton/framework';
 import { DEFAULT_CHUNK_SIZE } from './memory-blobs.js';
 
@@ -23,7 +23,7 @@ export function parseMemoryOptions(request: EngineRequest): MemoryOptions {
   const at = request.configPath;
   if (request.location !== undefined && request.location !== '') {
     throw new InvalidConfigError(
-      `${at}.location must be empty: the memory engine keeps nothing on disk, got ${JSON.stringify(request.location)}`,
+      `${at}.location must be empty: the memory engine keeps nothing on disk, got ${describeValue(request.location)}`,
       `${at}.location`,
     );
   }
@@ -39,14 +39,14 @@ export function parseMemoryOptions(request: EngineRequest): MemoryOptions {
   const chunkSize = options['chunkSize'] ?? DEFAULT_CHUNK_SIZE;
   if (typeof chunkSize !== 'number' || !Number.isInteger(chunkSize) || chunkSize < MIN_CHUNK || chunkSize > MAX_CHUNK || (chunkSize & (chunkSize - 1)) !== 0) {
     throw new InvalidConfigError(
-      `${at}.options.chunkSize must be a power of two from ${MIN_CHUNK} to ${MAX_CHUNK}, got ${JSON.stringify(chunkSize)}`,
+      `${at}.options.chunkSize must be a power of two from ${MIN_CHUNK} to ${MAX_CHUNK}, got ${describeValue(chunkSize)}`,
       `${at}.options.chunkSize`,
     );
   }
   const blobMode = options['blobMode'] ?? 'dataTransactional';
   if (typeof blobMode !== 'string' || !(MODES as readonly string[]).includes(blobMode)) {
     throw new InvalidConfigError(
-      `${at}.options.blobMode must be one of ${MODES.join(', ')}, got ${JSON.stringify(blobMode)}`,
+      `${at}.options.blobMode must be one of ${MODES.join(', ')}, got ${describeValue(blobMode)}`,
       `${at}.options.blobMode`,
     );
   }

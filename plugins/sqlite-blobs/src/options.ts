@@ -1,5 +1,5 @@
 /** The engine's options: parsing and validation. */
-import { InvalidConfigError, type EngineRequest } from '@handlerton/framework';
+import { describeValue, InvalidConfigError, type EngineRequest } from '@handlerton/framework';
 
 /** How hard SQLite syncs a commit (see README "Durability"). */
 export type SynchronousLevel = 'full' | 'normal';
@@ -48,19 +48,19 @@ export function parseSqliteOptions(request: EngineRequest): SqliteOptions {
   }
   const synchronous = options['synchronous'] ?? 'full';
   if (synchronous !== 'full' && synchronous !== 'normal') {
-    throw new InvalidConfigError(`${at('synchronous')}: must be "full" or "normal", got ${JSON.stringify(synchronous)}`, at('synchronous'));
+    throw new InvalidConfigError(`${at('synchronous')}: must be "full" or "normal", got ${describeValue(synchronous)}`, at('synchronous'));
   }
   const chunkSize = options['chunkSize'] ?? DEFAULT_CHUNK_SIZE;
   if (typeof chunkSize !== 'number' || !Number.isInteger(chunkSize) || chunkSize < MIN_CHUNK || chunkSize > MAX_CHUNK) {
     throw new InvalidConfigError(
-      `${at('chunkSize')}: must be an integer between ${MIN_CHUNK} and ${MAX_CHUNK} bytes, got ${JSON.stringify(chunkSize)}`,
+      `${at('chunkSize')}: must be an integer between ${MIN_CHUNK} and ${MAX_CHUNK} bytes, got ${describeValue(chunkSize)}`,
       at('chunkSize'),
     );
   }
   const busyTimeoutMs = options['busyTimeoutMs'] ?? DEFAULT_BUSY_TIMEOUT_MS;
   if (typeof busyTimeoutMs !== 'number' || !Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > 600_000) {
     throw new InvalidConfigError(
-      `${at('busyTimeoutMs')}: must be an integer number of milliseconds between 0 and 600000, got ${JSON.stringify(busyTimeoutMs)}`,
+      `${at('busyTimeoutMs')}: must be an integer number of milliseconds between 0 and 600000, got ${describeValue(busyTimeoutMs)}`,
       at('busyTimeoutMs'),
     );
   }
