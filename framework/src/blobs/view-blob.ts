@@ -18,6 +18,11 @@ import { draftSink, EMPTY_SOURCE, revisionSource, type ByteSource } from './byte
 
 const MODES: readonly BlobMode[] = ['r', 'w', 'a', 'r+'];
 
+/** InvalidArgumentError unless `mode` is a blob open mode. */
+export function assertBlobMode(mode: unknown): asserts mode is BlobMode {
+  if (!MODES.includes(mode as BlobMode)) throw new InvalidArgumentError(`blob open mode must be one of ${MODES.join(', ')}, got ${describeValue(mode)}`);
+}
+
 /** What a ViewBlob needs from the transaction or snapshot that owns it. */
 export interface BlobViewHost {
   readonly services: BlobServices;
@@ -78,7 +83,7 @@ export class ViewBlob implements Blob, HandleOwner {
 
   async open(mode: BlobMode): Promise<BlobHandle> {
     this.#host.ensureActive();
-    if (!MODES.includes(mode)) throw new InvalidArgumentError(`blob open mode must be one of ${MODES.join(', ')}, got ${describeValue(mode)}`);
+    assertBlobMode(mode);
     return this.#host.track(mode === 'r' ? this.#openReader() : this.#openWriter(mode));
   }
 

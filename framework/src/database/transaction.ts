@@ -23,7 +23,7 @@ import type { BlobRef, RecordInput, TransactionMeta } from '../contracts/records
 import { storageTransaction, type StorageTransaction } from '../contracts/storage.js';
 import { blobRecord, isBlobRecord } from '../blobs/blob-record.js';
 import type { BlobServices } from '../blobs/blob-services.js';
-import type { ViewBlob } from '../blobs/view-blob.js';
+import { assertBlobMode, type ViewBlob } from '../blobs/view-blob.js';
 import { assertWriteOptions } from '../util/validate.js';
 import { BaseView, type ViewRecord } from './base-view.js';
 import type { RuntimeStorage } from './runtime-storage.js';
@@ -149,6 +149,7 @@ export class DbTransaction extends BaseView implements Transaction {
 
   async openLocator(value: Locator | Uint8Array | string, mode: BlobMode): Promise<BlobHandle> {
     this.ensureActive();
+    assertBlobMode(mode);
     const locator = this.services.codec.verify(value, this.services.blobs.name);
     const blob = await this.blob(locator.oid);
     if (blob.blobId !== locator.blobId) throw new InvalidLocatorError(`locator names blob ${locator.blobId}, but oid ${locator.oid} holds blob ${blob.blobId}`);

@@ -110,3 +110,15 @@ test('blob.locator(access): null or non-boolean access flags are InvalidArgument
   await tx.abort();
   await db.close();
 });
+
+test('tx.openLocator with a bad mode names the mode (it reported a missing write grant)', async (t) => {
+  const db = await memoryDb();
+  const oid = await db.transaction(async (tx) => (await tx.createBlob()).oid);
+  const snapshot = await db.snapshot();
+  const readLocator = (await snapshot.blob(oid)).locator();
+  const tx = db.begin();
+  await t.throwsAsync(tx.openLocator(readLocator, 'x' as never), { instanceOf: InvalidArgumentError, message: /^blob open mode must be one of/ });
+  await tx.abort();
+  await snapshot.close();
+  await db.close();
+});
