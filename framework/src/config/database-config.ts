@@ -27,8 +27,12 @@ export interface DatabaseConfigObject {
   readonly storage?: string | EngineSpec;
   /** The blob handlerton ("name:path" string or spec); defaults to the storage's engine. */
   readonly blobs?: string | EngineSpec;
-  /** Secret (at least 16 characters) that signs locators; without it locators are valid only while the database stays open. */
-  readonly locatorSecret?: string;
+  /**
+   * Secret (at least 16 characters) that signs locators, or a non-empty list of them for rotation: the
+   * first signs, every one verifies. Without it a durable engine's per-database key file is used (a random
+   * key per open database when the engine keeps none).
+   */
+  readonly locatorSecret?: string | readonly string[];
 }
 
 /** What `openDatabase` accepts. */
@@ -46,7 +50,8 @@ export interface ResolvedEngine {
 export interface ResolvedConfig {
   readonly storage: ResolvedEngine;
   readonly blobs: ResolvedEngine;
-  readonly locatorSecret: string | undefined;
+  /** The configured locator secrets, signing one first; undefined when none is configured. */
+  readonly locatorSecret: readonly string[] | undefined;
 }
 
 const TOP_LEVEL_KEYS = ['engine', 'path', 'options', 'storage', 'blobs', 'locatorSecret'];
@@ -67,10 +72,26 @@ export function resolveConfig(config: DatabaseConfig): ResolvedConfig {
   }
   const storage = resolveEngine(storageSource, 'storage');
   const blobs = config.blobs === undefined ? { ...storage, configPath: 'blobs' } : resolveEngine(config.blobs, 'blobs', storage);
-  if (config.locatorSecret !== undefined && (typeof config.locatorSecret !== 'string' || config.locatorSecret.length < 16)) {
-    throw new InvalidConfigError('locatorSecret must be a string of at least 16 characters', 'locatorSecret');
+  const locatorSecret = resolveLocatorSecret(config.locatorSecret);
+  return Object.freeze({ storage: Object.freeze(storage), blobs: Object.freeze(blobs), locatorSecret });
+}
+
+/** The locator secrets as a frozen list; InvalidConfigError naming `locatorSecret` or `locatorSecret[i]`. */
+function resolveLocatorSecret(secret: unknown): readonly string[] | undefined {
+  if (secret === undefined) return undefined;
+  if (typeof secret === 'string') return Object.freeze([checkSecret(secret, 'locatorSecret')]);
+  if (!Array.isArray(secret) || secret.length === 0) {
+    throw new InvalidConfigError('locatorSecret must be a string of at least 16 characters or a non-empty array of them', 'locatorSecret');
   }
-  return Object.freeze({ storage: Object.freeze(storage), blobs: Object.freeze(blobs), locatorSecret: config.locatorSecret });
+  // Array.from visits holes of a sparse array too (as undefined), which map() would skip.
+  return Object.freeze(Array.from(secret as unknown[], (item, i) => checkSecret(item, `locatorSecret[${i}]`)));
+}
+
+function checkSecret(secret: unknown, path: string): string {
+  if (typeof secret !== 'string' || secret.length < 16) {
+    throw new InvalidConfigError(`${path} must be a string of at least 16 characters`, path);
+  }
+  return secret;
 }
 
 /** The name an engine spec refers to (for messages and defaults). */

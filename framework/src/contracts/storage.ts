@@ -134,6 +134,16 @@ export interface Storage {
    */
   pack(packTid: Tid, observer?: PackObserver): Promise<PackResult>;
 
+  /**
+   * Optional, for durable engines: a per-database secret (32+ random bytes) kept with the database,
+   * from which the framework derives the locator key when no `locatorSecret` is configured, so that
+   * locators survive a reopen. Created on the first call (file mode 0600, written durably: temporary
+   * file, fsync, rename, fsync of the directory); later calls and reopens return the same bytes.
+   * Returns null when it cannot be kept (a read-only open of a database that has none): the framework
+   * then uses a random key for this open. Engines without durable state (memory) omit it.
+   */
+  locatorSecret?(): Promise<Uint8Array | null>;
+
   /** Closes the storage: aborts a pending transaction, releases files and locks. Idempotent. */
   close(): Promise<void>;
 }

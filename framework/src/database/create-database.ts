@@ -1,5 +1,4 @@
 /** Builds a Database over engine instances the caller already opened. */
-import { randomBytes } from 'node:crypto';
 import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
 import type { Clock, Logger } from '../contracts/context.js';
 import { silentLogger, systemClock } from '../contracts/context.js';
@@ -11,13 +10,17 @@ import type { Oid, Tid } from '../contracts/ids.js';
 import type { LoadedRecord } from '../contracts/records.js';
 import { BlobServices } from '../blobs/blob-services.js';
 import { DatabaseImpl } from './database.js';
+import { keysFromStorage } from './locator-keys.js';
 import { RuntimeStorage } from './runtime-storage.js';
 
 /** The parts of a database built from opened engines. */
 export interface DatabaseEngines {
   readonly storage: Storage;
   readonly blobs: BlobHandlerton;
-  /** Keys that sign (first) and verify locators; default: one random key (locators die with the process). */
+  /**
+   * Keys that sign (first) and verify locators; default: one derived from the storage's per-database
+   * secret (`Storage.locatorSecret`), or a random key when it keeps none (locators die with the process).
+   */
   readonly locatorKeys?: readonly Uint8Array[];
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -30,7 +33,7 @@ export async function createDatabase(parts: DatabaseEngines): Promise<DatabaseIm
   const logger = parts.logger ?? silentLogger;
   const clock = parts.clock ?? systemClock;
   const storage = parts.storage instanceof RuntimeStorage ? parts.storage : new RuntimeStorage(parts.storage, logger);
-  const keys = parts.locatorKeys ?? [randomBytes(32)];
+  const keys = parts.locatorKeys !== undefined && parts.locatorKeys.length > 0 ? parts.locatorKeys : await keysFromStorage(storage);
   const services = new BlobServices(parts.blobs, new LocatorCodec(keys, storage.databaseId), clock);
   if (parts.blobs.recover !== undefined) {
     await parts.blobs.recover(

@@ -181,6 +181,12 @@ export class RuntimeStorage implements Storage {
     return result;
   }
 
+  /** The engine's per-database locator secret; null when it keeps none. */
+  async locatorSecret(): Promise<Uint8Array | null> {
+    this.#open();
+    return (await this.#inner.locatorSecret?.()) ?? null;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

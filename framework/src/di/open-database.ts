@@ -6,7 +6,6 @@
  * Closing the database closes its engines, then disposes the child container.
  */
 import 'reflect-metadata';
-import { createHash, randomBytes } from 'node:crypto';
 import * as nodeFs from 'node:fs';
 import { inject, injectable, Lifecycle } from 'tsyringe';
 import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
@@ -18,6 +17,7 @@ import type { EnginePlugin } from '../contracts/plugin.js';
 import type { Storage } from '../contracts/storage.js';
 import { resolveConfig, type DatabaseConfig, type ResolvedConfig, type ResolvedEngine } from '../config/database-config.js';
 import { createDatabase } from '../database/create-database.js';
+import { keysFromSecrets } from '../database/locator-keys.js';
 import type { DatabaseImpl } from '../database/database.js';
 import { loggerFromEnv } from '../util/stderr-logger.js';
 import { describeValue } from '../util/validate.js';
@@ -96,9 +96,9 @@ function request(engine: ResolvedEngine): { location: string | undefined; option
   return { location: engine.location, options: engine.options, configPath: engine.configPath };
 }
 
+/** Keys from the configured secrets; none (the storage's per-database secret is used) when none is configured. */
 function locatorKeysFor(config: ResolvedConfig): readonly Uint8Array[] {
-  if (config.locatorSecret === undefined) return [randomBytes(32)];
-  return [createHash('sha256').update(`handlerton-locator:${config.locatorSecret}`).digest()];
+  return config.locatorSecret === undefined ? [] : keysFromSecrets(config.locatorSecret);
 }
 
 function assertOverrides(overrides: unknown): asserts overrides is DatabaseOverrides {

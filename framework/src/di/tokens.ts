@@ -14,7 +14,7 @@ export const CLOCK: InjectionToken<Clock> = Symbol.for('handlerton.Clock');
 export const LOGGER: InjectionToken<Logger> = Symbol.for('handlerton.Logger');
 /** The database's file-system access (child container). */
 export const FILE_SYSTEM: InjectionToken<FileSystem> = Symbol.for('handlerton.FileSystem');
-/** The keys that sign and verify the database's locators; the first one signs (child container). */
+/** The keys that sign and verify the database's locators; the first one signs; empty: use the storage's per-database secret (child container). */
 export const LOCATOR_KEYS: InjectionToken<readonly Uint8Array[]> = Symbol.for('handlerton.LocatorKeys');
 /** The services handed to engines (child container). */
 export const ENGINE_CONTEXT: InjectionToken<EngineContext> = Symbol.for('handlerton.EngineContext');
