@@ -36,6 +36,7 @@ import { ActiveSegment } from './active-segment.js';
 import { oidHashes } from './bloom.js';
 import { PAGE_SIZE, PREALLOC_CHUNK, SEGMENT_FLAG_SYNC_MARKS, STATUS_COMMITTED } from './constants.js';
 import { FileIO } from './file-io.js';
+import { loadOrCreateLocatorKey } from './locator-key.js';
 import { FreshOids } from './fresh-oids.js';
 import { acquireLock } from './lock-file.js';
 import { Mutex } from './mutex.js';
@@ -67,6 +68,8 @@ export class FileStorage2 implements Storage {
   /** The previous active segment while its trailer is being written (read through its in-memory index). */
   private frozen: ActiveSegment | null;
   private lastTid: bigint;
+  /** The locator secret, once asked for. */
+  private locatorKey: Promise<Uint8Array | null> | null = null;
   private lastAssignedTid: bigint;
   private nextOid: bigint;
   /** No segment, queued transaction or write holds an oid above this one (a store of a higher oid needs no lookup). */
@@ -854,6 +857,18 @@ export class FileStorage2 implements Storage {
       // the file stays; the next open finds it replaced by the pack output and disposes of it then
       this.context.logger.warn({ path, err: (e as Error).message }, 'filestorage2: could not remove or archive a packed segment');
     }
+  }
+
+  // ---------------------------------------------------------------- locator secret
+
+  /** The per-database locator secret in `LOCATOR_KEY` (created on first call; null read-only without one). */
+  locatorSecret(): Promise<Uint8Array | null> {
+    this.checkOpen();
+    this.locatorKey ??= loadOrCreateLocatorKey(this.io, this.options.directory, this.options.readOnly).catch((e: unknown) => {
+      this.locatorKey = null; // a failed attempt is retried by the next call
+      throw e;
+    });
+    return this.locatorKey;
   }
 
   // ---------------------------------------------------------------- close
