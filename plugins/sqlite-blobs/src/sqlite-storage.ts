@@ -40,6 +40,7 @@ import { yieldToLoop } from './yield.js';
 import { CommitLock } from './commit-lock.js';
 import { acquireConnection, releaseConnection, type SqliteConnection } from './connection.js';
 import type { SqliteOptions } from './options.js';
+import { loadOrCreateLocatorKey } from './locator-key.js';
 import { encodeOidList } from './oid-list.js';
 import { runPack } from './pack.js';
 import { SerialCache, type CachedSerial } from './serial-cache.js';
@@ -101,6 +102,8 @@ export class SqliteStorage implements Storage {
   private readonly serials = new SerialCache();
   private packing = false;
   private closed = false;
+  /** The locator secret, once asked for. */
+  private locatorKey: Promise<Uint8Array> | undefined;
   /** See Storage.packHorizon. */
   private horizon: Tid;
 
@@ -371,6 +374,16 @@ export class SqliteStorage implements Storage {
       this.serials.clear();
       this.packing = false;
     }
+  }
+
+  /** The per-database locator secret in `<location>-locator.key` (created on first call). */
+  locatorSecret(): Promise<Uint8Array | null> {
+    if (this.closed) return Promise.reject(new StorageClosedError('sqlite storage is closed'));
+    this.locatorKey ??= loadOrCreateLocatorKey(this.conn.file).catch((e: unknown) => {
+      this.locatorKey = undefined; // a failed attempt is retried by the next call
+      throw e;
+    });
+    return this.locatorKey;
   }
 
   async close(): Promise<void> {
