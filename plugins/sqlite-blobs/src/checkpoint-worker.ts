@@ -2,7 +2,8 @@
  * Worker thread that runs WAL checkpoints on its own connection, so that copying the WAL into the
  * database file and its fsyncs never block the main event loop. Messages: `{ id }` runs one
  * PASSIVE checkpoint and answers `{ id, log, checkpointed }` (or `{ id, error }`); `{ stop: true }`
- * closes the connection and ends the thread.
+ * closes the connection and ends the thread. Its file I/O is SQLite's (native): the engine
+ * context's `fs`, a JS object, cannot cross into a worker (README "Fault injection").
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';

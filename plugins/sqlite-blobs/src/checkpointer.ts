@@ -6,7 +6,7 @@
  * which copies and fsyncs synchronously on the event loop, stays on only as a safety net with a high
  * threshold (it fires only if the estimates given to `note` fall far short).
  */
-import { statSync } from 'node:fs';
+import type { FileSystem } from '@handlerton/framework';
 import { ThreadClient } from './thread-client.js';
 
 /** Start a background checkpoint after this many bytes written. */
@@ -31,7 +31,12 @@ export class Checkpointer {
   private sinceComplete = 0;
   private readonly walFile: string;
 
-  constructor(file: string, busyTimeoutMs: number) {
+  /** `fs` serves the WAL size check; the worker's own I/O is SQLite's (native), see README "Fault injection". */
+  constructor(
+    file: string,
+    busyTimeoutMs: number,
+    private readonly fs: FileSystem,
+  ) {
     this.walFile = `${file}-wal`;
     this.thread = new ThreadClient<Reply>(new URL('./checkpoint-worker.js', import.meta.url), { file, busyTimeoutMs }, 'checkpoint');
   }
@@ -60,7 +65,7 @@ export class Checkpointer {
 
   private walFileSize(): number {
     try {
-      return statSync(this.walFile).size;
+      return this.fs.statSync(this.walFile).size;
     } catch {
       return 0;
     }

@@ -5,7 +5,8 @@
  * buffer, copied by SQLite at bind) with its CRC-32 (checksum.ts) in one unsynced
  * transaction (the draft becomes durable with the synced prepare on the main connection, whose WAL
  * fsync covers these frames too). Messages: `{ id, rev, seq, slot, length }` answers `{ id }` or
- * `{ id, error, code }`; `{ stop: true }` closes the connection and ends the thread.
+ * `{ id, error, code }`; `{ stop: true }` closes the connection and ends the thread. Its file I/O is
+ * SQLite's (native): the engine context's `fs` cannot cross into a worker (README "Fault injection").
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';

@@ -8,14 +8,18 @@
  * Opening takes the writer lock (an exclusively locked side file `<file>-writer.lock`: one writing
  * process per database), sets the pragmas (page size before the first table, WAL, synchronous, busy
  * timeout), runs the migrations, reads (or creates) the database id and starts the checkpoint worker.
+ *
+ * File operations made in JavaScript (the parent directory, the WAL pre-sync, the WAL size check) go
+ * through the FileSystem the connection was opened with (the engine context's `fs`); SQLite's own
+ * I/O, the writer lock included, is native (README "Fault injection").
  */
 import { randomBytes } from 'node:crypto';
-import { open as openFile, type FileHandle } from 'node:fs/promises';
+import * as nodeFs from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, NO_MIGRATIONS, SqliteDialect, type Compilable } from 'kysely';
-import { CorruptionError, InvalidConfigError, StorageClosedError, StorageIOError } from '@handlerton/framework';
+import { CorruptionError, InvalidConfigError, StorageClosedError, StorageIOError, type FileSystem } from '@handlerton/framework';
 import { chunkChecksum } from './checksum.js';
 import { checkLocation, makeParentDirectory } from './location.js';
 import { CHECKSUM_FUNCTION, migrationProvider } from './migrations.js';
@@ -26,6 +30,7 @@ import { Checkpointer } from './checkpointer.js';
 import type { ChunkWriter } from './chunk-writer.js';
 import { WriteLane } from './write-lane.js';
 import { isDiskFailure, mapSqliteError } from './sql-errors.js';
+import { datasyncFile } from './wal-sync.js';
 
 /** What a database file holds. */
 export type FileRole = 'records' | 'blobs';
@@ -90,11 +95,12 @@ export class SqliteConnection {
     db: BetterSqlite3.Database,
     readonly databaseId: bigint,
     private readonly writerLock: BetterSqlite3.Database,
+    private readonly fs: FileSystem,
   ) {
     this.db = db;
     if (role === 'blobs') {
       try {
-        this.checkpointer = new Checkpointer(file, options.busyTimeoutMs);
+        this.checkpointer = new Checkpointer(file, options.busyTimeoutMs, fs);
         db.pragma(`wal_autocheckpoint = ${SAFETY_CHECKPOINT_PAGES}`);
         // Chunks stream through once: 8 pages of 64 KiB cached are enough (SQLite's default holds 2 MiB).
         db.pragma('cache_size = -512');
@@ -225,19 +231,10 @@ export class SqliteConnection {
   private async flushWal(): Promise<void> {
     this.presyncRunning = true;
     try {
-      let handle: FileHandle;
-      try {
-        handle = await openFile(`${this.file}-wal`, 'r');
-      } catch {
-        return; // no WAL yet: the synced commit does the work
-      }
-      try {
-        await handle.datasync();
-      } catch (error) {
-        this.failure ??= error;
-      } finally {
-        await handle.close().catch(() => undefined);
-      }
+      // A WAL that does not exist yet is skipped: the synced commit does the work.
+      await datasyncFile(this.fs, `${this.file}-wal`);
+    } catch (error) {
+      this.failure ??= error;
     } finally {
       this.presyncRunning = false;
     }
@@ -274,13 +271,21 @@ export class SqliteConnection {
 
 const registry = new Map<string, Promise<SqliteConnection>>();
 
-/** Opens (or shares) the connection to the `role` file of `location`. Release it with releaseConnection. */
-export async function acquireConnection(location: string, options: ConnectionOptions, role: FileRole): Promise<SqliteConnection> {
+/**
+ * Opens (or shares) the connection to the `role` file of `location`, its JS file operations made
+ * through `fs` (a shared connection keeps the fs of its first opener). Release it with releaseConnection.
+ */
+export async function acquireConnection(
+  location: string,
+  options: ConnectionOptions,
+  role: FileRole,
+  fs: FileSystem = nodeFs,
+): Promise<SqliteConnection> {
   checkLocation(location);
   const file = roleFile(location, role);
   let pending = registry.get(file);
   if (pending === undefined) {
-    pending = openConnection(file, options, role);
+    pending = openConnection(file, options, role, fs);
     registry.set(file, pending);
     pending.catch(() => registry.delete(file));
   }
@@ -303,11 +308,11 @@ export async function releaseConnection(connection: SqliteConnection): Promise<v
   await connection.destroy();
 }
 
-async function openConnection(file: string, options: ConnectionOptions, role: FileRole): Promise<SqliteConnection> {
+async function openConnection(file: string, options: ConnectionOptions, role: FileRole, fs: FileSystem): Promise<SqliteConnection> {
   let db: BetterSqlite3.Database | undefined;
   let lock: BetterSqlite3.Database | undefined;
   try {
-    makeParentDirectory(file);
+    makeParentDirectory(file, fs);
     lock = takeWriterLock(file, options.busyTimeoutMs);
     db = new Database(file, { timeout: options.busyTimeoutMs });
     db.defaultSafeIntegers(true);
@@ -315,7 +320,7 @@ async function openConnection(file: string, options: ConnectionOptions, role: Fi
     if (role === 'blobs') db.function(CHECKSUM_FUNCTION, { deterministic: true }, (data: unknown) => chunkChecksum(data as Uint8Array));
     applyPragmas(db, options, PAGE_SIZES[role]);
     const databaseId = await prepareSchema(db, role, options.migrateTo);
-    return new SqliteConnection(file, role, options, db, databaseId, lock);
+    return new SqliteConnection(file, role, options, db, databaseId, lock, fs);
   } catch (error) {
     for (const handle of [db, lock]) {
       try {

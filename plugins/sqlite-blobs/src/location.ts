@@ -1,7 +1,6 @@
 /** Checks of a database path before SQLite sees it: typed errors instead of stray files and raw errnos. */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { InvalidConfigError, StorageIOError } from '@handlerton/framework';
+import { InvalidConfigError, StorageIOError, type FileSystem } from '@handlerton/framework';
 
 /**
  * Refuses a location SQLite could not open as given, before any file is touched: a NUL byte would
@@ -13,10 +12,10 @@ export function checkLocation(location: string): void {
   }
 }
 
-/** Creates the directory of `file`; a path through a regular file is a typed error naming the path. */
-export function makeParentDirectory(file: string): void {
+/** Creates the directory of `file` through `fs`; a path through a regular file is a typed error naming the path. */
+export function makeParentDirectory(file: string, fs: FileSystem): void {
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    fs.mkdirSync(dirname(file), { recursive: true });
   } catch (error) {
     const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
     if (code === 'EEXIST' || code === 'ENOTDIR') {

@@ -22,6 +22,7 @@ import {
   type BlobId,
   type BlobRef,
   type BlobTransaction,
+  type FileSystem,
   type Logger,
   type Oid,
   type PendingRevision,
@@ -81,9 +82,9 @@ export class SqliteBlobs implements BlobHandlerton {
     this.sql = blobStatements(conn);
   }
 
-  /** Opens the blob handlerton on the blob file of `options.location` (`<location>-blobs`). */
-  static async open(options: SqliteOptions, logger: Logger = silentLogger): Promise<SqliteBlobs> {
-    const conn = await acquireConnection(options.location, options, 'blobs');
+  /** Opens the blob handlerton on the blob file of `options.location` (`<location>-blobs`); `fs` serves its JS file operations. */
+  static async open(options: SqliteOptions, logger: Logger = silentLogger, fs?: FileSystem): Promise<SqliteBlobs> {
+    const conn = await acquireConnection(options.location, options, 'blobs', fs);
     try {
       if (!conn.blobsRecovered) {
         conn.blobsRecovered = true;

@@ -27,9 +27,9 @@ export const plugin: EnginePlugin = Object.freeze({
     return parseSqliteOptions(request);
   },
   async createStorage(options: EngineOptions, context: EngineContext): Promise<Storage> {
-    return SqliteStorage.open(asSqliteOptions(options), context.clock);
+    return SqliteStorage.open(asSqliteOptions(options), context.clock, context.fs);
   },
   async createBlobHandlerton(options: EngineOptions, context: EngineContext): Promise<BlobHandlerton> {
-    return SqliteBlobs.open(asSqliteOptions(options), context.logger);
+    return SqliteBlobs.open(asSqliteOptions(options), context.logger, context.fs);
   },
 });

@@ -20,6 +20,7 @@ import {
   StorageTransactionError,
   systemClock,
   type Clock,
+  type FileSystem,
   type HistoryEntry,
   type IteratedTransaction,
   type LoadedRecord,
@@ -125,9 +126,9 @@ export class SqliteStorage implements Storage {
     this.horizon = readMetaBigInt(conn, PACK_HORIZON) ?? 0n;
   }
 
-  /** Opens (creating or upgrading) the storage in `options.location`. */
-  static async open(options: SqliteOptions, clock: Clock = systemClock): Promise<SqliteStorage> {
-    const conn = await acquireConnection(options.location, options, 'records');
+  /** Opens (creating or upgrading) the storage in `options.location`; `fs` serves its JS file operations. */
+  static async open(options: SqliteOptions, clock: Clock = systemClock, fs?: FileSystem): Promise<SqliteStorage> {
+    const conn = await acquireConnection(options.location, options, 'records', fs);
     try {
       return new SqliteStorage(conn, clock);
     } catch (error) {
