@@ -131,7 +131,7 @@ export interface ChainLevel {
   limit: number;
   /** False for a revision made before holes were recorded (0004): its unmapped chunks read as zeros. */
   readonly recorded: boolean;
-  /** Whether the level has any recorded hole (spares the hole lookup on dense revisions). */
+  /** Whether the level has at least one recorded hole (spares the hole lookup on dense revisions). */
   hasHoles: boolean;
 }
 
