@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { mkdtemp, open, readdir, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -206,11 +206,25 @@ test('drafts refuse to grow past MAX_BLOB_SIZE with InvalidArgumentError and cha
   await store.rollback(txn);
 });
 
-test('a blob directory of layout version 1 (no checksums) is refused with a clear error', async (t) => {
+test('a blob directory of layout version 1 holding revisions (no checksums) is refused with a clear error', async (t) => {
+  const dir = await tempDir(t);
+  const store = await FileStorage2Blobs.open({ dir, syncMode: 'none', chunkSize: 4096 }, context);
+  const blobId = await store.createBlob();
+  await commitBlob(store, blobId, 100n, pattern(5000));
+  await store.close();
+  await writeFile(join(dir, 'BLOBS-FORMAT'), JSON.stringify({ magic: 'handlerton-filestorage2-blobs', version: 1, chunkSize: 4096 }));
+  await t.throwsAsync(FileStorage2Blobs.open({ dir, syncMode: 'none' }, context), { instanceOf: CorruptionError, message: /version 1 has no chunk checksums/ });
+});
+
+test('a blob directory of layout version 1 without any revision (every database with no blob yet) is upgraded in place', async (t) => {
   const dir = await tempDir(t);
   await (await FileStorage2Blobs.open({ dir, syncMode: 'none', chunkSize: 4096 }, context)).close();
   await writeFile(join(dir, 'BLOBS-FORMAT'), JSON.stringify({ magic: 'handlerton-filestorage2-blobs', version: 1, chunkSize: 4096 }));
-  await t.throwsAsync(FileStorage2Blobs.open({ dir, syncMode: 'none' }, context), { instanceOf: CorruptionError, message: /version 1 has no chunk checksums/ });
+  const store = await FileStorage2Blobs.open({ dir, syncMode: 'none' }, context);
+  const blobId = await store.createBlob();
+  await commitBlob(store, blobId, 100n, pattern(5000));
+  await store.close();
+  t.deepEqual(JSON.parse(await readFile(join(dir, 'BLOBS-FORMAT'), 'utf8')), { magic: 'handlerton-filestorage2-blobs', version: 2, chunkSize: 4096 });
 });
 
 type Op = { kind: 'write'; at: number; length: number; seed: number } | { kind: 'truncate'; size: number };

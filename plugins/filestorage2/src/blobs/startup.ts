@@ -46,7 +46,7 @@ export async function openDirectory(
   });
   try {
     const isNew = !(await ops.exists(layout.journal));
-    const chunkSize = await loadOrCreateFormat(ops, layout.format, options.chunkSize, isNew, sync);
+    const chunkSize = await loadOrCreateFormat(ops, layout.format, options.chunkSize, isNew, sync, layout.blobs);
     await ops.mkdirDurable(layout.tmp, sync);
     await ops.mkdirDurable(layout.blobs, sync);
     await ops.rmTree(`${layout.journal}.tmp`);
