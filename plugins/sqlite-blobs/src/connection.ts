@@ -95,7 +95,8 @@ export class SqliteConnection {
     db: BetterSqlite3.Database,
     readonly databaseId: bigint,
     private readonly writerLock: BetterSqlite3.Database,
-    private readonly fs: FileSystem,
+    /** The FileSystem the engine's JavaScript file operations go through. */
+    readonly fs: FileSystem,
   ) {
     this.db = db;
     if (role === 'blobs') {

@@ -2,12 +2,12 @@
  * The per-database locator secret (`Storage.locatorSecret`): 32 random bytes in the sidecar file
  * `<records file>-locator.key`, mode 0600. Created on first use through a temporary file (fsynced),
  * then hard-linked into place (so two processes racing to create it agree on the first one) and the
- * directory fsynced: after a crash the file is either absent or whole.
+ * directory fsynced: after a crash the file is either absent or whole. Every file operation goes through
+ * the engine context's FileSystem (callback API), so fault-injection tests reach it.
  */
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { CorruptionError, StorageIOError } from '@handlerton/framework';
+import { CorruptionError, StorageIOError, type FileSystem } from '@handlerton/framework';
 
 /** Size of the secret in bytes. */
 export const LOCATOR_KEY_BYTES = 32;
@@ -18,40 +18,40 @@ export function locatorKeyFile(recordsFile: string): string {
 }
 
 /** The secret kept beside `recordsFile`, created when missing. CorruptionError when the file has the wrong size. */
-export async function loadOrCreateLocatorKey(recordsFile: string): Promise<Uint8Array> {
+export async function loadOrCreateLocatorKey(recordsFile: string, fs: FileSystem): Promise<Uint8Array> {
   const path = locatorKeyFile(recordsFile);
-  const existing = await readKey(path);
+  const existing = await readKey(fs, path);
   if (existing !== null) return existing;
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const key = new Uint8Array(randomBytes(LOCATOR_KEY_BYTES));
   try {
-    const handle = await open(tmp, 'wx', 0o600);
+    const fd = await call<number>((cb) => fs.open(tmp, 'wx', 0o600, cb));
     try {
-      await handle.writeFile(key);
-      await handle.sync();
+      await call<number>((cb) => fs.write(fd, key, 0, key.length, 0, cb));
+      await call<void>((cb) => fs.fsync(fd, cb));
     } finally {
-      await handle.close();
+      await call<void>((cb) => fs.close(fd, cb)).catch(() => undefined);
     }
     try {
-      await link(tmp, path);
+      await call<void>((cb) => fs.link(tmp, path, cb));
     } catch (error) {
       if (codeOf(error) !== 'EEXIST') throw error;
-      return (await readKey(path)) ?? key; // another process created it first: use theirs
+      return (await readKey(fs, path)) ?? key; // another process created it first: use theirs
     }
-    await syncDirectory(dirname(path));
+    await syncDirectory(fs, dirname(path));
     return key;
   } catch (error) {
     if (error instanceof CorruptionError) throw error;
     throw new StorageIOError(`cannot create the locator key file ${path}: ${String(codeOf(error) ?? error)}`, { cause: error });
   } finally {
-    await unlink(tmp).catch(() => undefined);
+    await call<void>((cb) => fs.unlink(tmp, cb)).catch(() => undefined);
   }
 }
 
-async function readKey(path: string): Promise<Uint8Array | null> {
+async function readKey(fs: FileSystem, path: string): Promise<Uint8Array | null> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await call<Buffer>((cb) => fs.readFile(path, cb));
   } catch (error) {
     if (codeOf(error) === 'ENOENT') return null;
     throw new StorageIOError(`cannot read the locator key file ${path}: ${String(codeOf(error) ?? error)}`, { cause: error });
@@ -62,13 +62,18 @@ async function readKey(path: string): Promise<Uint8Array | null> {
   return new Uint8Array(bytes);
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+async function syncDirectory(fs: FileSystem, dir: string): Promise<void> {
+  const fd = await call<number>((cb) => fs.open(dir, 'r', cb));
   try {
-    await handle.sync();
+    await call<void>((cb) => fs.fsync(fd, cb));
   } finally {
-    await handle.close();
+    await call<void>((cb) => fs.close(fd, cb)).catch(() => undefined);
   }
+}
+
+/** Runs a node-style callback call as a promise. */
+function call<T>(start: (callback: (error: NodeJS.ErrnoException | null, value?: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => start((error, value) => (error ? reject(error) : resolve(value as T))));
 }
 
 function codeOf(error: unknown): unknown {

@@ -380,7 +380,7 @@ export class SqliteStorage implements Storage {
   /** The per-database locator secret in `<location>-locator.key` (created on first call). */
   locatorSecret(): Promise<Uint8Array | null> {
     if (this.closed) return Promise.reject(new StorageClosedError('sqlite storage is closed'));
-    this.locatorKey ??= loadOrCreateLocatorKey(this.conn.file).catch((e: unknown) => {
+    this.locatorKey ??= loadOrCreateLocatorKey(this.conn.file, this.conn.fs).catch((e: unknown) => {
       this.locatorKey = undefined; // a failed attempt is retried by the next call
       throw e;
     });

@@ -154,3 +154,16 @@ test('a failed pre-sync fdatasync: the commit raises StorageIOError, nothing is 
     await reopened.close();
   }
 });
+
+test('the locator key file is created and read through the injected fs', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'keyed.db');
+  const disk = recordingDisk();
+  const db = await openDatabase(`sqlite:${file}`, { fs: disk.fs });
+  await db.close();
+  const keyCalls = disk.calls.filter((c) => c.path?.startsWith(`${file}-locator.key`));
+  t.true(keyCalls.some((c) => c.name === 'open'), 'the temporary key file is opened through the injected fs');
+  t.true(keyCalls.some((c) => c.name === 'link'), 'and linked into place through it');
+  t.true(keyCalls.some((c) => c.name === 'readFile'), 'the existing key is looked up through it');
+  t.is(nodeFs.statSync(`${file}-locator.key`).mode & 0o777, 0o600);
+});
