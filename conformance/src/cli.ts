@@ -13,11 +13,14 @@ import { CATALOGUE } from './catalogue.js';
 import { harnessFromPlugin, harnessFromPluginProbed, mixedHarness } from './harness.js';
 import { buildReport, formatMatrix, toJUnit, type ConformanceReport } from './report.js';
 import { describeError, runCase } from './runner.js';
+import { harnessMain, isHarnessKind } from './harnesses/dispatch.js';
 import { parseAreas, selectCases, type SelectedCase } from './selection.js';
 import type { CaseResult, Harness } from './types.js';
 import { SUITE_VERSION } from './version.js';
 
 const USAGE = `usage: handlerton-conformance --engine <name|package|file> [options]
+       handlerton-conformance faults|powerloss|torture|corruption --engine <name|package> [options]
+                      (a fault harness; each prints its own --help)
 
   --engine <e>        engine to test: a built-in name (memory, filestorage2, sqlite), a package
                       exporting an EnginePlugin, or a path to a module that does; repeat it to
@@ -55,6 +58,8 @@ function parseJson(text: string | undefined, flag: string): Readonly<Record<stri
 
 /** Runs the CLI with `argv`; resolves to the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (isHarnessKind(first)) return (await harnessMain(first))(rest);
   const { values } = parseArgs({
     args: [...argv],
     options: {

@@ -33,3 +33,7 @@ export type { ConformanceReport } from './report.js';
 export { copyTransactions } from './util/copy.js';
 export { runKillLoop, formatKillLoopReport } from './crash/index.js';
 export type { KillLoopOptions, KillLoopReport, CycleReport, Violation } from './crash/index.js';
+export { harnessTarget, targetFromArgs, TARGET_ARGS } from './harnesses/target.js';
+export type { HarnessTarget, TargetSpec } from './harnesses/target.js';
+export { HARNESS_KINDS, summaryLine } from './harnesses/harness-report.js';
+export type { HarnessKind, HarnessReport, HarnessViolation } from './harnesses/harness-report.js';
