@@ -11,9 +11,11 @@ import { parseArgs } from 'node:util';
 import { isEnginePlugin, loadEnginePlugin, type EnginePlugin } from '@handlerton/framework';
 import { CATALOGUE } from './catalogue.js';
 import { harnessFromPlugin, harnessFromPluginProbed, mixedHarness } from './harness.js';
-import { buildReport, formatMatrix, toJUnit, type ConformanceReport } from './report.js';
+import { buildReport, formatMatrix, toJUnit, withClaims, type ConformanceReport } from './report.js';
 import { describeError, runCase } from './runner.js';
 import { harnessMain, isHarnessKind } from './harnesses/dispatch.js';
+import { formatClaims, verifyClaims } from './harnesses/claims.js';
+import { collectHarnessReports, parseHarnessKinds } from './harnesses/run-harnesses.js';
 import { parseAreas, selectCases, type SelectedCase } from './selection.js';
 import type { CaseResult, Harness } from './types.js';
 import { SUITE_VERSION } from './version.js';
@@ -34,6 +36,11 @@ const USAGE = `usage: handlerton-conformance --engine <name|package|file> [optio
                       for known failures under investigation (comma-separated)
   --json <file>       write the JSON report
   --junit <file>      write JUnit XML
+  --harness <k,k>     also run these fault harnesses (faults, powerloss, torture, corruption) with
+                      their default settings against the same engine; their clean runs verify the
+                      claims crashSafe (torture) and durable (faults + powerloss)
+  --harness-report <file>  read a harness's --json report from an earlier run (repeatable)
+  --require-verified  exit 1 when a claimed crashSafe/durable capability is "claimed, not verified"
   --concurrency <n>   cases run at once (default 2)
   --timeout <ms>      per-case timeout (default 60000)
   --quiet             print only failures and the matrix
@@ -74,6 +81,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       junit: { type: 'string' },
       concurrency: { type: 'string' },
       timeout: { type: 'string' },
+      harness: { type: 'string', multiple: true },
+      'harness-report': { type: 'string', multiple: true },
+      'require-verified': { type: 'boolean' },
       quiet: { type: 'boolean' },
       list: { type: 'boolean' },
       version: { type: 'boolean' },
@@ -111,14 +121,25 @@ export async function main(argv: readonly string[]): Promise<number> {
     timeoutMs: Number(values.timeout ?? 60_000),
     quiet: values.quiet === true,
   };
+  const harnessKinds = parseHarnessKinds(values.harness ?? []);
   const reports: ConformanceReport[] = [];
   for (const engine of values.engine) {
     const harness = await buildHarness(engine, values.blobs, options, blobOptions);
     if (values.engine.length > 1) console.log(`\n=== ${harness.name} ===`);
-    reports.push(await runEngine(harness, selection, run));
+    const report = await runEngine(harness, selection, run);
+    const harnessReports = await collectHarnessReports({
+      kinds: harnessKinds,
+      reportFiles: values['harness-report'] ?? [],
+      target: { engine, ...(values.blobs !== undefined ? { blobs: values.blobs } : {}) },
+      ...(values.options !== undefined ? { options: values.options } : {}),
+      ...(values['blob-options'] !== undefined ? { blobOptions: values['blob-options'] } : {}),
+    });
+    reports.push(withClaims(report, harnessReports, verifyClaims(report.declaredCapabilities, harnessReports)));
   }
   console.log('');
   console.log(formatMatrix(reports));
+  console.log('');
+  console.log(formatClaims(reports.map((r) => ({ engine: r.engine, verdicts: r.claims ?? [] }))));
   for (const report of reports) {
     console.log(`\n${report.summary.pass} passed, ${report.summary.fail} failed, ${report.summary.skip} skipped (suite ${SUITE_VERSION}, engine ${report.engine})`);
   }
@@ -126,7 +147,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     await writeFile(values.json, JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2) + '\n');
   }
   if (values.junit !== undefined) await writeFile(values.junit, toJUnit(reports));
-  return reports.some((r) => r.summary.fail > 0) ? 1 : 0;
+  const claims = reports.flatMap((r) => r.claims ?? []);
+  const claimsFailed = claims.some((c) => c.status === 'failed' || (values['require-verified'] === true && c.status === 'claimed, not verified'));
+  return reports.some((r) => r.summary.fail > 0) || claimsFailed ? 1 : 0;
 }
 
 /** How cases are run and printed. */

@@ -37,3 +37,7 @@ export { harnessTarget, targetFromArgs, TARGET_ARGS } from './harnesses/target.j
 export type { HarnessTarget, TargetSpec } from './harnesses/target.js';
 export { HARNESS_KINDS, summaryLine } from './harnesses/harness-report.js';
 export type { HarnessKind, HarnessReport, HarnessViolation } from './harnesses/harness-report.js';
+export { CLAIM_PROOFS, verifyClaims, describeVerdict, formatClaims } from './harnesses/claims.js';
+export type { ClaimStatus, ClaimVerdict, ProvableClaim } from './harnesses/claims.js';
+export { collectHarnessReports, readHarnessReport, parseHarnessKinds } from './harnesses/run-harnesses.js';
+export { withClaims } from './report.js';

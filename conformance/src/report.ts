@@ -2,6 +2,8 @@
 import type { BlobCapabilities, StorageCapabilities } from '@handlerton/framework';
 import { SUITE_VERSION } from './version.js';
 import { AREAS, type CaseResult } from './types.js';
+import { describeVerdict, type ClaimVerdict } from './harnesses/claims.js';
+import type { HarnessReport } from './harnesses/harness-report.js';
 
 /** The JSON report (`--json`): enough for CI to publish a capability/conformance badge. */
 export interface ConformanceReport {
@@ -18,6 +20,15 @@ export interface ConformanceReport {
     readonly reason?: string;
     readonly durationMs: number;
   }[];
+  /** The fault harnesses run against this engine (or read with --harness-report), summary lines included. */
+  readonly harnesses?: readonly HarnessReport[];
+  /** Each provable durability claim: verified, "claimed, not verified", failed or not claimed. */
+  readonly claims?: readonly ClaimVerdict[];
+}
+
+/** The report with the harness results and claim verdicts added. */
+export function withClaims(report: ConformanceReport, harnesses: readonly HarnessReport[], claims: readonly ClaimVerdict[]): ConformanceReport {
+  return { ...report, harnesses, claims };
 }
 
 /** Counts per status. */
@@ -81,6 +92,7 @@ export function toJUnit(reports: readonly ConformanceReport[]): string {
       }
       lines.push('  </testsuite>');
     }
+    if (report.claims !== undefined) lines.push(...claimsSuite(report.engine, report.claims));
   }
   lines.push('</testsuites>');
   return lines.join('\n') + '\n';
@@ -103,4 +115,20 @@ export function formatMatrix(reports: readonly ConformanceReport[]): string {
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
   ].join('\n');
+}
+
+/** The JUnit suite `<engine>.claims`: a verified claim passes, a failed one fails, "claimed, not verified" is a skip saying so. */
+function claimsSuite(engine: string, claims: readonly ClaimVerdict[]): string[] {
+  const shown = claims.filter((c) => c.status !== 'not claimed');
+  const failures = shown.filter((c) => c.status === 'failed').length;
+  const skipped = shown.filter((c) => c.status === 'claimed, not verified').length;
+  const lines = [`  <testsuite name="${xml(`${engine}.claims`)}" tests="${shown.length}" failures="${failures}" skipped="${skipped}" time="0">`];
+  for (const c of shown) {
+    const open = `    <testcase classname="${xml(`${engine}.claims`)}" name="${xml(c.claim)}" time="0"`;
+    if (c.status === 'verified') lines.push(`${open}/>`);
+    else if (c.status === 'failed') lines.push(`${open}><failure message="${xml(describeVerdict(c))}"/></testcase>`);
+    else lines.push(`${open}><skipped message="${xml(describeVerdict(c))}"/></testcase>`);
+  }
+  lines.push('  </testsuite>');
+  return lines;
 }
