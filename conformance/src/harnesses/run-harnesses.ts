@@ -7,6 +7,14 @@ import { harnessMain, isHarnessKind } from './dispatch.js';
 import { HARNESS_KINDS, type HarnessKind, type HarnessReport } from './harness-report.js';
 import { harnessTarget, type TargetSpec } from './target.js';
 
+/** Settings of a harness run from the catalogue CLI: short runs, like the ones in this repository's `npm test`. */
+const DEFAULT_ARGS: Readonly<Record<HarnessKind, readonly string[]>> = {
+  faults: ['--quiet'],
+  powerloss: ['--quiet'],
+  torture: ['--cycles', '25', '--quiet'],
+  corruption: [],
+};
+
 /** The harness kinds of `--harness a,b --harness c`; InvalidArgumentError naming an unknown one. */
 export function parseHarnessKinds(values: readonly string[]): HarnessKind[] {
   const kinds: HarnessKind[] = [];
@@ -45,7 +53,7 @@ export async function collectHarnessReports(request: HarnessRunRequest): Promise
       if (request.options !== undefined) argv.push('--options', request.options);
       if (request.blobOptions !== undefined) argv.push('--blob-options', request.blobOptions);
       console.log(`\n=== harness ${kind} (${label}) ===`);
-      const code = await (await harnessMain(kind))([...argv, '--json', json]);
+      const code = await (await harnessMain(kind))([...argv, ...DEFAULT_ARGS[kind], '--json', json]);
       const report = await readHarnessReport(json).catch(() => undefined);
       reports.push(report ?? notRun(kind, label, `the harness exited with ${code} without a report`));
     }
