@@ -1,5 +1,4 @@
 /** Publishing drafts as revisions (rename + directory fsync) and removing revisions. */
-import { dirname } from 'node:path';
 import type { BlobId, Logger, Tid } from '@handlerton/framework';
 import { FsOps, hasCode } from './fs-ops.js';
 import type { BlobLayout } from './layout.js';
@@ -27,7 +26,8 @@ export class RevisionFiles {
 
   /**
    * Renames each draft directory to its revision directory, then (with `sync`) fsyncs every
-   * directory whose entries changed. A draft already in place (a redone commit) is fine.
+   * directory whose entries changed; a missing blob directory is created and made durable (its
+   * parents fsynced) before the rename. A draft already in place (a redone commit) is fine.
    * Returns the revision directories now in place. Raw node errors escape.
    */
   async publish(drafts: readonly DraftToPublish[], revision: Tid, sync: boolean, published: string[] = []): Promise<string[]> {
@@ -36,11 +36,9 @@ export class RevisionFiles {
       const target = this.#layout.revisionDir(draft.blobId, revision);
       const blobDir = this.#layout.blobDir(draft.blobId);
       await this.#dirs.run(async () => {
-        const created = await this.#ops.mkdirp(blobDir);
-        if (created !== undefined) {
-          for (let dir = blobDir; dir.length >= created.length; dir = dirname(dir)) toSync.add(dir);
-          toSync.add(dirname(created));
-        }
+        // The new directories must be durable before the draft moves into them: otherwise a power
+        // cut can keep the move (the draft has left tmp/) but lose the new chain that leads to it.
+        await this.#ops.mkdirDurable(blobDir, sync);
         try {
           await this.#ops.rename(draft.dir, target);
         } catch (error) {
