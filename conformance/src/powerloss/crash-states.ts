@@ -9,7 +9,7 @@
  *   Nothing a completed barrier covers is ever dropped.
  * - `drop`: everything not durable is lost.
  * - `torn`: a random prefix of the non-durable mutations (in log order) survives, and the next
- *   one, when it is a write, survives up to a random 512-byte sector boundary.
+ *   one, when it is a write, survives up to a random 512-byte sector boundary (possibly none of it).
  * - `reorder`: non-durable writes are cut into 4 KiB pages, each kept or lost on its own; the
  *   non-durable metadata changes (entries, truncation) survive as a random prefix in log order.
  */
@@ -139,7 +139,9 @@ function tearAtSector(write: Extract<Action, { type: 'write' }>, rng: Prng): Act
   const first = Math.floor(write.position / SECTOR_SIZE) + 1;
   const last = Math.ceil((write.position + write.data.length) / SECTOR_SIZE) - 1;
   if (last < first) return undefined;
-  const cut = rng.int(first, last) * SECTOR_SIZE - write.position;
+  const sector = rng.int(first - 1, last);
+  if (sector < first) return undefined;
+  const cut = sector * SECTOR_SIZE - write.position;
   return { ...write, data: write.data.subarray(0, cut) };
 }
 
