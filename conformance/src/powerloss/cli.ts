@@ -20,6 +20,7 @@ Only engines whose file I/O goes through the injected fs can be tested this way.
   --seed <n>            seed of the torn / reorder choices (default random, printed)
   --workloads <a,b>     commits, group-commit, seal, pack, blobs, recovery (default all)
   --max-points <n>      at most n crash points per recorded run, evenly spaced (default every one)
+  --variants <n>        torn / reorder states per crash point, each with its own seed (default 1)
   --recovery-bases <n>  crashed states per source workload whose recovery is crashed again (default 2)
   --seal-options <json> engine options that make a segment seal after a few KiB
                         (default for filestorage2: {"segmentSize":4096})
@@ -43,6 +44,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         workloads: { type: 'string' },
         'max-points': { type: 'string' },
         'recovery-bases': { type: 'string' },
+        variants: { type: 'string' },
         'seal-options': { type: 'string' },
         keep: { type: 'boolean' },
         json: { type: 'string' },
@@ -75,6 +77,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       ...(values.seed !== undefined ? { seed: integer(values.seed, 'seed', 0) } : {}),
       ...(values.workloads !== undefined ? { workloads: values.workloads.split(',').map((w) => w.trim()).filter((w) => w !== '') } : {}),
       ...(values['max-points'] !== undefined ? { maxPoints: integer(values['max-points'], 'max-points', 2) } : {}),
+      ...(values.variants !== undefined ? { variants: integer(values.variants, 'variants', 1) } : {}),
       ...(values['recovery-bases'] !== undefined ? { recoveryBases: integer(values['recovery-bases'], 'recovery-bases', 0) } : {}),
       ...(values['seal-options'] !== undefined ? { sealOptions: jsonObject(values['seal-options'], 'seal-options') } : {}),
       keepOnFailure: values.keep === true,

@@ -34,6 +34,8 @@ export interface PowerLossOptions {
   readonly workloads?: readonly string[];
   /** At most this many crash points per recorded run, evenly spaced (default: every crash point). */
   readonly maxPoints?: number;
+  /** States per crash point in `torn` and `reorder`, each with its own seed (default 1). */
+  readonly variants?: number;
   /** Crashed states per source workload whose recovery is recorded and crashed again (default 2). */
   readonly recoveryBases?: number;
   /** Engine options making a segment seal after a few KiB (default for filestorage2: segmentSize 4096). */
@@ -57,6 +59,7 @@ interface Tally {
   unopenable: number;
   unstable: number;
   mutations: number;
+  recoveries: number;
   violations: HarnessViolation[];
 }
 
@@ -78,6 +81,7 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<HarnessRe
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   const modes = options.modes ?? CRASH_MODES;
   for (const mode of modes) if (!(CRASH_MODES as readonly string[]).includes(mode)) throw new InvalidArgumentError(`modes: unknown crash mode ${JSON.stringify(mode)} (known: ${CRASH_MODES.join(', ')})`);
+  if (options.variants !== undefined && (!Number.isSafeInteger(options.variants) || options.variants < 1)) throw new InvalidArgumentError('variants must be a positive integer');
   if (options.maxPoints !== undefined && (!Number.isSafeInteger(options.maxPoints) || options.maxPoints < 2)) throw new InvalidArgumentError('maxPoints must be an integer of at least 2');
   const base = harnessTarget(options.target);
   const sealOptions = options.sealOptions ?? (base.storageEngine === 'filestorage2' ? { segmentSize: 4096 } : {});
@@ -88,7 +92,7 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<HarnessRe
       throw new InvalidArgumentError(`workloads: unknown workload ${JSON.stringify(name)} (known: ${[...all.map((w) => w.name), RECOVERY_WORKLOAD].join(', ')})`);
     }
   }
-  const tally: Tally = { states: 0, checked: 0, lost: 0, partial: 0, unopenable: 0, unstable: 0, mutations: 0, violations: [] };
+  const tally: Tally = { states: 0, checked: 0, lost: 0, partial: 0, unopenable: 0, unstable: 0, mutations: 0, recoveries: 0, violations: [] };
   const work = await mkdtemp(join(options.dir ?? tmpdir(), 'handlerton-powerloss-'));
   let failed = false;
   try {
@@ -108,12 +112,12 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<HarnessRe
     if (!(failed && options.keepOnFailure === true)) await rm(work, { recursive: true, force: true });
   }
   const counts = { states: tally.states, lost: tally.lost, partial: tally.partial, unopenable: tally.unopenable };
-  const summary = summaryLine('powerloss', base.label, counts, { unstable: tally.unstable, distinct: tally.checked, mutations: tally.mutations, modes: modes.join(','), seed });
+  const summary = summaryLine('powerloss', base.label, counts, { unstable: tally.unstable, distinct: tally.checked, mutations: tally.mutations, recoveries: tally.recoveries, modes: modes.join(','), seed });
   return {
     harness: 'powerloss',
     engine: base.label,
     ok: !failed && tally.checked > 0,
-    counts: { ...counts, unstable: tally.unstable, distinct: tally.checked, mutations: tally.mutations },
+    counts: { ...counts, unstable: tally.unstable, distinct: tally.checked, mutations: tally.mutations, recoveries: tally.recoveries },
     summary,
     violations: tally.violations,
     durationMs: Date.now() - started,
@@ -172,8 +176,8 @@ async function enumerate(recording: Recording, seed: number, modes: readonly Cra
   const seen = new Set<string>();
   for (const end of selectPoints(recording.log, options.maxPoints)) {
     const acked = new Set(markersBefore(recording.log, end, ACK));
-    for (const [m, mode] of modes.entries()) {
-      const stateSeed = mix32(seed, end * 8 + m);
+    for (const [m, mode] of modes.flatMap((mode) => Array.from({ length: mode === 'drop' ? 1 : (options.variants ?? 1) }, () => mode)).entries()) {
+      const stateSeed = mix32(seed, end * 64 + m);
       const { tree } = crashState(recording.initial, recording.log, end, mode, stateSeed);
       tally.states++;
       const key = `${treeDigest(tree)}|${[...acked].sort((a, b) => a - b).join(',')}`;
@@ -253,6 +257,8 @@ async function recoverCrashed(source: Recording, seed: number, modes: readonly C
     };
     const recording = await record(workload, source.target, join(work, 'recovery-run'), tree, previous, options.engineFs);
     tally.mutations += mutationCount(recording.log);
+    tally.recoveries++;
     await enumerate(recording, mix32(baseSeed, 7), modes, options, tally, join(work, 'state'));
+    options.onProgress?.(progressLine(recording.name, tally));
   }
 }
