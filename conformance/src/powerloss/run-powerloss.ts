@@ -231,18 +231,19 @@ function count(tally: Tally, verdict: StateVerdict, replay: { workload: string; 
 }
 
 /**
- * A recovery interrupted by a second crash: picks crashed `torn` states of `source` that hold
- * unsynced changes and pass the checks, records the recovery of each (open, one commit, close) and
+ * A recovery interrupted by a second crash: picks crashed states of `source` (after its first
+ * acknowledgement, `torn` and `reorder` in turn) that hold unsynced changes and pass the checks, records the recovery of each (open, one commit, close) and
  * enumerates that recording's crash points. What the crashed state held counts as acknowledged.
  */
 async function recoverCrashed(source: Recording, seed: number, modes: readonly CrashMode[], options: PowerLossOptions, tally: Tally, work: string): Promise<void> {
   const wanted = options.recoveryBases ?? 2;
-  const points = crashPoints(source.log);
+  const firstAck = source.log.findIndex((e) => e.kind === 'marker' && e.label === ACK);
+  const points = crashPoints(source.log).filter((p) => p > firstAck);
   const candidates: number[] = [];
   for (let i = 1; i <= wanted; i++) candidates.push(points[Math.floor((i * points.length) / (wanted + 1))]!);
   for (const [b, end] of candidates.entries()) {
     const baseSeed = mix32(seed, b);
-    const { tree, info } = crashState(source.initial, source.log, end, 'torn', baseSeed);
+    const { tree, info } = crashState(source.initial, source.log, end, b % 2 === 0 ? 'torn' : 'reorder', baseSeed);
     if (info.pending === 0) continue;
     const acked = new Set(markersBefore(source.log, end, ACK));
     const verdict = await checkTree(tree, source, acked, join(work, 'state'));
