@@ -63,8 +63,8 @@ interface Tally {
   violations: HarnessViolation[];
 }
 
-/** Most violations kept in the report (the counts go on). */
-const MAX_VIOLATIONS = 50;
+/** Most violations of each kind (lost, partial, unopenable, unstable) kept in the report (the counts go on). */
+const MAX_VIOLATIONS_PER_KIND = 20;
 
 /** One recorded run: the log, the initial tree and the transactions it committed. */
 interface Recording {
@@ -217,7 +217,8 @@ function count(tally: Tally, verdict: StateVerdict, replay: { workload: string; 
   const where = `${replay.workload}, ${replay.mode}, crash point ${replay.point} of ${replay.points}`;
   const add = (kind: string, messages: readonly string[]): void => {
     for (const message of messages.slice(0, 3)) {
-      if (tally.violations.length < MAX_VIOLATIONS) tally.violations.push({ message: `${kind} (${where}): ${message}`, replay });
+      const sameKind = tally.violations.filter((v) => v.message.startsWith(`${kind} (`)).length;
+      if (sameKind < MAX_VIOLATIONS_PER_KIND) tally.violations.push({ message: `${kind} (${where}): ${message}`, replay });
     }
   };
   if (verdict.lost.length > 0) tally.lost++;
