@@ -1,5 +1,5 @@
 /** Simulated power loss: the crash-recording file layer, the post-crash state model and the harness. */
-export { runPowerLoss, RECOVERY_WORKLOAD } from './run-powerloss.js';
+export { runPowerLoss, RECOVERY_WORKLOAD, DEAD_PID, withDeadLockOwners } from './run-powerloss.js';
 export type { PowerLossOptions } from './run-powerloss.js';
 export { CrashRecorder } from './recording-fs.js';
 export { CRASH_MODES, SECTOR_SIZE, PAGE_SIZE, crashPoints, crashState, markersBefore, treeDigest, writeTree } from './crash-states.js';
