@@ -197,3 +197,24 @@ test('the callback forms are recorded at completion', async (t) => {
     await done();
   }
 });
+
+test('the powerloss CLI: --help exits 0, a bad mode or a missing engine exits 2', async (t) => {
+  const { main } = await import('../src/powerloss/cli.js');
+  const log = console.log;
+  const error = console.error;
+  const printed: string[] = [];
+  console.log = (...args: unknown[]) => void printed.push(args.join(' '));
+  console.error = (...args: unknown[]) => void printed.push(args.join(' '));
+  try {
+    t.is(await main(['--help']), 0);
+    t.is(await main(['--engine', 'filestorage2', '--mode', 'sideways']), 2);
+    t.is(await main(['--mode', 'drop']), 2);
+    t.is(await main(['--engine', 'filestorage2', '--workloads', 'nosuch']), 2);
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+  t.true(printed.some((line) => line.includes('--mode must be drop, torn, reorder or all')));
+  t.true(printed.some((line) => line.includes('--engine is required')));
+  t.true(printed.some((line) => line.includes('unknown workload "nosuch"')));
+});
