@@ -91,6 +91,7 @@ async function observe(view: ReadView, lastTid: Tid, txns: readonly TxnRecord[],
   if (expectedLast !== undefined && lastTid !== expectedLast) {
     partial.push(`lastTransaction() is ${lastTid}, the last transaction present has tid ${expectedLast}`);
   }
+  if (expectedLast === undefined && lastTid !== 0n) partial.push(`lastTransaction() is ${lastTid} but no transaction is present`);
   const hash = createHash('sha256');
   hash.update(`last ${lastTid};present ${[...presentSet].sort((a, b) => a - b).join(',')};`);
   const expected = expectedObjects(ordered, presentSet);
