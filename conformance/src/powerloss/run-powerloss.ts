@@ -144,11 +144,7 @@ async function record(
 ): Promise<Recording> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  if (initial !== undefined) {
-    await rm(dir, { recursive: true });
-    await mkdir(dir);
-    await writeTree(initial, dir);
-  }
+  if (initial !== undefined) await writeTree(initial, dir);
   const recorder = new CrashRecorder(dir);
   for (const txn of previous) recorder.mark(ACK, txn.index);
   const fs = engineFs === undefined ? recorder.fs : engineFs(recorder.fs);
