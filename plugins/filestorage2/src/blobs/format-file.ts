@@ -82,7 +82,9 @@ async function writeFormat(ops: FsOps, path: string, marker: FormatMarker, sync:
   const fd = await ops.open(tmp, 'w');
   try {
     await ops.writeFully(fd, bytes, 0, bytes.length, 0);
-    if (sync) await ops.fdatasync(fd);
+    // Always, whatever the sync mode: without it a power cut can keep the rename and lose the
+    // bytes, leaving an empty marker that makes the whole database unopenable.
+    await ops.fdatasync(fd);
   } finally {
     await ops.close(fd);
   }

@@ -112,7 +112,10 @@ async function frameAt(reader: BlockReader, pos: number): Promise<{ record: Jour
   }
 }
 
-/** Writes a fresh journal holding `records` and publishes it over `path` (tmp, fdatasync, rename, fsync dir). */
+/**
+ * Writes a fresh journal holding `records` and publishes it over `path` (tmp, fdatasync, rename,
+ * and with `sync` an fsync of the directory; the fdatasync is done even without `sync`).
+ */
 export async function writeJournal(
   ops: FsOps,
   path: string,
@@ -140,7 +143,9 @@ export async function writeJournal(
       if (pendingBytes >= READ_BLOCK) await flush();
     }
     await flush();
-    if (sync) await ops.fdatasync(fd);
+    // Always, whatever the sync mode: the rename replaces the old journal, and without this a
+    // power cut can keep the rename and lose the new bytes (an empty journal, unopenable).
+    await ops.fdatasync(fd);
   } finally {
     await ops.close(fd).catch(() => undefined);
   }

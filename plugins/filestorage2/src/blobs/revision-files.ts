@@ -27,20 +27,25 @@ export class RevisionFiles {
 
   /**
    * Renames each draft directory to its revision directory, then (with `sync`) fsyncs every
-   * directory whose entries changed. A draft already in place (a redone commit) is fine.
-   * Returns the revision directories now in place. Raw node errors escape.
+   * directory whose entries changed. Missing blob directories are created first and, with `sync`,
+   * made durable (their parents fsynced, in parallel) before any draft moves into them. A draft
+   * already in place (a redone commit) is fine. Returns the revision directories now in place.
+   * Raw node errors escape.
    */
   async publish(drafts: readonly DraftToPublish[], revision: Tid, sync: boolean, published: string[] = []): Promise<string[]> {
     const toSync = new Set<string>();
-    for (const draft of drafts) {
-      const target = this.#layout.revisionDir(draft.blobId, revision);
-      const blobDir = this.#layout.blobDir(draft.blobId);
-      await this.#dirs.run(async () => {
+    await this.#dirs.run(async () => {
+      const newEntries = new Set<string>();
+      for (const draft of drafts) {
+        const blobDir = this.#layout.blobDir(draft.blobId);
         const created = await this.#ops.mkdirp(blobDir);
-        if (created !== undefined) {
-          for (let dir = blobDir; dir.length >= created.length; dir = dirname(dir)) toSync.add(dir);
-          toSync.add(dirname(created));
-        }
+        if (created !== undefined) for (let dir = blobDir; dir.length >= created.length; dir = dirname(dir)) newEntries.add(dirname(dir));
+      }
+      // The new directories must be durable before a draft moves into them: otherwise a power cut
+      // can keep the move (the draft has left tmp/) but lose the new chain that leads to it.
+      if (sync) await Promise.all([...newEntries].map((dir) => this.#ops.fsyncDir(dir)));
+      for (const draft of drafts) {
+        const target = this.#layout.revisionDir(draft.blobId, revision);
         try {
           await this.#ops.rename(draft.dir, target);
         } catch (error) {
@@ -48,10 +53,10 @@ export class RevisionFiles {
           if (!hasCode(error, 'ENOENT', 'ENOTEMPTY', 'EEXIST') || !(await this.#ops.exists(target))) throw error;
           await this.#ops.rmTree(draft.dir);
         }
-      });
-      published.push(target);
-      toSync.add(blobDir);
-    }
+        published.push(target);
+        toSync.add(this.#layout.blobDir(draft.blobId));
+      }
+    });
     if (sync) await Promise.all([...toSync].map((dir) => this.#ops.fsyncDir(dir)));
     return published;
   }
