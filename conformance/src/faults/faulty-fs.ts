@@ -27,6 +27,10 @@ export interface InjectedFault {
   readonly mode: FaultMode;
   /** The operation was a write made short (mode 'short' on a write); false: it raised an error. */
   readonly short: boolean;
+  /** The path it operated on (a descriptor's path when the harness saw it opened). */
+  readonly target: string;
+  /** For a failed fsync/fdatasync: the device and inode of the file or directory it was syncing. */
+  readonly synced?: { readonly dev: number; readonly ino: number; readonly directory: boolean };
 }
 
 /** A counting, fault-injecting FileSystem and what it saw. */
@@ -34,7 +38,7 @@ export interface FaultyFileSystem {
   readonly fs: FileSystem;
   /** Operations numbered so far. */
   count(): number;
-  /** The names of the operations in order (for reports); kept only when `log` was asked for. */
+  /** Each operation's name and path (or descriptor's path), in order; kept only when `log` was asked for. */
   readonly log: string[];
   /** The fault injected, once operation `failAt` ran. */
   injected(): InjectedFault | undefined;
@@ -46,6 +50,11 @@ export interface FaultyFileSystem {
 const NOT_OPERATIONS = new Set(['Stats', 'Dirent', 'Dir', 'ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream', '_toUnixTimestamp', 'createReadStream', 'createWriteStream', 'watch', 'watchFile', 'unwatchFile']);
 const WRITES = new Set(['write', 'writeSync', 'writev', 'writevSync', 'promises.write', 'promises.writev']);
 const SYNCS = new Set(['fsync', 'fsyncSync', 'fdatasync', 'fdatasyncSync']);
+
+/** True when `name` is a write form (the ones a short write applies to). */
+export function isWriteOperation(name: string): boolean {
+  return WRITES.has(name.split(' ')[0] ?? '');
+}
 
 /** True when `name` is an fsync or fdatasync form. */
 export function isSyncOperation(name: string): boolean {
@@ -70,6 +79,7 @@ export function faultyFileSystem(plan: FaultPlan = {}, options: { readonly log?:
   /** Descriptors that had a short write: their next write fails with ENOSPC. */
   const fullFds = new Set<number>();
   const log: string[] = [];
+  const paths = new Map<number, string>();
   const failAt = plan.failAt ?? 0;
   const mode = plan.mode ?? 'EIO';
 
@@ -77,19 +87,20 @@ export function faultyFileSystem(plan: FaultPlan = {}, options: { readonly log?:
     function faultyOperation(...args: unknown[]): unknown {
       if (!armed) return real.apply(self, args);
       count++;
-      if (options.log === true) log.push(name);
       const fd = typeof args[0] === 'number' ? args[0] : undefined;
+      const target = fd !== undefined ? (paths.get(fd) ?? `fd ${fd}`) : String(args[0]);
+      if (options.log === true) log.push(`${name} ${target}`);
       if (WRITES.has(name) && fd !== undefined && fullFds.has(fd)) return fail(name, real, self, args, 'ENOSPC');
-      if (count !== failAt) return real.apply(self, args);
+      if (count !== failAt) return trackOpen(name, args, real, self, paths);
       if (mode === 'short' && WRITES.has(name) && !name.startsWith('promises.')) {
         const shortened = shortenWrite(name, args);
         if (shortened !== undefined) {
-          injected = { op: count, name, mode, short: true };
+          injected = { op: count, name, mode, short: true, target };
           if (fd !== undefined) fullFds.add(fd);
           return real.apply(self, shortened);
         }
       }
-      injected = { op: count, name, mode, short: false };
+      injected = { op: count, name, mode, short: false, target, ...(SYNCS.has(name) && fd !== undefined ? { synced: identity(fd) } : {}) };
       return fail(name, real, self, args, mode === 'short' ? 'ENOSPC' : mode);
     };
 
@@ -120,6 +131,56 @@ export function faultyFileSystem(plan: FaultPlan = {}, options: { readonly log?:
       armed = false;
     },
   };
+}
+
+/** Device, inode and kind of an open descriptor (undefined when fstat fails). */
+function identity(fd: number): { dev: number; ino: number; directory: boolean } | undefined {
+  try {
+    const stat = nodeFs.fstatSync(fd);
+    return { dev: stat.dev, ino: stat.ino, directory: stat.isDirectory() };
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when a file with `dev`/`ino` is still reachable under `root` (the engine kept a file whose sync failed). */
+export function liveUnder(root: string, dev: number, ino: number): boolean {
+  let entries: nodeFs.Dirent[];
+  try {
+    entries = nodeFs.readdirSync(root, { withFileTypes: true });
+  } catch {
+    return false;
+  }
+  for (const entry of entries) {
+    const path = `${root}/${entry.name}`;
+    if (entry.isDirectory() && liveUnder(path, dev, ino)) return true;
+    try {
+      const stat = nodeFs.lstatSync(path);
+      if (stat.dev === dev && stat.ino === ino) return true;
+    } catch {
+      // raced away
+    }
+  }
+  return false;
+}
+
+/** Calls `real`, remembering which path an open returned a descriptor for (for the operation log). */
+function trackOpen(name: string, args: unknown[], real: (...args: unknown[]) => unknown, self: unknown, paths: Map<number, string>): unknown {
+  const path = String(args[0]);
+  if (name === 'openSync') {
+    const fd = real.apply(self, args);
+    if (typeof fd === 'number') paths.set(fd, path);
+    return fd;
+  }
+  const callback = args[args.length - 1];
+  if (name === 'open' && typeof callback === 'function') {
+    const wrapped = (err: Error | null, fd: number): void => {
+      if (err === null) paths.set(fd, path);
+      (callback as (err: Error | null, fd: number) => void)(err, fd);
+    };
+    return real.apply(self, [...args.slice(0, -1), wrapped]);
+  }
+  return real.apply(self, args);
 }
 
 /** Raises `code` the way the form of `name` reports errors (throw, callback, rejected promise). */

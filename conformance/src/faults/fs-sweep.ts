@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseConfig, FileSystem } from '@handlerton/framework';
 import type { HarnessViolation } from '../harnesses/harness-report.js';
-import { FAULT_MODES, faultyFileSystem, isSyncOperation, type FaultMode } from './faulty-fs.js';
+import { FAULT_MODES, faultyFileSystem, isSyncOperation, isWriteOperation, liveUnder, type FaultMode } from './faulty-fs.js';
 import { runSweepWorkload, SWEEP_STEPS, type SweepStep, type WorkloadOutcome } from './sweep-workload.js';
 import { judgeRun, zeroCounts, type RunCounts } from './verdict.js';
 
@@ -59,7 +59,7 @@ export async function sweepInjectedFs(options: FsSweepOptions): Promise<FsSweepR
   let silent = 0;
   try {
     const countDir = join(base, 'count');
-    const counter = faultyFileSystem();
+    const counter = faultyFileSystem({}, { log: true });
     const baseline = await runSweepWorkload({ config: options.config(countDir), fs: wrap(counter.fs), steps });
     counter.disarm();
     const ops = counter.count();
@@ -72,6 +72,8 @@ export async function sweepInjectedFs(options: FsSweepOptions): Promise<FsSweepR
     const last = Math.min(ops, options.to ?? ops);
     for (const mode of options.modes ?? FAULT_MODES) {
       for (let op = Math.max(1, options.from ?? 1); op <= last; op += stride) {
+        // a short write only applies to writes (elsewhere it would repeat the ENOSPC run)
+        if (mode === 'short' && !isWriteOperation(counter.log[op - 1] ?? '')) continue;
         const dir = join(base, `${mode}-${op}`);
         const config = options.config(dir);
         const faulty = faultyFileSystem({ failAt: op, mode });
@@ -82,7 +84,7 @@ export async function sweepInjectedFs(options: FsSweepOptions): Promise<FsSweepR
         faulty.disarm();
         runs++;
         const fault = faulty.injected();
-        const label = `${mode} at op ${op} (${fault?.name ?? 'not reached'}${fault?.short === true ? ', short write' : ''})`;
+        const label = `${mode} at op ${op} (${fault === undefined ? 'not reached' : `${fault.name} ${fault.target.startsWith(dir) ? fault.target.slice(dir.length + 1) : fault.target}`}${fault?.short === true ? ', short write' : ''})`;
         if (outcome === undefined) {
           counts.hangs++;
           violations.push({ message: `${label}: the workload hung`, replay: { op, mode } });
@@ -94,7 +96,9 @@ export async function sweepInjectedFs(options: FsSweepOptions): Promise<FsSweepR
           const code = outcome.error.code ?? 'untyped';
           codes[code] = (codes[code] ?? 0) + 1;
         } else silent++;
-        const verdict = await judgeRun(config, outcome, { syncFailed: isSyncOperation(fault?.name ?? ''), injected: fault !== undefined && !fault.short });
+        const synced = fault?.synced;
+        const syncedStillLive = synced === undefined || synced.directory || liveUnder(dir, synced.dev, synced.ino);
+        const verdict = await judgeRun(config, outcome, { syncFailed: isSyncOperation(fault?.name ?? ''), injected: fault !== undefined && !fault.short, syncedStillLive });
         for (const key of Object.keys(counts) as Array<keyof RunCounts>) counts[key] += verdict.counts[key];
         for (const problem of verdict.problems) violations.push({ message: `${label}: ${problem}`, replay: { op, mode } });
         options.onRun?.(`${label}: ${describe(outcome)}${verdict.problems.length > 0 ? ` VIOLATION ${verdict.problems.join('; ')}` : ''}`);

@@ -35,6 +35,8 @@ export interface FaultFacts {
   readonly syncFailed: boolean;
   /** The fault was injected at all (the operation number was reached). */
   readonly injected: boolean;
+  /** After the run, the file or directory whose sync failed is still part of the database (false: the engine discarded it). */
+  readonly syncedStillLive: boolean;
 }
 
 /** Checks one run: the outcome the workload reported, then a reopen of `config` with node:fs. */
@@ -48,10 +50,10 @@ export async function judgeRun(config: DatabaseConfig, outcome: WorkloadOutcome,
     }
   }
   if (facts.syncFailed && facts.injected) {
-    if (outcome.error === undefined) {
+    if (outcome.error === undefined && facts.syncedStillLive) {
       counts.unrefused++;
-      problems.push('a failed fsync/fdatasync was swallowed: the workload completed as if it had worked');
-    } else if (outcome.probe.outcome === 'committed') {
+      problems.push('a failed fsync/fdatasync was swallowed: the workload completed as if it had worked, and the file or directory it synced is still in use');
+    } else if (outcome.error !== undefined && outcome.probe.outcome === 'committed') {
       counts.unrefused++;
       problems.push(`after the failed sync (${outcome.error.step}: ${outcome.error.message}) the same open database accepted commit ${outcome.probe.seq}`);
     }
