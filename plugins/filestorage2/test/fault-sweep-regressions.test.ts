@@ -147,18 +147,20 @@ test('fault sweep: a storage lock file naming this process that no open storage 
   });
 });
 
-test('fault sweep: a failed fsync during pack is fail-stop: the next commit on the same open database is refused', async (t) => {
+test('fault sweep: a failed directory fsync after the pack output was renamed into place is fail-stop: the next commit on the same open database is refused', async (t) => {
   await withDir('fs2-faults-pack-', async (dir) => {
-    // the pack output file (generation >= 1) fails its fsync; the seal before the pack still works
-    const packOutputs = new Set<number>();
+    // once the pack output (generation >= 1) exists, fsyncs of the storage directory fail
+    let packing = false;
+    const directoryFds = new Set<number>();
     const syncs = new Set(['fsync', 'fdatasync', 'fsyncSync', 'fdatasyncSync']);
-    const failing = failingFs((name, first) => syncs.has(name) && typeof first === 'number' && packOutputs.has(first), 'ENOSPC');
+    const failing = failingFs((name, first) => syncs.has(name) && typeof first === 'number' && directoryFds.has(first));
     const fs = new Proxy(failing, {
       get(target, prop, receiver) {
         if (prop !== 'openSync') return Reflect.get(target, prop, receiver) as unknown;
         return (path: string, ...rest: unknown[]) => {
           const fd = (nodeFs.openSync as (...a: unknown[]) => number)(path, ...rest);
-          if (/-g[1-9][0-9]*\.fs2\.tmp$/.test(String(path))) packOutputs.add(fd);
+          if (/-g[1-9][0-9]*\.fs2\.tmp$/.test(String(path))) packing = true;
+          if (packing && String(path) === dir) directoryFds.add(fd);
           return fd;
         };
       },
@@ -168,8 +170,10 @@ test('fault sweep: a failed fsync during pack is fail-stop: the next commit on t
     await db.transaction(async (tx) => void (await tx.write(0n, enc('root'))));
     const packError = await t.throwsAsync(db.pack());
     t.is((packError as { code?: string }).code, 'HANDLERTON_IO');
-    packOutputs.clear();
-    const commitError = await t.throwsAsync(db.transaction(async (tx) => void (await tx.create(enc('after the failed pack sync')))));
+    t.true(directoryFds.size > 0, 'the directory fsync after publishing the pack output was reached');
+    packing = false;
+    directoryFds.clear();
+    const commitError = await t.throwsAsync(db.transaction(async (tx) => void (await tx.create(enc('after the failed directory sync')))));
     t.is((commitError as { code?: string }).code, 'HANDLERTON_IO');
     await db.close().catch(() => undefined);
     const reopened = await openDatabase({ engine: 'filestorage2', path: dir, options: { segmentSize: 4096 } });

@@ -10,6 +10,7 @@ export function ioError(op: string, path: string, cause: unknown): StorageIOErro
 }
 
 const syncFailures = new WeakSet<Error>();
+const directorySyncFailures = new WeakSet<Error>();
 
 /** A failed fsync/fdatasync as a StorageIOError that isSyncFailure recognises. */
 function syncError(op: 'fsync' | 'fdatasync', path: string, cause: unknown): StorageIOError {
@@ -21,6 +22,11 @@ function syncError(op: 'fsync' | 'fdatasync', path: string, cause: unknown): Sto
 /** True when `e` is a failed fsync/fdatasync: what the page cache holds for that file is no longer known to be durable. */
 export function isSyncFailure(e: unknown): boolean {
   return e instanceof Error && syncFailures.has(e);
+}
+
+/** True when `e` is a failed fsync of a directory: renames, creates and removals before it may not be durable. */
+export function isDirectorySyncFailure(e: unknown): boolean {
+  return e instanceof Error && directorySyncFailures.has(e);
 }
 
 /**
@@ -137,6 +143,9 @@ export class FileIO {
     const fd = this.open(dir, 'r');
     try {
       await this.fsync(fd, dir);
+    } catch (e) {
+      if (e instanceof Error) directorySyncFailures.add(e);
+      throw e;
     } finally {
       this.closeQuietly(fd);
     }
