@@ -29,8 +29,6 @@ export interface InjectedFault {
   readonly short: boolean;
   /** The path it operated on (a descriptor's path when the harness saw it opened). */
   readonly target: string;
-  /** For a failed fsync/fdatasync: the device and inode of the file or directory it was syncing. */
-  readonly synced?: { readonly dev: number; readonly ino: number; readonly directory: boolean };
 }
 
 /** A counting, fault-injecting FileSystem and what it saw. */
@@ -100,7 +98,7 @@ export function faultyFileSystem(plan: FaultPlan = {}, options: { readonly log?:
           return real.apply(self, shortened);
         }
       }
-      injected = { op: count, name, mode, short: false, target, ...(SYNCS.has(name) && fd !== undefined ? { synced: identity(fd) } : {}) };
+      injected = { op: count, name, mode, short: false, target };
       return fail(name, real, self, args, mode === 'short' ? 'ENOSPC' : mode);
     };
 
@@ -131,37 +129,6 @@ export function faultyFileSystem(plan: FaultPlan = {}, options: { readonly log?:
       armed = false;
     },
   };
-}
-
-/** Device, inode and kind of an open descriptor (undefined when fstat fails). */
-function identity(fd: number): { dev: number; ino: number; directory: boolean } | undefined {
-  try {
-    const stat = nodeFs.fstatSync(fd);
-    return { dev: stat.dev, ino: stat.ino, directory: stat.isDirectory() };
-  } catch {
-    return undefined;
-  }
-}
-
-/** True when a file with `dev`/`ino` is still reachable under `root` (the engine kept a file whose sync failed). */
-export function liveUnder(root: string, dev: number, ino: number): boolean {
-  let entries: nodeFs.Dirent[];
-  try {
-    entries = nodeFs.readdirSync(root, { withFileTypes: true });
-  } catch {
-    return false;
-  }
-  for (const entry of entries) {
-    const path = `${root}/${entry.name}`;
-    if (entry.isDirectory() && liveUnder(path, dev, ino)) return true;
-    try {
-      const stat = nodeFs.lstatSync(path);
-      if (stat.dev === dev && stat.ino === ino) return true;
-    } catch {
-      // raced away
-    }
-  }
-  return false;
 }
 
 /** Calls `real`, remembering which path an open returned a descriptor for (for the operation log). */

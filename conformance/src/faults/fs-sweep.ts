@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseConfig, FileSystem } from '@handlerton/framework';
 import type { HarnessViolation } from '../harnesses/harness-report.js';
-import { FAULT_MODES, faultyFileSystem, isSyncOperation, isWriteOperation, liveUnder, type FaultMode } from './faulty-fs.js';
+import { FAULT_MODES, faultyFileSystem, isSyncOperation, isWriteOperation, type FaultMode } from './faulty-fs.js';
 import { runSweepWorkload, SWEEP_STEPS, type SweepStep, type WorkloadOutcome } from './sweep-workload.js';
 import { judgeRun, zeroCounts, type RunCounts } from './verdict.js';
 
@@ -96,12 +96,10 @@ export async function sweepInjectedFs(options: FsSweepOptions): Promise<FsSweepR
           const code = outcome.error.code ?? 'untyped';
           codes[code] = (codes[code] ?? 0) + 1;
         } else silent++;
-        const synced = fault?.synced;
-        const syncedStillLive = synced === undefined || synced.directory || liveUnder(dir, synced.dev, synced.ino);
-        const verdict = await judgeRun(config, outcome, { syncFailed: isSyncOperation(fault?.name ?? ''), injected: fault !== undefined && !fault.short, syncedStillLive });
+        const verdict = await judgeRun(config, outcome, { syncFailed: isSyncOperation(fault?.name ?? ''), injected: fault !== undefined && !fault.short });
         for (const key of Object.keys(counts) as Array<keyof RunCounts>) counts[key] += verdict.counts[key];
         for (const problem of verdict.problems) violations.push({ message: `${label}: ${problem}`, replay: { op, mode } });
-        options.onRun?.(`${label}: ${describe(outcome)}${verdict.problems.length > 0 ? ` VIOLATION ${verdict.problems.join('; ')}` : ''}`);
+        options.onRun?.(`${label}: ${describe(outcome)}${verdict.counts.swallowed > 0 ? ' (failed sync never surfaced)' : ''}${verdict.problems.length > 0 ? ` VIOLATION ${verdict.problems.join('; ')}` : ''}`);
         await rm(dir, { recursive: true, force: true });
       }
     }
