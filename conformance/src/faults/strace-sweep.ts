@@ -136,13 +136,13 @@ export async function sweepSyscalls(options: SyscallSweepOptions): Promise<Sysca
   }
 }
 
-/** The call numbers to fault: 1..total by `stride`, or `samples` of them spread evenly. */
+/** The call numbers to fault: 1..total by `stride`, or `samples` of them spread evenly (the middle of each of `samples` equal parts). */
 export function callNumbers(total: number, stride: number, samples: number | undefined): number[] {
   const all: number[] = [];
   for (let n = 1; n <= total; n += Math.max(1, stride)) all.push(n);
   if (samples === undefined || all.length <= samples) return all;
   const picked = new Set<number>();
-  for (let i = 0; i < samples; i++) picked.add(all[Math.floor((i * (all.length - 1)) / Math.max(1, samples - 1))] ?? 1);
+  for (let i = 0; i < samples; i++) picked.add(all[Math.floor(((i + 0.5) * all.length) / samples)] ?? 1);
   return [...picked];
 }
 
