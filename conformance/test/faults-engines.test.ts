@@ -9,7 +9,7 @@ import test, { type ExecutionContext } from 'ava';
 import type { HarnessReport } from '../src/harnesses/harness-report.js';
 import { runFaultSweep, straceVersion, type FaultSweepOptions } from '../src/faults/index.js';
 
-const STRIDE = Number(process.env['HANDLERTON_FAULTS_STRIDE'] ?? 13);
+const STRIDE = Number(process.env['HANDLERTON_FAULTS_STRIDE'] ?? 29);
 const SAMPLES = Number(process.env['HANDLERTON_FAULTS_SAMPLES'] ?? 1);
 
 async function sweep(t: ExecutionContext, options: FaultSweepOptions): Promise<HarnessReport> {
@@ -33,16 +33,16 @@ function requireStrace(t: ExecutionContext): void {
   if (straceVersion() === undefined) t.fail('strace is not installed: the SQLite native I/O fault sweep cannot run (apt-get install strace; .ci/run installs it)');
 }
 
-test('fault sweep: filestorage2 (injected fs, EIO / ENOSPC / short writes at every 13th operation) loses nothing', async (t) => {
-  assertClean(t, await sweep(t, { target: { engine: 'filestorage2' }, stride: STRIDE }), 40);
+test('fault sweep: filestorage2 (injected fs, EIO / ENOSPC / short writes at every 29th operation) loses nothing', async (t) => {
+  assertClean(t, await sweep(t, { target: { engine: 'filestorage2' }, stride: STRIDE }), 30);
 });
 
 test('fault sweep: sqlite (JavaScript file operations through the injected fs, native I/O through strace) loses nothing', async (t) => {
   requireStrace(t);
   const report = await sweep(t, {
     target: { engine: 'sqlite' },
-    modes: ['EIO', 'ENOSPC'],
-    stride: 3,
+    modes: ['EIO'],
+    stride: Math.ceil(STRIDE / 3),
     syscalls: ['fsync', 'pwrite64', 'openat', 'unlink', 'ftruncate'],
     errnos: ['EIO'],
     samplesPerSyscall: SAMPLES,
@@ -56,10 +56,11 @@ test('fault sweep: filestorage2 records + sqlite blobs (both mechanisms) loses n
   requireStrace(t);
   const report = await sweep(t, {
     target: { engine: 'filestorage2', blobs: 'sqlite' },
-    stride: STRIDE * 3,
+    modes: ['ENOSPC'],
+    stride: STRIDE * 2,
     syscalls: ['fsync', 'pwrite64'],
     errnos: ['ENOSPC'],
     samplesPerSyscall: SAMPLES,
   });
-  assertClean(t, report, 10);
+  assertClean(t, report, 4);
 });
