@@ -30,6 +30,7 @@ import { Checkpointer } from './checkpointer.js';
 import type { ChunkWriter } from './chunk-writer.js';
 import { WriteLane } from './write-lane.js';
 import { isDiskFailure, mapSqliteError } from './sql-errors.js';
+import { TransactionalSqliteDialect } from './migration-dialect.js';
 import { datasyncFile } from './wal-sync.js';
 
 /** What a database file holds. */
@@ -368,9 +369,13 @@ function applyPragmas(db: BetterSqlite3.Database, options: ConnectionOptions, pa
 }
 
 async function prepareSchema(db: BetterSqlite3.Database, role: FileRole, migrateTo: string | undefined): Promise<bigint> {
-  const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: db }) });
+  const kysely = new Kysely<DB>({ dialect: new TransactionalSqliteDialect({ database: db }) });
   const migrator = new Migrator({ db: kysely, provider: migrationProvider(role) });
   const { error } = migrateTo === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(migrateTo ?? NO_MIGRATIONS);
+  if (error !== undefined && isDiskFailure(error)) {
+    // the disk failed during the migration (rolled back as a whole): an I/O error, not damage
+    throw new StorageIOError(`sqlite schema migration failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
   if (error !== undefined) {
     throw new CorruptionError(`sqlite schema migration failed: ${error instanceof Error ? error.message : String(error)}`, undefined, undefined, {
       cause: error,

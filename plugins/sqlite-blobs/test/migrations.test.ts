@@ -60,3 +60,22 @@ test('a file with a migration this version does not know is refused as corrupt',
   await releaseConnection(conn);
   await t.throwsAsync(SqliteStorage.open(options), { code: 'HANDLERTON_CORRUPTION' });
 });
+
+test('fault sweep regression: a migration that fails half way leaves no half-created schema, and a later open upgrades the file', async (t) => {
+  // The fault sweep found it with an fsync EIO during a blob file's first migration: kysely's SQLite
+  // adapter ran each DDL statement in autocommit mode, so every later open failed with
+  // "table blob already exists". Here a name clash makes migration 0002 fail after its first tables.
+  const options = optionsIn(await tempDir(t));
+  const old = await acquireConnection(options.location, { ...options, migrateTo: MIGRATION_NAMES.blobs[0] }, 'blobs');
+  old.db.exec('create table decoy (x); create index revision_chunk_by_chunk on decoy (x)');
+  await releaseConnection(old);
+  await t.throwsAsync(SqliteBlobs.open(options));
+  const raw = new Database(roleFile(options.location, 'blobs'));
+  t.false(tables(raw).includes('blob'), 'the failed migration left the blob table behind');
+  raw.exec('drop table decoy');
+  raw.close();
+  const blobs = await SqliteBlobs.open(options);
+  t.teardown(() => blobs.close());
+  t.true(tables(blobs.connection.db).includes('chunk'));
+  t.truthy(await blobs.createBlob());
+});

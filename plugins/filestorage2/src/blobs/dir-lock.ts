@@ -35,6 +35,10 @@ export async function lockDirectory(ops: FsOps, dir: string, lockPath: string): 
     try {
       const text = Buffer.from(String(process.pid));
       await ops.writeFully(fd, text, 0, text.length, 0);
+    } catch (error) {
+      // a torn pid (a short write, then ENOSPC) could name some other live process: leave no lock file
+      await ops.unlink(lockPath).catch(() => undefined);
+      throw error;
     } finally {
       await ops.close(fd);
     }

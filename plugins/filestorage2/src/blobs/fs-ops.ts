@@ -205,10 +205,14 @@ export class FsOps {
     });
   }
 
-  /** True when `path` exists. */
+  /** True when `path` exists, false when it does not (ENOENT); any other stat failure (EIO, ...) rejects. */
   exists(path: string): Promise<boolean> {
-    return new Promise((resolve) => {
-      this.#fs.stat(path, (err) => resolve(!err));
+    return new Promise((resolve, reject) => {
+      this.#fs.stat(path, (err) => {
+        if (err === null) resolve(true);
+        else if (hasCode(err, 'ENOENT')) resolve(false);
+        else reject(err);
+      });
     });
   }
 

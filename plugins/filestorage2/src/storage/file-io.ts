@@ -9,6 +9,26 @@ export function ioError(op: string, path: string, cause: unknown): StorageIOErro
   return new StorageIOError(`${op} failed on ${path}: ${detail}`, { cause });
 }
 
+const syncFailures = new WeakSet<Error>();
+const directorySyncFailures = new WeakSet<Error>();
+
+/** A failed fsync/fdatasync as a StorageIOError that isSyncFailure recognises. */
+function syncError(op: 'fsync' | 'fdatasync', path: string, cause: unknown): StorageIOError {
+  const error = ioError(op, path, cause);
+  syncFailures.add(error);
+  return error;
+}
+
+/** True when `e` is a failed fsync/fdatasync: what the page cache holds for that file is no longer known to be durable. */
+export function isSyncFailure(e: unknown): boolean {
+  return e instanceof Error && syncFailures.has(e);
+}
+
+/** True when `e` is a failed fsync of a directory: renames, creates and removals before it may not be durable. */
+export function isDirectorySyncFailure(e: unknown): boolean {
+  return e instanceof Error && directorySyncFailures.has(e);
+}
+
 /**
  * Missing directory levels a storage path may have (`mkdir -p` depth). Creation walks up at most
  * this far and makes one level at a time: node's recursive mkdir loops forever on /proc.
@@ -98,7 +118,7 @@ export class FileIO {
   /** fdatasync(fd); a failure is fatal for the caller (fail-stop). */
   fdatasync(fd: number, path: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.fs.fdatasync(fd, (err) => (err ? reject(ioError('fdatasync', path, err)) : resolve()));
+      this.fs.fdatasync(fd, (err) => (err ? reject(syncError('fdatasync', path, err)) : resolve()));
     });
   }
 
@@ -107,14 +127,14 @@ export class FileIO {
     try {
       this.fs.fdatasyncSync(fd);
     } catch (e) {
-      throw ioError('fdatasync', path, e);
+      throw syncError('fdatasync', path, e);
     }
   }
 
   /** fsync(fd), also flushing metadata such as the file size. */
   fsync(fd: number, path: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.fs.fsync(fd, (err) => (err ? reject(ioError('fsync', path, err)) : resolve()));
+      this.fs.fsync(fd, (err) => (err ? reject(syncError('fsync', path, err)) : resolve()));
     });
   }
 
@@ -123,6 +143,9 @@ export class FileIO {
     const fd = this.open(dir, 'r');
     try {
       await this.fsync(fd, dir);
+    } catch (e) {
+      if (e instanceof Error) directorySyncFailures.add(e);
+      throw e;
     } finally {
       this.closeQuietly(fd);
     }

@@ -35,7 +35,7 @@ import { BATCH_SYNC_DELAY_MS, type FileStorage2Options } from '../filestorage2-c
 import { ActiveSegment } from './active-segment.js';
 import { oidHashes } from './bloom.js';
 import { PAGE_SIZE, PREALLOC_CHUNK, SEGMENT_FLAG_SYNC_MARKS, STATUS_COMMITTED } from './constants.js';
-import { FileIO } from './file-io.js';
+import { FileIO, isDirectorySyncFailure } from './file-io.js';
 import { loadOrCreateLocatorKey } from './locator-key.js';
 import { FreshOids } from './fresh-oids.js';
 import { acquireLock } from './lock-file.js';
@@ -799,6 +799,12 @@ export class FileStorage2 implements Storage {
     this.packing = run;
     try {
       return await run;
+    } catch (e) {
+      // a failed directory fsync after the output was renamed into place: what the directory holds after a
+      // power loss is unknown, so refuse writes until reopened (a pack output that fails its own fsync is
+      // just discarded, and the storage keeps serving)
+      if (isDirectorySyncFailure(e)) this.failStop(e);
+      throw e;
     } finally {
       this.packing = null;
     }
@@ -852,7 +858,10 @@ export class FileStorage2 implements Storage {
     const { directory, archivePacked } = this.options;
     try {
       disposeReplaced(this.io, directory, path, archivePacked);
-      void syncDisposal(this.io, directory, archivePacked).catch(() => {});
+      void syncDisposal(this.io, directory, archivePacked).catch((e: unknown) => {
+        // the removals may not be durable: after a failed directory fsync, refuse writes until reopened
+        if (isDirectorySyncFailure(e)) this.failStop(e);
+      });
     } catch (e) {
       // the file stays; the next open finds it replaced by the pack output and disposes of it then
       this.context.logger.warn({ path, err: (e as Error).message }, 'filestorage2: could not remove or archive a packed segment');

@@ -1,8 +1,11 @@
 /** The storage directory's lock file: O_EXCL create holding the owner's pid; stale locks of dead pids are taken over. */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { StorageLockedError } from '@handlerton/framework';
 import { LOCK_FILE } from './constants.js';
 import { ioError, type FileIO } from './file-io.js';
+
+/** Lock files held by this process: one with our own pid that is not in here was left by a failed release. */
+const heldHere = new Set<string>();
 
 function processAlive(pid: number): boolean {
   try {
@@ -30,7 +33,8 @@ export async function acquireLock(io: FileIO, dir: string): Promise<() => void> 
         throw ioError('read lock', path, readErr);
       }
       const pid = Number.parseInt(text.trim(), 10);
-      if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
+      const ownStale = pid === process.pid && !heldHere.has(resolve(path));
+      if (Number.isInteger(pid) && pid > 0 && !ownStale && processAlive(pid)) {
         throw new StorageLockedError(`storage ${dir} is locked by process ${pid}`);
       }
       if (!Number.isInteger(pid) || pid <= 0) {
@@ -45,13 +49,23 @@ export async function acquireLock(io: FileIO, dir: string): Promise<() => void> 
     try {
       // no fsync: the lock only excludes live processes; after a crash its pid is dead and it is taken over
       io.writeAt(fd, Buffer.from(`${process.pid}\n`), 0, path);
+    } catch (e) {
+      // a torn pid (a short write, then ENOSPC) could name some other live process: leave no lock file
+      try {
+        io.unlink(path);
+      } catch {
+        // the disk is failing: the next open reads whatever is left
+      }
+      throw e;
     } finally {
       io.closeQuietly(fd);
     }
+    heldHere.add(resolve(path));
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      heldHere.delete(resolve(path));
       try {
         io.unlink(path);
       } catch {
