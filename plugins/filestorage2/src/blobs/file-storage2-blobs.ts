@@ -18,6 +18,7 @@ import type {
   Tid,
 } from '@handlerton/framework';
 import {
+  CorruptionError,
   isHandlertonError,
   POSKeyError,
   StorageClosedError,
@@ -468,6 +469,14 @@ export class FileStorage2Blobs implements BlobHandlerton {
         (t) => t.commitCalled && t.revision === revision && t.drafts.has(blobId),
       );
       if (publishing === undefined) {
+        // Files are removed before the journal says `delete`, and published after it says `prepare`:
+        // files the journal does not know mean the journal lost records.
+        if (await this.#ops.exists(this.#layout.revisionDir(blobId, revision))) {
+          throw new CorruptionError(
+            `blob ${toHex(blobId)} revision ${toHex(revision)} has files but the refcount journal has no record of it (the journal is damaged or truncated)`,
+            this.#layout.journal,
+          );
+        }
         throw new POSKeyError(`no revision ${toHex(revision)} of blob ${toHex(blobId)}`, blobId);
       }
       await publishing.settled;
