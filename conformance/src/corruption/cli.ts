@@ -120,6 +120,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
   console.log(formatKinds(report));
   console.log(`detected with the damaged file named: ${report.naming.damagedFile}/${report.naming.detected}, with an offset: ${report.naming.offset}/${report.naming.detected}; ${(report.durationMs / 1000).toFixed(1)} s`);
+  const { cuts } = report;
+  if (cuts.last + cuts.synced > 0) console.log(`torn-tail cuts: ${cuts.last} of the last transaction only, ${cuts.synced} of synced transactions too (at most ${cuts.maxTransactions})`);
   if (values.json !== undefined) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
   console.log(report.summary);
   return report.ok ? 0 : 1;

@@ -48,6 +48,8 @@ export interface CorruptionReport extends HarnessReport {
   readonly kinds: KindCounts;
   /** Detected states whose CorruptionError named the damaged file itself / carried an offset. */
   readonly naming: { readonly detected: number; readonly damagedFile: number; readonly offset: number };
+  /** Cut states that dropped only the last transaction / more than that (synced commits lost without an error). */
+  readonly cuts: { readonly last: number; readonly synced: number; readonly maxTransactions: number };
 }
 
 /** The target with the sweep's default options for built-in engines when none were given. */
@@ -95,6 +97,7 @@ class Tally {
   readonly outcomes: Record<Outcome, number> = { silent: 0, untyped: 0, mistyped: 0, detected: 0, cut: 0, intact: 0 };
   readonly kinds: Record<string, Record<Outcome | 'states', number>> = {};
   readonly naming = { detected: 0, damagedFile: 0, offset: 0 };
+  readonly cuts = { last: 0, synced: 0, maxTransactions: 0 };
   states = 0;
 
   add(kind: string, result: Examination): void {
@@ -103,6 +106,12 @@ class Tally {
     const row = (this.kinds[kind] ??= { states: 0, silent: 0, untyped: 0, mistyped: 0, detected: 0, cut: 0, intact: 0 });
     row.states++;
     row[result.outcome]++;
+    if (result.outcome === 'cut') {
+      const n = result.cutTransactions ?? 1;
+      if (n > 1) this.cuts.synced++;
+      else this.cuts.last++;
+      this.cuts.maxTransactions = Math.max(this.cuts.maxTransactions, n);
+    }
     if (result.outcome === 'detected') {
       this.naming.detected++;
       if (result.namedDamagedFile === true) this.naming.damagedFile++;
@@ -182,5 +191,6 @@ export async function runCorruptionSweep(options: CorruptionSweepOptions): Promi
     seed,
     kinds: tally.kinds,
     naming: tally.naming,
+    cuts: tally.cuts,
   };
 }

@@ -26,6 +26,12 @@ export interface Examination {
   readonly namedDamagedFile?: boolean;
   /** For `detected`: the CorruptionError carried an offset. */
   readonly namedOffset?: boolean;
+  /**
+   * For `cut`: how many of the last transactions recovery dropped. Only the last one can be torn by
+   * a crash (each commit was synced before the next began): more means damage lost synced commits
+   * without an error (legal for the tail of a log, but reported).
+   */
+  readonly cutTransactions?: number;
 }
 
 /** Keeps the worst finding. */
@@ -149,11 +155,8 @@ export async function examine(input: ExamineInput): Promise<Examination> {
       findings.note({ outcome: 'silent', detail: `the database opened at tid ${last}, which is no committed state (the last is ${expected.states[final]!.tid})` });
     } else if (index < final && !input.tail) {
       findings.note({ outcome: 'silent', detail: `recovery dropped transactions ${index + 1}..${final} without an error after damage in ${input.damagedFile}, which is not the tail of a log` });
-    } else if (index < final - 1) {
-      // Every commit but the last was synced before the next began: only the last can be torn.
-      findings.note({ outcome: 'silent', detail: `recovery dropped ${final - index} synced transactions (${index + 1}..${final}) without an error; a torn tail holds at most the last one` });
     } else if (index < final) {
-      findings.note({ outcome: 'cut', detail: `recovery cut the last transaction (${final}) as a torn tail` });
+      findings.note({ outcome: 'cut', detail: `recovery cut ${final - index} transaction(s) (${index + 1}..${final}) as a torn tail`, cutTransactions: final - index });
     }
     if (index >= 0) await readStates(db, expected, Math.min(expected.historyFrom, index), index, damagedPath, findings);
   } catch (error) {

@@ -30,6 +30,7 @@ import { Checkpointer } from './checkpointer.js';
 import type { ChunkWriter } from './chunk-writer.js';
 import { WriteLane } from './write-lane.js';
 import { isDiskFailure, mapSqliteError } from './sql-errors.js';
+import { checkWal } from './wal-check.js';
 import { datasyncFile } from './wal-sync.js';
 
 /** What a database file holds. */
@@ -315,12 +316,14 @@ async function openConnection(file: string, options: ConnectionOptions, role: Fi
   try {
     makeParentDirectory(file, fs);
     lock = takeWriterLock(file, options.busyTimeoutMs);
+    // Before SQLite reads the WAL: it would silently drop every frame after a damaged one.
+    await checkWal(fs, file);
     db = new Database(file, { timeout: options.busyTimeoutMs });
     db.defaultSafeIntegers(true);
     // The 0004 migration checksums the chunks of an older file through this function.
     if (role === 'blobs') db.function(CHECKSUM_FUNCTION, { deterministic: true }, (data: unknown) => chunkChecksum(data as Uint8Array));
     applyPragmas(db, options, PAGE_SIZES[role]);
-    const databaseId = await prepareSchema(db, role, options.migrateTo);
+    const databaseId = await prepareSchema(db, role, options.migrateTo, file);
     return new SqliteConnection(file, role, options, db, databaseId, lock, fs);
   } catch (error) {
     for (const handle of [db, lock]) {
@@ -367,12 +370,12 @@ function applyPragmas(db: BetterSqlite3.Database, options: ConnectionOptions, pa
   db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
 }
 
-async function prepareSchema(db: BetterSqlite3.Database, role: FileRole, migrateTo: string | undefined): Promise<bigint> {
+async function prepareSchema(db: BetterSqlite3.Database, role: FileRole, migrateTo: string | undefined, file: string): Promise<bigint> {
   const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: db }) });
   const migrator = new Migrator({ db: kysely, provider: migrationProvider(role) });
   const { error } = migrateTo === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(migrateTo ?? NO_MIGRATIONS);
   if (error !== undefined) {
-    throw new CorruptionError(`sqlite schema migration failed: ${error instanceof Error ? error.message : String(error)}`, undefined, undefined, {
+    throw new CorruptionError(`sqlite schema migration failed: ${error instanceof Error ? error.message : String(error)}`, file, undefined, {
       cause: error,
     });
   }
