@@ -103,6 +103,23 @@ async function readState(view: ReadView, expected: ExpectedDatabase, index: numb
   }
 }
 
+/** An empty database must hold none of the workload's objects. */
+async function readEmpty(db: Database, expected: ExpectedDatabase, damagedFile: string, findings: Findings): Promise<void> {
+  const snapshot = await db.snapshot();
+  try {
+    for (const oid of expected.oids) {
+      try {
+        const record = await snapshot.tryRead(oid);
+        if (record !== undefined) findings.note({ outcome: 'silent', detail: `the database is empty (tid 0) but oid ${oid} reads as tid ${record.tid}` });
+      } catch (error) {
+        findings.note(classifyError(error, `reading oid ${oid} of the empty database`, damagedFile));
+      }
+    }
+  } finally {
+    await snapshot.close();
+  }
+}
+
 /** Reads every state from `from` to `to` (inclusive) through snapshots. */
 async function readStates(db: Database, expected: ExpectedDatabase, from: number, to: number, damagedFile: string, findings: Findings): Promise<void> {
   for (let index = from; index <= to; index++) {
@@ -149,9 +166,10 @@ export async function examine(input: ExamineInput): Promise<Examination> {
   }
   try {
     const last = db.lastTransaction();
-    const index = expected.states.findIndex((state) => state.tid === last);
+    // -1: the empty database before the first commit (a WAL or log cut back to nothing).
+    const index = last === 0n ? -1 : expected.states.findIndex((state) => state.tid === last);
     const final = expected.states.length - 1;
-    if (index < 0) {
+    if (index < 0 && last !== 0n) {
       findings.note({ outcome: 'silent', detail: `the database opened at tid ${last}, which is no committed state (the last is ${expected.states[final]!.tid})` });
     } else if (index < final && !input.tail) {
       findings.note({ outcome: 'silent', detail: `recovery dropped transactions ${index + 1}..${final} without an error after damage in ${input.damagedFile}, which is not the tail of a log` });
@@ -159,6 +177,7 @@ export async function examine(input: ExamineInput): Promise<Examination> {
       findings.note({ outcome: 'cut', detail: `recovery cut ${final - index} transaction(s) (${index + 1}..${final}) as a torn tail`, cutTransactions: final - index });
     }
     if (index >= 0) await readStates(db, expected, Math.min(expected.historyFrom, index), index, damagedPath, findings);
+    else if (last === 0n) await readEmpty(db, expected, damagedPath, findings);
   } catch (error) {
     findings.note(classifyError(error, 'reading', damagedPath));
   } finally {

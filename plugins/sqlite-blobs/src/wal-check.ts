@@ -47,16 +47,58 @@ export function walChecksum(bytes: Buffer, bigEndian: boolean, s0: number, s1: n
 
 /** One frame's fields needed by the check. */
 interface Frame {
-  readonly saltsMatch: boolean;
-  /** Checksum valid when continued from the previous frame's stored checksum. */
-  readonly valid: boolean;
+  /** Its salts, hex. */
+  readonly salts: string;
+  /** Checksum valid when continued from the previous frame's (or the header's) stored checksum. */
+  readonly sums: boolean;
   readonly commit: boolean;
 }
 
+/** The page size of the database file itself (for a WAL whose header is damaged). */
+async function databasePageSize(fs: FileSystem, file: string): Promise<number | undefined> {
+  const fd = await openIfPresent(fs, file);
+  if (fd === undefined) return undefined;
+  try {
+    const head = Buffer.alloc(18);
+    if ((await readAt(fs, fd, head, 18, 0)) < 18) return undefined;
+    const raw = head.readUInt16BE(16);
+    return raw === 1 ? 65536 : raw;
+  } finally {
+    await closeQuietly(fs, fd);
+  }
+}
+
+function validPageSize(size: number | undefined): size is number {
+  return size !== undefined && size >= 512 && size <= 65536 && (size & (size - 1)) === 0;
+}
+
+/** Reads every whole frame of the WAL. */
+async function readFrames(fs: FileSystem, fd: number, size: number, pageSize: number, bigEndian: boolean, seed: [number, number]): Promise<Frame[]> {
+  const frameSize = FRAME_HEADER + pageSize;
+  const count = Math.floor((size - WAL_HEADER) / frameSize);
+  const frames: Frame[] = [];
+  let previous = seed;
+  const perBatch = Math.max(1, Math.floor(BATCH_BYTES / frameSize));
+  const buffer = Buffer.alloc(perBatch * frameSize);
+  for (let first = 0; first < count; first += perBatch) {
+    const n = Math.min(perBatch, count - first);
+    const got = await readAt(fs, fd, buffer, n * frameSize, WAL_HEADER + first * frameSize);
+    for (let i = 0; i < n && (i + 1) * frameSize <= got; i++) {
+      const frame = buffer.subarray(i * frameSize, (i + 1) * frameSize);
+      const [c0, c1] = walChecksum(frame.subarray(0, 8), bigEndian, previous[0], previous[1]);
+      const [d0, d1] = walChecksum(frame.subarray(FRAME_HEADER), bigEndian, c0, c1);
+      const own: [number, number] = [frame.readUInt32BE(16), frame.readUInt32BE(20)];
+      frames.push({ salts: frame.subarray(8, 16).toString('hex'), sums: d0 === own[0] && d1 === own[1], commit: frame.readUInt32BE(4) !== 0 });
+      previous = own;
+    }
+  }
+  return frames;
+}
+
 /**
- * Throws CorruptionError when `file`'s WAL holds a damaged frame followed by a valid frame of a
- * later transaction; returns quietly when there is no WAL, it is intact, or only its last
- * transaction is damaged (a torn tail SQLite drops).
+ * Throws CorruptionError when `file`'s WAL holds a damaged frame (or header) followed by a valid
+ * frame of a later transaction; returns quietly when there is no WAL, it is intact, or only its
+ * last transaction is damaged (a torn tail SQLite drops).
  */
 export async function checkWal(fs: FileSystem, file: string): Promise<void> {
   const wal = `${file}-wal`;
@@ -68,50 +110,37 @@ export async function checkWal(fs: FileSystem, file: string): Promise<void> {
     const header = Buffer.alloc(WAL_HEADER);
     await readAt(fs, fd, header, WAL_HEADER, 0);
     const magic = header.readUInt32BE(0);
-    if (magic !== MAGIC_LE && magic !== MAGIC_BE) return;
-    const bigEndian = magic === MAGIC_BE;
-    const pageSize = header.readUInt32BE(8);
-    if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return;
-    const salts = header.subarray(16, 24);
+    const [h0, h1] = walChecksum(header.subarray(0, 24), magic === MAGIC_BE, 0, 0);
     const stored: [number, number] = [header.readUInt32BE(24), header.readUInt32BE(28)];
-    const [h0, h1] = walChecksum(header.subarray(0, 24), bigEndian, 0, 0);
-    const headerValid = h0 === stored[0] && h1 === stored[1];
-    const frameSize = FRAME_HEADER + pageSize;
-    const count = Math.floor((size - WAL_HEADER) / frameSize);
-    const frames: Frame[] = [];
-    let previous = stored;
-    const perBatch = Math.max(1, Math.floor(BATCH_BYTES / frameSize));
-    const buffer = Buffer.alloc(perBatch * frameSize);
-    for (let first = 0; first < count; first += perBatch) {
-      const n = Math.min(perBatch, count - first);
-      const got = await readAt(fs, fd, buffer, n * frameSize, WAL_HEADER + first * frameSize);
-      for (let i = 0; i < n && (i + 1) * frameSize <= got; i++) {
-        const frame = buffer.subarray(i * frameSize, (i + 1) * frameSize);
-        const [c0, c1] = walChecksum(frame.subarray(0, 8), bigEndian, previous[0], previous[1]);
-        const [d0, d1] = walChecksum(frame.subarray(FRAME_HEADER), bigEndian, c0, c1);
-        const own: [number, number] = [frame.readUInt32BE(16), frame.readUInt32BE(20)];
-        const saltsMatch = frame.subarray(8, 16).equals(salts);
-        frames.push({ saltsMatch, valid: saltsMatch && d0 === own[0] && d1 === own[1], commit: frame.readUInt32BE(4) !== 0 });
-        previous = own;
-      }
-    }
-    const offsetOf = (index: number): number => WAL_HEADER + index * frameSize;
+    const headerValid = (magic === MAGIC_LE || magic === MAGIC_BE) && h0 === stored[0] && h1 === stored[1];
+    // A damaged header: SQLite writes the native order (little-endian here) and the page size is the file's.
+    const bigEndian = magic === MAGIC_BE;
+    const pageSize = validPageSize(header.readUInt32BE(8)) && headerValid ? header.readUInt32BE(8) : await databasePageSize(fs, file);
+    if (!validPageSize(pageSize)) return;
+    const frames = await readFrames(fs, fd, size, pageSize, bigEndian, stored);
+    const salts = header.subarray(16, 24).toString('hex');
+    // Frame i is valid when it continues the chain: same salts as the one before, checksum continued from its stored one.
+    const valid = (i: number): boolean => frames[i]!.sums && frames[i]!.salts === (i === 0 ? salts : frames[i - 1]!.salts);
+    let damaged: number;
+    let offset: number;
     if (!headerValid) {
-      // A header whose frames chain from its stored salts and checksum was damaged after they were written.
-      if (frames[0]?.valid === true) throw new CorruptionError('sqlite WAL header is damaged but its frames are valid', wal, 0);
-      return;
+      damaged = 0;
+      offset = 0;
+    } else {
+      damaged = frames.findIndex((_, i) => !valid(i));
+      // No damage, or a frame of another WAL generation (different salts): SQLite's own rules apply.
+      if (damaged < 0 || frames[damaged]!.salts !== salts) return;
+      offset = WAL_HEADER + damaged * (FRAME_HEADER + pageSize);
     }
-    const damaged = frames.findIndex((frame) => !frame.valid);
-    // No damage, or a frame of another WAL generation (different salts): SQLite's own rules apply.
-    if (damaged < 0 || !frames[damaged]!.saltsMatch) return;
+    const generation = frames[damaged]?.salts;
     let end = damaged;
     while (end < frames.length && !frames[end]!.commit) end++;
     for (let later = end + 1; later < frames.length; later++) {
-      if (frames[later]!.valid) {
+      if (valid(later) && frames[later]!.salts === generation) {
         throw new CorruptionError(
-          `sqlite WAL frame ${damaged} is damaged but frame ${later} of a later transaction is valid: committed transactions would be dropped`,
+          `sqlite WAL ${headerValid ? `frame ${damaged}` : 'header'} is damaged but frame ${later} of a later transaction is valid: committed transactions would be dropped`,
           wal,
-          offsetOf(damaged),
+          offset,
         );
       }
     }
