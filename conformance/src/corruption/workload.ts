@@ -53,7 +53,7 @@ export function sha(data: Uint8Array): string {
 /** Engine options the sweep uses by default for a built-in engine (small segments and chunks). */
 export function sweepOptions(engine: string, role: 'storage' | 'blobs'): Readonly<Record<string, unknown>> {
   if (engine === 'filestorage2' && role === 'storage') return { segmentSize: 4096 };
-  if (engine === 'sqlite') return { chunkSize: 4096 };
+  if (engine === 'sqlite') return { chunkSize: SWEEP_CHUNK_SIZE };
   return {};
 }
 

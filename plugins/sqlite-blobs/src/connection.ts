@@ -31,6 +31,7 @@ import type { ChunkWriter } from './chunk-writer.js';
 import { WriteLane } from './write-lane.js';
 import { isDiskFailure, mapSqliteError } from './sql-errors.js';
 import { checkWal } from './wal-check.js';
+import { RECORD_CHECKSUM_FUNCTION, recordChecksum } from './record-check.js';
 import { datasyncFile } from './wal-sync.js';
 
 /** What a database file holds. */
@@ -322,6 +323,12 @@ async function openConnection(file: string, options: ConnectionOptions, role: Fi
     db.defaultSafeIntegers(true);
     // The 0004 migration checksums the chunks of an older file through this function.
     if (role === 'blobs') db.function(CHECKSUM_FUNCTION, { deterministic: true }, (data: unknown) => chunkChecksum(data as Uint8Array));
+    // The 0002 migration checksums the revision rows of an older file through this function.
+    if (role === 'records') {
+      db.function(RECORD_CHECKSUM_FUNCTION, { deterministic: true, safeIntegers: true }, (oid: unknown, tid: unknown, deleted: unknown, data: unknown, refs: unknown) =>
+        recordChecksum(oid as bigint, tid as bigint, deleted as bigint, data as Uint8Array | null, refs as Uint8Array | null),
+      );
+    }
     applyPragmas(db, options, PAGE_SIZES[role]);
     const databaseId = await prepareSchema(db, role, options.migrateTo, file);
     return new SqliteConnection(file, role, options, db, databaseId, lock, fs);

@@ -11,7 +11,6 @@ import { randomUUID } from 'node:crypto';
 import {
   assertU64,
   blobCapabilities,
-  CorruptionError,
   POSKeyError,
   silentLogger,
   StorageClosedError,
@@ -117,7 +116,7 @@ export class SqliteBlobs implements BlobHandlerton {
   async openRevision(blobId: BlobId, revision: Tid): Promise<RevisionReader> {
     this.checkOpen();
     const row = this.committedRow(blobId, revision);
-    if (row === undefined) throw this.missingRevision(blobId, revision);
+    if (row === undefined) throw new POSKeyError(`blob ${blobId} has no revision ${revision}`, blobId);
     const id = row.id;
     const readers = this.conn.openReaders;
     readers.set(id, (readers.get(id) ?? 0) + 1);
@@ -408,25 +407,6 @@ export class SqliteBlobs implements BlobHandlerton {
       }
       return chain;
     });
-  }
-
-  /**
-   * The error for a revision this file does not hold. A record names a revision only once it was
-   * prepared here and synced, and a referenced revision is never reclaimed: a revision newer than
-   * every revision this file holds means the file lost committed transactions (a damaged or
-   * truncated WAL or database file), not a missing key.
-   */
-  private missingRevision(blobId: BlobId, revision: Tid): Error {
-    const newest = this.conn.read('reading the newest blob revision', () =>
-      this.conn.db.prepare('select max(revision) as newest from blob_revision').get(),
-    ) as { newest: bigint | null } | undefined;
-    if (newest !== undefined && (newest.newest === null || revision > newest.newest)) {
-      return new CorruptionError(
-        `blob ${blobId} revision ${revision} is newer than every revision the blob file holds (newest ${newest.newest ?? 'none'}): the file lost committed transactions`,
-        this.conn.file,
-      );
-    }
-    return new POSKeyError(`blob ${blobId} has no revision ${revision}`, blobId);
   }
 
   private committedRow(
