@@ -6,7 +6,7 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Database, DatabaseConfigObject, DatabaseOverrides } from '@handlerton/framework';
+import { silentLogger, type Database, type DatabaseConfigObject, type DatabaseOverrides } from '@handlerton/framework';
 import { summaryLine, type HarnessReport, type HarnessViolation } from '../harnesses/harness-report.js';
 import { harnessTarget, type HarnessTarget, type TargetSpec } from '../harnesses/target.js';
 import { applyDamage, describeDamage, planDamage, type Damage, type Image } from './damage.js';
@@ -154,6 +154,7 @@ export async function runCorruptionSweep(options: CorruptionSweepOptions): Promi
           damagedFile: damage.file,
           dir: copy,
           tail: damage.tail,
+          overrides: { logger: silentLogger },
           ...(open === undefined ? {} : { open }),
         }),
         options.timeoutMs ?? 60_000,

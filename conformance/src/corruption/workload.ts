@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { openDatabase, ROOT_OID, type Database, type Oid, type Tid, type Transaction } from '@handlerton/framework';
+import { openDatabase, ROOT_OID, silentLogger, type Clock, type Database, type Oid, type Tid, type Transaction } from '@handlerton/framework';
 import type { HarnessTarget } from '../harnesses/target.js';
 import { Prng } from '../crash/prng.js';
 
@@ -134,7 +134,7 @@ async function writeBlob(tx: Transaction, oid: Oid | undefined, mode: 'w' | 'a',
   const blob = oid === undefined ? await tx.createBlob() : await tx.blob(oid);
   const handle = await blob.open(mode);
   try {
-    for (let at = 0; at < data.length; at += 7000) await handle.write(data.subarray(at, Math.min(data.length, at + 7000)));
+    await handle.write(data);
     await handle.flush();
   } finally {
     await handle.close();
@@ -236,6 +236,12 @@ async function run(db: Database, model: ModelBuilder, names: Map<string, Oid>, s
   }
 }
 
+/** The reference build's clock: a fixed start moving 1 ms per reading, so that tids (and file layouts) repeat between runs. */
+function steppingClock(): Clock {
+  let now = Date.UTC(2026, 0, 1);
+  return { now: () => now++ };
+}
+
 /**
  * Builds the reference database of `target` under `dir`, closes it, and returns its model;
  * `beforeClose` runs after the last commit while the database is still open.
@@ -244,7 +250,7 @@ export async function buildReferenceDatabase(target: HarnessTarget, dir: string,
   await presetBlobFormat(target, dir);
   const model = new ModelBuilder();
   const names = new Map<string, Oid>();
-  const db = await openDatabase(target.config(dir));
+  const db = await openDatabase(target.config(dir), { clock: steppingClock(), logger: silentLogger });
   try {
     await run(db, model, names, BEFORE_PACK);
     await db.pack(db.lastTransaction());

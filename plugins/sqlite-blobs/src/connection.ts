@@ -373,6 +373,8 @@ function applyPragmas(db: BetterSqlite3.Database, options: ConnectionOptions, pa
   }
   db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = OFF');
+  // Extra sanity checks of every b-tree page read from disk (cheap): a damaged page is SQLITE_CORRUPT sooner.
+  db.pragma('cell_size_check = ON');
   // Truncate the WAL back to this size whenever it restarts after a complete checkpoint.
   db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
 }

@@ -118,9 +118,11 @@ export async function checkWal(fs: FileSystem, file: string): Promise<void> {
     const pageSize = validPageSize(header.readUInt32BE(8)) && headerValid ? header.readUInt32BE(8) : await databasePageSize(fs, file);
     if (!validPageSize(pageSize)) return;
     const frames = await readFrames(fs, fd, size, pageSize, bigEndian, stored);
-    const salts = header.subarray(16, 24).toString('hex');
-    // Frame i is valid when it continues the chain: same salts as the one before, checksum continued from its stored one.
-    const valid = (i: number): boolean => frames[i]!.sums && frames[i]!.salts === (i === 0 ? salts : frames[i - 1]!.salts);
+    // The salts of the WAL's current generation (frames left from before a restart carry older ones).
+    // SQLite syncs a new header before it writes the generation's frames, so the header is never older than them.
+    const generation = headerValid ? header.subarray(16, 24).toString('hex') : frames[0]?.salts;
+    // Frame i is valid when it belongs to the generation and its checksum continues from the stored one before it.
+    const valid = (i: number): boolean => frames[i]!.sums && frames[i]!.salts === generation;
     let damaged: number;
     let offset: number;
     if (!headerValid) {
@@ -128,15 +130,14 @@ export async function checkWal(fs: FileSystem, file: string): Promise<void> {
       offset = 0;
     } else {
       damaged = frames.findIndex((_, i) => !valid(i));
-      // No damage, or a frame of another WAL generation (different salts): SQLite's own rules apply.
-      if (damaged < 0 || frames[damaged]!.salts !== salts) return;
+      if (damaged < 0) return;
       offset = WAL_HEADER + damaged * (FRAME_HEADER + pageSize);
     }
-    const generation = frames[damaged]?.salts;
+    // The damaged frame's transaction may be the torn last one: only frames after its commit frame count.
     let end = damaged;
-    while (end < frames.length && !frames[end]!.commit) end++;
+    while (end < frames.length && !(frames[end]!.commit && frames[end]!.salts === generation)) end++;
     for (let later = end + 1; later < frames.length; later++) {
-      if (valid(later) && frames[later]!.salts === generation) {
+      if (valid(later)) {
         throw new CorruptionError(
           `sqlite WAL ${headerValid ? `frame ${damaged}` : 'header'} is damaged but frame ${later} of a later transaction is valid: committed transactions would be dropped`,
           wal,
