@@ -11,8 +11,8 @@ const USAGE = `usage: handlerton-conformance corruption --engine <name> [--blobs
 
 Builds a small database (records, blobs of a few chunks, a pack), closes it, then for each state
 copies it, flips 1-8 bytes or truncates one file (every file kind in turn), opens the copy and
-reads everything. Damage must raise CorruptionError naming the file, or be cut as a torn tail
-(the last transaction only), or not matter; never wrong bytes.
+reads everything. Damage must raise CorruptionError naming the file, or be cut off as the torn
+tail of a log (what remains reading exactly), or not matter; never wrong bytes.
 
   --engine <name>        storage engine (built-in name or package)
   --blobs <name>         blob engine of a mixed pair
@@ -22,7 +22,8 @@ reads everything. Damage must raise CorruptionError naming the file, or be cut a
   --seed <n>             PRNG seed (default random; printed)
   --only <i,j,...>       replay only these state numbers (with --seed)
   --timeout-ms <n>       a state taking longer is a hang (default 60000)
-  --keep                 keep the damaged copies of failing states (the path is printed)
+  --dir <path>           where the reference and damaged copies go (default: the OS temp dir)
+  --keep                 keep the damaged copies of failing states (under --dir)
   --verbose              print every state's outcome
   --json <file>          write the report as JSON
   --help                 this text
@@ -64,6 +65,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         only: { type: 'string' },
         'timeout-ms': { type: 'string' },
         keep: { type: 'boolean' },
+        dir: { type: 'string' },
         verbose: { type: 'boolean' },
         json: { type: 'string' },
         help: { type: 'boolean' },
@@ -112,6 +114,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     ...(only === undefined ? {} : { only }),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     keepFailures: values.keep === true,
+    ...(values.dir === undefined ? {} : { dir: values.dir }),
     onState: (damage, result) => {
       done++;
       if (values.verbose === true || BAD_OUTCOMES.has(result.outcome)) console.log(`${result.outcome}: ${describeDamage(damage)}: ${result.detail}`);
