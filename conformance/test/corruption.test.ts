@@ -28,7 +28,7 @@ function assertCovered(t: ExecutionContext, report: CorruptionReport, kinds: rea
 }
 
 test.serial('FileStorage2: damage in every file kind is CorruptionError naming file and offset, a torn-tail cut, or harmless; never wrong bytes', async (t) => {
-  const report = await sweep(t, { engine: 'filestorage2', states: 120 });
+  const report = await sweep(t, { engine: 'filestorage2', states: 100 });
   t.deepEqual(report.violations, []);
   t.true(report.ok);
   t.true(report.summary.startsWith(`corruption: engine=filestorage2 states=${report.counts['states']} silent=0 untyped=0`), report.summary);
@@ -56,13 +56,13 @@ function assertOnlyKnownSqliteGap(t: ExecutionContext, report: CorruptionReport)
 }
 
 test.serial('SQLite: damage in the records and blob files and their WALs is CorruptionError or a torn-tail cut; never wrong bytes', async (t) => {
-  const report = await sweep(t, { engine: 'sqlite', states: 36 });
+  const report = await sweep(t, { engine: 'sqlite', states: 30 });
   assertOnlyKnownSqliteGap(t, report);
   assertCovered(t, report, ['sqlite:file-header', 'sqlite:index-leaf', 'sqlite-wal:frame-page', 'sqlite-blobs:table-leaf', 'sqlite-blobs-wal:frame-page']);
 });
 
 test.serial('FileStorage2 records with SQLite blobs: never wrong bytes', async (t) => {
-  const report = await sweep(t, { engine: 'filestorage2', blobs: 'sqlite', states: 36 });
+  const report = await sweep(t, { engine: 'filestorage2', blobs: 'sqlite', states: 30 });
   assertOnlyKnownSqliteGap(t, report);
   assertCovered(t, report, ['segment:index-pages', 'segment:active-transactions', 'sqlite-blobs:table-leaf', 'sqlite-blobs-wal:frame-page']);
 });

@@ -388,6 +388,7 @@ test('a refcount journal that lost the records of a published revision: reading 
   const error = await t.throwsAsync(store.openRevision(lost, 20n));
   t.is((error as CorruptionError | undefined)?.code, 'HANDLERTON_CORRUPTION', String(error));
   t.is((error as CorruptionError).file, journal);
+  t.is((error as CorruptionError).offset, before, 'the offset where the journal now ends');
   // a revision that never existed is still POSKeyError
   const missing = await t.throwsAsync(store.openRevision(lost, 30n));
   t.is((missing as { code?: string } | undefined)?.code, 'HANDLERTON_POS_KEY');
