@@ -371,3 +371,25 @@ test('reads through a draft verify the committed chunks it shares; its own writt
   t.deepEqual(Buffer.from(small), Buffer.concat([data.subarray(100, 102), Buffer.from('XY'), data.subarray(104, 110)]));
   await store.rollback(txn);
 });
+
+test('a refcount journal that lost the records of a published revision: reading it is CorruptionError naming the journal, not POSKeyError (corruption sweep)', async (t) => {
+  const dir = await tempDir(t);
+  const first = await FileStorage2Blobs.open({ dir, syncMode: 'always', chunkSize: CHUNK }, context);
+  const kept = await first.createBlob();
+  await commitBlob(first, kept, 10n, pattern(1000, 1));
+  const journal = join(dir, 'refs.log');
+  const before = (await stat(journal)).size;
+  const lost = await first.createBlob();
+  await commitBlob(first, lost, 20n, pattern(5000, 2));
+  await first.close();
+  await truncate(journal, before); // whole frames gone: reads as a journal that simply ends earlier
+  const store = await openStore(t, dir);
+  t.deepEqual(await readRange(store, kept, 10n, 0, 1000), pattern(1000, 1));
+  const error = await t.throwsAsync(store.openRevision(lost, 20n));
+  t.is((error as CorruptionError | undefined)?.code, 'HANDLERTON_CORRUPTION', String(error));
+  t.is((error as CorruptionError).file, journal);
+  t.is((error as CorruptionError).offset, before, 'the offset where the journal now ends');
+  // a revision that never existed is still POSKeyError
+  const missing = await t.throwsAsync(store.openRevision(lost, 30n));
+  t.is((missing as { code?: string } | undefined)?.code, 'HANDLERTON_POS_KEY');
+});

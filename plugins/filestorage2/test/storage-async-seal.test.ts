@@ -186,3 +186,30 @@ test('sealing an index filled out of oid order, with oids below and above 2^32 a
     }
   }
 });
+
+test('a truncated transaction in the segment before the last is corruption, not an interrupted seal to cut (corruption sweep)', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await openStorage(dir);
+    const t1 = await commit(s, [{ oid: 1n, serial: 0n, data: 'first 1' }]);
+    await commit(s, [{ oid: 2n, serial: 0n, data: 'synced before the seal '.repeat(20) }]);
+    await s.seal();
+    await commit(s, [{ oid: 1n, serial: t1, data: 'second 1' }]);
+    await s.close();
+    const first = join(dir, segmentFiles(dir)[0]!);
+    const original = fs.readFileSync(first);
+    const dataEnd = Number(original.readBigUInt64BE(original.length - FOOTER_SIZE + 8));
+    for (const [label, bad] of [
+      ['cut inside the last transaction', original.subarray(0, dataEnd - 100)],
+      ['the last transaction damaged, its trailer and footer gone', Buffer.concat([original.subarray(0, dataEnd - 100), Buffer.alloc(100, 0x41)])],
+    ] as const) {
+      fs.writeFileSync(first, bad);
+      const err = await t.throwsAsync(openStorage(dir), undefined, label);
+      t.true(isHandlertonError(err, 'HANDLERTON_CORRUPTION'), `${label}: ${String(err)}`);
+      t.true(err!.message.includes(first), label);
+      t.true(fs.readFileSync(first).equals(bad), `${label}: nothing was rewritten`);
+    }
+  } finally {
+    await cleanup();
+  }
+});

@@ -31,6 +31,8 @@ import type { ChunkWriter } from './chunk-writer.js';
 import { WriteLane } from './write-lane.js';
 import { isDiskFailure, mapSqliteError } from './sql-errors.js';
 import { TransactionalSqliteDialect } from './migration-dialect.js';
+import { checkWal } from './wal-check.js';
+import { RECORD_CHECKSUM_FUNCTION, recordChecksum } from './record-check.js';
 import { datasyncFile } from './wal-sync.js';
 
 /** What a database file holds. */
@@ -316,12 +318,20 @@ async function openConnection(file: string, options: ConnectionOptions, role: Fi
   try {
     makeParentDirectory(file, fs);
     lock = takeWriterLock(file, options.busyTimeoutMs);
+    // Before SQLite reads the WAL: it would silently drop every frame after a damaged one.
+    await checkWal(fs, file);
     db = new Database(file, { timeout: options.busyTimeoutMs });
     db.defaultSafeIntegers(true);
     // The 0004 migration checksums the chunks of an older file through this function.
     if (role === 'blobs') db.function(CHECKSUM_FUNCTION, { deterministic: true }, (data: unknown) => chunkChecksum(data as Uint8Array));
+    // The 0002 migration checksums the revision rows of an older file through this function.
+    if (role === 'records') {
+      db.function(RECORD_CHECKSUM_FUNCTION, { deterministic: true, safeIntegers: true }, (oid: unknown, tid: unknown, deleted: unknown, data: unknown, refs: unknown) =>
+        recordChecksum(oid as bigint, tid as bigint, deleted as bigint, data as Uint8Array | null, refs as Uint8Array | null),
+      );
+    }
     applyPragmas(db, options, PAGE_SIZES[role]);
-    const databaseId = await prepareSchema(db, role, options.migrateTo);
+    const databaseId = await prepareSchema(db, role, options.migrateTo, file);
     return new SqliteConnection(file, role, options, db, databaseId, lock, fs);
   } catch (error) {
     for (const handle of [db, lock]) {
@@ -364,11 +374,13 @@ function applyPragmas(db: BetterSqlite3.Database, options: ConnectionOptions, pa
   }
   db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = OFF');
+  // Extra sanity checks of every b-tree page read from disk (cheap): a damaged page is SQLITE_CORRUPT sooner.
+  db.pragma('cell_size_check = ON');
   // Truncate the WAL back to this size whenever it restarts after a complete checkpoint.
   db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
 }
 
-async function prepareSchema(db: BetterSqlite3.Database, role: FileRole, migrateTo: string | undefined): Promise<bigint> {
+async function prepareSchema(db: BetterSqlite3.Database, role: FileRole, migrateTo: string | undefined, file: string): Promise<bigint> {
   const kysely = new Kysely<DB>({ dialect: new TransactionalSqliteDialect({ database: db }) });
   const migrator = new Migrator({ db: kysely, provider: migrationProvider(role) });
   const { error } = migrateTo === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(migrateTo ?? NO_MIGRATIONS);
@@ -377,7 +389,7 @@ async function prepareSchema(db: BetterSqlite3.Database, role: FileRole, migrate
     throw new StorageIOError(`sqlite schema migration failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   if (error !== undefined) {
-    throw new CorruptionError(`sqlite schema migration failed: ${error instanceof Error ? error.message : String(error)}`, undefined, undefined, {
+    throw new CorruptionError(`sqlite schema migration failed: ${error instanceof Error ? error.message : String(error)}`, file, undefined, {
       cause: error,
     });
   }

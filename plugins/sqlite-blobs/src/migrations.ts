@@ -4,6 +4,7 @@
  */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { FileRole } from './connection.js';
+import { RECORD_CHECKSUM_FUNCTION } from './record-check.js';
 import { yieldToLoop } from './yield.js';
 
 /** The SQL function (registered on every blob-file connection at open) computing a chunk checksum. */
@@ -46,6 +47,28 @@ const storageTables: Migration = {
       .addPrimaryKeyConstraint('object_revision_pk', ['oid', 'tid'])
       .modifyEnd(sql`without rowid`)
       .execute();
+  },
+};
+
+/**
+ * 0002 of a records file: `object_revision.crc`, the recordChecksum() of every row, checked by every
+ * read. Existing rows get theirs here, oid range by oid range with an event-loop yield between
+ * (resumable: an interrupted run continues with the rows still null).
+ */
+const recordChecksums: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    if (!(await hasColumn(db, 'object_revision', 'crc'))) await db.schema.alterTable('object_revision').addColumn('crc', 'integer').execute();
+    let after = -1n;
+    for (;;) {
+      const { rows } = await sql<{ last: bigint | number | null }>`select max(oid) as last from
+        (select distinct oid from object_revision where oid > ${after} order by oid limit ${BACKFILL_BATCH})`.execute(db);
+      const last = rows[0]?.last;
+      if (last === null || last === undefined) break;
+      await sql`update object_revision set crc = ${sql.raw(RECORD_CHECKSUM_FUNCTION)}(oid, tid, deleted, data, refs)
+        where oid > ${after} and oid <= ${last} and crc is null`.execute(db);
+      after = BigInt(last);
+      await yieldToLoop();
+    }
   },
 };
 
@@ -168,12 +191,12 @@ const blobChunkChecks: Migration = {
 
 /** Migration names of each file role, in order; the name sorts as the version. */
 export const MIGRATION_NAMES = Object.freeze({
-  records: ['0001_storage_tables'],
+  records: ['0001_storage_tables', '0002_record_checksums'],
   blobs: ['0001_blob_meta', '0002_blob_tables', '0003_blob_txn_witness', '0004_blob_chunk_checks'],
 } as const);
 
 const MIGRATIONS: Readonly<Record<FileRole, Record<string, Migration>>> = {
-  records: { [MIGRATION_NAMES.records[0]]: storageTables },
+  records: { [MIGRATION_NAMES.records[0]]: storageTables, [MIGRATION_NAMES.records[1]]: recordChecksums },
   blobs: {
     [MIGRATION_NAMES.blobs[0]]: blobMeta,
     [MIGRATION_NAMES.blobs[1]]: blobTables,

@@ -41,6 +41,8 @@ export interface ObjectRevisionTable {
   data: Uint8Array | null;
   /** encodeRefs() bytes, null when the record references nothing. */
   refs: Uint8Array | null;
+  /** recordChecksum() of the row (0002); null only for a row the 0002 backfill has not reached yet. */
+  crc: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
 }
 
 /** A blob: only allocates ids (never reused). */

@@ -45,6 +45,7 @@ import { loadOrCreateLocatorKey } from './locator-key.js';
 import { encodeOidList } from './oid-list.js';
 import { runPack } from './pack.js';
 import { SerialCache, type CachedSerial } from './serial-cache.js';
+import { checkRecordRow, recordChecksum } from './record-check.js';
 import { REVISION_BATCH, REVISION_COLUMNS, storageStatements, type StorageStatements } from './storage-statements.js';
 import { iterateTransactions, readHistory } from './storage-queries.js';
 
@@ -154,6 +155,7 @@ export class SqliteStorage implements Storage {
     this.checkOpen();
     assertU64(oid, 'oid');
     const row = this.conn.read('load', () => (oid > MAX_SQL_INT ? undefined : this.sql.current.get({ oid })));
+    if (row !== undefined) checkRecordRow(this.conn.file, oid, row);
     if (row === undefined || row.deleted !== 0n) throw new POSKeyError(`oid ${oid} not found`, oid);
     return loaded(oid, row.tid, row.data, row.refs);
   }
@@ -163,6 +165,7 @@ export class SqliteStorage implements Storage {
     assertU64(oid, 'oid');
     assertU64(tid, 'tid');
     const row = this.conn.read('loadSerial', () => (oid > MAX_SQL_INT || tid > MAX_SQL_INT ? undefined : this.sql.serial.get({ oid, tid })));
+    if (row !== undefined) checkRecordRow(this.conn.file, oid, row);
     if (row === undefined || row.deleted !== 0n) throw new POSKeyError(`oid ${oid} has no revision ${tid}`, oid);
     return loaded(oid, row.tid, row.data, row.refs);
   }
@@ -179,6 +182,7 @@ export class SqliteStorage implements Storage {
         if (this.sql.exists.get({ oid }) === undefined) throw new POSKeyError(`oid ${oid} not found`, oid);
         return null;
       }
+      checkRecordRow(this.conn.file, oid, row);
       if (row.deleted !== 0n) throw new POSKeyError(`oid ${oid} was deleted before ${tid}`, oid);
       const next = this.sql.after.get({ oid, tid: row.tid });
       return { ...loaded(oid, row.tid, row.data, row.refs), nextTid: next?.tid ?? null };
@@ -488,11 +492,12 @@ function insertRevisions(sql: StorageStatements, tid: Tid, records: ReadonlyMap<
   let i = 0;
   for (const { oid, prevTid, data, refs } of records.values()) {
     const deleted = data === null ? 1 : 0;
+    const crc = recordChecksum(oid, tid, deleted, data, refs);
     if (i++ >= batched) {
-      sql.insertRevision.run({ oid, tid, prevTid, deleted, data, refs });
+      sql.insertRevision.run({ oid, tid, prevTid, deleted, data, refs, crc });
       continue;
     }
-    batch.push(oid, tid, prevTid, deleted, data, refs);
+    batch.push(oid, tid, prevTid, deleted, data, refs, crc);
     if (batch.length === REVISION_BATCH * REVISION_COLUMNS) {
       sql.insertRevisions.runPositional(batch);
       batch.length = 0;

@@ -13,6 +13,7 @@ import {
 import { sql } from 'kysely';
 import type { SqliteConnection } from './connection.js';
 import { decodeOidList } from './oid-list.js';
+import { checkRecordRow } from './record-check.js';
 import { yieldToLoop } from './yield.js';
 
 const PAGE = 64;
@@ -68,12 +69,13 @@ export async function* iterateTransactions(conn: SqliteConnection, start: Tid, s
       for (let at = 0; at < oids.length; at += OIDS_PER_QUERY) {
         const rows = await conn.kysely
           .selectFrom('object_revision')
-          .select(['oid', 'tid', 'deleted', 'data', 'refs'])
+          .select(['oid', 'tid', 'deleted', 'data', 'refs', 'crc'])
           .where('tid', '=', txn.tid)
           .where('oid', 'in', oids.slice(at, at + OIDS_PER_QUERY))
           .orderBy('oid')
           .execute();
         for (const row of rows) {
+          checkRecordRow(conn.file, row.oid, row);
           records.push({
             oid: row.oid,
             tid: row.tid,

@@ -6,7 +6,7 @@ import { arg } from './prepared.js';
 export const REVISION_BATCH = 25;
 
 /** Parameters per revision row (the fields of revisionRow). */
-export const REVISION_COLUMNS = 6;
+export const REVISION_COLUMNS = 7;
 
 /** The placeholders of one object_revision row, in column order. */
 function revisionRow() {
@@ -17,6 +17,7 @@ function revisionRow() {
     deleted: arg<number>('deleted'),
     data: arg<Uint8Array | null>('data'),
     refs: arg<Uint8Array | null>('refs'),
+    crc: arg<number>('crc'),
   };
 }
 
@@ -24,7 +25,7 @@ function revisionRow() {
 export function storageStatements(conn: SqliteConnection) {
   return {
     current: conn.query('s.current', (k) =>
-      k.selectFrom('object_revision').select(['tid', 'deleted', 'data', 'refs'])
+      k.selectFrom('object_revision').select(['tid', 'deleted', 'data', 'refs', 'crc'])
         .where('oid', '=', arg<bigint>('oid')).orderBy('tid', 'desc').limit(1),
     ),
     currentSerial: conn.query('s.currentSerial', (k) =>
@@ -32,11 +33,11 @@ export function storageStatements(conn: SqliteConnection) {
         .where('oid', '=', arg<bigint>('oid')).orderBy('tid', 'desc').limit(1),
     ),
     serial: conn.query('s.serial', (k) =>
-      k.selectFrom('object_revision').select(['tid', 'deleted', 'data', 'refs'])
+      k.selectFrom('object_revision').select(['tid', 'deleted', 'data', 'refs', 'crc'])
         .where('oid', '=', arg<bigint>('oid')).where('tid', '=', arg<bigint>('tid')),
     ),
     before: conn.query('s.before', (k) =>
-      k.selectFrom('object_revision').select(['tid', 'deleted', 'data', 'refs'])
+      k.selectFrom('object_revision').select(['tid', 'deleted', 'data', 'refs', 'crc'])
         .where('oid', '=', arg<bigint>('oid')).where('tid', '<', arg<bigint>('tid')).orderBy('tid', 'desc').limit(1),
     ),
     atOrBefore: conn.query('s.atOrBefore', (k) =>

@@ -18,6 +18,7 @@ import type {
   Tid,
 } from '@handlerton/framework';
 import {
+  CorruptionError,
   isHandlertonError,
   POSKeyError,
   StorageClosedError,
@@ -468,10 +469,31 @@ export class FileStorage2Blobs implements BlobHandlerton {
         (t) => t.commitCalled && t.revision === revision && t.drafts.has(blobId),
       );
       if (publishing === undefined) {
+        // Files are removed before the journal says `delete`, and published after it says `prepare`:
+        // files the journal does not know mean the journal lost records.
+        if (await this.#ops.exists(this.#layout.revisionDir(blobId, revision))) {
+          // Its records are missing from where the journal now ends (a damaged tail is cut there at open).
+          const end = await this.#journalSize();
+          throw new CorruptionError(
+            `blob ${toHex(blobId)} revision ${toHex(revision)} has files but the refcount journal, which ends at offset ${end}, has no record of it (the journal is damaged or truncated)`,
+            this.#layout.journal,
+            end,
+          );
+        }
         throw new POSKeyError(`no revision ${toHex(revision)} of blob ${toHex(blobId)}`, blobId);
       }
       await publishing.settled;
       this.#assertOpen();
+    }
+  }
+
+  /** The refcount journal's current size. */
+  async #journalSize(): Promise<number> {
+    const fd = await this.#ops.open(this.#layout.journal, 'r');
+    try {
+      return await this.#ops.fsize(fd);
+    } finally {
+      await this.#ops.close(fd);
     }
   }
 

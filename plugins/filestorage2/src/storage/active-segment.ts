@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { CorruptionError, oidKey, type OidKey } from '@handlerton/framework';
 import { ActiveIndex, type ActiveEntry } from './active-index.js';
-import { SEGMENT_FLAG_SYNC_MARKS, SEGMENT_HEADER_SIZE, TXN_MAGIC } from './constants.js';
+import { PAGE_SIZE, SEGMENT_FLAG_SYNC_MARKS, SEGMENT_HEADER_SIZE, TXN_MAGIC } from './constants.js';
 import type { FileIO } from './file-io.js';
 import { segmentFileName } from './naming.js';
 import { readRecordAt, readTxnAt, SequentialReader } from './record-io.js';
@@ -116,6 +116,7 @@ export class ActiveSegment {
     preallocChunk: number,
     yieldEvery: () => Promise<void>,
     tornBatches = false,
+    beingSealed = false,
   ): Promise<ActiveSegment> {
     const seg = new ActiveSegment(io, file, header, preallocChunk);
     const { fd, path } = file;
@@ -137,6 +138,7 @@ export class ActiveSegment {
       if (++steps % 1024 === 0) await yieldEvery();
     }
     seg.allocatedEnd = size;
+    if (beingSealed) assertOnlyTrailerAfter(io, fd, path, pos, size);
     let synced = false;
     if (pos < size && !isAllZero(io, fd, path, pos, size)) {
       // zeros are preallocated space; anything else is a torn tail, unless a valid transaction follows
@@ -228,5 +230,22 @@ export class ActiveSegment {
   /** Reads the transaction at `off`. */
   readTxn(off: number): ParsedTxn {
     return readTxnAt(this.io, this.file.fd, this.file.path, off, this.writtenEnd);
+  }
+}
+
+/**
+ * A segment whose seal was interrupted had all its transactions synced before the seal began, so
+ * after the last valid transaction only the trailer can follow: zero padding up to the next page,
+ * then index pages (or nothing, or preallocated zeros). A damaged or truncated transaction there is
+ * corruption, never a torn tail to cut.
+ */
+function assertOnlyTrailerAfter(io: FileIO, fd: number, path: string, pos: number, size: number): void {
+  if (pos >= size) return;
+  const padEnd = Math.min(size, Math.ceil(pos / PAGE_SIZE) * PAGE_SIZE);
+  const head = Buffer.alloc(Math.min(4, size - pos));
+  io.readAt(fd, head, 0, head.length, pos, path);
+  const txnStarts = head.length === 4 && head.readUInt32BE(0) === TXN_MAGIC;
+  if (txnStarts || !isAllZero(io, fd, path, pos, padEnd)) {
+    throw new CorruptionError('damaged or truncated transaction in a segment whose seal was interrupted (its data was synced before the seal)', path, pos);
   }
 }

@@ -196,7 +196,7 @@ export class FileStorage2 implements Storage {
       const chunk = preallocChunk(options.segmentSize);
       for (const u of found.unsealedOlder) {
         // a crash came while its trailer was being written: rebuild its index from its data
-        const older = await ActiveSegment.recover(io, u.file, u.header, u.size, options.readOnly, chunk, yieldToLoop);
+        const older = await ActiveSegment.recover(io, u.file, u.header, u.size, options.readOnly, chunk, yieldToLoop, false, true);
         if (options.readOnly) {
           if (frozen || sealed.some((x) => x.seq > u.header.seq)) {
             throw new CorruptionError('an unsealed segment is followed by a sealed one', u.file.path, 0);
