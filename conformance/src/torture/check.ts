@@ -31,7 +31,7 @@ export interface TortureCheck {
 
 /** Most oids probed in full for stray objects per check, and oids sampled below the probed range. */
 const MAX_PROBES = 50_000;
-const SAMPLE_BELOW = 256;
+const SAMPLE_BELOW = 32;
 
 /** Checks a reopened database against `model`, moving the model forward to what it finds. */
 export async function checkTorture(db: Database, model: TortureModel): Promise<TortureCheck> {
@@ -66,7 +66,7 @@ export async function checkTorture(db: Database, model: TortureModel): Promise<T
     for (const tracked of [...model.objects.values()].sort((a, b) => (a.oid < b.oid ? -1 : 1))) {
       if (await checkObject(snapshot, model, tracked, hash, problems)) objects++;
     }
-    const top = model.maxOid() + 64n;
+    const top = model.maxOid() + 32n;
     const from = top - model.probeFloor > BigInt(MAX_PROBES) ? top - BigInt(MAX_PROBES) : model.probeFloor;
     await probeRange(snapshot, model, from, top, problems);
     await probeSample(snapshot, model, from, problems);

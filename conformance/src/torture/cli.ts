@@ -13,8 +13,8 @@ const USAGE = `usage: handlerton-conformance torture --engine <name|package> --c
   --options <json>      engine options; --blob-options <json> for the --blobs engine only
   --cycles <n>          kill/recover cycles (required)
   --seed <s>            seed of the workload and kill schedule (default random; printed, replays a failure)
-  --min-kill-ms <ms>    shortest delay from the trigger to the kill (default 5)
-  --max-kill-ms <ms>    longest delay from the trigger to the kill (default 400)
+  --min-kill-ms <ms>    shortest delay from the trigger to the kill (default 20)
+  --max-kill-ms <ms>    longest delay from the trigger to the kill (default 600)
   --max-committers <n>  most concurrent committers per writer, 1..32 (default 32)
   --max-blob-bytes <n>  largest blob (default 4194304)
   --dir <path>          where the temporary database directory is made (default the OS temp dir)

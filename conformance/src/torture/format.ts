@@ -8,7 +8,7 @@ export function formatTortureCycle(cycle: TortureCycle, total: number): string {
   const status = cycle.problems.length === 0 ? 'ok' : `${cycle.problems.length} VIOLATION(S): ${cycle.problems[0]}`;
   return (
     `cycle ${cycle.cycle}/${total}: committers=${cycle.committers} kill ${kill} acked=${cycle.acknowledged} conflicts=${cycle.conflicts} ` +
-    `in-flight committed=${cycle.inFlightCommitted} maintenance=${maintenance} recovery=${cycle.recoveryMs.join('/')}ms objects=${cycle.objects} ${status}`
+    `in-flight committed=${cycle.inFlightCommitted} maintenance=${maintenance} recovery=${cycle.recoveryMs.join('/')}ms objects=${cycle.objects} writer=${cycle.writerMs}ms check=${cycle.checkMs}ms ${status}`
   );
 }
 

@@ -30,7 +30,7 @@ export interface TortureOptions {
   readonly cycles: number;
   /** PRNG seed of the workload and the kill schedule (default: random; always reported). */
   readonly seed?: number;
-  /** Shortest and longest delay between the trigger (READY, OPENING, start of a pack/GC) and the kill (default 5 / 400 ms). */
+  /** Shortest and longest delay between the trigger (READY, OPENING, start of a pack/GC) and the kill (default 20 / 600 ms). */
   readonly minKillMs?: number;
   readonly maxKillMs?: number;
   /** Share of cycles killed while the writer opens (recovers) the database (default 0.1). */
@@ -72,6 +72,9 @@ export interface TortureCycle {
   /** Milliseconds each openDatabase took in the parent (two reopens). */
   readonly recoveryMs: readonly number[];
   readonly objects: number;
+  /** Milliseconds from spawning the writer to its death, and of the two reopens and checks. */
+  readonly writerMs: number;
+  readonly checkMs: number;
   readonly problems: readonly string[];
 }
 
@@ -140,8 +143,10 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
     for (let cycle = 1; cycle <= settings.cycles; cycle++) {
       const plan = planCycle(prng, settings);
       const spec: TortureSpec = { config, seed: settings.seed, committers: plan.committers, maxBlobBytes: settings.maxBlobBytes, maintenance: plan.maintenance, preload: options.preload ?? [] };
+      const writerStarted = performance.now();
       const run = await runChild(TORTURE_WRITER_MODULE, JSON.stringify(spec), plan.kill, settings.writerTimeoutMs, parseTortureLine);
-      const problems: Array<Problem | { kind: 'failedOpens' | 'errors'; message: string }> = [];
+      const checkStarted = performance.now();
+      const problems: Collected[] = [];
       const writer = absorb(run, model, problems);
       acknowledged += writer.acknowledged;
       const recoveryMs: number[] = [];
@@ -166,6 +171,8 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
         inFlightCommitted: first?.inFlightCommitted ?? 0,
         recoveryMs,
         objects: second?.objects ?? first?.objects ?? 0,
+        writerMs: round(checkStarted - writerStarted),
+        checkMs: round(performance.now() - checkStarted),
         problems: problems.map((p) => p.message),
       };
       cycles.push(report);
@@ -331,8 +338,8 @@ function maintenanceTotals(cycles: readonly TortureCycle[]): { packs: number; gc
 
 function validate(options: TortureOptions): Settings {
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
-  const minKillMs = options.minKillMs ?? 5;
-  const maxKillMs = options.maxKillMs ?? 400;
+  const minKillMs = options.minKillMs ?? 20;
+  const maxKillMs = options.maxKillMs ?? 600;
   const earlyKillRate = options.earlyKillRate ?? 0.1;
   const maintenanceKillRate = options.maintenanceKillRate ?? 0.15;
   const maxCommitters = options.maxCommitters ?? MAX_COMMITTERS;

@@ -44,7 +44,7 @@ export function planFor(runSeed: number, c: number, seq: number, occupancy: Occu
     } else if (roll < 0.3) ops.set(slot, { op: 'overwrite' });
     else if (roll < 0.45) ops.set(slot, { op: 'unlink', delete: canDelete && deleteRoll < 0.5 });
   }
-  return { ops, shared: prng.next() < 0.3 };
+  return { ops, shared: prng.next() < 0.2 };
 }
 
 /** The content key of what transaction (c, seq) writes into `slot`. */
