@@ -150,3 +150,21 @@ test('the checker reports a changed acknowledged object as lost and a half-appli
     await second.db.close();
   }
 });
+
+test('the torture CLI: --help exits 0, a missing --cycles or a bad flag exits 2', async (t) => {
+  const { main } = await import('../src/torture/cli.js');
+  const log = console.log;
+  const error = console.error;
+  console.log = () => undefined;
+  console.error = () => undefined;
+  try {
+    t.is(await main(['--help']), 0);
+    t.is(await main(['--engine', 'filestorage2']), 2);
+    t.is(await main(['--engine', 'filestorage2', '--cycles', 'x']), 2);
+    t.is(await main(['--engine', 'filestorage2', '--cycles', '1', '--max-committers', '40']), 2);
+    t.is(await main(['--cycles', '1']), 2);
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+});
