@@ -3,7 +3,8 @@ import type { TortureCycle, TortureDetails } from './loop.js';
 
 /** One progress line for a finished cycle. */
 export function formatTortureCycle(cycle: TortureCycle, total: number): string {
-  const kill = cycle.kill.after === 'opening' ? `while opening +${cycle.kill.delayMs}ms` : cycle.kill.after === 'maint' ? `in maintenance +${cycle.kill.delayMs}ms` : `+${cycle.kill.delayMs}ms`;
+  const trigger: Record<string, string> = { opening: 'while opening ', maint: 'in maintenance ', ack: 'after the first ACK ' };
+  const kill = `${trigger[cycle.kill.after] ?? ''}+${cycle.kill.delayMs}ms`;
   const maintenance = cycle.maintenance.length === 0 ? '-' : `${cycle.maintenance.join(',')} (${cycle.maintenanceDone} done${cycle.killedIn === undefined ? '' : `, killed in ${cycle.killedIn}`})`;
   const status = cycle.problems.length === 0 ? 'ok' : `${cycle.problems.length} VIOLATION(S): ${cycle.problems[0]}`;
   return (

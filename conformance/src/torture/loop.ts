@@ -207,7 +207,11 @@ function planCycle(prng: Prng, s: Settings): CyclePlan {
   const maintenance: Array<{ op: MaintenanceOp; delayMs: number }> = [];
   if (prng.next() < 0.4) maintenance.push({ op: op(), delayMs: prng.int(0, s.maxKillMs) });
   if (prng.next() < 0.2) maintenance.push({ op: op(), delayMs: prng.int(0, s.maxKillMs) });
-  return { committers, kill: { after: 'ready', delayMs: prng.int(s.minKillMs, s.maxKillMs) }, maintenance };
+  // Half of the other kills count from the first acknowledgement rather than from READY, so that
+  // every such writer commits something however slow the machine is (first commits of 32
+  // committers can take seconds under load); the rest often land in the very first commits.
+  const after = prng.next() < 0.5 ? 'ack' : 'ready';
+  return { committers, kill: { after, delayMs: prng.int(after === 'ack' ? 0 : s.minKillMs, s.maxKillMs) }, maintenance };
 }
 
 type Collected = Problem | { kind: 'failedOpens' | 'errors'; message: string };
