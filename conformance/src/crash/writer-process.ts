@@ -12,9 +12,9 @@ export interface KillPlan {
   readonly delayMs: number;
 }
 
-/** What one writer run produced. */
-export interface WriterRun {
-  readonly events: readonly WriterEvent[];
+/** What one child run produced, with its parsed protocol lines of type `E`. */
+export interface ChildRun<E> {
+  readonly events: readonly E[];
   /** True when the parent's SIGKILL ended the child. */
   readonly killed: boolean;
   /** True when the child was killed because it did not get going within the time limit. */
@@ -25,13 +25,30 @@ export interface WriterRun {
   readonly stderr: string;
 }
 
+/** What one writer run of the kill loop produced. */
+export type WriterRun = ChildRun<WriterEvent>;
+
+/** When to kill a child: `delayMs` after its first line of type `after` ('opening' also fires on 'ready'). */
+export interface ChildKillPlan {
+  readonly after: string;
+  readonly delayMs: number;
+}
+
 const STDERR_KEEP = 4000;
 
 /** Spawns the writer, kills it by plan (or after `timeoutMs` without reaching the plan's point). */
 export function runWriter(spec: WriterSpec, plan: KillPlan, timeoutMs: number): Promise<WriterRun> {
+  return runChild(WRITER_MODULE, JSON.stringify(spec), plan, timeoutMs, parseWriterLine);
+}
+
+/**
+ * Spawns `node <module> <argument>`, parses each complete stdout line with `parse`, and SIGKILLs the
+ * child by plan (or after `timeoutMs` without reaching the plan's point); resolves once its pipes drained.
+ */
+export function runChild<E extends { readonly type: string }>(module: string, argument: string, plan: ChildKillPlan, timeoutMs: number, parse: (line: string) => E): Promise<ChildRun<E>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER_MODULE, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const events: WriterEvent[] = [];
+    const child = spawn(process.execPath, [module, argument], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const events: E[] = [];
     let pending = '';
     let stderr = '';
     let killed = false;
@@ -47,7 +64,7 @@ export function runWriter(spec: WriterSpec, plan: KillPlan, timeoutMs: number): 
       timedOut = killTimer === undefined;
       kill();
     }, timeoutMs);
-    const onEvent = (event: WriterEvent): void => {
+    const onEvent = (event: E): void => {
       events.push(event);
       if (killTimer === undefined && (event.type === plan.after || (plan.after === 'opening' && event.type === 'ready'))) {
         killTimer = setTimeout(kill, event.type === plan.after ? plan.delayMs : 0);
@@ -58,7 +75,7 @@ export function runWriter(spec: WriterSpec, plan: KillPlan, timeoutMs: number): 
       pending += text;
       let newline = pending.indexOf('\n');
       while (newline >= 0) {
-        onEvent(parseWriterLine(pending.slice(0, newline)));
+        onEvent(parse(pending.slice(0, newline)));
         pending = pending.slice(newline + 1);
         newline = pending.indexOf('\n');
       }

@@ -5,7 +5,7 @@
 import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
 import type { Clock, Logger } from '../contracts/context.js';
 import type { BlobHandle, Database, GcOptions, GcResult, Snapshot, Transaction, TransactionOptions } from '../contracts/database.js';
-import { InvalidArgumentError, isHandlertonError, StorageClosedError } from '../contracts/errors.js';
+import { type ConflictError, InvalidArgumentError, isHandlertonError, StorageClosedError } from '../contracts/errors.js';
 import type { Tid } from '../contracts/ids.js';
 import { assertU64, tidFromMillis } from '../contracts/ids.js';
 import type { Locator } from '../contracts/locator.js';
@@ -28,6 +28,9 @@ export interface DatabaseParts {
   /** Runs after the engines closed (disposes the database's DI container). */
   readonly onClose?: () => Promise<void>;
 }
+
+/** Longest wait before a conflict retry for the winning commit to become visible. */
+const RETRY_SETTLE_MS = 1000;
 
 /** The framework's Database implementation. */
 export class DatabaseImpl implements Database {
@@ -106,7 +109,10 @@ export class DatabaseImpl implements Database {
       } catch (error) {
         await tx.abort();
         // A read that pack made inconsistent is transient, as in ZODB: a new attempt reads a newer view.
-        if (attempt < retries && isHandlertonError(error, 'HANDLERTON_READ_CONFLICT')) continue;
+        if (attempt < retries && isHandlertonError(error, 'HANDLERTON_READ_CONFLICT')) {
+          await this.#beforeRetry(undefined);
+          continue;
+        }
         throw error;
       }
       try {
@@ -115,6 +121,7 @@ export class DatabaseImpl implements Database {
       } catch (error) {
         if (attempt < retries && isHandlertonError(error, 'HANDLERTON_CONFLICT')) {
           this.#logger.debug({ attempt }, 'conflict, retrying transaction');
+          await this.#beforeRetry((error as ConflictError).committedSerial);
           continue;
         }
         throw error;
@@ -228,6 +235,21 @@ export class DatabaseImpl implements Database {
       }
     }
     if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * Before a retry: lets the event loop turn and waits (at most RETRY_SETTLE_MS) until the storage
+   * published `winner`, the commit that won the race. An engine may report a conflict against a
+   * transaction that finished but is not yet visible (group commit waiting for its fdatasync); an
+   * immediate retry would read the old state again, and retries that never leave the microtask
+   * queue starve that fdatasync's completion: a livelock.
+   */
+  async #beforeRetry(winner: Tid | undefined): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    const deadline = performance.now() + RETRY_SETTLE_MS;
+    while (winner !== undefined && this.#closing === undefined && this.#storage.lastTransaction() < winner && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
 
   #open(): void {

@@ -1,0 +1,65 @@
+/**
+ * The writer child of the torture loop (run as `node writer.js '<TortureSpec JSON>'`): opens the
+ * database (recovering it), lays it out when empty, then runs `committers` concurrent committer
+ * loops on the one database plus the planned packs / garbage collections, until it is killed.
+ * Each committer prints its ACK only after its db.transaction returned (see protocol.ts).
+ */
+import { openDatabase, type Database } from '@handlerton/framework';
+import { commitNext, openLayout, type CommitSettings } from './committer.js';
+import { ackLine, type TortureSpec } from './protocol.js';
+import type { HeadState, RootState } from './workload.js';
+
+const MAX_TRANSACTIONS = 1_000_000;
+
+function say(line: string): void {
+  // Pipes are synchronous on Linux: the line is in the pipe before the next statement runs.
+  process.stdout.write(`${line}\n`);
+}
+
+async function committer(db: Database, root: RootState, start: HeadState, settings: CommitSettings): Promise<void> {
+  let head = start;
+  for (let n = 0; n < MAX_TRANSACTIONS; n++) {
+    const done = await commitNext(db, root, head, settings);
+    say(ackLine(head.c, done.head.seq, done.tid, done.attempts, done.created));
+    head = done.head;
+  }
+}
+
+async function maintain(db: Database, spec: TortureSpec): Promise<void> {
+  const gc = db.capabilities.storage.externalGC && db.capabilities.storage.iterator;
+  for (const step of spec.maintenance) {
+    await new Promise((resolve) => setTimeout(resolve, step.delayMs));
+    if (step.op === 'gc' && !gc) continue;
+    say(`MAINT ${step.op}`);
+    if (step.op === 'pack') await db.pack();
+    else await db.collectGarbage({ keep: 0 });
+    say(`MAINTED ${step.op}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const specText = process.argv[2];
+  if (specText === undefined) throw new Error('usage: writer.js <TortureSpec JSON>');
+  const spec = JSON.parse(specText) as TortureSpec;
+  for (const module of spec.preload) await import(module);
+  // Stop when the parent goes away (its end of stdin closes), so no writer outlives a loop.
+  process.stdin.on('end', () => process.exit(3));
+  process.stdin.resume();
+  say('OPENING');
+  const db = await openDatabase(spec.config);
+  const { root, heads, initTid } = await openLayout(db);
+  if (initTid !== undefined) say(`INIT ${initTid}`);
+  const deletes = db.capabilities.storage.externalGC;
+  say(`READY ${deletes ? 1 : 0} ${heads.map((h) => h.seq).join(',')}`);
+  const settings: CommitSettings = { seed: spec.seed, maxBlobBytes: spec.maxBlobBytes, deletes };
+  const work = heads.slice(0, spec.committers).map((head) => committer(db, root, head, settings));
+  await Promise.all([...work, maintain(db, spec)]);
+  await db.close();
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  say(`FAIL ${message.replace(/\n/g, ' ')}`);
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? message) : message}\n`);
+  process.exit(1);
+});

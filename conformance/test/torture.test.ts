@@ -1,0 +1,171 @@
+/**
+ * The torture loop (issue 12): writers with 1..32 concurrent committers, blobs, packs and GC,
+ * SIGKILLed at random moments, against FileStorage2, SQLite and the mixed pair, all at zero; the
+ * harness catching lost commits (memory engine); and the checker catching lost, half-applied and
+ * stray data in-process. HANDLERTON_TORTURE_SEED replays a seed, HANDLERTON_TORTURE_CYCLES runs longer.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { isHandlertonError, openDatabase, type Database } from '@handlerton/framework';
+import { harnessTarget, type HarnessTarget } from '../src/harnesses/target.js';
+import { formatTortureDetails, runTorture, type TortureOptions, type TortureReport } from '../src/torture/index.js';
+import { checkTorture } from '../src/torture/check.js';
+import { commitNext, openLayout, type CommitSettings } from '../src/torture/committer.js';
+import { TortureModel } from '../src/torture/model.js';
+import { ackLine, parseTortureLine } from '../src/torture/protocol.js';
+import { encodeHead, type HeadState, type RootState } from '../src/torture/workload.js';
+
+const SEED = process.env['HANDLERTON_TORTURE_SEED'] === undefined ? 20261207 : Number(process.env['HANDLERTON_TORTURE_SEED']);
+const CYCLES = process.env['HANDLERTON_TORTURE_CYCLES'] === undefined ? undefined : Number(process.env['HANDLERTON_TORTURE_CYCLES']);
+
+/** The memory engine keeps nothing on disk: its config has no path. */
+const MEMORY: HarnessTarget = { label: 'memory', storageEngine: 'memory', blobEngine: 'memory', config: () => ({ engine: 'memory' }) };
+
+async function torture(t: ExecutionContext, options: Omit<TortureOptions, 'cycles'> & { cycles: number }): Promise<TortureReport> {
+  // No time limit worth asserting: on a quiet 2-core machine the three loops take about 80 s together, at load 30 over 10 min.
+  t.timeout(1_800_000);
+  // Short kill delays and 1 MiB blobs keep the file near its time budget on a loaded 2-core machine.
+  const report = await runTorture({ seed: SEED, maxKillMs: 500, maxBlobBytes: 1024 * 1024, ...options, cycles: CYCLES ?? options.cycles });
+  t.log(formatTortureDetails(report.details));
+  t.log(report.summary);
+  return report;
+}
+
+function assertClean(t: ExecutionContext, report: TortureReport): void {
+  t.deepEqual(report.violations, [], report.summary);
+  t.true(report.ok, report.summary);
+  t.regex(report.summary, new RegExp(`^torture: engine=${report.engine.replace('+', '\\+')} cycles=\\d+ acknowledged=\\d+ lost=0 partial=0 failed_opens=0 seed=${report.seed}$`));
+  // The writers really committed between the kills, concurrently, and the kills hit recovery and maintenance.
+  t.true((report.counts['acknowledged'] ?? 0) > 0, 'some commits were acknowledged');
+  t.true(report.details.creates > 0 && report.details.earlyKills + report.details.maintenanceKills > 0, formatTortureDetails(report.details));
+}
+
+test('torture FileStorage2: concurrent committers, blobs, packs and GC, killed at random, all at zero', async (t) => {
+  assertClean(t, await torture(t, { target: harnessTarget({ engine: 'filestorage2', options: { segmentSize: 256 * 1024 } }), cycles: 25 }));
+});
+
+test('torture SQLite: concurrent committers, blobs, packs and GC, killed at random, all at zero', async (t) => {
+  assertClean(t, await torture(t, { target: harnessTarget({ engine: 'sqlite' }), cycles: 25 }));
+});
+
+test('torture FileStorage2 records + SQLite blobs, all at zero', async (t) => {
+  assertClean(t, await torture(t, { target: harnessTarget({ engine: 'filestorage2', blobs: 'sqlite' }), cycles: 25 }));
+});
+
+test('the torture harness catches lost commits (the memory engine keeps nothing across processes)', async (t) => {
+  const report = await runTorture({ target: MEMORY, cycles: 2, seed: SEED, earlyKillRate: 0, maintenanceKillRate: 0, maxBlobBytes: 64 * 1024 });
+  t.false(report.ok);
+  t.true((report.counts['lost'] ?? 0) > 0, report.summary);
+  t.true(report.violations.some((v) => v.message.includes('lost') || v.message.includes('missing')), JSON.stringify(report.violations));
+  t.is(report.violations[0]?.replay?.['seed'], SEED);
+  t.regex(report.summary, /^torture: engine=memory cycles=1 acknowledged=\d+ lost=[1-9]\d* partial=\d+ failed_opens=0 seed=\d+$/);
+});
+
+test('bad torture options are rejected before anything is spawned', async (t) => {
+  const target = harnessTarget({ engine: 'filestorage2' });
+  for (const options of [{ target, cycles: 0 }, { target, cycles: 1, minKillMs: 10, maxKillMs: 5 }, { target, cycles: 1, seed: -1 }, { target, cycles: 1, maxCommitters: 33 }, { target, cycles: 1, earlyKillRate: 0.9, maintenanceKillRate: 0.2 }]) {
+    const error = await t.throwsAsync(runTorture(options));
+    t.true(isHandlertonError(error, 'HANDLERTON_INVALID_ARGUMENT'), String(error));
+  }
+});
+
+test('ACK lines round-trip through the parser', (t) => {
+  const created = new Map([[0, 17n], [5, 123456789012345678n]]);
+  t.deepEqual(parseTortureLine(ackLine(3, 42, 1883928432658612224n, 2, created)), { type: 'ack', c: 3, seq: 42, tid: 1883928432658612224n, attempts: 2, created });
+  t.deepEqual(parseTortureLine(ackLine(0, 1, 5n, 1, new Map())), { type: 'ack', c: 0, seq: 1, tid: 5n, attempts: 1, created: new Map() });
+  t.is(parseTortureLine('ACK 1 2 3').type, 'unknown');
+  t.deepEqual(parseTortureLine('READY 1 0,4'), { type: 'ready', deletes: true, seqs: [0, 4] });
+});
+
+/** A memory database with `count` acknowledged transactions per committer (0..committers-1), and the model. */
+async function committed(committers: number, count: number): Promise<{ db: Database; model: TortureModel; root: RootState; heads: HeadState[]; settings: CommitSettings }> {
+  const db = await openDatabase('memory:');
+  const model = new TortureModel(SEED, 256 * 1024);
+  const { root, heads, initTid } = await openLayout(db);
+  model.initAck = initTid;
+  model.deletes = true;
+  const settings: CommitSettings = { seed: SEED, maxBlobBytes: 256 * 1024, deletes: true };
+  for (let c = 0; c < committers; c++) {
+    for (let i = 0; i < count; i++) {
+      const done = await commitNext(db, root, heads[c]!, settings);
+      must(model.apply(c, done.head.seq, done.tid, done.created) === undefined);
+      model.committer(c).acked = done.head.seq;
+      heads[c] = done.head;
+    }
+  }
+  return { db, model, root, heads, settings };
+}
+
+function must(condition: boolean): void {
+  if (!condition) throw new Error('setup failed');
+}
+
+test('the checker passes a correct state, then learns a committed in-flight transaction whole', async (t) => {
+  const { db, model, root, heads, settings } = await committed(3, 6);
+  try {
+    const clean = await checkTorture(db, model);
+    t.deepEqual(clean.problems, []);
+    t.true(clean.objects > 0);
+    // Committer 1 commits one more transaction that was never acknowledged: present means present whole.
+    const done = await commitNext(db, root, heads[1]!, settings);
+    const learned = await checkTorture(db, model);
+    t.deepEqual(learned.problems, []);
+    t.is(learned.inFlightCommitted, 1);
+    t.is(model.committer(1).last, done.head.seq);
+    const again = await checkTorture(db, model);
+    t.deepEqual(again.problems, []);
+    t.is(again.digest, learned.digest);
+  } finally {
+    await db.close();
+  }
+});
+
+test('the checker reports a changed acknowledged object as lost and a half-applied transaction as partial', async (t) => {
+  const { db, model } = await committed(2, 8);
+  try {
+    const live = [...model.objects.values()].find((o) => o.state === 'live' && o.kind === 'record');
+    t.truthy(live);
+    // An acknowledged record with other bytes.
+    await db.transaction(async (tx) => tx.write(live!.oid, new Uint8Array([1, 2, 3])));
+    const changed = await checkTorture(db, model);
+    t.true(changed.problems.some((p) => p.kind === 'lost' && p.message.includes(`oid ${live!.oid}`)), JSON.stringify(changed.problems));
+  } finally {
+    await db.close();
+  }
+  const second = await committed(2, 8);
+  try {
+    // A head that claims the next transaction while none of its objects were written: half applied.
+    const head = second.heads[0]!;
+    await second.db.transaction(async (tx) => tx.write(second.root.heads[0]!, encodeHead({ ...head, seq: head.seq + 1 })));
+    const half = await checkTorture(second.db, second.model);
+    t.true(half.problems.some((p) => p.kind === 'partial'), JSON.stringify(half.problems));
+    // A stray object no committed transaction wrote.
+    const third = await committed(1, 3);
+    try {
+      await third.db.transaction(async (tx) => tx.create(new Uint8Array([9])));
+      const stray = await checkTorture(third.db, third.model);
+      t.true(stray.problems.some((p) => p.kind === 'partial' && p.message.includes('no committed transaction wrote them')), JSON.stringify(stray.problems));
+    } finally {
+      await third.db.close();
+    }
+  } finally {
+    await second.db.close();
+  }
+});
+
+test('the torture CLI: --help exits 0, a missing --cycles or a bad flag exits 2', async (t) => {
+  const { main } = await import('../src/torture/cli.js');
+  const log = console.log;
+  const error = console.error;
+  console.log = () => undefined;
+  console.error = () => undefined;
+  try {
+    t.is(await main(['--help']), 0);
+    t.is(await main(['--engine', 'filestorage2']), 2);
+    t.is(await main(['--engine', 'filestorage2', '--cycles', 'x']), 2);
+    t.is(await main(['--engine', 'filestorage2', '--cycles', '1', '--max-committers', '40']), 2);
+    t.is(await main(['--cycles', '1']), 2);
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+});
