@@ -26,6 +26,31 @@ import type {
   TransactionMeta,
 } from './records.js';
 
+/** One write of a `storeMany` batch: a new revision of `oid` based on `serial`, or (record null) a delete marker. */
+export interface StoreWrite {
+  readonly oid: Oid;
+  readonly serial: Tid;
+  /** The new revision; null writes a delete marker (as `deleteObject`). */
+  readonly record: RecordInput | null;
+}
+
+/**
+ * Hands `writes` to `storage` in one batch: its native `storeMany` when it has one, else `store` /
+ * `deleteObject` for each write in order. Either way the effect and the errors are the same.
+ */
+export async function storeMany(storage: Storage, writes: readonly StoreWrite[], txn: StorageTransaction): Promise<void> {
+  if (storage.storeMany !== undefined) return storage.storeMany(writes, txn);
+  return storeEach(storage, writes, txn);
+}
+
+/** The fallback of `storeMany`: `store` / `deleteObject` for each write in order (never the native batch). */
+export async function storeEach(storage: Storage, writes: readonly StoreWrite[], txn: StorageTransaction): Promise<void> {
+  for (const write of writes) {
+    if (write.record === null) await storage.deleteObject(write.oid, write.serial, txn);
+    else await storage.store(write.oid, write.serial, write.record, txn);
+  }
+}
+
 /** The caller's transaction: an object whose identity ties the 2PC calls together. */
 export interface StorageTransaction {
   readonly meta: TransactionMeta;
@@ -100,6 +125,16 @@ export interface Storage {
    * Older snapshots keep reading the previous revision until a pack passes it.
    */
   deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void>;
+
+  /**
+   * Optional: the stores and deletes of one transaction in one call (a batch), with exactly the effect
+   * of calling `store` (record non-null) or `deleteObject` (record null) for each write in order, and
+   * the same errors: the first failing write throws and the caller aborts the transaction (writes before
+   * it may have been recorded, as with separate calls). Engines implement it to batch per-record work
+   * (lookups, encodings, awaits); callers use `storeMany()` from the framework, which falls back to a
+   * loop over `store`/`deleteObject` when an engine does not implement it.
+   */
+  storeMany?(writes: readonly StoreWrite[], txn: StorageTransaction): Promise<void>;
 
   /**
    * Writes an already committed revision verbatim, without conflict checks (copy path, capability

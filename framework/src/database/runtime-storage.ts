@@ -17,7 +17,7 @@ import type {
   PackResult,
   RecordInput,
 } from '../contracts/records.js';
-import type { Storage, StorageTransaction } from '../contracts/storage.js';
+import { storeMany, type Storage, type StorageTransaction, type StoreWrite } from '../contracts/storage.js';
 import type { StorageCapabilities } from '../contracts/capabilities.js';
 import { assertNonNegativeInteger, assertRecordInput, assertTransactionMeta } from '../util/validate.js';
 
@@ -105,6 +105,16 @@ export class RuntimeStorage implements Storage {
     assertRecordInput(record);
     assertTxn(txn);
     return this.#inner.store(oid, serial, record, txn);
+  }
+
+  /** Stores and deletes in one batch (the engine's native `storeMany`, else a loop); validates every write first. */
+  async storeMany(writes: readonly StoreWrite[], txn: StorageTransaction): Promise<void> {
+    this.#open();
+    if (!Array.isArray(writes)) throw new InvalidArgumentError('writes must be an array of { oid, serial, record }');
+    writes.forEach((write: unknown, i) => assertStoreWrite(write, `writes[${i}]`));
+    if (writes.some((write) => write.record === null)) this.#require('externalGC');
+    assertTxn(txn);
+    return storeMany(this.#inner, writes, txn);
   }
 
   async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
@@ -200,6 +210,14 @@ export class RuntimeStorage implements Storage {
   #require(capability: keyof StorageCapabilities): void {
     if (!this.#inner.capabilities[capability]) throw new NotSupportedError(capability, this.#inner.name);
   }
+}
+
+function assertStoreWrite(write: unknown, what: string): asserts write is StoreWrite {
+  if (typeof write !== 'object' || write === null) throw new InvalidArgumentError(`${what} must be { oid, serial, record }`);
+  const { oid, serial, record } = write as { oid?: unknown; serial?: unknown; record?: unknown };
+  assertU64(oid, `${what}.oid`);
+  assertU64(serial, `${what}.serial`);
+  if (record !== null) assertRecordInput(record, `${what}.record`);
 }
 
 function assertTxn(txn: unknown): asserts txn is StorageTransaction {

@@ -20,7 +20,7 @@ import { assertU64, ROOT_OID, ZERO_TID } from '../contracts/ids.js';
 import { Locator } from '../contracts/locator.js';
 import type { Logger } from '../contracts/context.js';
 import type { BlobRef, RecordInput, TransactionMeta } from '../contracts/records.js';
-import { storageTransaction, type StorageTransaction } from '../contracts/storage.js';
+import { storageTransaction, type StorageTransaction, type StoreWrite } from '../contracts/storage.js';
 import { blobRecord, isBlobRecord } from '../blobs/blob-record.js';
 import type { BlobServices } from '../blobs/blob-services.js';
 import { assertBlobMode, type ViewBlob } from '../blobs/view-blob.js';
@@ -230,21 +230,22 @@ export class DbTransaction extends BaseView implements Transaction {
     try {
       const blobWrites = new Set(dataBlobs.map((b) => b.oid));
       const newRefs: BlobRef[] = [];
+      const writes: StoreWrite[] = [];
       for (const [oid, write] of this.#writes) {
         if (blobWrites.has(oid)) continue;
-        if (write.record === null) {
-          await this.storage.deleteObject(oid, write.serial, txn);
-        } else {
-          await this.storage.store(oid, write.serial, write.record, txn);
-          newRefs.push(...write.record.refs.blobs.filter((ref) => ref.revision !== ZERO_TID));
+        writes.push({ oid, serial: write.serial, record: write.record });
+        if (write.record !== null) {
+          for (const ref of write.record.refs.blobs) if (ref.revision !== ZERO_TID) newRefs.push(ref);
         }
       }
       for (const blob of dataBlobs) {
         const serial = this.#writes.get(blob.oid)?.serial ?? blob.serial;
         const record = blobRecord(this.services.blobs.name, blob.blobId, tid);
-        await this.storage.store(blob.oid, serial, record, txn);
+        writes.push({ oid: blob.oid, serial, record });
         newRefs.push(...record.refs.blobs);
       }
+      // One batch: the engine checks and encodes the whole transaction's records in one pass.
+      await this.storage.storeMany(writes, txn);
       if (newRefs.length > 0) await this.services.blobs.addReferences(this.#blobTxn, newRefs);
       if (newRefs.length > 0 || dataBlobs.length > 0) {
         // Any record of this transaction witnesses its commit (for recover of a references-only prepare).
