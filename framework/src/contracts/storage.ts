@@ -51,6 +51,13 @@ export async function storeEach(storage: Storage, writes: readonly StoreWrite[],
   }
 }
 
+/** What `invalidationsSince` reports: the objects changed after a tid, up to `tid`. */
+export interface Invalidations {
+  readonly tid: Tid;
+  /** The changed objects; null when the engine cannot tell (every cached record is then dropped). */
+  readonly oids: readonly Oid[] | null;
+}
+
 /** The caller's transaction: an object whose identity ties the 2PC calls together. */
 export interface StorageTransaction {
   readonly meta: TransactionMeta;
@@ -178,6 +185,16 @@ export interface Storage {
    * then uses a random key for this open. Engines without durable state (memory) omit it.
    */
   locatorSecret?(): Promise<Uint8Array | null>;
+
+  /**
+   * Optional, for engines shared by several clients (processes or machines, e.g. PostgreSQL): the
+   * objects changed by transactions that other clients committed after `since`, up to the returned
+   * `tid` (at least the `lastTransaction()` seen when the call began). `oids` null means "cannot tell"
+   * (e.g. `since` is older than the engine keeps a change log for): the caller then drops its whole
+   * record cache. The framework calls it before a cached read whenever `lastTransaction()` moved past
+   * what its cache knows, so an engine that omits it gets its cache cleared on every foreign commit.
+   */
+  invalidationsSince?(since: Tid): Promise<Invalidations>;
 
   /** Closes the storage: aborts a pending transaction, releases files and locks. Idempotent. */
   close(): Promise<void>;

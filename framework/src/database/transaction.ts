@@ -52,6 +52,8 @@ export class DbTransaction extends BaseView implements Transaction {
   /** Set once tpcFinish returned: the transaction is committed in the storage. */
   #storageFinished = false;
   readonly #deletedBlobs = new Set<Oid>();
+  /** Committed records this transaction read (undefined: the object does not exist), so a later write needs no storage read. */
+  readonly #reads = new Map<Oid, ViewRecord | undefined>();
   #settleEnded!: () => void;
   readonly #ended = new Promise<void>((resolve) => (this.#settleEnded = resolve));
 
@@ -204,6 +206,13 @@ export class DbTransaction extends BaseView implements Transaction {
   #end(): void {
     this.#settleEnded();
     this.#onEnd(this);
+  }
+
+  protected override async committedRecord(oid: Oid): Promise<ViewRecord | undefined> {
+    if (this.#reads.has(oid)) return this.#reads.get(oid);
+    const found = await super.committedRecord(oid);
+    this.#reads.set(oid, found);
+    return found;
   }
 
   protected override async viewRecord(oid: Oid): Promise<ViewRecord | undefined> {
