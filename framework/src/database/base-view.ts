@@ -136,7 +136,7 @@ function toDbRecord(found: ViewRecord): DbRecord {
   return Object.freeze({
     oid: found.oid,
     tid: found.tid,
-    data: Uint8Array.from(found.record.data),
+    data: new Uint8Array(found.record.data),
     refs: Object.freeze([...found.record.refs.oids]),
   });
 }

@@ -17,13 +17,15 @@
  * must be reported through `invalidate` or `clear`; RuntimeStorage does that.
  */
 import type { Oid, Tid } from '../contracts/ids.js';
-import type { BlobRef, RecordInput } from '../contracts/records.js';
+import type { BlobRef, RecordInput, RecordRefs } from '../contracts/records.js';
 
 /** The default bound of a database's record cache: 64 MiB. */
 export const DEFAULT_RECORD_CACHE_BYTES = 64 * 1024 * 1024;
 
 /** Bytes counted per cached revision besides its data and references (objects, map entries). */
 const REVISION_OVERHEAD = 96;
+/** Revisions kept per object (the current one and the newest older ones); older views are rare. */
+const MAX_REVISIONS_PER_OBJECT = 3;
 /** Bytes counted per object slot. */
 const SLOT_OVERHEAD = 80;
 
@@ -219,6 +221,11 @@ export class RecordCache {
     revisions.splice(at, 0, revision);
     this.#bytes += revision.bytes;
     this.#revisions += 1;
+    while (revisions.length > MAX_REVISIONS_PER_OBJECT) {
+      const oldest = revisions.shift()!;
+      this.#bytes -= oldest.bytes;
+      this.#revisions -= 1;
+    }
     this.#evict();
   }
 
@@ -242,10 +249,19 @@ export class RecordCache {
   }
 }
 
-/** A private copy of a record (the engine or the writer may reuse its buffers). */
+/** A record nobody changes after it was made (the framework's own copy of written data): cached without a copy. */
+export class ImmutableRecord implements RecordInput {
+  constructor(
+    readonly data: Uint8Array,
+    readonly refs: RecordRefs,
+  ) {}
+}
+
+/** A private copy of a record (the engine or the writer may reuse its buffers), unless it is immutable. */
 function ownCopy(record: RecordInput): RecordInput {
+  if (record instanceof ImmutableRecord) return record;
   return {
-    data: Uint8Array.from(record.data),
+    data: new Uint8Array(record.data),
     refs: { oids: [...record.refs.oids], blobs: record.refs.blobs.map((ref: BlobRef) => ({ ...ref })) },
   };
 }

@@ -19,7 +19,7 @@ import type { Oid, Tid } from '../contracts/ids.js';
 import { assertU64, ROOT_OID, ZERO_TID } from '../contracts/ids.js';
 import { Locator } from '../contracts/locator.js';
 import type { Logger } from '../contracts/context.js';
-import type { BlobRef, RecordInput, TransactionMeta } from '../contracts/records.js';
+import { NO_REFS, type BlobRef, type RecordInput, type TransactionMeta } from '../contracts/records.js';
 import { storageTransaction, type StorageTransaction, type StoreWrite } from '../contracts/storage.js';
 import { blobRecord, isBlobRecord } from '../blobs/blob-record.js';
 import type { BlobServices } from '../blobs/blob-services.js';
@@ -27,6 +27,7 @@ import { assertBlobMode, type ViewBlob } from '../blobs/view-blob.js';
 import { assertWriteOptions } from '../util/validate.js';
 import { BaseView, type ViewRecord } from './base-view.js';
 import type { RuntimeStorage } from './runtime-storage.js';
+import { ImmutableRecord } from './record-cache.js';
 
 interface PendingWrite {
   /** null: delete. */
@@ -303,5 +304,6 @@ function toRecord(data: Uint8Array, options: WriteOptions, currentRefs: readonly
   const oids = options.refs ?? currentRefs;
   if (!Array.isArray(oids)) throw new InvalidArgumentError('refs must be an array of oids');
   oids.forEach((oid, i) => assertU64(oid, `refs[${i}]`));
-  return { data: Uint8Array.from(data), refs: { oids: [...oids], blobs: [] } };
+  // A private copy nobody changes afterwards: the record cache keeps it as it is.
+  return new ImmutableRecord(new Uint8Array(data), oids.length === 0 ? NO_REFS : { oids: [...oids], blobs: [] });
 }
