@@ -50,6 +50,15 @@ export class CachedReads {
     this.#knownThrough = storage.lastTransaction();
   }
 
+  /** The cached revision of `oid` a view at `viewTid` reads, without waiting; undefined when the engine must be asked. */
+  peek(oid: Oid, viewTid: Tid): LoadedRecord | undefined {
+    if (viewTid < this.#storage.packHorizon()) return undefined;
+    const last = this.#storage.lastTransaction();
+    if (last > this.#knownThrough && !this.#ownTids.has(last)) return undefined;
+    const hit = this.cache.lookup(oid, viewTid);
+    return hit === undefined ? undefined : { oid, tid: hit.tid, data: hit.record.data, refs: hit.record.refs };
+  }
+
   /** The revision of `oid` a view at `viewTid` reads; null when none. */
   async read(oid: Oid, viewTid: Tid): Promise<LoadedRecord | null> {
     if (viewTid < this.#storage.packHorizon()) return readFromEngine(this.#storage, oid, viewTid);

@@ -49,6 +49,12 @@ export class RuntimeStorage implements Storage {
     return this.#cached?.cache.stats();
   }
 
+  /** The committed revision of `oid` a view at `viewTid` reads when the record cache holds it (no engine call); else undefined. */
+  peekAsOf(oid: Oid, viewTid: Tid): LoadedRecord | undefined {
+    this.#open();
+    return this.#cached?.peek(oid, viewTid);
+  }
+
   /**
    * The committed revision of `oid` a view at `viewTid` reads (loadBefore(oid, viewTid + 1) on an
    * MVCC engine, else load), through the record cache; null when there is none or it is deleted.

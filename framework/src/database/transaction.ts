@@ -108,7 +108,8 @@ export class DbTransaction extends BaseView implements Transaction {
       this.#writes.set(oid, { record: toRecord(data, options, pending.record.refs.oids), serial: pending.serial });
       return;
     }
-    const committed = await this.committedRecord(oid);
+    // The serial comes from what this transaction read, or the record cache, before the engine is asked.
+    const committed = this.#knownCommitted(oid) ?? (await this.committedRecord(oid));
     if (committed === undefined && oid !== ROOT_OID) throw new POSKeyError(`oid ${oid} does not exist; use create()`, oid);
     if (committed !== undefined && isBlobRecord(committed.record)) {
       throw new InvalidArgumentError(`oid ${oid} is a blob object; write through blob(oid).open()`);
@@ -207,6 +208,17 @@ export class DbTransaction extends BaseView implements Transaction {
   #end(): void {
     this.#settleEnded();
     this.#onEnd(this);
+  }
+
+  /** The committed record of `oid` when known without asking the engine (read before, or cached). */
+  #knownCommitted(oid: Oid): ViewRecord | undefined {
+    const read = this.#reads.get(oid);
+    if (read !== undefined) return read;
+    const cached = this.storage.peekAsOf(oid, this.tid);
+    if (cached === undefined) return undefined;
+    const found = { oid, tid: cached.tid, record: { data: cached.data, refs: cached.refs } };
+    this.#reads.set(oid, found);
+    return found;
   }
 
   protected override async committedRecord(oid: Oid): Promise<ViewRecord | undefined> {
