@@ -42,6 +42,8 @@ export class CachedReads {
   readonly #ownTids = new Set<Tid>();
   /** Every commit up to this tid is known to the cache. */
   #knownThrough: Tid;
+  /** The newest of this database's commits that returned (an older one may still be finishing). */
+  #ownDone: Tid = 0n;
   #polling: Promise<void> | undefined;
 
   constructor(storage: Storage, cache: RecordCache) {
@@ -77,8 +79,10 @@ export class CachedReads {
 
   /** A storage transaction of this database began at `tid`. */
   begun(txn: StorageTransaction, tid: Tid): void {
-    // Commits of others finished before this one took the commit lock: learn about them first.
-    if (this.#storage.lastTransaction() > this.#knownThrough) this.#noteForeign(this.#storage.lastTransaction());
+    // Commits of others finished before this one took the commit lock: learn about them first
+    // (an engine with several clients is polled at the next read instead).
+    const polled = this.#storage.invalidationsSince !== undefined;
+    if (!polled && this.#storage.lastTransaction() > this.#knownThrough) this.#noteForeign(this.#storage.lastTransaction());
     this.#commits.set(txn, { tid, writes: new Map() });
     this.#ownTids.add(tid);
   }
@@ -104,7 +108,12 @@ export class CachedReads {
     }
     this.cache.commitFinished(tracked.tid, tracked.writes, true);
     this.#forget(txn, tracked);
-    if (tid > this.#knownThrough && this.#noOwnCommitBelow(tid)) this.#knownThrough = tid;
+    if (tid > this.#ownDone) this.#ownDone = tid;
+    // A single-client engine: known through our newest returned commit once none of ours below it is
+    // still finishing. An engine with several clients is polled instead (another client may have
+    // committed between two of ours), so its invalidations are never skipped.
+    const polled = this.#storage.invalidationsSince !== undefined;
+    if (!polled && this.#ownDone > this.#knownThrough && this.#noOwnCommitBelow(this.#ownDone)) this.#knownThrough = this.#ownDone;
     return tid;
   }
 
