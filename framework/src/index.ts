@@ -26,7 +26,7 @@ export { DatabaseImpl } from './database/database.js';
 export { DbTransaction } from './database/transaction.js';
 export { RuntimeStorage } from './database/runtime-storage.js';
 export type { RuntimeStorageOptions } from './database/runtime-storage.js';
-export { DEFAULT_RECORD_CACHE_BYTES, RecordCache } from './database/record-cache.js';
+export { DEFAULT_RECORD_CACHE_BYTES, ImmutableRecord, RecordCache } from './database/record-cache.js';
 export type { RecordCacheStats } from './database/record-cache.js';
 export { collectGarbage } from './database/collect-garbage.js';
 export type { GcServices } from './database/collect-garbage.js';

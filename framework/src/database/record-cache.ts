@@ -249,7 +249,10 @@ export class RecordCache {
   }
 }
 
-/** A record nobody changes after it was made (the framework's own copy of written data): cached without a copy. */
+/**
+ * A record nobody changes after it was made: the framework's own copy of the data a transaction
+ * writes. The record cache keeps it without a copy, and an engine may keep it without one too.
+ */
 export class ImmutableRecord implements RecordInput {
   constructor(
     readonly data: Uint8Array,

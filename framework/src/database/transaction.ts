@@ -316,6 +316,9 @@ function toRecord(data: Uint8Array, options: WriteOptions, currentRefs: readonly
   const oids = options.refs ?? currentRefs;
   if (!Array.isArray(oids)) throw new InvalidArgumentError('refs must be an array of oids');
   oids.forEach((oid, i) => assertU64(oid, `refs[${i}]`));
-  // A private copy nobody changes afterwards: the record cache keeps it as it is.
-  return new ImmutableRecord(new Uint8Array(data), oids.length === 0 ? NO_REFS : { oids: [...oids], blobs: [] });
+  // A private copy nobody changes afterwards (the record cache and engines keep it as it is). Small
+  // copies come from Node's shared buffer pool: one allocation per 8 KiB instead of one per record.
+  const copy = Buffer.allocUnsafe(data.length);
+  copy.set(data);
+  return new ImmutableRecord(copy, oids.length === 0 ? NO_REFS : { oids: [...oids], blobs: [] });
 }

@@ -2,7 +2,7 @@
  * Defensive copies for the memory engine: what goes in is copied and frozen, what comes out is
  * copied again, so no caller can reach the stored bytes.
  */
-import { assertU64, InvalidArgumentError, NO_REFS } from '@handlerton/framework';
+import { assertU64, ImmutableRecord, InvalidArgumentError, NO_REFS } from '@handlerton/framework';
 import type { BlobRef, RecordInput, RecordRefs, TransactionMeta } from '@handlerton/framework';
 
 /** Records up to this size are copied into a shared slab; larger ones get their own buffer. */
@@ -39,6 +39,16 @@ export class RecordSlab {
 export function copyRecordIn(record: RecordInput, slab?: RecordSlab): RecordInput {
   if (typeof record !== 'object' || record === null || !(record.data instanceof Uint8Array)) {
     throw new InvalidArgumentError('a record needs `data` as a Uint8Array');
+  }
+  // The framework's own write records never change: kept as they are, without a copy.
+  if (record instanceof ImmutableRecord) {
+    // Its references are handed out as they are: frozen, so that no reader can change them.
+    if (record.refs !== NO_REFS) {
+      Object.freeze(record.refs.oids);
+      Object.freeze(record.refs.blobs);
+      Object.freeze(record.refs);
+    }
+    return record;
   }
   const data = slab === undefined ? new Uint8Array(record.data) : slab.copy(record.data);
   return Object.freeze({ data, refs: copyRefs(record.refs ?? NO_REFS) });
