@@ -221,6 +221,70 @@ export function buildPlan(sizes: PlanSizes): Plan {
     });
   }
 
+  // ---- Database API (issue 13): 100 writes to existing objects per transaction, and a read-mostly mix
+  const dbSingle = new Map<EngineName, string>();
+  for (const engine of ENGINES) {
+    const label = ENGINE_LABEL[engine];
+    const pair: Record<string, string> = engine === 'filestorage2' ? { pair: 'append' } : engine === 'sqlite' ? { pair: 'sqlite' } : {};
+    const single = job('engine.dbcommit', { engine, concurrency: 1, seconds: sizes.seconds, contract: true, ...pair });
+    const group = job('engine.dbcommit', { engine, concurrency: 32, seconds: sizes.seconds });
+    dbSingle.set(engine, single);
+    const contract = m(single, 'contractOpsPerSec', `${label} Storage contract, the same writes, same trial`);
+    fig({
+      id: `db.commit.single.${engine}`, group: 'db', engine, name: `${label}: db.transaction of 100 × 200 B writes to existing objects, 1 committer`, unit: 'txn/s',
+      value: m(single, 'opsPerSec', `${label} Database API commits`), reference: contract,
+      target: atLeast(0.8), targetText: '≥ 80% of the same engine at the Storage contract', source: 'issue 13',
+    });
+    const peer =
+      engine === 'filestorage2'
+        ? { ref: m(single, 'refOpsPerSec', 'raw loop appending the same 20 KB + fdatasync, same trial'), min: 0.7, text: '≥ 70% of a raw append + fdatasync loop' }
+        : engine === 'sqlite'
+          ? { ref: m(single, 'refOpsPerSec', 'raw better-sqlite3 prepared statements, same txn shape, same trial'), min: 0.7, text: '≥ 70% of raw better-sqlite3' }
+          : { ref: m(lmdb1, 'opsPerSec', 'lmdb durable transactions (100 × 200 B)'), min: undefined, text: '' };
+    fig({
+      id: `db.commit.peer.${engine}`, group: 'db', engine, name: `${label}: Database API commits, 1 committer, against a raw peer`, unit: 'txn/s',
+      value: m(single, 'opsPerSec', `${label} Database API commits`), reference: peer.ref,
+      ...(peer.min !== undefined ? { target: atLeast(peer.min), targetText: peer.text, source: 'issue 13' } : {}),
+    });
+    fig({
+      id: `db.commit.group32.${engine}`, group: 'db', engine, name: `${label}: Database API commits, 32 concurrent transactions`, unit: 'txn/s',
+      value: m(group, 'opsPerSec', `${label} Database API, 32 concurrent`), reference: m(single, 'opsPerSec', `${label} Database API, 1 committer`),
+      ...(engine === 'filestorage2' ? { target: atLeast(2.5), targetText: '≥ 2.5× its single-committer figure', source: 'issue 13' } : {}),
+    });
+    fig({
+      id: `db.commit.group32-peer.${engine}`, group: 'db', engine, name: `${label}: Database API, 32 concurrent, against lmdb with 32 committers (records/s)`, unit: 'txn/s',
+      value: m(group, 'opsPerSec', `${label} Database API, 32 concurrent`), reference: m(lmdb32, 'opsPerSec', 'lmdb, 32 committers'),
+      ...(engine === 'filestorage2' ? { target: atLeast(1), targetText: 'at least lmdb with 32 committers', source: 'issue 13' } : {}),
+    });
+    fig({ id: `db.commit.p99.${engine}`, group: 'db', engine, name: `${label}: Database API commit latency p99, 32 concurrent`, unit: 'ms', value: m(group, 'p99', `${label} p99, 32 concurrent`), reference: m(group, 'p50', 'p50 of the same trials') });
+    fig({ id: `db.commit.hit.${engine}`, group: 'db', engine, name: `${label}: record cache hit rate during the 1-committer commits`, unit: '%', value: m(single, 'cacheHitPct', `${label} hit rate`) });
+    const mix = job('engine.dbmix', { engine, concurrency: 1, seconds: sizes.seconds, count: 10_000 });
+    const mix32 = job('engine.dbmix', { engine, concurrency: 32, seconds: sizes.seconds, count: 10_000 });
+    const memReads = m(keyOf('engine.load', { engine: 'memory', dataset: `memory-${countLabel(largestDb(sizes))}`, count: largestDb(sizes), concurrency: 1, seconds: sizes.seconds }), 'opsPerSec', 'memory engine loads at the Storage contract, 1 reader');
+    fig({
+      id: `db.mix.${engine}`, group: 'db', engine, name: `${label}: read-mostly mix (90 tx.read + 10 tx.write per txn, 10k objects, warm cache), 1 at a time`, unit: 'ops/s',
+      value: m(mix, 'opsPerSecRecords', `${label} mix operations`), reference: memReads,
+      target: atLeast(1), targetText: '≥ memory-engine loads at the Storage contract', source: 'issue 13',
+    });
+    fig({ id: `db.mix32.${engine}`, group: 'db', engine, name: `${label}: read-mostly mix, 32 concurrent transactions`, unit: 'ops/s', value: m(mix32, 'opsPerSecRecords', `${label} mix, 32 concurrent`), reference: m(mix, 'opsPerSecRecords', `${label} mix, 1 at a time`) });
+    fig({ id: `db.mix.hit.${engine}`, group: 'db', engine, name: `${label}: record cache hit rate in the read-mostly mix`, unit: '%', value: m(mix, 'cacheHitPct', `${label} mix hit rate`) });
+    fig({ id: `db.mix.cache.${engine}`, group: 'db', engine, name: `${label}: record cache size after the read-mostly mix (10k objects)`, unit: 'MiB', value: m(mix, 'cacheMiB', `${label} cache MiB`), reference: m(mix, 'rssGrowthMiB', 'RSS growth of the same trials') });
+  }
+  const memDb = dbSingle.get('memory');
+  const fsDb = dbSingle.get('filestorage2');
+  if (memDb !== undefined && fsDb !== undefined) {
+    fig({
+      id: 'db.memory-vs-fs2.api', group: 'db', engine: 'memory', name: 'memory engine against FileStorage2 (durable), Database API, 1 committer', unit: 'txn/s',
+      value: m(memDb, 'opsPerSec', 'memory Database API commits'), reference: m(fsDb, 'opsPerSec', 'FileStorage2 Database API commits'),
+      target: atLeast(3), targetText: '≥ 3× FileStorage2 durable', source: 'issue 13',
+    });
+    fig({
+      id: 'db.memory-vs-fs2.contract', group: 'db', engine: 'memory', name: 'memory engine against FileStorage2 (durable), Storage contract, the same writes', unit: 'txn/s',
+      value: m(memDb, 'contractOpsPerSec', 'memory Storage contract'), reference: m(fsDb, 'contractOpsPerSec', 'FileStorage2 Storage contract'),
+      target: atLeast(3), targetText: '≥ 3× FileStorage2 durable', source: 'issue 13',
+    });
+  }
+
   // ---- datasets and open time / memory vs size
   const largest = sizes.dbSizes[sizes.dbSizes.length - 1] ?? 10_000;
   for (const count of sizes.dbSizes) {
@@ -422,3 +486,8 @@ export function buildPlan(sizes: PlanSizes): Plan {
   return { sizes, datasets, jobs, figures };
 }
 
+
+/** The largest database size of a plan (the random-load dataset). */
+function largestDb(sizes: PlanSizes): number {
+  return sizes.dbSizes[sizes.dbSizes.length - 1] ?? 10_000;
+}

@@ -11,6 +11,7 @@ import { manifestCases } from './cases/manifest.js';
 import { modelCases } from './cases/model.js';
 import { mvccCases } from './cases/mvcc.js';
 import { packingCases } from './cases/packing.js';
+import { storeManyConflictCases, storeManyTransactionCases } from './cases/store-many.js';
 import { transactionCases } from './cases/transactions.js';
 import type { ConformanceCase } from './types.js';
 
@@ -18,7 +19,9 @@ import type { ConformanceCase } from './types.js';
 export const CATALOGUE: readonly ConformanceCase[] = Object.freeze([
   ...manifestCases,
   ...transactionCases,
+  ...storeManyTransactionCases,
   ...conflictCases,
+  ...storeManyConflictCases,
   ...mvccCases,
   ...historyCases,
   ...blobCases,

@@ -57,7 +57,7 @@ export async function createContext(harness: Harness, caseDir: string, seedText:
     },
     async database() {
       if (database === undefined) {
-        database = await openDatabaseOver(engines.storage, engines.blobs, locatorKey);
+        database = await openDatabaseOver(engines.storage, engines.blobs, locatorKey, harness.recordCacheBytes);
       }
       return database;
     },
@@ -82,7 +82,7 @@ export async function createContext(harness: Harness, caseDir: string, seedText:
     },
     async extraDatabase(target: Engines) {
       const owner = extras.find((e) => e.engines.storage === target.storage);
-      const db = await openDatabaseOver(target.storage, target.blobs, randomBytes(32));
+      const db = await openDatabaseOver(target.storage, target.blobs, randomBytes(32), harness.recordCacheBytes);
       owner?.dbs.push(db);
       return db;
     },

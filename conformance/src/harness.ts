@@ -167,3 +167,8 @@ export function reopenedHarness(harness: Harness): Harness {
     },
   };
 }
+
+/** The same harness with the Database's record cache turned off (the suite must pass with it on and off). */
+export function cacheOffHarness(harness: Harness): Harness {
+  return { ...harness, name: `${harness.name} (cache off)`, recordCacheBytes: 0 };
+}

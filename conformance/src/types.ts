@@ -74,6 +74,11 @@ export interface Harness {
    * external GC). Default: close both engines. The suite removes `dir` afterwards.
    */
   teardown?(engines: Engines, location: HarnessLocation): Promise<void>;
+  /**
+   * Bound in bytes of the record cache of the Databases the suite opens over these engines; 0 turns
+   * it off. Default: the framework's default (64 MiB). The suite must pass both ways.
+   */
+  readonly recordCacheBytes?: number;
 }
 
 /** A second, independent engine pair (e.g. the target of a copy), owned by the case context. */

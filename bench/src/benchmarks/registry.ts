@@ -3,6 +3,7 @@ import type { Benchmark } from '../harness/context.js';
 import { diskFdatasync, diskSeqRead, diskSeqWrite } from './disk.js';
 import { engineBlob, enginePartial } from './engine-blobs.js';
 import { engineCollect, gcDataset } from './engine-collect.js';
+import { engineDbCommit, engineDbMix } from './engine-db.js';
 import { enginePack, enginePackData } from './engine-pack.js';
 import { engineCommit, engineDataset, engineGc, engineLoad, engineOpen } from './engine-records.js';
 import { flatLogDataset, indexMapOpen } from './index-baseline.js';
@@ -33,6 +34,8 @@ export const benchmarks: Readonly<Record<string, Benchmark>> = {
   'indexmap.open': indexMapOpen,
   'engine.dataset': engineDataset,
   'engine.commit': engineCommit,
+  'engine.dbcommit': engineDbCommit,
+  'engine.dbmix': engineDbMix,
   'engine.load': engineLoad,
   'engine.open': engineOpen,
   'engine.gc': engineGc,

@@ -57,7 +57,7 @@ export function buildCharts(figures: readonly Figure[]): ChartFile[] {
     }),
   });
   const throughput = figures.filter(
-    (f) => ['commit', 'load', 'blob', 'pack', 'gc'].includes(f.group) && f.reference !== null && f.unit !== 'ms' && f.unit !== 'MiB',
+    (f) => ['commit', 'db', 'load', 'blob', 'pack', 'gc'].includes(f.group) && f.reference !== null && f.unit !== 'ms' && f.unit !== 'MiB',
   );
   charts.push({
     file: 'ratios.svg',

@@ -6,6 +6,7 @@ import { sentence } from './text.js';
 
 const GROUPS: readonly [string, string][] = [
   ['commit', 'Small durable commits (100 records × 200 B per transaction)'],
+  ['db', 'Database API: transactions of 100 writes to existing objects, read-mostly mix, record cache'],
   ['load', 'Random loads over a large database'],
   ['open', 'Open time and memory versus database size'],
   ['blob', 'Large blobs: throughput, memory, event-loop delay'],

@@ -6,6 +6,7 @@
 import { InvalidConfigError } from '../contracts/errors.js';
 import type { EnginePlugin } from '../contracts/plugin.js';
 import { describeValue } from '../util/validate.js';
+import { DEFAULT_RECORD_CACHE_BYTES } from '../database/record-cache.js';
 
 /** One engine as config names it. */
 export interface EngineSpec {
@@ -33,6 +34,11 @@ export interface DatabaseConfigObject {
    * key per open database when the engine keeps none).
    */
   readonly locatorSecret?: string | readonly string[];
+  /**
+   * Bound of the database's record cache in bytes (committed revisions kept in memory so that reads
+   * and writes of recently used objects need no engine read); 0 turns it off. Default 64 MiB.
+   */
+  readonly recordCacheBytes?: number;
 }
 
 /** What `openDatabase` accepts. */
@@ -52,9 +58,11 @@ export interface ResolvedConfig {
   readonly blobs: ResolvedEngine;
   /** The configured locator secrets, signing one first; undefined when none is configured. */
   readonly locatorSecret: readonly string[] | undefined;
+  /** The record cache bound in bytes (0: off). */
+  readonly recordCacheBytes: number;
 }
 
-const TOP_LEVEL_KEYS = ['engine', 'path', 'options', 'storage', 'blobs', 'locatorSecret'];
+const TOP_LEVEL_KEYS = ['engine', 'path', 'options', 'storage', 'blobs', 'locatorSecret', 'recordCacheBytes'];
 const SPEC_KEYS = ['engine', 'path', 'options'];
 
 /** Normalises a configuration; InvalidConfigError naming the bad option. */
@@ -73,7 +81,17 @@ export function resolveConfig(config: DatabaseConfig): ResolvedConfig {
   const storage = resolveEngine(storageSource, 'storage');
   const blobs = config.blobs === undefined ? { ...storage, configPath: 'blobs' } : resolveEngine(config.blobs, 'blobs', storage);
   const locatorSecret = resolveLocatorSecret(config.locatorSecret);
-  return Object.freeze({ storage: Object.freeze(storage), blobs: Object.freeze(blobs), locatorSecret });
+  const recordCacheBytes = resolveCacheBytes(config.recordCacheBytes);
+  return Object.freeze({ storage: Object.freeze(storage), blobs: Object.freeze(blobs), locatorSecret, recordCacheBytes });
+}
+
+/** The record cache bound: a non-negative safe integer of bytes, DEFAULT_RECORD_CACHE_BYTES when omitted. */
+function resolveCacheBytes(value: unknown): number {
+  if (value === undefined) return DEFAULT_RECORD_CACHE_BYTES;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidConfigError(`recordCacheBytes must be a non-negative integer of bytes (0 turns the cache off), got ${describeValue(value)}`, 'recordCacheBytes');
+  }
+  return value;
 }
 
 /** The locator secrets as a frozen list; InvalidConfigError naming `locatorSecret` or `locatorSecret[i]`. */

@@ -26,6 +26,38 @@ import type {
   TransactionMeta,
 } from './records.js';
 
+/** One write of a `storeMany` batch: a new revision of `oid` based on `serial`, or (record null) a delete marker. */
+export interface StoreWrite {
+  readonly oid: Oid;
+  readonly serial: Tid;
+  /** The new revision; null writes a delete marker (as `deleteObject`). */
+  readonly record: RecordInput | null;
+}
+
+/**
+ * Hands `writes` to `storage` in one batch: its native `storeMany` when it has one, else `store` /
+ * `deleteObject` for each write in order. Either way the effect and the errors are the same.
+ */
+export async function storeMany(storage: Storage, writes: readonly StoreWrite[], txn: StorageTransaction): Promise<void> {
+  if (storage.storeMany !== undefined) return storage.storeMany(writes, txn);
+  return storeEach(storage, writes, txn);
+}
+
+/** The fallback of `storeMany`: `store` / `deleteObject` for each write in order (never the native batch). */
+export async function storeEach(storage: Storage, writes: readonly StoreWrite[], txn: StorageTransaction): Promise<void> {
+  for (const write of writes) {
+    if (write.record === null) await storage.deleteObject(write.oid, write.serial, txn);
+    else await storage.store(write.oid, write.serial, write.record, txn);
+  }
+}
+
+/** What `invalidationsSince` reports: the objects changed after a tid, up to `tid`. */
+export interface Invalidations {
+  readonly tid: Tid;
+  /** The changed objects; null when the engine cannot tell (every cached record is then dropped). */
+  readonly oids: readonly Oid[] | null;
+}
+
 /** The caller's transaction: an object whose identity ties the 2PC calls together. */
 export interface StorageTransaction {
   readonly meta: TransactionMeta;
@@ -102,6 +134,16 @@ export interface Storage {
   deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void>;
 
   /**
+   * Optional: the stores and deletes of one transaction in one call (a batch), with exactly the effect
+   * of calling `store` (record non-null) or `deleteObject` (record null) for each write in order, and
+   * the same errors: the first failing write throws and the caller aborts the transaction (writes before
+   * it may have been recorded, as with separate calls). Engines implement it to batch per-record work
+   * (lookups, encodings, awaits); callers use `storeMany()` from the framework, which falls back to a
+   * loop over `store`/`deleteObject` when an engine does not implement it.
+   */
+  storeMany?(writes: readonly StoreWrite[], txn: StorageTransaction): Promise<void>;
+
+  /**
    * Writes an already committed revision verbatim, without conflict checks (copy path, capability
    * `restore`); `record` null writes a delete marker.
    */
@@ -143,6 +185,16 @@ export interface Storage {
    * then uses a random key for this open. Engines without durable state (memory) omit it.
    */
   locatorSecret?(): Promise<Uint8Array | null>;
+
+  /**
+   * Optional, for engines shared by several clients (processes or machines, e.g. PostgreSQL): the
+   * objects changed by transactions that other clients committed after `since`, up to the returned
+   * `tid` (at least the `lastTransaction()` seen when the call began). `oids` null means "cannot tell"
+   * (e.g. `since` is older than the engine keeps a change log for): the caller then drops its whole
+   * record cache. The framework calls it before a cached read whenever `lastTransaction()` moved past
+   * what its cache knows, so an engine that omits it gets its cache cleared on every foreign commit.
+   */
+  invalidationsSince?(since: Tid): Promise<Invalidations>;
 
   /** Closes the storage: aborts a pending transaction, releases files and locks. Idempotent. */
   close(): Promise<void>;

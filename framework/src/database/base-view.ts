@@ -1,10 +1,10 @@
 /** What transactions and snapshots share: consistent reads at one tid and the blobs seen through them. */
 import type { BlobTransaction } from '../contracts/blob-handlerton.js';
 import type { DbRecord, ReadView } from '../contracts/database.js';
-import { InvalidConfigError, isHandlertonError, POSKeyError, ReadConflictError } from '../contracts/errors.js';
+import { InvalidConfigError, POSKeyError, ReadConflictError } from '../contracts/errors.js';
 import type { Oid, Tid } from '../contracts/ids.js';
 import { assertU64, toHex } from '../contracts/ids.js';
-import type { LoadedRecord, RecordInput } from '../contracts/records.js';
+import type { RecordInput } from '../contracts/records.js';
 import { blobRefOf } from '../blobs/blob-record.js';
 import type { BlobServices } from '../blobs/blob-services.js';
 import type { BlobHandleImpl } from '../blobs/blob-handle.js';
@@ -108,13 +108,7 @@ export abstract class BaseView implements ReadView, BlobViewHost {
    * this view would read, so "does not exist" could be a wrong answer (ZODB raises the same).
    */
   protected async committedRecord(oid: Oid): Promise<ViewRecord | undefined> {
-    let loaded: LoadedRecord | null;
-    try {
-      loaded = this.storage.capabilities.mvcc ? await this.storage.loadBefore(oid, this.tid + 1n) : await this.storage.load(oid);
-    } catch (error) {
-      if (!isHandlertonError(error, 'HANDLERTON_POS_KEY')) throw error;
-      loaded = null;
-    }
+    const loaded = await this.storage.readAsOf(oid, this.tid);
     if (loaded !== null) return { oid, tid: loaded.tid, record: { data: loaded.data, refs: loaded.refs } };
     const horizon = this.storage.packHorizon();
     if (this.tid < horizon) {
@@ -142,7 +136,7 @@ function toDbRecord(found: ViewRecord): DbRecord {
   return Object.freeze({
     oid: found.oid,
     tid: found.tid,
-    data: Uint8Array.from(found.record.data),
+    data: new Uint8Array(found.record.data),
     refs: Object.freeze([...found.record.refs.oids]),
   });
 }

@@ -12,6 +12,7 @@ import { BlobServices } from '../blobs/blob-services.js';
 import { DatabaseImpl } from './database.js';
 import { keysFromStorage } from './locator-keys.js';
 import { RuntimeStorage } from './runtime-storage.js';
+import { DEFAULT_RECORD_CACHE_BYTES } from './record-cache.js';
 
 /** The parts of a database built from opened engines. */
 export interface DatabaseEngines {
@@ -26,13 +27,17 @@ export interface DatabaseEngines {
   readonly logger?: Logger;
   /** Runs after the engines closed. */
   readonly onClose?: () => Promise<void>;
+  /** Bound of the record cache in bytes; 0 turns it off (default DEFAULT_RECORD_CACHE_BYTES, 64 MiB). */
+  readonly recordCacheBytes?: number;
 }
 
 /** Creates the Database API over opened engines; recovers blob transactions a crash left prepared. */
 export async function createDatabase(parts: DatabaseEngines): Promise<DatabaseImpl & Database> {
   const logger = parts.logger ?? silentLogger;
   const clock = parts.clock ?? systemClock;
-  const storage = parts.storage instanceof RuntimeStorage ? parts.storage : new RuntimeStorage(parts.storage, logger);
+  const recordCacheBytes = parts.recordCacheBytes ?? DEFAULT_RECORD_CACHE_BYTES;
+  const storage =
+    parts.storage instanceof RuntimeStorage ? parts.storage : new RuntimeStorage(parts.storage, logger, { recordCacheBytes });
   const keys = parts.locatorKeys !== undefined && parts.locatorKeys.length > 0 ? parts.locatorKeys : await keysFromStorage(storage);
   const services = new BlobServices(parts.blobs, new LocatorCodec(keys, storage.databaseId), clock);
   if (parts.blobs.recover !== undefined) {

@@ -18,6 +18,7 @@ import { collectGarbage } from './collect-garbage.js';
 import { DbSnapshot } from './snapshot.js';
 import { DbTransaction } from './transaction.js';
 import type { RuntimeStorage } from './runtime-storage.js';
+import type { RecordCacheStats } from './record-cache.js';
 
 /** Everything a Database is built from. */
 export interface DatabaseParts {
@@ -68,6 +69,11 @@ export class DatabaseImpl implements Database {
   /** The blob handlerton in use. */
   get blobs(): BlobHandlerton {
     return this.#services.blobs;
+  }
+
+  /** The record cache's counters (hits, misses, bytes held); undefined when the cache is off. */
+  recordCacheStats(): RecordCacheStats | undefined {
+    return this.#storage.recordCacheStats();
   }
 
   lastTransaction(): Tid {

@@ -17,19 +17,53 @@ import type {
   PackResult,
   RecordInput,
 } from '../contracts/records.js';
-import type { Storage, StorageTransaction } from '../contracts/storage.js';
+import { storeMany, type Storage, type StorageTransaction, type StoreWrite } from '../contracts/storage.js';
 import type { StorageCapabilities } from '../contracts/capabilities.js';
+import { CachedReads, readFromEngine } from './cached-reads.js';
+import { RecordCache, type RecordCacheStats } from './record-cache.js';
 import { assertNonNegativeInteger, assertRecordInput, assertTransactionMeta } from '../util/validate.js';
 
-/** Wraps a Storage with argument validation, lifecycle checks and logging. */
+/** Options of a RuntimeStorage. */
+export interface RuntimeStorageOptions {
+  /** Bound of the record cache in bytes; 0 (the default here) turns it off. */
+  readonly recordCacheBytes?: number;
+}
+
+/** Wraps a Storage with argument validation, lifecycle checks, logging and the database's record cache. */
 export class RuntimeStorage implements Storage {
   readonly #inner: Storage;
   readonly #logger: Logger;
+  readonly #cached: CachedReads | undefined;
   #closed = false;
 
-  constructor(inner: Storage, logger: Logger = silentLogger) {
+  constructor(inner: Storage, logger: Logger = silentLogger, options: RuntimeStorageOptions = {}) {
     this.#inner = inner;
     this.#logger = logger.child({ storage: inner.name });
+    const bytes = options.recordCacheBytes ?? 0;
+    assertNonNegativeInteger(bytes, 'recordCacheBytes');
+    this.#cached = bytes > 0 ? new CachedReads(inner, new RecordCache(bytes)) : undefined;
+  }
+
+  /** The record cache's counters; undefined when the cache is off. */
+  recordCacheStats(): RecordCacheStats | undefined {
+    return this.#cached?.cache.stats();
+  }
+
+  /** The committed revision of `oid` a view at `viewTid` reads when the record cache holds it (no engine call); else undefined. */
+  peekAsOf(oid: Oid, viewTid: Tid): LoadedRecord | undefined {
+    this.#open();
+    return this.#cached?.peek(oid, viewTid);
+  }
+
+  /**
+   * The committed revision of `oid` a view at `viewTid` reads (loadBefore(oid, viewTid + 1) on an
+   * MVCC engine, else load), through the record cache; null when there is none or it is deleted.
+   */
+  async readAsOf(oid: Oid, viewTid: Tid): Promise<LoadedRecord | null> {
+    this.#open();
+    assertU64(oid, 'oid');
+    if (this.#cached !== undefined) return this.#cached.read(oid, viewTid);
+    return readFromEngine(this.#inner, oid, viewTid);
   }
 
   /** The wrapped engine. */
@@ -95,7 +129,9 @@ export class RuntimeStorage implements Storage {
       this.#require('restore');
       assertU64(tid, 'tid');
     }
-    return this.#inner.tpcBegin(txn, tid);
+    const begun = await this.#inner.tpcBegin(txn, tid);
+    this.#cached?.begun(txn, begun);
+    return begun;
   }
 
   async store(oid: Oid, serial: Tid, record: RecordInput, txn: StorageTransaction): Promise<void> {
@@ -104,7 +140,19 @@ export class RuntimeStorage implements Storage {
     assertU64(serial, 'serial');
     assertRecordInput(record);
     assertTxn(txn);
-    return this.#inner.store(oid, serial, record, txn);
+    await this.#inner.store(oid, serial, record, txn);
+    this.#cached?.wrote(txn, oid, record);
+  }
+
+  /** Stores and deletes in one batch (the engine's native `storeMany`, else a loop); validates every write first. */
+  async storeMany(writes: readonly StoreWrite[], txn: StorageTransaction): Promise<void> {
+    this.#open();
+    if (!Array.isArray(writes)) throw new InvalidArgumentError('writes must be an array of { oid, serial, record }');
+    writes.forEach((write: unknown, i) => assertStoreWrite(write, `writes[${i}]`));
+    if (writes.some((write) => write.record === null)) this.#require('externalGC');
+    assertTxn(txn);
+    await storeMany(this.#inner, writes, txn);
+    for (const write of writes) this.#cached?.wrote(txn, write.oid, write.record);
   }
 
   async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
@@ -113,7 +161,8 @@ export class RuntimeStorage implements Storage {
     assertU64(oid, 'oid');
     assertU64(serial, 'serial');
     assertTxn(txn);
-    return this.#inner.deleteObject(oid, serial, txn);
+    await this.#inner.deleteObject(oid, serial, txn);
+    this.#cached?.wrote(txn, oid, null);
   }
 
   async restore(oid: Oid, record: RecordInput | null, txn: StorageTransaction): Promise<void> {
@@ -122,7 +171,8 @@ export class RuntimeStorage implements Storage {
     assertU64(oid, 'oid');
     if (record !== null) assertRecordInput(record);
     assertTxn(txn);
-    return this.#inner.restore(oid, record, txn);
+    await this.#inner.restore(oid, record, txn);
+    this.#cached?.wrote(txn, oid, record);
   }
 
   async tpcVote(txn: StorageTransaction): Promise<void> {
@@ -134,13 +184,14 @@ export class RuntimeStorage implements Storage {
   async tpcFinish(txn: StorageTransaction): Promise<Tid> {
     this.#open();
     assertTxn(txn);
-    const tid = await this.#inner.tpcFinish(txn);
+    const tid = this.#cached === undefined ? await this.#inner.tpcFinish(txn) : await this.#cached.finish(txn);
     this.#logger.debug({ tid: tid.toString() }, 'committed');
     return tid;
   }
 
   async tpcAbort(txn: StorageTransaction): Promise<void> {
     if (this.#closed) return;
+    this.#cached?.aborted(txn);
     try {
       await this.#inner.tpcAbort(txn);
     } catch (error) {
@@ -200,6 +251,14 @@ export class RuntimeStorage implements Storage {
   #require(capability: keyof StorageCapabilities): void {
     if (!this.#inner.capabilities[capability]) throw new NotSupportedError(capability, this.#inner.name);
   }
+}
+
+function assertStoreWrite(write: unknown, what: string): asserts write is StoreWrite {
+  if (typeof write !== 'object' || write === null) throw new InvalidArgumentError(`${what} must be { oid, serial, record }`);
+  const { oid, serial, record } = write as { oid?: unknown; serial?: unknown; record?: unknown };
+  assertU64(oid, `${what}.oid`);
+  assertU64(serial, `${what}.serial`);
+  if (record !== null) assertRecordInput(record, `${what}.record`);
 }
 
 function assertTxn(txn: unknown): asserts txn is StorageTransaction {

@@ -19,14 +19,15 @@ import type { Oid, Tid } from '../contracts/ids.js';
 import { assertU64, ROOT_OID, ZERO_TID } from '../contracts/ids.js';
 import { Locator } from '../contracts/locator.js';
 import type { Logger } from '../contracts/context.js';
-import type { BlobRef, RecordInput, TransactionMeta } from '../contracts/records.js';
-import { storageTransaction, type StorageTransaction } from '../contracts/storage.js';
+import { NO_REFS, type BlobRef, type RecordInput, type TransactionMeta } from '../contracts/records.js';
+import { storageTransaction, type StorageTransaction, type StoreWrite } from '../contracts/storage.js';
 import { blobRecord, isBlobRecord } from '../blobs/blob-record.js';
 import type { BlobServices } from '../blobs/blob-services.js';
 import { assertBlobMode, type ViewBlob } from '../blobs/view-blob.js';
 import { assertWriteOptions } from '../util/validate.js';
 import { BaseView, type ViewRecord } from './base-view.js';
 import type { RuntimeStorage } from './runtime-storage.js';
+import { ImmutableRecord } from './record-cache.js';
 
 interface PendingWrite {
   /** null: delete. */
@@ -52,6 +53,8 @@ export class DbTransaction extends BaseView implements Transaction {
   /** Set once tpcFinish returned: the transaction is committed in the storage. */
   #storageFinished = false;
   readonly #deletedBlobs = new Set<Oid>();
+  /** Committed records this transaction read (undefined: the object does not exist), so a later write needs no storage read. */
+  readonly #reads = new Map<Oid, ViewRecord | undefined>();
   #settleEnded!: () => void;
   readonly #ended = new Promise<void>((resolve) => (this.#settleEnded = resolve));
 
@@ -105,7 +108,8 @@ export class DbTransaction extends BaseView implements Transaction {
       this.#writes.set(oid, { record: toRecord(data, options, pending.record.refs.oids), serial: pending.serial });
       return;
     }
-    const committed = await this.committedRecord(oid);
+    // The serial comes from what this transaction read, or the record cache, before the engine is asked.
+    const committed = this.#knownCommitted(oid) ?? (await this.committedRecord(oid));
     if (committed === undefined && oid !== ROOT_OID) throw new POSKeyError(`oid ${oid} does not exist; use create()`, oid);
     if (committed !== undefined && isBlobRecord(committed.record)) {
       throw new InvalidArgumentError(`oid ${oid} is a blob object; write through blob(oid).open()`);
@@ -206,6 +210,24 @@ export class DbTransaction extends BaseView implements Transaction {
     this.#onEnd(this);
   }
 
+  /** The committed record of `oid` when known without asking the engine (read before, or cached). */
+  #knownCommitted(oid: Oid): ViewRecord | undefined {
+    const read = this.#reads.get(oid);
+    if (read !== undefined) return read;
+    const cached = this.storage.peekAsOf(oid, this.tid);
+    if (cached === undefined) return undefined;
+    const found = { oid, tid: cached.tid, record: { data: cached.data, refs: cached.refs } };
+    this.#reads.set(oid, found);
+    return found;
+  }
+
+  protected override async committedRecord(oid: Oid): Promise<ViewRecord | undefined> {
+    if (this.#reads.has(oid)) return this.#reads.get(oid);
+    const found = await super.committedRecord(oid);
+    this.#reads.set(oid, found);
+    return found;
+  }
+
   protected override async viewRecord(oid: Oid): Promise<ViewRecord | undefined> {
     const pending = this.#writes.get(oid);
     if (pending === undefined) return this.committedRecord(oid);
@@ -230,21 +252,22 @@ export class DbTransaction extends BaseView implements Transaction {
     try {
       const blobWrites = new Set(dataBlobs.map((b) => b.oid));
       const newRefs: BlobRef[] = [];
+      const writes: StoreWrite[] = [];
       for (const [oid, write] of this.#writes) {
         if (blobWrites.has(oid)) continue;
-        if (write.record === null) {
-          await this.storage.deleteObject(oid, write.serial, txn);
-        } else {
-          await this.storage.store(oid, write.serial, write.record, txn);
-          newRefs.push(...write.record.refs.blobs.filter((ref) => ref.revision !== ZERO_TID));
+        writes.push({ oid, serial: write.serial, record: write.record });
+        if (write.record !== null) {
+          for (const ref of write.record.refs.blobs) if (ref.revision !== ZERO_TID) newRefs.push(ref);
         }
       }
       for (const blob of dataBlobs) {
         const serial = this.#writes.get(blob.oid)?.serial ?? blob.serial;
         const record = blobRecord(this.services.blobs.name, blob.blobId, tid);
-        await this.storage.store(blob.oid, serial, record, txn);
+        writes.push({ oid: blob.oid, serial, record });
         newRefs.push(...record.refs.blobs);
       }
+      // One batch: the engine checks and encodes the whole transaction's records in one pass.
+      await this.storage.storeMany(writes, txn);
       if (newRefs.length > 0) await this.services.blobs.addReferences(this.#blobTxn, newRefs);
       if (newRefs.length > 0 || dataBlobs.length > 0) {
         // Any record of this transaction witnesses its commit (for recover of a references-only prepare).
@@ -293,5 +316,9 @@ function toRecord(data: Uint8Array, options: WriteOptions, currentRefs: readonly
   const oids = options.refs ?? currentRefs;
   if (!Array.isArray(oids)) throw new InvalidArgumentError('refs must be an array of oids');
   oids.forEach((oid, i) => assertU64(oid, `refs[${i}]`));
-  return { data: Uint8Array.from(data), refs: { oids: [...oids], blobs: [] } };
+  // A private copy nobody changes afterwards (the record cache and engines keep it as it is). Small
+  // copies come from Node's shared buffer pool: one allocation per 8 KiB instead of one per record.
+  const copy = Buffer.allocUnsafe(data.length);
+  copy.set(data);
+  return new ImmutableRecord(copy, oids.length === 0 ? NO_REFS : { oids: [...oids], blobs: [] });
 }

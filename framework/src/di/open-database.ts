@@ -57,7 +57,15 @@ export class DatabaseOpener {
     let blobs: BlobHandlerton | undefined;
     try {
       blobs = await blobsPlugin.createBlobHandlerton(blobsOptions, { ...this.context, logger: logger.child({ blobs: blobsPlugin.name }) });
-      return await createDatabase({ storage, blobs, locatorKeys: this.locatorKeys, clock: this.context.clock, logger, onClose });
+      return await createDatabase({
+        storage,
+        blobs,
+        locatorKeys: this.locatorKeys,
+        clock: this.context.clock,
+        logger,
+        onClose,
+        recordCacheBytes: this.config.recordCacheBytes,
+      });
     } catch (error) {
       await blobs?.close().catch(() => undefined);
       await storage.close().catch(() => undefined);

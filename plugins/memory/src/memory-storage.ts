@@ -45,10 +45,11 @@ import type {
   Storage,
   StorageCapabilities,
   StorageTransaction,
+  StoreWrite,
   Tid,
   TransactionMeta,
 } from '@handlerton/framework';
-import { copyMeta, copyRecordIn, copyRecordOut } from './memory-records.js';
+import { copyMeta, copyRecordIn, copyRecordOut, RecordSlab } from './memory-records.js';
 
 /** One committed revision of an object; `record` null is a delete marker. */
 interface Revision {
@@ -106,6 +107,7 @@ export class MemoryStorage implements Storage {
   readonly databaseId: bigint = randomBytes(8).readBigUInt64BE(0);
 
   readonly #clock: Clock;
+  readonly #slab = new RecordSlab();
   #revisions = new Map<Oid, Revision[]>();
   #log: LoggedTransaction[] = [];
   #lastTid: Tid = ZERO_TID;
@@ -192,9 +194,21 @@ export class MemoryStorage implements Storage {
   }
 
   async store(oid: Oid, serial: Tid, record: RecordInput, txn: StorageTransaction): Promise<void> {
+    this.#storeOne(this.#writing(txn), oid, serial, record);
+  }
+
+  /** The batch in one synchronous pass (no await per record): the same checks as store and deleteObject. */
+  async storeMany(writes: readonly StoreWrite[], txn: StorageTransaction): Promise<void> {
     const active = this.#writing(txn);
+    for (const { oid, serial, record } of writes) {
+      if (record === null) this.#deleteOne(active, oid, serial);
+      else this.#storeOne(active, oid, serial, record);
+    }
+  }
+
+  #storeOne(active: ActiveTransaction, oid: Oid, serial: Tid, record: RecordInput): void {
     assertU64(serial, 'serial');
-    const copy = copyRecordIn(record);
+    const copy = copyRecordIn(record, this.#slab);
     const current = this.#current(oid);
     const committed = current?.record == null ? undefined : current.tid;
     // A deleted object is recreated with serial 0n or with the delete marker's tid (as ZODB FileStorage).
@@ -204,7 +218,10 @@ export class MemoryStorage implements Storage {
   }
 
   async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
-    const active = this.#writing(txn);
+    this.#deleteOne(this.#writing(txn), oid, serial);
+  }
+
+  #deleteOne(active: ActiveTransaction, oid: Oid, serial: Tid): void {
     assertU64(serial, 'serial');
     const current = this.#current(oid);
     if (current?.record == null) throw new POSKeyError(`oid ${toHex(oid)} has no current revision to delete`, oid);
@@ -215,7 +232,7 @@ export class MemoryStorage implements Storage {
   async restore(oid: Oid, record: RecordInput | null, txn: StorageTransaction): Promise<void> {
     const active = this.#writing(txn);
     assertU64(oid, 'oid');
-    this.#write(active, oid, record === null ? null : copyRecordIn(record));
+    this.#write(active, oid, record === null ? null : copyRecordIn(record, this.#slab));
   }
 
   async tpcVote(txn: StorageTransaction): Promise<void> {

@@ -7,6 +7,7 @@
  */
 import {
   assertU64,
+  isU64,
   ConflictError,
   decodeRefs,
   encodeRefs,
@@ -33,6 +34,7 @@ import {
   type Storage,
   type StorageCapabilities,
   type StorageTransaction,
+  type StoreWrite,
   type Tid,
   oidKey,
   type OidKey,
@@ -238,7 +240,32 @@ export class SqliteStorage implements Storage {
   }
 
   async store(oid: Oid, serial: Tid, record: RecordInput, txn: StorageTransaction): Promise<void> {
-    const active = this.activeFor(txn, 'store');
+    this.storeOne(this.activeFor(txn, 'store'), oid, serial, record);
+  }
+
+  async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
+    this.deleteOne(this.activeFor(txn, 'deleteObject'), oid, serial);
+  }
+
+  /** The whole batch in one pass: the serials the cache lacks are read in one go (cached statements), then each write is checked. */
+  async storeMany(writes: readonly StoreWrite[], txn: StorageTransaction): Promise<void> {
+    const active = this.activeFor(txn, 'storeMany');
+    const missing = writes.filter((w) => isU64(w.oid) && w.oid <= this.maxStoredOid && w.oid <= MAX_SQL_INT && this.serials.get(w.oid) === undefined);
+    if (missing.length > 0) {
+      this.conn.read('storeMany', () => {
+        for (const { oid } of missing) {
+          const row = this.sql.currentSerial.get({ oid });
+          if (row !== undefined) this.serials.set(oid, { tid: row.tid, deleted: row.deleted !== 0n });
+        }
+      });
+    }
+    for (const write of writes) {
+      if (write.record === null) this.deleteOne(active, write.oid, write.serial);
+      else this.storeOne(active, write.oid, write.serial, write.record);
+    }
+  }
+
+  private storeOne(active: ActiveTransaction, oid: Oid, serial: Tid, record: RecordInput): void {
     assertU64(oid, 'oid');
     assertU64(serial, 'serial');
     checkSqlInt(oid, 'oid');
@@ -261,8 +288,7 @@ export class SqliteStorage implements Storage {
     if (oid >= this.nextOid) this.nextOid = oid + 1n;
   }
 
-  async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
-    const active = this.activeFor(txn, 'deleteObject');
+  private deleteOne(active: ActiveTransaction, oid: Oid, serial: Tid): void {
     assertU64(oid, 'oid');
     assertU64(serial, 'serial');
     const current = oid > MAX_SQL_INT ? undefined : this.currentSerial(oid, 'deleteObject');

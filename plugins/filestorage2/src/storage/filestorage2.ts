@@ -27,6 +27,7 @@ import {
   type Storage,
   type StorageCapabilities,
   type StorageTransaction,
+  type StoreWrite,
   type Tid,
   oidKey,
   type OidKey,
@@ -337,7 +338,23 @@ export class FileStorage2 implements Storage {
   }
 
   async store(oid: Oid, serial: Tid, record: RecordInput, txn: StorageTransaction): Promise<void> {
+    this.storeOne(this.activeState(txn), oid, serial, record);
+  }
+
+  async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
+    this.deleteOne(this.activeState(txn), oid, serial);
+  }
+
+  /** The whole batch in one synchronous pass: checks and encodes each record into the transaction's buffer. */
+  async storeMany(writes: readonly StoreWrite[], txn: StorageTransaction): Promise<void> {
     const state = this.activeState(txn);
+    for (const write of writes) {
+      if (write.record === null) this.deleteOne(state, write.oid, write.serial);
+      else this.storeOne(state, write.oid, write.serial, write.record);
+    }
+  }
+
+  private storeOne(state: TxnState, oid: Oid, serial: Tid, record: RecordInput): void {
     assertU64(oid, 'oid');
     assertU64(serial, 'serial');
     checkRecordInput(record);
@@ -350,8 +367,7 @@ export class FileStorage2 implements Storage {
     this.addWrite(state, oid, false, refsBytes(record), record.data, key, this.foundActiveOff, this.foundNeverWritten);
   }
 
-  async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
-    const state = this.activeState(txn);
+  private deleteOne(state: TxnState, oid: Oid, serial: Tid): void {
     assertU64(oid, 'oid');
     assertU64(serial, 'serial');
     const cur = this.currentRevision(oid);
