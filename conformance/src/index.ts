@@ -41,3 +41,42 @@ export { CLAIM_PROOFS, verifyClaims, describeVerdict, formatClaims } from './har
 export type { ClaimStatus, ClaimVerdict, ProvableClaim } from './harnesses/claims.js';
 export { collectHarnessReports, readHarnessReport, parseHarnessKinds } from './harnesses/run-harnesses.js';
 export { withClaims } from './report.js';
+// The fault harnesses (CRASH.md): I/O fault sweep, simulated power loss, torture, corruption sweep.
+export { runFaultSweep, sweepTarget as faultSweepTarget, faultyFileSystem, FAULT_MODES, NATIVE_SYSCALLS, NATIVE_ERRNOS, straceVersion, SWEEP_STEPS } from './faults/index.js';
+export type { FaultSweepOptions, FaultMechanism, FaultMode, FaultPlan, FaultyFileSystem, InjectedFault, SweepStep } from './faults/index.js';
+export {
+  runPowerLoss,
+  RECOVERY_WORKLOAD,
+  DEAD_PID,
+  withDeadLockOwners,
+  CrashRecorder,
+  CRASH_MODES,
+  SECTOR_SIZE,
+  PAGE_SIZE,
+  crashPoints,
+  crashState,
+  markersBefore,
+  treeDigest,
+  writeTree,
+  checkState,
+  ACK,
+  WorkloadDriver,
+  builtInWorkloads,
+  recordBytes,
+} from './powerloss/index.js';
+export type {
+  PowerLossOptions,
+  CrashMode,
+  CrashStateInfo,
+  FsEvent,
+  TreeState,
+  StateVerdict,
+  Workload,
+  TxnRecord,
+  TxnSpec,
+  ExpectedObject,
+} from './powerloss/index.js';
+export { runTorture, TORTURE_WRITER_MODULE, formatTortureCycle, formatTortureDetails } from './torture/index.js';
+export type { TortureOptions, TortureReport, TortureCycle, TortureDetails } from './torture/index.js';
+export { runCorruptionSweep, sweepTarget as corruptionSweepTarget, OUTCOMES, BAD_OUTCOMES, classifyImage } from './corruption/index.js';
+export type { CorruptionSweepOptions, CorruptionReport, KindCounts, Outcome, Examination, Damage, Region } from './corruption/index.js';
