@@ -48,6 +48,9 @@ test('FileStorage2 storage + SQLite blobs: records and blob bytes survive kill -
     // to commit some even on a loaded machine (at 100..1000 ms, 2 of 10 cycles committed under load 10).
     minKillMs: 300,
     maxKillMs: 2000,
+    // Half the kills count from the first acknowledged commit: on a loaded machine a writer may not
+    // finish one commit of up to 896 KiB within 2 s of READY (6 of 10 cycles committed nothing at load 35).
+    ackKillRate: 0.5,
   });
   assertSurvives(t, report);
 });

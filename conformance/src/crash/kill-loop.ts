@@ -34,6 +34,11 @@ export interface KillLoopOptions {
   readonly dir?: string;
   /** Share of cycles killed while the writer is still opening (recovering) the database (default 0.1). */
   readonly earlyKillRate?: number;
+  /**
+   * Share of the other cycles whose kill delay counts from the writer's first acknowledged commit
+   * instead of READY (default 0), so that a slow machine still sees commits in flight when it kills.
+   */
+  readonly ackKillRate?: number;
   /** Modules the writer imports before opening (to register a third-party engine plugin). */
   readonly preload?: readonly string[];
   /** Stop at the first cycle with a violation (default true). */
@@ -133,7 +138,7 @@ export async function runKillLoop(options: KillLoopOptions): Promise<KillLoopRep
       const early = prng.next() < settings.earlyKillRate;
       const kill: KillPlan = early
         ? { after: 'opening', delayMs: prng.int(0, settings.maxKillMs) }
-        : { after: 'ready', delayMs: prng.int(settings.minKillMs, settings.maxKillMs) };
+        : { after: settings.ackKillRate > 0 && prng.next() < settings.ackKillRate ? 'ack' : 'ready', delayMs: prng.int(settings.minKillMs, settings.maxKillMs) };
       const problems: string[] = [];
       const writerStarted = performance.now();
       const run = await runWriter(spec, kill, settings.writerTimeoutMs);
@@ -213,6 +218,7 @@ interface Settings {
   readonly minKillMs: number;
   readonly maxKillMs: number;
   readonly earlyKillRate: number;
+  readonly ackKillRate: number;
   readonly writerTimeoutMs: number;
   readonly stopOnViolation: boolean;
 }
@@ -222,6 +228,7 @@ function validate(options: KillLoopOptions): Settings {
   const minKillMs = options.minKillMs ?? 5;
   const maxKillMs = options.maxKillMs ?? 150;
   const earlyKillRate = options.earlyKillRate ?? 0.1;
+  const ackKillRate = options.ackKillRate ?? 0;
   const writerTimeoutMs = options.writerTimeoutMs ?? 30_000;
   if (typeof options.config !== 'function') throw new InvalidArgumentError('config must be a function of the database directory');
   if (!Number.isSafeInteger(options.cycles) || options.cycles < 1) throw new InvalidArgumentError(`cycles must be a positive integer, got ${options.cycles}`);
@@ -230,10 +237,11 @@ function validate(options: KillLoopOptions): Settings {
     throw new InvalidArgumentError(`need 0 <= minKillMs <= maxKillMs, got ${minKillMs} and ${maxKillMs}`);
   }
   if (!(earlyKillRate >= 0 && earlyKillRate <= 1)) throw new InvalidArgumentError(`earlyKillRate must be in [0, 1], got ${earlyKillRate}`);
+  if (!(ackKillRate >= 0 && ackKillRate <= 1)) throw new InvalidArgumentError(`ackKillRate must be in [0, 1], got ${ackKillRate}`);
   const packEvery = options.packEvery ?? 0;
   if (!Number.isSafeInteger(packEvery) || packEvery < 0) throw new InvalidArgumentError(`packEvery must be a non-negative integer, got ${packEvery}`);
   if (!(writerTimeoutMs > 0)) throw new InvalidArgumentError(`writerTimeoutMs must be positive, got ${writerTimeoutMs}`);
-  return { cycles: options.cycles, seed, minKillMs, maxKillMs, earlyKillRate, writerTimeoutMs, stopOnViolation: options.stopOnViolation ?? true };
+  return { cycles: options.cycles, seed, minKillMs, maxKillMs, earlyKillRate, ackKillRate, writerTimeoutMs, stopOnViolation: options.stopOnViolation ?? true };
 }
 
 function assertSerialisable(config: string | DatabaseConfigObject): void {

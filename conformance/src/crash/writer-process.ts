@@ -6,9 +6,9 @@ import { parseWriterLine, type WriterEvent, type WriterSpec } from './protocol.j
 /** The compiled writer module next to this one. */
 export const WRITER_MODULE = fileURLToPath(new URL('./writer.js', import.meta.url));
 
-/** When to kill the child: `delayMs` after its READY line, or after OPENING for an early kill. */
+/** When to kill the child: `delayMs` after its READY line, its first ACK, or after OPENING for an early kill. */
 export interface KillPlan {
-  readonly after: 'ready' | 'opening';
+  readonly after: 'ready' | 'ack' | 'opening';
   readonly delayMs: number;
 }
 
