@@ -169,3 +169,39 @@ test('the torture CLI: --help exits 0, a missing --cycles or a bad flag exits 2'
     console.error = error;
   }
 });
+
+test('16 concurrent committers on FileStorage2 (no kill): every conflict retried, the shared record exact in commit order', async (t) => {
+  t.timeout(600_000);
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'torture-concurrent-'));
+  const db = await openDatabase({ engine: 'filestorage2', path: join(dir, 'data') });
+  try {
+    const model = new TortureModel(SEED, 256 * 1024);
+    const { root, heads, initTid } = await openLayout(db);
+    model.initAck = initTid;
+    model.deletes = true;
+    const settings: CommitSettings = { seed: SEED, maxBlobBytes: 256 * 1024, deletes: true };
+    let retries = 0;
+    await Promise.all(
+      heads.slice(0, 16).map(async (start) => {
+        let head = start;
+        for (let i = 0; i < 4; i++) {
+          const done = await commitNext(db, root, head, settings);
+          retries += done.attempts - 1;
+          must(model.apply(head.c, done.head.seq, done.tid, done.created) === undefined);
+          model.committer(head.c).acked = done.head.seq;
+          head = done.head;
+        }
+      }),
+    );
+    const check = await checkTorture(db, model);
+    t.deepEqual(check.problems, []);
+    t.is(model.committers.slice(0, 16).reduce((sum, c) => sum + c.acked, 0), 64);
+    t.log(`${retries} conflict retries, ${model.shared.length} shared appends`);
+  } finally {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
