@@ -28,6 +28,8 @@ export interface TxnTable {
   status: string;
   /** The oids the transaction wrote, ascending, 8 bytes big-endian each (the iterator's index). */
   oids: Uint8Array;
+  /** txnChecksum() of the row (0002); null only for a row the 0002 backfill has not reached yet. */
+  crc: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
 }
 
 /** One revision of one object (or a delete marker). Primary key (oid, tid); no other index. */
