@@ -148,3 +148,18 @@ test('a damaged schema format number in the file header is CorruptionError namin
   t.true(error instanceof CorruptionError, String(error));
   t.is((error as CorruptionError).file, file);
 });
+
+test('a record row whose checksum reads as NULL (a damaged serial type) is CorruptionError, not an unchecked row', async (t) => {
+  const options = optionsIn(await tempDir(t));
+  const storage = await SqliteStorage.open(options);
+  await commit(storage, [[1n, 0n, UNIQUE]]);
+  await storage.close();
+  const file = roleFile(options.location, 'records');
+  const raw = new Database(file);
+  raw.prepare("update object_revision set crc = null, data = cast('tampered' as blob) where oid = 1").run();
+  raw.close();
+  const reopened = await SqliteStorage.open(options);
+  t.teardown(() => reopened.close());
+  const error = await t.throwsAsync(reopened.load(1n));
+  t.true(error instanceof CorruptionError, String(error));
+});
