@@ -58,7 +58,8 @@ export function sweepTarget(spec: TargetSpec): HarnessTarget {
   return harnessTarget({
     ...spec,
     options: spec.options ?? sweepOptions(spec.engine, 'storage'),
-    blobOptions: spec.blobOptions ?? spec.options ?? sweepOptions(blobEngine, 'blobs'),
+    // A mixed pair's blob engine never gets the storage engine's options.
+    blobOptions: spec.blobOptions ?? (spec.blobs === undefined ? spec.options : undefined) ?? sweepOptions(blobEngine, 'blobs'),
   });
 }
 

@@ -32,7 +32,7 @@ import { WriteLane } from './write-lane.js';
 import { isDiskFailure, mapSqliteError } from './sql-errors.js';
 import { TransactionalSqliteDialect } from './migration-dialect.js';
 import { checkWal } from './wal-check.js';
-import { RECORD_CHECKSUM_FUNCTION, recordChecksum } from './record-check.js';
+import { RECORD_CHECKSUM_FUNCTION, recordChecksum, TXN_CHECKSUM_FUNCTION, txnChecksum } from './record-check.js';
 import { datasyncFile } from './wal-sync.js';
 
 /** What a database file holds. */
@@ -328,6 +328,9 @@ async function openConnection(file: string, options: ConnectionOptions, role: Fi
     if (role === 'records') {
       db.function(RECORD_CHECKSUM_FUNCTION, { deterministic: true, safeIntegers: true }, (oid: unknown, tid: unknown, deleted: unknown, data: unknown, refs: unknown) =>
         recordChecksum(oid as bigint, tid as bigint, deleted as bigint, data as Uint8Array | null, refs as Uint8Array | null),
+      );
+      db.function(TXN_CHECKSUM_FUNCTION, { deterministic: true, safeIntegers: true }, (tid: unknown, user: unknown, description: unknown, extension: unknown, oids: unknown) =>
+        txnChecksum(tid as bigint, String(user), String(description), String(extension), oids as Uint8Array),
       );
     }
     applyPragmas(db, options, PAGE_SIZES[role]);

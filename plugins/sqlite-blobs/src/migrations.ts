@@ -4,7 +4,7 @@
  */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { FileRole } from './connection.js';
-import { RECORD_CHECKSUM_FUNCTION } from './record-check.js';
+import { RECORD_CHECKSUM_FUNCTION, TXN_CHECKSUM_FUNCTION } from './record-check.js';
 import { yieldToLoop } from './yield.js';
 
 /** The SQL function (registered on every blob-file connection at open) computing a chunk checksum. */
@@ -52,7 +52,7 @@ const storageTables: Migration = {
 
 /**
  * 0002 of a records file: `object_revision.crc`, the recordChecksum() of every row, checked by every
- * read. Existing rows get theirs here, oid range by oid range with an event-loop yield between
+ * read, and `txn.crc`, the txnChecksum() of every transaction row. Existing rows get theirs here, oid range by oid range with an event-loop yield between
  * (resumable: an interrupted run continues with the rows still null).
  */
 const recordChecksums: Migration = {
@@ -67,6 +67,17 @@ const recordChecksums: Migration = {
       await sql`update object_revision set crc = ${sql.raw(RECORD_CHECKSUM_FUNCTION)}(oid, tid, deleted, data, refs)
         where oid > ${after} and oid <= ${last} and crc is null`.execute(db);
       after = BigInt(last);
+      await yieldToLoop();
+    }
+    if (!(await hasColumn(db, 'txn', 'crc'))) await db.schema.alterTable('txn').addColumn('crc', 'integer').execute();
+    for (let from = -1n; ; ) {
+      const { rows } = await sql<{ last: bigint | number | null }>`select max(tid) as last from
+        (select tid from txn where tid > ${from} order by tid limit ${BACKFILL_BATCH * 16})`.execute(db);
+      const last = rows[0]?.last;
+      if (last === null || last === undefined) break;
+      await sql`update txn set crc = ${sql.raw(TXN_CHECKSUM_FUNCTION)}(tid, user, description, extension, oids)
+        where tid > ${from} and tid <= ${last} and crc is null`.execute(db);
+      from = BigInt(last);
       await yieldToLoop();
     }
   },

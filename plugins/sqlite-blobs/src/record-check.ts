@@ -2,16 +2,56 @@
  * Record integrity: every object_revision row written since migration 0002 carries the CRC-32 of
  * its oid, tid, delete flag, data and refs (column `crc`), and every read of a row's data checks
  * it. SQLite has no page checksums: without this, damage inside a row's bytes read back as wrong
- * data. Rows written before 0002 were checksummed by its backfill.
+ * data. Rows written before 0002 were checksummed by its backfill. Transaction rows carry one too
+ * (over everything but the status a pack rewrites), checked for the newest one at open (it gives
+ * `lastTransaction()`) and for every one the iterator reads.
  */
 import { crc32 } from 'node:zlib';
 import { CorruptionError, type Oid, type Tid } from '@handlerton/framework';
 
 /** The SQL function (registered on every records-file connection) computing a row checksum. */
 export const RECORD_CHECKSUM_FUNCTION = 'handlerton_record_crc32';
+/** The SQL function computing a transaction row's checksum. */
+export const TXN_CHECKSUM_FUNCTION = 'handlerton_txn_crc32';
+
+/** The stored checksum of a transaction row: tid, user, description, extension and oid list (not the status). */
+export function txnChecksum(tid: bigint, user: string, description: string, extension: string, oids: Uint8Array): number {
+  const head = Buffer.alloc(8);
+  head.writeBigUInt64BE(BigInt.asUintN(64, tid), 0);
+  let crc = crc32(head);
+  for (const text of [user, description, extension]) {
+    const bytes = Buffer.from(text, 'utf8');
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(bytes.length, 0);
+    crc = crc32(length, crc);
+    if (bytes.length > 0) crc = crc32(bytes, crc);
+  }
+  // zlib's crc32 of an empty buffer read from SQLite does not return the running value: skip empty fields
+  return oids.length > 0 ? crc32(oids, crc) : crc;
+}
+
+/** A transaction row as read. */
+export interface CheckedTxn {
+  readonly tid: Tid;
+  readonly user: string;
+  readonly description: string;
+  readonly extension: string;
+  readonly oids: Uint8Array;
+  readonly crc: bigint | null;
+}
+
+/** Throws CorruptionError naming `file` when transaction row `txn` fails its checksum. */
+export function checkTxnRow(file: string, txn: CheckedTxn): void {
+  if (txn.crc === null || Number(txn.crc) !== txnChecksum(txn.tid, txn.user, txn.description, txn.extension, txn.oids)) {
+    throw new CorruptionError(`transaction ${txn.tid}: the stored transaction row fails its checksum`, file);
+  }
+}
 
 /** The stored checksum of a revision row (field lengths included, so bytes cannot move between fields). */
-export function recordChecksum(oid: bigint, tid: bigint, deleted: bigint | number, data: Uint8Array | null, refs: Uint8Array | null): number {
+export function recordChecksum(oid: bigint, tid: bigint, deleted: bigint | number, storedData: Uint8Array | null, storedRefs: Uint8Array | null): number {
+  // SQLite hands a zero-length blob back as NULL: empty and absent are the same bytes here.
+  const data = storedData === null || storedData.length === 0 ? null : storedData;
+  const refs = storedRefs === null || storedRefs.length === 0 ? null : storedRefs;
   const head = Buffer.alloc(25);
   head.writeBigUInt64BE(BigInt.asUintN(64, oid), 0);
   head.writeBigUInt64BE(BigInt.asUintN(64, tid), 8);
@@ -35,8 +75,8 @@ export interface CheckedRow {
 
 /** Throws CorruptionError naming `file` when `row` of `oid` fails its checksum. */
 export function checkRecordRow(file: string, oid: Oid, row: CheckedRow): void {
-  if (row.crc === null) return;
-  if (Number(row.crc) !== recordChecksum(oid, row.tid, row.deleted, row.data, row.refs)) {
+  // Migration 0002 completes before the file is used: a row without its checksum is damage too.
+  if (row.crc === null || Number(row.crc) !== recordChecksum(oid, row.tid, row.deleted, row.data, row.refs)) {
     throw new CorruptionError(`oid ${oid} revision ${row.tid}: the stored record fails its checksum`, file);
   }
 }

@@ -28,6 +28,8 @@ export interface TxnTable {
   status: string;
   /** The oids the transaction wrote, ascending, 8 bytes big-endian each (the iterator's index). */
   oids: Uint8Array;
+  /** txnChecksum() of the row (0002); null only while the 0002 backfill runs (a damaged row otherwise). */
+  crc: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
 }
 
 /** One revision of one object (or a delete marker). Primary key (oid, tid); no other index. */
@@ -41,7 +43,7 @@ export interface ObjectRevisionTable {
   data: Uint8Array | null;
   /** encodeRefs() bytes, null when the record references nothing. */
   refs: Uint8Array | null;
-  /** recordChecksum() of the row (0002); null only for a row the 0002 backfill has not reached yet. */
+  /** recordChecksum() of the row (0002); null only while the 0002 backfill runs (a damaged row otherwise). */
   crc: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
 }
 

@@ -29,7 +29,8 @@ export function mapSqliteError(error: unknown, what: string, file: string): unkn
   let mapped: HandlertonError;
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     mapped = new StorageLockedError(`${what}: ${file} is locked by another connection or process (${code})`, { cause: error });
-  } else if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
+  } else if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB' || (code === 'SQLITE_ERROR' && /unsupported file format/i.test(message))) {
+    // "unsupported file format": a damaged schema format number in the file header.
     mapped = new CorruptionError(`${what}: ${message} (${code})`, file, undefined, { cause: error });
   } else if (isDiskFailure(error) || code.startsWith('SQLITE_CANTOPEN')) {
     mapped = new StorageIOError(`${what}: ${message} (${code}) on ${file}`, { cause: error });

@@ -47,7 +47,7 @@ import { loadOrCreateLocatorKey } from './locator-key.js';
 import { encodeOidList } from './oid-list.js';
 import { runPack } from './pack.js';
 import { SerialCache, type CachedSerial } from './serial-cache.js';
-import { checkRecordRow, recordChecksum } from './record-check.js';
+import { checkRecordRow, checkTxnRow, recordChecksum, txnChecksum } from './record-check.js';
 import { REVISION_BATCH, REVISION_COLUMNS, storageStatements, type StorageStatements } from './storage-statements.js';
 import { iterateTransactions, readHistory } from './storage-queries.js';
 
@@ -118,7 +118,10 @@ export class SqliteStorage implements Storage {
     this.capabilities = sqliteStorageCapabilities(conn.options.synchronous);
     this.databaseId = conn.databaseId;
     this.sql = storageStatements(conn);
-    this.lastTid = this.sql.maxTid.get()?.tid ?? 0n;
+    const newest = this.sql.newestTxn.get();
+    // The newest transaction row gives lastTransaction(): a damaged one must not invent a tid.
+    if (newest !== undefined) checkTxnRow(conn.file, newest);
+    this.lastTid = newest?.tid ?? 0n;
     this.lastIssued = this.lastTid;
     const stored = this.sql.maxOid.get()?.oid;
     // A pack can remove every row of the highest oid: the high-water mark it saved keeps newOid from reusing it.
@@ -324,12 +327,14 @@ export class SqliteStorage implements Storage {
     try {
       this.conn.write('tpcFinish', () => {
         const meta = active.txn.meta;
+        const oids = encodeOidList(Array.from(active.records.values(), (r) => r.oid));
         this.sql.insertTxn.run({
           tid,
           user: meta.user,
           description: meta.description,
           extension: active.extension,
-          oids: encodeOidList(Array.from(active.records.values(), (r) => r.oid)),
+          oids,
+          crc: txnChecksum(tid, meta.user, meta.description, active.extension, oids),
         });
         insertRevisions(this.sql, tid, active.records);
       });

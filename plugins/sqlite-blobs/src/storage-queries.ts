@@ -13,7 +13,7 @@ import {
 import { sql } from 'kysely';
 import type { SqliteConnection } from './connection.js';
 import { decodeOidList } from './oid-list.js';
-import { checkRecordRow } from './record-check.js';
+import { checkRecordRow, checkTxnRow } from './record-check.js';
 import { yieldToLoop } from './yield.js';
 
 const PAGE = 64;
@@ -64,6 +64,7 @@ export async function* iterateTransactions(conn: SqliteConnection, start: Tid, s
     first = false;
     if (txns.length === 0) return;
     for (const txn of txns) {
+      checkTxnRow(conn.file, txn);
       const records: IteratedRecord[] = [];
       const oids = decodeOidList(txn.oids);
       for (let at = 0; at < oids.length; at += OIDS_PER_QUERY) {

@@ -59,6 +59,7 @@ export function storageStatements(conn: SqliteConnection) {
         extension: arg<string>('extension'),
         status: ' ',
         oids: arg<Uint8Array>('oids'),
+        crc: arg<number>('crc'),
       }),
     ),
     insertRevision: conn.query('s.insertRevision', (k) => k.insertInto('object_revision').values(revisionRow())),
@@ -67,6 +68,9 @@ export function storageStatements(conn: SqliteConnection) {
       k.insertInto('object_revision').values(Array.from({ length: REVISION_BATCH }, revisionRow)),
     ),
     maxTid: conn.query('s.maxTid', (k) => k.selectFrom('txn').select((e) => e.fn.max('tid').as('tid'))),
+    newestTxn: conn.query('s.newestTxn', (k) =>
+      k.selectFrom('txn').select(['tid', 'user', 'description', 'extension', 'oids', 'crc']).orderBy('tid', 'desc').limit(1),
+    ),
     maxOid: conn.query('s.maxOid', (k) => k.selectFrom('object_revision').select((e) => e.fn.max('oid').as('oid'))),
     // pack
     removable: conn.query('s.removable', (k) =>

@@ -34,15 +34,23 @@ function closeQuietly(fs: FileSystem, fd: number): Promise<void> {
 
 /** SQLite's WAL checksum of `bytes` (length a multiple of 8), continuing from `[s0, s1]`. */
 export function walChecksum(bytes: Buffer, bigEndian: boolean, s0: number, s1: number): [number, number] {
-  let a = s0 >>> 0;
-  let b = s1 >>> 0;
-  for (let i = 0; i + 8 <= bytes.length; i += 8) {
-    const x = bigEndian ? bytes.readUInt32BE(i) : bytes.readUInt32LE(i);
-    const y = bigEndian ? bytes.readUInt32BE(i + 4) : bytes.readUInt32LE(i + 4);
-    a = (a + x + b) >>> 0;
-    b = (b + y + a) >>> 0;
+  let a = s0 | 0;
+  let b = s1 | 0;
+  const length = bytes.length - (bytes.length % 8);
+  if (!bigEndian && bytes.byteOffset % 4 === 0 && new Uint8Array(new Uint16Array([1]).buffer)[0] === 1) {
+    // little-endian words on a little-endian host: read them in place
+    const words = new Int32Array(bytes.buffer, bytes.byteOffset, length / 4);
+    for (let i = 0; i < words.length; i += 2) {
+      a = (a + words[i]! + b) | 0;
+      b = (b + words[i + 1]! + a) | 0;
+    }
+  } else {
+    for (let i = 0; i < length; i += 8) {
+      a = (a + (bigEndian ? bytes.readInt32BE(i) : bytes.readInt32LE(i)) + b) | 0;
+      b = (b + (bigEndian ? bytes.readInt32BE(i + 4) : bytes.readInt32LE(i + 4)) + a) | 0;
+    }
   }
-  return [a, b];
+  return [a >>> 0, b >>> 0];
 }
 
 /** One frame's fields needed by the check. */

@@ -119,3 +119,47 @@ test('damage in the last transaction of the WAL only is a torn tail: the databas
   t.is(storage.lastTransaction(), tids[tids.length - 2]!);
   t.is(text((await storage.load(3n)).data), 'transaction 2 '.repeat(50));
 });
+
+test('a damaged key of the newest transaction row is CorruptionError at open, not a lastTransaction that was never committed', async (t) => {
+  const options = optionsIn(await tempDir(t));
+  const storage = await SqliteStorage.open(options);
+  await commit(storage, [[1n, 0n, 'one']]);
+  const last = await commit(storage, [[2n, 0n, 'two']]);
+  await storage.close();
+  const file = roleFile(options.location, 'records');
+  const raw = new Database(file);
+  raw.prepare('update txn set tid = tid + 65 where tid = ?').run(last); // what a flipped bit of the rowid varint does
+  raw.close();
+  const error = await t.throwsAsync(SqliteStorage.open(options));
+  t.true(error instanceof CorruptionError, String(error));
+  t.is((error as CorruptionError).file, file);
+});
+
+test('a damaged schema format number in the file header is CorruptionError naming the file, not an untyped SqliteError', async (t) => {
+  const options = optionsIn(await tempDir(t));
+  const storage = await SqliteStorage.open(options);
+  await commit(storage, [[1n, 0n, 'one']]);
+  await storage.close();
+  const file = roleFile(options.location, 'records');
+  const bytes = readFileSync(file);
+  bytes[47] = 0x5b; // byte 47 is the low byte of the schema format number (1..4)
+  writeFileSync(file, bytes);
+  const error = await t.throwsAsync(SqliteStorage.open(options));
+  t.true(error instanceof CorruptionError, String(error));
+  t.is((error as CorruptionError).file, file);
+});
+
+test('a record row whose checksum reads as NULL (a damaged serial type) is CorruptionError, not an unchecked row', async (t) => {
+  const options = optionsIn(await tempDir(t));
+  const storage = await SqliteStorage.open(options);
+  await commit(storage, [[1n, 0n, UNIQUE]]);
+  await storage.close();
+  const file = roleFile(options.location, 'records');
+  const raw = new Database(file);
+  raw.prepare("update object_revision set crc = null, data = cast('tampered' as blob) where oid = 1").run();
+  raw.close();
+  const reopened = await SqliteStorage.open(options);
+  t.teardown(() => reopened.close());
+  const error = await t.throwsAsync(reopened.load(1n));
+  t.true(error instanceof CorruptionError, String(error));
+});
