@@ -45,7 +45,7 @@ export function harnessTarget(spec: TargetSpec): HarnessTarget {
       label: engine,
       storageEngine: engine,
       blobEngine: engine,
-      config: (dir: string): DatabaseConfigObject => ({ engine, path: join(dir, 'data'), options }),
+      config: (dir: string): DatabaseConfigObject => ({ engine, ...located(engine, join(dir, 'data')), options }),
     });
   }
   return Object.freeze({
@@ -53,8 +53,8 @@ export function harnessTarget(spec: TargetSpec): HarnessTarget {
     storageEngine: engine,
     blobEngine: blobs,
     config: (dir: string): DatabaseConfigObject => ({
-      storage: { engine, path: join(dir, 'records'), options },
-      blobs: { engine: blobs, path: join(dir, 'blobs'), options: blobOptions },
+      storage: { engine, ...located(engine, join(dir, 'records')), options },
+      blobs: { engine: blobs, ...located(blobs, join(dir, 'blobs')), options: blobOptions },
     }),
   });
 }
@@ -75,6 +75,13 @@ export function targetFromArgs(values: {
     ...(options !== undefined ? { options } : {}),
     ...(blobOptions !== undefined ? { blobOptions } : {}),
   });
+}
+
+/** Engines that keep no files and refuse a location. */
+const IN_MEMORY_ENGINES: ReadonlySet<string> = new Set(['memory']);
+
+function located(engine: string, path: string): { readonly path?: string } {
+  return IN_MEMORY_ENGINES.has(engine) ? {} : { path };
 }
 
 function engineName(value: string, flag: string): string {
