@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ROOT_OID, type Database, type Oid, type ReadView, type Tid } from '@handlerton/framework';
+import { blobDigest, sameBytes } from '../util/view-digest.js';
 import {
   blobChunks,
   blobSize,
@@ -220,29 +221,6 @@ export class CrashModel {
       const shown = orphans.slice(0, 8).join(', ') + (orphans.length > 8 ? `, ... (${orphans.length} in all)` : '');
       problems.push(`oids ${shown} exist but no committed transaction wrote them: a partial transaction is visible`);
     }
-  }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Size and SHA-256 of a committed blob, streamed. */
-async function blobDigest(view: ReadView, oid: Oid): Promise<{ size: number; sha: string }> {
-  const handle = await (await view.blob(oid)).open('r');
-  try {
-    const hash = createHash('sha256');
-    let size = 0;
-    for await (const chunk of handle.createReadStream({ highWaterMark: 256 * 1024 })) {
-      const bytes = chunk as Uint8Array;
-      size += bytes.length;
-      hash.update(bytes);
-    }
-    return { size, sha: hash.digest('hex') };
-  } finally {
-    await handle.close();
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { ROOT_OID, type Database, type Oid, type ReadView } from '@handlerton/framework';
+import { blobDigest, sameBytes } from '../util/view-digest.js';
 import type { Tracked, TortureModel } from './model.js';
 import { blobChunks, decodeHead, decodeRoot, decodeShared, MAX_COMMITTERS, planFor, recordContent, SHARED_TAIL, type HeadState } from './workload.js';
 
@@ -232,29 +233,6 @@ function reportStrays(strays: readonly Oid[], problems: Problem[]): void {
   if (strays.length === 0) return;
   const shown = strays.slice(0, 8).join(', ') + (strays.length > 8 ? `, ... (${strays.length} in all)` : '');
   problems.push({ kind: 'partial', message: `oids ${shown} exist but no committed transaction wrote them (or they were deleted): a partial transaction is visible` });
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Size and SHA-256 of a committed blob, streamed. */
-async function blobDigest(view: ReadView, oid: Oid): Promise<{ size: number; sha: string }> {
-  const handle = await (await view.blob(oid)).open('r');
-  try {
-    const hash = createHash('sha256');
-    let size = 0;
-    for await (const chunk of handle.createReadStream({ highWaterMark: 256 * 1024 })) {
-      const bytes = chunk as Uint8Array;
-      size += bytes.length;
-      hash.update(bytes);
-    }
-    return { size, sha: hash.digest('hex') };
-  } finally {
-    await handle.close();
-  }
 }
 
 const digestCache = new Map<string, { size: number; sha: string }>();
