@@ -27,6 +27,9 @@ test('the faulty fs numbers sync, callback and promise operations and fails exac
   t.is(faulty.count(), 4);
   t.deepEqual(faulty.log.map((line) => line.split(' ')[0]), ['openSync', 'writeSync', 'fsync', 'closeSync']);
   t.like(faulty.injected(), { op: 3, name: 'fsync', mode: 'EIO', short: false, target: file });
+  t.false(faulty.discarded());
+  fs.unlinkSync(file); // 5: the engine drops the file whose sync failed
+  t.true(faulty.discarded());
 });
 
 test('a short write writes half and returns the short count; the next write to that descriptor fails with ENOSPC', (t) => {

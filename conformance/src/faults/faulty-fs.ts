@@ -40,6 +40,8 @@ export interface FaultyFileSystem {
   readonly log: string[];
   /** The fault injected, once operation `failAt` ran. */
   injected(): InjectedFault | undefined;
+  /** True when the file whose fsync/fdatasync was made to fail was later removed by the engine (it discarded it). */
+  discarded(): boolean;
   /** Stop numbering and injecting (the harness's own verification reads the files). */
   disarm(): void;
 }
@@ -47,6 +49,7 @@ export interface FaultyFileSystem {
 /** fs functions that are not file operations (helpers, classes, streams built on counted calls). */
 const NOT_OPERATIONS = new Set(['Stats', 'Dirent', 'Dir', 'ReadStream', 'WriteStream', 'FileReadStream', 'FileWriteStream', '_toUnixTimestamp', 'createReadStream', 'createWriteStream', 'watch', 'watchFile', 'unwatchFile']);
 const WRITES = new Set(['write', 'writeSync', 'writev', 'writevSync', 'promises.write', 'promises.writev']);
+const REMOVALS = new Set(['unlink', 'unlinkSync', 'rm', 'rmSync', 'promises.unlink', 'promises.rm']);
 const SYNCS = new Set(['fsync', 'fsyncSync', 'fdatasync', 'fdatasyncSync']);
 
 /** True when `name` is a write form (the ones a short write applies to). */
@@ -78,6 +81,8 @@ export function faultyFileSystem(plan: FaultPlan = {}, options: { readonly log?:
   const fullFds = new Set<number>();
   const log: string[] = [];
   const paths = new Map<number, string>();
+  let syncTarget: string | undefined;
+  let discarded = false;
   const failAt = plan.failAt ?? 0;
   const mode = plan.mode ?? 'EIO';
 
@@ -88,7 +93,8 @@ export function faultyFileSystem(plan: FaultPlan = {}, options: { readonly log?:
       const fd = typeof args[0] === 'number' ? args[0] : undefined;
       const target = fd !== undefined ? (paths.get(fd) ?? `fd ${fd}`) : String(args[0]);
       if (options.log === true) log.push(`${name} ${target}`);
-      if (WRITES.has(name) && fd !== undefined && fullFds.has(fd)) return fail(name, real, self, args, 'ENOSPC');
+      if (syncTarget !== undefined && REMOVALS.has(name) && String(args[0]) === syncTarget) discarded = true;
+      if (WRITES.has(name) && fd !== undefined && fullFds.has(fd)) return fail(name, args, 'ENOSPC');
       if (count !== failAt) return trackOpen(name, args, real, self, paths);
       if (mode === 'short' && WRITES.has(name) && !name.startsWith('promises.')) {
         const shortened = shortenWrite(name, args);
@@ -99,7 +105,8 @@ export function faultyFileSystem(plan: FaultPlan = {}, options: { readonly log?:
         }
       }
       injected = { op: count, name, mode, short: false, target };
-      return fail(name, real, self, args, mode === 'short' ? 'ENOSPC' : mode);
+      if (SYNCS.has(name) && !target.startsWith('fd ')) syncTarget = target;
+      return fail(name, args, mode === 'short' ? 'ENOSPC' : mode);
     };
 
   const proxyOf = <T extends object>(target: T, prefix: string): T => {
@@ -125,6 +132,7 @@ export function faultyFileSystem(plan: FaultPlan = {}, options: { readonly log?:
     count: () => count,
     log,
     injected: () => injected,
+    discarded: () => discarded,
     disarm: () => {
       armed = false;
     },
@@ -151,7 +159,7 @@ function trackOpen(name: string, args: unknown[], real: (...args: unknown[]) => 
 }
 
 /** Raises `code` the way the form of `name` reports errors (throw, callback, rejected promise). */
-function fail(name: string, real: (...args: unknown[]) => unknown, self: unknown, args: unknown[], code: 'EIO' | 'ENOSPC'): unknown {
+function fail(name: string, args: unknown[], code: 'EIO' | 'ENOSPC'): unknown {
   const syscall = name.replace(/^promises\./, '').replace(/Sync$/, '');
   const error = ioError(code, syscall);
   if (name === 'existsSync') return false; // existsSync reports every error as "absent"
@@ -166,8 +174,6 @@ function fail(name: string, real: (...args: unknown[]) => unknown, self: unknown
     process.nextTick(() => (callback as (err: Error) => void)(error));
     return undefined;
   }
-  void real;
-  void self;
   throw error;
 }
 

@@ -96,7 +96,7 @@ export async function sweepInjectedFs(options: FsSweepOptions): Promise<FsSweepR
           const code = outcome.error.code ?? 'untyped';
           codes[code] = (codes[code] ?? 0) + 1;
         } else silent++;
-        const verdict = await judgeRun(config, outcome, { syncFailed: isSyncOperation(fault?.name ?? ''), injected: fault !== undefined && !fault.short });
+        const verdict = await judgeRun(config, outcome, { syncFailed: isSyncOperation(fault?.name ?? ''), injected: fault !== undefined && !fault.short, syncedFileDiscarded: faulty.discarded() });
         for (const key of Object.keys(counts) as Array<keyof RunCounts>) counts[key] += verdict.counts[key];
         for (const problem of verdict.problems) violations.push({ message: `${label}: ${problem}`, replay: { op, mode } });
         options.onRun?.(`${label}: ${describe(outcome)}${verdict.counts.swallowed > 0 ? ' (failed sync never surfaced)' : ''}${verdict.problems.length > 0 ? ` VIOLATION ${verdict.problems.join('; ')}` : ''}`);

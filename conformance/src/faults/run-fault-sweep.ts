@@ -118,7 +118,7 @@ export async function runFaultSweep(options: FaultSweepOptions): Promise<Harness
   }
   const summaryCounts = { ops, lost: counts.lost, partial: counts.partial, untyped: counts.untyped, unopenable: counts.unopenable, unrefused: counts.unrefused, hangs: counts.hangs };
   const ok = notVerified === undefined && runs > 0 && violations.length === 0 && Object.entries(summaryCounts).every(([key, value]) => key === 'ops' || value === 0);
-  const tail = { runs, swallowed: counts.swallowed, ...extra };
+  const tail = { runs, discarded: counts.discarded, swallowed: counts.swallowed, ...extra };
   return {
     harness: 'faults',
     engine: target.label,

@@ -16,13 +16,15 @@ export interface RunCounts {
   /** A failed sync followed by a commit that succeeded on the same open database, or a failed sync nobody reported. */
   unrefused: number;
   hangs: number;
+  /** Informational: the commit after a failed sync succeeded, but the engine had removed the file whose sync failed (a discarded pack output). */
+  discarded: number;
   /** Informational: a failed sync that never surfaced (the engine may have discarded the file; the power-loss harness judges what it costs). */
   swallowed: number;
 }
 
 /** Zero counts. */
 export function zeroCounts(): RunCounts {
-  return { lost: 0, partial: 0, untyped: 0, unopenable: 0, unrefused: 0, hangs: 0, swallowed: 0 };
+  return { lost: 0, partial: 0, untyped: 0, unopenable: 0, unrefused: 0, hangs: 0, discarded: 0, swallowed: 0 };
 }
 
 /** The verdict of one run: counts and human-readable problems. */
@@ -37,6 +39,8 @@ export interface FaultFacts {
   readonly syncFailed: boolean;
   /** The fault was injected at all (the operation number was reached). */
   readonly injected: boolean;
+  /** The engine removed the file whose sync failed before the probe commit. */
+  readonly syncedFileDiscarded?: boolean;
 }
 
 /** Checks one run: the outcome the workload reported, then a reopen of `config` with node:fs. */
@@ -53,6 +57,9 @@ export async function judgeRun(config: DatabaseConfig, outcome: WorkloadOutcome,
     if (outcome.error === undefined) {
       // not a violation by itself: a prepared or temporary file whose sync failed may simply be dropped
       counts.swallowed++;
+    } else if (outcome.error !== undefined && outcome.probe.outcome === 'committed' && facts.syncedFileDiscarded === true) {
+      // the file whose sync failed was removed (e.g. a pack output): nothing the database holds depends on it
+      counts.discarded++;
     } else if (outcome.error !== undefined && outcome.probe.outcome === 'committed') {
       counts.unrefused++;
       problems.push(`after the failed sync (${outcome.error.step}: ${outcome.error.message}) the same open database accepted commit ${outcome.probe.seq}`);
