@@ -318,8 +318,12 @@ async function openConnection(file: string, options: ConnectionOptions, role: Fi
   try {
     makeParentDirectory(file, fs);
     lock = takeWriterLock(file, options.busyTimeoutMs);
-    // Before SQLite reads the WAL: it would silently drop every frame after a damaged one.
-    await checkWal(fs, file);
+    // Before SQLite reads the WAL: it would silently drop every frame after a damaged one. Only sound
+    // where every transaction syncs its frames before the next one writes (records, synchronous FULL):
+    // the blob file writes draft chunks in relaxed (unsynced) transactions, and synchronous NORMAL
+    // syncs only at checkpoints, so after a power cut a torn frame may precede a later frame that
+    // happened to reach the disk; there SQLite's cut at the first bad frame is the right recovery.
+    if (role === 'records' && options.synchronous === 'full') await checkWal(fs, file);
     db = new Database(file, { timeout: options.busyTimeoutMs });
     db.defaultSafeIntegers(true);
     // The 0004 migration checksums the chunks of an older file through this function.
