@@ -198,13 +198,14 @@ async function checkTree(tree: TreeState, recording: Recording, acked: ReadonlyS
 export const DEAD_PID = 4_194_305;
 
 /**
- * The tree with every file that holds just this process's pid (a pid lock file) rewritten to
+ * The tree with every small file that starts with this process's pid (a pid lock file) rewritten to
  * DEAD_PID: after a real power cut the process that wrote it is gone, here it is the harness itself.
  */
 export function withDeadLockOwners(tree: TreeState): TreeState {
   const own = String(process.pid);
   for (const [ino, data] of tree.files) {
-    if (data.length <= 16 && data.toString('latin1').trim() === own) tree.files.set(ino, Buffer.from(`${DEAD_PID}\n`));
+    // "<pid>" or "<pid> <token>" (FileStorage2's storage lock)
+    if (data.length <= 64 && data.toString('latin1').trim().split(/\s+/)[0] === own) tree.files.set(ino, Buffer.from(`${DEAD_PID}\n`));
   }
   return tree;
 }

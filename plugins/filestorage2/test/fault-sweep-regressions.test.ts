@@ -135,15 +135,26 @@ test('fault sweep: a failed write of the blob directory lock file leaves no lock
   });
 });
 
-test('fault sweep: a storage lock file naming this process that no open storage holds is stale (a failed release) and taken over', async (t) => {
+test('fault sweep: a lock file this thread failed to remove at close (unlink EIO) is taken over by its next open', async (t) => {
   await withDir('fs2-faults-ownlock-', async (dir) => {
-    await (await openDatabase(`filestorage2:${dir}`)).close();
-    writeFileSync(join(dir, 'LOCK'), `${process.pid}\n`);
+    const lock = join(dir, 'LOCK');
+    const failing = failingFs((name, first) => name === 'unlinkSync' && first === lock);
+    await (await openDatabase(`filestorage2:${dir}`, { fs: failing })).close();
+    t.true(existsSync(lock), 'the release failed and left the lock file');
     const db = await openDatabase(`filestorage2:${dir}`);
     // while it is held, a second open in this process is still refused
     const error = await t.throwsAsync(openDatabase(`filestorage2:${dir}`));
     t.is((error as { code?: string }).code, 'HANDLERTON_STORAGE_LOCKED');
     await db.close();
+  });
+});
+
+test('a lock file naming this process that this thread did not leave behind is refused (another worker thread or module copy may hold it)', async (t) => {
+  await withDir('fs2-faults-otherlock-', async (dir) => {
+    await (await openDatabase(`filestorage2:${dir}`)).close();
+    writeFileSync(join(dir, 'LOCK'), `${process.pid} 0123456789abcdef\n`);
+    const error = await t.throwsAsync(openDatabase(`filestorage2:${dir}`));
+    t.is((error as { code?: string }).code, 'HANDLERTON_STORAGE_LOCKED');
   });
 });
 

@@ -1,11 +1,20 @@
 /** The storage directory's lock file: O_EXCL create holding the owner's pid; stale locks of dead pids are taken over. */
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { StorageLockedError } from '@handlerton/framework';
 import { LOCK_FILE } from './constants.js';
 import { ioError, type FileIO } from './file-io.js';
 
-/** Lock files held by this process: one with our own pid that is not in here was left by a failed release. */
-const heldHere = new Set<string>();
+/**
+ * Locks this thread failed to remove at release (path and exact contents). Only such a lock, naming
+ * our own pid and the token this thread wrote, is taken over; any other lock naming our pid may be
+ * held by another worker thread or another copy of this module in the same process.
+ */
+const leftBehind = new Set<string>();
+
+function lockKey(path: string, contents: string): string {
+  return `${resolve(path)}\n${contents.trim()}`;
+}
 
 function processAlive(pid: number): boolean {
   try {
@@ -21,6 +30,8 @@ export async function acquireLock(io: FileIO, dir: string): Promise<() => void> 
   const path = join(dir, LOCK_FILE);
   for (let attempt = 0; attempt < 3; attempt++) {
     let fd: number;
+    // the pid first (older readers parse only it), then a token naming this acquisition
+    const contents = `${process.pid} ${randomBytes(8).toString('hex')}\n`;
     try {
       fd = io.fs.openSync(path, 'wx');
     } catch (e) {
@@ -33,7 +44,7 @@ export async function acquireLock(io: FileIO, dir: string): Promise<() => void> 
         throw ioError('read lock', path, readErr);
       }
       const pid = Number.parseInt(text.trim(), 10);
-      const ownStale = pid === process.pid && !heldHere.has(resolve(path));
+      const ownStale = pid === process.pid && leftBehind.delete(lockKey(path, text));
       if (Number.isInteger(pid) && pid > 0 && !ownStale && processAlive(pid)) {
         throw new StorageLockedError(`storage ${dir} is locked by process ${pid}`);
       }
@@ -48,7 +59,7 @@ export async function acquireLock(io: FileIO, dir: string): Promise<() => void> 
     }
     try {
       // no fsync: the lock only excludes live processes; after a crash its pid is dead and it is taken over
-      io.writeAt(fd, Buffer.from(`${process.pid}\n`), 0, path);
+      io.writeAt(fd, Buffer.from(contents), 0, path);
     } catch (e) {
       // a torn pid (a short write, then ENOSPC) could name some other live process: leave no lock file
       try {
@@ -60,16 +71,15 @@ export async function acquireLock(io: FileIO, dir: string): Promise<() => void> 
     } finally {
       io.closeQuietly(fd);
     }
-    heldHere.add(resolve(path));
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      heldHere.delete(resolve(path));
       try {
         io.unlink(path);
       } catch {
-        // the directory is gone or the disk is dead: nothing left to release
+        // the directory is gone or the disk is dead: a reopen by this thread may take this lock over
+        leftBehind.add(lockKey(path, contents));
       }
     };
   }
