@@ -48,3 +48,12 @@ export function fillStream(key: number, offset: number, target: Uint8Array): voi
     for (let j = 0; i + j < target.length; j++) target[i + j] = (last >>> (8 * j)) & 0xff;
   }
 }
+
+/** The keyed stream's first `size` bytes as chunks of `chunkSize` (a multiple of 4), generated one at a time. */
+export function* streamChunks(key: number, size: number, chunkSize: number): Generator<Uint8Array> {
+  for (let offset = 0; offset < size; offset += chunkSize) {
+    const chunk = new Uint8Array(Math.min(chunkSize, size - offset));
+    fillStream(key, offset, chunk);
+    yield chunk;
+  }
+}

@@ -5,7 +5,7 @@
  * transaction; each manifest names the objects its transaction wrote and the previous manifest).
  */
 import { InvalidArgumentError } from '@handlerton/framework';
-import { fillStream, mix32 } from './prng.js';
+import { fillStream, mix32, streamChunks } from './prng.js';
 
 /** Number of "hot" records created by transaction 1 and overwritten round-robin afterwards. */
 export const HOT_RECORDS = 4;
@@ -84,11 +84,7 @@ export function blobSize(seq: number, label: number): number {
 export function* blobChunks(seq: number, label: number, chunkSize = 64 * 1024): Generator<Uint8Array> {
   const size = blobSize(seq, label);
   const key = mix32(seq, label + 0x30000);
-  for (let offset = 0; offset < size; offset += chunkSize) {
-    const chunk = new Uint8Array(Math.min(chunkSize, size - offset));
-    fillStream(key, offset, chunk);
-    yield chunk;
-  }
+  yield* streamChunks(key, size, chunkSize);
 }
 
 /** The root record (oid 0): the last committed transaction and the fixed objects. */

@@ -6,7 +6,7 @@
  * to the shared record, and every byte it wrote (records and blobs are derived from the same key).
  */
 import { InvalidArgumentError } from '@handlerton/framework';
-import { fillStream, mix32, Prng } from '../crash/prng.js';
+import { fillStream, mix32, Prng, streamChunks } from '../crash/prng.js';
 
 /** Committers a database is laid out for (heads created by the init transaction). */
 export const MAX_COMMITTERS = 32;
@@ -79,11 +79,7 @@ export function* blobChunks(runSeed: number, c: number, seq: number, slot: numbe
   const size = blobSize(runSeed, c, seq, slot, maxBlobBytes);
   const key = mix32(contentKey(runSeed, c, seq, slot), 5);
   const chunkSize = 64 * 1024;
-  for (let offset = 0; offset < size; offset += chunkSize) {
-    const chunk = new Uint8Array(Math.min(chunkSize, size - offset));
-    fillStream(key, offset, chunk);
-    yield chunk;
-  }
+  yield* streamChunks(key, size, chunkSize);
 }
 
 /** The root record (oid 0): the shared record and the committers' heads (written once, by the init transaction). */
