@@ -15,6 +15,8 @@ const USAGE = `usage: handlerton-conformance torture --engine <name|package> --c
   --seed <s>            seed of the workload and kill schedule (default random; printed, replays a failure)
   --min-kill-ms <ms>    shortest delay from the trigger to the kill (default 20)
   --max-kill-ms <ms>    longest delay from the trigger to the kill (default 600)
+  --pack-cycle-every <n>  every n-th cycle runs a pack to its end, then is killed (every second one:
+                        killed right before one of the pack's last file operations); 0: none (default 8)
   --max-committers <n>  most concurrent committers per writer, 1..32 (default 32)
   --max-blob-bytes <n>  largest blob (default 4194304)
   --dir <path>          where the temporary database directory is made (default the OS temp dir)
@@ -24,7 +26,7 @@ const USAGE = `usage: handlerton-conformance torture --engine <name|package> --c
   --quiet               no per-cycle progress lines
   --help                this text
 
-Last line: torture: engine=<name> cycles=N acknowledged=N lost=0 partial=0 failed_opens=0 seed=S
+Last line: torture: engine=<name> cycles=N acknowledged=N lost=0 partial=0 failed_opens=0 packs=N killed_in_pack=N seed=S
 Exit code: 0 when every invariant held, 1 on violations, 2 on bad usage.`;
 
 /** Runs the torture harness CLI with `argv`; resolves to the exit code. */
@@ -42,6 +44,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         'min-kill-ms': { type: 'string' },
         'max-kill-ms': { type: 'string' },
         'max-committers': { type: 'string' },
+        'pack-cycle-every': { type: 'string' },
         'max-blob-bytes': { type: 'string' },
         dir: { type: 'string' },
         keep: { type: 'boolean' },
@@ -63,6 +66,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const maxKillMs = integer(values['max-kill-ms'], 'max-kill-ms');
     const maxCommitters = integer(values['max-committers'], 'max-committers');
     const maxBlobBytes = integer(values['max-blob-bytes'], 'max-blob-bytes');
+    const packCycleEvery = integer(values['pack-cycle-every'], 'pack-cycle-every');
     options = {
       target,
       cycles: integer(values.cycles, 'cycles') ?? 0,
@@ -71,6 +75,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       ...(maxKillMs !== undefined ? { maxKillMs } : {}),
       ...(maxCommitters !== undefined ? { maxCommitters } : {}),
       ...(maxBlobBytes !== undefined ? { maxBlobBytes } : {}),
+      ...(packCycleEvery !== undefined ? { packCycleEvery } : {}),
       ...(values.dir !== undefined ? { dir: values.dir } : {}),
       ...(values.preload !== undefined ? { preload: values.preload } : {}),
       keepOnFailure: values.keep === true,

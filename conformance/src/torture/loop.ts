@@ -2,7 +2,8 @@
  * runTorture: the torture loop. Each cycle spawns a writer child running 1..32 concurrent
  * committers (records, blobs up to several MiB, overwrites, unlinks, deletes, appends to a shared
  * record) plus packs and garbage collections, SIGKILLs it at a seeded random moment (while it
- * recovers, while it commits, or during a pack / GC), reopens the database twice and checks every
+ * recovers, while it commits, during a pack / GC, after a pack finished, or at a chosen file
+ * operation of a pack's last phase), reopens the database twice and checks every
  * acknowledged commit byte for byte and every transaction all-or-nothing (see CRASH.md, "Torture").
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,7 +17,8 @@ import { summaryLine, type HarnessReport, type HarnessViolation } from '../harne
 import type { HarnessTarget } from '../harnesses/target.js';
 import { checkTorture, type Problem, type TortureCheck } from './check.js';
 import { TortureModel } from './model.js';
-import { parseTortureLine, type MaintenanceOp, type TortureEvent, type TortureSpec } from './protocol.js';
+import type { PackKillPoint } from './pack-watch.js';
+import { parseTortureLine, type MaintenanceOp, type PackOps, type TortureEvent, type TortureSpec } from './protocol.js';
 import { MAX_COMMITTERS } from './workload.js';
 
 /** The compiled torture writer module next to this one. */
@@ -37,6 +39,13 @@ export interface TortureOptions {
   readonly earlyKillRate?: number;
   /** Share of cycles killed during a pack or a garbage collection (default 0.15). */
   readonly maintenanceKillRate?: number;
+  /**
+   * Every n-th cycle is a pack cycle (default 8; 0: none): its writer (at most 8 committers) runs one
+   * pack to its end and is killed 0..maxKillMs after it finished, or, in every second pack cycle,
+   * kills itself right before one of the pack's last file operations (pack-watch.ts): two in three
+   * of those around the pack's publishing rename, the third after it.
+   */
+  readonly packCycleEvery?: number;
   /** Most concurrent committers a writer runs (1..32, default 32); each cycle picks 1..this. */
   readonly maxCommitters?: number;
   /** Largest blob a transaction writes (default 4 MiB). */
@@ -67,6 +76,12 @@ export interface TortureCycle {
   /** Packs / GCs this writer finished, and the one it was killed in, if any. */
   readonly maintenanceDone: number;
   readonly killedIn: MaintenanceOp | undefined;
+  /** In a pack cycle: the counted file operation planned for the kill inside the pack (undefined: after the pack). */
+  readonly packKillAt: number | undefined;
+  /** Where the writer killed itself inside a pack, if it did. */
+  readonly packKill: PackKillPoint | undefined;
+  /** What the writer's last finished watched pack counted. */
+  readonly packOps: PackOps | undefined;
   /** Committers whose unacknowledged in-flight transaction was found committed. */
   readonly inFlightCommitted: number;
   /** Milliseconds each openDatabase took in the parent (two reopens). */
@@ -87,6 +102,11 @@ export interface TortureDetails {
   readonly killsInGc: number;
   readonly packs: number;
   readonly gcs: number;
+  /** Pack cycles run, those whose writer finished its pack, and the kills inside a pack at a chosen file operation (by call). */
+  readonly packCycles: number;
+  readonly packCyclesCompleted: number;
+  readonly packOpKills: number;
+  readonly packOpKillCalls: Readonly<Record<string, number>>;
   readonly inFlightCommitted: number;
   readonly gcRemoved: number;
   readonly creates: number;
@@ -115,6 +135,7 @@ interface Settings {
   readonly maxCommitters: number;
   readonly maxBlobBytes: number;
   readonly writerTimeoutMs: number;
+  readonly packCycleEvery: number;
   readonly stopOnViolation: boolean;
 }
 
@@ -139,16 +160,27 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
   const started = performance.now();
   let acknowledged = 0;
   let kept: string | undefined;
+  // The file operations of the last pack a watched writer finished: where the next kill inside a pack aims.
+  let learnedPackOps: PackOps | undefined;
   try {
     for (let cycle = 1; cycle <= settings.cycles; cycle++) {
-      const plan = planCycle(prng, settings);
-      const spec: TortureSpec = { config, seed: settings.seed, committers: plan.committers, maxBlobBytes: settings.maxBlobBytes, maintenance: plan.maintenance, preload: options.preload ?? [] };
+      const plan = planCycle(prng, settings, cycle, learnedPackOps);
+      const spec: TortureSpec = {
+        config,
+        seed: settings.seed,
+        committers: plan.committers,
+        maxBlobBytes: settings.maxBlobBytes,
+        maintenance: plan.maintenance,
+        preload: options.preload ?? [],
+        ...(plan.packWatch === undefined ? {} : { packWatch: plan.packWatch }),
+      };
       const writerStarted = performance.now();
       const run = await runChild(TORTURE_WRITER_MODULE, JSON.stringify(spec), plan.kill, settings.writerTimeoutMs, parseTortureLine);
       const checkStarted = performance.now();
       const problems: Collected[] = [];
       const writer = absorb(run, model, problems);
       acknowledged += writer.acknowledged;
+      if (writer.packOps !== undefined) learnedPackOps = writer.packOps;
       const recoveryMs: number[] = [];
       const first = await reopenAndCheck(config, model, recoveryMs, problems);
       const second = first === undefined ? undefined : await reopenAndCheck(config, model, recoveryMs, problems);
@@ -168,6 +200,9 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
         conflicts: writer.conflicts,
         maintenanceDone: writer.maintenanceDone,
         killedIn: writer.killedIn,
+        packKillAt: plan.packWatch?.killAt,
+        packKill: writer.packKill,
+        packOps: writer.packOps,
         inFlightCommitted: first?.inFlightCommitted ?? 0,
         recoveryMs,
         objects: second?.objects ?? first?.objects ?? 0,
@@ -190,10 +225,41 @@ interface CyclePlan {
   readonly committers: number;
   readonly kill: ChildKillPlan;
   readonly maintenance: TortureSpec['maintenance'];
+  readonly packWatch?: TortureSpec['packWatch'];
+}
+
+/** Most committers of a pack cycle's writer: few enough that its pack finishes in a few seconds under load. */
+const PACK_CYCLE_COMMITTERS = 8;
+/** What a kill inside a pack assumes before any watched pack finished (FileStorage2: publishing rename at 12 of 16). */
+const PACK_OPS_GUESS: PackOps = { ops: 16, lastRename: 12 };
+
+/**
+ * The kind of pack cycle `cycle` is, if any: the 1st, 3rd, 5th ... kill after the pack; of the others,
+ * two in three aim around the publishing rename, every third one after it.
+ */
+function packCycle(s: Settings, cycle: number): 'after' | 'rename' | 'later' | undefined {
+  if (s.packCycleEvery === 0 || cycle % s.packCycleEvery !== Math.floor(s.packCycleEvery / 2)) return undefined;
+  const n = Math.floor(cycle / s.packCycleEvery);
+  if (n % 2 === 0) return 'after';
+  return Math.floor(n / 2) % 3 === 2 ? 'later' : 'rename';
 }
 
 /** The seeded plan of one cycle: committers, maintenance and when to kill. */
-function planCycle(prng: Prng, s: Settings): CyclePlan {
+function planCycle(prng: Prng, s: Settings, cycle: number, learned: PackOps | undefined): CyclePlan {
+  const pack = packCycle(s, cycle);
+  if (pack !== undefined) {
+    // A pack that runs to its end, then commits go on until the kill; or a kill right before one of
+    // the pack's last file operations, placed by the previous finished pack: around its publishing
+    // (last) rename (syncing the output, the rename, the directory fsync, removing the inputs: at
+    // least 3 operations follow it in FileStorage2), or anywhere after it (releasing and reclaiming
+    // blob revisions). If this pack makes fewer operations it finishes, and the kill comes after it.
+    const committers = prng.int(1, Math.min(PACK_CYCLE_COMMITTERS, s.maxCommitters));
+    const maintenance = [{ op: 'pack' as const, delayMs: prng.int(0, 100) }];
+    const kill = { after: 'mainted', delayMs: prng.int(0, s.maxKillMs) };
+    const { ops, lastRename } = learned ?? PACK_OPS_GUESS;
+    const killAt = Math.max(1, pack === 'rename' ? lastRename + prng.int(-2, 3) : prng.int(lastRename + 1, Math.max(lastRename + 1, ops)));
+    return { committers, kill, maintenance, packWatch: pack === 'after' ? {} : { killAt } };
+  }
   const committers = prng.int(1, s.maxCommitters);
   const roll = prng.next();
   const op = (): MaintenanceOp => (prng.next() < 0.5 ? 'pack' : 'gc');
@@ -217,11 +283,13 @@ function planCycle(prng: Prng, s: Settings): CyclePlan {
 type Collected = Problem | { kind: 'failedOpens' | 'errors'; message: string };
 
 /** Takes the writer's lines into the model; returns what it did. */
-function absorb(run: ChildRun<TortureEvent>, model: TortureModel, problems: Collected[]): { acknowledged: number; conflicts: number; maintenanceDone: number; killedIn: MaintenanceOp | undefined } {
+function absorb(run: ChildRun<TortureEvent>, model: TortureModel, problems: Collected[]): Absorbed {
   let acknowledged = 0;
   let conflicts = 0;
   let maintenanceDone = 0;
   let killedIn: MaintenanceOp | undefined;
+  let packKill: PackKillPoint | undefined;
+  let packOps: PackOps | undefined;
   let ready = false;
   for (const event of run.events) {
     if (event.type === 'init') {
@@ -246,8 +314,13 @@ function absorb(run: ChildRun<TortureEvent>, model: TortureModel, problems: Coll
       acknowledged++;
       conflicts += event.attempts - 1;
     } else if (event.type === 'maint') {
-      killedIn = event.done ? undefined : event.op;
-      if (event.done) maintenanceDone++;
+      killedIn = event.op;
+    } else if (event.type === 'mainted') {
+      killedIn = undefined;
+      maintenanceDone++;
+      if (event.ops !== undefined) packOps = event.ops;
+    } else if (event.type === 'packkill') {
+      packKill = { op: event.op, call: event.call, file: event.file };
     } else if (event.type === 'fail') {
       problems.push({ kind: ready ? 'errors' : 'failedOpens', message: `the writer failed${ready ? '' : ' to open the database'}: ${event.message}` });
     } else if (event.type === 'unknown') {
@@ -255,8 +328,17 @@ function absorb(run: ChildRun<TortureEvent>, model: TortureModel, problems: Coll
     }
   }
   if (run.timedOut) problems.push({ kind: ready ? 'errors' : 'failedOpens', message: `the writer did not reach its kill point within the time limit; stderr: ${run.stderr.trim().slice(-500)}` });
-  else if (!run.killed && !run.events.some((e) => e.type === 'fail')) problems.push({ kind: 'errors', message: `the writer exited by itself (code ${run.exitCode}, signal ${run.signal}); stderr: ${run.stderr.trim().slice(-500)}` });
-  return { acknowledged, conflicts, maintenanceDone, killedIn };
+  else if (!run.killed && !(packKill !== undefined && run.signal === 'SIGKILL') && !run.events.some((e) => e.type === 'fail')) problems.push({ kind: 'errors', message: `the writer exited by itself (code ${run.exitCode}, signal ${run.signal}); stderr: ${run.stderr.trim().slice(-500)}` });
+  return { acknowledged, conflicts, maintenanceDone, killedIn, packKill, packOps };
+}
+
+interface Absorbed {
+  readonly acknowledged: number;
+  readonly conflicts: number;
+  readonly maintenanceDone: number;
+  readonly killedIn: MaintenanceOp | undefined;
+  readonly packKill: PackKillPoint | undefined;
+  readonly packOps: PackOps | undefined;
 }
 
 /** Opens the database (timed), checks it against the model, closes it; undefined when it would not open. */
@@ -294,16 +376,24 @@ function buildReport(
   kept: string | undefined,
 ): TortureReport {
   const summaryCounts = { cycles: cycles.length, acknowledged, lost: counts.lost, partial: counts.partial, failed_opens: counts.failedOpens };
-  const extra: Record<string, number> = counts.errors > 0 ? { errors: counts.errors, seed: settings.seed } : { seed: settings.seed };
   const recovery = cycles.flatMap((c) => c.recoveryMs).sort((a, b) => a - b);
   const killedIn = (op: MaintenanceOp): number => cycles.filter((c) => c.killedIn === op).length;
+  const totals = maintenanceTotals(cycles);
+  const extra: Record<string, number> = { ...(counts.errors > 0 ? { errors: counts.errors } : {}), packs: totals.packs, killed_in_pack: killedIn('pack'), seed: settings.seed };
+  const packCycles = cycles.filter((c) => c.kill.after === 'mainted');
+  const packOpKillCalls: Record<string, number> = {};
+  for (const c of cycles) if (c.packKill !== undefined) packOpKillCalls[c.packKill.call] = (packOpKillCalls[c.packKill.call] ?? 0) + 1;
   const details: TortureDetails = {
     conflicts: cycles.reduce((sum, c) => sum + c.conflicts, 0),
     earlyKills: cycles.filter((c) => c.kill.after === 'opening').length,
     maintenanceKills: cycles.filter((c) => c.kill.after === 'maint').length,
     killsInPack: killedIn('pack'),
     killsInGc: killedIn('gc'),
-    ...maintenanceTotals(cycles),
+    ...totals,
+    packCycles: packCycles.length,
+    packCyclesCompleted: packCycles.filter((c) => c.maintenanceDone > 0).length,
+    packOpKills: cycles.filter((c) => c.packKill !== undefined).length,
+    packOpKillCalls,
     inFlightCommitted: model.stats.inFlightCommitted,
     gcRemoved: model.stats.gcRemoved,
     creates: model.stats.creates,
@@ -349,6 +439,7 @@ function validate(options: TortureOptions): Settings {
   const maxCommitters = options.maxCommitters ?? MAX_COMMITTERS;
   const maxBlobBytes = options.maxBlobBytes ?? 4 * 1024 * 1024;
   const writerTimeoutMs = options.writerTimeoutMs ?? 60_000;
+  const packCycleEvery = options.packCycleEvery ?? 8;
   if (typeof options.target?.config !== 'function') throw new InvalidArgumentError('target must be a HarnessTarget (see harnessTarget())');
   if (!Number.isSafeInteger(options.cycles) || options.cycles < 1) throw new InvalidArgumentError(`cycles must be a positive integer, got ${options.cycles}`);
   if (!Number.isSafeInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new InvalidArgumentError(`seed must be an integer in [0, 2^32), got ${seed}`);
@@ -360,8 +451,9 @@ function validate(options: TortureOptions): Settings {
   }
   if (!Number.isSafeInteger(maxCommitters) || maxCommitters < 1 || maxCommitters > MAX_COMMITTERS) throw new InvalidArgumentError(`maxCommitters must be an integer in [1, ${MAX_COMMITTERS}], got ${maxCommitters}`);
   if (!Number.isSafeInteger(maxBlobBytes) || maxBlobBytes < 0) throw new InvalidArgumentError(`maxBlobBytes must be a non-negative integer, got ${maxBlobBytes}`);
+  if (!Number.isSafeInteger(packCycleEvery) || packCycleEvery < 0) throw new InvalidArgumentError(`packCycleEvery must be a non-negative integer, got ${packCycleEvery}`);
   if (!(writerTimeoutMs > 0)) throw new InvalidArgumentError(`writerTimeoutMs must be positive, got ${writerTimeoutMs}`);
-  return { cycles: options.cycles, seed, minKillMs, maxKillMs, earlyKillRate, maintenanceKillRate, maxCommitters, maxBlobBytes, writerTimeoutMs, stopOnViolation: options.stopOnViolation ?? true };
+  return { cycles: options.cycles, seed, minKillMs, maxKillMs, earlyKillRate, maintenanceKillRate, maxCommitters, maxBlobBytes, writerTimeoutMs, packCycleEvery, stopOnViolation: options.stopOnViolation ?? true };
 }
 
 /** Loads the engine modules once, so the first timed reopen measures recovery, not module loading. */

@@ -4,7 +4,9 @@
  * shared record, heads) into an empty database; `READY <deletes 0|1> <seq0,...,seq31>` once open
  * (each committer's last committed transaction); `ACK <c> <seq> <tid> <attempts> <slot:oid,...|->`
  * after committer c's db.transaction returned (the created oids per slot); `MAINT <op>` and
- * `MAINTED <op>` around a pack or a garbage collection; `FAIL <message>` before exiting on an error.
+ * `MAINTED <op> [<ops> <lastRename>]` around a pack or a garbage collection (a watched pack adds
+ * how many file operations it counted and which of them was its last rename, 0 for none); `PACKKILL <op> <call> <file>` right before the writer kills itself inside a
+ * watched pack (before its op-th counted file operation); `FAIL <message>` before exiting on an error.
  */
 import type { DatabaseConfigObject } from '@handlerton/framework';
 
@@ -25,6 +27,17 @@ export interface TortureSpec {
   readonly maintenance: ReadonlyArray<{ readonly op: MaintenanceOp; readonly delayMs: number }>;
   /** Modules the child imports before opening (e.g. to register a third-party engine plugin). */
   readonly preload: readonly string[];
+  /**
+   * When set, the writer opens the database through a PackWatch (pack-watch.ts), reports how many
+   * file operations each pack made, and with `killAt` kills itself right before that operation of a pack.
+   */
+  readonly packWatch?: { readonly killAt?: number };
+}
+
+/** What a watched pack reported: its counted file operations and the number of its last rename (0: none). */
+export interface PackOps {
+  readonly ops: number;
+  readonly lastRename: number;
 }
 
 /** One parsed line from the writer. */
@@ -33,7 +46,9 @@ export type TortureEvent =
   | { readonly type: 'init'; readonly tid: bigint }
   | { readonly type: 'ready'; readonly deletes: boolean; readonly seqs: readonly number[] }
   | { readonly type: 'ack'; readonly c: number; readonly seq: number; readonly tid: bigint; readonly attempts: number; readonly created: ReadonlyMap<number, bigint> }
-  | { readonly type: 'maint'; readonly op: MaintenanceOp; readonly done: boolean }
+  | { readonly type: 'maint'; readonly op: MaintenanceOp }
+  | { readonly type: 'mainted'; readonly op: MaintenanceOp; readonly ops: PackOps | undefined }
+  | { readonly type: 'packkill'; readonly op: number; readonly call: string; readonly file: string }
   | { readonly type: 'fail'; readonly message: string }
   | { readonly type: 'unknown'; readonly line: string };
 
@@ -65,9 +80,11 @@ export function parseTortureLine(line: string): TortureEvent {
     }
     return { type: 'ack', c: Number(parts[1]), seq: Number(parts[2]), tid: BigInt(parts[3] ?? '0'), attempts: Number(parts[4]), created };
   }
-  if ((head === 'MAINT' || head === 'MAINTED') && parts.length === 2 && (parts[1] === 'pack' || parts[1] === 'gc')) {
-    return { type: 'maint', op: parts[1], done: head === 'MAINTED' };
+  if (head === 'MAINT' && parts.length === 2 && (parts[1] === 'pack' || parts[1] === 'gc')) return { type: 'maint', op: parts[1] };
+  if (head === 'MAINTED' && (parts.length === 2 || (parts.length === 4 && parts.slice(2).every((p) => NUMBER.test(p)))) && (parts[1] === 'pack' || parts[1] === 'gc')) {
+    return { type: 'mainted', op: parts[1], ops: parts.length === 2 ? undefined : { ops: Number(parts[2]), lastRename: Number(parts[3]) } };
   }
+  if (head === 'PACKKILL' && parts.length === 4 && NUMBER.test(parts[1] ?? '')) return { type: 'packkill', op: Number(parts[1]), call: parts[2] ?? '', file: parts[3] ?? '' };
   if (head === 'FAIL') return { type: 'fail', message: line.slice(5) };
   return { type: 'unknown', line };
 }

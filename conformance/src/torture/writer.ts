@@ -6,6 +6,7 @@
  */
 import { openDatabase, type Database } from '@handlerton/framework';
 import { commitNext, openLayout, type CommitSettings } from './committer.js';
+import { PackWatch } from './pack-watch.js';
 import { ackLine, type TortureSpec } from './protocol.js';
 import type { HeadState, RootState } from './workload.js';
 
@@ -25,14 +26,19 @@ async function committer(db: Database, root: RootState, start: HeadState, settin
   }
 }
 
-async function maintain(db: Database, spec: TortureSpec): Promise<void> {
+async function maintain(db: Database, spec: TortureSpec, watch: PackWatch | undefined): Promise<void> {
   const gc = db.capabilities.storage.externalGC && db.capabilities.storage.iterator;
   for (const step of spec.maintenance) {
     await new Promise((resolve) => setTimeout(resolve, step.delayMs));
     if (step.op === 'gc' && !gc) continue;
     say(`MAINT ${step.op}`);
-    if (step.op === 'pack') await db.pack();
-    else await db.collectGarbage({ keep: 0 });
+    if (step.op === 'gc') await db.collectGarbage({ keep: 0 });
+    else if (watch === undefined) await db.pack();
+    else {
+      const { ops, lastRename } = await watch.run(spec.packWatch?.killAt, () => db.pack());
+      say(`MAINTED pack ${ops} ${lastRename}`);
+      continue;
+    }
     say(`MAINTED ${step.op}`);
   }
 }
@@ -46,14 +52,16 @@ async function main(): Promise<void> {
   process.stdin.on('end', () => process.exit(3));
   process.stdin.resume();
   say('OPENING');
-  const db = await openDatabase(spec.config);
+  // A watched writer kills itself inside a pack: the line goes out first (pipes are synchronous).
+  const watch = spec.packWatch === undefined ? undefined : new PackWatch((point) => say(`PACKKILL ${point.op} ${point.call} ${point.file}`));
+  const db = await openDatabase(spec.config, watch === undefined ? {} : { fs: watch.fs });
   const { root, heads, initTid } = await openLayout(db);
   if (initTid !== undefined) say(`INIT ${initTid}`);
   const deletes = db.capabilities.storage.externalGC;
   say(`READY ${deletes ? 1 : 0} ${heads.map((h) => h.seq).join(',')}`);
   const settings: CommitSettings = { seed: spec.seed, maxBlobBytes: spec.maxBlobBytes, deletes };
   const work = heads.slice(0, spec.committers).map((head) => committer(db, root, head, settings));
-  await Promise.all([...work, maintain(db, spec)]);
+  await Promise.all([...work, maintain(db, spec, watch)]);
   await db.close();
 }
 
