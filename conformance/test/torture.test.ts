@@ -11,6 +11,7 @@ import { formatTortureDetails, runTorture, type TortureOptions, type TortureRepo
 import { checkTorture } from '../src/torture/check.js';
 import { commitNext, openLayout, type CommitSettings } from '../src/torture/committer.js';
 import { TortureModel } from '../src/torture/model.js';
+import { PackWatch, type PackKillPoint } from '../src/torture/pack-watch.js';
 import { ackLine, parseTortureLine } from '../src/torture/protocol.js';
 import { encodeHead, type HeadState, type RootState } from '../src/torture/workload.js';
 
@@ -33,14 +34,19 @@ async function torture(t: ExecutionContext, options: Omit<TortureOptions, 'cycle
 function assertClean(t: ExecutionContext, report: TortureReport): void {
   t.deepEqual(report.violations, [], report.summary);
   t.true(report.ok, report.summary);
-  t.regex(report.summary, new RegExp(`^torture: engine=${report.engine.replace('+', '\\+')} cycles=\\d+ acknowledged=\\d+ lost=0 partial=0 failed_opens=0 seed=${report.seed}$`));
+  t.regex(report.summary, new RegExp(`^torture: engine=${report.engine.replace('+', '\\+')} cycles=\\d+ acknowledged=\\d+ lost=0 partial=0 failed_opens=0 packs=${report.details.packs} killed_in_pack=${report.details.killsInPack} seed=${report.seed}$`));
   // The writers really committed between the kills, concurrently, and the kills hit recovery and maintenance.
   t.true((report.counts['acknowledged'] ?? 0) > 0, 'some commits were acknowledged');
   t.true(report.details.creates > 0 && report.details.earlyKills + report.details.maintenanceKills > 0, formatTortureDetails(report.details));
+  // Pack cycles (every 8th): a pack ran to its end and commits went on after it before the kill.
+  t.true(report.details.packCycles > 0 && report.details.packCyclesCompleted > 0 && report.details.packs > 0, formatTortureDetails(report.details));
 }
 
 test('torture FileStorage2: concurrent committers, blobs, packs and GC, killed at random, all at zero', async (t) => {
-  assertClean(t, await torture(t, { target: harnessTarget({ engine: 'filestorage2', options: { segmentSize: 256 * 1024 } }), cycles: 25 }));
+  const report = await torture(t, { target: harnessTarget({ engine: 'filestorage2', options: { segmentSize: 256 * 1024 } }), cycles: 25 });
+  assertClean(t, report);
+  // Its I/O goes through the injected file system: a writer was killed right before one of its pack's last file operations.
+  t.true(report.details.packOpKills > 0 && report.details.killsInPack >= report.details.packOpKills, formatTortureDetails(report.details));
 });
 
 test('torture SQLite: concurrent committers, blobs, packs and GC, killed at random, all at zero', async (t) => {
@@ -57,12 +63,12 @@ test('the torture harness catches lost commits (the memory engine keeps nothing 
   t.true((report.counts['lost'] ?? 0) > 0, report.summary);
   t.true(report.violations.some((v) => v.message.includes('lost') || v.message.includes('missing')), JSON.stringify(report.violations));
   t.is(report.violations[0]?.replay?.['seed'], SEED);
-  t.regex(report.summary, /^torture: engine=memory cycles=1 acknowledged=\d+ lost=[1-9]\d* partial=\d+ failed_opens=0 seed=\d+$/);
+  t.regex(report.summary, /^torture: engine=memory cycles=1 acknowledged=\d+ lost=[1-9]\d* partial=\d+ failed_opens=0 packs=\d+ killed_in_pack=\d+ seed=\d+$/);
 });
 
 test('bad torture options are rejected before anything is spawned', async (t) => {
   const target = harnessTarget({ engine: 'filestorage2' });
-  for (const options of [{ target, cycles: 0 }, { target, cycles: 1, minKillMs: 10, maxKillMs: 5 }, { target, cycles: 1, seed: -1 }, { target, cycles: 1, maxCommitters: 33 }, { target, cycles: 1, earlyKillRate: 0.9, maintenanceKillRate: 0.2 }]) {
+  for (const options of [{ target, cycles: 0 }, { target, cycles: 1, minKillMs: 10, maxKillMs: 5 }, { target, cycles: 1, seed: -1 }, { target, cycles: 1, maxCommitters: 33 }, { target, cycles: 1, earlyKillRate: 0.9, maintenanceKillRate: 0.2 }, { target, cycles: 1, packCycleEvery: -1 }, { target, cycles: 1, packCycleEvery: 1.5 }]) {
     const error = await t.throwsAsync(runTorture(options));
     t.true(isHandlertonError(error, 'HANDLERTON_INVALID_ARGUMENT'), String(error));
   }
@@ -74,6 +80,57 @@ test('ACK lines round-trip through the parser', (t) => {
   t.deepEqual(parseTortureLine(ackLine(0, 1, 5n, 1, new Map())), { type: 'ack', c: 0, seq: 1, tid: 5n, attempts: 1, created: new Map() });
   t.is(parseTortureLine('ACK 1 2 3').type, 'unknown');
   t.deepEqual(parseTortureLine('READY 1 0,4'), { type: 'ready', deletes: true, seqs: [0, 4] });
+  t.deepEqual(parseTortureLine('MAINT pack'), { type: 'maint', op: 'pack' });
+  t.deepEqual(parseTortureLine('MAINTED gc'), { type: 'mainted', op: 'gc', ops: undefined });
+  t.deepEqual(parseTortureLine('MAINTED pack 15 12'), { type: 'mainted', op: 'pack', ops: { ops: 15, lastRename: 12 } });
+  t.is(parseTortureLine('MAINTED pack 15').type, 'unknown');
+  t.deepEqual(parseTortureLine('PACKKILL 12 renameSync seg-1-g1.fs2.tmp'), { type: 'packkill', op: 12, call: 'renameSync', file: 'seg-1-g1.fs2.tmp' });
+  t.is(parseTortureLine('PACKKILL x renameSync f').type, 'unknown');
+});
+
+test('PackWatch counts only the pack\'s own file operations and stops right before the chosen one', async (t) => {
+  const { mkdtemp, readdir, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'torture-packwatch-'));
+  const points: PackKillPoint[] = [];
+  const watch = new PackWatch((point) => points.push(point), () => {
+    throw new Error('killed here');
+  });
+  const config = { engine: 'filestorage2', path: join(dir, 'data') };
+  try {
+    let db = await openDatabase(config, { fs: watch.fs });
+    let oid = 0n;
+    const commit = (n: number): Promise<void> => db.transaction(async (tx) => {
+      if (oid === 0n) oid = await tx.create(new Uint8Array(100).fill(n));
+      else await tx.write(oid, new Uint8Array(100).fill(n));
+    });
+    for (let n = 1; n <= 3; n++) await commit(n);
+    // A commit runs alongside the pack: its fdatasync is not the pack's.
+    const [packed] = await Promise.all([watch.run(undefined, () => db.pack()), commit(4)]);
+    t.deepEqual(points, []);
+    t.true(packed.lastRename > 0 && packed.ops > packed.lastRename, JSON.stringify(watch.trace));
+    t.is(watch.trace.length, packed.ops);
+    t.regex(watch.trace[packed.lastRename - 1] ?? '', /^renameSync .*\.tmp$/);
+    t.false(watch.trace.some((op) => op.startsWith('fdatasync')), JSON.stringify(watch.trace));
+    // The next pack is stopped right before its publishing rename: the output is never renamed into place.
+    await commit(5);
+    const error = await t.throwsAsync(watch.run(packed.lastRename, () => db.pack()));
+    t.true(String(error?.message).includes('killed here'), String(error));
+    t.is(points.length, 1);
+    t.like(points[0], { op: packed.lastRename, call: 'renameSync' });
+    t.regex(points[0]?.file ?? '', /\.tmp$/);
+    await db.close().catch(() => undefined);
+    t.false((await readdir(join(dir, 'data'))).includes((points[0]?.file ?? '').replace(/\.tmp$/, '')), 'the pack output was not published');
+    // Nothing acknowledged was lost: the last commit reads back.
+    db = await openDatabase(config);
+    const snapshot = await db.snapshot();
+    t.deepEqual([...(await snapshot.read(oid)).data], [...new Uint8Array(100).fill(5)]);
+    await snapshot.close();
+    await db.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 /** A memory database with `count` acknowledged transactions per committer (0..committers-1), and the model. */

@@ -40,8 +40,14 @@ export class PackWatch {
   /** The counted operations of the last (or current) pack, as `call file`. */
   trace: string[] = [];
 
-  /** `onKill` is called (synchronously) right before the process kills itself. */
-  constructor(private readonly onKill: (point: PackKillPoint) => void) {
+  /**
+   * `onKill` is called (synchronously) right before `kill`, which SIGKILLs this process unless
+   * replaced (a test replaces it with a throw).
+   */
+  constructor(
+    private readonly onKill: (point: PackKillPoint) => void,
+    private readonly kill: () => void = () => process.kill(process.pid, 'SIGKILL'),
+  ) {
     this.fs = new Proxy(fs, {
       get: (target, key, receiver) => {
         const value: unknown = Reflect.get(target, key, receiver);
@@ -81,6 +87,6 @@ export class PackWatch {
     if (this.counted !== this.killAt) return;
     this.onKill({ op: this.counted, call, file });
     // A signal a process sends itself is delivered before kill() returns: nothing after this runs.
-    process.kill(process.pid, 'SIGKILL');
+    this.kill();
   }
 }
