@@ -76,7 +76,7 @@ export type {
   TxnSpec,
   ExpectedObject,
 } from './powerloss/index.js';
-export { runTorture, TORTURE_WRITER_MODULE, formatTortureCycle, formatTortureDetails } from './torture/index.js';
-export type { TortureOptions, TortureReport, TortureCycle, TortureDetails } from './torture/index.js';
+export { runTorture, TORTURE_WRITER_MODULE, formatTortureCycle, formatTortureDetails, PackWatch } from './torture/index.js';
+export type { TortureOptions, TortureReport, TortureCycle, TortureDetails, PackKillPoint, PackOps } from './torture/index.js';
 export { runCorruptionSweep, sweepTarget as corruptionSweepTarget, OUTCOMES, BAD_OUTCOMES, classifyImage } from './corruption/index.js';
 export type { CorruptionSweepOptions, CorruptionReport, KindCounts, Outcome, Examination, Damage, Region } from './corruption/index.js';
