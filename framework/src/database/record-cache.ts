@@ -29,8 +29,9 @@ const MAX_REVISIONS_PER_OBJECT = 3;
 /** Bytes counted per object slot. */
 const SLOT_OVERHEAD = 80;
 
-/** One cached revision. */
+/** One cached revision (a view's record as it is: `oid`, `tid`, `record`). */
 export interface CachedRevision {
+  readonly oid: Oid;
   readonly tid: Tid;
   /** Tid of the next revision; null while this one is current. */
   end: Tid | null;
@@ -120,7 +121,7 @@ export class RecordCache {
       // A cached "current" revision older than a revision the engine has is stale (its true end is unknown): drop it.
       if (newest !== undefined && newest.end === null && newest.tid < tid) this.#drop(slot);
     }
-    this.#insert(oid, slot, { tid, end: nextTid, record: ownCopy(record), bytes: sizeOf(record) });
+    this.#insert(oid, slot, { oid, tid, end: nextTid, record: ownCopy(record), bytes: sizeOf(record) });
   }
 
   /** A commit at `tid` writing `oids` starts finishing: their current revisions end at `tid`. */
@@ -153,7 +154,7 @@ export class RecordCache {
       slot.busy -= 1;
       const newest = slot.revisions.at(-1);
       if (committed && record !== null && slot.busy === 0 && (newest === undefined || newest.tid < tid)) {
-        this.#insert(oid, slot, { tid, end: null, record: ownCopy(record), bytes: sizeOf(record) });
+        this.#insert(oid, slot, { oid, tid, end: null, record: ownCopy(record), bytes: sizeOf(record) });
       } else if (slot.busy === 0 && slot.revisions.length === 0) {
         this.#slots.delete(oid);
         this.#bytes -= SLOT_OVERHEAD;

@@ -10,8 +10,9 @@
  * - every revision of an object sits in one array, oldest first, searched from the end;
  * - a commit applies all of its writes in one synchronous step, so readers see a transaction
  *   entirely or not at all; there is no other synchronisation;
- * - the commit lock is a promise that whole transactions queue on, from `tpcBegin` to
- *   `tpcFinish`/`tpcAbort`; nothing is grouped or pipelined;
+ * - the commit lock is a first-come-first-served queue that whole transactions wait in, from
+ *   `tpcBegin` to `tpcFinish`/`tpcAbort`, and a release wakes only the next one; nothing is
+ *   grouped or pipelined (nothing here waits for I/O);
  * - pack walks every object and rewrites the transaction log it keeps for `iterator`;
  * - nothing is durable: close (or a crash) forgets it all.
  */
@@ -83,13 +84,6 @@ export interface MemoryStorageOptions {
 
 const PACK_BATCH = 1000;
 
-/** A promise that waiters on the commit lock await, and the function that settles it. */
-function unlockSignal(): { promise: Promise<void>; resolve: () => void } {
-  let resolve = (): void => {};
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
 /** A complete, non-durable Storage held in memory. */
 export class MemoryStorage implements Storage {
   /** The capability manifest every MemoryStorage has. */
@@ -117,7 +111,10 @@ export class MemoryStorage implements Storage {
   #active: ActiveTransaction | null = null;
   #waiting = new Set<StorageTransaction>();
   #abandoned = new Set<StorageTransaction>();
-  #unlocked = unlockSignal();
+  /** Whether a transaction holds the commit lock (or is being handed it). */
+  #locked = false;
+  /** Transactions waiting in `tpcBegin` for the commit lock, first come first served. */
+  #lockQueue: (() => void)[] = [];
   #packing = false;
   #closed = false;
 
@@ -177,17 +174,26 @@ export class MemoryStorage implements Storage {
     const meta = copyMeta(txn.meta);
     this.#waiting.add(txn);
     try {
-      while (this.#active !== null && !this.#closed) await this.#unlocked.promise;
-      this.#checkOpen();
-      if (this.#abandoned.has(txn)) throw new StorageTransactionError('the transaction was aborted before it began');
+      if (this.#locked) await new Promise<void>((resolve) => this.#lockQueue.push(resolve));
+      else this.#locked = true;
     } finally {
       this.#waiting.delete(txn);
+    }
+    // The commit lock is ours from here: every way out but success passes it on.
+    let chosen: Tid;
+    try {
+      this.#checkOpen();
+      if (this.#abandoned.has(txn)) throw new StorageTransactionError('the transaction was aborted before it began');
+      if (tid !== undefined && tid <= this.#lastTid) {
+        throw new InvalidArgumentError(`explicit tid ${toHex(tid)} is not after the last transaction ${toHex(this.#lastTid)}`);
+      }
+      chosen = tid ?? nextTid(this.#lastIssuedTid, this.#clock.now());
+    } catch (error) {
+      this.#unlock();
+      throw error;
+    } finally {
       this.#abandoned.delete(txn);
     }
-    if (tid !== undefined && tid <= this.#lastTid) {
-      throw new InvalidArgumentError(`explicit tid ${toHex(tid)} is not after the last transaction ${toHex(this.#lastTid)}`);
-    }
-    const chosen = tid ?? nextTid(this.#lastIssuedTid, this.#clock.now());
     if (chosen > this.#lastIssuedTid) this.#lastIssuedTid = chosen;
     this.#active = { txn, tid: chosen, meta, writes: new Map(), voted: false };
     return chosen;
@@ -356,7 +362,9 @@ export class MemoryStorage implements Storage {
     this.#active = null;
     this.#revisions = new Map();
     this.#log = [];
-    this.#unlocked.resolve();
+    // Waiters wake to find the storage closed.
+    for (const wake of this.#lockQueue.splice(0)) wake();
+    this.#locked = false;
   }
 
   /** Every revision of `oid`, oldest first (empty when unknown). */
@@ -393,11 +401,12 @@ export class MemoryStorage implements Storage {
     return this.#active;
   }
 
-  /** Releases the commit lock and wakes the transactions waiting in `tpcBegin`. */
+  /** Releases the commit lock: hands it to the transaction waiting longest in `tpcBegin` (one wake-up, not all). */
   #unlock(): void {
     this.#active = null;
-    this.#unlocked.resolve();
-    this.#unlocked = unlockSignal();
+    const next = this.#lockQueue.shift();
+    if (next !== undefined) next();
+    else this.#locked = false;
   }
 
   #checkOpen(): void {
