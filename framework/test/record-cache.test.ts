@@ -74,3 +74,22 @@ test('invalidate and clear forget current revisions; counters follow', (t) => {
   t.is(stats.hits, 1);
   t.is(stats.misses, 2);
 });
+
+test('over its bound the cache drops the oldest object not read since it was cached; a read one is spared', (t) => {
+  // Each object here counts 177 bytes (1 byte of data, per-revision and per-slot overhead): three fit in 600.
+  const cache = new RecordCache(600);
+  for (const oid of [1n, 2n, 3n]) cache.fillLoaded(oid, 10n, null, rec(Number(oid)), cache.ticket());
+  t.is(dataAt(cache, 1n, 10n), 1, 'object 1 is read');
+  cache.fillLoaded(4n, 10n, null, rec(4), cache.ticket());
+  t.is(cache.stats().evictions, 1);
+  t.is(dataAt(cache, 2n, 10n), undefined, 'object 2, oldest and never read, went');
+  t.is(dataAt(cache, 1n, 10n), 1, 'object 1 was read, so it stayed');
+  t.is(dataAt(cache, 3n, 10n), 3);
+  t.is(dataAt(cache, 4n, 10n), 4);
+  // Every object read now: the next one over the bound evicts the oldest after one pass, never the one just cached.
+  cache.fillLoaded(5n, 10n, null, rec(5), cache.ticket());
+  t.is(cache.stats().evictions, 2);
+  t.is(dataAt(cache, 3n, 10n), undefined, 'object 3, the oldest, went once a pass had cleared every flag');
+  t.is(dataAt(cache, 5n, 10n), 5);
+  t.true(cache.stats().bytes <= 600);
+});

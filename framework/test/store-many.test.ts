@@ -1,6 +1,7 @@
 /** storeMany: the native batch when the engine has one, else a loop; RuntimeStorage validates every write. */
 import test from 'ava';
 import {
+  ImmutableRecord,
   InvalidArgumentError,
   NO_REFS,
   NotSupportedError,
@@ -8,6 +9,7 @@ import {
   storageCapabilities,
   storageTransaction,
   storeMany,
+  type RecordRefs,
   type Storage,
   type StoreWrite,
 } from '../src/index.js';
@@ -75,5 +77,15 @@ test('RuntimeStorage.storeMany rejects a malformed write naming it, before the e
 test('RuntimeStorage.storeMany refuses a delete when the engine does not claim externalGC', async (t) => {
   const { storage, calls } = loggingStorage(false, false);
   await t.throwsAsync(new RuntimeStorage(storage).storeMany(writes, storageTransaction()), { instanceOf: NotSupportedError });
+  t.deepEqual(calls, []);
+});
+
+test('RuntimeStorage.storeMany still checks records a caller made, ImmutableRecord included (only the transaction\'s own are trusted)', async (t) => {
+  const { storage, calls } = loggingStorage(true);
+  const runtime = new RuntimeStorage(storage);
+  const badRefs = { oids: [-1n], blobs: [] } as unknown as RecordRefs;
+  const bad: StoreWrite[] = [{ oid: 1n, serial: 0n, record: new ImmutableRecord(new Uint8Array(1), badRefs) }];
+  const error = await t.throwsAsync(runtime.storeMany(bad, storageTransaction()), { instanceOf: InvalidArgumentError });
+  t.regex(error.message, /writes\[0\]\.record\.refs\.oids\[0\]/);
   t.deepEqual(calls, []);
 });

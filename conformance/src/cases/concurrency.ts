@@ -6,6 +6,7 @@ import { isHandlertonError, type Oid, type Tid } from '@handlerton/framework';
 import { readHandleText } from '../util/blob-io.js';
 import { blobText, createBlobWith } from '../util/db-blobs.js';
 import { collect, commit, createObject, sleep, text, ticks } from '../util/records.js';
+import { assertValues, createObjects, disjointWrites, overlappingWrites } from '../util/db-commits.js';
 import { defineArea } from './define.js';
 
 const enc = new TextEncoder();
@@ -437,6 +438,28 @@ export const concurrencyCases = defineArea('concurrency', [
       const snap = await db.snapshot();
       for (const [i, oid] of oids.entries()) assert.equal(await blobText(snap, oid), `blob ${i} round 3 `.repeat(200));
       await snap.close();
+    },
+  },
+  {
+    id: 'db-transactions-32-concurrent',
+    title: '32 concurrent db.transaction calls on disjoint objects all commit; 32 on overlapping objects: first committer of each object wins, the rest get ConflictError',
+    source: 'issue 13',
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const all = await createObjects(db, 32 * 10, 'init');
+      const sets = Array.from({ length: 32 }, (_, w) => all.slice(w * 10, (w + 1) * 10));
+      const disjoint = await disjointWrites(db, sets, 3, 'disjoint');
+      await assertValues(db, disjoint, 'after disjoint commits');
+      const shared = all.slice(0, 8);
+      const overlap = await overlappingWrites(db, shared, 32, 'overlap');
+      assert.ok(overlap.conflicts >= 16, `32 transactions over 8 objects from one snapshot: most conflict (got ${overlap.conflicts})`);
+      const final = new Map(disjoint);
+      for (const [oid, value] of overlap.expected) final.set(oid, value);
+      await assertValues(db, final, 'after overlapping commits');
+      // The losers changed nothing: a new round from the committed state commits again.
+      const again = await overlappingWrites(db, shared, 32, 'again');
+      for (const [oid, value] of again.expected) final.set(oid, value);
+      await assertValues(db, final, 'after a second overlapping round');
     },
   },
 ]);

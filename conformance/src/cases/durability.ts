@@ -5,6 +5,7 @@ import { rec } from '../util/records.js';
 import { begin, collect, commit, createObject, revisions, text } from '../util/records.js';
 import { rejectsWithCode } from '../util/assert-code.js';
 import { committedBlobText, createBlobWith } from '../util/db-blobs.js';
+import { assertValues, createObjects, disjointWrites, overlappingWrites } from '../util/db-commits.js';
 import { defineArea } from './define.js';
 
 export const durabilityCases = defineArea('durability', [
@@ -256,6 +257,25 @@ export const durabilityCases = defineArea('durability', [
       assert.equal(new TextDecoder().decode(await h.read(100)), 'first revision');
       await h.close();
       assert.equal(await committedBlobText(db, oid), 'second revision');
+    },
+  },
+  {
+    id: 'concurrent-db-transactions-survive-reopen',
+    title: 'every db.transaction acknowledged while 32 ran at once (disjoint and overlapping objects) survives close and reopen',
+    source: 'issue 13',
+    requires: ['durable'],
+    run: async (ctx) => {
+      const db = await ctx.database();
+      const all = await createObjects(db, 32 * 10, 'init');
+      const sets = Array.from({ length: 32 }, (_, w) => all.slice(w * 10, (w + 1) * 10));
+      const expected = await disjointWrites(db, sets, 3, 'disjoint');
+      const overlap = await overlappingWrites(db, all.slice(0, 8), 32, 'overlap');
+      for (const [oid, value] of overlap.expected) expected.set(oid, value);
+      const last = db.lastTransaction();
+      await ctx.reopen();
+      const reopened = await ctx.database();
+      assert.equal(reopened.lastTransaction(), last, 'the last acknowledged commit is the last transaction after reopen');
+      await assertValues(reopened, expected, 'after reopen');
     },
   },
 ]);

@@ -14,7 +14,7 @@ import { isHandlertonError } from '../contracts/errors.js';
 import type { Oid, Tid } from '../contracts/ids.js';
 import type { LoadedRecord, RecordInput } from '../contracts/records.js';
 import type { Storage, StorageTransaction } from '../contracts/storage.js';
-import type { RecordCache } from './record-cache.js';
+import type { CachedRevision, RecordCache } from './record-cache.js';
 
 /** A storage transaction in progress, as the cache tracks it. */
 interface TrackedCommit {
@@ -52,13 +52,12 @@ export class CachedReads {
     this.#knownThrough = storage.lastTransaction();
   }
 
-  /** The cached revision of `oid` a view at `viewTid` reads, without waiting; undefined when the engine must be asked. */
-  peek(oid: Oid, viewTid: Tid): LoadedRecord | undefined {
+  /** The cached revision of `oid` a view at `viewTid` reads, without waiting (as the cache holds it: never to be changed); undefined when the engine must be asked. */
+  peek(oid: Oid, viewTid: Tid): CachedRevision | undefined {
     if (viewTid < this.#storage.packHorizon()) return undefined;
     const last = this.#storage.lastTransaction();
     if (last > this.#knownThrough && !this.#ownTids.has(last)) return undefined;
-    const hit = this.cache.lookup(oid, viewTid);
-    return hit === undefined ? undefined : { oid, tid: hit.tid, data: hit.record.data, refs: hit.record.refs };
+    return this.cache.lookup(oid, viewTid);
   }
 
   /** The revision of `oid` a view at `viewTid` reads; null when none. */
@@ -90,6 +89,13 @@ export class CachedReads {
   /** `txn` stored `record` for `oid` (null: a delete marker). */
   wrote(txn: StorageTransaction, oid: Oid, record: RecordInput | null): void {
     this.#commits.get(txn)?.writes.set(oid, record);
+  }
+
+  /** `txn` stored each of `writes` (a batch; record null: a delete marker). */
+  wroteMany(txn: StorageTransaction, writes: readonly { readonly oid: Oid; readonly record: RecordInput | null }[]): void {
+    const tracked = this.#commits.get(txn);
+    if (tracked === undefined) return;
+    for (const write of writes) tracked.writes.set(write.oid, write.record);
   }
 
   /** Finishes `txn` in the engine, ending and refilling the revisions it writes. */

@@ -1,7 +1,7 @@
 /**
  * The record cache of one database (ZODB's object cache, RelStorage's local cache): committed
  * revisions keyed by oid and tid, each with the range of views it is valid for, bounded in bytes
- * (least recently used objects go first).
+ * (objects not read since eviction last passed over them go first: a second chance, as CLOCK).
  *
  * A revision is valid for a view at tid V when `tid <= V` and either `end` (the tid of the next
  * revision, exact) is null and the revision is current, or `V < end`. Validity is kept exact by
@@ -29,8 +29,9 @@ const MAX_REVISIONS_PER_OBJECT = 3;
 /** Bytes counted per object slot. */
 const SLOT_OVERHEAD = 80;
 
-/** One cached revision. */
+/** One cached revision (a view's record as it is: `oid`, `tid`, `record`). */
 export interface CachedRevision {
+  readonly oid: Oid;
   readonly tid: Tid;
   /** Tid of the next revision; null while this one is current. */
   end: Tid | null;
@@ -44,6 +45,8 @@ interface Slot {
   readonly revisions: CachedRevision[];
   /** Commits of this object that started finishing and have not returned. */
   busy: number;
+  /** Read since eviction last passed over it (its second chance; see `#evict`). */
+  used: boolean;
 }
 
 /** Counters of a record cache. */
@@ -65,7 +68,7 @@ export interface RecordCacheStats {
 /** A size-bounded cache of committed revisions with exact MVCC validity. */
 export class RecordCache {
   readonly maxBytes: number;
-  /** Oid -> slot, least recently used first. */
+  /** Oid -> slot, least recently cached or spared by eviction first. */
   readonly #slots = new Map<Oid, Slot>();
   #bytes = 0;
   #revisions = 0;
@@ -89,9 +92,8 @@ export class RecordCache {
         if (revision.tid > viewTid) continue;
         if (revision.end === null || viewTid < revision.end) {
           this.#hits += 1;
-          // Most recently used goes last.
-          this.#slots.delete(oid);
-          this.#slots.set(oid, slot);
+          // A flag, not a move to the end of the map: a hit costs no map update (eviction spares it once).
+          slot.used = true;
           return revision;
         }
         break;
@@ -120,7 +122,7 @@ export class RecordCache {
       // A cached "current" revision older than a revision the engine has is stale (its true end is unknown): drop it.
       if (newest !== undefined && newest.end === null && newest.tid < tid) this.#drop(slot);
     }
-    this.#insert(oid, slot, { tid, end: nextTid, record: ownCopy(record), bytes: sizeOf(record) });
+    this.#insert(oid, slot, { oid, tid, end: nextTid, record: ownCopy(record), bytes: sizeOf(record) });
   }
 
   /** A commit at `tid` writing `oids` starts finishing: their current revisions end at `tid`. */
@@ -130,7 +132,7 @@ export class RecordCache {
     for (const oid of oids) {
       let slot = this.#slots.get(oid);
       if (slot === undefined) {
-        slot = { revisions: [], busy: 0 };
+        slot = { revisions: [], busy: 0, used: false };
         this.#slots.set(oid, slot);
         this.#bytes += SLOT_OVERHEAD;
       }
@@ -153,7 +155,7 @@ export class RecordCache {
       slot.busy -= 1;
       const newest = slot.revisions.at(-1);
       if (committed && record !== null && slot.busy === 0 && (newest === undefined || newest.tid < tid)) {
-        this.#insert(oid, slot, { tid, end: null, record: ownCopy(record), bytes: sizeOf(record) });
+        this.#insert(oid, slot, { oid, tid, end: null, record: ownCopy(record), bytes: sizeOf(record) });
       } else if (slot.busy === 0 && slot.revisions.length === 0) {
         this.#slots.delete(oid);
         this.#bytes -= SLOT_OVERHEAD;
@@ -209,12 +211,12 @@ export class RecordCache {
     if (revision.bytes + SLOT_OVERHEAD > this.maxBytes) return;
     let slot = existing;
     if (slot === undefined) {
-      slot = { revisions: [], busy: 0 };
+      slot = { revisions: [], busy: 0, used: false };
       this.#bytes += SLOT_OVERHEAD;
+      this.#slots.set(oid, slot);
     } else {
-      this.#slots.delete(oid);
+      slot.used = true;
     }
-    this.#slots.set(oid, slot);
     const revisions = slot.revisions;
     let at = revisions.length;
     while (at > 0 && revisions[at - 1]!.tid > revision.tid) at--;
@@ -226,26 +228,36 @@ export class RecordCache {
       this.#bytes -= oldest.bytes;
       this.#revisions -= 1;
     }
-    this.#evict();
+    this.#evict(slot);
   }
 
-  /** Drops least recently used objects until the cache is under its bound; objects with commits in flight stay. */
-  #evict(): void {
-    if (this.#bytes <= this.maxBytes) return;
-    const pinned: [Oid, Slot][] = [];
-    for (const [oid, slot] of this.#slots) {
-      if (this.#bytes <= this.maxBytes) break;
-      this.#slots.delete(oid);
-      if (slot.busy > 0) {
-        pinned.push([oid, slot]);
-        continue;
+  /**
+   * Drops objects until the cache is under its bound, oldest first (second chance, as the CLOCK
+   * algorithm): an object read or refilled since the last pass is spared once and goes to the end;
+   * objects with commits in flight stay, and so does `filled` (the object just cached).
+   */
+  #evict(filled?: Slot): void {
+    while (this.#bytes > this.maxBytes) {
+      const kept: [Oid, Slot][] = [];
+      let spared = false;
+      for (const [oid, slot] of this.#slots) {
+        if (this.#bytes <= this.maxBytes) break;
+        this.#slots.delete(oid);
+        if (slot.busy > 0 || slot.used || slot === filled) {
+          if (slot.busy === 0 && slot.used) spared = true;
+          slot.used = false;
+          kept.push([oid, slot]);
+          continue;
+        }
+        for (const revision of slot.revisions) this.#bytes -= revision.bytes;
+        this.#revisions -= slot.revisions.length;
+        this.#bytes -= SLOT_OVERHEAD;
+        this.#evictions += 1;
       }
-      for (const revision of slot.revisions) this.#bytes -= revision.bytes;
-      this.#revisions -= slot.revisions.length;
-      this.#bytes -= SLOT_OVERHEAD;
-      this.#evictions += 1;
+      for (const [oid, slot] of kept) this.#slots.set(oid, slot);
+      // A second pass only when this one spared something that can go now.
+      if (!spared) return;
     }
-    for (const [oid, slot] of pinned) this.#slots.set(oid, slot);
   }
 }
 

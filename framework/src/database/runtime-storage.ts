@@ -20,7 +20,8 @@ import type {
 import { storeMany, type Storage, type StorageTransaction, type StoreWrite } from '../contracts/storage.js';
 import type { StorageCapabilities } from '../contracts/capabilities.js';
 import { CachedReads, readFromEngine } from './cached-reads.js';
-import { RecordCache, type RecordCacheStats } from './record-cache.js';
+import { isCheckedRecord } from './checked-record.js';
+import { type CachedRevision, RecordCache, type RecordCacheStats } from './record-cache.js';
 import { assertNonNegativeInteger, assertRecordInput, assertTransactionMeta } from '../util/validate.js';
 
 /** Options of a RuntimeStorage. */
@@ -49,8 +50,8 @@ export class RuntimeStorage implements Storage {
     return this.#cached?.cache.stats();
   }
 
-  /** The committed revision of `oid` a view at `viewTid` reads when the record cache holds it (no engine call); else undefined. */
-  peekAsOf(oid: Oid, viewTid: Tid): LoadedRecord | undefined {
+  /** The committed revision of `oid` a view at `viewTid` reads when the record cache holds it (no engine call; never to be changed); else undefined. */
+  peekAsOf(oid: Oid, viewTid: Tid): CachedRevision | undefined {
     this.#open();
     return this.#cached?.peek(oid, viewTid);
   }
@@ -148,11 +149,16 @@ export class RuntimeStorage implements Storage {
   async storeMany(writes: readonly StoreWrite[], txn: StorageTransaction): Promise<void> {
     this.#open();
     if (!Array.isArray(writes)) throw new InvalidArgumentError('writes must be an array of { oid, serial, record }');
-    writes.forEach((write: unknown, i) => assertStoreWrite(write, `writes[${i}]`));
-    if (writes.some((write) => write.record === null)) this.#require('externalGC');
+    let deletes = false;
+    for (let i = 0; i < writes.length; i++) {
+      const write: unknown = writes[i];
+      assertStoreWrite(write, `writes[${i}]`);
+      if (write.record === null) deletes = true;
+    }
+    if (deletes) this.#require('externalGC');
     assertTxn(txn);
     await storeMany(this.#inner, writes, txn);
-    for (const write of writes) this.#cached?.wrote(txn, write.oid, write.record);
+    this.#cached?.wroteMany(txn, writes);
   }
 
   async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
@@ -258,7 +264,8 @@ function assertStoreWrite(write: unknown, what: string): asserts write is StoreW
   const { oid, serial, record } = write as { oid?: unknown; serial?: unknown; record?: unknown };
   assertU64(oid, `${what}.oid`);
   assertU64(serial, `${what}.serial`);
-  if (record !== null) assertRecordInput(record, `${what}.record`);
+  // A transaction's own records were checked when it made them.
+  if (record !== null && !isCheckedRecord(record as RecordInput)) assertRecordInput(record, `${what}.record`);
 }
 
 function assertTxn(txn: unknown): asserts txn is StorageTransaction {

@@ -19,7 +19,7 @@ import type { Oid, Tid } from '../contracts/ids.js';
 import { assertU64, ROOT_OID, ZERO_TID } from '../contracts/ids.js';
 import { Locator } from '../contracts/locator.js';
 import type { Logger } from '../contracts/context.js';
-import { NO_REFS, type BlobRef, type RecordInput, type TransactionMeta } from '../contracts/records.js';
+import type { BlobRef, RecordInput, TransactionMeta } from '../contracts/records.js';
 import { storageTransaction, type StorageTransaction, type StoreWrite } from '../contracts/storage.js';
 import { blobRecord, isBlobRecord } from '../blobs/blob-record.js';
 import type { BlobServices } from '../blobs/blob-services.js';
@@ -27,7 +27,7 @@ import { assertBlobMode, type ViewBlob } from '../blobs/view-blob.js';
 import { assertWriteOptions } from '../util/validate.js';
 import { BaseView, type ViewRecord } from './base-view.js';
 import type { RuntimeStorage } from './runtime-storage.js';
-import { ImmutableRecord } from './record-cache.js';
+import { checkedRecord } from './checked-record.js';
 
 interface PendingWrite {
   /** null: delete. */
@@ -88,24 +88,24 @@ export class DbTransaction extends BaseView implements Transaction {
     this.#modifiedBlobs.add(blob);
   }
 
-  async create(data: Uint8Array, options: WriteOptions = {}): Promise<Oid> {
+  async create(data: Uint8Array, options?: WriteOptions): Promise<Oid> {
     this.ensureActive();
-    assertWriteOptions(options);
-    const record = toRecord(data, options, []);
+    if (options !== undefined) assertWriteOptions(options);
+    const record = checkedRecord(data, options, []);
     const oid = await this.storage.newOid();
     this.#writes.set(oid, { record, serial: ZERO_TID });
     return oid;
   }
 
-  async write(oid: Oid, data: Uint8Array, options: WriteOptions = {}): Promise<void> {
+  async write(oid: Oid, data: Uint8Array, options?: WriteOptions): Promise<void> {
     this.ensureActive();
-    assertWriteOptions(options);
+    if (options !== undefined) assertWriteOptions(options);
     assertU64(oid, 'oid');
     const pending = this.#writes.get(oid);
     if (pending !== undefined) {
       if (pending.record === null) throw new POSKeyError(`oid ${oid} was deleted in this transaction`, oid);
       if (isBlobRecord(pending.record)) throw new InvalidArgumentError(`oid ${oid} is a blob object; write through blob(oid).open()`);
-      this.#writes.set(oid, { record: toRecord(data, options, pending.record.refs.oids), serial: pending.serial });
+      this.#writes.set(oid, { record: checkedRecord(data, options, pending.record.refs.oids), serial: pending.serial });
       return;
     }
     // The serial comes from what this transaction read, or the record cache, before the engine is asked.
@@ -115,7 +115,7 @@ export class DbTransaction extends BaseView implements Transaction {
       throw new InvalidArgumentError(`oid ${oid} is a blob object; write through blob(oid).open()`);
     }
     // An omitted `refs` keeps the references of the revision this write replaces (never drops them silently).
-    const record = toRecord(data, options, committed?.record.refs.oids ?? []);
+    const record = checkedRecord(data, options, committed?.record.refs.oids ?? []);
     this.#writes.set(oid, { record, serial: committed?.tid ?? ZERO_TID });
   }
 
@@ -214,11 +214,10 @@ export class DbTransaction extends BaseView implements Transaction {
   #knownCommitted(oid: Oid): ViewRecord | undefined {
     const read = this.#reads.get(oid);
     if (read !== undefined) return read;
+    // The cache's revision as it is (it never changes, and reads hand out copies).
     const cached = this.storage.peekAsOf(oid, this.tid);
-    if (cached === undefined) return undefined;
-    const found = { oid, tid: cached.tid, record: { data: cached.data, refs: cached.refs } };
-    this.#reads.set(oid, found);
-    return found;
+    if (cached !== undefined) this.#reads.set(oid, cached);
+    return cached;
   }
 
   protected override async committedRecord(oid: Oid): Promise<ViewRecord | undefined> {
@@ -308,17 +307,4 @@ export class DbTransaction extends BaseView implements Transaction {
     }
     return committed;
   }
-}
-
-/** The record a write stores: `options.refs` when given, else `currentRefs` (the replaced revision's). */
-function toRecord(data: Uint8Array, options: WriteOptions, currentRefs: readonly Oid[]): RecordInput {
-  if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('record data must be a Uint8Array');
-  const oids = options.refs ?? currentRefs;
-  if (!Array.isArray(oids)) throw new InvalidArgumentError('refs must be an array of oids');
-  oids.forEach((oid, i) => assertU64(oid, `refs[${i}]`));
-  // A private copy nobody changes afterwards (the record cache and engines keep it as it is). Small
-  // copies come from Node's shared buffer pool: one allocation per 8 KiB instead of one per record.
-  const copy = Buffer.allocUnsafe(data.length);
-  copy.set(data);
-  return new ImmutableRecord(copy, oids.length === 0 ? NO_REFS : { oids: [...oids], blobs: [] });
 }

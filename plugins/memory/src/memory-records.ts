@@ -1,6 +1,6 @@
 /**
- * Defensive copies for the memory engine: what goes in is copied and frozen, what comes out is
- * copied again, so no caller can reach the stored bytes.
+ * Defensive copies for the memory engine: what goes in is copied (bytes into shared slabs) and its
+ * references frozen, what comes out is copied again, so no caller can reach the stored bytes.
  */
 import { assertU64, ImmutableRecord, InvalidArgumentError, NO_REFS } from '@handlerton/framework';
 import type { BlobRef, RecordInput, RecordRefs, TransactionMeta } from '@handlerton/framework';
@@ -16,47 +16,63 @@ const SLAB_SIZE = 256 * 1024;
  * long as any record in it.
  */
 export class RecordSlab {
-  #slab: Buffer = Buffer.alloc(0);
+  #slab: Uint8Array = new Uint8Array(0);
   #used = 0;
+  /** Where the last `put` placed its bytes in the array it returned. */
+  offset = 0;
 
-  /** A private, stable copy of `data` (a view of a slab that never leaves the engine: reads copy out). */
-  copy(data: Uint8Array): Uint8Array {
+  /** Copies `data` and returns the array now holding it, at `offset` (a slab shared with other records; never handed out). */
+  put(data: Uint8Array): Uint8Array {
     const size = data.length;
-    if (size > SLAB_RECORD_MAX) return new Uint8Array(data);
+    if (size > SLAB_RECORD_MAX) {
+      this.offset = 0;
+      return new Uint8Array(data);
+    }
     if (this.#used + size > this.#slab.length) {
-      // Not zero-filled: every byte handed out is written first, and no view of the slab leaves the engine.
-      this.#slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      // Not zero-filled: every byte read out was written first. A plain Uint8Array (not a Buffer): `slice` copies.
+      const fresh = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      this.#slab = new Uint8Array(fresh.buffer, fresh.byteOffset, SLAB_SIZE);
       this.#used = 0;
     }
-    const copy = new Uint8Array(this.#slab.buffer, this.#slab.byteOffset + this.#used, size);
-    copy.set(data);
+    this.#slab.set(data, this.#used);
+    this.offset = this.#used;
     this.#used += size;
-    return copy;
+    return this.#slab;
   }
 }
 
-/** Copies and freezes a record a caller hands in (bytes into `slab`); InvalidArgumentError when it is malformed. */
-export function copyRecordIn(record: RecordInput, slab?: RecordSlab): RecordInput {
+/**
+ * A stored record, flat (one object per revision, which is what the garbage collector counts): its
+ * bytes are `len` bytes of `bytes` from `off`; `refs` null is a delete marker.
+ */
+export interface StoredRecord {
+  readonly refs: RecordRefs | null;
+  readonly bytes: Uint8Array;
+  readonly off: number;
+  readonly len: number;
+}
+
+/** Checks a record a caller hands in and returns the references to keep (frozen); InvalidArgumentError when it is malformed. */
+export function checkRecordIn(record: RecordInput): RecordRefs {
   if (typeof record !== 'object' || record === null || !(record.data instanceof Uint8Array)) {
     throw new InvalidArgumentError('a record needs `data` as a Uint8Array');
   }
-  // The framework's own write records never change: kept as they are, without a copy.
+  // The framework's own write records never change: their references are kept as they are.
   if (record instanceof ImmutableRecord) {
-    // Its references are handed out as they are: frozen, so that no reader can change them.
+    // Handed out as they are: frozen, so that no reader can change them.
     if (record.refs !== NO_REFS) {
       Object.freeze(record.refs.oids);
       Object.freeze(record.refs.blobs);
       Object.freeze(record.refs);
     }
-    return record;
+    return record.refs;
   }
-  const data = slab === undefined ? new Uint8Array(record.data) : slab.copy(record.data);
-  return Object.freeze({ data, refs: copyRefs(record.refs ?? NO_REFS) });
+  return copyRefs(record.refs ?? NO_REFS);
 }
 
-/** A caller's private copy of a stored record. */
-export function copyRecordOut(record: RecordInput): RecordInput {
-  return { data: new Uint8Array(record.data), refs: record.refs };
+/** A caller's private copy of a stored record (not a delete marker). */
+export function recordOut(stored: StoredRecord & { readonly refs: RecordRefs }): RecordInput {
+  return { data: stored.bytes.slice(stored.off, stored.off + stored.len), refs: stored.refs };
 }
 
 /** Copies and freezes refs (they are handed out as they are, so they must be immutable). */

@@ -10,8 +10,9 @@
  * - every revision of an object sits in one array, oldest first, searched from the end;
  * - a commit applies all of its writes in one synchronous step, so readers see a transaction
  *   entirely or not at all; there is no other synchronisation;
- * - the commit lock is a promise that whole transactions queue on, from `tpcBegin` to
- *   `tpcFinish`/`tpcAbort`; nothing is grouped or pipelined;
+ * - the commit lock is a first-come-first-served queue that whole transactions wait in, from
+ *   `tpcBegin` to `tpcFinish`/`tpcAbort`, and a release wakes only the next one; nothing is
+ *   grouped or pipelined (nothing here waits for I/O);
  * - pack walks every object and rewrites the transaction log it keeps for `iterator`;
  * - nothing is durable: close (or a crash) forgets it all.
  */
@@ -42,6 +43,7 @@ import type {
   PackObserver,
   PackResult,
   RecordInput,
+  RecordRefs,
   Storage,
   StorageCapabilities,
   StorageTransaction,
@@ -49,21 +51,28 @@ import type {
   Tid,
   TransactionMeta,
 } from '@handlerton/framework';
-import { copyMeta, copyRecordIn, copyRecordOut, RecordSlab } from './memory-records.js';
+import { checkRecordIn, copyMeta, recordOut, RecordSlab, type StoredRecord } from './memory-records.js';
 
-/** One committed revision of an object; `record` null is a delete marker. */
-interface Revision {
+/** One revision of an object (`refs` null: a delete marker), made when stored, committed at tpcFinish. */
+interface Revision extends StoredRecord {
   readonly tid: Tid;
-  readonly record: RecordInput | null;
   readonly meta: TransactionMeta;
 }
+
+/** A revision that is not a delete marker. */
+type LiveRevision = Revision & { readonly refs: RecordRefs };
+
+/** The bytes of every delete marker. */
+const NO_BYTES = new Uint8Array(0);
 
 /** A committed transaction as kept for `iterator` (pack may rewrite it). */
 interface LoggedTransaction {
   readonly tid: Tid;
   readonly status: ' ' | 'p';
   readonly meta: TransactionMeta;
-  readonly records: readonly { readonly oid: Oid; readonly record: RecordInput | null }[];
+  /** The oids written, and their revisions at the same index. */
+  readonly oids: readonly Oid[];
+  readonly revisions: readonly Revision[];
 }
 
 /** The transaction holding the commit lock. */
@@ -71,7 +80,7 @@ interface ActiveTransaction {
   readonly txn: StorageTransaction;
   readonly tid: Tid;
   readonly meta: TransactionMeta;
-  readonly writes: Map<Oid, RecordInput | null>;
+  readonly writes: Map<Oid, Revision>;
   voted: boolean;
 }
 
@@ -82,13 +91,6 @@ export interface MemoryStorageOptions {
 }
 
 const PACK_BATCH = 1000;
-
-/** A promise that waiters on the commit lock await, and the function that settles it. */
-function unlockSignal(): { promise: Promise<void>; resolve: () => void } {
-  let resolve = (): void => {};
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 /** A complete, non-durable Storage held in memory. */
 export class MemoryStorage implements Storage {
@@ -117,7 +119,10 @@ export class MemoryStorage implements Storage {
   #active: ActiveTransaction | null = null;
   #waiting = new Set<StorageTransaction>();
   #abandoned = new Set<StorageTransaction>();
-  #unlocked = unlockSignal();
+  /** Whether a transaction holds the commit lock (or is being handed it). */
+  #locked = false;
+  /** Transactions waiting in `tpcBegin` for the commit lock, first come first served. */
+  #lockQueue: (() => void)[] = [];
   #packing = false;
   #closed = false;
 
@@ -133,17 +138,17 @@ export class MemoryStorage implements Storage {
 
   async load(oid: Oid): Promise<LoadedRecord> {
     const current = this.#current(oid);
-    if (current?.record == null) throw new POSKeyError(`oid ${toHex(oid)} does not exist`, oid);
-    return { oid, tid: current.tid, ...copyRecordOut(current.record) };
+    if (!isLive(current)) throw new POSKeyError(`oid ${toHex(oid)} does not exist`, oid);
+    return { oid, tid: current.tid, ...recordOut(current) };
   }
 
   async loadSerial(oid: Oid, tid: Tid): Promise<LoadedRecord> {
     assertU64(tid, 'tid');
     const revision = this.#revisionsOf(oid).find((r) => r.tid === tid);
-    if (revision?.record == null) {
+    if (!isLive(revision)) {
       throw new POSKeyError(`oid ${toHex(oid)} has no revision ${toHex(tid)}`, oid);
     }
-    return { oid, tid, ...copyRecordOut(revision.record) };
+    return { oid, tid, ...recordOut(revision) };
   }
 
   async loadBefore(oid: Oid, tid: Tid): Promise<LoadedRevision | null> {
@@ -154,8 +159,8 @@ export class MemoryStorage implements Storage {
     while (i >= 0 && revisions[i]!.tid >= tid) i--;
     if (i < 0) return null;
     const found = revisions[i]!;
-    if (found.record === null) throw new POSKeyError(`oid ${toHex(oid)} was deleted before ${toHex(tid)}`, oid);
-    return { oid, tid: found.tid, ...copyRecordOut(found.record), nextTid: revisions[i + 1]?.tid ?? null };
+    if (!isLive(found)) throw new POSKeyError(`oid ${toHex(oid)} was deleted before ${toHex(tid)}`, oid);
+    return { oid, tid: found.tid, ...recordOut(found), nextTid: revisions[i + 1]?.tid ?? null };
   }
 
   packHorizon(): Tid {
@@ -177,17 +182,26 @@ export class MemoryStorage implements Storage {
     const meta = copyMeta(txn.meta);
     this.#waiting.add(txn);
     try {
-      while (this.#active !== null && !this.#closed) await this.#unlocked.promise;
-      this.#checkOpen();
-      if (this.#abandoned.has(txn)) throw new StorageTransactionError('the transaction was aborted before it began');
+      if (this.#locked) await new Promise<void>((resolve) => this.#lockQueue.push(resolve));
+      else this.#locked = true;
     } finally {
       this.#waiting.delete(txn);
+    }
+    // The commit lock is ours from here: every way out but success passes it on.
+    let chosen: Tid;
+    try {
+      this.#checkOpen();
+      if (this.#abandoned.has(txn)) throw new StorageTransactionError('the transaction was aborted before it began');
+      if (tid !== undefined && tid <= this.#lastTid) {
+        throw new InvalidArgumentError(`explicit tid ${toHex(tid)} is not after the last transaction ${toHex(this.#lastTid)}`);
+      }
+      chosen = tid ?? nextTid(this.#lastIssuedTid, this.#clock.now());
+    } catch (error) {
+      this.#unlock();
+      throw error;
+    } finally {
       this.#abandoned.delete(txn);
     }
-    if (tid !== undefined && tid <= this.#lastTid) {
-      throw new InvalidArgumentError(`explicit tid ${toHex(tid)} is not after the last transaction ${toHex(this.#lastTid)}`);
-    }
-    const chosen = tid ?? nextTid(this.#lastIssuedTid, this.#clock.now());
     if (chosen > this.#lastIssuedTid) this.#lastIssuedTid = chosen;
     this.#active = { txn, tid: chosen, meta, writes: new Map(), voted: false };
     return chosen;
@@ -208,13 +222,13 @@ export class MemoryStorage implements Storage {
 
   #storeOne(active: ActiveTransaction, oid: Oid, serial: Tid, record: RecordInput): void {
     assertU64(serial, 'serial');
-    const copy = copyRecordIn(record, this.#slab);
+    const refs = checkRecordIn(record);
     const current = this.#current(oid);
-    const committed = current?.record == null ? undefined : current.tid;
+    const committed = isLive(current) ? current.tid : undefined;
     // A deleted object is recreated with serial 0n or with the delete marker's tid (as ZODB FileStorage).
-    const recreatesDeleted = current !== undefined && current.record === null && serial === current.tid;
+    const recreatesDeleted = current !== undefined && current.refs === null && serial === current.tid;
     if (serial !== (committed ?? ZERO_TID) && !recreatesDeleted) throw new ConflictError(oid, committed, serial);
-    this.#write(active, oid, copy);
+    this.#write(active, oid, refs, record.data);
   }
 
   async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
@@ -224,15 +238,16 @@ export class MemoryStorage implements Storage {
   #deleteOne(active: ActiveTransaction, oid: Oid, serial: Tid): void {
     assertU64(serial, 'serial');
     const current = this.#current(oid);
-    if (current?.record == null) throw new POSKeyError(`oid ${toHex(oid)} has no current revision to delete`, oid);
+    if (!isLive(current)) throw new POSKeyError(`oid ${toHex(oid)} has no current revision to delete`, oid);
     if (serial !== current.tid) throw new ConflictError(oid, current.tid, serial, 'delete');
-    this.#write(active, oid, null);
+    this.#write(active, oid, null, NO_BYTES);
   }
 
   async restore(oid: Oid, record: RecordInput | null, txn: StorageTransaction): Promise<void> {
     const active = this.#writing(txn);
     assertU64(oid, 'oid');
-    this.#write(active, oid, record === null ? null : copyRecordIn(record, this.#slab));
+    if (record === null) this.#write(active, oid, null, NO_BYTES);
+    else this.#write(active, oid, checkRecordIn(record), record.data);
   }
 
   async tpcVote(txn: StorageTransaction): Promise<void> {
@@ -241,15 +256,15 @@ export class MemoryStorage implements Storage {
 
   async tpcFinish(txn: StorageTransaction): Promise<Tid> {
     const active = this.#activeFor(txn);
-    const records: { oid: Oid; record: RecordInput | null }[] = [];
-    for (const [oid, record] of active.writes) {
-      records.push({ oid, record });
-      const revision: Revision = { tid: active.tid, record, meta: active.meta };
+    const oids = [...active.writes.keys()];
+    const written = [...active.writes.values()];
+    for (let i = 0; i < oids.length; i++) {
+      const oid = oids[i]!;
       const revisions = this.#revisions.get(oid);
-      if (revisions === undefined) this.#revisions.set(oid, [revision]);
-      else revisions.push(revision);
+      if (revisions === undefined) this.#revisions.set(oid, [written[i]!]);
+      else revisions.push(written[i]!);
     }
-    this.#log.push({ tid: active.tid, status: ' ', meta: active.meta, records });
+    this.#log.push({ tid: active.tid, status: ' ', meta: active.meta, oids, revisions: written });
     this.#lastTid = active.tid;
     this.#unlock();
     return active.tid;
@@ -271,8 +286,8 @@ export class MemoryStorage implements Storage {
         tid: r.tid,
         time: tidToDate(r.tid),
         ...copyMeta(r.meta),
-        size: r.record?.data.length ?? 0,
-        deleted: r.record === null,
+        size: r.len,
+        deleted: r.refs === null,
       }));
   }
 
@@ -287,7 +302,10 @@ export class MemoryStorage implements Storage {
           tid: t.tid,
           status: t.status,
           meta: copyMeta(t.meta),
-          records: t.records.map(({ oid, record }) => ({ oid, tid: t.tid, record: record && copyRecordOut(record) })),
+          records: t.oids.map((oid, i) => {
+            const revision = t.revisions[i]!;
+            return { oid, tid: t.tid, record: isLive(revision) ? recordOut(revision) : null };
+          }),
         };
       }
     })();
@@ -319,12 +337,12 @@ export class MemoryStorage implements Storage {
         let keepFrom = revisions.length - 1;
         while (keepFrom >= 0 && revisions[keepFrom]!.tid > cutoff) keepFrom--;
         if (keepFrom < 0) continue;
-        if (revisions[keepFrom]!.record === null) keepFrom += 1;
+        if (revisions[keepFrom]!.refs === null) keepFrom += 1;
         if (keepFrom === 0) continue;
         for (const r of revisions.slice(0, keepFrom)) {
           removedRevisions += 1;
-          reclaimedBytes += r.record?.data.length ?? 0;
-          blobRefs.push(...(r.record?.refs.blobs ?? []));
+          reclaimedBytes += r.len;
+          blobRefs.push(...(r.refs?.blobs ?? []));
           const oids = removed.get(r.tid) ?? new Set<Oid>();
           removed.set(r.tid, oids.add(oid));
         }
@@ -338,8 +356,9 @@ export class MemoryStorage implements Storage {
       this.#log = this.#log.flatMap((t): LoggedTransaction[] => {
         const gone = removed.get(t.tid);
         if (gone === undefined) return [t];
-        const records = t.records.filter((r) => !gone.has(r.oid));
-        return records.length === 0 ? [] : [{ ...t, status: 'p', records }];
+        const kept = t.oids.flatMap((oid, i) => (gone.has(oid) ? [] : [i]));
+        if (kept.length === 0) return [];
+        return [{ ...t, status: 'p', oids: kept.map((i) => t.oids[i]!), revisions: kept.map((i) => t.revisions[i]!) }];
       });
       for (let i = 0; i < blobRefs.length; i += PACK_BATCH) {
         await observer?.releaseBlobRefs(blobRefs.slice(i, i + PACK_BATCH));
@@ -356,7 +375,9 @@ export class MemoryStorage implements Storage {
     this.#active = null;
     this.#revisions = new Map();
     this.#log = [];
-    this.#unlocked.resolve();
+    // Waiters wake to find the storage closed.
+    for (const wake of this.#lockQueue.splice(0)) wake();
+    this.#locked = false;
   }
 
   /** Every revision of `oid`, oldest first (empty when unknown). */
@@ -371,9 +392,11 @@ export class MemoryStorage implements Storage {
     return this.#revisionsOf(oid).at(-1);
   }
 
-  /** Records a write in the active transaction; later writes of the same oid replace earlier ones. */
-  #write(active: ActiveTransaction, oid: Oid, record: RecordInput | null): void {
-    active.writes.set(oid, record);
+  /** Records a write in the active transaction (`refs` null: a delete), its bytes copied; later writes of the same oid replace earlier ones. */
+  #write(active: ActiveTransaction, oid: Oid, refs: RecordRefs | null, data: Uint8Array): void {
+    const bytes = refs === null ? NO_BYTES : this.#slab.put(data);
+    const revision: Revision = { refs, bytes, off: refs === null ? 0 : this.#slab.offset, len: refs === null ? 0 : data.length, tid: active.tid, meta: active.meta };
+    active.writes.set(oid, revision);
     if (oid > this.#lastOid) this.#lastOid = oid;
   }
 
@@ -393,14 +416,20 @@ export class MemoryStorage implements Storage {
     return this.#active;
   }
 
-  /** Releases the commit lock and wakes the transactions waiting in `tpcBegin`. */
+  /** Releases the commit lock: hands it to the transaction waiting longest in `tpcBegin` (one wake-up, not all). */
   #unlock(): void {
     this.#active = null;
-    this.#unlocked.resolve();
-    this.#unlocked = unlockSignal();
+    const next = this.#lockQueue.shift();
+    if (next !== undefined) next();
+    else this.#locked = false;
   }
 
   #checkOpen(): void {
     if (this.#closed) throw new StorageClosedError('the memory storage is closed');
   }
+}
+
+/** True when `revision` exists and is not a delete marker. */
+function isLive(revision: Revision | undefined): revision is LiveRevision {
+  return revision !== undefined && revision.refs !== null;
 }

@@ -495,8 +495,14 @@ export class FileStorage2 implements Storage {
 
   /** Enters the writes of finished, unpublished transactions into the overlay (once each). */
   private mergeUnpublished(): void {
-    for (const q of this.unpublished) {
-      if (q.merged) continue;
+    // The merged ones are always a prefix (all are merged at once, new ones are appended, the
+    // published are taken from the front): nothing to do when the newest is merged, else start
+    // at the first one that is not.
+    const queued = this.unpublished;
+    let from = queued.length;
+    while (from > 0 && !queued[from - 1]!.merged) from--;
+    for (let i = from; i < queued.length; i++) {
+      const q = queued[i]!;
       for (const r of q.voted.records) this.overlay.set(r.key, r);
       q.merged = true;
     }
