@@ -99,6 +99,12 @@ export interface BlobHandlerton {
   readonly name: string;
   /** The capability manifest: fixed for the life of the object. */
   readonly capabilities: BlobCapabilities;
+  /**
+   * The file or directory holding the blobs, when the handlerton keeps them in files: the Database
+   * names it in the CorruptionError it raises when a committed record references a revision that
+   * `openRevision` does not find.
+   */
+  readonly location?: string;
 
   /** Allocates a new blob id (no revision exists yet). */
   createBlob(): Promise<BlobId>;

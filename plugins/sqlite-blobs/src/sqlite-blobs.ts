@@ -102,6 +102,11 @@ export class SqliteBlobs implements BlobHandlerton {
     return this.conn;
   }
 
+  /** The blob database file (named by the Database when a committed record references a revision it lacks). */
+  get location(): string {
+    return this.conn.file;
+  }
+
   /** The database id of the blob file. */
   get databaseId(): bigint {
     return this.conn.databaseId;
