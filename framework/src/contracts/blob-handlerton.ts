@@ -106,6 +106,14 @@ export interface BlobHandlerton {
    */
   readonly location?: string;
 
+  /**
+   * The newest revision among the last few the handlerton committed (it need not scan them all), or
+   * null when it has none. Optional. Every committed revision is the tid of a storage transaction that
+   * committed before it, so at open the Database checks that a crash-safe storage's last transaction
+   * is not older: if it is, the storage lost committed transactions (CorruptionError).
+   */
+  newestRevision?(): Promise<Tid | null>;
+
   /** Allocates a new blob id (no revision exists yet). */
   createBlob(): Promise<BlobId>;
 

@@ -144,6 +144,11 @@ export class SqliteStorage implements Storage {
     }
   }
 
+  /** The records file (named by the Database's CorruptionErrors). */
+  get location(): string {
+    return this.conn.file;
+  }
+
   /** The connection to the records file (tests and diagnostics). */
   get connection(): SqliteConnection {
     return this.conn;

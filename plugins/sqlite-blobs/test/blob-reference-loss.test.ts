@@ -4,6 +4,7 @@
  * raises CorruptionError naming the blob file, not POSKeyError. Revisions gone with their records
  * (pack) and revisions asked for directly stay POSKeyError.
  */
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
@@ -64,4 +65,25 @@ test('a revision gone with its record (pack) stays POSKeyError for a reader that
   await t.throwsAsync(oldBlob.open('r'), { code: 'HANDLERTON_POS_KEY' });
   await old.close();
   t.is(await readBlob(db, oid), 'second');
+});
+
+test('records that lost committed transactions (an older records file beside a newer blob file) are CorruptionError at open naming the records file', async (t) => {
+  const dir = await tempDir(t);
+  const location = join(dir, 'app.db');
+  const db = await openDatabase(`sqlite:${location}`);
+  const oid = await writeBlob(db, undefined, 'first');
+  await db.close();
+  const records = roleFile(location, 'records');
+  // What a truncated records WAL leaves: the records as of an earlier commit, the blob file complete.
+  copyFileSync(records, join(dir, 'records-before'));
+  const again = await openDatabase(`sqlite:${location}`);
+  await writeBlob(again, oid, 'second');
+  await writeBlob(again, undefined, 'third');
+  await again.close();
+  copyFileSync(join(dir, 'records-before'), records);
+  const error = await t.throwsAsync(openDatabase(`sqlite:${location}`));
+  t.true(error instanceof CorruptionError, String(error));
+  t.is((error as CorruptionError).file, records);
+  // The engines were closed: the files can be opened again (and fail the same way).
+  await t.throwsAsync(openDatabase(`sqlite:${location}`), { instanceOf: CorruptionError });
 });
