@@ -5,7 +5,7 @@
  * reached. Before a miss is answered, the rows on both sides of the sought key are read by range
  * seeks (the last row below it, the first at or above it): in a sound b-tree they are ordered around
  * the key, belong to other oids (or other tids outside the range sought), and pass their checksums.
- * Anything else is `CorruptionError` naming the file. Cost: two index seeks and two row checksums,
+ * Anything else is `CorruptionError` naming the file. Cost: four index seeks and two row checksums,
  * on misses only (a hit costs nothing more).
  */
 import { CorruptionError, type Oid, type Tid } from '@handlerton/framework';
@@ -22,24 +22,33 @@ function missStatements(conn: SqliteConnection) {
         .where(sql<boolean>`(oid, tid) < (${arg<bigint>('oid')}, ${arg<bigint>('tid')})`)
         .orderBy('oid', 'desc').orderBy('tid', 'desc').limit(1),
     ),
-    // Also the walks between the two rows (seek, then one step of the cursor): limit 2.
-    atOrBelow: conn.query('m.atOrBelow', (k) =>
-      k.selectFrom('object_revision').select(columns)
-        .where(sql<boolean>`(oid, tid) <= (${arg<bigint>('oid')}, ${arg<bigint>('tid')})`)
-        .orderBy('oid', 'desc').orderBy('tid', 'desc').limit(2),
-    ),
     atOrAbove: conn.query('m.atOrAbove', (k) =>
       k.selectFrom('object_revision').select(columns)
         .where(sql<boolean>`(oid, tid) >= (${arg<bigint>('oid')}, ${arg<bigint>('tid')})`)
+        .orderBy('oid', 'asc').orderBy('tid', 'asc').limit(1),
+    ),
+    // The walks between the two rows (seek, then one step of the cursor): keys only.
+    walkUp: conn.query('m.walkUp', (k) =>
+      k.selectFrom('object_revision').select(['oid', 'tid'])
+        .where(sql<boolean>`(oid, tid) >= (${arg<bigint>('oid')}, ${arg<bigint>('tid')})`)
         .orderBy('oid', 'asc').orderBy('tid', 'asc').limit(2),
+    ),
+    walkDown: conn.query('m.walkDown', (k) =>
+      k.selectFrom('object_revision').select(['oid', 'tid'])
+        .where(sql<boolean>`(oid, tid) <= (${arg<bigint>('oid')}, ${arg<bigint>('tid')})`)
+        .orderBy('oid', 'desc').orderBy('tid', 'desc').limit(2),
     ),
   };
 }
 
-/** A revision row with its key. */
-interface KeyedRow extends CheckedRow {
+/** A row key as read (a damaged cell can decode as any SQLite type). */
+interface Key {
   readonly oid: bigint;
+  readonly tid: bigint;
 }
+
+/** A revision row with its key. */
+interface KeyedRow extends CheckedRow, Key {}
 
 /** -1, 0 or 1 as key (aOid, aTid) sorts before, equal to or after (bOid, bTid). */
 function compareKeys(aOid: bigint, aTid: bigint, bOid: bigint, bTid: bigint): number {
@@ -47,12 +56,12 @@ function compareKeys(aOid: bigint, aTid: bigint, bOid: bigint, bTid: bigint): nu
   return aTid === bTid ? 0 : aTid < bTid ? -1 : 1;
 }
 
-function describe(row: KeyedRow | undefined): string {
+function describe(row: Key | undefined): string {
   return row === undefined ? 'nothing' : `oid ${row.oid} tid ${row.tid}`;
 }
 
 /** True when `row` has the key of `other` (both absent counts as the same). */
-function sameKey(row: KeyedRow | undefined, other: KeyedRow | undefined): boolean {
+function sameKey(row: Key | undefined, other: Key | undefined): boolean {
   if (row === undefined || other === undefined) return row === other;
   return compareKeys(row.oid, row.tid, other.oid, other.tid) === 0;
 }
@@ -60,8 +69,8 @@ function sameKey(row: KeyedRow | undefined, other: KeyedRow | undefined): boolea
 /**
  * Throws CorruptionError unless the b-tree around key (oid, fromTid) confirms that `oid` has no
  * revision row with fromTid <= tid <= toTid. Call it (inside `conn.read`) after a lookup found none.
- * Four seeks: the last row below the key, the first at or above it, and the cursor's walks from
- * each to the other (a sound b-tree has nothing between them; SQLite filters a range scan by its
+ * Four seeks: the last row below the key and the first at or above it (checksummed), and the
+ * cursor's walks (keys only) from each to the other (a sound b-tree has nothing between them; SQLite filters a range scan by its
  * bounds, so a damaged key below the lower row shows only walking down, one above the upper only up).
  */
 export function confirmMiss(conn: SqliteConnection, oid: Oid, fromTid: Tid, toTid: Tid): void {
@@ -70,21 +79,19 @@ export function confirmMiss(conn: SqliteConnection, oid: Oid, fromTid: Tid, toTi
     throw new CorruptionError(`oid ${oid}: the lookup found no revision but ${why}: the record b-tree is damaged`, conn.file);
   };
   const below: KeyedRow | undefined = statements.below.get({ oid, tid: fromTid });
-  const above: KeyedRow | undefined = statements.atOrAbove.all({ oid, tid: fromTid })[0];
+  const above: KeyedRow | undefined = statements.atOrAbove.get({ oid, tid: fromTid });
   for (const row of [below, above]) {
-    if (row !== undefined && (typeof row.oid !== 'bigint' || typeof row.tid !== 'bigint')) fail('a neighbouring row has a key that is not two integers');
+    if (row === undefined) continue;
+    // Only integer keys can be ordered or checksummed.
+    if (typeof row.oid !== 'bigint' || typeof row.tid !== 'bigint') fail('a neighbouring row has a key that is not two integers');
+    checkRecordRow(conn.file, row.oid, row);
   }
   if (below !== undefined && compareKeys(below.oid, below.tid, oid, fromTid) >= 0) fail(`a range seek below it returned ${describe(below)}`);
   if (above !== undefined && compareKeys(above.oid, above.tid, oid, fromTid) < 0) fail(`a range seek above it returned ${describe(above)}`);
   if (above !== undefined && above.oid === oid && above.tid <= toTid) fail(`a range seek found its revision ${above.tid}`);
-  const up: KeyedRow[] = below === undefined ? [] : statements.atOrAbove.all({ oid: below.oid, tid: below.tid });
-  const down: KeyedRow[] = above === undefined ? [] : statements.atOrBelow.all({ oid: above.oid, tid: above.tid });
-  for (const row of [below, above, up[0], up[1], down[0], down[1]]) {
-    if (row === undefined) continue;
-    // A damaged cell can decode as any SQLite type: only integer keys can be ordered or checksummed.
-    if (typeof row.oid !== 'bigint' || typeof row.tid !== 'bigint') fail('a neighbouring row has a key that is not two integers');
-    checkRecordRow(conn.file, row.oid, row);
-  }
+  // Keys are compared by value, so a damaged key of another type never equals a checked one.
+  const up: Key[] = below === undefined ? [] : statements.walkUp.all({ oid: below.oid, tid: below.tid });
+  const down: Key[] = above === undefined ? [] : statements.walkDown.all({ oid: above.oid, tid: above.tid });
   if (below !== undefined && (!sameKey(up[0], below) || !sameKey(up[1], above))) {
     fail(`the row after ${describe(below)} in the b-tree is ${describe(up[1])}, not ${describe(above)}`);
   }
