@@ -171,7 +171,11 @@ export class ViewBlob implements Blob, HandleOwner {
       if (this.#draft === null) {
         const base = mode === 'w' ? null : await this.#committedBase();
         if (base !== null) await this.#host.services.settled(base);
-        this.#draft = await this.#host.services.blobs.createDraft(this.#draftTransaction(), this.blobId, this.oid, base);
+        try {
+          this.#draft = await this.#host.services.blobs.createDraft(this.#draftTransaction(), this.blobId, this.oid, base);
+        } catch (error) {
+          throw base !== null && this.#host.services.dataTransactional ? await this.#lostRevision(error, base) : error;
+        }
       } else if (mode === 'w') {
         await this.#draft.truncate(0);
       }
@@ -205,16 +209,21 @@ export class ViewBlob implements Blob, HandleOwner {
     try {
       return await this.#revisionSource(revision);
     } catch (error) {
-      if (!isHandlertonError(error, 'HANDLERTON_POS_KEY') || this.serial === 0n || this.#host.holdsReference === undefined) throw error;
-      if (!(await this.#host.holdsReference(this.oid, this.serial, this.blobId, revision))) throw error;
-      const blobs = this.#host.services.blobs;
-      throw new CorruptionError(
-        `blob object ${this.oid}: its committed record (tid ${this.serial}) references revision ${revision} of blob ${this.blobId}, which blob handlerton "${blobs.name}" does not have`,
-        blobs.location,
-        undefined,
-        { cause: error },
-      );
+      throw await this.#lostRevision(error, revision);
     }
+  }
+
+  /** `error` itself, or CorruptionError when it is a POSKeyError for `revision` while this view's committed record references it. */
+  async #lostRevision(error: unknown, revision: Tid): Promise<unknown> {
+    if (!isHandlertonError(error, 'HANDLERTON_POS_KEY') || this.serial === 0n || this.#host.holdsReference === undefined) return error;
+    if (!(await this.#host.holdsReference(this.oid, this.serial, this.blobId, revision))) return error;
+    const blobs = this.#host.services.blobs;
+    return new CorruptionError(
+      `blob object ${this.oid}: its committed record (tid ${this.serial}) references revision ${revision} of blob ${this.blobId}, which blob handlerton "${blobs.name}" does not have`,
+      blobs.location,
+      undefined,
+      { cause: error },
+    );
   }
 
   async #committedBase(): Promise<Tid | null> {

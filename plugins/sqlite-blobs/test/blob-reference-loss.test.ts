@@ -51,6 +51,8 @@ test('a blob revision that a committed record references but the blob file lost 
   t.true(error instanceof CorruptionError, String(error));
   t.is((error as CorruptionError).file, blobFile);
   t.is(await readBlob(reopened, kept), 'this one stays');
+  const appending = reopened.transaction(async (tx) => (await tx.blob(lost)).open('a'));
+  t.true((await t.throwsAsync(appending)) instanceof CorruptionError, 'a write open from the lost revision too');
 });
 
 test('a revision gone with its record (pack) stays POSKeyError for a reader that saw the old record', async (t) => {
