@@ -82,7 +82,6 @@ export class SqliteBlobs implements BlobHandlerton {
   ) {
     this.chunks = new ChunkStore(conn);
     this.sql = blobStatements(conn);
-
   }
 
   /** Opens the blob handlerton on the blob file of `options.location` (`<location>-blobs`); `fs` serves its JS file operations. */
