@@ -7,7 +7,7 @@
 import type { BlobDraft, BlobTransaction } from '../contracts/blob-handlerton.js';
 import { blobTransaction } from '../contracts/blob-handlerton.js';
 import type { Blob, BlobHandle, BlobMode } from '../contracts/database.js';
-import { BlobLockedError, InvalidArgumentError, NotSupportedError, ReadOnlyError } from '../contracts/errors.js';
+import { BlobLockedError, CorruptionError, InvalidArgumentError, isHandlertonError, NotSupportedError, ReadOnlyError } from '../contracts/errors.js';
 import type { BlobId, Oid, Tid } from '../contracts/ids.js';
 import type { Locator } from '../contracts/locator.js';
 import type { BlobRef } from '../contracts/records.js';
@@ -36,6 +36,8 @@ export interface BlobViewHost {
   blobModified(blob: ViewBlob): void;
   /** Registers an open under way: the view waits for it before it expires handles. */
   track<T>(operation: Promise<T>): Promise<T>;
+  /** True when committed revision `serial` of `oid` still exists and references `revision` of `blobId`. */
+  holdsReference?(oid: Oid, serial: Tid, blobId: BlobId, revision: Tid): Promise<boolean>;
 }
 
 /** A blob within one view. */
@@ -150,7 +152,7 @@ export class ViewBlob implements Blob, HandleOwner {
     try {
       const services = this.#host.services;
       const revision = services.dataTransactional ? this.baseRevision : ((await services.blobs.latestRevision(this.blobId)) ?? 0n);
-      const source = await this.#revisionSource(revision);
+      const source = services.dataTransactional ? await this.#referencedSource(revision) : await this.#revisionSource(revision);
       return this.#track(new BlobHandleImpl('r', source, this.#mint(revision, false, false), this));
     } finally {
       this.#readersOpening -= 1;
@@ -169,7 +171,11 @@ export class ViewBlob implements Blob, HandleOwner {
       if (this.#draft === null) {
         const base = mode === 'w' ? null : await this.#committedBase();
         if (base !== null) await this.#host.services.settled(base);
-        this.#draft = await this.#host.services.blobs.createDraft(this.#draftTransaction(), this.blobId, this.oid, base);
+        try {
+          this.#draft = await this.#host.services.blobs.createDraft(this.#draftTransaction(), this.blobId, this.oid, base);
+        } catch (error) {
+          throw base !== null && this.#host.services.dataTransactional ? await this.#lostRevision(error, base) : error;
+        }
       } else if (mode === 'w') {
         await this.#draft.truncate(0);
       }
@@ -191,6 +197,33 @@ export class ViewBlob implements Blob, HandleOwner {
     if (revision === 0n) return EMPTY_SOURCE;
     await this.#host.services.settled(revision);
     return revisionSource(await this.#host.services.blobs.openRevision(this.blobId, revision));
+  }
+
+  /**
+   * A source over `revision`, the one this view's committed record references. While that record
+   * exists its reference is counted, so the revision cannot have been reclaimed: a handlerton that
+   * does not have it lost committed data (damage), CorruptionError naming its location. When the
+   * record is gone too (pack, GC), the POSKeyError stands.
+   */
+  async #referencedSource(revision: Tid): Promise<ByteSource> {
+    try {
+      return await this.#revisionSource(revision);
+    } catch (error) {
+      throw await this.#lostRevision(error, revision);
+    }
+  }
+
+  /** `error` itself, or CorruptionError when it is a POSKeyError for `revision` while this view's committed record references it. */
+  async #lostRevision(error: unknown, revision: Tid): Promise<unknown> {
+    if (!isHandlertonError(error, 'HANDLERTON_POS_KEY') || this.serial === 0n || this.#host.holdsReference === undefined) return error;
+    if (!(await this.#host.holdsReference(this.oid, this.serial, this.blobId, revision))) return error;
+    const blobs = this.#host.services.blobs;
+    return new CorruptionError(
+      `blob object ${this.oid}: its committed record (tid ${this.serial}) references revision ${revision} of blob ${this.blobId}, which blob handlerton "${blobs.name}" does not have`,
+      blobs.location,
+      undefined,
+      { cause: error },
+    );
   }
 
   async #committedBase(): Promise<Tid | null> {

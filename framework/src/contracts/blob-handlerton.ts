@@ -99,6 +99,20 @@ export interface BlobHandlerton {
   readonly name: string;
   /** The capability manifest: fixed for the life of the object. */
   readonly capabilities: BlobCapabilities;
+  /**
+   * The file or directory holding the blobs, when the handlerton keeps them in files: the Database
+   * names it in the CorruptionError it raises when a committed record references a revision that
+   * `openRevision` does not find.
+   */
+  readonly location?: string;
+
+  /**
+   * The newest revision among the last few the handlerton committed (it need not scan them all), or
+   * null when it has none. Optional. Every committed revision is the tid of a storage transaction that
+   * committed before it, so at open the Database checks that a crash-safe storage's last transaction
+   * is not older: if it is, the storage lost committed transactions (CorruptionError).
+   */
+  newestRevision?(): Promise<Tid | null>;
 
   /** Allocates a new blob id (no revision exists yet). */
   createBlob(): Promise<BlobId>;

@@ -78,6 +78,8 @@ export interface Storage {
   readonly capabilities: StorageCapabilities;
   /** A random 64-bit id of this database, stable across reopen for durable engines (bound into locators). */
   readonly databaseId: bigint;
+  /** The file or directory holding the records, when the engine keeps them in files (named by the Database's CorruptionErrors). */
+  readonly location?: string;
 
   /**
    * Reserves a new oid, greater than every oid stored or handed out before. Oid 0 is the root and is

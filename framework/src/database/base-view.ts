@@ -1,8 +1,8 @@
 /** What transactions and snapshots share: consistent reads at one tid and the blobs seen through them. */
 import type { BlobTransaction } from '../contracts/blob-handlerton.js';
 import type { DbRecord, ReadView } from '../contracts/database.js';
-import { InvalidConfigError, POSKeyError, ReadConflictError } from '../contracts/errors.js';
-import type { Oid, Tid } from '../contracts/ids.js';
+import { InvalidConfigError, isHandlertonError, POSKeyError, ReadConflictError } from '../contracts/errors.js';
+import type { BlobId, Oid, Tid } from '../contracts/ids.js';
 import { assertU64, toHex } from '../contracts/ids.js';
 import type { RecordInput } from '../contracts/records.js';
 import { blobRefOf } from '../blobs/blob-record.js';
@@ -70,6 +70,16 @@ export abstract class BaseView implements ReadView, BlobViewHost {
     const done = (): void => void this.#pending.delete(operation);
     operation.then(done, done);
     return operation;
+  }
+
+  async holdsReference(oid: Oid, serial: Tid, blobId: BlobId, revision: Tid): Promise<boolean> {
+    try {
+      const record = await this.storage.loadSerial(oid, serial);
+      return record.refs.blobs.some((ref) => ref.blobId === blobId && ref.revision === revision);
+    } catch (error) {
+      if (isHandlertonError(error, 'HANDLERTON_POS_KEY')) return false;
+      throw error;
+    }
   }
 
   /** Forgets the ViewBlob of `oid` (after a delete in this view). */

@@ -3,7 +3,7 @@ import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
 import type { Clock, Logger } from '../contracts/context.js';
 import { silentLogger, systemClock } from '../contracts/context.js';
 import type { Database } from '../contracts/database.js';
-import { isHandlertonError } from '../contracts/errors.js';
+import { CorruptionError, isHandlertonError } from '../contracts/errors.js';
 import { LocatorCodec } from '../contracts/locator.js';
 import type { Storage } from '../contracts/storage.js';
 import type { Oid, Tid } from '../contracts/ids.js';
@@ -49,7 +49,26 @@ export async function createDatabase(parts: DatabaseEngines): Promise<DatabaseIm
       async (pending) => (await loadIfPresent(storage, pending.witness, pending.tid)) !== null,
     );
   }
+  await checkStorageNotBehindBlobs(storage, parts.blobs);
   return new DatabaseImpl({ storage, services, clock, logger, ...(parts.onClose ? { onClose: parts.onClose } : {}) });
+}
+
+/**
+ * A committed blob revision is the tid of a storage transaction that committed before it (2PC: the
+ * storage finishes, then the handlerton commits). A crash-safe storage whose last transaction is older
+ * than such a revision lost committed transactions (e.g. a truncated log): CorruptionError naming it.
+ */
+async function checkStorageNotBehindBlobs(storage: RuntimeStorage, blobs: BlobHandlerton): Promise<void> {
+  if (blobs.newestRevision === undefined || !storage.capabilities.crashSafe || !blobs.capabilities.durable) return;
+  if (blobs.capabilities.mode !== 'dataTransactional') return;
+  const newest = await blobs.newestRevision();
+  const last = storage.lastTransaction();
+  if (newest !== null && newest > last) {
+    throw new CorruptionError(
+      `the storage's last transaction ${last} is older than blob revision ${newest} that blob handlerton "${blobs.name}" committed: the storage lost committed transactions`,
+      storage.engine.location,
+    );
+  }
 }
 
 /** Revision `tid` of `oid`, or null when the storage has none (the transaction did not commit it). */

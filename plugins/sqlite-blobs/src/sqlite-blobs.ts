@@ -44,6 +44,8 @@ export const MAX_CHAIN_DEPTH = 8;
 
 /** Drafts that wrote at least this much get their WAL flushed from the thread pool before prepare's fsync. */
 const PRESYNC_THRESHOLD = 4 * 1024 * 1024;
+/** How many of the newest revision rows `newestRevision` looks at. */
+const NEWEST_REVISION_WINDOW = 64;
 
 /** The blob manifest of the SQLite handlerton. */
 export const SQLITE_BLOB_CAPABILITIES: BlobCapabilities = blobCapabilities({
@@ -100,6 +102,23 @@ export class SqliteBlobs implements BlobHandlerton {
   /** The shared connection (tests and diagnostics). */
   get connection(): SqliteConnection {
     return this.conn;
+  }
+
+  /** The blob database file (named by the Database when a committed record references a revision it lacks). */
+  get location(): string {
+    return this.conn.file;
+  }
+
+  /** The newest revision among the last NEWEST_REVISION_WINDOW revision rows made (by row id: no scan). */
+  async newestRevision(): Promise<Tid | null> {
+    this.checkOpen();
+    const query = this.conn.query('b.newestRevision', (k) =>
+      k.selectFrom((e) =>
+        e.selectFrom('blob_revision').select('revision').where('state', 'in', ['committed', 'retired']).orderBy('id', 'desc').limit(NEWEST_REVISION_WINDOW).as('recent'),
+      ).select((e) => e.fn.max('revision').as('revision')),
+    );
+    const row = this.conn.read('newestRevision', () => query.get());
+    return row?.revision ?? null;
   }
 
   /** The database id of the blob file. */

@@ -50,6 +50,7 @@ import { SerialCache, type CachedSerial } from './serial-cache.js';
 import { checkRecordRow, checkTxnRow, recordChecksum, txnChecksum } from './record-check.js';
 import { REVISION_BATCH, REVISION_COLUMNS, storageStatements, type StorageStatements } from './storage-statements.js';
 import { iterateTransactions, readHistory } from './storage-queries.js';
+import { confirmMiss } from './miss-check.js';
 
 /** Engine name of the storage and the blob handlerton. */
 export const ENGINE_NAME = 'sqlite-blobs';
@@ -143,6 +144,11 @@ export class SqliteStorage implements Storage {
     }
   }
 
+  /** The records file (named by the Database's CorruptionErrors). */
+  get location(): string {
+    return this.conn.file;
+  }
+
   /** The connection to the records file (tests and diagnostics). */
   get connection(): SqliteConnection {
     return this.conn;
@@ -159,7 +165,11 @@ export class SqliteStorage implements Storage {
   async load(oid: Oid): Promise<LoadedRecord> {
     this.checkOpen();
     assertU64(oid, 'oid');
-    const row = this.conn.read('load', () => (oid > MAX_SQL_INT ? undefined : this.sql.current.get({ oid })));
+    const row = this.conn.read('load', () => {
+      const found = oid > MAX_SQL_INT ? undefined : this.sql.current.get({ oid });
+      if (found === undefined && oid <= this.maxStoredOid) confirmMiss(this.conn, oid, 0n, MAX_SQL_INT);
+      return found;
+    });
     if (row !== undefined) checkRecordRow(this.conn.file, oid, row);
     if (row === undefined || row.deleted !== 0n) throw new POSKeyError(`oid ${oid} not found`, oid);
     return loaded(oid, row.tid, row.data, row.refs);
@@ -169,7 +179,11 @@ export class SqliteStorage implements Storage {
     this.checkOpen();
     assertU64(oid, 'oid');
     assertU64(tid, 'tid');
-    const row = this.conn.read('loadSerial', () => (oid > MAX_SQL_INT || tid > MAX_SQL_INT ? undefined : this.sql.serial.get({ oid, tid })));
+    const row = this.conn.read('loadSerial', () => {
+      const found = oid > MAX_SQL_INT || tid > MAX_SQL_INT ? undefined : this.sql.serial.get({ oid, tid });
+      if (found === undefined && oid <= this.maxStoredOid && tid <= MAX_SQL_INT) confirmMiss(this.conn, oid, tid, tid);
+      return found;
+    });
     if (row !== undefined) checkRecordRow(this.conn.file, oid, row);
     if (row === undefined || row.deleted !== 0n) throw new POSKeyError(`oid ${oid} has no revision ${tid}`, oid);
     return loaded(oid, row.tid, row.data, row.refs);
@@ -184,7 +198,10 @@ export class SqliteStorage implements Storage {
     return this.conn.read('loadBefore', () => {
       const row = this.sql.before.get({ oid, tid: bound });
       if (row === undefined) {
-        if (this.sql.exists.get({ oid }) === undefined) throw new POSKeyError(`oid ${oid} not found`, oid);
+        const exists = this.sql.exists.get({ oid }) !== undefined;
+        // A miss is confirmed from both sides of the key before it is answered (a damaged b-tree can misroute).
+        if (oid <= this.maxStoredOid) confirmMiss(this.conn, oid, 0n, exists ? bound - 1n : MAX_SQL_INT);
+        if (!exists) throw new POSKeyError(`oid ${oid} not found`, oid);
         return null;
       }
       checkRecordRow(this.conn.file, oid, row);

@@ -102,6 +102,11 @@ export class FileStorage2Blobs implements BlobHandlerton {
     };
   }
 
+  /** The blob directory (named by the Database when a committed record references a revision it lacks). */
+  get location(): string {
+    return this.#layout.root;
+  }
+
   /** Opens (or creates) the blob directory `options.dir`. */
   static async open(options: FileStorage2BlobsOptions, context: EngineContext): Promise<FileStorage2Blobs> {
     const checked = checkOptions(options);

@@ -62,6 +62,8 @@ export class FileStorage2 implements Storage {
   readonly name = ENGINE;
   readonly capabilities: StorageCapabilities;
   readonly databaseId: bigint;
+  /** The storage directory. */
+  readonly location: string;
 
   /** Sealed segments, oldest first. */
   private sealed: SealedSegment[];
@@ -130,6 +132,7 @@ export class FileStorage2 implements Storage {
   ) {
     this.capabilities = FileStorage2.capabilitiesFor(options.readOnly);
     this.databaseId = databaseId;
+    this.location = options.directory;
     this.sealed = sealed;
     this.frozen = frozen;
     this.active = active;
