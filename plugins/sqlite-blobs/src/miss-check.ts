@@ -41,7 +41,7 @@ function missStatements(conn: SqliteConnection) {
   };
 }
 
-/** A row key as read (a damaged cell can decode as any SQLite type). */
+/** A row key as read (a damaged cell can decode as a value of whatever SQLite type). */
 interface Key {
   readonly oid: bigint;
   readonly tid: bigint;
