@@ -2,12 +2,12 @@
 import { join } from 'node:path';
 import { CorruptionError, oidKey, type OidKey } from '@handlerton/framework';
 import { ActiveIndex, type ActiveEntry } from './active-index.js';
-import { PAGE_SIZE, SEGMENT_FLAG_SYNC_MARKS, SEGMENT_HEADER_SIZE, TXN_MAGIC } from './constants.js';
+import { PAGE_SIZE, SEGMENT_FLAG_PREV_END, SEGMENT_FLAG_SYNC_MARKS, SEGMENT_HEADER_SIZE, TXN_MAGIC } from './constants.js';
 import type { FileIO } from './file-io.js';
 import { segmentFileName } from './naming.js';
 import { readRecordAt, readTxnAt, SequentialReader } from './record-io.js';
 import { SegmentFile } from './segment-file.js';
-import { encodeSegmentHeader, type SegmentHeader } from './segment-format.js';
+import { dataEndLow32, encodeSegmentHeader, type SegmentHeader } from './segment-format.js';
 import { findLaterTxns, isAllZero } from './tail-scan.js';
 import { parseTxn, validTxnLength, type ParsedRecord, type ParsedTxn } from './txn-format.js';
 
@@ -62,12 +62,15 @@ export class ActiveSegment {
     private readonly preallocChunk: number,
   ) {}
 
-  /** Creates a new empty active segment file: tmp, header, preallocation, fsync, rename, dir fsync. */
-  static async create(io: FileIO, dir: string, seq: number, prevSeq: number, databaseId: bigint, preallocChunk: number): Promise<ActiveSegment> {
+  /**
+   * Creates a new empty active segment file: tmp, header, preallocation, fsync, rename, dir fsync.
+   * `prevDataEnd`: where segment `prevSeq`'s data ends when commits move on to this one (recorded in the header).
+   */
+  static async create(io: FileIO, dir: string, seq: number, prevSeq: number, databaseId: bigint, preallocChunk: number, prevDataEnd?: number): Promise<ActiveSegment> {
     const name = segmentFileName(seq, 0);
     const path = join(dir, name);
     const tmp = `${path}.tmp`;
-    const header: SegmentHeader = { seq, gen: 0, coversLo: seq, prevSeq, databaseId, flags: SEGMENT_FLAG_SYNC_MARKS, packTid: 0n };
+    const header = withPrevDataEnd({ seq, gen: 0, coversLo: seq, prevSeq, databaseId, flags: SEGMENT_FLAG_SYNC_MARKS, packTid: 0n }, prevDataEnd);
     const fd = io.open(tmp, 'w+');
     try {
       io.writeAt(fd, encodeSegmentHeader(header), 0, tmp);
@@ -86,11 +89,15 @@ export class ActiveSegment {
 
   /**
    * Publishes a prepared segment file (header written, zero-filled to `size` and fsynced at `tmp`):
-   * rename to its final name, directory fsync. Its whole size is preallocated space.
+   * records `prevDataEnd` in its header (fdatasync), renames it to its final name, fsyncs the
+   * directory. Its whole size is preallocated space.
    */
-  static async adopt(io: FileIO, dir: string, fd: number, tmp: string, header: SegmentHeader, size: number, preallocChunk: number): Promise<ActiveSegment> {
+  static async adopt(io: FileIO, dir: string, fd: number, tmp: string, prepared: SegmentHeader, size: number, preallocChunk: number, prevDataEnd: number): Promise<ActiveSegment> {
+    const header = withPrevDataEnd(prepared, prevDataEnd);
     const name = segmentFileName(header.seq, 0);
     const path = join(dir, name);
+    io.writeAt(fd, encodeSegmentHeader(header), 0, tmp);
+    await io.fdatasync(fd, tmp);
     io.rename(tmp, path);
     await io.fsyncDir(dir);
     const seg = new ActiveSegment(io, new SegmentFile(io, fd, path, name), header, preallocChunk);
@@ -105,7 +112,10 @@ export class ActiveSegment {
    * after a bad one is corruption, unless `tornBatches` is set, the segment records sync boundaries
    * and no later valid transaction says that the bad one was durable before it was written: then
    * the bad one lies in a write batch a crash tore, and it is cut off with everything after it.
-   * Unless `readOnly`, the data kept is made durable (`syncedEnd`).
+   * Unless `readOnly`, the data kept is made durable (`syncedEnd`). `beingSealed`: the segment's seal
+   * was interrupted (only its trailer may follow its data); `sealedEnd`, when the next segment's
+   * header recorded it, is where its data ended (low 32 bits), and a scan that ends elsewhere is
+   * corruption: transactions at its end were lost.
    */
   static async recover(
     io: FileIO,
@@ -117,6 +127,7 @@ export class ActiveSegment {
     yieldEvery: () => Promise<void>,
     tornBatches = false,
     beingSealed = false,
+    sealedEnd?: number,
   ): Promise<ActiveSegment> {
     const seg = new ActiveSegment(io, file, header, preallocChunk);
     const { fd, path } = file;
@@ -138,7 +149,7 @@ export class ActiveSegment {
       if (++steps % 1024 === 0) await yieldEvery();
     }
     seg.allocatedEnd = size;
-    if (beingSealed) assertOnlyTrailerAfter(io, fd, path, pos, size);
+    if (beingSealed) assertOnlyTrailerAfter(io, fd, path, pos, size, sealedEnd);
     let synced = false;
     if (pos < size && !isAllZero(io, fd, path, pos, size)) {
       // zeros are preallocated space; anything else is a torn tail, unless a valid transaction follows
@@ -233,13 +244,26 @@ export class ActiveSegment {
   }
 }
 
+/** `header` with `prevDataEnd` recorded (flag SEGMENT_FLAG_PREV_END), or unchanged when it is undefined. */
+function withPrevDataEnd(header: SegmentHeader, prevDataEnd: number | undefined): SegmentHeader {
+  if (prevDataEnd === undefined) return header;
+  return { ...header, flags: header.flags | SEGMENT_FLAG_PREV_END, prevDataEnd: dataEndLow32(prevDataEnd) };
+}
+
 /**
  * A segment whose seal was interrupted had all its transactions synced before the seal began, so
  * after the last valid transaction only the trailer can follow: zero padding up to the next page,
  * then index pages (or nothing, or preallocated zeros). A damaged or truncated transaction there is
  * corruption, never a torn tail to cut.
  */
-function assertOnlyTrailerAfter(io: FileIO, fd: number, path: string, pos: number, size: number): void {
+function assertOnlyTrailerAfter(io: FileIO, fd: number, path: string, pos: number, size: number, sealedEnd: number | undefined): void {
+  if (sealedEnd !== undefined && dataEndLow32(pos) !== sealedEnd) {
+    throw new CorruptionError(
+      `a segment whose seal was interrupted ends its transactions at offset ${pos}, but the next segment's header records its data ending at ${sealedEnd} (modulo 2^32): transactions at its end are missing`,
+      path,
+      pos,
+    );
+  }
   if (pos >= size) return;
   const padEnd = Math.min(size, Math.ceil(pos / PAGE_SIZE) * PAGE_SIZE);
   const head = Buffer.alloc(Math.min(4, size - pos));

@@ -30,6 +30,12 @@ export const SEGMENT_FLAG_PACKED = 1;
  */
 export const SEGMENT_FLAG_SYNC_MARKS = 2;
 /**
+ * Segment header flag: the header's u32 at byte 56 holds the low 32 bits of the data end of the
+ * segment `prevSeq` when commits moved on to this one, so that open can tell an interrupted seal
+ * from an earlier segment that lost transactions at its end (FORMAT.md §9, step 6).
+ */
+export const SEGMENT_FLAG_PREV_END = 4;
+/**
  * Transaction flag (byte 17): every byte of the segment before this transaction was durable
  * (an fdatasync had completed) before this transaction's write was issued.
  */

@@ -35,7 +35,7 @@ import {
 import { BATCH_SYNC_DELAY_MS, type FileStorage2Options } from '../filestorage2-config.js';
 import { ActiveSegment } from './active-segment.js';
 import { oidHashes } from './bloom.js';
-import { PAGE_SIZE, PREALLOC_CHUNK, SEGMENT_FLAG_SYNC_MARKS, STATUS_COMMITTED } from './constants.js';
+import { PAGE_SIZE, PREALLOC_CHUNK, SEGMENT_FLAG_PREV_END, SEGMENT_FLAG_SYNC_MARKS, STATUS_COMMITTED } from './constants.js';
 import { FileIO, isDirectorySyncFailure } from './file-io.js';
 import { loadOrCreateLocatorKey } from './locator-key.js';
 import { FreshOids } from './fresh-oids.js';
@@ -53,9 +53,21 @@ import { SegmentPreparer } from './segment-preparer.js';
 import { BufferPool, TxnBuilder, type PendingWrite } from './txn-builder.js';
 import type { QueuedTxn, TxnState } from './txn-state.js';
 import { disposeReplaced, syncDisposal } from './retired-segments.js';
-
+import type { SegmentHeader } from './segment-format.js';
 
 const ENGINE = 'filestorage2';
+
+/**
+ * The data end of segment `seq` (low 32 bits) as the segment created after it recorded it, or
+ * undefined when the next segment in the chain did not (created before the flag existed, or not
+ * created by a switch from `seq`).
+ */
+function recordedDataEnd(headers: readonly SegmentHeader[], seq: number): number | undefined {
+  let next: SegmentHeader | undefined;
+  for (const h of headers) if (h.seq > seq && (next === undefined || h.seq < next.seq)) next = h;
+  if (next === undefined || next.prevSeq !== seq || (next.flags & SEGMENT_FLAG_PREV_END) === 0) return undefined;
+  return next.prevDataEnd;
+}
 
 /** The FileStorage2 storage engine. Open with `FileStorage2.open`. */
 export class FileStorage2 implements Storage {
@@ -198,9 +210,10 @@ export class FileStorage2 implements Storage {
       pending = found.unsealedOlder.map((u) => u.file);
       const databaseId = found.databaseId ?? randomBytes(8).readBigUInt64BE(0);
       const chunk = preallocChunk(options.segmentSize);
+      const headers = [...found.sealed.map((s) => s.header), ...found.unsealedOlder.map((u) => u.header), ...(found.unsealed ? [found.unsealed.header] : [])];
       for (const u of found.unsealedOlder) {
         // a crash came while its trailer was being written: rebuild its index from its data
-        const older = await ActiveSegment.recover(io, u.file, u.header, u.size, options.readOnly, chunk, yieldToLoop, false, true);
+        const older = await ActiveSegment.recover(io, u.file, u.header, u.size, options.readOnly, chunk, yieldToLoop, false, true, recordedDataEnd(headers, u.header.seq));
         if (options.readOnly) {
           if (frozen || sealed.some((x) => x.seq > u.header.seq)) {
             throw new CorruptionError('an unsealed segment is followed by a sealed one', u.file.path, 0);
@@ -807,7 +820,7 @@ export class FileStorage2 implements Storage {
       return null;
     }
     try {
-      return await ActiveSegment.adopt(this.io, this.options.directory, ready.fd, ready.tmp, ready.header, ready.size, preallocChunk(this.options.segmentSize));
+      return await ActiveSegment.adopt(this.io, this.options.directory, ready.fd, ready.tmp, ready.header, ready.size, preallocChunk(this.options.segmentSize), old.publishedEnd);
     } catch (e) {
       this.io.closeQuietly(ready.fd);
       throw e;

@@ -28,7 +28,7 @@ const RUN_LENGTH = 32768;
  * acknowledged in it survive a crash). `old` keeps its data; its trailer comes later.
  */
 export function createNextSegment(io: FileIO, old: ActiveSegment, target: SealTarget): Promise<ActiveSegment> {
-  return ActiveSegment.create(io, target.dir, old.header.seq + 1, old.header.seq, target.databaseId, target.preallocChunk);
+  return ActiveSegment.create(io, target.dir, old.header.seq + 1, old.header.seq, target.databaseId, target.preallocChunk, old.publishedEnd);
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   FOOTER_SIZE,
   FORMAT_VERSION,
   SEGMENT_HEADER_SIZE,
+  SEGMENT_FLAG_PREV_END,
   SEGMENT_MAGIC,
 } from './constants.js';
 import { crc32 } from './crc.js';
@@ -18,10 +19,20 @@ export interface SegmentHeader {
   /** Seq of the segment before this one in the chain when it was created (0 = none). */
   readonly prevSeq: number;
   readonly databaseId: bigint;
-  /** Flags: bit 0 = written by pack. */
+  /** Flags: bit 0 = written by pack, SEGMENT_FLAG_SYNC_MARKS, SEGMENT_FLAG_PREV_END. */
   readonly flags: number;
   /** A pack output's pack horizon (its pack tid, or a higher one an input carried); 0n otherwise. */
   readonly packTid: bigint;
+  /**
+   * With flag SEGMENT_FLAG_PREV_END: the data end of segment `prevSeq` when commits moved on to this
+   * one, modulo 2^32 (the u32 at byte 56); otherwise 0.
+   */
+  readonly prevDataEnd?: number;
+}
+
+/** The low 32 bits of a file offset, as a segment header stores a previous segment's data end. */
+export function dataEndLow32(offset: number): number {
+  return offset % 0x100000000;
 }
 
 /** Encodes a segment header. */
@@ -38,6 +49,7 @@ export function encodeSegmentHeader(h: SegmentHeader): Buffer {
   b.writeBigUInt64BE(BigInt(h.coversLo), 32);
   b.writeBigUInt64BE(BigInt(h.prevSeq), 40);
   b.writeBigUInt64BE(h.databaseId, 48);
+  if ((h.flags & SEGMENT_FLAG_PREV_END) !== 0) b.writeUInt32BE(dataEndLow32(h.prevDataEnd ?? 0), 56);
   b.writeUInt32BE(crc32(b.subarray(0, 60)), 60);
   return b;
 }
@@ -57,6 +69,7 @@ export function decodeSegmentHeader(b: Buffer, file: string): SegmentHeader {
     prevSeq: Number(b.readBigUInt64BE(40)),
     databaseId: b.readBigUInt64BE(48),
     packTid: (BigInt(b.readUInt32BE(12)) << 32n) | BigInt(b.readUInt32BE(28)),
+    prevDataEnd: (b.readUInt16BE(10) & SEGMENT_FLAG_PREV_END) !== 0 ? b.readUInt32BE(56) : 0,
   };
 }
 
