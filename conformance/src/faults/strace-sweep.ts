@@ -181,7 +181,7 @@ async function runChild(options: SyscallSweepOptions, dir: string, straceArgs: r
   const spec: ChildSpec = { config: options.config(dir), ...(options.steps !== undefined ? { steps: options.steps } : {}), ...(options.preload !== undefined ? { preload: options.preload } : {}) };
   const traceFile = `${dir}.strace`;
   const command = straceArgs.length === 0 ? process.execPath : 'strace';
-  const args = straceArgs.length === 0 ? [CHILD_MODULE, JSON.stringify(spec)] : ['-f', '-qq', '-o', traceFile, ...straceArgs, process.execPath, CHILD_MODULE, JSON.stringify(spec)];
+  const args = straceArgs.length === 0 ? [CHILD_MODULE, JSON.stringify(spec)] : ['-f', '-qq', '-y', '-o', traceFile, ...straceArgs, process.execPath, CHILD_MODULE, JSON.stringify(spec)];
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let stdout = '';
   let stderr = '';
