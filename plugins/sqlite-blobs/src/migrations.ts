@@ -83,6 +83,44 @@ const recordChecksums: Migration = {
   },
 };
 
+/**
+ * 0003 of a records file: revisions keyed by (tid, oid), and `object_current` (oid, tid, deleted)
+ * pointing at each object's newest revision. Keyed by (oid, tid), a transaction writing 100
+ * existing objects dirtied ~100 B-tree pages (one per object range: 400 KiB of WAL for 20 KB of
+ * records); keyed by tid its revisions append to a few pages, and the current pointers of objects
+ * written together share pages. Older revisions are reached through `prev_tid` (the chain a
+ * revision keeps to the one it replaced). Existing rows are copied in this migration's transaction.
+ */
+const revisionsByTid: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('revision')
+      .addColumn('tid', 'integer', (c) => c.notNull())
+      .addColumn('oid', 'integer', (c) => c.notNull())
+      .addColumn('prev_tid', 'integer')
+      .addColumn('deleted', 'integer', (c) => c.notNull())
+      .addColumn('data', 'blob')
+      .addColumn('refs', 'blob')
+      .addColumn('crc', 'integer')
+      .addPrimaryKeyConstraint('revision_pk', ['tid', 'oid'])
+      .modifyEnd(sql`without rowid`)
+      .execute();
+    await db.schema
+      .createTable('object_current')
+      .addColumn('oid', 'integer', (c) => c.primaryKey())
+      .addColumn('tid', 'integer', (c) => c.notNull())
+      .addColumn('deleted', 'integer', (c) => c.notNull())
+      .modifyEnd(sql`without rowid`)
+      .execute();
+    await sql`insert into revision (tid, oid, prev_tid, deleted, data, refs, crc)
+      select tid, oid, prev_tid, deleted, data, refs, crc from object_revision order by tid, oid`.execute(db);
+    // SQLite takes the bare column `deleted` from the row holding max(tid).
+    await sql`insert into object_current (oid, tid, deleted)
+      select oid, max(tid), deleted from object_revision group by oid order by oid`.execute(db);
+    await db.schema.dropTable('object_revision').execute();
+  },
+};
+
 /** 0002: chunked blob tables. */
 const blobTables: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
@@ -202,12 +240,16 @@ const blobChunkChecks: Migration = {
 
 /** Migration names of each file role, in order; the name sorts as the version. */
 export const MIGRATION_NAMES = Object.freeze({
-  records: ['0001_storage_tables', '0002_record_checksums'],
+  records: ['0001_storage_tables', '0002_record_checksums', '0003_revisions_by_tid'],
   blobs: ['0001_blob_meta', '0002_blob_tables', '0003_blob_txn_witness', '0004_blob_chunk_checks'],
 } as const);
 
 const MIGRATIONS: Readonly<Record<FileRole, Record<string, Migration>>> = {
-  records: { [MIGRATION_NAMES.records[0]]: storageTables, [MIGRATION_NAMES.records[1]]: recordChecksums },
+  records: {
+    [MIGRATION_NAMES.records[0]]: storageTables,
+    [MIGRATION_NAMES.records[1]]: recordChecksums,
+    [MIGRATION_NAMES.records[2]]: revisionsByTid,
+  },
   blobs: {
     [MIGRATION_NAMES.blobs[0]]: blobMeta,
     [MIGRATION_NAMES.blobs[1]]: blobTables,

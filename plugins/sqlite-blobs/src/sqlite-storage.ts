@@ -9,6 +9,7 @@ import {
   assertU64,
   isU64,
   ConflictError,
+  CorruptionError,
   decodeRefs,
   encodeRefs,
   InvalidArgumentError,
@@ -48,8 +49,9 @@ import { encodeOidList } from './oid-list.js';
 import { runPack } from './pack.js';
 import { SerialCache, type CachedSerial } from './serial-cache.js';
 import { checkRecordRow, checkTxnRow, recordChecksum, txnChecksum } from './record-check.js';
-import { REVISION_BATCH, REVISION_COLUMNS, storageStatements, type StorageStatements } from './storage-statements.js';
+import { CURRENT_BATCH, CURRENT_COLUMNS, REVISION_BATCH, REVISION_COLUMNS, storageStatements, type StorageStatements } from './storage-statements.js';
 import { iterateTransactions, readHistory } from './storage-queries.js';
+import { revisionAt } from './revision-chain.js';
 
 /** Engine name of the storage and the blob handlerton. */
 export const ENGINE_NAME = 'sqlite-blobs';
@@ -159,8 +161,7 @@ export class SqliteStorage implements Storage {
   async load(oid: Oid): Promise<LoadedRecord> {
     this.checkOpen();
     assertU64(oid, 'oid');
-    const row = this.conn.read('load', () => (oid > MAX_SQL_INT ? undefined : this.sql.current.get({ oid })));
-    if (row !== undefined) checkRecordRow(this.conn.file, oid, row);
+    const row = this.conn.read('load', () => (oid > MAX_SQL_INT ? undefined : this.currentRow(oid)));
     if (row === undefined || row.deleted !== 0n) throw new POSKeyError(`oid ${oid} not found`, oid);
     return loaded(oid, row.tid, row.data, row.refs);
   }
@@ -182,15 +183,14 @@ export class SqliteStorage implements Storage {
     if (oid > MAX_SQL_INT) throw new POSKeyError(`oid ${oid} not found`, oid);
     const bound = tid > MAX_SQL_INT ? MAX_SQL_INT : tid;
     return this.conn.read('loadBefore', () => {
-      const row = this.sql.before.get({ oid, tid: bound });
-      if (row === undefined) {
-        if (this.sql.exists.get({ oid }) === undefined) throw new POSKeyError(`oid ${oid} not found`, oid);
-        return null;
-      }
+      const found = revisionAt(this.sql, this.conn.file, oid, bound, false);
+      if (found === undefined) throw new POSKeyError(`oid ${oid} not found`, oid);
+      if (found === null) return null;
+      const row = this.sql.serial.get({ oid, tid: found.tid });
+      if (row === undefined) return null; // removed by a concurrent pack
       checkRecordRow(this.conn.file, oid, row);
       if (row.deleted !== 0n) throw new POSKeyError(`oid ${oid} was deleted before ${tid}`, oid);
-      const next = this.sql.after.get({ oid, tid: row.tid });
-      return { ...loaded(oid, row.tid, row.data, row.refs), nextTid: next?.tid ?? null };
+      return { ...loaded(oid, row.tid, row.data, row.refs), nextTid: found.nextTid };
     });
   }
 
@@ -377,7 +377,7 @@ export class SqliteStorage implements Storage {
     if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
       throw new InvalidArgumentError(`history: size must be a positive integer, got ${String(size)}`);
     }
-    const entries = oid > MAX_SQL_INT ? [] : await readHistory(this.conn, oid, size);
+    const entries = oid > MAX_SQL_INT ? [] : await readHistory(this.conn, this.sql, oid, size);
     if (entries.length === 0) throw new POSKeyError(`oid ${oid} not found`, oid);
     return entries;
   }
@@ -442,6 +442,18 @@ export class SqliteStorage implements Storage {
     const found = { tid: row.tid, deleted: row.deleted !== 0n };
     this.serials.set(oid, found);
     return found;
+  }
+
+  /** The newest revision row of `oid` (checked), undefined when it has none. */
+  private currentRow(oid: Oid): ReturnType<StorageStatements['serial']['get']> {
+    const current = this.sql.currentSerial.get({ oid });
+    if (current === undefined) return undefined;
+    const row = this.sql.serial.get({ oid, tid: current.tid });
+    if (row === undefined || row.deleted !== current.deleted) {
+      throw new CorruptionError(`oid ${oid}: its current revision ${current.tid} is ${row === undefined ? 'missing' : 'not the one recorded'}`, this.conn.file);
+    }
+    checkRecordRow(this.conn.file, oid, row);
+    return row;
   }
 
   private checkOpen(): void {
@@ -516,7 +528,7 @@ function writeMetaBigInt(conn: SqliteConnection, key: string, value: bigint): vo
   });
 }
 
-/** Inserts the transaction's revisions, REVISION_BATCH rows per statement and the rest one by one. */
+/** Inserts the transaction's revisions, REVISION_BATCH rows per statement and the rest one by one, then points object_current at them. */
 function insertRevisions(sql: StorageStatements, tid: Tid, records: ReadonlyMap<OidKey, PendingRecord>): void {
   const batched = records.size - (records.size % REVISION_BATCH);
   const batch: unknown[] = [];
@@ -531,6 +543,20 @@ function insertRevisions(sql: StorageStatements, tid: Tid, records: ReadonlyMap<
     batch.push(oid, tid, prevTid, deleted, data, refs, crc);
     if (batch.length === REVISION_BATCH * REVISION_COLUMNS) {
       sql.insertRevisions.runPositional(batch);
+      batch.length = 0;
+    }
+  }
+  const pointed = records.size - (records.size % CURRENT_BATCH);
+  i = 0;
+  for (const { oid, data } of records.values()) {
+    const deleted = data === null ? 1 : 0;
+    if (i++ >= pointed) {
+      sql.upsertCurrent.run({ oid, tid, deleted });
+      continue;
+    }
+    batch.push(oid, tid, deleted);
+    if (batch.length === CURRENT_BATCH * CURRENT_COLUMNS) {
+      sql.upsertCurrents.runPositional(batch);
       batch.length = 0;
     }
   }
