@@ -7,6 +7,9 @@ import { ENGINES, type EngineName } from './harness/engines.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
+/** The SQLite engine's documented WAL limits (sqlite-blobs README "The event loop"; RECORDS_WAL_LIMIT and WAL_FILE_GUARD there). */
+const SQLITE_RECORDS_WAL_LIMIT_MIB = 16;
+const SQLITE_BLOB_WAL_LIMIT_MIB = 320;
 
 /** Sizes and repetition counts of one plan. */
 export interface PlanSizes {
@@ -256,6 +259,19 @@ export function buildPlan(sizes: PlanSizes): Plan {
       value: m(group, 'opsPerSec', `${label} Database API, 32 concurrent`), reference: m(lmdb32, 'opsPerSec', 'lmdb, 32 committers'),
       ...(engine === 'filestorage2' ? { target: atLeast(1), targetText: 'at least lmdb with 32 committers', source: 'issue 13' } : {}),
     });
+    if (engine !== 'memory') {
+      fig({
+        id: `db.commit.loop-p99.${engine}`, group: 'db', engine, name: `${label}: event-loop delay p99 during Database API commits, 1 committer`, unit: 'ms',
+        value: m(single, 'loopP99', `${label} loop delay p99 during Database API commits`), reference: m(idle, 'loopP99', 'idle p99'),
+      });
+    }
+    if (engine === 'sqlite') {
+      fig({
+        id: 'db.commit.wal-records.sqlite', group: 'db', engine, name: 'SQLite: peak records-file WAL through the Database-API commit benchmark (warm-up and Storage-contract run included)', unit: 'MiB',
+        value: m(single, 'recordsWalPeakMiB', 'SQLite records WAL peak'), target: atMost(SQLITE_RECORDS_WAL_LIMIT_MIB),
+        targetText: `≤ ${SQLITE_RECORDS_WAL_LIMIT_MIB} MiB (the records WAL limit, sqlite-blobs README)`, source: 'issue 13',
+      });
+    }
     fig({ id: `db.commit.p99.${engine}`, group: 'db', engine, name: `${label}: Database API commit latency p99, 32 concurrent`, unit: 'ms', value: m(group, 'p99', `${label} p99, 32 concurrent`), reference: m(group, 'p50', 'p50 of the same trials') });
     fig({ id: `db.commit.hit.${engine}`, group: 'db', engine, name: `${label}: record cache hit rate during the 1-committer commits`, unit: '%', value: m(single, 'cacheHitPct', `${label} hit rate`) });
     const mix = job('engine.dbmix', { engine, concurrency: 1, seconds: sizes.seconds, count: 10_000 });
@@ -371,6 +387,18 @@ export function buildPlan(sizes: PlanSizes): Plan {
         value: m(blob, 'loopP99', `${label} loop p99`), reference: m(blob, 'idleP99', 'idle p99 of the same process just before'),
         ...(bounded ? { target: { kind: 'refPlusAtMost', margin: 10 } as Target, targetText: '≤ idle p99 + 10 ms', source: src } : {}),
       });
+      if (engine === 'sqlite') {
+        fig({
+          id: `blob.write-rawsqlite.${engine}.${sk}`, group: 'blob', engine, name: `${label}: blob write ${s} against raw better-sqlite3 inserting the same 256 KiB chunks`, unit: 'MiB/s',
+          value: m(blob, 'writeMiBps', `${label} blob write`), reference: m(blob, 'rawSqliteMiBps', 'raw better-sqlite3: the same chunks, one unsynced transaction each, one synced commit, same trial'),
+          ...(size >= GiB ? { target: atLeast(0.7), targetText: '≥ 70% of raw better-sqlite3', source: 'issue 13' } : {}),
+        });
+        fig({
+          id: `blob.wal.${engine}.${sk}`, group: 'blob', engine, name: `${label}: peak blob-file WAL during blob write + read ${s}`, unit: 'MiB',
+          value: m(blob, 'blobWalPeakMiB', `${label} blob WAL peak`), target: atMost(SQLITE_BLOB_WAL_LIMIT_MIB),
+          targetText: `≤ ${SQLITE_BLOB_WAL_LIMIT_MIB} MiB (the blob WAL limit, sqlite-blobs README)`, source: 'issue 13',
+        });
+      }
       fig({ id: `blob.loop-max.${engine}.${sk}`, group: 'blob', engine, name: `${label}: worst single event-loop stall during blob write + read ${s}`, unit: 'ms', value: m(blob, 'loopMax', `${label} loop max`), reference: m(blob, 'idleMax', 'idle max of the same process just before') });
       if (size === sizes.blobSizes[0]) {
         // The same transfer through the raw handlerton contract: what the framework's handles cost.

@@ -7,10 +7,12 @@ import { createDatabase } from '@handlerton/framework';
 import type { Benchmark, BenchContext } from '../harness/context.js';
 import { UnavailableError } from '../harness/context.js';
 import { generated, partialUpdate, revisionStream, writeBlob } from '../harness/blobs.js';
-import { engineName, isDurable, openBlobs, openStorage, type EngineName } from '../harness/engines.js';
+import { engineLocation, engineName, isDurable, openBlobs, openStorage, type EngineName } from '../harness/engines.js';
 import { diskUsage, MiB, nowMs, writeRandomFile } from '../harness/io.js';
 import { watchEventLoop } from '../harness/loop.js';
 import { median } from '../harness/stats.js';
+import { watchWalPeaks } from '../harness/wal-watch.js';
+import { rawSqliteChunkWrite } from './sqlite-raw.js';
 
 /** Moves a file into a committed blob and the blob back out to a file; returns the two durations. */
 type BlobRoundTrip = (src: string, dst: string) => Promise<{ writeMs: number; readMs: number }>;
@@ -81,13 +83,23 @@ export const engineBlob: Benchmark = async (ctx) => {
     await pipeline(createReadStream(src, { highWaterMark: MiB }), createWriteStream(dst, { highWaterMark: MiB }));
     paired['copyMiBps'] = size / MiB / ((nowMs() - c0) / 1000);
     await fsp.rm(dst, { force: true });
+    if (engine === 'sqlite') {
+      // The same chunks inserted by raw better-sqlite3 in the engine's transaction shape.
+      const rawDir = path.join(ctx.scratch, 'raw-sqlite');
+      await fsp.mkdir(rawDir);
+      paired['rawSqliteMiBps'] = await rawSqliteChunkWrite(rawDir, src);
+      await fsp.rm(rawDir, { recursive: true, force: true });
+    }
   }
   const subject = ctx.str('api', 'db') === 'raw' ? await rawRoundTrip(ctx, engine) : await dbRoundTrip(ctx, engine);
   try {
     ctx.markBaseline();
+    const location = engineLocation(engine, ctx.scratch);
+    const stopWal = engine === 'sqlite' && location !== undefined ? watchWalPeaks([`${location}-blobs-wal`]) : undefined;
     const stop = watchEventLoop();
     const { writeMs, readMs } = await subject.run(src, dst);
     const loop = stop();
+    const walPeak = stopWal?.()[0];
     ctx.sampleMemory();
     const copied = (await fsp.stat(dst)).size;
     if (copied !== size) throw new Error(`read back ${copied} bytes, expected ${size}`);
@@ -98,6 +110,7 @@ export const engineBlob: Benchmark = async (ctx) => {
       readMs,
       loopP99: loop.p99,
       loopMax: loop.max,
+      ...(walPeak === undefined ? {} : { blobWalPeakMiB: walPeak / MiB }),
       ...paired,
     };
   } finally {

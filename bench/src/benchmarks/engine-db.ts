@@ -8,10 +8,11 @@ import { promises as fsp, closeSync, fdatasyncSync, openSync, writeSync } from '
 import * as path from 'node:path';
 import { createDatabase, NO_REFS, storageTransaction, type Oid, type Storage, type Tid } from '@handlerton/framework';
 import type { Benchmark } from '../harness/context.js';
-import { engineName, openBlobs, openStorage, type EngineName } from '../harness/engines.js';
+import { engineLocation, engineName, openBlobs, openStorage, type EngineName } from '../harness/engines.js';
 import { nowMs } from '../harness/io.js';
 import { watchEventLoop } from '../harness/loop.js';
 import { keyPicker, loopMetrics, payloads, RECORD_SIZE, RECORDS_PER_TXN, timedLoops } from '../harness/workload.js';
+import { watchWalPeaks } from '../harness/wal-watch.js';
 import { rawSqliteCommits } from './sqlite-raw.js';
 
 /** Commits run before the measured ones. */
@@ -135,6 +136,9 @@ export const engineDbCommit: Benchmark = async (ctx) => {
         });
       });
     ctx.markBaseline();
+    // SQLite: the peak size of both WAL files through the whole benchmark (warm-up and Storage-contract run included).
+    const location = engineLocation(engine, dir);
+    const stopWal = engine === 'sqlite' && location !== undefined ? watchWalPeaks([`${location}-wal`, `${location}-blobs-wal`]) : undefined;
     await commitLoop(WARM_UP_SECONDS);
     const before = cacheCounters(db);
     const stop = watchEventLoop();
@@ -143,6 +147,11 @@ export const engineDbCommit: Benchmark = async (ctx) => {
     ctx.sampleMemory();
     const metrics = { ...loopMetrics(result), recordsPerSec: result.opsPerSec * RECORDS_PER_TXN, loopP99: loop.p99, ...cacheMetrics(before, cacheCounters(db)) };
     if (ctx.bool('contract')) extra['contractOpsPerSec'] = await contractWrites(db.storage.engine, sets[0]!, seconds);
+    const walPeaks = stopWal?.();
+    if (walPeaks !== undefined) {
+      extra['recordsWalPeakMiB'] = walPeaks[0]! / (1024 * 1024);
+      extra['blobWalPeakMiB'] = walPeaks[1]! / (1024 * 1024);
+    }
     return { ...metrics, ...extra };
   } finally {
     await db.close();

@@ -1,6 +1,8 @@
 /** Raw better-sqlite3 references: prepared statements, WAL, synchronous=FULL. */
 import Database from 'better-sqlite3';
+import { createReadStream } from 'node:fs';
 import * as path from 'node:path';
+import { crc32 } from 'node:zlib';
 import type { Benchmark } from '../harness/context.js';
 import { nowMs, yieldLoop } from '../harness/io.js';
 import { keyPicker, loopMetrics, payloads, RECORDS_PER_TXN, timedLoops, type LoopResult } from '../harness/workload.js';
@@ -87,3 +89,47 @@ export const sqliteLoad: Benchmark = async (ctx) => {
   db.close();
   return loopMetrics(result);
 };
+
+/** Chunk size and page size of the SQLite engine's blob file (its defaults). */
+const CHUNK_BYTES = 256 * 1024;
+const BLOB_PAGE_BYTES = 65536;
+
+/**
+ * The raw peer of the SQLite engine's blob write: `src` cut into 256 KiB chunks, each inserted with
+ * its CRC-32 and its map row in one unsynced transaction (synchronous=NORMAL, as the engine writes
+ * draft chunks), then one synced transaction (synchronous=FULL) publishing the revision, in a WAL
+ * database of 64 KiB pages under `dir`. Returns MiB/s over the whole write.
+ */
+export async function rawSqliteChunkWrite(dir: string, src: string): Promise<number> {
+  const db = new Database(path.join(dir, 'raw-blobs.db'));
+  try {
+    db.pragma(`page_size = ${BLOB_PAGE_BYTES}`);
+    db.pragma('journal_mode = WAL');
+    db.exec(`create table chunk (id integer primary key, data blob not null, crc integer not null);
+             create table revision_chunk (revision_id integer not null, seq integer not null, chunk_id integer not null,
+                                          primary key (revision_id, seq)) without rowid;
+             create table revision (id integer primary key, size integer not null, state text not null);`);
+    const insertChunk = db.prepare('insert into chunk (data, crc) values (?, ?)');
+    const mapChunk = db.prepare('insert into revision_chunk (revision_id, seq, chunk_id) values (1, ?, ?)');
+    const writeChunk = db.transaction((seq: number, data: Buffer) => {
+      const { lastInsertRowid } = insertChunk.run(data, crc32(data));
+      mapChunk.run(seq, lastInsertRowid);
+    });
+    const start = nowMs();
+    db.pragma('synchronous = NORMAL');
+    let seq = 0;
+    let size = 0;
+    for await (const piece of createReadStream(src, { highWaterMark: CHUNK_BYTES })) {
+      const data = piece as Buffer;
+      writeChunk.immediate(seq, data);
+      seq += 1;
+      size += data.length;
+      await yieldLoop();
+    }
+    db.pragma('synchronous = FULL');
+    db.prepare("insert into revision (id, size, state) values (1, ?, 'committed')").run(size);
+    return size / (1024 * 1024) / ((nowMs() - start) / 1000);
+  } finally {
+    db.close();
+  }
+}

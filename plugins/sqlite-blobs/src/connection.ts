@@ -51,8 +51,17 @@ export function roleFile(location: string, role: FileRole): string {
   return role === 'records' ? file : `${file}-blobs`;
 }
 
-/** Auto-checkpoint threshold of a records file (SQLite's default: 1000 pages, 4 MiB at 4 KiB pages). */
-const RECORDS_CHECKPOINT_PAGES = 1000;
+/**
+ * Records file WAL policy, in bytes: SQLite's own checkpoint runs after the commit that takes the WAL
+ * past RECORDS_CHECKPOINT_BYTES, and the WAL restarts from its beginning at the next commit, so it
+ * holds at most that plus one transaction's pages; a file grown by a larger transaction is cut back
+ * to RECORDS_WAL_LIMIT when the WAL restarts (journal_size_limit).
+ */
+export const RECORDS_CHECKPOINT_BYTES = 4 * 1024 * 1024;
+/** The records WAL file's documented limit (README "The event loop"), also its journal_size_limit. */
+export const RECORDS_WAL_LIMIT = 16 * 1024 * 1024;
+/** The blob file's journal_size_limit (its WAL bounds are in checkpointer.ts). */
+const BLOBS_JOURNAL_LIMIT = 64 * 1024 * 1024;
 
 /** SQLite's own (blocking) auto-checkpoint threshold while the worker checkpoints a blob file: a safety net. */
 const SAFETY_CHECKPOINT_PAGES = 8192;
@@ -113,10 +122,11 @@ export class SqliteConnection {
         this.checkpointer = undefined;
       }
     } else {
-      // Records: SQLite's own checkpoint every RECORDS_CHECKPOINT_PAGES keeps the WAL small and reused
+      // Records: SQLite's own checkpoint every RECORDS_CHECKPOINT_BYTES keeps the WAL small and reused
       // in place (a commit's fsync then finds no file growth to journal). Measured: 1,450 commits/s
       // against 1,140-1,280 with the worker; the inline checkpoint stalls the loop for 9-15 ms.
-      db.pragma(`wal_autocheckpoint = ${RECORDS_CHECKPOINT_PAGES}`);
+      db.pragma(`wal_autocheckpoint = ${Math.max(1, Math.floor(RECORDS_CHECKPOINT_BYTES / PAGE_SIZES.records))}`);
+      db.pragma(`journal_size_limit = ${RECORDS_WAL_LIMIT}`);
       this.checkpointer = undefined;
     }
     this.kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: db }) });
@@ -383,8 +393,8 @@ function applyPragmas(db: BetterSqlite3.Database, options: ConnectionOptions, pa
   db.pragma('foreign_keys = OFF');
   // Extra sanity checks of every b-tree page read from disk (cheap): a damaged page is SQLITE_CORRUPT sooner.
   db.pragma('cell_size_check = ON');
-  // Truncate the WAL back to this size whenever it restarts after a complete checkpoint.
-  db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+  // Truncate the WAL back to this size whenever it restarts after a complete checkpoint (records: lowered in the constructor).
+  db.pragma(`journal_size_limit = ${BLOBS_JOURNAL_LIMIT}`);
 }
 
 async function prepareSchema(db: BetterSqlite3.Database, role: FileRole, migrateTo: string | undefined, file: string): Promise<bigint> {
