@@ -187,6 +187,7 @@ export class SqliteStorage implements Storage {
       if (found === undefined) throw new POSKeyError(`oid ${oid} not found`, oid);
       if (found === null) return null;
       const row = this.sql.serial.get({ oid, tid: found.tid });
+      if (row === undefined && found.nextTid === null) throw new CorruptionError(`oid ${oid}: its current revision ${found.tid} is missing`, this.conn.file);
       if (row === undefined) return null; // removed by a concurrent pack
       checkRecordRow(this.conn.file, oid, row);
       if (row.deleted !== 0n) throw new POSKeyError(`oid ${oid} was deleted before ${tid}`, oid);
