@@ -37,7 +37,7 @@ export function revisionAt(sql: StorageStatements, file: string, oid: Oid, bound
     if (row.prev_tid >= tid) throw new CorruptionError(`oid ${oid} revision ${tid}: it replaces revision ${row.prev_tid}, which is not older`, file);
     nextTid = tid;
     tid = row.prev_tid;
-    deleted = false; // read with the row below
+    // The delete flag of the revision stepped to is read once the walk stops (below).
   }
   if (nextTid !== null) {
     const row = sql.prevOf.get({ tid, oid });
