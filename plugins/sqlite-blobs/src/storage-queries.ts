@@ -111,6 +111,11 @@ export async function* iterateTransactions(conn: SqliteConnection, start: Tid, s
           });
         }
       }
+      // Only a pack removes revisions, and it marks their transaction packed: a revision of an
+      // unpacked one that does not read back is damage (a misrouted seek), not an empty slot.
+      if (txn.status !== 'p' && records.length !== oids.length) {
+        throw new CorruptionError(`transaction ${txn.tid}: ${oids.length - records.length} of its ${oids.length} revisions are missing`, conn.file);
+      }
       const meta: TransactionMeta = { user: txn.user, description: txn.description, extension: parseExtension(txn.extension) };
       yield { tid: txn.tid, status: txn.status === 'p' ? 'p' : ' ', meta, records };
       cursor = txn.tid;

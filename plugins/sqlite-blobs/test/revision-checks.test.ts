@@ -1,5 +1,5 @@
 /** The checksums of migration 0003's chain links (revision.link) and current pointers (object_current.crc). */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
 import { CorruptionError, type Tid } from '@handlerton/framework';
 import { acquireConnection, releaseConnection, roleFile } from '../src/connection.js';
@@ -27,7 +27,8 @@ function tamper(options: ReturnType<typeof optionsIn>, statement: string, ...par
   raw.close();
 }
 
-async function expectCorruption(t: import('ava').ExecutionContext, what: string, read: () => Promise<unknown>): Promise<void> {
+/** Awaits `read` and checks that it rejects with CorruptionError. */
+async function expectCorruption(t: ExecutionContext, what: string, read: () => Promise<unknown>): Promise<void> {
   const error = await t.throwsAsync(read());
   t.true(error instanceof CorruptionError, `${what}: ${String(error)}`);
 }
@@ -54,8 +55,8 @@ test('a damaged prev_tid that skips a revision is CorruptionError, not an older 
 
 test('a link to a revision that is not there is CorruptionError (migration 0003 and pack end chains they cut)', async (t) => {
   const { options, tids } = await threeRevisions(await tempDir(t));
-  // A consistent link (its checksum matches) to a tid with no row: what a misrouted seek also looks like.
-  const missing = tids[1] + 1n;
+  // A consistent link (its checksum matches) to a tid with no row (older than every revision): what a misrouted seek also looks like.
+  const missing = tids[0] - 1n;
   tamper(options, 'update revision set prev_tid = ?, link = ? where oid = 1 and tid = ?', missing, linkChecksum(1n, tids[2], missing, 0n), tids[2]);
   const storage = await SqliteStorage.open(options);
   t.teardown(() => storage.close());
@@ -105,4 +106,14 @@ test('migration 0003 rebuilds chains from the rows: a revision an old pack remov
   t.is(text((await storage.loadBefore(1n, 30n))!.data), 'one-b');
   t.is(await storage.loadBefore(1n, 20n), null);
   t.deepEqual((await storage.history(1n)).map((h) => h.tid), [30n, 20n]);
+});
+
+test('the iterator raises CorruptionError when a revision of a transaction no pack touched does not read back', async (t) => {
+  const { options, tids } = await threeRevisions(await tempDir(t));
+  tamper(options, 'delete from revision where oid = 2 and tid = ?', tids[0]);
+  const storage = await SqliteStorage.open(options);
+  t.teardown(() => storage.close());
+  await expectCorruption(t, 'iterator', async () => {
+    for await (const txn of storage.iterator()) t.log(`read transaction ${txn.tid}`);
+  });
 });
