@@ -82,6 +82,10 @@ export function checkRecordRow(file: string, oid: Oid, row: CheckedRow): void {
   }
 }
 
+/** Reused input buffers of the link and pointer checksums (written whole on every call: no allocation per record). */
+const LINK_SCRATCH = Buffer.alloc(26);
+const POINTER_SCRATCH = Buffer.alloc(17);
+
 /** The SQL function computing a revision's link checksum (migration 0003, pack). */
 export const LINK_CHECKSUM_FUNCTION = 'handlerton_link_crc32';
 /** The SQL function computing a current pointer's checksum (migration 0003). */
@@ -93,7 +97,7 @@ export const POINTER_CHECKSUM_FUNCTION = 'handlerton_pointer_crc32';
  * so the record checksum cannot cover them there: a damaged prev_tid would end or skip the chain.
  */
 export function linkChecksum(oid: bigint, tid: bigint, prevTid: bigint | null, deleted: bigint | number): number {
-  const head = Buffer.alloc(26);
+  const head = LINK_SCRATCH; // every byte is written below (synchronous: no other call interleaves)
   head.writeBigUInt64BE(BigInt.asUintN(64, oid), 0);
   head.writeBigUInt64BE(BigInt.asUintN(64, tid), 8);
   head.writeUInt8(prevTid === null ? 0 : 1, 16);
@@ -119,7 +123,7 @@ export function checkLink(file: string, oid: Oid, tid: Tid, row: CheckedLink): v
 
 /** The stored checksum of a current pointer (column `crc` of object_current, since 0003): oid, tid and delete flag. */
 export function pointerChecksum(oid: bigint, tid: bigint, deleted: bigint | number): number {
-  const head = Buffer.alloc(17);
+  const head = POINTER_SCRATCH; // every byte is written below
   head.writeBigUInt64BE(BigInt.asUintN(64, oid), 0);
   head.writeBigUInt64BE(BigInt.asUintN(64, tid), 8);
   head.writeUInt8(Number(deleted) === 0 ? 0 : 1, 16);
