@@ -5,15 +5,11 @@
  * `ACK <seq> <tid>` only after db.transaction returned (see protocol.ts).
  */
 import { openDatabase } from '@handlerton/framework';
+import { say } from '../util/say.js';
 import type { WriterSpec } from './protocol.js';
 import { commitTransaction, readWriterState } from './workload-writer.js';
 
 const MAX_TRANSACTIONS = 1_000_000;
-
-function say(line: string): void {
-  // Pipes are synchronous on Linux: the line is in the pipe before the next statement runs.
-  process.stdout.write(`${line}\n`);
-}
 
 async function main(): Promise<void> {
   const specText = process.argv[2];
@@ -23,18 +19,18 @@ async function main(): Promise<void> {
   // Stop when the parent goes away (its end of stdin closes), so no writer outlives a loop.
   process.stdin.on('end', () => process.exit(3));
   process.stdin.resume();
-  say('OPENING');
+  await say('OPENING');
   const db = await openDatabase(spec.config);
   let state = await readWriterState(db);
   const start = state.root?.seq ?? 0;
-  say(`READY ${start}`);
+  await say(`READY ${start}`);
   for (let seq = start + 1; seq <= start + MAX_TRANSACTIONS; seq++) {
     state = await commitTransaction(db, seq, state, spec.blobs);
-    say(`ACK ${seq} ${db.lastTransaction()}`);
+    await say(`ACK ${seq} ${db.lastTransaction()}`);
     if (spec.packEvery > 0 && seq % spec.packEvery === 0) {
-      say(`PACK ${seq}`);
+      await say(`PACK ${seq}`);
       await db.pack();
-      say(`PACKED ${seq}`);
+      await say(`PACKED ${seq}`);
     }
   }
   await db.close();
@@ -42,7 +38,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  say(`FAIL ${message.replace(/\n/g, ' ')}`);
   process.stderr.write(`${error instanceof Error ? (error.stack ?? message) : message}\n`);
-  process.exit(1);
+  void say(`FAIL ${message.replace(/\n/g, ' ')}`).finally(() => process.exit(1));
 });

@@ -6,6 +6,7 @@
  */
 import * as nodeFs from 'node:fs';
 import type { DatabaseConfigObject } from '@handlerton/framework';
+import { say } from '../util/say.js';
 import { runSweepWorkload, type SweepStep } from './sweep-workload.js';
 
 /** What the parent passes (JSON in argv[2]). */
@@ -14,10 +15,6 @@ export interface ChildSpec {
   readonly steps?: readonly SweepStep[];
   /** Modules imported before opening (third-party engine plugins). */
   readonly preload?: readonly string[];
-}
-
-function say(line: string): void {
-  process.stdout.write(`${line}\n`);
 }
 
 async function main(): Promise<void> {
@@ -32,13 +29,12 @@ async function main(): Promise<void> {
     probeAfter: () => true,
     onAck: (seq, tid) => say(`ACK ${seq} ${tid}`),
   });
-  say(`RESULT ${JSON.stringify(outcome, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value))}`);
+  await say(`RESULT ${JSON.stringify(outcome, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value))}`);
 }
 
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    say(`CRASH ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`.replace(/\n/g, ' '));
-    process.exit(1);
+    void say(`CRASH ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`.replace(/\n/g, ' ')).finally(() => process.exit(1));
   },
 );

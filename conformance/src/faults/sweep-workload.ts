@@ -59,7 +59,7 @@ export interface WorkloadOptions {
   /** Decides, after an error, whether to try another commit on the still-open database. */
   readonly probeAfter?: (error: RaisedError) => boolean;
   /** Called when a commit returned (the child prints its ACK line here). */
-  readonly onAck?: (seq: number, tid: Tid) => void;
+  readonly onAck?: (seq: number, tid: Tid) => void | Promise<void>;
 }
 
 /** Classifies an error raised by the API. */
@@ -86,7 +86,7 @@ export async function runSweepWorkload(options: WorkloadOptions): Promise<Worklo
         state = await commitTransaction(db, step.seq, state, blobs);
         const tid = db.lastTransaction();
         acknowledged.push({ seq: step.seq, tid });
-        options.onAck?.(step.seq, tid);
+        await options.onAck?.(step.seq, tid);
       } else if (step.kind === 'pack') {
         await db.pack();
       } else if (step.kind === 'gc') {
@@ -109,12 +109,12 @@ export async function runSweepWorkload(options: WorkloadOptions): Promise<Worklo
 }
 
 /** Re-commits the failed transaction (or the next one) on the same open database. */
-async function probeCommit(db: Database, step: SweepStep, state: WriterState, onAck: ((seq: number, tid: Tid) => void) | undefined): Promise<ProbeResult> {
+async function probeCommit(db: Database, step: SweepStep, state: WriterState, onAck: ((seq: number, tid: Tid) => void | Promise<void>) | undefined): Promise<ProbeResult> {
   const seq = step.kind === 'commit' ? step.seq : (state.root?.seq ?? 0) + 1;
   try {
     await commitTransaction(db, seq, state, true);
     const tid = db.lastTransaction();
-    onAck?.(seq, tid);
+    await onAck?.(seq, tid);
     return { outcome: 'committed', seq, tid };
   } catch (error) {
     return { outcome: 'refused', error: raised(`probe commit ${seq}`, error) };

@@ -7,21 +7,17 @@
 import { openDatabase, type Database } from '@handlerton/framework';
 import { commitNext, openLayout, type CommitSettings } from './committer.js';
 import { PackWatch } from './pack-watch.js';
+import { say, sayNow } from '../util/say.js';
 import { ackLine, type TortureSpec } from './protocol.js';
 import type { HeadState, RootState } from './workload.js';
 
 const MAX_TRANSACTIONS = 1_000_000;
 
-function say(line: string): void {
-  // Pipes are synchronous on Linux: the line is in the pipe before the next statement runs.
-  process.stdout.write(`${line}\n`);
-}
-
 async function committer(db: Database, root: RootState, start: HeadState, settings: CommitSettings): Promise<void> {
   let head = start;
   for (let n = 0; n < MAX_TRANSACTIONS; n++) {
     const done = await commitNext(db, root, head, settings);
-    say(ackLine(head.c, done.head.seq, done.tid, done.attempts, done.created));
+    await say(ackLine(head.c, done.head.seq, done.tid, done.attempts, done.created));
     head = done.head;
   }
 }
@@ -31,15 +27,15 @@ async function maintain(db: Database, spec: TortureSpec, watch: PackWatch | unde
   for (const step of spec.maintenance) {
     await new Promise((resolve) => setTimeout(resolve, step.delayMs));
     if (step.op === 'gc' && !gc) continue;
-    say(`MAINT ${step.op}`);
+    await say(`MAINT ${step.op}`);
     if (step.op === 'gc') await db.collectGarbage({ keep: 0 });
     else if (watch === undefined) await db.pack();
     else {
       const { ops, lastRename } = await watch.run(spec.packWatch?.killAt, () => db.pack());
-      say(`MAINTED pack ${ops} ${lastRename}`);
+      await say(`MAINTED pack ${ops} ${lastRename}`);
       continue;
     }
-    say(`MAINTED ${step.op}`);
+    await say(`MAINTED ${step.op}`);
   }
 }
 
@@ -51,14 +47,14 @@ async function main(): Promise<void> {
   // Stop when the parent goes away (its end of stdin closes), so no writer outlives a loop.
   process.stdin.on('end', () => process.exit(3));
   process.stdin.resume();
-  say('OPENING');
-  // A watched writer kills itself inside a pack: the line goes out first (pipes are synchronous).
-  const watch = spec.packWatch === undefined ? undefined : new PackWatch((point) => say(`PACKKILL ${point.op} ${point.call} ${point.file}`));
+  await say('OPENING');
+  // A watched writer kills itself inside a pack: the line is written synchronously first.
+  const watch = spec.packWatch === undefined ? undefined : new PackWatch((point) => sayNow(`PACKKILL ${point.op} ${point.call} ${point.file}`));
   const db = await openDatabase(spec.config, watch === undefined ? {} : { fs: watch.fs });
   const { root, heads, initTid } = await openLayout(db);
-  if (initTid !== undefined) say(`INIT ${initTid}`);
+  if (initTid !== undefined) await say(`INIT ${initTid}`);
   const deletes = db.capabilities.storage.externalGC;
-  say(`READY ${deletes ? 1 : 0} ${heads.map((h) => h.seq).join(',')}`);
+  await say(`READY ${deletes ? 1 : 0} ${heads.map((h) => h.seq).join(',')}`);
   const settings: CommitSettings = { seed: spec.seed, maxBlobBytes: spec.maxBlobBytes, deletes };
   const work = heads.slice(0, spec.committers).map((head) => committer(db, root, head, settings));
   await Promise.all([...work, maintain(db, spec, watch)]);
@@ -67,7 +63,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  say(`FAIL ${message.replace(/\n/g, ' ')}`);
   process.stderr.write(`${error instanceof Error ? (error.stack ?? message) : message}\n`);
-  process.exit(1);
+  void say(`FAIL ${message.replace(/\n/g, ' ')}`).finally(() => process.exit(1));
 });

@@ -13,7 +13,7 @@ const SLAB_SIZE = 256 * 1024;
 /**
  * Copies small records' bytes into large shared buffers: one allocation per 256 KiB instead of one
  * per record, which keeps the garbage collector's work (and memory per record) low. A slab lives as
- * long as any record in it.
+ * long as one of its records does.
  */
 export class RecordSlab {
   #slab: Uint8Array = new Uint8Array(0);

@@ -27,7 +27,7 @@ export async function loadOrCreateLocatorKey(recordsFile: string, fs: FileSystem
   try {
     const fd = await call<number>((cb) => fs.open(tmp, 'wx', 0o600, cb));
     try {
-      await call<number>((cb) => fs.write(fd, key, 0, key.length, 0, cb));
+      await writeWhole(fs, fd, key);
       await call<void>((cb) => fs.fsync(fd, cb));
     } finally {
       await call<void>((cb) => fs.close(fd, cb)).catch(() => undefined);
@@ -45,6 +45,16 @@ export async function loadOrCreateLocatorKey(recordsFile: string, fs: FileSystem
     throw new StorageIOError(`cannot create the locator key file ${path}: ${String(codeOf(error) ?? error)}`, { cause: error });
   } finally {
     await call<void>((cb) => fs.unlink(tmp, cb)).catch(() => undefined);
+  }
+}
+
+/** Writes all of `bytes` at offset 0, continuing after a short write (a write may take fewer bytes than asked). */
+async function writeWhole(fs: FileSystem, fd: number, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const n = await call<number>((cb) => fs.write(fd, bytes, done, bytes.length - done, done, cb));
+    if (n <= 0) throw new StorageIOError(`the locator key write made no progress at byte ${done}`);
+    done += n;
   }
 }
 

@@ -60,7 +60,7 @@ function missStatements(conn: SqliteConnection) {
   };
 }
 
-/** A b-tree key as read, in key column order (a damaged cell can decode as any SQLite type). */
+/** A b-tree key as read, in key column order (a damaged cell can decode as a value of whatever SQLite type). */
 type Key = readonly unknown[];
 
 /** -1, 0 or 1 as integer key `a` sorts before, equal to or after `b` (same length). */

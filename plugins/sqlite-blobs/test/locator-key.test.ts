@@ -1,5 +1,5 @@
 /** The per-database locator key file (`<path>-locator.key`): locators survive a reopen without locatorSecret. */
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import realFs, { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { CorruptionError, InvalidLocatorError, Locator, openDatabase, type Database } from '@handlerton/framework';
@@ -76,4 +76,40 @@ test('locatorSecret() is stable across calls and reopen; a key file of the wrong
   const third = await SqliteStorage.open(options);
   t.teardown(() => third.close());
   await t.throwsAsync(third.locatorSecret(), { instanceOf: CorruptionError, message: /locator\.key/ });
+});
+
+test('a short write of the new key file is continued: the database reopens with a whole 32-byte key (fault sweep: short write at op 6)', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'db.sqlite');
+  const keyFds = new Set<number>();
+  let shortWrites = 0;
+  const shortFs = new Proxy(realFs, {
+    get(target, name, receiver) {
+      if (name === 'open') {
+        return (file: string, ...rest: unknown[]) => {
+          const cb = rest.pop() as (error: NodeJS.ErrnoException | null, fd: number) => void;
+          (target.open as (...args: unknown[]) => void)(file, ...rest, (error: NodeJS.ErrnoException | null, fd: number) => {
+            if (error === null && /-locator\.key\..*\.tmp$/.test(String(file))) keyFds.add(fd);
+            cb(error, fd);
+          });
+        };
+      }
+      if (name === 'write') {
+        return (fd: number, buffer: Uint8Array, offset: number, length: number, position: number, cb: (error: NodeJS.ErrnoException | null, n: number) => void) => {
+          // The first write to the key's temporary file takes only half of the bytes, as a real write may.
+          const take = keyFds.has(fd) && shortWrites++ === 0 ? Math.floor(length / 2) : length;
+          target.write(fd, buffer, offset, take, position, cb);
+        };
+      }
+      return Reflect.get(target, name, receiver) as unknown;
+    },
+  });
+  const db1 = await openDatabase(`sqlite:${path}`, { fs: shortFs });
+  const locator = await committedLocator(db1, 'whole key');
+  await db1.close();
+  t.is(shortWrites >= 1, true);
+  t.is(statSync(locatorKeyFile(path)).size, 32);
+  const db2 = await openDatabase(`sqlite:${path}`);
+  t.teardown(() => db2.close());
+  t.is(dec(await (await db2.openLocator(locator)).read()), 'whole key');
 });
