@@ -26,19 +26,25 @@ const time = async (label, fn) => {
   console.log(`${label.padEnd(48)} ${us.toFixed(2)} us/op`);
   return us;
 };
-const raw = conn.db.prepare('select "tid", "deleted", "data", "refs" from "object_revision" where "oid" = ? order by "tid" desc limit 1');
-const pq = storage['sql'].current;
+// Since migration 0003 a load is the current pointer, then the revision it names (keyed (tid, oid)).
+const raw = conn.db.prepare(
+  'select r."tid", r."deleted", r."data", r."refs" from "object_current" c join "revision" r on r."tid" = c."tid" and r."oid" = c."oid" where c."oid" = ?',
+);
+const statements = storage['sql'];
+const pq = { get: ({ oid }) => { const c = statements.currentSerial.get({ oid }); return c && statements.serial.get({ oid, tid: c.tid }); } };
 for (let round = 1; round <= 3; round++) {
   console.log(`round ${round}`);
   await time('load: raw prepared (cached)', async () => { for (let i = 1; i <= N; i++) raw.get(BigInt(i)); });
-  await time('load: kysely-built PreparedQuery.get', async () => { for (let i = 1; i <= N; i++) pq.get({ oid: BigInt(i) }); });
+  await time('load: kysely-built PreparedQuery.get (pointer + row)', async () => { for (let i = 1; i <= N; i++) pq.get({ oid: BigInt(i) }); });
   await time('load: engine storage.load()', async () => { for (let i = 1; i <= N; i++) await storage.load(BigInt(i)); });
   await time('load: kysely execute()', async () => {
     for (let i = 1; i <= N; i++)
-      await k.selectFrom('object_revision').select(['tid', 'deleted', 'data', 'refs']).where('oid', '=', BigInt(i)).orderBy('tid', 'desc').limit(1).executeTakeFirst();
+      await k.selectFrom('object_current as c').innerJoin('revision as r', (j) => j.onRef('r.tid', '=', 'c.tid').onRef('r.oid', '=', 'c.oid'))
+        .select(['r.tid', 'r.deleted', 'r.data', 'r.refs']).where('c.oid', '=', BigInt(i)).executeTakeFirst();
   });
 }
-const rawIns = conn.db.prepare('insert into "object_revision" ("oid", "tid", "prev_tid", "deleted", "data", "refs") values (?, ?, ?, ?, ?, ?)');
+// Bare revision rows (no checksums, no current pointer): the cost of the insert alone; the file is thrown away.
+const rawIns = conn.db.prepare('insert into "revision" ("oid", "tid", "prev_tid", "deleted", "data", "refs") values (?, ?, ?, ?, ?, ?)');
 let base = 1_000_000;
 await time('insert revision: raw prepared (one txn)', async () => {
   conn.db.transaction(() => { for (let i = 0; i < N; i++) rawIns.run(BigInt(base + i), tid, null, 0, data, null); })();
@@ -47,7 +53,7 @@ base += N;
 await time('insert revision: kysely execute() (one txn)', async () => {
   await k.transaction().execute(async (trx) => {
     for (let i = 0; i < N; i++)
-      await trx.insertInto('object_revision').values({ oid: BigInt(base + i), tid, prev_tid: null, deleted: 0, data, refs: null }).execute();
+      await trx.insertInto('revision').values({ oid: BigInt(base + i), tid, prev_tid: null, deleted: 0, data, refs: null }).execute();
   });
 });
 base += N;

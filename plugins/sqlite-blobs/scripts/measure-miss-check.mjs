@@ -1,10 +1,10 @@
 // Measures the cost of confirming a record miss (src/miss-check.ts): load() hits, load() misses, the
-// lookup alone and confirmMiss alone, alternating rounds. usage: node scripts/measure-miss-check.mjs [objects]
+// pointer lookup alone and confirmCurrentMiss alone (object_current since migration 0003), alternating rounds. usage: node scripts/measure-miss-check.mjs [objects]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStorage } from '../dist/src/index.js';
-import { confirmMiss } from '../dist/src/miss-check.js';
+import { confirmCurrentMiss } from '../dist/src/miss-check.js';
 import { storageTransaction, NO_REFS } from '@handlerton/framework';
 
 const OBJECTS = Number(process.argv[2] ?? 100000);
@@ -22,8 +22,7 @@ for (let first = 2; first <= 2 * OBJECTS; first += 20000) {
   await storage.tpcVote(txn);
   await storage.tpcFinish(txn);
 }
-const current = storage['sql'].current;
-const MAX = (1n << 63n) - 1n;
+const current = storage['sql'].currentSerial;
 const pick = (i, odd) => BigInt(2 * (1 + ((i * 7919) % (OBJECTS - 1))) + (odd ? 1 : 0));
 const cases = {
   'load hit': async () => { for (let i = 0; i < N; i++) await storage.load(pick(i, false)); },
@@ -31,7 +30,7 @@ const cases = {
     for (let i = 0; i < N; i++) await storage.load(pick(i, true)).catch(() => undefined);
   },
   'lookup alone (prepared statement)': async () => { for (let i = 0; i < N; i++) current.get({ oid: pick(i, true) }); },
-  'confirmMiss alone': async () => { for (let i = 0; i < N; i++) confirmMiss(conn, pick(i, true), 0n, MAX); },
+  'confirmCurrentMiss alone': async () => { for (let i = 0; i < N; i++) confirmCurrentMiss(conn, pick(i, true)); },
 };
 const results = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 for (let round = 0; round < ROUNDS; round++) {

@@ -32,7 +32,16 @@ import { WriteLane } from './write-lane.js';
 import { isDiskFailure, mapSqliteError } from './sql-errors.js';
 import { TransactionalSqliteDialect } from './migration-dialect.js';
 import { checkWal } from './wal-check.js';
-import { RECORD_CHECKSUM_FUNCTION, recordChecksum, TXN_CHECKSUM_FUNCTION, txnChecksum } from './record-check.js';
+import {
+  LINK_CHECKSUM_FUNCTION,
+  linkChecksum,
+  POINTER_CHECKSUM_FUNCTION,
+  pointerChecksum,
+  RECORD_CHECKSUM_FUNCTION,
+  recordChecksum,
+  TXN_CHECKSUM_FUNCTION,
+  txnChecksum,
+} from './record-check.js';
 import { datasyncFile } from './wal-sync.js';
 
 /** What a database file holds. */
@@ -345,6 +354,13 @@ async function openConnection(file: string, options: ConnectionOptions, role: Fi
       );
       db.function(TXN_CHECKSUM_FUNCTION, { deterministic: true, safeIntegers: true }, (tid: unknown, user: unknown, description: unknown, extension: unknown, oids: unknown) =>
         txnChecksum(tid as bigint, String(user), String(description), String(extension), oids as Uint8Array),
+      );
+      // 0003 (and pack, ending a chain) checksum links and current pointers through these.
+      db.function(LINK_CHECKSUM_FUNCTION, { deterministic: true, safeIntegers: true }, (oid: unknown, tid: unknown, prevTid: unknown, deleted: unknown) =>
+        linkChecksum(oid as bigint, tid as bigint, prevTid as bigint | null, deleted as bigint),
+      );
+      db.function(POINTER_CHECKSUM_FUNCTION, { deterministic: true, safeIntegers: true }, (oid: unknown, tid: unknown, deleted: unknown) =>
+        pointerChecksum(oid as bigint, tid as bigint, deleted as bigint),
       );
     }
     applyPragmas(db, options, PAGE_SIZES[role]);

@@ -4,7 +4,7 @@
  */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { FileRole } from './connection.js';
-import { RECORD_CHECKSUM_FUNCTION, TXN_CHECKSUM_FUNCTION } from './record-check.js';
+import { LINK_CHECKSUM_FUNCTION, POINTER_CHECKSUM_FUNCTION, RECORD_CHECKSUM_FUNCTION, TXN_CHECKSUM_FUNCTION } from './record-check.js';
 import { yieldToLoop } from './yield.js';
 
 /** The SQL function (registered on every blob-file connection at open) computing a chunk checksum. */
@@ -80,6 +80,54 @@ const recordChecksums: Migration = {
       from = BigInt(last);
       await yieldToLoop();
     }
+  },
+};
+
+/**
+ * 0003 of a records file: revisions keyed by (tid, oid), and `object_current` (oid, tid, deleted)
+ * pointing at each object's newest revision. Keyed by (oid, tid), a transaction writing 100
+ * existing objects dirtied ~100 B-tree pages (one per object range: 400 KiB of WAL for 20 KB of
+ * records); keyed by tid its revisions append to a few pages, and the current pointers of objects
+ * written together share pages. Older revisions are reached through `prev_tid` (the chain a
+ * revision keeps to the one it replaced). Existing rows are copied in this migration's transaction.
+ * SQLite pages carry no checksums, so the link (oid, tid, prev_tid, deleted) and each pointer carry
+ * one (`link`, `crc`): a damaged prev_tid would otherwise end or skip a chain unseen. The copied
+ * links are rebuilt from the rows (the previous stored revision of the oid): the old layout never
+ * read prev_tid, and its packs left the oldest kept revision naming a removed one.
+ */
+const revisionsByTid: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('revision')
+      .addColumn('tid', 'integer', (c) => c.notNull())
+      .addColumn('oid', 'integer', (c) => c.notNull())
+      .addColumn('prev_tid', 'integer')
+      .addColumn('deleted', 'integer', (c) => c.notNull())
+      .addColumn('data', 'blob')
+      .addColumn('refs', 'blob')
+      .addColumn('crc', 'integer')
+      .addColumn('link', 'integer')
+      .addPrimaryKeyConstraint('revision_pk', ['tid', 'oid'])
+      .modifyEnd(sql`without rowid`)
+      .execute();
+    await db.schema
+      .createTable('object_current')
+      .addColumn('oid', 'integer', (c) => c.primaryKey())
+      .addColumn('tid', 'integer', (c) => c.notNull())
+      .addColumn('deleted', 'integer', (c) => c.notNull())
+      .addColumn('crc', 'integer')
+      .modifyEnd(sql`without rowid`)
+      .execute();
+    const link = sql.raw(LINK_CHECKSUM_FUNCTION);
+    await sql`insert into revision (tid, oid, prev_tid, deleted, data, refs, crc, link)
+      select tid, oid, prev, deleted, data, refs, crc, ${link}(oid, tid, prev, deleted)
+      from (select *, lag(tid) over (partition by oid order by tid) as prev from object_revision)
+      order by tid, oid`.execute(db);
+    // SQLite takes the bare column `deleted` from the row holding max(tid).
+    await sql`insert into object_current (oid, tid, deleted, crc)
+      select oid, tid, deleted, ${sql.raw(POINTER_CHECKSUM_FUNCTION)}(oid, tid, deleted)
+      from (select oid, max(tid) as tid, deleted from object_revision group by oid) order by oid`.execute(db);
+    await db.schema.dropTable('object_revision').execute();
   },
 };
 
@@ -202,12 +250,16 @@ const blobChunkChecks: Migration = {
 
 /** Migration names of each file role, in order; the name sorts as the version. */
 export const MIGRATION_NAMES = Object.freeze({
-  records: ['0001_storage_tables', '0002_record_checksums'],
+  records: ['0001_storage_tables', '0002_record_checksums', '0003_revisions_by_tid'],
   blobs: ['0001_blob_meta', '0002_blob_tables', '0003_blob_txn_witness', '0004_blob_chunk_checks'],
 } as const);
 
 const MIGRATIONS: Readonly<Record<FileRole, Record<string, Migration>>> = {
-  records: { [MIGRATION_NAMES.records[0]]: storageTables, [MIGRATION_NAMES.records[1]]: recordChecksums },
+  records: {
+    [MIGRATION_NAMES.records[0]]: storageTables,
+    [MIGRATION_NAMES.records[1]]: recordChecksums,
+    [MIGRATION_NAMES.records[2]]: revisionsByTid,
+  },
   blobs: {
     [MIGRATION_NAMES.blobs[0]]: blobMeta,
     [MIGRATION_NAMES.blobs[1]]: blobTables,

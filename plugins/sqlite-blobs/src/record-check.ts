@@ -1,7 +1,8 @@
 /**
- * Record integrity: every object_revision row written since migration 0002 carries the CRC-32 of
+ * Record integrity: every revision row written since migration 0002 carries the CRC-32 of
  * its oid, tid, delete flag, data and refs (column `crc`), and every read of a row's data checks
- * it. SQLite has no page checksums: without this, damage inside a row's bytes read back as wrong
+ * it. Since 0003 a revision's chain link (prev_tid) and each current pointer carry one too (`link`,
+ * object_current `crc`), checked by every walk and lookup that reads them. SQLite has no page checksums: without this, damage inside a row's bytes read back as wrong
  * data. Rows written before 0002 were checksummed by its backfill. Transaction rows carry one too
  * (over everything but the status a pack rewrites), checked for the newest one at open (it gives
  * `lastTransaction()`) and for every one the iterator reads.
@@ -78,5 +79,67 @@ export function checkRecordRow(file: string, oid: Oid, row: CheckedRow): void {
   // Migration 0002 completes before the file is used: a row without its checksum is damage too.
   if (row.crc === null || Number(row.crc) !== recordChecksum(oid, row.tid, row.deleted, row.data, row.refs)) {
     throw new CorruptionError(`oid ${oid} revision ${row.tid}: the stored record fails its checksum`, file);
+  }
+}
+
+/** Reused input buffers of the link and pointer checksums (written whole on every call: no allocation per record). */
+const LINK_SCRATCH = Buffer.alloc(26);
+const POINTER_SCRATCH = Buffer.alloc(17);
+
+/** The SQL function computing a revision's link checksum (migration 0003, pack). */
+export const LINK_CHECKSUM_FUNCTION = 'handlerton_link_crc32';
+/** The SQL function computing a current pointer's checksum (migration 0003). */
+export const POINTER_CHECKSUM_FUNCTION = 'handlerton_pointer_crc32';
+
+/**
+ * The stored checksum of a revision's chain link (column `link`, since 0003): oid, tid, prev_tid and
+ * delete flag. The chain walks of loadBefore, history and pack read these columns without the data,
+ * so the record checksum cannot cover them there: a damaged prev_tid would end or skip the chain.
+ */
+export function linkChecksum(oid: bigint, tid: bigint, prevTid: bigint | null, deleted: bigint | number): number {
+  const head = LINK_SCRATCH; // every byte is written below (synchronous: no other call interleaves)
+  head.writeBigUInt64BE(BigInt.asUintN(64, oid), 0);
+  head.writeBigUInt64BE(BigInt.asUintN(64, tid), 8);
+  head.writeUInt8(prevTid === null ? 0 : 1, 16);
+  head.writeBigUInt64BE(prevTid === null ? 0n : BigInt.asUintN(64, prevTid), 17);
+  head.writeUInt8(Number(deleted) === 0 ? 0 : 1, 25);
+  return crc32(head);
+}
+
+/** A revision's chain link as read. */
+export interface CheckedLink {
+  readonly prev_tid: bigint | null;
+  readonly deleted: bigint;
+  readonly link: bigint | null;
+}
+
+/** Throws CorruptionError naming `file` when the link of revision `tid` of `oid` fails its checksum. */
+export function checkLink(file: string, oid: Oid, tid: Tid, row: CheckedLink): void {
+  const prev = row.prev_tid;
+  if (row.link === null || (prev !== null && typeof prev !== 'bigint') || Number(row.link) !== linkChecksum(oid, tid, prev, row.deleted)) {
+    throw new CorruptionError(`oid ${oid} revision ${tid}: its link to the revision it replaced fails its checksum`, file);
+  }
+}
+
+/** The stored checksum of a current pointer (column `crc` of object_current, since 0003): oid, tid and delete flag. */
+export function pointerChecksum(oid: bigint, tid: bigint, deleted: bigint | number): number {
+  const head = POINTER_SCRATCH; // every byte is written below
+  head.writeBigUInt64BE(BigInt.asUintN(64, oid), 0);
+  head.writeBigUInt64BE(BigInt.asUintN(64, tid), 8);
+  head.writeUInt8(Number(deleted) === 0 ? 0 : 1, 16);
+  return crc32(head);
+}
+
+/** A current pointer as read. */
+export interface CheckedPointer {
+  readonly tid: bigint;
+  readonly deleted: bigint;
+  readonly crc: bigint | null;
+}
+
+/** Throws CorruptionError naming `file` when the current pointer of `oid` fails its checksum. */
+export function checkPointer(file: string, oid: Oid, row: CheckedPointer): void {
+  if (row.crc === null || typeof row.tid !== 'bigint' || Number(row.crc) !== pointerChecksum(oid, row.tid, row.deleted)) {
+    throw new CorruptionError(`oid ${oid}: its current pointer fails its checksum`, file);
   }
 }

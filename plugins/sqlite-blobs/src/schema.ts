@@ -32,8 +32,21 @@ export interface TxnTable {
   crc: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
 }
 
-/** One revision of one object (or a delete marker). Primary key (oid, tid); no other index. */
-export interface ObjectRevisionTable {
+/** The newest revision of each object (0003): its tid and delete flag (the row of `revision` it names). */
+export interface ObjectCurrentTable {
+  oid: Int;
+  tid: Int;
+  /** 1 when the newest revision is a delete marker. */
+  deleted: Int;
+  /** pointerChecksum() of the row. */
+  crc: ColumnType<bigint | null, bigint | number | null, bigint | number | null>;
+}
+
+/** The records file's revisions until migration 0003 (primary key (oid, tid)); 0003 copies them into `revision`. */
+export type ObjectRevisionTable = Omit<RevisionTable, 'link'>;
+
+/** One revision of one object (or a delete marker). Primary key (tid, oid) since 0003; no other index. */
+export interface RevisionTable {
   oid: Int;
   tid: Int;
   /** Tid of the revision this one replaced (null for the first). */
@@ -45,6 +58,8 @@ export interface ObjectRevisionTable {
   refs: Uint8Array | null;
   /** recordChecksum() of the row (0002); null only while the 0002 backfill runs (a damaged row otherwise). */
   crc: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
+  /** linkChecksum() of oid, tid, prev_tid and deleted (0003): the chain walks check it. */
+  link: ColumnType<bigint | null, bigint | number | null, bigint | number | null>;
 }
 
 /** A blob: only allocates ids (never reused). */
@@ -126,6 +141,8 @@ export interface DB {
   meta: MetaTable;
   txn: TxnTable;
   object_revision: ObjectRevisionTable;
+  revision: RevisionTable;
+  object_current: ObjectCurrentTable;
   blob: BlobTable;
   blob_revision: BlobRevisionTable;
   revision_chunk: RevisionChunkTable;

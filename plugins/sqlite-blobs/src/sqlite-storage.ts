@@ -9,6 +9,7 @@ import {
   assertU64,
   isU64,
   ConflictError,
+  CorruptionError,
   decodeRefs,
   encodeRefs,
   InvalidArgumentError,
@@ -47,10 +48,11 @@ import { loadOrCreateLocatorKey } from './locator-key.js';
 import { encodeOidList } from './oid-list.js';
 import { runPack } from './pack.js';
 import { SerialCache, type CachedSerial } from './serial-cache.js';
-import { checkRecordRow, checkTxnRow, recordChecksum, txnChecksum } from './record-check.js';
-import { REVISION_BATCH, REVISION_COLUMNS, storageStatements, type StorageStatements } from './storage-statements.js';
+import { checkRecordRow, checkTxnRow, linkChecksum, pointerChecksum, recordChecksum, txnChecksum } from './record-check.js';
+import { CURRENT_BATCH, CURRENT_COLUMNS, REVISION_BATCH, REVISION_COLUMNS, storageStatements, type StorageStatements } from './storage-statements.js';
 import { iterateTransactions, readHistory } from './storage-queries.js';
-import { confirmMiss } from './miss-check.js';
+import { confirmCurrentMiss, confirmRevisionMiss } from './miss-check.js';
+import { currentPointer, revisionAt } from './revision-chain.js';
 
 /** Engine name of the storage and the blob handlerton. */
 export const ENGINE_NAME = 'sqlite-blobs';
@@ -166,11 +168,10 @@ export class SqliteStorage implements Storage {
     this.checkOpen();
     assertU64(oid, 'oid');
     const row = this.conn.read('load', () => {
-      const found = oid > MAX_SQL_INT ? undefined : this.sql.current.get({ oid });
-      if (found === undefined && oid <= this.maxStoredOid) confirmMiss(this.conn, oid, 0n, MAX_SQL_INT);
+      const found = oid > MAX_SQL_INT ? undefined : this.currentRow(oid);
+      if (found === undefined && oid <= this.maxStoredOid) confirmCurrentMiss(this.conn, oid);
       return found;
     });
-    if (row !== undefined) checkRecordRow(this.conn.file, oid, row);
     if (row === undefined || row.deleted !== 0n) throw new POSKeyError(`oid ${oid} not found`, oid);
     return loaded(oid, row.tid, row.data, row.refs);
   }
@@ -181,7 +182,7 @@ export class SqliteStorage implements Storage {
     assertU64(tid, 'tid');
     const row = this.conn.read('loadSerial', () => {
       const found = oid > MAX_SQL_INT || tid > MAX_SQL_INT ? undefined : this.sql.serial.get({ oid, tid });
-      if (found === undefined && oid <= this.maxStoredOid && tid <= MAX_SQL_INT) confirmMiss(this.conn, oid, tid, tid);
+      if (found === undefined && oid <= this.maxStoredOid && tid <= MAX_SQL_INT) confirmRevisionMiss(this.conn, oid, tid);
       return found;
     });
     if (row !== undefined) checkRecordRow(this.conn.file, oid, row);
@@ -196,18 +197,19 @@ export class SqliteStorage implements Storage {
     if (oid > MAX_SQL_INT) throw new POSKeyError(`oid ${oid} not found`, oid);
     const bound = tid > MAX_SQL_INT ? MAX_SQL_INT : tid;
     return this.conn.read('loadBefore', () => {
-      const row = this.sql.before.get({ oid, tid: bound });
-      if (row === undefined) {
-        const exists = this.sql.exists.get({ oid }) !== undefined;
+      const found = revisionAt(this.sql, this.conn.file, oid, bound, false);
+      if (found === undefined) {
         // A miss is confirmed from both sides of the key before it is answered (a damaged b-tree can misroute).
-        if (oid <= this.maxStoredOid) confirmMiss(this.conn, oid, 0n, exists ? bound - 1n : MAX_SQL_INT);
-        if (!exists) throw new POSKeyError(`oid ${oid} not found`, oid);
-        return null;
+        if (oid <= this.maxStoredOid) confirmCurrentMiss(this.conn, oid);
+        throw new POSKeyError(`oid ${oid} not found`, oid);
       }
+      if (found === null) return null;
+      // The walk read this row in the same synchronous read: it is there unless the b-tree is damaged.
+      const row = this.sql.serial.get({ oid, tid: found.tid });
+      if (row === undefined) throw new CorruptionError(`oid ${oid}: its revision ${found.tid} is missing`, this.conn.file);
       checkRecordRow(this.conn.file, oid, row);
       if (row.deleted !== 0n) throw new POSKeyError(`oid ${oid} was deleted before ${tid}`, oid);
-      const next = this.sql.after.get({ oid, tid: row.tid });
-      return { ...loaded(oid, row.tid, row.data, row.refs), nextTid: next?.tid ?? null };
+      return { ...loaded(oid, row.tid, row.data, row.refs), nextTid: found.nextTid };
     });
   }
 
@@ -274,7 +276,7 @@ export class SqliteStorage implements Storage {
     if (missing.length > 0) {
       this.conn.read('storeMany', () => {
         for (const { oid } of missing) {
-          const row = this.sql.currentSerial.get({ oid });
+          const row = currentPointer(this.sql, this.conn.file, oid);
           if (row !== undefined) this.serials.set(oid, { tid: row.tid, deleted: row.deleted !== 0n });
         }
       });
@@ -394,8 +396,11 @@ export class SqliteStorage implements Storage {
     if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
       throw new InvalidArgumentError(`history: size must be a positive integer, got ${String(size)}`);
     }
-    const entries = oid > MAX_SQL_INT ? [] : await readHistory(this.conn, oid, size);
-    if (entries.length === 0) throw new POSKeyError(`oid ${oid} not found`, oid);
+    const entries = oid > MAX_SQL_INT ? [] : await readHistory(this.conn, this.sql, oid, size);
+    if (entries.length === 0) {
+      if (oid <= this.maxStoredOid) this.conn.read('history', () => confirmCurrentMiss(this.conn, oid));
+      throw new POSKeyError(`oid ${oid} not found`, oid);
+    }
     return entries;
   }
 
@@ -454,11 +459,28 @@ export class SqliteStorage implements Storage {
     if (oid > this.maxStoredOid) return undefined;
     const cached = this.serials.get(oid);
     if (cached !== undefined) return cached;
-    const row = this.conn.read(what, () => this.sql.currentSerial.get({ oid }));
+    const row = this.conn.read(what, () => {
+      const found = currentPointer(this.sql, this.conn.file, oid);
+      // Writing over a pointer a damaged page hid would cut the object's history: confirm the miss.
+      if (found === undefined && oid <= MAX_SQL_INT) confirmCurrentMiss(this.conn, oid);
+      return found;
+    });
     if (row === undefined) return undefined;
     const found = { tid: row.tid, deleted: row.deleted !== 0n };
     this.serials.set(oid, found);
     return found;
+  }
+
+  /** The newest revision row of `oid` (checked), undefined when it has none. */
+  private currentRow(oid: Oid): ReturnType<StorageStatements['serial']['get']> {
+    const current = currentPointer(this.sql, this.conn.file, oid);
+    if (current === undefined) return undefined;
+    const row = this.sql.serial.get({ oid, tid: current.tid });
+    if (row === undefined || row.deleted !== current.deleted) {
+      throw new CorruptionError(`oid ${oid}: its current revision ${current.tid} is ${row === undefined ? 'missing' : 'not the one recorded'}`, this.conn.file);
+    }
+    checkRecordRow(this.conn.file, oid, row);
+    return row;
   }
 
   private checkOpen(): void {
@@ -533,7 +555,7 @@ function writeMetaBigInt(conn: SqliteConnection, key: string, value: bigint): vo
   });
 }
 
-/** Inserts the transaction's revisions, REVISION_BATCH rows per statement and the rest one by one. */
+/** Inserts the transaction's revisions, REVISION_BATCH rows per statement and the rest one by one, then points object_current at them. */
 function insertRevisions(sql: StorageStatements, tid: Tid, records: ReadonlyMap<OidKey, PendingRecord>): void {
   const batched = records.size - (records.size % REVISION_BATCH);
   const batch: unknown[] = [];
@@ -541,13 +563,29 @@ function insertRevisions(sql: StorageStatements, tid: Tid, records: ReadonlyMap<
   for (const { oid, prevTid, data, refs } of records.values()) {
     const deleted = data === null ? 1 : 0;
     const crc = recordChecksum(oid, tid, deleted, data, refs);
+    const link = linkChecksum(oid, tid, prevTid, deleted);
     if (i++ >= batched) {
-      sql.insertRevision.run({ oid, tid, prevTid, deleted, data, refs, crc });
+      sql.insertRevision.run({ oid, tid, prevTid, deleted, data, refs, crc, link });
       continue;
     }
-    batch.push(oid, tid, prevTid, deleted, data, refs, crc);
+    batch.push(oid, tid, prevTid, deleted, data, refs, crc, link);
     if (batch.length === REVISION_BATCH * REVISION_COLUMNS) {
       sql.insertRevisions.runPositional(batch);
+      batch.length = 0;
+    }
+  }
+  const pointed = records.size - (records.size % CURRENT_BATCH);
+  i = 0;
+  for (const { oid, data } of records.values()) {
+    const deleted = data === null ? 1 : 0;
+    const crc = pointerChecksum(oid, tid, deleted);
+    if (i++ >= pointed) {
+      sql.upsertCurrent.run({ oid, tid, deleted, crc });
+      continue;
+    }
+    batch.push(oid, tid, deleted, crc);
+    if (batch.length === CURRENT_BATCH * CURRENT_COLUMNS) {
+      sql.upsertCurrents.runPositional(batch);
       batch.length = 0;
     }
   }

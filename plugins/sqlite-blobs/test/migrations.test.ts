@@ -37,9 +37,11 @@ test('records and blobs live in two files with their own page size, both WAL wit
     t.is(String(db.pragma('journal_mode', { simple: true })), 'wal');
     t.is(Number(db.pragma('synchronous', { simple: true })), 2, 'FULL');
   }
-  t.true(tables(storage.connection.db).includes('object_revision'));
+  t.true(tables(storage.connection.db).includes('revision'));
+  t.true(tables(storage.connection.db).includes('object_current'));
+  t.false(tables(storage.connection.db).includes('object_revision'), 'migration 0003 moved the revisions');
   t.false(tables(storage.connection.db).includes('chunk'));
-  t.false(tables(blobs.connection.db).includes('object_revision'));
+  t.false(tables(blobs.connection.db).includes('revision'));
   const applied = storage.connection.db.prepare('select name from kysely_migration order by name').all() as { name: string }[];
   t.deepEqual(applied.map((r) => r.name), [...MIGRATION_NAMES.records]);
   await commit(storage, [[1n, 0n, 'new']]);

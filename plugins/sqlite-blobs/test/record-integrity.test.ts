@@ -9,14 +9,17 @@ import { commit, optionsIn, tempDir, text } from './helpers.js';
 
 const UNIQUE = 'record-bytes-to-damage-0123456789';
 
-/** Flips one byte of the first occurrence of `needle` in `file`; false when not found. */
+/** Flips one byte of every occurrence of `needle` in `file`; false when not found. */
 function flipIn(file: string, needle: string): boolean {
   const bytes = readFileSync(file);
-  const at = bytes.indexOf(Buffer.from(needle));
-  if (at < 0) return false;
-  bytes[at + 3]! ^= 0x20;
-  writeFileSync(file, bytes);
-  return true;
+  // Every copy: a migration that moved rows (0003) leaves the old one in a free page.
+  let found = false;
+  for (let at = bytes.indexOf(Buffer.from(needle)); at >= 0; at = bytes.indexOf(Buffer.from(needle), at + 1)) {
+    bytes[at + 3]! ^= 0x20;
+    found = true;
+  }
+  if (found) writeFileSync(file, bytes);
+  return found;
 }
 
 test('a byte flipped in a record row (SQLite pages stay valid) raises CorruptionError naming the file, not wrong bytes', async (t) => {
@@ -46,7 +49,7 @@ test('migration 0002 checksums the records of an older file, and the backfilled 
   old.db.prepare('insert into object_revision (oid, tid, prev_tid, deleted, data, refs) values (1, 5, null, 0, ?, null)').run(Buffer.from(UNIQUE));
   await releaseConnection(old);
   const storage = await SqliteStorage.open(options);
-  const crc = storage.connection.db.prepare('select crc from object_revision where oid = 1').get() as { crc: bigint | null };
+  const crc = storage.connection.db.prepare('select crc from revision where oid = 1').get() as { crc: bigint | null };
   t.not(crc.crc, null);
   t.is(text((await storage.load(1n)).data), UNIQUE);
   await storage.close();
@@ -156,7 +159,7 @@ test('a record row whose checksum reads as NULL (a damaged serial type) is Corru
   await storage.close();
   const file = roleFile(options.location, 'records');
   const raw = new Database(file);
-  raw.prepare("update object_revision set crc = null, data = cast('tampered' as blob) where oid = 1").run();
+  raw.prepare("update revision set crc = null, data = cast('tampered' as blob) where oid = 1").run();
   raw.close();
   const reopened = await SqliteStorage.open(options);
   t.teardown(() => reopened.close());
