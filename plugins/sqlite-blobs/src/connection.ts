@@ -21,7 +21,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, NO_MIGRATIONS, SqliteDialect, type Compilable } from 'kysely';
 import { CorruptionError, InvalidConfigError, StorageClosedError, StorageIOError, type FileSystem } from '@handlerton/framework';
 import { chunkChecksum } from './checksum.js';
-import { checkLocation, makeParentDirectory } from './location.js';
+import { checkLocation, makeParentDirectory, syncDatabaseDirectory } from './location.js';
 import { CHECKSUM_FUNCTION, migrationProvider } from './migrations.js';
 import type { SynchronousLevel } from './options.js';
 import { PreparedQuery } from './prepared.js';
@@ -365,6 +365,9 @@ async function openConnection(file: string, options: ConnectionOptions, role: Fi
     }
     applyPragmas(db, options, PAGE_SIZES[role]);
     const databaseId = await prepareSchema(db, role, options.migrateTo, file);
+    // The WAL exists now (SQLite made it at the first read): its directory entry must be durable
+    // before any commit in it is acknowledged.
+    await syncDatabaseDirectory(file, fs);
     return new SqliteConnection(file, role, options, db, databaseId, lock, fs);
   } catch (error) {
     for (const handle of [db, lock]) {

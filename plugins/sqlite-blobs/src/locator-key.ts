@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { CorruptionError, StorageIOError, type FileSystem } from '@handlerton/framework';
+import { syncDirectory } from './location.js';
 
 /** Size of the secret in bytes. */
 export const LOCATOR_KEY_BYTES = 32;
@@ -70,15 +71,6 @@ async function readKey(fs: FileSystem, path: string): Promise<Uint8Array | null>
     throw new CorruptionError(`locator key file holds ${bytes.length} bytes, expected ${LOCATOR_KEY_BYTES}`, path, 0);
   }
   return new Uint8Array(bytes);
-}
-
-async function syncDirectory(fs: FileSystem, dir: string): Promise<void> {
-  const fd = await call<number>((cb) => fs.open(dir, 'r', cb));
-  try {
-    await call<void>((cb) => fs.fsync(fd, cb));
-  } finally {
-    await call<void>((cb) => fs.close(fd, cb)).catch(() => undefined);
-  }
 }
 
 /** Runs a node-style callback call as a promise. */
