@@ -29,7 +29,8 @@ export type ErrorCode =
   | 'HANDLERTON_STORAGE_CLOSED'
   | 'HANDLERTON_IO'
   | 'HANDLERTON_PACK_IN_PROGRESS'
-  | 'HANDLERTON_GC_NO_ROOT';
+  | 'HANDLERTON_GC_NO_ROOT'
+  | 'HANDLERTON_FORMAT_VERSION';
 
 /** Options shared by every error constructor. */
 export interface HandlertonErrorOptions {
@@ -189,6 +190,14 @@ export class StorageIOError extends HandlertonError {
 /** A pack was requested while another pack runs. */
 export class PackInProgressError extends HandlertonError {
   readonly code = 'HANDLERTON_PACK_IN_PROGRESS' as const;
+}
+
+/**
+ * The database was written in a format this version cannot read: a newer version of the engine
+ * changed it (its schema or file format). Nothing was changed; open it with that version or newer.
+ */
+export class FormatVersionError extends HandlertonError {
+  readonly code = 'HANDLERTON_FORMAT_VERSION' as const;
 }
 
 /** The external garbage collector refused to run: the root object (oid 0) has no current revision, so everything would be garbage. Nothing was deleted. */

@@ -32,6 +32,7 @@ import { WriteLane } from './write-lane.js';
 import { isDiskFailure, mapSqliteError } from './sql-errors.js';
 import { TransactionalSqliteDialect } from './migration-dialect.js';
 import { checkWal } from './wal-check.js';
+import { assertKnownMigrations } from './schema-version.js';
 import {
   LINK_CHECKSUM_FUNCTION,
   linkChecksum,
@@ -417,6 +418,7 @@ function applyPragmas(db: BetterSqlite3.Database, options: ConnectionOptions, pa
 }
 
 async function prepareSchema(db: BetterSqlite3.Database, role: FileRole, migrateTo: string | undefined, file: string): Promise<bigint> {
+  assertKnownMigrations(db, role, file);
   const kysely = new Kysely<DB>({ dialect: new TransactionalSqliteDialect({ database: db }) });
   const migrator = new Migrator({ db: kysely, provider: migrationProvider(role) });
   const { error } = migrateTo === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(migrateTo ?? NO_MIGRATIONS);

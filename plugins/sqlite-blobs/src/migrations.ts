@@ -276,3 +276,8 @@ export function migrationProvider(role: FileRole): MigrationProvider {
     },
   };
 }
+
+/** The names of the migrations this version knows for a file of `role`, in order. */
+export function migrationNames(role: FileRole): string[] {
+  return Object.keys(MIGRATIONS[role]).sort();
+}
