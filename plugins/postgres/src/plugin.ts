@@ -1,0 +1,21 @@
+/**
+ * The engine plugin: "postgres". It provides a Storage (and a BlobHandlerton) kept in one
+ * PostgreSQL schema, which several client processes may share.
+ */
+import type { EngineContext, EngineOptions, EnginePlugin, EngineRequest, Storage } from '@handlerton/framework';
+import { asPgOptions, parsePgOptions } from './options.js';
+import { ENGINE_NAME, PgStorage } from './pg-storage.js';
+
+/** The PostgreSQL engine plugin. */
+export const plugin: EnginePlugin = Object.freeze({
+  name: ENGINE_NAME,
+  aliases: Object.freeze(['postgresql']),
+  description: 'PostgreSQL (pg + kysely migrations): records in one schema shared by many clients, server-side commit lock',
+  storageCapabilities: PgStorage.capabilities,
+  parseOptions(request: EngineRequest): EngineOptions {
+    return parsePgOptions(request) as unknown as EngineOptions;
+  },
+  async createStorage(options: EngineOptions, context: EngineContext): Promise<Storage> {
+    return PgStorage.open(asPgOptions(options), context.clock);
+  },
+});
