@@ -1,25 +1,42 @@
 /**
- * The whole suite against the PostgreSQL engine, on the server named by HANDLERTON_PG_URL or a
- * throwaway cluster started for this file (skipped with the reason when neither exists, unless
- * HANDLERTON_PG_REQUIRED is set: then the file fails).
+ * The whole suite against the PostgreSQL engine (storage and blobs), and the mixed pairs with
+ * FileStorage2, on the server named by HANDLERTON_PG_URL or a throwaway cluster started once for this
+ * file (skipped with the reason when neither exists, unless HANDLERTON_PG_REQUIRED is set: then the
+ * file fails). Every case runs in its own schema, dropped at teardown.
  */
 import test from 'ava';
 import { startTestServerOrSkip } from '@handlerton/postgres/testing';
-import { conformance } from '../src/index.js';
+import { conformance, mixedHarness, type Area } from '../src/index.js';
 import { tryLoad } from './engines.js';
 import { KNOWN_FRAMEWORK_DEFECTS } from './helpers.js';
-import { pgStorageHarness } from './pg-harness.js';
+import { pgStorageHarness, schemaPerCase } from './pg-harness.js';
+
+/** The areas where a storage and a blob handlerton meet (as mixed.test.ts). */
+const MIXED_AREAS: readonly Area[] = ['manifest', 'blobs', 'locators', 'packing', 'external-gc', 'durability'];
+/** Cases that cannot apply to a server-side engine, with the reason. */
+const PG_EXCLUDES: Readonly<Record<string, string>> = {
+  ...KNOWN_FRAMEWORK_DEFECTS,
+  'durability.blob-damage-detected':
+    'blob bytes live in the PostgreSQL server, not in files under the case directory: the case needs a harness hook to damage a chunk row (and the engine has no per-chunk checksum yet)',
+};
 
 const started = await startTestServerOrSkip();
-const [pgLoaded, memoryLoaded] = [await tryLoad('postgres'), await tryLoad('memory')];
-if ('server' in started && 'plugin' in pgLoaded && 'plugin' in memoryLoaded) {
+const [pgLoaded, fs2Loaded] = [await tryLoad('postgres'), await tryLoad('filestorage2')];
+if ('server' in started && 'plugin' in pgLoaded && 'plugin' in fs2Loaded) {
   const { server } = started;
+  const pg = pgLoaded.plugin;
+  const fs2 = fs2Loaded.plugin;
   test.after.always('stop the PostgreSQL test server', async () => {
     await server.stop();
   });
-  conformance(test, pgStorageHarness(server, pgLoaded.plugin, memoryLoaded.plugin), { exclude: KNOWN_FRAMEWORK_DEFECTS, concurrency: 4 });
+  conformance(test, pgStorageHarness(server, pg, pg), { exclude: PG_EXCLUDES, concurrency: 4 });
+  conformance(test, pgStorageHarness(server, pg, fs2), { areas: MIXED_AREAS, exclude: PG_EXCLUDES, concurrency: 4 });
+  const fs2WithPgBlobs = schemaPerCase(server, (schema) =>
+    mixedHarness(fs2, pg, { name: 'filestorage2+postgres', blobs: { location: () => server.url, options: { schema, poolSize: 3 } } }),
+  );
+  conformance(test, fs2WithPgBlobs, { areas: MIXED_AREAS, exclude: PG_EXCLUDES, concurrency: 4 });
 } else {
-  const reason = 'skip' in started ? started.skip : 'missing' in pgLoaded ? pgLoaded.missing : 'missing' in memoryLoaded ? memoryLoaded.missing : '';
+  const reason = 'skip' in started ? started.skip : 'missing' in pgLoaded ? pgLoaded.missing : 'missing' in fs2Loaded ? fs2Loaded.missing : '';
   if ('server' in started) await started.server.stop();
   test.skip(reason, (t) => t.pass());
 }
