@@ -3,9 +3,18 @@ import type { EnginePlugin } from '@handlerton/framework';
 import type { TestServer } from '@handlerton/postgres/testing';
 import { mixedHarness, type Engines, type Harness, type HarnessLocation } from '../src/index.js';
 
-/** Wraps `make(schema)` so that each case directory gets its own schema, dropped when the case tears down. */
-export function schemaPerCase(server: TestServer, make: (schema: string) => Harness): Harness {
+/** A harness whose schema drops run one at a time after each case; `drained()` waits for them (and throws the first failure). */
+export type PgHarness = Harness & { drained(): Promise<void> };
+
+/**
+ * Wraps `make(schema)` so that each case directory gets its own schema, dropped when the case tears
+ * down. The drop is queued (one at a time, off the case's path: a DROP SCHEMA costs as much as the
+ * case itself on a loaded machine); `drained()` waits for every queued drop.
+ */
+export function schemaPerCase(server: TestServer, make: (schema: string) => Harness): PgHarness {
   const schemas = new Map<string, string>();
+  let queue: Promise<void> = Promise.resolve();
+  let failure: unknown;
   const schemaFor = (dir: string): string => {
     let schema = schemas.get(dir);
     if (schema === undefined) {
@@ -24,14 +33,20 @@ export function schemaPerCase(server: TestServer, make: (schema: string) => Harn
       const schema = schemas.get(location.dir);
       if (schema !== undefined) {
         schemas.delete(location.dir);
-        await server.dropSchema(schema);
+        queue = queue.then(() => server.dropSchema(schema)).catch((error: unknown) => {
+          failure ??= error;
+        });
       }
+    },
+    async drained() {
+      await queue;
+      if (failure !== undefined) throw failure;
     },
   };
 }
 
 /** PostgreSQL storage with the blob handlerton of `blobsPlugin` (a small pool: cases run four at a time). */
-export function pgStorageHarness(server: TestServer, pgPlugin: EnginePlugin, blobsPlugin: EnginePlugin, blobOptions: Readonly<Record<string, unknown>> = {}): Harness {
+export function pgStorageHarness(server: TestServer, pgPlugin: EnginePlugin, blobsPlugin: EnginePlugin, blobOptions: Readonly<Record<string, unknown>> = {}): PgHarness {
   const same = pgPlugin === blobsPlugin;
   return schemaPerCase(server, (schema) =>
     mixedHarness(pgPlugin, blobsPlugin, {

@@ -26,15 +26,23 @@ if ('server' in started && 'plugin' in pgLoaded && 'plugin' in fs2Loaded) {
   const { server } = started;
   const pg = pgLoaded.plugin;
   const fs2 = fs2Loaded.plugin;
-  test.after.always('stop the PostgreSQL test server', async () => {
-    await server.stop();
+  const harnesses = [
+    pgStorageHarness(server, pg, pg),
+    pgStorageHarness(server, pg, fs2),
+    schemaPerCase(server, (schema) =>
+      mixedHarness(fs2, pg, { name: 'filestorage2+postgres', blobs: { location: () => server.url, options: { schema, poolSize: 3 } } }),
+    ),
+  ] as const;
+  test.after.always('drop the case schemas, stop the PostgreSQL test server', async () => {
+    try {
+      for (const harness of harnesses) await harness.drained();
+    } finally {
+      await server.stop();
+    }
   });
-  conformance(test, pgStorageHarness(server, pg, pg), { exclude: PG_EXCLUDES, concurrency: 4 });
-  conformance(test, pgStorageHarness(server, pg, fs2), { areas: MIXED_AREAS, exclude: PG_EXCLUDES, concurrency: 4 });
-  const fs2WithPgBlobs = schemaPerCase(server, (schema) =>
-    mixedHarness(fs2, pg, { name: 'filestorage2+postgres', blobs: { location: () => server.url, options: { schema, poolSize: 3 } } }),
-  );
-  conformance(test, fs2WithPgBlobs, { areas: MIXED_AREAS, exclude: PG_EXCLUDES, concurrency: 4 });
+  conformance(test, harnesses[0], { exclude: PG_EXCLUDES, concurrency: 6 });
+  conformance(test, harnesses[1], { areas: MIXED_AREAS, exclude: PG_EXCLUDES, concurrency: 6 });
+  conformance(test, harnesses[2], { areas: MIXED_AREAS, exclude: PG_EXCLUDES, concurrency: 6 });
 } else {
   const reason = 'skip' in started ? started.skip : 'missing' in pgLoaded ? pgLoaded.missing : 'missing' in fs2Loaded ? fs2Loaded.missing : '';
   if ('server' in started) await started.server.stop();

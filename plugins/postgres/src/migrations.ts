@@ -96,9 +96,16 @@ async function upToDate(pool: pg.Pool, schema: string): Promise<boolean> {
 }
 
 /**
+ * SQLSTATEs retried: catalogue objects that vanished under kysely's introspection (class 42, 3F000:
+ * another schema was dropped meanwhile), a concurrent CREATE SCHEMA (23505), deadlock or
+ * serialization failure (40xxx). Every migration step is idempotent or transactional, so a retry is safe.
+ */
+const RETRIED = /^(42|3F|23505|40)/;
+
+/**
  * Creates or upgrades the engine's schema on `pool`; StorageIOError when a migration fails. kysely's
- * introspection reads the catalogue of the whole database, which fails ("schema does not exist")
- * while another schema is dropped at the same moment: that is retried.
+ * introspection reads the catalogue of the whole database, which fails ("schema does not exist",
+ * "column ... does not exist") while another schema is dropped at the same moment: that is retried.
  */
 export async function migrate(pool: pg.Pool, schema: string): Promise<void> {
   if (await upToDate(pool, schema)) return;
@@ -106,8 +113,8 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<void> {
     try {
       return await migrateOnce(pool, schema);
     } catch (error) {
-      const state = (error as { cause?: { code?: unknown } }).cause?.code;
-      if (attempt >= 5 || (state !== '3F000' && state !== '42P01' && state !== '23505')) throw error;
+      const state = String((error as { cause?: { code?: unknown } }).cause?.code ?? '');
+      if (attempt >= 8 || !RETRIED.test(state)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
     }
   }
