@@ -155,3 +155,49 @@ pgTest('a client SIGKILLed after vote leaves no lock: the other client commits a
     await server!.dropSchema(schema);
   }
 });
+
+pgTest('three client processes increment one counter concurrently: the result equals the serial count, tids strictly increase', async (t) => {
+  const schema = server!.newSchemaName('procs');
+  const setup = await openClient(schema);
+  try {
+    const start = new Uint8Array(4);
+    const first = await commit(setup, 1n, 0n, 0);
+    t.true(first > 0n);
+    await (async () => {
+      const txn = storageTransaction();
+      await setup.tpcBegin(txn);
+      await setup.store(1n, first, { data: start, refs: NO_REFS }, txn);
+      await setup.tpcVote(txn);
+      await setup.tpcFinish(txn);
+    })();
+    const rounds = 15;
+    const fixture = fileURLToPath(new URL('./fixtures/counter-client.js', import.meta.url));
+    const outputs = await Promise.all(
+      [0, 1, 2].map(
+        () =>
+          new Promise<string[]>((resolve, reject) => {
+            const child = spawn(process.execPath, [fixture, server!.url, schema, String(rounds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+            let out = '';
+            child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+            child.once('exit', (code) => (code === 0 ? resolve(out.trim().split('\n')) : reject(new Error(`a client exited with ${code}`))));
+          }),
+      ),
+    );
+    const tids = outputs.flatMap((lines) => lines.filter((l) => /^\d+$/.test(l)).map((l) => BigInt(l)));
+    t.is(tids.length, 3 * rounds);
+    t.is(new Set(tids).size, tids.length, 'every commit got its own tid');
+    const loaded = await setup.load(1n);
+    t.is(new DataView(loaded.data.buffer, loaded.data.byteOffset).getUint32(0), 3 * rounds, 'no increment lost');
+    // Each client's own tids increase, and the history orders every commit by tid.
+    for (const lines of outputs) {
+      const own = lines.filter((l) => /^\d+$/.test(l)).map((l) => BigInt(l));
+      t.deepEqual(own, [...own].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+    }
+    const history = await setup.history(1n, 100);
+    t.is(history.length, 3 * rounds + 2);
+    t.deepEqual(history.map((h) => h.tid).slice(0, 3 * rounds), [...tids].sort((x, y) => (x < y ? 1 : x > y ? -1 : 0)));
+  } finally {
+    await setup.close();
+    await server!.dropSchema(schema);
+  }
+});
