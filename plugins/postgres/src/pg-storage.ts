@@ -52,7 +52,7 @@ import { migrate } from './migrations.js';
 import type { PgOptions } from './options.js';
 import { openPool, wrapPgError } from './pool.js';
 import { assertStorable, decodeRecord, DELETED, encodeRecord, MAX_BIGINT, type EncodedRecord } from './record-codec.js';
-import { run, schemaLockKey, storageStatements, type StorageStatements } from './storage-sql.js';
+import { beginCommitText, run, schemaLockKey, storageStatements, type StorageStatements } from './storage-sql.js';
 
 /** The engine name in config and in reports. */
 export const ENGINE_NAME = 'postgres';
@@ -99,7 +99,7 @@ export class PgStorage implements Storage {
   readonly #sql: StorageStatements;
   readonly #lockKey: number;
   readonly #clock: Clock;
-  readonly #lockTimeoutMs: number;
+  readonly #beginText: string;
   readonly #queue = new CommitQueue<StorageTransaction>();
   #lastTid: Tid;
   #lastIssuedTid: Tid;
@@ -113,7 +113,7 @@ export class PgStorage implements Storage {
     this.#sql = storageStatements(options.schema);
     this.#lockKey = schemaLockKey(options.schema);
     this.#clock = clock;
-    this.#lockTimeoutMs = options.lockTimeoutMs;
+    this.#beginText = beginCommitText(options.schema, this.#lockKey, options.lockTimeoutMs);
     this.databaseId = state.databaseId;
     this.#lastTid = state.lastTid;
     this.#lastIssuedTid = state.lastTid;
@@ -197,11 +197,8 @@ export class PgStorage implements Storage {
       this.#checkOpen();
       client = await this.#pool.connect();
       if (this.#queue.wasAbandoned(txn)) throw new StorageTransactionError('the transaction was aborted before it began');
-      await client.query('begin');
-      await client.query(`set local lock_timeout = ${this.#lockTimeoutMs}`);
-      await run(client, this.#sql.commitLock, [this.#lockKey]);
-      const [row] = await run<{ tid: bigint }>(client, this.#sql.lastTid);
-      const committed = row!.tid;
+      const results = (await client.query(this.#beginText)) as unknown as pg.QueryResult<{ tid: bigint }>[];
+      const committed = results[results.length - 1]!.rows[0]!.tid;
       if (committed > this.#lastTid) this.#lastTid = committed;
       if (tid !== undefined && tid <= committed) {
         throw new InvalidArgumentError(`explicit tid ${toHex(tid)} is not after the last transaction ${toHex(committed)}`);
@@ -456,21 +453,16 @@ export class PgStorage implements Storage {
     active.voted = true;
     try {
       const { meta, client, tid } = active;
-      await run(client, this.#sql.insertTxn, [tid, meta.user, meta.description, JSON.stringify(meta.extension)]);
       const entries = [...active.writes];
       let maxOid = 0n;
-      for (let i = 0; i < entries.length; i += INSERT_BATCH) {
-        const part = entries.slice(i, i + INSERT_BATCH);
-        for (const [oid] of part) if (oid > maxOid) maxOid = oid;
-        await run(client, this.#sql.insertStates, [
-          part.map(([oid]) => oid),
-          tid,
-          part.map(([, w]) => w.deleted),
-          part.map(([, w]) => w.row.data),
-          part.map(([, w]) => w.row.refs),
-        ]);
+      for (const [oid] of entries) if (oid > maxOid) maxOid = oid;
+      const columns = (part: typeof entries) => [part.map(([oid]) => oid), tid, part.map(([, w]) => w.deleted), part.map(([, w]) => w.row.data), part.map(([, w]) => w.row.refs)];
+      const first = entries.slice(0, INSERT_BATCH);
+      // The first batch, the txn row and the oid sequence in one round trip; the rest in batches.
+      await run(client, this.#sql.insertTxnAndStates, [...columns(first), meta.user, meta.description, JSON.stringify(meta.extension), maxOid]);
+      for (let i = INSERT_BATCH; i < entries.length; i += INSERT_BATCH) {
+        await run(client, this.#sql.insertStates, columns(entries.slice(i, i + INSERT_BATCH)));
       }
-      if (maxOid > 0n) await run(client, this.#sql.bumpOids, [maxOid]);
     } catch (error) {
       throw wrapPgError(error, `tpcVote of tid ${toHex(active.tid)}`);
     }

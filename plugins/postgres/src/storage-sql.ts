@@ -10,6 +10,15 @@ export interface Statement {
   readonly text: string;
 }
 
+/**
+ * The start of a commit in one simple-protocol round trip (the values are integers we made): BEGIN,
+ * the lock timeout, the commit lock, then the newest committed tid.
+ */
+export function beginCommitText(schema: string, lockKey: number, lockTimeoutMs: number): string {
+  const txn = `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier('txn')}`;
+  return `begin; set local lock_timeout = ${Math.trunc(lockTimeoutMs)}; select pg_advisory_xact_lock(${lockKey | 0}, 1); select coalesce(max(tid), 0) as tid from ${txn}`;
+}
+
 /** Builds the storage statements for `schema`. */
 export function storageStatements(schema: string) {
   const t = (table: string): string => `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`;
@@ -31,14 +40,20 @@ export function storageStatements(schema: string) {
     ),
     lastTid: named('last_tid', `select coalesce(max(tid), 0) as tid from ${t('txn')}`),
     newOid: named('new_oid', `select nextval('${schema}.oid_seq') as oid`),
-    bumpOids: named('bump_oids', `select setval('${schema}.oid_seq', $1) where $1 > (select last_value from ${schema}.oid_seq)`),
-    insertTxn: named('insert_txn', `insert into ${t('txn')} (tid, username, description, extension) values ($1, $2, $3, $4)`),
     insertStates: named(
       'insert_states',
       `insert into ${os} (zoid, tid, deleted, data, refs)
        select z, $2, d, v, r from unnest($1::int8[], $3::bool[], $4::bytea[], $5::bytea[]) as w(z, d, v, r)`,
     ),
     commitLock: named('commit_lock', `select pg_advisory_xact_lock($1, 1)`),
+    /** One round trip for the first (usually only) batch of a commit: the txn row, the revisions, the oid sequence. */
+    insertTxnAndStates: named(
+      'insert_txn_and_states',
+      `with t as (insert into ${t('txn')} (tid, username, description, extension) values ($2, $6, $7, $8)),
+            s as (insert into ${os} (zoid, tid, deleted, data, refs)
+                  select z, $2, d, v, r from unnest($1::int8[], $3::bool[], $4::bytea[], $5::bytea[]) as w(z, d, v, r))
+       select setval('${schema}.oid_seq', $9) where $9 > (select last_value from ${schema}.oid_seq)`,
+    ),
     history: named(
       'history',
       `select s.tid, s.deleted, length(s.data) as size, t.username, t.description, t.extension
