@@ -426,6 +426,16 @@ export class PgStorage implements Storage {
     }
   }
 
+  /** Learns the newest commit and pack horizon of every client (one indexed query). */
+  async sync(): Promise<Tid> {
+    this.#checkOpen();
+    const [row] = await this.#query<{ tid: bigint; horizon: string | null }>(this.#sql.sync, [], 'sync');
+    if (row!.tid > this.#lastTid) this.#lastTid = row!.tid;
+    const horizon = BigInt(row!.horizon ?? '0');
+    if (horizon > this.#packHorizon) this.#packHorizon = horizon;
+    return this.#lastTid;
+  }
+
   /** Every object changed by a transaction committed after `since` (by any client), up to the newest commit. */
   async invalidationsSince(since: Tid): Promise<Invalidations> {
     this.#checkOpen();

@@ -39,6 +39,10 @@ export function storageStatements(schema: string) {
       `select distinct on (zoid) zoid, tid, deleted from ${os} where zoid = any($1::int8[]) order by zoid, tid desc`,
     ),
     lastTid: named('last_tid', `select coalesce(max(tid), 0) as tid from ${t('txn')}`),
+    sync: named(
+      'sync',
+      `select coalesce(max(tid), 0) as tid, (select value from ${t('meta')} where key = 'pack_horizon') as horizon from ${t('txn')}`,
+    ),
     newOid: named('new_oid', `select nextval('${schema}.oid_seq') as oid`),
     insertStates: named(
       'insert_states',

@@ -10,6 +10,7 @@ import test from 'ava';
 import pg from 'pg';
 import {
   ConflictError,
+  openDatabase,
   InvalidConfigError,
   NO_REFS,
   silentLogger,
@@ -198,6 +199,28 @@ pgTest('three client processes increment one counter concurrently: the result eq
     t.deepEqual(history.map((h) => h.tid).slice(0, 3 * rounds), [...tids].sort((x, y) => (x < y ? 1 : x > y ? -1 : 0)));
   } finally {
     await setup.close();
+    await server!.dropSchema(schema);
+  }
+});
+
+pgTest('Database: a transaction that starts after another client\'s commit sees it (Storage.sync), with the record cache on', async (t) => {
+  const schema = server!.newSchemaName('sync');
+  const config = { engine: 'postgres', path: server!.url, options: { schema, poolSize: 2 } };
+  const [a, b] = [await openDatabase(config), await openDatabase(config)];
+  try {
+    const oid = await a.transaction(async (tx) => {
+      const created = await tx.create(new Uint8Array([1]));
+      return created;
+    });
+    // b reads it once (into its record cache), then a changes it.
+    t.deepEqual([...(await b.transaction(async (tx) => (await tx.read(oid)).data))], [1]);
+    await a.transaction(async (tx) => tx.write(oid, new Uint8Array([2])));
+    t.deepEqual([...(await b.transaction(async (tx) => (await tx.read(oid)).data))], [2], 'b sees a\'s commit in its next transaction');
+    const snapshot = await b.snapshot();
+    t.deepEqual([...(await snapshot.read(oid)).data], [2]);
+    await snapshot.close();
+  } finally {
+    await Promise.all([a.close(), b.close()]);
     await server!.dropSchema(schema);
   }
 });
