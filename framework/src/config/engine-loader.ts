@@ -12,6 +12,8 @@ export const BUILT_IN_ENGINES: Readonly<Record<string, string>> = Object.freeze(
   filestorage2: '@handlerton/filestorage2',
   sqlite: '@handlerton/sqlite-blobs',
   'sqlite-blobs': '@handlerton/sqlite-blobs',
+  postgres: '@handlerton/postgres',
+  postgresql: '@handlerton/postgres',
 });
 
 /** An npm package name, optionally scoped (what `import()` resolves from node_modules). */

@@ -198,6 +198,16 @@ export interface Storage {
    */
   invalidationsSince?(since: Tid): Promise<Invalidations>;
 
+  /**
+   * Optional, for engines shared by several clients: asks the server for the newest transaction any
+   * client committed (and the newest pack horizon), so that `lastTransaction()` and `packHorizon()`
+   * reflect them; returns the new `lastTransaction()`. The Database awaits it before it picks the view
+   * of `transaction()` and `snapshot()`, so a transaction that starts after another client's commit
+   * returned sees that commit (`begin()`, which is synchronous, uses what the last sync saw).
+   * Single-process engines omit it: their `lastTransaction()` is always current.
+   */
+  sync?(): Promise<Tid>;
+
   /** Closes the storage: aborts a pending transaction, releases files and locks. Idempotent. */
   close(): Promise<void>;
 }

@@ -108,6 +108,8 @@ export class DatabaseImpl implements Database {
     assertTransactionOptions(options);
     const retries = options.retries ?? 0;
     for (let attempt = 0; ; attempt++) {
+      // A shared engine learns of other clients' commits first, so the view includes them.
+      await this.#storage.sync?.();
       const tx = this.begin(options);
       let result: T;
       try {
@@ -138,6 +140,7 @@ export class DatabaseImpl implements Database {
   async snapshot(at?: Tid): Promise<Snapshot> {
     this.#open();
     if (at !== undefined) assertU64(at, 'at');
+    await this.#storage.sync?.();
     // A snapshot never reaches past the last commit: later commits must not show up in it.
     const last = this.#storage.lastTransaction();
     const snapshot = new DbSnapshot(this.#storage, this.#services, at === undefined || at > last ? last : at);

@@ -238,6 +238,13 @@ export class RuntimeStorage implements Storage {
     return result;
   }
 
+  /** The engine's `sync` (other clients' commits become visible); lastTransaction() for engines without one. */
+  async sync(): Promise<Tid> {
+    this.#open();
+    if (this.#inner.sync === undefined) return this.#inner.lastTransaction();
+    return this.#inner.sync();
+  }
+
   /** The engine's per-database locator secret; null when it keeps none. */
   async locatorSecret(): Promise<Uint8Array | null> {
     this.#open();

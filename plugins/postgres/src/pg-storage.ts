@@ -1,0 +1,533 @@
+/**
+ * The Storage on PostgreSQL: every revision is a row of `object_state` (zoid, tid); the newest row
+ * of an oid is its current revision, so MVCC reads are index range scans on the primary key.
+ *
+ * Several processes (on several machines) may open one schema at once. The commit order is decided
+ * by the server: `tpcBegin` takes a transaction-scoped advisory lock (the commit lock, one per
+ * schema) on a pinned connection and computes the tid under it from the newest committed tid and
+ * the clock, so tids strictly increase across all clients; serials are checked under that lock;
+ * `tpcFinish` is the COMMIT that releases it. A client that dies mid-commit loses its session,
+ * which rolls back its transaction and drops its lock. Inside one process, commits also queue in
+ * a local first-come-first-served lock, so only one pool connection waits on the server's lock.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  assertU64,
+  ConflictError,
+  InvalidArgumentError,
+  nextTid,
+  PackInProgressError,
+  POSKeyError,
+  StorageClosedError,
+  storageCapabilities,
+  StorageIOError,
+  StorageTransactionError,
+  tidToDate,
+  toHex,
+  ZERO_TID,
+} from '@handlerton/framework';
+import type {
+  BlobRef,
+  Clock,
+  HistoryEntry,
+  Invalidations,
+  IteratedRecord,
+  IteratedTransaction,
+  LoadedRecord,
+  LoadedRevision,
+  Oid,
+  PackObserver,
+  PackResult,
+  RecordInput,
+  Storage,
+  StorageCapabilities,
+  StorageTransaction,
+  StoreWrite,
+  Tid,
+  TransactionMeta,
+} from '@handlerton/framework';
+import type pg from 'pg';
+import { CommitQueue } from './commit-queue.js';
+import { migrate } from './migrations.js';
+import type { PgOptions } from './options.js';
+import { openPool, wrapPgError } from './pool.js';
+import { assertStorable, decodeRecord, DELETED, encodeRecord, MAX_BIGINT, type EncodedRecord } from './record-codec.js';
+import { beginCommitText, run, schemaLockKey, storageStatements, type StorageStatements } from './storage-sql.js';
+
+/** The engine name in config and in reports. */
+export const ENGINE_NAME = 'postgres';
+const INSERT_BATCH = 500;
+const ITERATOR_PAGE = 100;
+const PACK_BATCH = 500;
+const OBSERVER_BATCH = 1000;
+
+/** The transaction holding the commit lock, with its pinned connection and buffered writes. */
+interface ActiveTransaction {
+  readonly txn: StorageTransaction;
+  readonly tid: Tid;
+  readonly meta: TransactionMeta;
+  readonly client: pg.PoolClient;
+  readonly writes: Map<Oid, { readonly deleted: boolean; readonly row: EncodedRecord }>;
+  voted: boolean;
+}
+
+interface StateRow {
+  readonly tid: bigint;
+  readonly deleted: boolean;
+  readonly data: Buffer;
+  readonly refs: Buffer;
+}
+
+/** A Storage kept in a PostgreSQL schema, shareable by several client processes. */
+export class PgStorage implements Storage {
+  /** The capability manifest every PgStorage has. */
+  static readonly capabilities: StorageCapabilities = storageCapabilities({
+    mvcc: true,
+    history: true,
+    iterator: true,
+    restore: true,
+    pack: true,
+    externalGC: true,
+    durable: true,
+  });
+
+  readonly name = ENGINE_NAME;
+  readonly capabilities = PgStorage.capabilities;
+  readonly databaseId: bigint;
+
+  readonly #pool: pg.Pool;
+  readonly #sql: StorageStatements;
+  readonly #lockKey: number;
+  readonly #clock: Clock;
+  readonly #beginText: string;
+  readonly #queue = new CommitQueue<StorageTransaction>();
+  #lastTid: Tid;
+  #lastIssuedTid: Tid;
+  #packHorizon: Tid;
+  #active: ActiveTransaction | null = null;
+  #packing = false;
+  #closed = false;
+
+  private constructor(pool: pg.Pool, options: PgOptions, clock: Clock, state: { databaseId: bigint; lastTid: Tid; packHorizon: Tid }) {
+    this.#pool = pool;
+    this.#sql = storageStatements(options.schema);
+    this.#lockKey = schemaLockKey(options.schema);
+    this.#clock = clock;
+    this.#beginText = beginCommitText(options.schema, this.#lockKey, options.lockTimeoutMs);
+    this.databaseId = state.databaseId;
+    this.#lastTid = state.lastTid;
+    this.#lastIssuedTid = state.lastTid;
+    this.#packHorizon = state.packHorizon;
+  }
+
+  /** Connects, creates or upgrades the schema, and reads the database id and the last tid. */
+  static async open(options: PgOptions, clock: Clock): Promise<PgStorage> {
+    const pool = openPool(options.url, options.poolSize);
+    try {
+      await migrate(pool, options.schema);
+      const sql = storageStatements(options.schema);
+      const databaseId = BigInt(await metaValue(pool, sql, 'database_id', () => randomBytes(8).readBigUInt64BE(0).toString()));
+      const [last] = await run<{ tid: bigint }>(pool, sql.lastTid);
+      const horizon = await run<{ value: string }>(pool, sql.metaGet, ['pack_horizon']);
+      return new PgStorage(pool, options, clock, { databaseId, lastTid: last!.tid, packHorizon: BigInt(horizon[0]?.value ?? '0') });
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw wrapPgError(error, `opening the postgres storage in schema "${options.schema}"`);
+    }
+  }
+
+  async newOid(): Promise<Oid> {
+    this.#checkOpen();
+    const [row] = await this.#query<{ oid: bigint }>(this.#sql.newOid, [], 'newOid');
+    return row!.oid;
+  }
+
+  async load(oid: Oid): Promise<LoadedRecord> {
+    this.#checkOpen();
+    assertU64(oid, 'oid');
+    const [row] = oid > MAX_BIGINT ? [] : await this.#query<StateRow>(this.#sql.load, [oid], 'load');
+    if (row === undefined || row.deleted) throw new POSKeyError(`oid ${toHex(oid)} does not exist`, oid);
+    return { oid, tid: row.tid, ...decodeRecord(row.data, row.refs) };
+  }
+
+  async loadSerial(oid: Oid, tid: Tid): Promise<LoadedRecord> {
+    this.#checkOpen();
+    assertU64(oid, 'oid');
+    assertU64(tid, 'tid');
+    const [row] = oid > MAX_BIGINT || tid > MAX_BIGINT ? [] : await this.#query<StateRow>(this.#sql.loadSerial, [oid, tid], 'loadSerial');
+    if (row === undefined || row.deleted) throw new POSKeyError(`oid ${toHex(oid)} has no revision ${toHex(tid)}`, oid);
+    return { oid, tid, ...decodeRecord(row.data, row.refs) };
+  }
+
+  async loadBefore(oid: Oid, tid: Tid): Promise<LoadedRevision | null> {
+    this.#checkOpen();
+    assertU64(oid, 'oid');
+    assertU64(tid, 'tid');
+    if (oid > MAX_BIGINT) throw new POSKeyError(`oid ${toHex(oid)} does not exist`, oid);
+    const before = tid > MAX_BIGINT ? MAX_BIGINT : tid;
+    const [row] = await this.#query<StateRow & { next_tid: bigint | null }>(this.#sql.loadBefore, [oid, before], 'loadBefore');
+    if (row === undefined) {
+      const known = await this.#query(this.#sql.exists, [oid], 'loadBefore');
+      if (known.length === 0) throw new POSKeyError(`oid ${toHex(oid)} does not exist`, oid);
+      return null;
+    }
+    if (row.deleted) throw new POSKeyError(`oid ${toHex(oid)} was deleted before ${toHex(tid)}`, oid);
+    return { oid, tid: row.tid, ...decodeRecord(row.data, row.refs), nextTid: row.next_tid };
+  }
+
+  packHorizon(): Tid {
+    this.#checkOpen();
+    return this.#packHorizon;
+  }
+
+  lastTransaction(): Tid {
+    this.#checkOpen();
+    return this.#lastTid;
+  }
+
+  async tpcBegin(txn: StorageTransaction, tid?: Tid): Promise<Tid> {
+    this.#checkOpen();
+    if (tid !== undefined) assertStorable(tid, 'tid');
+    if (this.#active?.txn === txn || this.#queue.isWaiting(txn)) throw new StorageTransactionError('this transaction has already begun');
+    const meta = copyMeta(txn.meta);
+    await this.#queue.acquire(txn);
+    // The local lock is ours from here: every way out but success releases it.
+    let client: pg.PoolClient | undefined;
+    try {
+      this.#checkOpen();
+      client = await this.#pool.connect();
+      if (this.#queue.wasAbandoned(txn)) throw new StorageTransactionError('the transaction was aborted before it began');
+      const results = (await client.query(this.#beginText)) as unknown as pg.QueryResult<{ tid: bigint }>[];
+      const committed = results[results.length - 1]!.rows[0]!.tid;
+      if (committed > this.#lastTid) this.#lastTid = committed;
+      if (tid !== undefined && tid <= committed) {
+        throw new InvalidArgumentError(`explicit tid ${toHex(tid)} is not after the last transaction ${toHex(committed)}`);
+      }
+      const chosen = tid ?? nextTid(committed > this.#lastIssuedTid ? committed : this.#lastIssuedTid, this.#clock.now());
+      if (chosen > this.#lastIssuedTid) this.#lastIssuedTid = chosen;
+      this.#active = { txn, tid: chosen, meta, client, writes: new Map(), voted: false };
+      return chosen;
+    } catch (error) {
+      if (client !== undefined) await releaseAfterRollback(client);
+      this.#queue.release();
+      throw wrapPgError(error, 'tpcBegin');
+    } finally {
+      this.#queue.forget(txn);
+    }
+  }
+
+  async store(oid: Oid, serial: Tid, record: RecordInput, txn: StorageTransaction): Promise<void> {
+    await this.storeMany([{ oid, serial, record }], txn);
+  }
+
+  async deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void> {
+    await this.storeMany([{ oid, serial, record: null }], txn);
+  }
+
+  /** The whole batch's serials are read in one query (under the commit lock), then checked in order. */
+  async storeMany(writes: readonly StoreWrite[], txn: StorageTransaction): Promise<void> {
+    const active = this.#writing(txn);
+    if (!Array.isArray(writes)) throw new InvalidArgumentError('writes must be an array of StoreWrite');
+    const encoded = writes.map((write, i) => {
+      assertStorable(write.oid, `writes[${i}].oid`);
+      assertU64(write.serial, `writes[${i}].serial`);
+      return write.record === null ? null : encodeRecord(write.record);
+    });
+    if (writes.length === 0) return;
+    const oids = [...new Set(writes.map((w) => w.oid))];
+    const rows = await this.#query<{ zoid: bigint; tid: bigint; deleted: boolean }>(this.#sql.currentMany, [oids], 'store', active.client);
+    const current = new Map(rows.map((r) => [r.zoid, r]));
+    writes.forEach((write, i) => {
+      const found = current.get(write.oid);
+      const committed = found !== undefined && !found.deleted ? found.tid : undefined;
+      const row = encoded[i];
+      if (row === null || row === undefined) {
+        if (committed === undefined) throw new POSKeyError(`oid ${toHex(write.oid)} has no current revision to delete`, write.oid);
+        if (write.serial !== committed) throw new ConflictError(write.oid, committed, write.serial, 'delete');
+        active.writes.set(write.oid, { deleted: true, row: DELETED });
+        return;
+      }
+      // A deleted object is recreated with serial 0n or with the delete marker's tid (as ZODB FileStorage).
+      const recreatesDeleted = found !== undefined && found.deleted && write.serial === found.tid;
+      if (write.serial !== (committed ?? ZERO_TID) && !recreatesDeleted) throw new ConflictError(write.oid, committed, write.serial);
+      active.writes.set(write.oid, { deleted: false, row });
+    });
+  }
+
+  async restore(oid: Oid, record: RecordInput | null, txn: StorageTransaction): Promise<void> {
+    const active = this.#writing(txn);
+    assertStorable(oid, 'oid');
+    active.writes.set(oid, record === null ? { deleted: true, row: DELETED } : { deleted: false, row: encodeRecord(record) });
+  }
+
+  async tpcVote(txn: StorageTransaction): Promise<void> {
+    const active = this.#writing(txn);
+    await this.#sendWrites(active);
+  }
+
+  async tpcFinish(txn: StorageTransaction): Promise<Tid> {
+    const active = this.#activeFor(txn);
+    if (!active.voted) await this.#sendWrites(active);
+    try {
+      await active.client.query('commit');
+    } catch (error) {
+      active.client.release(error instanceof Error ? error : true);
+      this.#active = null;
+      this.#queue.release();
+      throw new StorageIOError(`tpcFinish: the COMMIT of tid ${toHex(active.tid)} failed: ${String(error)}`, { cause: error });
+    }
+    active.client.release();
+    if (active.tid > this.#lastTid) this.#lastTid = active.tid;
+    this.#active = null;
+    this.#queue.release();
+    return active.tid;
+  }
+
+  async tpcAbort(txn: StorageTransaction): Promise<void> {
+    if (this.#active?.txn === txn) {
+      const { client } = this.#active;
+      this.#active = null;
+      await releaseAfterRollback(client);
+      this.#queue.release();
+    } else {
+      this.#queue.abandon(txn);
+    }
+  }
+
+  async history(oid: Oid, size = 1): Promise<HistoryEntry[]> {
+    this.#checkOpen();
+    assertU64(oid, 'oid');
+    if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`history size must be a positive integer, got ${size}`);
+    type Row = { tid: bigint; deleted: boolean; size: number; username: string; description: string; extension: string };
+    const rows = oid > MAX_BIGINT ? [] : await this.#query<Row>(this.#sql.history, [oid, Math.min(size, 2 ** 31 - 1)], 'history');
+    if (rows.length === 0) throw new POSKeyError(`oid ${toHex(oid)} does not exist`, oid);
+    return rows.map((r) => ({
+      tid: r.tid,
+      time: tidToDate(r.tid),
+      user: r.username,
+      description: r.description,
+      extension: JSON.parse(r.extension) as Record<string, unknown>,
+      size: r.deleted ? 0 : Number(r.size),
+      deleted: r.deleted,
+    }));
+  }
+
+  iterator(start: Tid = ZERO_TID, stop?: Tid): AsyncIterable<IteratedTransaction> {
+    this.#checkOpen();
+    assertU64(start, 'start');
+    if (stop !== undefined) assertU64(stop, 'stop');
+    // A snapshot: nothing committed after this call.
+    const last = this.#lastTid;
+    const bound = stop === undefined || stop > last ? last : stop;
+    const from = start;
+    return {
+      [Symbol.asyncIterator]: () => this.#iterate(from, bound),
+    };
+  }
+
+  async *#iterate(start: Tid, stop: Tid): AsyncGenerator<IteratedTransaction> {
+    type TxnRow = { tid: bigint; username: string; description: string; extension: string; packed: boolean };
+    let from = start > MAX_BIGINT ? MAX_BIGINT : start;
+    if (start > stop) return;
+    for (;;) {
+      const page = await this.#query<TxnRow>(this.#sql.txnPage, [from, stop, ITERATOR_PAGE], 'iterator');
+      for (const t of page) {
+        const rows = await this.#query<{ zoid: bigint; deleted: boolean; data: Buffer; refs: Buffer }>(this.#sql.txnRecords, [t.tid], 'iterator');
+        const records: IteratedRecord[] = rows.map((r) => ({ oid: r.zoid, tid: t.tid, record: r.deleted ? null : decodeRecord(r.data, r.refs) }));
+        yield {
+          tid: t.tid,
+          status: t.packed ? 'p' : ' ',
+          meta: { user: t.username, description: t.description, extension: JSON.parse(t.extension) as Record<string, unknown> },
+          records,
+        };
+      }
+      if (page.length < ITERATOR_PAGE) return;
+      from = page[page.length - 1]!.tid + 1n;
+    }
+  }
+
+  async pack(packTid: Tid, observer?: PackObserver): Promise<PackResult> {
+    this.#checkOpen();
+    assertU64(packTid, 'packTid');
+    if (this.#packing) throw new PackInProgressError('a pack is already running');
+    this.#packing = true;
+    let lockClient: pg.PoolClient | undefined;
+    try {
+      lockClient = await this.#pool.connect();
+      const [lock] = await run<{ locked: boolean }>(lockClient, this.#sql.packLock, [this.#lockKey]);
+      if (lock?.locked !== true) throw new PackInProgressError('a pack is already running (in another client)');
+      try {
+        return await this.#packUnder(packTid, observer);
+      } finally {
+        await run(lockClient, this.#sql.packUnlock, [this.#lockKey]).catch(() => undefined);
+      }
+    } catch (error) {
+      throw wrapPgError(error, 'pack');
+    } finally {
+      lockClient?.release();
+      this.#packing = false;
+    }
+  }
+
+  async #packUnder(packTid: Tid, observer: PackObserver | undefined): Promise<PackResult> {
+    const [last] = await run<{ tid: bigint }>(this.#pool, this.#sql.lastTid);
+    const cutoff = packTid < last!.tid ? packTid : last!.tid;
+    // Raised (and kept) before the first removal: reads of older views during the pack already see it.
+    await run(this.#pool, this.#sql.metaRaise, ['pack_horizon', cutoff.toString()]);
+    if (cutoff > this.#packHorizon) this.#packHorizon = cutoff;
+    let removedRevisions = 0;
+    let removedObjects = 0;
+    let reclaimedBytes = 0;
+    let after = -1n;
+    for (;;) {
+      this.#checkOpen();
+      const batch = (await run<{ zoid: bigint }>(this.#pool, this.#sql.packOids, [after, cutoff, PACK_BATCH])).map((r) => r.zoid);
+      if (batch.length === 0) break;
+      after = batch[batch.length - 1]!;
+      const blobRefs: BlobRef[] = [];
+      const client = await this.#pool.connect();
+      try {
+        await client.query('begin');
+        // Under the commit lock: a commit never sees half of a batch, and serial checks stay exact.
+        await run(client, this.#sql.commitLock, [this.#lockKey]);
+        const gone = await run<{ zoid: bigint; tid: bigint; refs: Buffer; size: number }>(client, this.#sql.packDelete, [batch, cutoff]);
+        if (gone.length > 0) {
+          const touched = [...new Set(gone.map((g) => g.zoid))];
+          const left = new Set((await run<{ zoid: bigint }>(client, this.#sql.remaining, [touched])).map((r) => r.zoid));
+          removedObjects += touched.filter((oid) => !left.has(oid)).length;
+          const tids = [...new Set(gone.map((g) => g.tid))];
+          await run(client, this.#sql.markPacked, [tids]);
+          await run(client, this.#sql.dropEmptyTxns, [tids]);
+          for (const g of gone) {
+            removedRevisions += 1;
+            reclaimedBytes += Number(g.size);
+            blobRefs.push(...decodeRecord(Buffer.alloc(0), g.refs).refs.blobs);
+          }
+        }
+        await client.query('commit');
+      } catch (error) {
+        await client.query('rollback').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+      for (let i = 0; i < blobRefs.length; i += OBSERVER_BATCH) await observer?.releaseBlobRefs(blobRefs.slice(i, i + OBSERVER_BATCH));
+    }
+    return { removedRevisions, removedObjects, reclaimedBytes };
+  }
+
+  async locatorSecret(): Promise<Uint8Array | null> {
+    this.#checkOpen();
+    try {
+      const value = await metaValue(this.#pool, this.#sql, 'locator_secret', () => randomBytes(32).toString('base64'));
+      return new Uint8Array(Buffer.from(value, 'base64'));
+    } catch (error) {
+      throw wrapPgError(error, 'locatorSecret');
+    }
+  }
+
+  /** Learns the newest commit and pack horizon of every client (one indexed query). */
+  async sync(): Promise<Tid> {
+    this.#checkOpen();
+    const [row] = await this.#query<{ tid: bigint; horizon: string | null }>(this.#sql.sync, [], 'sync');
+    if (row!.tid > this.#lastTid) this.#lastTid = row!.tid;
+    const horizon = BigInt(row!.horizon ?? '0');
+    if (horizon > this.#packHorizon) this.#packHorizon = horizon;
+    return this.#lastTid;
+  }
+
+  /** Every object changed by a transaction committed after `since` (by any client), up to the newest commit. */
+  async invalidationsSince(since: Tid): Promise<Invalidations> {
+    this.#checkOpen();
+    assertU64(since, 'since');
+    const [last] = await this.#query<{ tid: bigint }>(this.#sql.lastTid, [], 'invalidationsSince');
+    const tid = last!.tid;
+    if (tid > this.#lastTid) this.#lastTid = tid;
+    if (tid <= since) return { tid: since, oids: [] };
+    const rows = await this.#query<{ zoid: bigint }>(this.#sql.changedSince, [since > MAX_BIGINT ? MAX_BIGINT : since, tid], 'invalidationsSince');
+    return { tid, oids: rows.map((r) => r.zoid) };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const active = this.#active;
+    this.#active = null;
+    if (active !== null) await releaseAfterRollback(active.client);
+    this.#queue.close();
+    await this.#pool.end().catch(() => undefined);
+  }
+
+  /** Inserts the transaction row and the buffered revisions (errors surface here, before finish). */
+  async #sendWrites(active: ActiveTransaction): Promise<void> {
+    active.voted = true;
+    try {
+      const { meta, client, tid } = active;
+      const entries = [...active.writes];
+      let maxOid = 0n;
+      for (const [oid] of entries) if (oid > maxOid) maxOid = oid;
+      const columns = (part: typeof entries) => [part.map(([oid]) => oid), tid, part.map(([, w]) => w.deleted), part.map(([, w]) => w.row.data), part.map(([, w]) => w.row.refs)];
+      const first = entries.slice(0, INSERT_BATCH);
+      // The first batch, the txn row and the oid sequence in one round trip; the rest in batches.
+      await run(client, this.#sql.insertTxnAndStates, [...columns(first), meta.user, meta.description, JSON.stringify(meta.extension), maxOid]);
+      for (let i = INSERT_BATCH; i < entries.length; i += INSERT_BATCH) {
+        await run(client, this.#sql.insertStates, columns(entries.slice(i, i + INSERT_BATCH)));
+      }
+    } catch (error) {
+      throw wrapPgError(error, `tpcVote of tid ${toHex(active.tid)}`);
+    }
+  }
+
+  async #query<R extends pg.QueryResultRow>(statement: { name: string; text: string }, values: readonly unknown[], what: string, client?: pg.PoolClient): Promise<R[]> {
+    try {
+      return await run<R>(client ?? this.#pool, statement, values);
+    } catch (error) {
+      if (this.#closed) throw new StorageClosedError('the postgres storage is closed');
+      throw wrapPgError(error, what);
+    }
+  }
+
+  /** The active transaction if it is `txn` and has not voted yet. */
+  #writing(txn: StorageTransaction): ActiveTransaction {
+    const active = this.#activeFor(txn);
+    if (active.voted) throw new StorageTransactionError('the transaction has already voted');
+    return active;
+  }
+
+  /** The active transaction if it is `txn`. */
+  #activeFor(txn: StorageTransaction): ActiveTransaction {
+    this.#checkOpen();
+    if (this.#active === null || this.#active.txn !== txn) {
+      throw new StorageTransactionError('the transaction is not the one committing in this storage');
+    }
+    return this.#active;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new StorageClosedError('the postgres storage is closed');
+  }
+}
+
+/** Reads a meta value, creating it with `initial()` first when missing (first writer wins across clients). */
+async function metaValue(pool: pg.Pool, sql: StorageStatements, key: string, initial: () => string): Promise<string> {
+  const [found] = await run<{ value: string }>(pool, sql.metaGet, [key]);
+  if (found !== undefined) return found.value;
+  await run(pool, sql.metaInit, [key, initial()]);
+  const [created] = await run<{ value: string }>(pool, sql.metaGet, [key]);
+  return created!.value;
+}
+
+/** Rolls back and returns a pinned connection to the pool (destroying it when the rollback fails). */
+async function releaseAfterRollback(client: pg.PoolClient): Promise<void> {
+  try {
+    await client.query('rollback');
+    client.release();
+  } catch (error) {
+    client.release(error instanceof Error ? error : true);
+  }
+}
+
+/** A private copy of transaction metadata. */
+function copyMeta(meta: TransactionMeta): TransactionMeta {
+  return { user: meta.user, description: meta.description, extension: JSON.parse(JSON.stringify(meta.extension)) as Record<string, unknown> };
+}
