@@ -24,6 +24,7 @@ const program = new Command('handlerton')
   .option('--json', 'print one JSON document instead of readable lines')
   .option('--verbose', 'print the stack trace of an error')
   .showHelpAfterError()
+  .exitOverride()
   .addHelpText('after', '\nExit codes: 0 success, 1 the operation failed, 2 bad usage or input (unknown option, bad config, database not found).');
 const print = (line: string): void => void process.stdout.write(line + '\n');
 const output = (report: Report): void => printReport(report, program.opts<{ json?: boolean }>().json === true, print);
@@ -123,7 +124,6 @@ program
     }
   });
 
-program.exitOverride();
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.exitCode = reportFailure(error, program.opts<{ verbose?: boolean }>().verbose === true, (line) => void process.stderr.write(line + '\n'));
 });
