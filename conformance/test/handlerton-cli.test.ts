@@ -1,8 +1,9 @@
 /** The `handlerton` operator command, run end to end as a spawned process against FileStorage2 and SQLite. */
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,14 +22,26 @@ function handlerton(cwd: string, ...args: string[]): Run {
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
-/** A temporary directory holding a FileStorage2 database `fs` and a SQLite database `s.db`, each with records and a blob. */
+let template = '';
+
+// The databases every test starts from, made once (each spawn costs about a second on a loaded machine).
+test.before(async () => {
+  template = await mkdtemp(join(tmpdir(), 'handlerton-cli-template-'));
+  for (const config of ['filestorage2:./fs', 'sqlite:./s.db']) {
+    const demo = handlerton(template, 'demo', config);
+    if (demo.status !== 0) throw new Error(`demo ${config} failed: ${demo.stderr}`);
+  }
+});
+
+test.after.always(async () => {
+  if (template !== '') await rm(template, { recursive: true, force: true });
+});
+
+/** A temporary copy of the template: a FileStorage2 database `fs` and a SQLite database `s.db`, each with records and a blob. */
 async function withDatabases(body: (dir: string) => Promise<void> | void): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'handlerton-cli-'));
   try {
-    for (const config of ['filestorage2:./fs', 'sqlite:./s.db']) {
-      const demo = handlerton(dir, 'demo', config);
-      if (demo.status !== 0) throw new Error(`demo ${config} failed: ${demo.stderr}`);
-    }
+    await cp(template, dir, { recursive: true });
     await body(dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -158,5 +171,44 @@ test('info inspects a FileStorage2 database that another process holds open', as
       holder.stdin.end();
       await new Promise((resolve) => holder.once('close', resolve));
     }
+  });
+});
+
+test('verify reports a clean database as clean and names the damaged file (exit 1)', async (t) => {
+  await withDatabases(async (dir) => {
+    for (const path of ['./fs', './s.db']) {
+      const clean = handlerton(dir, 'verify', path);
+      t.is(clean.status, 0, clean.stdout + clean.stderr);
+      t.regex(clean.stdout, /^checked \d+ transactions, \d+ records, 1 blob revisions \(\d+ bytes\)\nno problems found$/m);
+      const json = JSON.parse(handlerton(dir, 'verify', path, '--json').stdout) as { transactions: number; problems: unknown[] };
+      t.true(json.transactions > 0);
+      t.deepEqual(json.problems, []);
+    }
+    // FileStorage2: flip a byte of a record's data in a segment file
+    const name = readdirSync(join(dir, 'fs')).find((file) => file.startsWith('seg-0000000000000001-'))!;
+    const segment = join(dir, 'fs', name);
+    const bytes = await readFile(segment);
+    const at = bytes.indexOf('hello again');
+    t.true(at > 0, 'the demo note is in the first segment');
+    bytes[at] = bytes[at]! ^ 0xff;
+    await writeFile(segment, bytes);
+    const fs2 = handlerton(dir, 'verify', './fs');
+    t.is(fs2.status, 1, fs2.stdout + fs2.stderr);
+    t.true((fs2.stdout + fs2.stderr).includes(name), 'the damaged segment is named');
+    // SQLite: flip a byte of a stored record row
+    const db = new Database(join(dir, 's.db'));
+    try {
+      const row = db.prepare('SELECT tid, oid, data FROM revision WHERE data IS NOT NULL LIMIT 1').safeIntegers(true).get() as { tid: bigint; oid: bigint; data: Buffer };
+      const data = Buffer.from(row.data);
+      data[0] = data[0]! ^ 0xff;
+      db.prepare('UPDATE revision SET data = ? WHERE tid = ? AND oid = ?').run(data, row.tid, row.oid);
+    } finally {
+      db.close();
+    }
+    const sqlite = handlerton(dir, 'verify', './s.db', '--json');
+    t.is(sqlite.status, 1, sqlite.stdout + sqlite.stderr);
+    const report = JSON.parse(sqlite.stdout) as { problems: { message: string }[] };
+    t.is(report.problems.length, 1);
+    t.regex(report.problems[0]!.message, /checksum.*s\.db/);
   });
 });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `handlerton` command line: demo, engines, info, pack, gc, copy. */
+/** The `handlerton` command line: demo, engines, info, verify, pack, gc, copy. */
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -10,9 +10,10 @@ import { copyTransactions } from '../database/copy-transactions.js';
 import { InvalidArgumentError } from '../contracts/errors.js';
 import { runDemo } from './demo.js';
 import { parseDuration } from './duration.js';
-import { copyReport, gcReport, infoReport, packReport, printReport, type Report } from './output.js';
+import { copyReport, gcReport, infoReport, packReport, verifyReport, printReport, type Report } from './output.js';
 import { inspectTarget, parseTarget } from './target.js';
-import { reportFailure } from './exit.js';
+import { EXIT, reportFailure } from './exit.js';
+import { verifyDatabase } from './verify.js';
 
 /** The embedded default engine of `npm start`. */
 export const DEFAULT_DEMO_CONFIG = 'filestorage2:./.handlerton-demo';
@@ -64,6 +65,21 @@ program
     const db = await openDatabase(inspectTarget(parseTarget(config)));
     try {
       output(infoReport(db.engines, db.capabilities, db.lastTransaction()));
+    } finally {
+      await db.close();
+    }
+  });
+
+program
+  .command('verify')
+  .description('read every transaction, record and blob revision and check references resolve (read-only); exit 1 on any problem')
+  .argument('<config>', 'engine config or path of an existing database')
+  .action(async (config: string) => {
+    const db = await openDatabase(inspectTarget(parseTarget(config)));
+    try {
+      const result = await verifyDatabase(db);
+      output(verifyReport(result));
+      if (result.problems.length > 0) process.exitCode = EXIT.failed;
     } finally {
       await db.close();
     }

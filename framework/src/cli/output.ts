@@ -3,6 +3,7 @@ import type { BlobCapabilities, StorageCapabilities } from '../contracts/capabil
 import type { PackResult } from '../contracts/records.js';
 import type { GcResult } from '../contracts/database.js';
 import type { CopyResult } from '../database/copy-transactions.js';
+import type { VerifyResult } from './verify.js';
 import { toHex, tidToDate, type Tid } from '../contracts/ids.js';
 
 /** A printable report: a JSON-ready value and its readable lines. */
@@ -62,4 +63,11 @@ export function copyReport(result: CopyResult): Report {
     json: { transactions: result.transactions, records: result.records, blobRevisions: result.blobRevisions, blobBytes: result.blobBytes, blobIds },
     lines: [`copied ${result.transactions} transactions, ${result.records} records, ${result.blobRevisions} blob revisions (${result.blobBytes} bytes)`],
   };
+}
+
+/** The report of `verify`: what was checked, then each problem on its own line. */
+export function verifyReport(result: VerifyResult): Report {
+  const checked = `checked ${result.transactions} transactions, ${result.records} records, ${result.blobRevisions} blob revisions (${result.blobBytes} bytes)`;
+  const found = result.problems.length === 0 ? ['no problems found'] : [`${result.problems.length} problem(s) found:`, ...result.problems.map((p) => `  ${p.at}: ${p.message}`)];
+  return { json: result, lines: [checked, ...found] };
 }
