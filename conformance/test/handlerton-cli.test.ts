@@ -165,6 +165,8 @@ test('info inspects a FileStorage2 database that another process holds open', as
       const info = handlerton(dir, '--json', 'info', './fs');
       t.is(info.status, 0, info.stderr);
       t.regex((JSON.parse(info.stdout) as { lastTransaction: string }).lastTransaction, HEX_TID);
+      const fromJson = handlerton(dir, 'info', '{"engine":"filestorage2","path":"./fs"}');
+      t.is(fromJson.status, 0, `a JSON config is inspected read-only too: ${fromJson.stderr}`);
       const copy = handlerton(dir, 'copy', './fs', 'sqlite:./live-copy.db');
       t.is(copy.status, 0, copy.stderr);
     } finally {

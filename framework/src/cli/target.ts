@@ -24,15 +24,23 @@ export function parseTarget(text: string): DatabaseConfig {
   return looksLikePath(text) ? detectEngine(text) : text;
 }
 
-/** A config for inspecting: the database must exist; FileStorage2 storage opens read-only. */
+/** A config for inspecting: the database must exist; FileStorage2 storage and blobs open read-only. */
 export function inspectTarget(config: DatabaseConfig): DatabaseConfig {
   const resolved = resolveConfig(config);
   for (const engine of [resolved.storage, resolved.blobs]) assertExists(engine);
-  if (typeof config !== 'string' || engineName(resolved.storage.engine) !== 'filestorage2') return config;
-  // Only FileStorage2 knows readOnly; other engines reject unknown options.
-  const spec: EngineSpec = { engine: 'filestorage2', ...(resolved.storage.location === undefined ? {} : { path: resolved.storage.location }), options: { readOnly: true } };
-  const object: DatabaseConfigObject = { storage: spec };
+  const object: DatabaseConfigObject = {
+    storage: readOnlySpec(resolved.storage),
+    blobs: readOnlySpec(resolved.blobs),
+    recordCacheBytes: resolved.recordCacheBytes,
+    ...(resolved.locatorSecret === undefined ? {} : { locatorSecret: resolved.locatorSecret }),
+  };
   return object;
+}
+
+/** The engine spec with `readOnly` added where the engine knows it (only FileStorage2; others reject unknown options). */
+function readOnlySpec(engine: ResolvedEngine): EngineSpec {
+  const options = engineName(engine.engine) === 'filestorage2' ? { ...engine.options, readOnly: true } : engine.options;
+  return { engine: engine.engine, ...(engine.location === undefined ? {} : { path: engine.location }), options };
 }
 
 function assertExists(engine: ResolvedEngine): void {
