@@ -1,53 +1,60 @@
 #!/usr/bin/env node
-/** The `handlerton` command line: demo, engines, info, pack, gc, copy. */
+/** The `handlerton` command line: demo, engines, info, verify, pack, gc, copy. */
 import 'reflect-metadata';
 import { Command } from 'commander';
-import { InvalidConfigError, isHandlertonError } from '../contracts/errors.js';
-import type { DatabaseConfig } from '../config/database-config.js';
-import { toHex, tidToDate } from '../contracts/ids.js';
+import { readFileSync } from 'node:fs';
 import { BUILT_IN_ENGINES } from '../config/engine-loader.js';
 import { loadEnginePlugin } from '../di/root-container.js';
 import { openDatabase } from '../di/open-database.js';
 import { copyTransactions } from '../database/copy-transactions.js';
+import { InvalidArgumentError } from '../contracts/errors.js';
 import { runDemo } from './demo.js';
 import { parseDuration } from './duration.js';
+import { copyReport, gcReport, infoReport, packReport, verifyReport, printReport, type Report } from './output.js';
+import { inspectTarget, parseTarget } from './target.js';
+import { EXIT, reportFailure } from './exit.js';
+import { verifyDatabase } from './verify.js';
 
 /** The embedded default engine of `npm start`. */
 export const DEFAULT_DEMO_CONFIG = 'filestorage2:./.handlerton-demo';
 
-/** A config argument: "engine:path", or a JSON object for mixed engines. */
-function cliConfig(text: string): DatabaseConfig {
-  if (!text.trimStart().startsWith('{')) return text;
-  try {
-    return JSON.parse(text) as DatabaseConfig;
-  } catch (error) {
-    throw new InvalidConfigError(`config "${text}" is neither "engine:path" nor valid JSON`, '', { cause: error });
-  }
-}
-
-const program = new Command('handlerton').description('handlerton: pluggable storage engines').showHelpAfterError();
+const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const program = new Command('handlerton')
+  .description('handlerton: pluggable storage engines')
+  .version(version, '-V, --version', 'print the version')
+  .option('--json', 'print one JSON document instead of readable lines')
+  .option('--verbose', 'print the stack trace of an error')
+  .showHelpAfterError()
+  .exitOverride()
+  .addHelpText('after', '\nExit codes: 0 success, 1 the operation failed, 2 bad usage or input (unknown option, bad config, database not found).');
 const print = (line: string): void => void process.stdout.write(line + '\n');
+const output = (report: Report): void => printReport(report, program.opts<{ json?: boolean }>().json === true, print);
 
 program
   .command('demo')
   .description('store records and a blob, read them back in a snapshot, print what happened')
   .argument('[config]', 'engine config, e.g. "memory:" or "sqlite:./demo.db"', DEFAULT_DEMO_CONFIG)
-  .action(async (config: string) => runDemo(cliConfig(config), print));
+  .action(async (config: string) => runDemo(parseTarget(config), print));
 
 program
   .command('engines')
   .description('list the built-in engines and their capability flags')
   .action(async () => {
+    const json: unknown[] = [];
+    const lines: string[] = [];
     for (const name of new Set(Object.values(BUILT_IN_ENGINES))) {
       try {
         const plugin = await loadEnginePlugin(name);
         const storage = plugin.storageCapabilities ? Object.entries(plugin.storageCapabilities).filter(([, v]) => v).map(([k]) => k).join(',') : '-';
         const blobs = plugin.blobCapabilities ? `${plugin.blobCapabilities.mode}:` + Object.entries(plugin.blobCapabilities).filter(([, v]) => v === true).map(([k]) => k).join(',') : '-';
-        print(`${plugin.name.padEnd(14)} ${plugin.description}\n${''.padEnd(14)} storage: ${storage}\n${''.padEnd(14)} blobs:   ${blobs}`);
+        json.push({ name: plugin.name, package: name, description: plugin.description, storageCapabilities: plugin.storageCapabilities ?? null, blobCapabilities: plugin.blobCapabilities ?? null });
+        lines.push(`${plugin.name.padEnd(14)} ${plugin.description}`, `${''.padEnd(14)} storage: ${storage}`, `${''.padEnd(14)} blobs:   ${blobs}`);
       } catch (error) {
-        print(`${name.padEnd(14)} unavailable: ${(error as Error).message}`);
+        json.push({ package: name, unavailable: (error as Error).message });
+        lines.push(`${name.padEnd(14)} unavailable: ${(error as Error).message}`);
       }
     }
+    output({ json, lines });
   });
 
 program
@@ -55,10 +62,24 @@ program
   .description('open a database and print its engines, capabilities and last transaction')
   .argument('<config>', 'engine config')
   .action(async (config: string) => {
-    const db = await openDatabase(cliConfig(config));
+    const db = await openDatabase(inspectTarget(parseTarget(config)));
     try {
-      const last = db.lastTransaction();
-      print(JSON.stringify({ engines: db.engines, capabilities: db.capabilities, lastTransaction: toHex(last), lastCommit: last === 0n ? null : tidToDate(last).toISOString() }, null, 2));
+      output(infoReport(db.engines, db.capabilities, db.lastTransaction()));
+    } finally {
+      await db.close();
+    }
+  });
+
+program
+  .command('verify')
+  .description('read every transaction, record and blob revision and check references resolve (read-only); exit 1 on any problem')
+  .argument('<config>', 'engine config or path of an existing database')
+  .action(async (config: string) => {
+    const db = await openDatabase(inspectTarget(parseTarget(config)));
+    try {
+      const result = await verifyDatabase(db);
+      output(verifyReport(result));
+      if (result.problems.length > 0) process.exitCode = EXIT.failed;
     } finally {
       await db.close();
     }
@@ -71,10 +92,10 @@ program
   .option('--before <iso-date>', 'pack time (default: now)')
   .action(async (config: string, options: { before?: string }) => {
     const at = options.before === undefined ? undefined : new Date(options.before);
-    if (at !== undefined && Number.isNaN(at.getTime())) throw new TypeError(`--before "${options.before}" is not a date`);
-    const db = await openDatabase(cliConfig(config));
+    if (at !== undefined && Number.isNaN(at.getTime())) throw new InvalidArgumentError(`--before "${options.before}" is not a date`);
+    const db = await openDatabase(parseTarget(config));
     try {
-      print(JSON.stringify(await db.pack(at)));
+      output(packReport(await db.pack(at)));
     } finally {
       await db.close();
     }
@@ -89,11 +110,11 @@ program
   .option('--keep <duration>', 'safety window: keep objects written or referenced within it (1h, 30m, 0, or milliseconds)', '1h')
   .action(async (config: string, options: { pack: boolean; dryRun?: boolean; keep: string }) => {
     const keep = parseDuration(options.keep, '--keep');
-    const db = await openDatabase(cliConfig(config));
+    const db = await openDatabase(parseTarget(config));
     try {
       const gc = await db.collectGarbage({ keep, dryRun: options.dryRun === true });
       const packed = options.pack && !gc.dryRun ? await db.pack() : undefined;
-      print(JSON.stringify({ ...gc, oids: gc.oids.map(toHex), ...(packed ? { packed } : {}) }));
+      output(gcReport(gc, packed));
     } finally {
       await db.close();
     }
@@ -105,12 +126,12 @@ program
   .argument('<from>', 'source engine config')
   .argument('<to>', 'destination engine config (must be empty)')
   .action(async (from: string, to: string) => {
-    const source = await openDatabase(cliConfig(from));
+    const source = await openDatabase(inspectTarget(parseTarget(from)));
     try {
-      const destination = await openDatabase(cliConfig(to));
+      const destination = await openDatabase(parseTarget(to));
       try {
         const result = await copyTransactions(source, destination);
-        print(JSON.stringify(result));
+        output(copyReport(result));
       } finally {
         await destination.close();
       }
@@ -120,7 +141,5 @@ program
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  const code = isHandlertonError(error) ? ` [${error.code}]` : '';
-  process.stderr.write(`handlerton: ${(error as Error).message}${code}\n`);
-  process.exitCode = 1;
+  process.exitCode = reportFailure(error, program.opts<{ verbose?: boolean }>().verbose === true, (line) => void process.stderr.write(line + '\n'));
 });

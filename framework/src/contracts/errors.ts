@@ -30,7 +30,8 @@ export type ErrorCode =
   | 'HANDLERTON_IO'
   | 'HANDLERTON_PACK_IN_PROGRESS'
   | 'HANDLERTON_GC_NO_ROOT'
-  | 'HANDLERTON_FORMAT_VERSION';
+  | 'HANDLERTON_FORMAT_VERSION'
+  | 'HANDLERTON_NOT_FOUND';
 
 /** Options shared by every error constructor. */
 export interface HandlertonErrorOptions {
@@ -203,4 +204,9 @@ export class FormatVersionError extends HandlertonError {
 /** The external garbage collector refused to run: the root object (oid 0) has no current revision, so everything would be garbage. Nothing was deleted. */
 export class GcRootMissingError extends HandlertonError {
   readonly code = 'HANDLERTON_GC_NO_ROOT' as const;
+}
+
+/** A database to inspect does not exist (an inspecting command never creates one). */
+export class DatabaseNotFoundError extends HandlertonError {
+  readonly code = 'HANDLERTON_NOT_FOUND' as const;
 }

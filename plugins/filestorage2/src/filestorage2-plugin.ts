@@ -24,6 +24,6 @@ export const plugin: EnginePlugin = Object.freeze({
   },
   async createBlobHandlerton(options: EngineOptions, context: EngineContext): Promise<FileStorage2Blobs> {
     const o = asOptions(options);
-    return FileStorage2Blobs.open({ dir: join(o.directory, 'blobs'), syncMode: o.syncMode }, context);
+    return FileStorage2Blobs.open({ dir: join(o.directory, 'blobs'), syncMode: o.syncMode, readOnly: o.readOnly }, context);
   },
 } satisfies EnginePlugin);

@@ -21,6 +21,7 @@ import {
   CorruptionError,
   isHandlertonError,
   POSKeyError,
+  ReadOnlyError,
   StorageClosedError,
   StorageIOError,
   StorageTransactionError,
@@ -83,9 +84,11 @@ export class FileStorage2Blobs implements BlobHandlerton {
   #reserving: Promise<void> | null = null;
   #failed: StorageIOError | null = null;
   #closed = false;
+  readonly #readOnly: boolean;
 
-  private constructor(ops: FsOps, logger: Logger, syncMode: BlobSyncMode, opened: OpenedDirectory) {
+  private constructor(ops: FsOps, logger: Logger, syncMode: BlobSyncMode, opened: OpenedDirectory, readOnly: boolean) {
     this.#ops = ops;
+    this.#readOnly = readOnly;
     this.#logger = logger;
     this.#syncMode = syncMode;
     this.#layout = opened.layout;
@@ -107,13 +110,13 @@ export class FileStorage2Blobs implements BlobHandlerton {
     return this.#layout.root;
   }
 
-  /** Opens (or creates) the blob directory `options.dir`. */
+  /** Opens (or creates, unless `readOnly`) the blob directory `options.dir`. */
   static async open(options: FileStorage2BlobsOptions, context: EngineContext): Promise<FileStorage2Blobs> {
     const checked = checkOptions(options);
     const logger = context.logger.child({ handlerton: 'filestorage2-blobs' });
     const ops = new FsOps(context.fs);
     const opened = await openDirectory(ops, checked, logger);
-    return new FileStorage2Blobs(ops, logger, checked.syncMode, opened);
+    return new FileStorage2Blobs(ops, logger, checked.syncMode, opened, checked.readOnly);
   }
 
   /** Bytes per chunk file in this directory. */
@@ -359,6 +362,8 @@ export class FileStorage2Blobs implements BlobHandlerton {
     isCommitted: (pending: PendingRevision) => Promise<boolean>,
     hasCommitted?: (pending: PendingReferences) => Promise<boolean>,
   ): Promise<void> {
+    // read-only (inspection): undecided transactions stay invisible; the writer's next open decides them
+    if (this.#readOnly) return this.#assertOpen();
     this.#assertWritable();
     const live = new Set([...this.#txns.values()].map((t) => t.seq));
     for (const txn of this.#index.prepared()) {
@@ -560,6 +565,7 @@ export class FileStorage2Blobs implements BlobHandlerton {
 
   #assertWritable(): void {
     this.#assertOpen();
+    if (this.#readOnly) throw new ReadOnlyError('the filestorage2 blob store is open read-only');
     if (this.#failed !== null) {
       throw new StorageIOError(`the filestorage2 blob store stopped after an I/O failure: ${this.#failed.message}`, {
         cause: this.#failed,

@@ -180,8 +180,8 @@ export class Journal {
   }
 
   /** Opens `path` (already replayed) for appending at `end`. */
-  static async open(ops: FsOps, path: string, end: number): Promise<Journal> {
-    const fd = await ops.open(path, 'r+');
+  static async open(ops: FsOps, path: string, end: number, flags: 'r+' | 'r' = 'r+'): Promise<Journal> {
+    const fd = await ops.open(path, flags);
     return new Journal(ops, path, fd, end);
   }
 

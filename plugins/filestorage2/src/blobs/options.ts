@@ -16,6 +16,8 @@ export interface FileStorage2BlobsOptions {
   readonly syncMode: BlobSyncMode;
   /** Bytes per chunk file for a new directory (default 8 MiB); an existing directory keeps its own. */
   readonly chunkSize?: number;
+  /** Open for inspection only: no lock, no recovery, nothing created or written (default false). */
+  readonly readOnly?: boolean;
 }
 
 const SYNC_MODES: readonly string[] = ['always', 'batch', 'none'];
@@ -35,5 +37,7 @@ export function checkOptions(options: FileStorage2BlobsOptions): Required<FileSt
   if (!Number.isSafeInteger(chunkSize) || chunkSize < MIN_CHUNK || chunkSize > MAX_CHUNK) {
     throw new InvalidConfigError(`blobs.chunkSize must be an integer from ${MIN_CHUNK} to ${MAX_CHUNK}`, 'chunkSize');
   }
-  return Object.freeze({ dir: options.dir, syncMode: options.syncMode, chunkSize });
+  const readOnly = options.readOnly ?? false;
+  if (typeof readOnly !== 'boolean') throw new InvalidConfigError('blobs.readOnly must be a boolean', 'readOnly');
+  return Object.freeze({ dir: options.dir, syncMode: options.syncMode, chunkSize, readOnly });
 }

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import type { Logger } from '@handlerton/framework';
-import { isHandlertonError } from '@handlerton/framework';
+import { isHandlertonError, StorageIOError } from '@handlerton/framework';
 import { BlobIndex } from './blob-index.js';
 import { lockDirectory } from './dir-lock.js';
 import { loadOrCreateFormat } from './format-file.js';
@@ -35,6 +35,7 @@ export async function openDirectory(
   logger: Logger,
 ): Promise<OpenedDirectory> {
   const layout = new BlobLayout(options.dir);
+  if (options.readOnly) return openReadOnly(ops, layout, options, logger);
   const sync = options.syncMode !== 'none';
   try {
     await ops.mkdirDurable(layout.root, sync);
@@ -70,6 +71,28 @@ export async function openDirectory(
   } catch (error) {
     await releaseLock();
     throw isHandlertonError(error) ? error : ioError(`opening blob directory ${layout.root}`, error);
+  }
+}
+
+/**
+ * Read-only: replays the journal of an existing directory, takes no lock (a live store may be
+ * inspected), sweeps and creates nothing; prepared transactions stay undecided (invisible).
+ */
+async function openReadOnly(ops: FsOps, layout: BlobLayout, options: Required<FileStorage2BlobsOptions>, logger: Logger): Promise<OpenedDirectory> {
+  if (!(await ops.exists(layout.journal))) {
+    throw new StorageIOError(`blob directory ${layout.root} has no journal (read-only open creates nothing)`);
+  }
+  try {
+    const chunkSize = await loadOrCreateFormat(ops, layout.format, options.chunkSize, false, false, layout.blobs);
+    const index = new BlobIndex();
+    index.replaying = true;
+    const replayed = await replayJournal(ops, layout.journal, (record) => index.apply(record));
+    index.finishReplay();
+    index.replayedCommits.clear();
+    const journal = await Journal.open(ops, layout.journal, replayed.bytes, 'r');
+    return { layout, chunkSize, index, journal, files: new RevisionFiles(ops, layout, logger), releaseLock: async () => {} };
+  } catch (error) {
+    throw isHandlertonError(error) ? error : ioError(`opening blob directory ${layout.root} read-only`, error);
   }
 }
 
