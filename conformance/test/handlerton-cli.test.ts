@@ -57,7 +57,7 @@ test('--version prints the version and engines --json lists the built-in engines
   const engines = handlerton(tmpdir(), 'engines', '--json');
   t.is(engines.status, 0, engines.stderr);
   const list = JSON.parse(engines.stdout) as { name?: string }[];
-  t.deepEqual(list.map((e) => e.name).sort(), ['filestorage2', 'memory', 'sqlite-blobs']);
+  t.deepEqual(list.map((e) => e.name).sort(), ['filestorage2', 'memory', 'postgres', 'sqlite-blobs']);
   const readable = handlerton(tmpdir(), 'engines');
   t.regex(readable.stdout, /^filestorage2\s+.+\n\s+storage: /m);
 });
