@@ -73,6 +73,7 @@ export function runChild(script: string, flags: readonly string[] = []): Promise
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (code) => resolve({ code, out }));
+    // 'close', not 'exit': 'exit' can come before the pipes are drained, losing the child's last lines.
+    child.on('close', (code) => resolve({ code, out }));
   });
 }
