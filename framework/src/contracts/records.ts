@@ -5,7 +5,8 @@
  * the references it makes: other oids and blob revisions. The external garbage collector and the
  * blob refcounts read only `refs`, never the application's encoding.
  */
-import type { BlobId, Oid, Tid } from './ids.js';
+import { InvalidArgumentError } from './errors.js';
+import { assertU64, type BlobId, type Oid, type Tid } from './ids.js';
 
 /** One blob revision, as a record refers to it. */
 export interface BlobRef {
@@ -15,6 +16,16 @@ export interface BlobRef {
   readonly blobId: BlobId;
   /** The revision: the tid of the transaction that committed it. */
   readonly revision: Tid;
+}
+
+/** The refs that name blob handlerton `handlerton`, each checked (InvalidArgumentError for a malformed list or id). */
+export function blobRefsOf(handlerton: string, refs: readonly BlobRef[]): BlobRef[] {
+  if (!Array.isArray(refs)) throw new InvalidArgumentError('refs must be an array of BlobRef');
+  return refs.filter((ref) => {
+    assertU64(ref.blobId, 'blob ref blobId');
+    assertU64(ref.revision, 'blob ref revision');
+    return ref.handlerton === handlerton;
+  });
 }
 
 /** What a record references. */

@@ -14,6 +14,7 @@
 import {
   assertU64,
   blobCapabilities,
+  blobRefsOf,
   HandleClosedError,
   InvalidArgumentError,
   POSKeyError,
@@ -146,7 +147,7 @@ export class MemoryBlobHandlerton implements BlobHandlerton {
 
   async addReferences(txn: BlobTransaction, refs: readonly BlobRef[]): Promise<void> {
     const state = this.#unprepared(txn);
-    const ours = this.#ours(refs);
+    const ours = blobRefsOf(this.name, refs);
     state.refs.push(...ours);
   }
 
@@ -201,7 +202,7 @@ export class MemoryBlobHandlerton implements BlobHandlerton {
 
   async releaseReferences(refs: readonly BlobRef[]): Promise<void> {
     this.#checkOpen();
-    for (const ref of this.#ours(refs)) {
+    for (const ref of blobRefsOf(this.name, refs)) {
       const found = this.#revision(ref.blobId, ref.revision);
       if (found !== undefined && found.recordRefs > 0) found.recordRefs -= 1;
     }
@@ -286,15 +287,6 @@ export class MemoryBlobHandlerton implements BlobHandlerton {
     return state;
   }
 
-  /** The refs naming this handlerton, validated; refs to other handlertons are not ours to count. */
-  #ours(refs: readonly BlobRef[]): BlobRef[] {
-    if (!Array.isArray(refs)) throw new InvalidArgumentError('refs must be an array of BlobRef');
-    return refs.filter((ref) => {
-      assertU64(ref.blobId, 'blob ref blobId');
-      assertU64(ref.revision, 'blob ref revision');
-      return ref.handlerton === this.name;
-    });
-  }
 
   #checkOpen(): void {
     if (this.#closed) throw new StorageClosedError('the memory blob handlerton is closed');

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import {
   assertU64,
   blobCapabilities,
+  blobRefsOf,
   HandleClosedError,
   InvalidArgumentError,
   POSKeyError,
@@ -154,7 +155,7 @@ export class PgBlobs implements BlobHandlerton {
 
   async addReferences(txn: BlobTransaction, refs: readonly BlobRef[]): Promise<void> {
     const state = this.#unprepared(txn);
-    state.refs.push(...this.#ours(refs));
+    state.refs.push(...blobRefsOf(this.name, refs));
   }
 
   async prepare(txn: BlobTransaction, revision: Tid): Promise<void> {
@@ -252,7 +253,7 @@ export class PgBlobs implements BlobHandlerton {
 
   async releaseReferences(refs: readonly BlobRef[]): Promise<void> {
     this.#checkOpen();
-    const ours = this.#ours(refs).filter((r) => r.blobId <= MAX_BIGINT && r.revision <= MAX_BIGINT);
+    const ours = blobRefsOf(this.name, refs).filter((r) => r.blobId <= MAX_BIGINT && r.revision <= MAX_BIGINT);
     if (ours.length === 0) return;
     await this.#query(this.#sql.releaseRefs, [ours.map((r) => r.blobId), ours.map((r) => r.revision), ours.map(() => 1)], 'releaseReferences');
   }
@@ -361,15 +362,6 @@ export class PgBlobs implements BlobHandlerton {
     return state;
   }
 
-  /** The refs naming this handlerton, validated; refs to other handlertons are not ours to count. */
-  #ours(refs: readonly BlobRef[]): BlobRef[] {
-    if (!Array.isArray(refs)) throw new InvalidArgumentError('refs must be an array of BlobRef');
-    return refs.filter((ref) => {
-      assertU64(ref.blobId, 'blob ref blobId');
-      assertU64(ref.revision, 'blob ref revision');
-      return ref.handlerton === this.name;
-    });
-  }
 
   #checkIds(blobId: BlobId, revision: Tid): void {
     this.#checkOpen();
