@@ -20,8 +20,6 @@ const MIXED_AREAS: readonly Area[] = ['blobs', 'packing', 'external-gc'];
 /** Cases that cannot apply to a server-side engine, with the reason. */
 const PG_EXCLUDES: Readonly<Record<string, string>> = {
   ...KNOWN_FRAMEWORK_DEFECTS,
-  'concurrency.db-transactions-32-concurrent':
-    'OPEN DEFECT (session 7, issue 14): failed once in about seven runs with "workers 0 and 1 both committed a write of oid 2 based on the same revision" (a lost update across concurrent db.transaction calls on PostgreSQL); not reproduced in reruns; must be found and fixed before the engine is used',
   'durability.blob-damage-detected':
     'blob bytes live in the PostgreSQL server, not in files under the case directory: the case needs a harness hook to damage a chunk row (and the engine has no per-chunk checksum yet)',
 };
