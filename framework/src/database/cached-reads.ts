@@ -19,8 +19,10 @@ import type { CachedRevision, RecordCache } from './record-cache.js';
 /** A storage transaction in progress, as the cache tracks it. */
 interface TrackedCommit {
   readonly tid: Tid;
-  /** Oid -> the record it stores (null: a delete); a later write of one oid replaces the earlier. */
-  readonly writes: Map<Oid, RecordInput | null>;
+  /** The oids written, in order (an oid written twice appears twice: the later write is the one stored). */
+  readonly oids: Oid[];
+  /** The record of each write in `oids` (null: a delete). */
+  readonly records: (RecordInput | null)[];
 }
 
 /** The committed revision of `oid` as of `viewTid` straight from the engine; null when none (or deleted). */
@@ -82,37 +84,43 @@ export class CachedReads {
     // (an engine with several clients is polled at the next read instead).
     const polled = this.#storage.invalidationsSince !== undefined;
     if (!polled && this.#storage.lastTransaction() > this.#knownThrough) this.#noteForeign(this.#storage.lastTransaction());
-    this.#commits.set(txn, { tid, writes: new Map() });
+    this.#commits.set(txn, { tid, oids: [], records: [] });
     this.#ownTids.add(tid);
   }
 
   /** `txn` stored `record` for `oid` (null: a delete marker). */
   wrote(txn: StorageTransaction, oid: Oid, record: RecordInput | null): void {
-    this.#commits.get(txn)?.writes.set(oid, record);
+    const tracked = this.#commits.get(txn);
+    if (tracked === undefined) return;
+    tracked.oids.push(oid);
+    tracked.records.push(record);
   }
 
   /** `txn` stored each of `writes` (a batch; record null: a delete marker). */
   wroteMany(txn: StorageTransaction, writes: readonly { readonly oid: Oid; readonly record: RecordInput | null }[]): void {
     const tracked = this.#commits.get(txn);
     if (tracked === undefined) return;
-    for (const write of writes) tracked.writes.set(write.oid, write.record);
+    for (const write of writes) {
+      tracked.oids.push(write.oid);
+      tracked.records.push(write.record);
+    }
   }
 
   /** Finishes `txn` in the engine, ending and refilling the revisions it writes. */
   async finish(txn: StorageTransaction): Promise<Tid> {
     const tracked = this.#commits.get(txn);
     if (tracked === undefined) return this.#storage.tpcFinish(txn);
-    this.cache.commitStarting(tracked.tid, tracked.writes.keys());
+    this.cache.commitStarting(tracked.tid, tracked.oids);
     let tid: Tid;
     try {
       tid = await this.#storage.tpcFinish(txn);
     } catch (error) {
       // The outcome is unknown until a reopen: nothing of it is filled in.
-      this.cache.commitFinished(tracked.tid, tracked.writes, false);
+      this.cache.writesFinished(tracked.tid, tracked.oids, tracked.records, false);
       this.#forget(txn, tracked);
       throw error;
     }
-    this.cache.commitFinished(tracked.tid, tracked.writes, true);
+    this.cache.writesFinished(tracked.tid, tracked.oids, tracked.records, true);
     this.#forget(txn, tracked);
     if (tid > this.#ownDone) this.#ownDone = tid;
     // A single-client engine: known through our newest returned commit once none of ours below it is

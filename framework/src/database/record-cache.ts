@@ -125,7 +125,7 @@ export class RecordCache {
     this.#insert(oid, slot, { oid, tid, end: nextTid, record: ownCopy(record), bytes: sizeOf(record) });
   }
 
-  /** A commit at `tid` writing `oids` starts finishing: their current revisions end at `tid`. */
+  /** A commit at `tid` writing `oids` starts finishing: their current revisions end at `tid` (an oid listed twice is counted twice, as in `commitFinished`). */
   commitStarting(tid: Tid, oids: Iterable<Oid>): void {
     this.#sequence += 1;
     if (this.maxBytes === 0) return;
@@ -147,9 +147,26 @@ export class RecordCache {
    * are its records (null: a delete). Committed records become the objects' current revisions.
    */
   commitFinished(tid: Tid, writes: Iterable<readonly [Oid, RecordInput | null]>, committed: boolean): void {
+    const oids: Oid[] = [];
+    const records: (RecordInput | null)[] = [];
+    for (const [oid, record] of writes) {
+      oids.push(oid);
+      records.push(record);
+    }
+    this.writesFinished(tid, oids, records, committed);
+  }
+
+  /**
+   * `commitFinished` with the writes as two arrays (no pair per write): `oids` are the objects passed
+   * to `commitStarting` and `records` their records (null: a delete), in the same order; of an oid
+   * listed twice, the last record is the one stored.
+   */
+  writesFinished(tid: Tid, oids: readonly Oid[], records: readonly (RecordInput | null)[], committed: boolean): void {
     this.#sequence += 1;
     if (this.maxBytes === 0) return;
-    for (const [oid, record] of writes) {
+    for (let i = 0; i < oids.length; i++) {
+      const oid = oids[i]!;
+      const record = records[i] ?? null;
       const slot = this.#slots.get(oid);
       if (slot === undefined) continue;
       slot.busy -= 1;
@@ -220,7 +237,9 @@ export class RecordCache {
     const revisions = slot.revisions;
     let at = revisions.length;
     while (at > 0 && revisions[at - 1]!.tid > revision.tid) at--;
-    revisions.splice(at, 0, revision);
+    // The newest revision (the usual case) is appended: no array is made for splice's result.
+    if (at === revisions.length) revisions.push(revision);
+    else revisions.splice(at, 0, revision);
     this.#bytes += revision.bytes;
     this.#revisions += 1;
     while (revisions.length > MAX_REVISIONS_PER_OBJECT) {

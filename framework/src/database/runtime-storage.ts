@@ -7,7 +7,7 @@ import type { Logger } from '../contracts/context.js';
 import { silentLogger } from '../contracts/context.js';
 import { InvalidArgumentError, NotSupportedError, StorageClosedError, StorageTransactionError } from '../contracts/errors.js';
 import type { Oid, Tid } from '../contracts/ids.js';
-import { assertU64, ROOT_OID } from '../contracts/ids.js';
+import { assertU64, isU64, ROOT_OID } from '../contracts/ids.js';
 import type {
   HistoryEntry,
   IteratedTransaction,
@@ -152,7 +152,7 @@ export class RuntimeStorage implements Storage {
     let deletes = false;
     for (let i = 0; i < writes.length; i++) {
       const write: unknown = writes[i];
-      assertStoreWrite(write, `writes[${i}]`);
+      assertStoreWrite(write, i);
       if (write.record === null) deletes = true;
     }
     if (deletes) this.#require('externalGC');
@@ -266,13 +266,14 @@ export class RuntimeStorage implements Storage {
   }
 }
 
-function assertStoreWrite(write: unknown, what: string): asserts write is StoreWrite {
-  if (typeof write !== 'object' || write === null) throw new InvalidArgumentError(`${what} must be { oid, serial, record }`);
+/** Checks `writes[index]` of a storeMany batch (the argument's name is only built for an error). */
+function assertStoreWrite(write: unknown, index: number): asserts write is StoreWrite {
+  if (typeof write !== 'object' || write === null) throw new InvalidArgumentError(`writes[${index}] must be { oid, serial, record }`);
   const { oid, serial, record } = write as { oid?: unknown; serial?: unknown; record?: unknown };
-  assertU64(oid, `${what}.oid`);
-  assertU64(serial, `${what}.serial`);
+  if (!isU64(oid)) assertU64(oid, `writes[${index}].oid`);
+  if (!isU64(serial)) assertU64(serial, `writes[${index}].serial`);
   // A transaction's own records were checked when it made them.
-  if (record !== null && !isCheckedRecord(record as RecordInput)) assertRecordInput(record, `${what}.record`);
+  if (record !== null && !isCheckedRecord(record as RecordInput)) assertRecordInput(record, `writes[${index}].record`);
 }
 
 function assertTxn(txn: unknown): asserts txn is StorageTransaction {

@@ -27,14 +27,18 @@ import { assertBlobMode, type ViewBlob } from '../blobs/view-blob.js';
 import { assertWriteOptions } from '../util/validate.js';
 import { BaseView, type ViewRecord } from './base-view.js';
 import type { RuntimeStorage } from './runtime-storage.js';
-import { checkedRecord } from './checked-record.js';
+import { checkedRecord, CheckedWrite, checkedWrite } from './checked-record.js';
 
-interface PendingWrite {
+/** A buffered write, in the shape the commit hands to the storage (no copy at commit). */
+interface PendingWrite extends StoreWrite {
   /** null: delete. */
   readonly record: RecordInput | null;
   /** The serial the write is based on (0n: created in this transaction). */
   readonly serial: Tid;
 }
+
+/** What `write` returns when it finished without waiting (one shared, already resolved promise). */
+const WRITTEN: Promise<void> = Promise.resolve();
 
 type TxState = 'active' | 'committing' | 'committed' | 'aborted';
 
@@ -93,30 +97,47 @@ export class DbTransaction extends BaseView implements Transaction {
     if (options !== undefined) assertWriteOptions(options);
     const record = checkedRecord(data, options, []);
     const oid = await this.storage.newOid();
-    this.#writes.set(oid, { record, serial: ZERO_TID });
+    this.#writes.set(oid, new CheckedWrite(record.data, record.refs, oid, ZERO_TID));
     return oid;
   }
 
-  async write(oid: Oid, data: Uint8Array, options?: WriteOptions): Promise<void> {
-    this.ensureActive();
-    if (options !== undefined) assertWriteOptions(options);
-    assertU64(oid, 'oid');
-    const pending = this.#writes.get(oid);
-    if (pending !== undefined) {
-      if (pending.record === null) throw new POSKeyError(`oid ${oid} was deleted in this transaction`, oid);
-      if (isBlobRecord(pending.record)) throw new InvalidArgumentError(`oid ${oid} is a blob object; write through blob(oid).open()`);
-      this.#writes.set(oid, { record: checkedRecord(data, options, pending.record.refs.oids), serial: pending.serial });
-      return;
+  write(oid: Oid, data: Uint8Array, options?: WriteOptions): Promise<void> {
+    // Synchronous when the serial is known (written, read or cached): no promise or await per write.
+    try {
+      this.ensureActive();
+      if (options !== undefined) assertWriteOptions(options);
+      assertU64(oid, 'oid');
+      const pending = this.#writes.get(oid);
+      if (pending !== undefined) {
+        if (pending.record === null) throw new POSKeyError(`oid ${oid} was deleted in this transaction`, oid);
+        if (isBlobRecord(pending.record)) throw new InvalidArgumentError(`oid ${oid} is a blob object; write through blob(oid).open()`);
+        this.#writes.set(oid, checkedWrite(oid, pending.serial, data, options, pending.record.refs.oids));
+        return WRITTEN;
+      }
+      // The serial comes from what this transaction read, or the record cache, before the engine is asked.
+      const known = this.#knownCommitted(oid);
+      if (known === undefined) return this.#writeAfterRead(oid, data, options);
+      this.#writeOver(oid, known, data, options);
+      return WRITTEN;
+    } catch (error) {
+      return Promise.reject(error);
     }
-    // The serial comes from what this transaction read, or the record cache, before the engine is asked.
-    const committed = this.#knownCommitted(oid) ?? (await this.committedRecord(oid));
+  }
+
+  /** `write` of an object whose committed revision must be asked of the engine first. */
+  async #writeAfterRead(oid: Oid, data: Uint8Array, options: WriteOptions | undefined): Promise<void> {
+    const committed = await this.committedRecord(oid);
     if (committed === undefined && oid !== ROOT_OID) throw new POSKeyError(`oid ${oid} does not exist; use create()`, oid);
+    this.#writeOver(oid, committed, data, options);
+  }
+
+  /** Buffers a write replacing `committed` (undefined: the root, not yet created). */
+  #writeOver(oid: Oid, committed: ViewRecord | undefined, data: Uint8Array, options: WriteOptions | undefined): void {
     if (committed !== undefined && isBlobRecord(committed.record)) {
       throw new InvalidArgumentError(`oid ${oid} is a blob object; write through blob(oid).open()`);
     }
     // An omitted `refs` keeps the references of the revision this write replaces (never drops them silently).
-    const record = checkedRecord(data, options, committed?.record.refs.oids ?? []);
-    this.#writes.set(oid, { record, serial: committed?.tid ?? ZERO_TID });
+    this.#writes.set(oid, checkedWrite(oid, committed?.tid ?? ZERO_TID, data, options, committed?.record.refs.oids ?? []));
   }
 
   async delete(oid: Oid): Promise<void> {
@@ -140,14 +161,14 @@ export class DbTransaction extends BaseView implements Transaction {
     const committed = pending === undefined ? await this.committedRecord(oid) : undefined;
     const serial = pending?.serial ?? committed?.tid;
     if (serial === undefined) throw new POSKeyError(`oid ${oid} does not exist as of tid ${this.tid}`, oid);
-    this.#writes.set(oid, { record: null, serial });
+    this.#writes.set(oid, { oid, record: null, serial });
   }
 
   async createBlob(): Promise<ViewBlob> {
     this.ensureActive();
     const blobId = await this.services.blobs.createBlob();
     const oid = await this.storage.newOid();
-    this.#writes.set(oid, { record: blobRecord(this.services.blobs.name, blobId, ZERO_TID), serial: ZERO_TID });
+    this.#writes.set(oid, { oid, record: blobRecord(this.services.blobs.name, blobId, ZERO_TID), serial: ZERO_TID });
     return this.blob(oid);
   }
 
@@ -214,10 +235,9 @@ export class DbTransaction extends BaseView implements Transaction {
   #knownCommitted(oid: Oid): ViewRecord | undefined {
     const read = this.#reads.get(oid);
     if (read !== undefined) return read;
-    // The cache's revision as it is (it never changes, and reads hand out copies).
-    const cached = this.storage.peekAsOf(oid, this.tid);
-    if (cached !== undefined) this.#reads.set(oid, cached);
-    return cached;
+    // The cache's revision as it is (it never changes, and reads hand out copies). Not remembered in
+    // `#reads`: the write that asked for it is buffered, and later writes of the object find that.
+    return this.storage.peekAsOf(oid, this.tid);
   }
 
   protected override async committedRecord(oid: Oid): Promise<ViewRecord | undefined> {
@@ -252,10 +272,11 @@ export class DbTransaction extends BaseView implements Transaction {
       const blobWrites = new Set(dataBlobs.map((b) => b.oid));
       const newRefs: BlobRef[] = [];
       const writes: StoreWrite[] = [];
-      for (const [oid, write] of this.#writes) {
-        if (blobWrites.has(oid)) continue;
-        writes.push({ oid, serial: write.serial, record: write.record });
-        if (write.record !== null) {
+      // The buffered writes are handed over as they are (they never change once buffered).
+      for (const write of this.#writes.values()) {
+        if (blobWrites.size > 0 && blobWrites.has(write.oid)) continue;
+        writes.push(write);
+        if (write.record !== null && write.record.refs.blobs.length > 0) {
           for (const ref of write.record.refs.blobs) if (ref.revision !== ZERO_TID) newRefs.push(ref);
         }
       }
