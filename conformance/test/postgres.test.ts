@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { startTestServerOrSkip } from '@handlerton/postgres/testing';
-import { conformance, mixedHarness, type Area } from '../src/index.js';
+import { cacheOffHarness, conformance, mixedHarness, type Area } from '../src/index.js';
 import { tryLoad } from './engines.js';
 import { KNOWN_FRAMEWORK_DEFECTS } from './helpers.js';
 import { pgStorageHarness, schemaPerCase } from './pg-harness.js';
@@ -47,6 +47,8 @@ if ('server' in started && 'plugin' in pgLoaded && 'plugin' in fs2Loaded) {
   conformance(test, harnesses[0], { exclude: PG_EXCLUDES, concurrency: 6 });
   conformance(test, harnesses[1], { areas: MIXED_AREAS, exclude: PG_EXCLUDES, concurrency: 6 });
   conformance(test, harnesses[2], { areas: MIXED_AREAS, exclude: PG_EXCLUDES, concurrency: 6 });
+  // The areas whose Database cases read and write records again, with the record cache off.
+  conformance(test, cacheOffHarness(harnesses[0]), { areas: ['transactions', 'conflicts', 'mvcc', 'concurrency'], exclude: PG_EXCLUDES, concurrency: 6 });
 } else {
   const reason = 'skip' in started ? started.skip : 'missing' in pgLoaded ? pgLoaded.missing : 'missing' in fs2Loaded ? fs2Loaded.missing : '';
   if ('server' in started) await started.server.stop();
