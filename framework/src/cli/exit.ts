@@ -6,7 +6,7 @@ import { isHandlertonError, type ErrorCode } from '../contracts/errors.js';
 export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2 });
 
 /** Errors caused by what the operator typed: exit 2. */
-const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['HANDLERTON_INVALID_CONFIG', 'HANDLERTON_INVALID_ARGUMENT', 'HANDLERTON_UNKNOWN_ENGINE', 'HANDLERTON_NOT_FOUND']);
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['HANDLERTON_INVALID_CONFIG', 'HANDLERTON_INVALID_ARGUMENT', 'HANDLERTON_UNKNOWN_ENGINE', 'HANDLERTON_NOT_FOUND', 'HANDLERTON_INVALID_LOCATOR']);
 
 /** Reports a failed command in one line (plus the stack with `verbose`); returns the exit code. */
 export function reportFailure(error: unknown, verbose: boolean, writeError: (line: string) => void): number {

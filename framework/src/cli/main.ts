@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `handlerton` command line: demo, engines, info, verify, pack, gc, copy. */
+/** The `handlerton` command line: demo, engines, info, stats, verify, history, log, blob put/get/ls, pack, gc, copy. */
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -14,6 +14,9 @@ import { copyReport, gcReport, infoReport, packReport, verifyReport, printReport
 import { inspectTarget, parseTarget } from './target.js';
 import { EXIT, reportFailure } from './exit.js';
 import { verifyDatabase } from './verify.js';
+import { registerHistoryCommands } from './commands/history.js';
+import { registerStatsCommand } from './commands/stats.js';
+import { registerBlobCommands } from './commands/blob.js';
 
 /** The embedded default engine of `npm start`. */
 export const DEFAULT_DEMO_CONFIG = 'filestorage2:./.handlerton-demo';
@@ -70,6 +73,8 @@ program
     }
   });
 
+registerStatsCommand(program, output);
+
 program
   .command('verify')
   .description('read every transaction, record and blob revision and check references resolve (read-only); exit 1 on any problem')
@@ -84,6 +89,9 @@ program
       await db.close();
     }
   });
+
+registerHistoryCommands(program, output);
+registerBlobCommands(program, output);
 
 program
   .command('pack')

@@ -29,6 +29,7 @@
 import type { BlobCapabilities } from './capabilities.js';
 import type { BlobId, Oid, Tid } from './ids.js';
 import type { BlobRef } from './records.js';
+import type { EngineStats } from './storage.js';
 
 /**
  * The largest size a blob may have, in bytes (256 TiB), the same for every engine. A write ending
@@ -166,6 +167,9 @@ export interface BlobHandlerton {
     isCommitted: (pending: PendingRevision) => Promise<boolean>,
     hasCommitted?: (pending: PendingReferences) => Promise<boolean>,
   ): Promise<void>;
+
+  /** Optional: the handlerton's own figures for `handlerton stats` (revision files, chunk pages, WAL size, ...). Read-only and cheap. */
+  stats?(): Promise<EngineStats>;
 
   /**
    * Closes the handlerton: rolls back transactions that are not prepared and releases files.

@@ -208,6 +208,16 @@ export interface Storage {
    */
   sync?(): Promise<Tid>;
 
+  /**
+   * Optional: engine detail for `handlerton stats` (segment counts and sizes, page counts, WAL size,
+   * ...), as flat name/value pairs; names are the engine's own, values are plain numbers, strings or
+   * flags. Read-only and cheap (no scan of the data). Engines without detail omit it.
+   */
+  stats?(): Promise<EngineStats>;
+
   /** Closes the storage: aborts a pending transaction, releases files and locks. Idempotent. */
   close(): Promise<void>;
 }
+
+/** An engine's own figures for `handlerton stats`: flat name/value pairs. */
+export type EngineStats = Readonly<Record<string, number | string | boolean>>;

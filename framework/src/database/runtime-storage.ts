@@ -17,7 +17,7 @@ import type {
   PackResult,
   RecordInput,
 } from '../contracts/records.js';
-import { storeMany, type Storage, type StorageTransaction, type StoreWrite } from '../contracts/storage.js';
+import { storeMany, type EngineStats, type Storage, type StorageTransaction, type StoreWrite } from '../contracts/storage.js';
 import type { StorageCapabilities } from '../contracts/capabilities.js';
 import { CachedReads, readFromEngine } from './cached-reads.js';
 import { isCheckedRecord } from './checked-record.js';
@@ -236,6 +236,12 @@ export class RuntimeStorage implements Storage {
     const result = await this.#inner.pack(packTid, observer);
     this.#logger.info({ ...result, ms: Date.now() - started }, 'packed');
     return result;
+  }
+
+  /** The engine's own figures (`Storage.stats`); empty for engines without them. */
+  async stats(): Promise<EngineStats> {
+    this.#open();
+    return (await this.#inner.stats?.()) ?? {};
   }
 
   /** The engine's `sync` (other clients' commits become visible); lastTransaction() for engines without one. */

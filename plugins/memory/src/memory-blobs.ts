@@ -30,6 +30,7 @@ import type {
   BlobRef,
   BlobTransaction,
   BlobTransactionMode,
+  EngineStats,
   Oid,
   RevisionReader,
   Tid,
@@ -232,8 +233,13 @@ export class MemoryBlobHandlerton implements BlobHandlerton {
     return removed;
   }
 
+  /** The figures of `usage()` for `handlerton stats`. */
+  async stats(): Promise<EngineStats> {
+    return { ...this.usage() };
+  }
+
   /** Counts revisions and the distinct chunk buffers (and their bytes) held by revisions and drafts. */
-  stats(): MemoryBlobStats {
+  usage(): MemoryBlobStats {
     const buffers = new Set<ArrayBufferLike>();
     let revisionCount = 0;
     for (const revisions of this.#blobs.values()) {

@@ -96,15 +96,15 @@ test('writing 4 KiB into a 4 MiB revision allocates one chunk (copy-on-write)', 
   const id = await h.createBlob();
   const original = pattern(4 * MiB);
   await commitBlob(h, id, 1n, original);
-  t.like(h.stats(), { revisions: 1, chunks: 64, bytes: 4 * MiB });
+  t.like(h.usage(), { revisions: 1, chunks: 64, bytes: 4 * MiB });
   const txn = blobTransaction();
   const draft = await h.createDraft(txn, id, 1n, 1n);
   await draft.write(new Uint8Array(4 * KiB).fill(0xee), MiB + 100);
-  t.like(h.stats(), { chunks: 65, bytes: 4 * MiB + 64 * KiB });
+  t.like(h.usage(), { chunks: 65, bytes: 4 * MiB + 64 * KiB });
   await h.addReferences(txn, [ref(id, 2n)]);
   await h.prepare(txn, 2n);
   await h.commit(txn);
-  t.like(h.stats(), { revisions: 2, chunks: 65, bytes: 4 * MiB + 64 * KiB });
+  t.like(h.usage(), { revisions: 2, chunks: 65, bytes: 4 * MiB + 64 * KiB });
   t.true(Buffer.from(await readAll(h, id, 1n)).equals(original), 'the base revision is unchanged');
   const expected = Uint8Array.from(original);
   expected.fill(0xee, MiB + 100, MiB + 100 + 4 * KiB);
@@ -114,7 +114,7 @@ test('writing 4 KiB into a 4 MiB revision allocates one chunk (copy-on-write)', 
 test('a small blob holds only its bytes, not a whole chunk', async (t) => {
   const h = new MemoryBlobHandlerton({ chunkSize: 64 * KiB });
   await commitBlob(h, await h.createBlob(), 1n, pattern(10));
-  t.like(h.stats(), { chunks: 1, bytes: 10 });
+  t.like(h.usage(), { chunks: 1, bytes: 10 });
 });
 
 test('reads copy only the requested range and return 0 at or past the end', async (t) => {
@@ -179,7 +179,7 @@ test('rollback discards drafts, prepared or not, and ignores unknown transaction
   await h.rollback(prepared);
   await h.rollback(blobTransaction());
   t.is(await h.latestRevision(id), null);
-  t.like(h.stats(), { revisions: 0, chunks: 0 });
+  t.like(h.usage(), { revisions: 0, chunks: 0 });
 });
 
 test('refcount counts record references and open readers; the last reader reclaims an unreferenced revision', async (t) => {

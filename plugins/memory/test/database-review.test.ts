@@ -121,11 +121,11 @@ test('nontransactional: concurrent flushes keep exactly the latest revision; GC 
   await t1.abort();
   await t2.abort();
   await blobs.reclaim();
-  t.is(blobs.stats().revisions, 1);
+  t.is(blobs.usage().revisions, 1);
   await db.transaction(async (tx) => tx.write(0n, enc('root without the blob'), { refs: [] }));
   t.is((await db.collectGarbage({ keep: 0 })).deleted, 1);
   await db.pack();
-  t.is(blobs.stats().revisions, 0);
+  t.is(blobs.usage().revisions, 0);
   await db.close();
 });
 

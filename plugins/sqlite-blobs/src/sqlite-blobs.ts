@@ -30,6 +30,8 @@ import {
   type RevisionReader,
   type Tid,
 } from '@handlerton/framework';
+import type { EngineStats } from '@handlerton/framework';
+import { fileStats } from './file-stats.js';
 import { SqliteDraft } from './blob-draft.js';
 import { blobStatements, type BlobStatements } from './blob-statements.js';
 import { ChunkStore, type ChainLevel } from './chunk-store.js';
@@ -146,6 +148,12 @@ export class SqliteBlobs implements BlobHandlerton {
       else readers.set(id, left);
     };
     return new SqliteRevisionReader(this.chunks, chain, Number(row.size), Number(row.chunk_size), onClose, { blobId, revision });
+  }
+
+  /** Pages, free pages and WAL size of the blobs file. */
+  async stats(): Promise<EngineStats> {
+    this.checkOpen();
+    return fileStats(this.conn, 'blobs');
   }
 
   async latestRevision(blobId: BlobId): Promise<Tid | null> {

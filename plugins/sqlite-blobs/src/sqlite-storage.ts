@@ -40,6 +40,8 @@ import {
   oidKey,
   type OidKey,
 } from '@handlerton/framework';
+import type { EngineStats } from '@handlerton/framework';
+import { fileStats } from './file-stats.js';
 import { yieldToLoop } from './yield.js';
 import { CommitLock } from './commit-lock.js';
 import { acquireConnection, releaseConnection, type SqliteConnection } from './connection.js';
@@ -220,6 +222,12 @@ export class SqliteStorage implements Storage {
 
   lastTransaction(): Tid {
     return this.lastTid;
+  }
+
+  /** Pages, free pages and WAL size of the records file. */
+  async stats(): Promise<EngineStats> {
+    this.checkOpen();
+    return fileStats(this.conn, 'records');
   }
 
   async tpcBegin(txn: StorageTransaction, tid?: Tid): Promise<Tid> {

@@ -16,6 +16,8 @@ import {
   StorageIOError,
   StorageTransactionError,
   type EngineContext,
+  toHex,
+  type EngineStats,
   type HistoryEntry,
   type IteratedTransaction,
   type LoadedRecord,
@@ -293,6 +295,24 @@ export class FileStorage2 implements Storage {
 
   lastTransaction(): Tid {
     return this.lastTid;
+  }
+
+  /** Segment counts and sizes, from what is in memory (no file access). */
+  async stats(): Promise<EngineStats> {
+    this.checkOpen();
+    const sum = (pick: (s: SealedSegment) => number): number => this.sealed.reduce((total, s) => total + pick(s), 0);
+    const active = this.active;
+    return {
+      sealedSegments: this.sealed.length,
+      sealedBytes: sum((s) => s.fileSize),
+      sealedDataBytes: sum((s) => s.footer.dataEnd),
+      sealedIndexEntries: sum((s) => s.footer.count),
+      sealedTransactions: sum((s) => s.footer.txnCount),
+      activeDataBytes: active?.publishedEnd ?? 0,
+      activeAllocatedBytes: active?.allocatedEnd ?? 0,
+      activeTransactions: active?.txnCount ?? 0,
+      packHorizon: toHex(this.packHorizon()),
+    };
   }
 
   async history(oid: Oid, size = 1): Promise<HistoryEntry[]> {
