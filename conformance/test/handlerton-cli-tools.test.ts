@@ -187,3 +187,39 @@ test('an interrupted blob put (killed while streaming stdin) commits nothing', a
     }
   });
 });
+
+test('copy --incremental continues a previous copy: new blob revisions and new blobs arrive, and the result equals the source', async (t) => {
+  await withDatabases(async (dir) => {
+    for (const [from, to] of [['./fs', 'sqlite:./copy.db'], ['./s.db', 'filestorage2:./copy-fs']] as const) {
+      const first = json<{ transactions: number; resumedAfter: string }>(handlerton(dir, ['--json', 'copy', from, to]));
+      t.is(first.transactions, 3);
+      t.is(first.resumedAfter, '0000000000000000');
+      t.is(handlerton(dir, ['copy', from, to]).status, 2, 'a plain copy into a non-empty destination is refused');
+      // More history in the source: a new revision of the copied blob, a new blob.
+      const log = json<{ transactions: { oids: string[] }[] }>(handlerton(dir, ['--json', 'log', from]));
+      const blobOid = log.transactions[2]!.oids[0]!;
+      json(handlerton(dir, ['--json', 'blob', 'put', from, '-', '--oid', blobOid], Buffer.from('revised after the first copy')));
+      json(handlerton(dir, ['--json', 'blob', 'put', from, '-'], Buffer.from('a new blob')));
+      const nothingYet = json<{ transactions: number }>(handlerton(dir, ['--json', 'copy', '--incremental', from, to]));
+      t.is(nothingYet.transactions, 2, 'the two new transactions');
+      const again = json<{ transactions: number }>(handlerton(dir, ['--json', 'copy', '--incremental', from, to]));
+      t.is(again.transactions, 0, 'nothing new');
+      const source = json<{ transactions: { tid: string; oids: string[] }[] }>(handlerton(dir, ['--json', 'log', from]));
+      const target = json<{ transactions: { tid: string; oids: string[] }[] }>(handlerton(dir, ['--json', 'log', to]));
+      t.deepEqual(target.transactions, source.transactions, `${from} -> ${to}: the same transactions`);
+      for (const oid of [blobOid, source.transactions[4]!.oids[0]!]) {
+        const a = spawnSync(process.execPath, [bin, 'blob', 'get', from, oid, '-'], { cwd: dir }).stdout;
+        const b = spawnSync(process.execPath, [bin, 'blob', 'get', to, oid, '-'], { cwd: dir }).stdout;
+        t.true(a.length > 0);
+        t.deepEqual(b, a, `blob ${oid} has the same bytes in the copy`);
+      }
+      t.is(handlerton(dir, ['verify', to]).status, 0);
+    }
+    // A destination that is not a copy of the source is refused.
+    const unrelated = handlerton(dir, ['copy', '--incremental', './fs', 'sqlite:./copy.db']);
+    t.is(unrelated.status, 0, 'fs -> copy.db is the same pair as before');
+    const wrong = handlerton(dir, ['copy', '--incremental', './s.db', 'sqlite:./copy.db']);
+    t.is(wrong.status, 2, wrong.stderr);
+    t.regex(wrong.stderr, /is not a transaction of the source/);
+  });
+});

@@ -130,15 +130,16 @@ program
 
 program
   .command('copy')
-  .description('copy every transaction, with blobs, from one database into an empty one (backup, engine migration)')
+  .description('copy every transaction, with blobs, from one database into an empty one (backup, engine migration); --incremental continues a previous copy')
   .argument('<from>', 'source engine config')
-  .argument('<to>', 'destination engine config (must be empty)')
-  .action(async (from: string, to: string) => {
+  .argument('<to>', 'destination engine config (must be empty, or a previous copy with --incremental)')
+  .option('--incremental', "copy only the transactions after the destination's last one (which must be the source's)")
+  .action(async (from: string, to: string, options: { incremental?: boolean }) => {
     const source = await openDatabase(inspectTarget(parseTarget(from)));
     try {
       const destination = await openDatabase(parseTarget(to));
       try {
-        const result = await copyTransactions(source, destination);
+        const result = await copyTransactions(source, destination, { incremental: options.incremental === true });
         output(copyReport(result));
       } finally {
         await destination.close();

@@ -60,8 +60,11 @@ export function gcReport(gc: GcResult, packed: PackResult | undefined): Report {
 export function copyReport(result: CopyResult): Report {
   const blobIds = Object.fromEntries([...result.blobIds].map(([from, to]) => [toHex(from), toHex(to)]));
   return {
-    json: { transactions: result.transactions, records: result.records, blobRevisions: result.blobRevisions, blobBytes: result.blobBytes, blobIds },
-    lines: [`copied ${result.transactions} transactions, ${result.records} records, ${result.blobRevisions} blob revisions (${result.blobBytes} bytes)`],
+    json: { transactions: result.transactions, records: result.records, blobRevisions: result.blobRevisions, blobBytes: result.blobBytes, blobIds, resumedAfter: toHex(result.resumedAfter) },
+    lines: [
+      `copied ${result.transactions} transactions, ${result.records} records, ${result.blobRevisions} blob revisions (${result.blobBytes} bytes)` +
+        (result.resumedAfter === 0n ? '' : ` after the destination's last transaction ${toHex(result.resumedAfter)}`),
+    ],
   };
 }
 

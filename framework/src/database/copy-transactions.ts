@@ -2,13 +2,14 @@
  * Copies every committed transaction, with its blob revisions, from one engine pair into another
  * (ZODB's copyTransactionsFrom): tids, metadata, records and delete markers are preserved; blob
  * ids are re-allocated by the destination handlerton and the refs rewritten. Blob bytes stream in
- * 1 MiB chunks. The destination must be empty and claim `restore`; the source must claim `iterator`.
+ * 1 MiB chunks. The destination must be empty (or, incremental, hold an earlier copy of the source)
+ * and claim `restore`; the source must claim `iterator`.
  */
 import type { BlobHandlerton, BlobTransaction } from '../contracts/blob-handlerton.js';
 import { blobTransaction } from '../contracts/blob-handlerton.js';
-import { InvalidArgumentError, NotSupportedError } from '../contracts/errors.js';
-import type { BlobId, Oid, Tid } from '../contracts/ids.js';
-import type { BlobRef, RecordInput } from '../contracts/records.js';
+import { InvalidArgumentError, isHandlertonError, NotSupportedError } from '../contracts/errors.js';
+import { toHex, type BlobId, type Oid, type Tid } from '../contracts/ids.js';
+import type { BlobRef, IteratedTransaction, RecordInput } from '../contracts/records.js';
 import { storageTransaction, type Storage } from '../contracts/storage.js';
 
 /** One side of a copy. */
@@ -23,21 +24,38 @@ export interface CopyResult {
   readonly records: number;
   readonly blobRevisions: number;
   readonly blobBytes: number;
-  /** Source blob id -> destination blob id. */
+  /** Source blob id -> destination blob id (of the blobs this copy touched). */
   readonly blobIds: ReadonlyMap<BlobId, BlobId>;
+  /** The destination's last transaction before the copy (0n: it was empty). */
+  readonly resumedAfter: Tid;
 }
 
 const CHUNK = 1024 * 1024;
 
-/** Copies all transactions of `source` into the empty `destination`. */
-export async function copyTransactions(source: EnginePair, destination: EnginePair): Promise<CopyResult> {
+/** How `copyTransactions` runs. */
+export interface CopyOptions {
+  /**
+   * Continue a previous copy (zodbconvert --incremental): the destination may hold transactions, and
+   * its last one must be a transaction of the source; copying starts after it. Blob objects the
+   * destination already holds keep their destination blob ids.
+   */
+  readonly incremental?: boolean;
+  /** Called after each copied transaction (progress). */
+  readonly onTransaction?: (tid: Tid, copied: number) => void;
+}
+
+/** Copies the transactions of `source` into the empty `destination` (or, incremental, those after the destination's last one). */
+export async function copyTransactions(source: EnginePair, destination: EnginePair, options: CopyOptions = {}): Promise<CopyResult> {
   if (!source.storage.capabilities.iterator) throw new NotSupportedError('iterator', source.storage.name);
   if (!destination.storage.capabilities.restore) throw new NotSupportedError('restore', destination.storage.name);
-  if (destination.storage.lastTransaction() !== 0n) throw new InvalidArgumentError('the destination storage must be empty');
+  const resumeAfter = destination.storage.lastTransaction();
+  if (resumeAfter !== 0n && options.incremental !== true) throw new InvalidArgumentError('the destination storage must be empty (or copy incrementally to continue a previous copy)');
+  if (resumeAfter !== 0n) await assertCopyOf(source.storage, destination.storage, resumeAfter);
 
   const blobIds = new Map<BlobId, BlobId>();
+  const known = resumeAfter === 0n ? undefined : destination.storage;
   const totals = { transactions: 0, records: 0, blobRevisions: 0, blobBytes: 0 };
-  for await (const txn of source.storage.iterator()) {
+  for await (const txn of source.storage.iterator(resumeAfter === 0n ? undefined : resumeAfter + 1n)) {
     const storageTxn = storageTransaction(txn.meta);
     const blobTxn = blobTransaction(`copy-${txn.tid}`);
     await destination.storage.tpcBegin(storageTxn, txn.tid);
@@ -50,7 +68,7 @@ export async function copyTransactions(source: EnginePair, destination: EnginePa
           const refs: BlobRef[] = [];
           for (const ref of rec.record.refs.blobs) {
             await refuseUnreplayable(source.blobs, ref);
-            const mapped = await mapBlob(ref, blobIds, destination.blobs);
+            const mapped = await mapBlob(ref, blobIds, destination.blobs, known, rec.oid);
             if (ref.revision === txn.tid && ref.revision !== 0n) {
               totals.blobBytes += await copyRevision(source.blobs, ref, destination.blobs, blobTxn, mapped.blobId, rec.oid);
               drafts++;
@@ -75,8 +93,26 @@ export async function copyTransactions(source: EnginePair, destination: EnginePa
     if (newRefs.length > 0 || drafts > 0) await destination.blobs.commit(blobTxn);
     totals.transactions++;
     totals.blobRevisions += drafts;
+    options.onTransaction?.(txn.tid, totals.transactions);
   }
-  return { ...totals, blobIds };
+  return { ...totals, blobIds, resumedAfter: resumeAfter };
+}
+
+/** The destination's last transaction must be one of the source's (same tid and metadata): else it is not a copy of it. */
+async function assertCopyOf(source: Storage, destination: Storage, last: Tid): Promise<void> {
+  let match: IteratedTransaction | undefined;
+  for await (const txn of source.iterator(last, last)) match = txn;
+  let own: IteratedTransaction | undefined;
+  for await (const txn of destination.iterator(last, last)) own = txn;
+  const same =
+    match !== undefined &&
+    own !== undefined &&
+    match.meta.user === own.meta.user &&
+    match.meta.description === own.meta.description &&
+    match.records.length === own.records.length;
+  if (!same) {
+    throw new InvalidArgumentError(`the destination's last transaction ${toHex(last)} is not a transaction of the source: the destination is not a copy of it`);
+  }
 }
 
 /**
@@ -91,13 +127,27 @@ async function refuseUnreplayable(blobs: BlobHandlerton, ref: BlobRef): Promise<
   }
 }
 
-async function mapBlob(ref: BlobRef, blobIds: Map<BlobId, BlobId>, blobs: BlobHandlerton): Promise<BlobRef> {
+/**
+ * The destination blob id of a source blob: mapped before, or (continuing a copy) the one the
+ * destination's current record of `oid` names, or a new blob.
+ */
+async function mapBlob(ref: BlobRef, blobIds: Map<BlobId, BlobId>, blobs: BlobHandlerton, known: Storage | undefined, oid: Oid): Promise<BlobRef> {
   let blobId = blobIds.get(ref.blobId);
-  if (blobId === undefined) {
-    blobId = await blobs.createBlob();
-    blobIds.set(ref.blobId, blobId);
-  }
+  if (blobId === undefined && known !== undefined) blobId = await copiedBlobId(known, blobs.name, oid);
+  if (blobId === undefined) blobId = await blobs.createBlob();
+  blobIds.set(ref.blobId, blobId);
   return { handlerton: blobs.name, blobId, revision: ref.revision };
+}
+
+/** The blob id the destination's current revision of `oid` references in `handlerton`, if any. */
+async function copiedBlobId(storage: Storage, handlerton: string, oid: Oid): Promise<BlobId | undefined> {
+  try {
+    const current = await storage.load(oid);
+    return current.refs.blobs.find((ref) => ref.handlerton === handlerton)?.blobId;
+  } catch (error) {
+    if (isHandlertonError(error, 'HANDLERTON_POS_KEY')) return undefined;
+    throw error;
+  }
 }
 
 async function copyRevision(
