@@ -223,3 +223,20 @@ test('copy --incremental continues a previous copy: new blob revisions and new b
     t.regex(wrong.stderr, /is not a transaction of the source/);
   });
 });
+
+test('pack reports the blob bytes it reclaimed (not only record bytes)', async (t) => {
+  await withDatabases((dir) => {
+    for (const db of DATABASES) {
+      const log = json<{ transactions: { oids: string[] }[] }>(handlerton(dir, ['--json', 'log', db]));
+      const blobOid = log.transactions[2]!.oids[0]!;
+      // The 3 MiB revision is replaced; pack drops the old record revision and reclaims its blob revision.
+      json(handlerton(dir, ['--json', 'blob', 'put', db, '-', '--oid', blobOid], Buffer.from('small')));
+      const packed = json<{ reclaimedBlobRevisions: number; reclaimedBlobBytes: number; removedRevisions: number }>(handlerton(dir, ['--json', 'pack', db]));
+      t.true(packed.removedRevisions >= 1, db);
+      t.is(packed.reclaimedBlobRevisions, 1, db);
+      t.is(packed.reclaimedBlobBytes, payload.length, `${db}: the 3 MiB revision's bytes are reported`);
+      const readable = handlerton(dir, ['pack', db]);
+      t.regex(readable.stdout, /blob revisions reclaimed \(\d+ bytes\)/);
+    }
+  });
+});

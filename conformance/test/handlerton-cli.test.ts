@@ -136,7 +136,7 @@ test('copy prints the blob id map, pack and gc print readable lines and --json',
     }
     const pack = handlerton(dir, 'pack', './fs');
     t.is(pack.status, 0, pack.stderr);
-    t.regex(pack.stdout, /^packed: \d+ revisions and \d+ objects removed/);
+    t.regex(pack.stdout, /^packed: \d+ record revisions and \d+ objects removed \(\d+ bytes\), \d+ blob revisions reclaimed \(\d+ bytes\)$/m);
     const packJson = handlerton(dir, 'pack', './s.db', '--json');
     t.is(typeof (JSON.parse(packJson.stdout) as { reclaimedBytes: unknown }).reclaimedBytes, 'number');
     const gc = handlerton(dir, 'gc', './s.db', '--keep', '0', '--dry-run', '--json');

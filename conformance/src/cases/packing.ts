@@ -274,18 +274,20 @@ export const packingCases = defineArea('packing', [
   },
   {
     id: 'db-pack-reclaims-blobs',
-    title: 'a Database pack reclaims the blob revisions of removed record revisions and keeps the current one',
+    title: 'a Database pack reclaims the blob revisions of removed record revisions, reports them and their bytes, and keeps the current one',
     source: 'T119',
     requires: ['pack', 'blob.refcount', 'mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
-      const oid = await createBlobWith(db, 'old');
+      const oid = await createBlobWith(db, 'old'.repeat(1000));
       const snap = await db.snapshot();
       const old = Locator.from((await snap.blob(oid)).locator());
       await snap.close();
       await rewriteBlob(db, oid, 'new');
       assert.equal(await ctx.blobs.refcount(old.blobId, old.revision), 1, 'the old record revision still references it');
-      await db.pack(db.lastTransaction() + 1n);
+      const packed = await db.pack(db.lastTransaction() + 1n);
+      assert.equal(packed.reclaimedBlobRevisions, 1, 'the pack reports the reclaimed blob revision');
+      assert.equal(packed.reclaimedBlobBytes, 3000, 'and its size (the operator sees what a pack freed)');
       assert.equal(await ctx.blobs.refcount(old.blobId, old.revision), 0);
       await rejectsWithCode(ctx.blobs.openRevision(old.blobId, old.revision), 'HANDLERTON_POS_KEY', 'old revision reclaimed');
       await rejectsWithCode(db.openLocator(old), 'HANDLERTON_POS_KEY', 'its locator no longer opens');

@@ -1,6 +1,6 @@
 /** What the CLI prints: readable lines by default, one JSON document with --json; tids in hex everywhere. */
 import type { BlobCapabilities, StorageCapabilities } from '../contracts/capabilities.js';
-import type { PackResult } from '../contracts/records.js';
+import type { DatabasePackResult } from '../contracts/records.js';
 import type { GcResult } from '../contracts/database.js';
 import type { CopyResult } from '../database/copy-transactions.js';
 import type { VerifyResult } from './verify.js';
@@ -39,16 +39,19 @@ export function infoReport(engines: { storage: string; blobs: string }, capabili
   };
 }
 
-/** The report of `pack`. */
-export function packReport(result: PackResult): Report {
+/** The report of `pack`: record revisions and blob revisions removed, with their bytes. */
+export function packReport(result: DatabasePackResult): Report {
   return {
     json: result,
-    lines: [`packed: ${result.removedRevisions} revisions and ${result.removedObjects} objects removed, ${result.reclaimedBytes} bytes of records reclaimed`],
+    lines: [
+      `packed: ${result.removedRevisions} record revisions and ${result.removedObjects} objects removed (${result.reclaimedBytes} bytes), ` +
+        `${result.reclaimedBlobRevisions} blob revisions reclaimed (${result.reclaimedBlobBytes} bytes)`,
+    ],
   };
 }
 
 /** The report of `gc` (and of the pack that followed it, if any). */
-export function gcReport(gc: GcResult, packed: PackResult | undefined): Report {
+export function gcReport(gc: GcResult, packed: DatabasePackResult | undefined): Report {
   const oids = gc.oids.map(toHex);
   const verb = gc.dryRun ? 'would delete' : 'deleted';
   const lines = [`gc: ${verb} ${oids.length} unreachable objects${oids.length > 0 ? `: ${oids.slice(0, 20).join(' ')}${oids.length > 20 ? ' ...' : ''}` : ''}`];

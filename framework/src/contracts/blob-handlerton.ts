@@ -153,8 +153,12 @@ export interface BlobHandlerton {
   /** Record references plus open readers of a revision; 0 when it does not exist. */
   refcount(blobId: BlobId, revision: Tid): Promise<number>;
 
-  /** Removes every committed revision with no record reference and no open reader; returns how many. */
-  reclaim(): Promise<number>;
+  /**
+   * Removes every committed revision with no record reference and no open reader; returns how many
+   * and their sizes (logical bytes: a handlerton that shares unchanged chunks between revisions may
+   * free less on disk).
+   */
+  reclaim(): Promise<ReclaimResult>;
 
   /**
    * After a crash between `prepare` and `commit`: for each prepared revision, asks whether the
@@ -178,4 +182,12 @@ export interface BlobHandlerton {
    * next open. A handlerton that is not durable simply drops it.
    */
   close(): Promise<void>;
+}
+
+/** What `BlobHandlerton.reclaim` removed. */
+export interface ReclaimResult {
+  /** Committed revisions removed. */
+  readonly revisions: number;
+  /** Their sizes in bytes, summed. */
+  readonly bytes: number;
 }

@@ -15,7 +15,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { BlobCapabilities, StorageCapabilities } from './capabilities.js';
 import type { Oid, Tid } from './ids.js';
 import type { Locator } from './locator.js';
-import type { PackResult, TransactionMeta } from './records.js';
+import type { DatabasePackResult, TransactionMeta } from './records.js';
 
 /** Blob open modes. */
 export type BlobMode = 'r' | 'w' | 'a' | 'r+';
@@ -185,7 +185,7 @@ export interface Database extends AsyncDisposable {
   /** Tid of the last committed transaction. */
   lastTransaction(): Tid;
   /** Packs the storage as of `at` (default: now) and reclaims unreferenced blob revisions. */
-  pack(at?: Date | Tid): Promise<PackResult>;
+  pack(at?: Date | Tid): Promise<DatabasePackResult>;
   /**
    * External GC: deletes (writes delete markers for) every object not reachable from the root (oid 0)
    * and not protected by the safety window; a later pack reclaims the space. GcRootMissingError, and

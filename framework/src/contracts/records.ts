@@ -107,6 +107,14 @@ export interface PackResult {
   readonly reclaimedBytes: number;
 }
 
+/** What `Database.pack` did: the storage's pack, then the blob revisions it left unreferenced, reclaimed. */
+export interface DatabasePackResult extends PackResult {
+  /** Blob revisions reclaimed after the pack. */
+  readonly reclaimedBlobRevisions: number;
+  /** Their sizes in bytes. */
+  readonly reclaimedBlobBytes: number;
+}
+
 /** Told by `pack` which blob references the removed revisions held, in batches. */
 export interface PackObserver {
   releaseBlobRefs(refs: readonly BlobRef[]): Promise<void>;

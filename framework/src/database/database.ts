@@ -9,7 +9,7 @@ import { type ConflictError, InvalidArgumentError, isHandlertonError, StorageClo
 import type { Tid } from '../contracts/ids.js';
 import { assertU64, tidFromMillis } from '../contracts/ids.js';
 import type { Locator } from '../contracts/locator.js';
-import type { PackResult } from '../contracts/records.js';
+import type { DatabasePackResult } from '../contracts/records.js';
 import { BlobHandleImpl, type HandleOwner } from '../blobs/blob-handle.js';
 import type { BlobServices } from '../blobs/blob-services.js';
 import { EMPTY_SOURCE, revisionSource } from '../blobs/byte-source.js';
@@ -171,7 +171,7 @@ export class DatabaseImpl implements Database {
     return handle;
   }
 
-  async pack(at?: Date | Tid): Promise<PackResult> {
+  async pack(at?: Date | Tid): Promise<DatabasePackResult> {
     this.#open();
     let packTid: Tid;
     // "Now" is just after the last commit: a commit made earlier in the current millisecond is kept current, not lost.
@@ -202,8 +202,8 @@ export class DatabaseImpl implements Database {
         await blobs.releaseReferences(ours.filter((ref) => ref.revision !== 0n));
       },
     });
-    await blobs.reclaim();
-    return result;
+    const reclaimed = await blobs.reclaim();
+    return { ...result, reclaimedBlobRevisions: reclaimed.revisions, reclaimedBlobBytes: reclaimed.bytes };
   }
 
   collectGarbage(options?: GcOptions): Promise<GcResult> {

@@ -273,19 +273,19 @@ test('references count at commit, release at once; reclaim removes unreferenced 
   t.is(await store.refcount(blobId, 10n), 1, 'not before commit');
   await store.prepare(txn, 11n);
   await store.releaseReferences([ref(blobId, 10n)]);
-  t.is(await store.reclaim(), 0, 'a prepared reference pins the revision');
+  t.is((await store.reclaim()).revisions, 0, 'a prepared reference pins the revision');
   await store.commit(txn);
   t.is(await store.refcount(blobId, 10n), 2);
   await store.releaseReferences([ref(blobId, 10n), ref(blobId, 10n), ref(blobId, 99n)]);
   t.is(await store.refcount(blobId, 10n), 0);
   t.is(await store.latestRevision(blobId), 10n, 'still there until reclaim');
-  t.is(await store.reclaim(), 1);
+  t.is((await store.reclaim()).revisions, 1);
   t.is(await store.latestRevision(blobId), null);
   await t.throwsAsync(store.openRevision(blobId, 10n), { instanceOf: POSKeyError });
   t.deepEqual(await readdir(join(dir, 'blobs', blobId.toString(16).padStart(2, '0').slice(-2))), [
     blobId.toString(16).padStart(16, '0').slice(12, 14),
   ]);
-  t.is(await store.reclaim(), 0);
+  t.is((await store.reclaim()).revisions, 0);
 });
 
 test('an open reader survives release and reclaim; once it is closed, reclaim removes the revision', async (t) => {
@@ -297,14 +297,14 @@ test('an open reader survives release and reclaim; once it is closed, reclaim re
   t.is(await store.refcount(blobId, 10n), 2);
   await store.releaseReferences([ref(blobId, 10n)]);
   t.is(await store.refcount(blobId, 10n), 1);
-  t.is(await store.reclaim(), 0);
+  t.is((await store.reclaim()).revisions, 0);
   const out = new Uint8Array(data.length);
   t.is(await reader.read(out, 0), data.length);
   t.deepEqual(out, data);
   await reader.close();
   await reader.close();
   t.is(await store.refcount(blobId, 10n), 0);
-  t.is(await store.reclaim(), 1);
+  t.is((await store.reclaim()).revisions, 1);
   await t.throwsAsync(store.openRevision(blobId, 10n), { instanceOf: POSKeyError });
   await t.throwsAsync(reader.read(out, 0), { instanceOf: HandleClosedError });
 });
@@ -317,7 +317,7 @@ test('a draft based on a revision keeps its data after the base is reclaimed', a
   const txn = blobTransaction();
   const draft = await store.createDraft(txn, blobId, 7n, 10n);
   await store.releaseReferences([ref(blobId, 10n)]);
-  t.is(await store.reclaim(), 1);
+  t.is((await store.reclaim()).revisions, 1);
   const out = new Uint8Array(data.length);
   await draft.read(out, 0);
   t.deepEqual(out, data);

@@ -31,6 +31,7 @@ import type {
   BlobTransaction,
   BlobTransactionMode,
   EngineStats,
+  ReclaimResult,
   Oid,
   RevisionReader,
   Tid,
@@ -214,9 +215,10 @@ export class MemoryBlobHandlerton implements BlobHandlerton {
     return found === undefined ? 0 : found.recordRefs + found.readers;
   }
 
-  async reclaim(): Promise<number> {
+  async reclaim(): Promise<ReclaimResult> {
     this.#checkOpen();
     let removed = 0;
+    let bytes = 0;
     let seen = 0;
     for (const [blobId, revisions] of [...this.#blobs]) {
       if (++seen % RECLAIM_BATCH === 0) {
@@ -227,10 +229,11 @@ export class MemoryBlobHandlerton implements BlobHandlerton {
         if (isGarbage(revision)) {
           this.#remove(blobId, tid);
           removed += 1;
+          bytes += revision.size;
         }
       }
     }
-    return removed;
+    return { revisions: removed, bytes };
   }
 
   /** The figures of `usage()` for `handlerton stats`. */

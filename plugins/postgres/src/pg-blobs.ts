@@ -21,7 +21,7 @@ import {
   StorageTransactionError,
   toHex,
 } from '@handlerton/framework';
-import type { BlobCapabilities, BlobDraft, BlobHandlerton, BlobId, BlobRef, BlobTransaction, FileSystem, Oid, RevisionReader, Tid } from '@handlerton/framework';
+import type { BlobCapabilities, BlobDraft, BlobHandlerton, BlobId, BlobRef, BlobTransaction, FileSystem, Oid, ReclaimResult, RevisionReader, Tid } from '@handlerton/framework';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { blobStatements, type BlobStatements } from './blob-sql.js';
@@ -266,9 +266,10 @@ export class PgBlobs implements BlobHandlerton {
     return Number(row.record_refs) + (this.#pins.get(key(blobId, revision)) ?? 0);
   }
 
-  async reclaim(): Promise<number> {
+  async reclaim(): Promise<ReclaimResult> {
     this.#checkOpen();
     let removed = 0;
+    let bytes = 0;
     const skipped = new Set<string>();
     for (;;) {
       const candidates = (await this.#query<{ blob_id: bigint; revision: bigint }>(this.#sql.garbage, [RECLAIM_BATCH + skipped.size], 'reclaim'))
@@ -278,16 +279,17 @@ export class PgBlobs implements BlobHandlerton {
         if (pinned) skipped.add(key(r.blob_id, r.revision));
         return !pinned;
       });
-      if (doomed.length === 0) return removed;
+      if (doomed.length === 0) return { revisions: removed, bytes };
       const ids = [doomed.map((d) => d.blob_id), doomed.map((d) => d.revision)];
       const client = await this.#pool.connect();
       try {
         await client.query('begin');
         const chunks = (await run<{ chunk_id: bigint }>(client, this.#sql.candidateChunks, ids)).map((c) => c.chunk_id);
-        const gone = await run(client, this.#sql.dropRevisions, ids);
+        const gone = await run<{ size: bigint | number | string }>(client, this.#sql.dropRevisions, ids);
         if (chunks.length > 0) await run(client, this.#sql.dropOrphanChunks, [chunks]);
         await client.query('commit');
         removed += gone.length;
+        for (const row of gone) bytes += Number(row.size);
       } catch (error) {
         await client.query('rollback').catch(() => undefined);
         throw wrapPgError(error, 'reclaim');

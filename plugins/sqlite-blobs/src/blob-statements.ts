@@ -91,7 +91,7 @@ export function blobStatements(conn: SqliteConnection) {
         .where('id', '=', arg<bigint>('id')).where('state', '=', 'committed').where('refcount', '<=', 0n),
     ),
     reclaimable: conn.query('r.reclaimable', (k) =>
-      k.selectFrom('blob_revision').select(['id'])
+      k.selectFrom('blob_revision').select(['id', 'size'])
         .where('state', '=', 'committed').where('refcount', '<=', 0n).where('id', '>', arg<bigint>('after'))
         .orderBy('id').limit(64),
     ),

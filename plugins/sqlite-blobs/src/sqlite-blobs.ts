@@ -30,7 +30,7 @@ import {
   type RevisionReader,
   type Tid,
 } from '@handlerton/framework';
-import type { EngineStats } from '@handlerton/framework';
+import type { EngineStats, ReclaimResult } from '@handlerton/framework';
 import { fileStats } from './file-stats.js';
 import { SqliteDraft } from './blob-draft.js';
 import { blobStatements, type BlobStatements } from './blob-statements.js';
@@ -299,15 +299,16 @@ export class SqliteBlobs implements BlobHandlerton {
     return Number(row.refcount) + (this.conn.openReaders.get(row.id) ?? 0);
   }
 
-  async reclaim(): Promise<number> {
+  async reclaim(): Promise<ReclaimResult> {
     this.checkOpen();
     let count = 0;
+    let bytes = 0;
     let after = 0n;
     for (;;) {
       const rows = this.conn.read('reclaim', () => this.sql.reclaimable.all({ after }));
       if (rows.length === 0) break;
       after = rows[rows.length - 1]!.id;
-      for (const { id } of rows) {
+      for (const { id, size } of rows) {
         // Decide from the row as it is now, not as the batch read it: a reference or a reader may have
         // arrived since (the loop yields between rows).
         const stillFree = (): boolean => !this.conn.openReaders.has(id) && this.sql.stillReclaimable.get({ id }) !== undefined;
@@ -321,12 +322,13 @@ export class SqliteBlobs implements BlobHandlerton {
         if (outcome === 'kept') continue;
         if (outcome === 'drop' && !(await this.dropRows(id, false, stillFree))) continue;
         count += 1;
+        bytes += Number(size);
       }
       await yieldToLoop();
     }
     for (;;) {
       const free = this.conn.read('reclaim', () => this.sql.retiredFree.all());
-      if (free.length === 0) return count;
+      if (free.length === 0) return { revisions: count, bytes };
       for (const { id } of free) await this.dropRows(id, false);
     }
   }

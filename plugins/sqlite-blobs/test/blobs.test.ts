@@ -179,11 +179,11 @@ test('refcounts: references count at commit, release at once; reclaim removes un
   t.is(await blobs.refcount(blobId, 1n), 2);
   t.is(await blobs.refcount(blobId, 2n), 1);
   t.is(await blobs.refcount(blobId, 99n), 0);
-  t.is(await blobs.reclaim(), 0);
+  t.is((await blobs.reclaim()).revisions, 0);
   await blobs.releaseReferences([ref(blobId, 1n), ref(blobId, 1n), ref(blobId, 42n)]);
   t.is(await blobs.refcount(blobId, 1n), 0);
   const chunksBefore = countRows(blobs, 'chunk');
-  t.is(await blobs.reclaim(), 1);
+  t.is((await blobs.reclaim()).revisions, 1);
   await t.throwsAsync(blobs.openRevision(blobId, 1n), { code: 'HANDLERTON_POS_KEY' });
   t.is(await blobs.refcount(blobId, 1n), 0);
   t.is(await blobs.latestRevision(blobId), 2n);
@@ -191,7 +191,7 @@ test('refcounts: references count at commit, release at once; reclaim removes un
   const data = await readAll(blobs, blobId, 2n);
   t.deepEqual(data.subarray(10), pattern(200_000, 7).subarray(10));
   await blobs.releaseReferences([ref(blobId, 2n)]);
-  t.is(await blobs.reclaim(), 1);
+  t.is((await blobs.reclaim()).revisions, 1);
   t.is(countRows(blobs, 'chunk'), 0, 'the retired base goes with its last dependent');
   t.is(countRows(blobs, 'revision_chunk'), 0);
   t.is(countRows(blobs, 'blob_revision'), 0);
@@ -245,14 +245,14 @@ test('a reader keeps working after its revision is released and reclaimed; closi
   t.is(await blobs.refcount(blobId, 1n), 2);
   await blobs.releaseReferences([ref(blobId, 1n)]);
   t.is(await blobs.refcount(blobId, 1n), 1);
-  t.is(await blobs.reclaim(), 0, 'deferred while a reader is open');
+  t.is((await blobs.reclaim()).revisions, 0, 'deferred while a reader is open');
   const out = new Uint8Array(reader.size);
   t.is(await reader.read(out, 0), data.length);
   t.deepEqual(out, data);
   await reader.close();
   await reader.close();
   t.is(await blobs.refcount(blobId, 1n), 0);
-  t.is(await blobs.reclaim(), 1);
+  t.is((await blobs.reclaim()).revisions, 1);
   await t.throwsAsync(reader.read(out, 0), { code: 'HANDLERTON_HANDLE_CLOSED' });
 });
 

@@ -14,6 +14,7 @@ import type {
   Oid,
   PendingReferences,
   PendingRevision,
+  ReclaimResult,
   RevisionReader,
   Tid,
 } from '@handlerton/framework';
@@ -346,15 +347,19 @@ export class FileStorage2Blobs implements BlobHandlerton {
     return state === undefined ? 0 : state.refs + state.readers;
   }
 
-  /** Removes every committed revision with no record reference and no open reader; returns how many. */
-  async reclaim(): Promise<number> {
+  /** Removes every committed revision with no record reference and no open reader; returns how many and their sizes. */
+  async reclaim(): Promise<ReclaimResult> {
     this.#assertWritable();
     let removed = 0;
+    let bytes = 0;
     for (const state of this.#index.idle()) {
       if (!this.#index.isIdle(state)) continue;
-      if (await this.#delete(state)) removed += 1;
+      if (await this.#delete(state)) {
+        removed += 1;
+        bytes += state.size;
+      }
     }
-    return removed;
+    return { revisions: removed, bytes };
   }
 
   /** After a crash between prepare and commit: commits or discards each prepared revision. */
