@@ -8,6 +8,10 @@
  * in another. Record references are counted in the database (every client sees them); open readers
  * and the bases of open drafts are counted in this process only, so `reclaim` in one client does not
  * yet know about another client's open readers (see README).
+ *
+ * With `blobCacheDir` set, committed revisions read here are also kept in the local blob cache
+ * (blob-cache.ts): the first read of a revision streams it into a cache file, later reads (by any
+ * process sharing the directory) come from a file descriptor instead of the server.
  */
 import { tmpdir } from 'node:os';
 import {
@@ -24,14 +28,15 @@ import {
 import type { BlobCapabilities, BlobDraft, BlobHandlerton, BlobId, BlobRef, BlobTransaction, FileSystem, Oid, RevisionReader, Tid } from '@handlerton/framework';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import { BlobCache, nameKey, type CachedFile, type CachedRevision } from './blob-cache.js';
 import { blobStatements, type BlobStatements } from './blob-sql.js';
 import type { PgOptions } from './options.js';
 import { PgDraft, type SealedDraft } from './pg-draft.js';
-import { ENGINE_NAME } from './pg-storage.js';
+import { ENGINE_NAME, metaValue } from './pg-storage.js';
 import { migrate } from './migrations.js';
 import { openPool, sqlState, wrapPgError } from './pool.js';
 import { assertStorable, MAX_BIGINT } from './record-codec.js';
-import { run } from './storage-sql.js';
+import { run, storageStatements } from './storage-sql.js';
 
 /** One blob transaction's drafts, references and, once prepared, what commit must publish. */
 interface TxnState {
@@ -69,6 +74,8 @@ export class PgBlobs implements BlobHandlerton {
   /** Open readers, draft bases and prepared references in this process, by revision: reclaim skips them. */
   readonly #pins = new Map<string, number>();
   #closed = false;
+  /** The local blob cache (when `blobCacheDir` is set). */
+  #cache: BlobCache | undefined;
 
   private constructor(pool: pg.Pool, options: PgOptions, fs: FileSystem) {
     this.#pool = pool;
@@ -83,7 +90,12 @@ export class PgBlobs implements BlobHandlerton {
     const pool = openPool(options.url, options.poolSize);
     try {
       await migrate(pool, options.schema);
-      return new PgBlobs(pool, options, fs);
+      const blobs = new PgBlobs(pool, options, fs);
+      if (options.blobCacheDir !== undefined) {
+        const databaseId = BigInt(await metaValue(pool, storageStatements(options.schema), 'database_id', () => randomBytes(8).readBigUInt64BE(0).toString()));
+        blobs.#cache = await BlobCache.open(options.blobCacheDir, options.blobCacheBytes, databaseId, fs, (revisions) => blobs.#present(revisions));
+      }
+      return blobs;
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw wrapPgError(error, `opening the postgres blob handlerton in schema "${options.schema}"`);
@@ -104,6 +116,8 @@ export class PgBlobs implements BlobHandlerton {
     this.#pin(pin);
     const size = Number(row.size);
     let closed = false;
+    // The cache file, decided at the first read (so opening a reader for its size downloads nothing).
+    let cached: Promise<CachedFile | null> | undefined;
     return {
       size,
       read: async (target, position) => {
@@ -111,12 +125,21 @@ export class PgBlobs implements BlobHandlerton {
         this.#checkOpen();
         if (!(target instanceof Uint8Array)) throw new InvalidArgumentError('read target must be a Uint8Array');
         if (!Number.isSafeInteger(position) || position < 0) throw new InvalidArgumentError(`read position must be a non-negative safe integer, got ${String(position)}`);
+        const cache = this.#cache;
+        if (cache !== undefined && position < size) {
+          cached ??= cache.acquire(blobId, revision, size, (write) => this.#download(blobId, revision, size, write));
+          const file = await cached;
+          const count = file === null ? null : await file.read(target, position);
+          if (count !== null) return count;
+          if (file !== null) cached = Promise.resolve(null);
+        }
         return this.#readRevision(blobId, revision, size, target, position);
       },
       close: async () => {
         if (closed) return;
         closed = true;
         this.#unpin(pin);
+        await (await cached)?.close();
       },
     };
   }
@@ -284,10 +307,11 @@ export class PgBlobs implements BlobHandlerton {
       try {
         await client.query('begin');
         const chunks = (await run<{ chunk_id: bigint }>(client, this.#sql.candidateChunks, ids)).map((c) => c.chunk_id);
-        const gone = await run(client, this.#sql.dropRevisions, ids);
+        const gone = await run<{ blob_id: bigint; revision: bigint }>(client, this.#sql.dropRevisions, ids);
         if (chunks.length > 0) await run(client, this.#sql.dropOrphanChunks, [chunks]);
         await client.query('commit');
         removed += gone.length;
+        await this.#cache?.remove(gone.map((g) => ({ blobId: g.blob_id, revision: g.revision })));
       } catch (error) {
         await client.query('rollback').catch(() => undefined);
         throw wrapPgError(error, 'reclaim');
@@ -304,6 +328,7 @@ export class PgBlobs implements BlobHandlerton {
       this.#finish(txn, state);
     }
     this.#closed = true;
+    await this.#cache?.close();
     await this.#pool.end().catch(() => undefined);
   }
 
@@ -322,6 +347,52 @@ export class PgBlobs implements BlobHandlerton {
       done += count;
     }
     return total;
+  }
+
+  /**
+   * Streams a committed revision, chunk by chunk in order, into `write` (for the cache), in one
+   * read-only repeatable-read transaction: a concurrent reclaim cannot make chunks vanish halfway
+   * (which would read as zeros). The next chunk's query is in flight while one is written.
+   */
+  async #download(blobId: BlobId, revision: Tid, size: number, write: (bytes: Uint8Array) => Promise<void>): Promise<void> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('begin isolation level repeatable read read only');
+      const [row] = await run<{ size: bigint }>(client, this.#sql.revision, [blobId, revision]);
+      if (row === undefined || Number(row.size) !== size) throw new POSKeyError(`blob ${toHex(blobId)} has no revision ${toHex(revision)}`, blobId);
+      const count = Math.ceil(size / this.chunkSize);
+      const fetch = (index: number): Promise<Buffer> => {
+        const length = Math.min(this.chunkSize, size - index * this.chunkSize);
+        const pending = run<{ data: Buffer }>(client, this.#sql.readChunk, [blobId, revision, index, 1, length]).then(([r]) => r?.data ?? Buffer.alloc(0));
+        pending.catch(() => undefined);
+        return pending;
+      };
+      let next = fetch(0);
+      for (let index = 0; index < count; index++) {
+        const bytes = await next;
+        if (index + 1 < count) next = fetch(index + 1);
+        const length = Math.min(this.chunkSize, size - index * this.chunkSize);
+        await write(bytes.subarray(0, length));
+        // A chunk shorter than its place (a hole the server reads as zeros, as #readRevision does).
+        if (bytes.length < length) await write(new Uint8Array(length - bytes.length));
+      }
+      await client.query('commit');
+      client.release();
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      client.release();
+      throw error;
+    }
+  }
+
+  /** Which of `revisions` are committed on the server (for the cache's sweep of revisions reclaimed elsewhere). */
+  async #present(revisions: readonly CachedRevision[]): Promise<ReadonlySet<string>> {
+    const found = await this.#query<{ blob_id: bigint; revision: bigint }>(
+      this.#sql.committedAmong,
+      [revisions.map((r) => r.blobId), revisions.map((r) => r.revision)],
+      'blob cache sweep',
+    );
+    return new Set(found.map((r) => nameKey(r.blob_id, r.revision)));
   }
 
   #pinBase(state: TxnState, blobId: BlobId, base: Tid): void {
