@@ -29,6 +29,7 @@ import type { BlobCapabilities, BlobDraft, BlobHandlerton, BlobId, BlobRef, Blob
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { BlobCache, nameKey, type CachedFile, type CachedRevision } from './blob-cache.js';
+import { downloadRevision } from './blob-download.js';
 import { blobStatements, type BlobStatements } from './blob-sql.js';
 import type { PgOptions } from './options.js';
 import { PgDraft, type SealedDraft } from './pg-draft.js';
@@ -127,7 +128,7 @@ export class PgBlobs implements BlobHandlerton {
         if (!Number.isSafeInteger(position) || position < 0) throw new InvalidArgumentError(`read position must be a non-negative safe integer, got ${String(position)}`);
         const cache = this.#cache;
         if (cache !== undefined && position < size) {
-          cached ??= cache.acquire(blobId, revision, size, (write) => this.#download(blobId, revision, size, write));
+          cached ??= cache.acquire(blobId, revision, size, (write) => downloadRevision(this.#pool, this.#sql, this.chunkSize, { blobId, revision, size }, write));
           const file = await cached;
           const count = file === null ? null : await file.read(target, position);
           if (count !== null) return count;
@@ -347,42 +348,6 @@ export class PgBlobs implements BlobHandlerton {
       done += count;
     }
     return total;
-  }
-
-  /**
-   * Streams a committed revision, chunk by chunk in order, into `write` (for the cache), in one
-   * read-only repeatable-read transaction: a concurrent reclaim cannot make chunks vanish halfway
-   * (which would read as zeros). The next chunk's query is in flight while one is written.
-   */
-  async #download(blobId: BlobId, revision: Tid, size: number, write: (bytes: Uint8Array) => Promise<void>): Promise<void> {
-    const client = await this.#pool.connect();
-    try {
-      await client.query('begin isolation level repeatable read read only');
-      const [row] = await run<{ size: bigint }>(client, this.#sql.revision, [blobId, revision]);
-      if (row === undefined || Number(row.size) !== size) throw new POSKeyError(`blob ${toHex(blobId)} has no revision ${toHex(revision)}`, blobId);
-      const count = Math.ceil(size / this.chunkSize);
-      const fetch = (index: number): Promise<Buffer> => {
-        const length = Math.min(this.chunkSize, size - index * this.chunkSize);
-        const pending = run<{ data: Buffer }>(client, this.#sql.readChunk, [blobId, revision, index, 1, length]).then(([r]) => r?.data ?? Buffer.alloc(0));
-        pending.catch(() => undefined);
-        return pending;
-      };
-      let next = fetch(0);
-      for (let index = 0; index < count; index++) {
-        const bytes = await next;
-        if (index + 1 < count) next = fetch(index + 1);
-        const length = Math.min(this.chunkSize, size - index * this.chunkSize);
-        await write(bytes.subarray(0, length));
-        // A chunk shorter than its place (a hole the server reads as zeros, as #readRevision does).
-        if (bytes.length < length) await write(new Uint8Array(length - bytes.length));
-      }
-      await client.query('commit');
-      client.release();
-    } catch (error) {
-      await client.query('rollback').catch(() => undefined);
-      client.release();
-      throw error;
-    }
   }
 
   /** Which of `revisions` are committed on the server (for the cache's sweep of revisions reclaimed elsewhere). */
