@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -161,6 +161,12 @@ pgTest('eviction and reclaim by another client remove a file while a reader is m
     await readAll(second, b2.blobId, b2.revision);
     await waitFor(async () => !(await cacheFiles(dir)).includes(name1));
     t.false((await cacheFiles(dir)).includes(name1), 'the other client evicted the file being read');
+    // Overwrite the server's chunk rows: the rest of the read can only come from the open descriptor.
+    const admin = new pg.Client({ connectionString: server!.url });
+    await admin.connect();
+    await admin
+      .query(`update ${schema}.blob_chunk set data = decode(repeat('5a', length(data)), 'hex') where chunk_id in (select chunk_id from ${schema}.blob_revision_chunk where blob_id = $1)`, [b1.blobId])
+      .finally(() => admin.end());
     t.is(await reader.read(got.subarray(4 * CHUNK), 4 * CHUNK), 5 * CHUNK);
     t.true(Buffer.from(got).equals(bytes[0]!), 'the reader read every byte from its open descriptor');
     await reader.close();
@@ -182,7 +188,7 @@ pgTest('eviction and reclaim by another client remove a file while a reader is m
   }
 });
 
-pgTest('a revision reclaimed by a client with another cache directory leaves this cache at the next scan (here: on open)', async (t) => {
+pgTest('a revision reclaimed by a client with another cache directory leaves this cache at the next scan (here: on open), as do dead fills\' temporary files', async (t) => {
   const { schema, dir } = await withCase(t, 'csweep');
   const otherDir = await mkdtemp(join(tmpdir(), 'htpg-cache-other-'));
   t.teardown(() => rm(otherDir, { recursive: true, force: true }));
@@ -198,8 +204,15 @@ pgTest('a revision reclaimed by a client with another cache directory leaves thi
     await reclaiming.releaseReferences([{ handlerton: reclaiming.name, blobId: doomed.blobId, revision: doomed.revision }]);
     t.is(await reclaiming.reclaim(), 1);
     t.is((await cacheFiles(dir)).length, 2, 'the other client cannot see this directory');
+    // A dead fill's temporary file (untouched for an hour), a live one, and a file that is not the cache's.
+    const stale = `${'0'.repeat(16)}-${'0'.repeat(15)}1-${'0'.repeat(15)}1.blob.tmp-999999-abcdef`;
+    const live = `${'0'.repeat(16)}-${'0'.repeat(15)}1-${'0'.repeat(15)}2.blob.tmp-999999-abcdef`;
+    for (const name of [stale, live, 'notes.txt']) await writeFile(join(dir, name), 'x');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(join(dir, stale), hourAgo, hourAgo);
     reading = await openBlobs(schema, dir);
-    await waitFor(async () => (await cacheFiles(dir)).length === 1);
+    await waitFor(async () => (await cacheFiles(dir)).length === 1 && !(await readdir(dir)).includes(stale));
+    t.deepEqual((await readdir(dir)).filter((n) => !n.endsWith('.blob')).sort(), [live, 'notes.txt'].sort(), 'the stale temporary file went, the others stay');
     const left = await cacheFiles(dir);
     t.is(left.length, 1, 'the reclaimed revision\'s file is gone');
     t.true(left[0]!.endsWith(`${kept.revision.toString(16).padStart(16, '0')}.blob`), 'the live revision\'s file stays');
