@@ -144,7 +144,7 @@ export class BlobCache {
     }
   }
 
-  /** Stops the periodic sweep and waits for running work. Open cached files stay readable. */
+  /** Stops the periodic sweep, abandons running fills and waits for them and the scan. Open cached files stay readable. */
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
@@ -214,6 +214,8 @@ export class BlobCache {
       handle = await this.#fs.promises.open(temp, 'wx');
       const file = handle;
       await download(async (bytes) => {
+        // Closing abandons fills at their next chunk rather than waiting for a whole large revision.
+        if (this.#closed) throw new Error(`blob cache fill of ${name}: the cache is closing`);
         if (written + bytes.length > size) throw new Error(`blob cache fill of ${name}: more bytes than its size ${size}`);
         for (let done = 0; done < bytes.length; ) {
           const { bytesWritten } = await file.write(bytes, done, bytes.length - done, written + done);
@@ -249,6 +251,7 @@ export class BlobCache {
     const files: { name: string; size: number; mtimeMs: number; ours: CachedRevision | null }[] = [];
     const now = Date.now();
     for (let i = 0; i < names.length; i += STAT_BATCH) {
+      if (this.#closed) return;
       await Promise.all(
         names.slice(i, i + STAT_BATCH).map(async (name) => {
           const match = BLOB_FILE.exec(name);

@@ -75,6 +75,8 @@ export class PgBlobs implements BlobHandlerton {
   /** Open readers, draft bases and prepared references in this process, by revision: reclaim skips them. */
   readonly #pins = new Map<string, number>();
   #closed = false;
+  /** Queries issued through #query and not yet settled (close waits for them before ending the pool). */
+  readonly #inflight = new Set<Promise<unknown>>();
   /** The local blob cache (when `blobCacheDir` is set). */
   #cache: BlobCache | undefined;
 
@@ -133,6 +135,8 @@ export class PgBlobs implements BlobHandlerton {
           const count = file === null ? null : await file.read(target, position);
           if (count !== null) return count;
           if (file !== null) cached = Promise.resolve(null);
+          // A fill abandoned by close(): the pool is ending, a query queued now would never settle.
+          this.#checkOpen();
         }
         return this.#readRevision(blobId, revision, size, target, position);
       },
@@ -330,6 +334,8 @@ export class PgBlobs implements BlobHandlerton {
     }
     this.#closed = true;
     await this.#cache?.close();
+    // Queries already queued on the pool finish first (end() would leave them unsettled forever).
+    await Promise.allSettled([...this.#inflight]);
     await this.#pool.end().catch(() => undefined);
   }
 
@@ -406,11 +412,17 @@ export class PgBlobs implements BlobHandlerton {
   }
 
   async #query<R extends pg.QueryResultRow>(statement: { name: string; text: string }, values: readonly unknown[], what: string): Promise<R[]> {
+    // After close() no query starts: pg-pool's end() never settles a query still waiting for a connection.
+    this.#checkOpen();
+    const pending = run<R>(this.#pool, statement, values);
+    this.#inflight.add(pending);
     try {
-      return await run<R>(this.#pool, statement, values);
+      return await pending;
     } catch (error) {
       if (this.#closed) throw new StorageClosedError('the postgres blob handlerton is closed');
       throw wrapPgError(error, what);
+    } finally {
+      this.#inflight.delete(pending);
     }
   }
 

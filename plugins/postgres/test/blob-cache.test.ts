@@ -221,6 +221,42 @@ pgTest('a revision reclaimed by a client with another cache directory leaves thi
   }
 });
 
+pgTest('closing during a fill abandons it: close returns, no temporary or partial file is left', async (t) => {
+  const { schema, dir } = await withCase(t, 'cclose');
+  const blobs = await openBlobs(schema, dir);
+  const big = await commitBlob(blobs, content(64 * CHUNK, 9));
+  const reader = await blobs.openRevision(big.blobId, big.revision);
+  const reading = reader.read(new Uint8Array(CHUNK), 0).then(
+    (n) => `read ${n}`,
+    (error: unknown) => (error as Error).name,
+  );
+  // Wait until the fill has written its temporary file, then close under it.
+  await waitFor(async () => (await readdir(dir)).some((n) => n.includes('.tmp-')), 5_000);
+  await blobs.close();
+  const outcome = await reading;
+  t.true(outcome === `read ${CHUNK}` || outcome === 'StorageClosedError', outcome);
+  await reader.close();
+  t.deepEqual((await readdir(dir)).filter((n) => n.includes('.tmp-')), [], 'no temporary file left');
+  for (const name of await cacheFiles(dir)) t.is((await stat(join(dir, name))).size, 64 * CHUNK, 'only a complete file, if the fill finished first');
+});
+
+pgTest('close while reads wait for a pool connection (no cache): every read settles, none hangs', async (t) => {
+  const schema = server!.newSchemaName('cclose2');
+  t.teardown(() => server!.dropSchema(schema));
+  const options = plugin.parseOptions({ location: server!.url, options: { schema, poolSize: 2 }, configPath: 'blobs' });
+  const blobs = await plugin.createBlobHandlerton!(options, { clock: systemClock, logger: silentLogger, fs });
+  const { blobId, revision } = await commitBlob(blobs, content(8 * 256 * 1024, 8));
+  const reader = await blobs.openRevision(blobId, revision);
+  // Six reads on a pool of two: four wait for a connection when close() ends the pool.
+  const reads = [...Array(6).keys()].map((i) => reader.read(new Uint8Array(256 * 1024), i * 256 * 1024).then((n) => `read ${n}`, (error: unknown) => (error as Error).name));
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  await blobs.close();
+  const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('hung'), 10_000).unref());
+  const outcomes = await Promise.race([Promise.all(reads), timeout]);
+  t.not(outcomes, 'hung', 'every read settled');
+  for (const outcome of outcomes) t.true(outcome === `read ${256 * 1024}` || outcome === 'StorageClosedError', outcome);
+});
+
 pgTest('two processes share one directory, one evicting all the time: every read of both is right, the budget holds', async (t) => {
   const { schema, dir } = await withCase(t, 'cprocs');
   const setup = await openBlobs(schema, dir);
