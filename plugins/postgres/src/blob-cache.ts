@@ -98,20 +98,27 @@ export class BlobCache {
 
   /**
    * The cached file of a revision of `size` bytes, filled through `download` first when missing;
-   * null when the revision is not cacheable (empty, larger than the budget) or the fill failed:
+   * null when the revision is not cacheable (empty, larger than 90% of the budget) or the fill failed:
    * the caller reads from the server then. Never throws.
    */
   async acquire(blobId: BlobId, revision: Tid, size: number, download: RevisionDownload): Promise<CachedFile | null> {
-    if (this.#closed || size <= 0 || size > this.maxBytes) return null;
+    if (this.#closed || size <= 0 || size > this.maxBytes * LOW_WATER) return null;
     const name = this.fileName(blobId, revision);
-    const existing = await this.#openFile(name, size);
-    if (existing !== null || this.#closed) return existing;
-    let filling = this.#filling.get(name);
-    if (filling === undefined) {
-      filling = this.#fill(name, size, download).finally(() => this.#filling.delete(name));
-      this.#filling.set(name, filling);
+    // In use from here until the caller holds it open: this process's eviction (which a fill may
+    // start) must not delete it between the rename and the open.
+    this.#use(name, 1);
+    try {
+      const existing = await this.#openFile(name, size);
+      if (existing !== null || this.#closed) return existing;
+      let filling = this.#filling.get(name);
+      if (filling === undefined) {
+        filling = this.#fill(name, size, download).finally(() => this.#filling.delete(name));
+        this.#filling.set(name, filling);
+      }
+      return (await filling) ? await this.#openFile(name, size) : null;
+    } finally {
+      this.#use(name, -1);
     }
-    return (await filling) ? this.#openFile(name, size) : null;
   }
 
   /** Deletes the files of revisions this client reclaimed (missing files are fine). */
@@ -209,7 +216,6 @@ export class BlobCache {
     const temp = join(this.dir, `${name}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
     let handle: FileHandle | undefined;
     let written = 0;
-    this.#use(name, 1);
     try {
       handle = await this.#fs.promises.open(temp, 'wx');
       const file = handle;
@@ -233,8 +239,6 @@ export class BlobCache {
       await handle?.close().catch(() => undefined);
       await this.#fs.promises.unlink(temp).catch(() => undefined);
       return false;
-    } finally {
-      this.#use(name, -1);
     }
   }
 

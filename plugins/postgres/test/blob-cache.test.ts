@@ -221,6 +221,19 @@ pgTest('a revision reclaimed by a client with another cache directory leaves thi
   }
 });
 
+pgTest('a revision larger than 90% of the budget is read from the server and never cached (it would evict itself)', async (t) => {
+  const { schema, dir } = await withCase(t, 'cbig');
+  const blobs = await openBlobs(schema, dir, MIB);
+  try {
+    const bytes = content(15 * CHUNK, 7);
+    const big = await commitBlob(blobs, bytes);
+    t.true(Buffer.from(await readAll(blobs, big.blobId, big.revision)).equals(bytes));
+    t.deepEqual(await readdir(dir), []);
+  } finally {
+    await blobs.close();
+  }
+});
+
 pgTest('closing during a fill abandons it: close returns, no temporary or partial file is left', async (t) => {
   const { schema, dir } = await withCase(t, 'cclose');
   const blobs = await openBlobs(schema, dir);
