@@ -347,6 +347,10 @@ export class PgBlobs implements BlobHandlerton {
       const offset = position + done - index * this.chunkSize;
       const count = Math.min(this.chunkSize - offset, total - done);
       const [row] = await this.#query<{ data: Buffer }>(this.#sql.readChunk, [blobId, revision, index, offset + 1, count], 'blob read');
+      // No chunk row: a hole (zeros), unless another client reclaimed the revision under this reader.
+      if (row === undefined && (await this.#query(this.#sql.revision, [blobId, revision], 'blob read')).length === 0) {
+        throw new POSKeyError(`blob ${toHex(blobId)} revision ${toHex(revision)} was reclaimed by another client while this reader was open`, blobId);
+      }
       const bytes = row?.data ?? Buffer.alloc(0);
       const got = Math.min(bytes.length, count);
       target.set(bytes.subarray(0, got), done);

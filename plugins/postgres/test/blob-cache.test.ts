@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import pg from 'pg';
-import { blobTransaction, InvalidConfigError, silentLogger, systemClock, type BlobHandlerton, type BlobId, type Tid } from '@handlerton/framework';
+import { blobTransaction, InvalidConfigError, POSKeyError, silentLogger, systemClock, type BlobHandlerton, type BlobId, type Tid } from '@handlerton/framework';
 import { parsePgOptions, plugin } from '../src/index.js';
 import { startTestServerOrSkip, type TestServer } from '../src/testing/index.js';
 
@@ -268,6 +268,24 @@ pgTest('close while reads wait for a pool connection (no cache): every read sett
   const outcomes = await Promise.race([Promise.all(reads), timeout]);
   t.not(outcomes, 'hung', 'every read settled');
   for (const outcome of outcomes) t.true(outcome === `read ${256 * 1024}` || outcome === 'StorageClosedError', outcome);
+});
+
+pgTest('without the cache, a revision reclaimed by another client under an open reader raises POSKeyError, never zeros', async (t) => {
+  const schema = server!.newSchemaName('cgone');
+  t.teardown(() => server!.dropSchema(schema));
+  const open = () => plugin.createBlobHandlerton!(plugin.parseOptions({ location: server!.url, options: { schema, poolSize: 2, chunkSize: CHUNK }, configPath: 'blobs' }), { clock: systemClock, logger: silentLogger, fs });
+  const [reading, reclaiming] = [await open(), await open()];
+  try {
+    const { blobId, revision } = await commitBlob(reading, content(4 * CHUNK, 12));
+    const reader = await reading.openRevision(blobId, revision);
+    t.is(await reader.read(new Uint8Array(CHUNK), 0), CHUNK);
+    await reclaiming.releaseReferences([{ handlerton: reclaiming.name, blobId, revision }]);
+    t.is(await reclaiming.reclaim(), 1);
+    await t.throwsAsync(reader.read(new Uint8Array(CHUNK), 2 * CHUNK), { instanceOf: POSKeyError, message: /reclaimed by another client/ });
+    await reader.close();
+  } finally {
+    await Promise.all([reading.close(), reclaiming.close()]);
+  }
 });
 
 pgTest('two processes share one directory, one evicting all the time: every read of both is right, the budget holds', async (t) => {
