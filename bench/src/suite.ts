@@ -409,6 +409,20 @@ export function buildPlan(sizes: PlanSizes): Plan {
     }
   }
 
+  // ---- PostgreSQL: blob reads with the local blob cache (bench/src/benchmarks/pg-blob-cache.ts)
+  const cacheSize = sizes.blobSizes[0];
+  if (cacheSize !== undefined) {
+    const cs = sizeLabel(cacheSize);
+    const cache = job('pg.blobcache', { size: cacheSize }, { timeoutSec: 900 });
+    const cachedCopy = m(cache, 'copyMiBps', `raw fs stream copy of the cached ${cs} file, same trial`);
+    fig({
+      id: `blob.read-cached.postgres.${cs.replace(' ', '')}`, group: 'blob', engine: 'postgres', name: `PostgreSQL: blob read ${cs}, local blob cache warm (blob handle stream → file)`, unit: 'MiB/s',
+      value: m(cache, 'warmMiBps', 'PostgreSQL warm-cache blob read'), reference: cachedCopy, target: atLeast(0.7), targetText: '≥ 70% of a raw stream copy of the cached file', source: 'issue 14',
+    });
+    fig({ id: `blob.read-cold.postgres.${cs.replace(' ', '')}`, group: 'blob', engine: 'postgres', name: `PostgreSQL: blob read ${cs} from the server, no cache`, unit: 'MiB/s', value: m(cache, 'coldMiBps', 'PostgreSQL blob read, no cache'), reference: cachedCopy });
+    fig({ id: `blob.read-fill.postgres.${cs.replace(' ', '')}`, group: 'blob', engine: 'postgres', name: `PostgreSQL: first blob read ${cs} with the cache on (server → cache file → stream)`, unit: 'MiB/s', value: m(cache, 'fillMiBps', 'PostgreSQL blob read filling the cache'), reference: m(cache, 'coldMiBps', 'PostgreSQL blob read, no cache, same trial') });
+  }
+
   // ---- blob memory versus blob size: the same RSS growth for the smallest and the largest blob
   const smallest = sizes.blobSizes[0];
   const biggest = sizes.blobSizes[sizes.blobSizes.length - 1];

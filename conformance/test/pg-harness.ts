@@ -56,3 +56,14 @@ export function pgStorageHarness(server: TestServer, pgPlugin: EnginePlugin, blo
     }),
   );
 }
+
+/** PostgreSQL storage and blobs with the local blob cache on, in `cacheDir` (shared by every case: each schema is its own database id). */
+export function pgCachedBlobsHarness(server: TestServer, pgPlugin: EnginePlugin, cacheDir: string): PgHarness {
+  return schemaPerCase(server, (schema) =>
+    mixedHarness(pgPlugin, pgPlugin, {
+      name: 'postgres+blob-cache',
+      storage: { location: () => server.url, options: { schema, poolSize: 3 } },
+      blobs: { location: () => server.url, options: { schema, poolSize: 3, blobCacheDir: cacheDir, blobCacheBytes: 8 * 1024 * 1024 } },
+    }),
+  );
+}

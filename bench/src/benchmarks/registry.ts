@@ -45,4 +45,5 @@ export const benchmarks: Readonly<Record<string, Benchmark>> = {
   'engine.partial': enginePartial,
   'engine.packdata': enginePackData,
   'engine.pack': enginePack,
+  'pg.blobcache': async (ctx) => (await import('./pg-blob-cache.js')).pgBlobCache(ctx),
 };

@@ -53,7 +53,7 @@ export function blobStatements(schema: string) {
     dropRevisions: named(
       'drop_revisions',
       `delete from ${rev} r using unnest($1::int8[], $2::int8[]) as x(b, v)
-       where r.blob_id = x.b and r.revision = x.v and r.state = 'c' and r.record_refs <= 0 returning r.size`,
+       where r.blob_id = x.b and r.revision = x.v and r.state = 'c' and r.record_refs <= 0 returning r.blob_id, r.revision, r.size`,
     ),
     dropOrphanChunks: named(
       'drop_orphan_chunks',

@@ -15,6 +15,10 @@ export interface PgOptions {
   readonly chunkSize: number;
   /** Directory for blob drafts' local temporary files (default: the OS temp directory). */
   readonly tempDir: string | undefined;
+  /** Directory of the local blob cache (shared by the processes of one machine); no cache when unset. */
+  readonly blobCacheDir: string | undefined;
+  /** The blob cache's budget in bytes (least-recently-used files are evicted beyond it). */
+  readonly blobCacheBytes: number;
 }
 
 /** Default schema name. */
@@ -25,9 +29,12 @@ export const DEFAULT_POOL_SIZE = 8;
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 /** Default blob chunk size: 256 KiB, as the SQLite engine (one row per chunk). */
 export const DEFAULT_CHUNK_SIZE = 256 * 1024;
+/** Default blob cache budget: 1 GiB. */
+export const DEFAULT_BLOB_CACHE_BYTES = 1024 * 1024 * 1024;
+const MIN_CACHE = 1024 * 1024;
 const MIN_CHUNK = 4 * 1024;
 const MAX_CHUNK = 16 * 1024 * 1024;
-const KNOWN = new Set(['url', 'schema', 'poolSize', 'lockTimeoutMs', 'chunkSize', 'tempDir']);
+const KNOWN = new Set(['url', 'schema', 'poolSize', 'lockTimeoutMs', 'chunkSize', 'tempDir', 'blobCacheDir', 'blobCacheBytes']);
 /** An unquoted PostgreSQL identifier we accept as a schema name (lower case, max 63 bytes). */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -70,7 +77,15 @@ export function parsePgOptions(request: EngineRequest): PgOptions {
   if (tempDir !== undefined && (typeof tempDir !== 'string' || tempDir === '' || tempDir.includes('\0'))) {
     throw new InvalidConfigError(`${at('tempDir')}: must be a directory path, got ${describeValue(tempDir)}`, at('tempDir'));
   }
-  return Object.freeze({ url, schema, poolSize, lockTimeoutMs, chunkSize, tempDir });
+  const blobCacheDir = options['blobCacheDir'];
+  if (blobCacheDir !== undefined && (typeof blobCacheDir !== 'string' || blobCacheDir === '' || blobCacheDir.includes('\0'))) {
+    throw new InvalidConfigError(`${at('blobCacheDir')}: must be a directory path, got ${describeValue(blobCacheDir)}`, at('blobCacheDir'));
+  }
+  if (options['blobCacheBytes'] !== undefined && blobCacheDir === undefined) {
+    throw new InvalidConfigError(`${at('blobCacheBytes')}: needs options.blobCacheDir (the cache is off without a directory)`, at('blobCacheBytes'));
+  }
+  const blobCacheBytes = integerIn(options['blobCacheBytes'] ?? DEFAULT_BLOB_CACHE_BYTES, MIN_CACHE, Number.MAX_SAFE_INTEGER, at('blobCacheBytes'), 'number of bytes');
+  return Object.freeze({ url, schema, poolSize, lockTimeoutMs, chunkSize, tempDir, blobCacheDir, blobCacheBytes });
 }
 
 /** The options back from the frozen record the framework hands to createStorage/createBlobHandlerton. */

@@ -8,6 +8,10 @@
  * in another. Record references are counted in the database (every client sees them); open readers
  * and the bases of open drafts are counted in this process only, so `reclaim` in one client does not
  * yet know about another client's open readers (see README).
+ *
+ * With `blobCacheDir` set, committed revisions read here are also kept in the local blob cache
+ * (blob-cache.ts): the first read of a revision streams it into a cache file, later reads (by any
+ * process sharing the directory) come from a file descriptor instead of the server.
  */
 import { tmpdir } from 'node:os';
 import {
@@ -24,14 +28,16 @@ import {
 import type { BlobCapabilities, BlobDraft, BlobHandlerton, BlobId, BlobRef, BlobTransaction, FileSystem, Oid, ReclaimResult, RevisionReader, Tid } from '@handlerton/framework';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import { BlobCache, nameKey, type CachedFile, type CachedRevision } from './blob-cache.js';
+import { downloadRevision } from './blob-download.js';
 import { blobStatements, type BlobStatements } from './blob-sql.js';
 import type { PgOptions } from './options.js';
 import { PgDraft, type SealedDraft } from './pg-draft.js';
-import { ENGINE_NAME } from './pg-storage.js';
+import { ENGINE_NAME, metaValue } from './pg-storage.js';
 import { migrate } from './migrations.js';
 import { openPool, sqlState, wrapPgError } from './pool.js';
 import { assertStorable, MAX_BIGINT } from './record-codec.js';
-import { run } from './storage-sql.js';
+import { run, storageStatements } from './storage-sql.js';
 
 /** One blob transaction's drafts, references and, once prepared, what commit must publish. */
 interface TxnState {
@@ -69,6 +75,10 @@ export class PgBlobs implements BlobHandlerton {
   /** Open readers, draft bases and prepared references in this process, by revision: reclaim skips them. */
   readonly #pins = new Map<string, number>();
   #closed = false;
+  /** Queries issued through #query and not yet settled (close waits for them before ending the pool). */
+  readonly #inflight = new Set<Promise<unknown>>();
+  /** The local blob cache (when `blobCacheDir` is set). */
+  #cache: BlobCache | undefined;
 
   private constructor(pool: pg.Pool, options: PgOptions, fs: FileSystem) {
     this.#pool = pool;
@@ -83,7 +93,12 @@ export class PgBlobs implements BlobHandlerton {
     const pool = openPool(options.url, options.poolSize);
     try {
       await migrate(pool, options.schema);
-      return new PgBlobs(pool, options, fs);
+      const blobs = new PgBlobs(pool, options, fs);
+      if (options.blobCacheDir !== undefined) {
+        const databaseId = BigInt(await metaValue(pool, storageStatements(options.schema), 'database_id', () => randomBytes(8).readBigUInt64BE(0).toString()));
+        blobs.#cache = await BlobCache.open(options.blobCacheDir, options.blobCacheBytes, databaseId, fs, (revisions) => blobs.#present(revisions));
+      }
+      return blobs;
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw wrapPgError(error, `opening the postgres blob handlerton in schema "${options.schema}"`);
@@ -104,6 +119,8 @@ export class PgBlobs implements BlobHandlerton {
     this.#pin(pin);
     const size = Number(row.size);
     let closed = false;
+    // The cache file, decided at the first read (so opening a reader for its size downloads nothing).
+    let cached: Promise<CachedFile | null> | undefined;
     return {
       size,
       read: async (target, position) => {
@@ -111,12 +128,23 @@ export class PgBlobs implements BlobHandlerton {
         this.#checkOpen();
         if (!(target instanceof Uint8Array)) throw new InvalidArgumentError('read target must be a Uint8Array');
         if (!Number.isSafeInteger(position) || position < 0) throw new InvalidArgumentError(`read position must be a non-negative safe integer, got ${String(position)}`);
+        const cache = this.#cache;
+        if (cache !== undefined && position < size) {
+          cached ??= cache.acquire(blobId, revision, size, (write) => downloadRevision(this.#pool, this.#sql, this.chunkSize, { blobId, revision, size }, write));
+          const file = await cached;
+          const count = file === null ? null : await file.read(target, position);
+          if (count !== null) return count;
+          if (file !== null) cached = Promise.resolve(null);
+          // A fill abandoned by close(): the pool is ending, a query queued now would never settle.
+          this.#checkOpen();
+        }
         return this.#readRevision(blobId, revision, size, target, position);
       },
       close: async () => {
         if (closed) return;
         closed = true;
         this.#unpin(pin);
+        await (await cached)?.close();
       },
     };
   }
@@ -285,11 +313,12 @@ export class PgBlobs implements BlobHandlerton {
       try {
         await client.query('begin');
         const chunks = (await run<{ chunk_id: bigint }>(client, this.#sql.candidateChunks, ids)).map((c) => c.chunk_id);
-        const gone = await run<{ size: bigint | number | string }>(client, this.#sql.dropRevisions, ids);
+        const gone = await run<{ blob_id: bigint; revision: bigint; size: bigint | number | string }>(client, this.#sql.dropRevisions, ids);
         if (chunks.length > 0) await run(client, this.#sql.dropOrphanChunks, [chunks]);
         await client.query('commit');
         removed += gone.length;
         for (const row of gone) bytes += Number(row.size);
+        await this.#cache?.remove(gone.map((g) => ({ blobId: g.blob_id, revision: g.revision })));
       } catch (error) {
         await client.query('rollback').catch(() => undefined);
         throw wrapPgError(error, 'reclaim');
@@ -306,6 +335,9 @@ export class PgBlobs implements BlobHandlerton {
       this.#finish(txn, state);
     }
     this.#closed = true;
+    await this.#cache?.close();
+    // Queries already queued on the pool finish first (end() would leave them unsettled forever).
+    await Promise.allSettled([...this.#inflight]);
     await this.#pool.end().catch(() => undefined);
   }
 
@@ -317,6 +349,10 @@ export class PgBlobs implements BlobHandlerton {
       const offset = position + done - index * this.chunkSize;
       const count = Math.min(this.chunkSize - offset, total - done);
       const [row] = await this.#query<{ data: Buffer }>(this.#sql.readChunk, [blobId, revision, index, offset + 1, count], 'blob read');
+      // No chunk row: a hole (zeros), unless another client reclaimed the revision under this reader.
+      if (row === undefined && (await this.#query(this.#sql.revision, [blobId, revision], 'blob read')).length === 0) {
+        throw new POSKeyError(`blob ${toHex(blobId)} revision ${toHex(revision)} was reclaimed by another client while this reader was open`, blobId);
+      }
       const bytes = row?.data ?? Buffer.alloc(0);
       const got = Math.min(bytes.length, count);
       target.set(bytes.subarray(0, got), done);
@@ -324,6 +360,16 @@ export class PgBlobs implements BlobHandlerton {
       done += count;
     }
     return total;
+  }
+
+  /** Which of `revisions` are committed on the server (for the cache's sweep of revisions reclaimed elsewhere). */
+  async #present(revisions: readonly CachedRevision[]): Promise<ReadonlySet<string>> {
+    const found = await this.#query<{ blob_id: bigint; revision: bigint }>(
+      this.#sql.committedAmong,
+      [revisions.map((r) => r.blobId), revisions.map((r) => r.revision)],
+      'blob cache sweep',
+    );
+    return new Set(found.map((r) => nameKey(r.blob_id, r.revision)));
   }
 
   #pinBase(state: TxnState, blobId: BlobId, base: Tid): void {
@@ -372,11 +418,17 @@ export class PgBlobs implements BlobHandlerton {
   }
 
   async #query<R extends pg.QueryResultRow>(statement: { name: string; text: string }, values: readonly unknown[], what: string): Promise<R[]> {
+    // After close() no query starts: pg-pool's end() never settles a query still waiting for a connection.
+    this.#checkOpen();
+    const pending = run<R>(this.#pool, statement, values);
+    this.#inflight.add(pending);
     try {
-      return await run<R>(this.#pool, statement, values);
+      return await pending;
     } catch (error) {
       if (this.#closed) throw new StorageClosedError('the postgres blob handlerton is closed');
       throw wrapPgError(error, what);
+    } finally {
+      this.#inflight.delete(pending);
     }
   }
 

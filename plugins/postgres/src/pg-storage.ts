@@ -509,7 +509,7 @@ export class PgStorage implements Storage {
 }
 
 /** Reads a meta value, creating it with `initial()` first when missing (first writer wins across clients). */
-async function metaValue(pool: pg.Pool, sql: StorageStatements, key: string, initial: () => string): Promise<string> {
+export async function metaValue(pool: pg.Pool, sql: StorageStatements, key: string, initial: () => string): Promise<string> {
   const [found] = await run<{ value: string }>(pool, sql.metaGet, [key]);
   if (found !== undefined) return found.value;
   await run(pool, sql.metaInit, [key, initial()]);
