@@ -178,7 +178,7 @@ pgTest('eviction and reclaim by another client remove a file while a reader is m
     const name3 = (await cacheFiles(dir)).find((n) => n.endsWith(`${b3.revision.toString(16).padStart(16, '0')}.blob`))!;
     t.truthy(name3);
     await second.releaseReferences([{ handlerton: second.name, blobId: b3.blobId, revision: b3.revision }]);
-    t.true((await second.reclaim()) >= 1);
+    t.true((await second.reclaim()).revisions >= 1);
     t.false((await cacheFiles(dir)).includes(name3), 'the reclaiming client deleted the cache file of the revision it reclaimed');
     t.is(await reader3.read(got3.subarray(CHUNK), CHUNK), 8 * CHUNK);
     t.true(Buffer.from(got3).equals(bytes[2]!), 'the mid-read reader still got every byte');
@@ -202,7 +202,7 @@ pgTest('a revision reclaimed by a client with another cache directory leaves thi
     t.is((await cacheFiles(dir)).length, 2);
     await reading.close();
     await reclaiming.releaseReferences([{ handlerton: reclaiming.name, blobId: doomed.blobId, revision: doomed.revision }]);
-    t.is(await reclaiming.reclaim(), 1);
+    t.is((await reclaiming.reclaim()).revisions, 1);
     t.is((await cacheFiles(dir)).length, 2, 'the other client cannot see this directory');
     // A dead fill's temporary file (untouched for an hour), a live one, and a file that is not the cache's.
     const stale = `${'0'.repeat(16)}-${'0'.repeat(15)}1-${'0'.repeat(15)}1.blob.tmp-999999-abcdef`;
@@ -280,7 +280,7 @@ pgTest('without the cache, a revision reclaimed by another client under an open 
     const reader = await reading.openRevision(blobId, revision);
     t.is(await reader.read(new Uint8Array(CHUNK), 0), CHUNK);
     await reclaiming.releaseReferences([{ handlerton: reclaiming.name, blobId, revision }]);
-    t.is(await reclaiming.reclaim(), 1);
+    t.is((await reclaiming.reclaim()).revisions, 1);
     await t.throwsAsync(reader.read(new Uint8Array(CHUNK), 2 * CHUNK), { instanceOf: POSKeyError, message: /reclaimed by another client/ });
     await reader.close();
   } finally {
