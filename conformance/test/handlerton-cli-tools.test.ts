@@ -240,3 +240,24 @@ test('pack reports the blob bytes it reclaimed (not only record bytes)', async (
     }
   });
 });
+
+test('HANDLERTON_DB names the database when a command names none; progress stays off stderr when it is not a terminal', async (t) => {
+  await withDatabases((dir) => {
+    const env = { ...process.env, HANDLERTON_DB: './s.db' };
+    const run = spawnSync(process.execPath, [bin, '--json', 'stats'], { cwd: dir, encoding: 'utf8', env });
+    t.is(run.status, 0, run.stderr);
+    t.is((JSON.parse(run.stdout) as { engines: { storage: string } }).engines.storage, 'sqlite-blobs');
+    const explicit = spawnSync(process.execPath, [bin, '--json', 'info', './fs'], { cwd: dir, encoding: 'utf8', env });
+    t.is((JSON.parse(explicit.stdout) as { engines: { storage: string } }).engines.storage, 'filestorage2', 'a named database wins');
+    const { HANDLERTON_DB: _unset, ...without } = process.env;
+    const none = spawnSync(process.execPath, [bin, 'info'], { cwd: dir, encoding: 'utf8', env: without });
+    t.is(none.status, 2);
+    t.regex(none.stderr, /^handlerton: HANDLERTON_INVALID_ARGUMENT: no database given: .* or set HANDLERTON_DB/);
+    // Long work (verify, copy) prints progress only on a terminal: captured stderr stays empty.
+    for (const args of [['verify', './fs'], ['copy', './fs', 'sqlite:./quiet-copy.db']]) {
+      const quiet = handlerton(dir, args);
+      t.is(quiet.status, 0, quiet.stderr);
+      t.is(quiet.stderr, '', `${args[0]} wrote nothing to a non-terminal stderr`);
+    }
+  });
+});

@@ -6,14 +6,15 @@ import { readFileSync } from 'node:fs';
 import { BUILT_IN_ENGINES } from '../config/engine-loader.js';
 import { loadEnginePlugin } from '../di/root-container.js';
 import { openDatabase } from '../di/open-database.js';
-import { copyTransactions } from '../database/copy-transactions.js';
+import { copyTransactions, type CopyResult } from '../database/copy-transactions.js';
+import { startProgress } from './progress.js';
 import { InvalidArgumentError } from '../contracts/errors.js';
 import { runDemo } from './demo.js';
 import { parseDuration } from './duration.js';
 import { copyReport, gcReport, infoReport, packReport, verifyReport, printReport, type Report } from './output.js';
-import { inspectTarget, parseTarget } from './target.js';
+import { databaseArgument, inspectTarget, parseTarget } from './target.js';
 import { EXIT, reportFailure } from './exit.js';
-import { verifyDatabase } from './verify.js';
+import { verifyDatabase, type VerifyResult } from './verify.js';
 import { registerHistoryCommands } from './commands/history.js';
 import { registerStatsCommand } from './commands/stats.js';
 import { registerBlobCommands } from './commands/blob.js';
@@ -31,6 +32,8 @@ const program = new Command('handlerton')
   .exitOverride()
   .addHelpText('after', '\nExit codes: 0 success, 1 the operation failed, 2 bad usage or input (unknown option, bad config, database not found).');
 const print = (line: string): void => void process.stdout.write(line + '\n');
+/** True when progress must stay off: --json (scripts) — and, inside startProgress, whenever stderr is not a terminal. */
+const quiet = (): boolean => program.opts<{ json?: boolean }>().json === true;
 const output = (report: Report): void => printReport(report, program.opts<{ json?: boolean }>().json === true, print);
 
 program
@@ -63,8 +66,9 @@ program
 program
   .command('info')
   .description('open a database and print its engines, capabilities and last transaction')
-  .argument('<config>', 'engine config')
-  .action(async (config: string) => {
+  .argument('[config]', 'engine config (default: $HANDLERTON_DB)')
+  .action(async (named: string | undefined) => {
+    const config = databaseArgument(named);
     const db = await openDatabase(inspectTarget(parseTarget(config)));
     try {
       output(infoReport(db.engines, db.capabilities, db.lastTransaction()));
@@ -78,11 +82,18 @@ registerStatsCommand(program, output);
 program
   .command('verify')
   .description('read every transaction, record and blob revision and check references resolve (read-only); exit 1 on any problem')
-  .argument('<config>', 'engine config or path of an existing database')
-  .action(async (config: string) => {
+  .argument('[config]', 'engine config or path of an existing database (default: $HANDLERTON_DB)')
+  .action(async (named: string | undefined) => {
+    const config = databaseArgument(named);
     const db = await openDatabase(inspectTarget(parseTarget(config)));
     try {
-      const result = await verifyDatabase(db);
+      const progress = startProgress('verify', 'transactions', { quiet: quiet() });
+      let result: VerifyResult;
+      try {
+        result = await verifyDatabase(db, (checked) => progress.update(checked));
+      } finally {
+        progress.stop();
+      }
       output(verifyReport(result));
       if (result.problems.length > 0) process.exitCode = EXIT.failed;
     } finally {
@@ -91,14 +102,15 @@ program
   });
 
 registerHistoryCommands(program, output);
-registerBlobCommands(program, output);
+registerBlobCommands(program, output, quiet);
 
 program
   .command('pack')
   .description('drop revisions older than the pack time and reclaim unreferenced blobs')
-  .argument('<config>', 'engine config')
+  .argument('[config]', 'engine config (default: $HANDLERTON_DB)')
   .option('--before <iso-date>', 'pack time (default: now)')
-  .action(async (config: string, options: { before?: string }) => {
+  .action(async (named: string | undefined, options: { before?: string }) => {
+    const config = databaseArgument(named);
     const at = options.before === undefined ? undefined : new Date(options.before);
     if (at !== undefined && Number.isNaN(at.getTime())) throw new InvalidArgumentError(`--before "${options.before}" is not a date`);
     const db = await openDatabase(parseTarget(config));
@@ -112,11 +124,12 @@ program
 program
   .command('gc')
   .description('external garbage collection: delete every object unreachable from the root and older than the safety window (then pack)')
-  .argument('<config>', 'engine config')
+  .argument('[config]', 'engine config (default: $HANDLERTON_DB)')
   .option('--no-pack', 'only write delete markers; do not pack afterwards')
   .option('--dry-run', 'report what would be deleted; change nothing (no pack)')
   .option('--keep <duration>', 'safety window: keep objects written or referenced within it (1h, 30m, 0, or milliseconds)', '1h')
-  .action(async (config: string, options: { pack: boolean; dryRun?: boolean; keep: string }) => {
+  .action(async (named: string | undefined, options: { pack: boolean; dryRun?: boolean; keep: string }) => {
+    const config = databaseArgument(named);
     const keep = parseDuration(options.keep, '--keep');
     const db = await openDatabase(parseTarget(config));
     try {
@@ -139,7 +152,13 @@ program
     try {
       const destination = await openDatabase(parseTarget(to));
       try {
-        const result = await copyTransactions(source, destination, { incremental: options.incremental === true });
+        const progress = startProgress('copy', 'transactions', { quiet: quiet() });
+        let result: CopyResult;
+        try {
+          result = await copyTransactions(source, destination, { incremental: options.incremental === true, onTransaction: (_tid, copied) => progress.update(copied) });
+        } finally {
+          progress.stop();
+        }
         output(copyReport(result));
       } finally {
         await destination.close();

@@ -4,7 +4,7 @@
  * and open FileStorage2 storage read-only, so they never create or change a database.
  */
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
-import { DatabaseNotFoundError, InvalidConfigError } from '../contracts/errors.js';
+import { DatabaseNotFoundError, InvalidArgumentError, InvalidConfigError } from '../contracts/errors.js';
 import { engineName, resolveConfig, type DatabaseConfig, type DatabaseConfigObject, type EngineSpec, type ResolvedEngine } from '../config/database-config.js';
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
@@ -78,4 +78,13 @@ function startsWithSqliteMagic(path: string): boolean {
   } finally {
     closeSync(fd);
   }
+}
+
+/** The database a command names, or `HANDLERTON_DB` when it names none; InvalidArgumentError when neither. */
+export function databaseArgument(config: string | undefined): string {
+  const chosen = config ?? process.env['HANDLERTON_DB'];
+  if (chosen === undefined || chosen.trim() === '') {
+    throw new InvalidArgumentError('no database given: name one (engine:path, a JSON config or the path of an existing database) or set HANDLERTON_DB');
+  }
+  return chosen;
 }

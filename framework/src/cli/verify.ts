@@ -28,7 +28,10 @@ const READ_CHUNK = 1024 * 1024;
 const MAX_PROBLEMS = 1000;
 
 /** Checks a database through its engines' contracts; collects problems instead of stopping at the first. */
-export async function verifyDatabase(engines: { readonly storage: Storage; readonly blobs: BlobHandlerton }): Promise<VerifyResult> {
+export async function verifyDatabase(
+  engines: { readonly storage: Storage; readonly blobs: BlobHandlerton },
+  onTransaction: (checked: number) => void = () => {},
+): Promise<VerifyResult> {
   if (!engines.storage.capabilities.iterator) throw new NotSupportedError('iterator', engines.storage.name);
   const totals = { transactions: 0, records: 0, blobRevisions: 0, blobBytes: 0 };
   const problems: VerifyProblem[] = [];
@@ -41,6 +44,7 @@ export async function verifyDatabase(engines: { readonly storage: Storage; reado
   try {
     for await (const txn of engines.storage.iterator()) {
       totals.transactions++;
+      onTransaction(totals.transactions);
       for (const rec of txn.records) {
         totals.records++;
         seen.add(rec.oid);

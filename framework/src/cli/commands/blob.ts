@@ -5,24 +5,25 @@
  */
 import type { Command } from 'commander';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import { InvalidArgumentError, NotSupportedError } from '../../contracts/errors.js';
 import { toHex, type Oid } from '../../contracts/ids.js';
 import type { BlobHandle, Database, ReadView } from '../../contracts/database.js';
 import { openDatabase } from '../../di/open-database.js';
 import { parseHexId } from '../ids-arg.js';
+import { countingStream, startProgress } from '../progress.js';
 import type { Report } from '../output.js';
-import { inspectTarget, parseTarget } from '../target.js';
+import { databaseArgument, inspectTarget, parseTarget } from '../target.js';
 import type { Output } from './history.js';
 
 /** A database as `openDatabase` returns it (with its engines). */
 type OpenedDatabase = Awaited<ReturnType<typeof openDatabase>>;
 
 /** Registers `blob put`, `blob get` and `blob ls`. */
-export function registerBlobCommands(program: Command, output: Output): void {
+export function registerBlobCommands(program: Command, output: Output, quiet: () => boolean): void {
   const blob = program.command('blob').description('put, get and list blobs (streamed)');
 
   blob
@@ -34,13 +35,19 @@ export function registerBlobCommands(program: Command, output: Output): void {
     .action(async (config: string, file: string, options: { oid?: string }) => {
       const oid = options.oid === undefined ? undefined : parseHexId(options.oid, '--oid');
       const input = file === '-' ? process.stdin : createReadStream(file);
+      const total = file === '-' ? undefined : (await stat(file).catch(() => undefined))?.size;
       // Open the source first: a missing file fails before the database is opened.
       await new Promise<void>((resolve, reject) => (file === '-' ? resolve() : input.once('open', () => resolve()).once('error', reject))).catch((error: unknown) => {
         throw new InvalidArgumentError(`file "${file}" cannot be read: ${error instanceof Error ? error.message : String(error)}`);
       });
       const db = await openDatabase(parseTarget(config));
       try {
-        output(await putBlob(db, input, oid));
+        const progress = startProgress('blob put', 'bytes', { quiet: quiet(), ...(total === undefined ? {} : { total }) });
+        try {
+          output(await putBlob(db, input, countingStream(progress), oid));
+        } finally {
+          progress.stop();
+        }
       } finally {
         await db.close();
       }
@@ -56,7 +63,7 @@ export function registerBlobCommands(program: Command, output: Output): void {
     .action(async (config: string, which: string, file: string, options: { range?: string }) => {
       const db = await openDatabase(inspectTarget(parseTarget(config)));
       try {
-        await getBlob(db, which, file, options.range);
+        await getBlob(db, which, file, options.range, quiet());
       } finally {
         await db.close();
       }
@@ -65,8 +72,9 @@ export function registerBlobCommands(program: Command, output: Output): void {
   blob
     .command('ls')
     .description('list the current blob objects with their size and revision (read-only)')
-    .argument('<config>', 'engine config or path of an existing database')
-    .action(async (config: string) => {
+    .argument('[config]', 'engine config or path of an existing database (default: $HANDLERTON_DB)')
+    .action(async (named: string | undefined) => {
+      const config = databaseArgument(named);
       const db = await openDatabase(inspectTarget(parseTarget(config)));
       try {
         output(await listBlobs(db));
@@ -77,11 +85,11 @@ export function registerBlobCommands(program: Command, output: Output): void {
 }
 
 /** Streams `input` into a new blob (or blob object `oid`) in one transaction; nothing is committed when the input fails. */
-async function putBlob(db: Database, input: Readable, oid: Oid | undefined): Promise<Report> {
+async function putBlob(db: Database, input: Readable, counter: Transform, oid: Oid | undefined): Promise<Report> {
   const result = await db.transaction(async (tx) => {
     const blob = oid === undefined ? await tx.createBlob() : await tx.blob(oid);
     const handle = await blob.open('w');
-    await pipeline(input, handle.createWriteStream());
+    await pipeline(input, counter, handle.createWriteStream());
     const size = handle.size();
     await handle.close();
     return { oid: blob.oid, size };
@@ -108,24 +116,29 @@ async function openForGet(db: Database, which: string, view: ReadView): Promise<
 }
 
 /** Streams a blob (or a range of it) to `file` (written under a temporary name, renamed at the end) or to standard output. */
-async function getBlob(db: Database, which: string, file: string, rangeText: string | undefined): Promise<void> {
+async function getBlob(db: Database, which: string, file: string, rangeText: string | undefined, quiet: boolean): Promise<void> {
   const snapshot = await db.snapshot();
   try {
     const handle = await openForGet(db, which, snapshot);
     try {
       const range = rangeText === undefined ? undefined : parseRange(rangeText, handle.size());
+      const progress = startProgress('blob get', 'bytes', { quiet: quiet || file === '-', total: range === undefined ? handle.size() : range.end + 1 - range.start });
       const source = handle.createReadStream(range === undefined ? {} : { start: range.start, end: range.end + 1 });
-      if (file === '-') {
-        await pipeline(source, process.stdout, { end: false });
-        return;
-      }
-      const temporary = join(dirname(file), `.${basename(file)}.handlerton-${process.pid}.tmp`);
       try {
-        await pipeline(source, createWriteStream(temporary, { flags: 'wx' }));
-        await rename(temporary, file);
-      } catch (error) {
-        await rm(temporary, { force: true });
-        throw error;
+        if (file === '-') {
+          await pipeline(source, process.stdout, { end: false });
+          return;
+        }
+        const temporary = join(dirname(file), `.${basename(file)}.handlerton-${process.pid}.tmp`);
+        try {
+          await pipeline(source, countingStream(progress), createWriteStream(temporary, { flags: 'wx' }));
+          await rename(temporary, file);
+        } catch (error) {
+          await rm(temporary, { force: true });
+          throw error;
+        }
+      } finally {
+        progress.stop();
       }
     } finally {
       await handle.close();

@@ -9,7 +9,7 @@ import type { Oid } from '../../contracts/ids.js';
 import type { EngineStats, Storage } from '../../contracts/storage.js';
 import { openDatabase } from '../../di/open-database.js';
 import { lastTransactionFields, type Report } from '../output.js';
-import { inspectTarget, parseTarget } from '../target.js';
+import { databaseArgument, inspectTarget, parseTarget } from '../target.js';
 import type { Output } from './history.js';
 
 /** Registers `stats`. */
@@ -17,8 +17,9 @@ export function registerStatsCommand(program: Command, output: Output): void {
   program
     .command('stats')
     .description('print size on disk, object, revision and blob counts, the last transaction and engine detail (read-only; reads the whole history)')
-    .argument('<config>', 'engine config or path of an existing database')
-    .action(async (config: string) => {
+    .argument('[config]', 'engine config or path of an existing database (default: $HANDLERTON_DB)')
+    .action(async (named: string | undefined) => {
+      const config = databaseArgument(named);
       const target = inspectTarget(parseTarget(config));
       const db = await openDatabase(target);
       try {

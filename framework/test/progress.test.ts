@@ -1,0 +1,36 @@
+import test from 'ava';
+import { Writable } from 'node:stream';
+import { startProgress, type ProgressStream } from '../src/cli/progress.js';
+
+/** A stream that records what is written, claiming to be a terminal or not. */
+function recorder(isTTY: boolean): { stream: ProgressStream; text: () => string } {
+  const chunks: string[] = [];
+  const stream = Object.assign(
+    new Writable({
+      write(chunk: Buffer | string, _encoding, callback) {
+        chunks.push(String(chunk));
+        callback();
+      },
+    }),
+    { isTTY, columns: 80, cursorTo: () => true, clearLine: () => true, moveCursor: () => true },
+  );
+  return { stream, text: () => chunks.join('') };
+}
+
+test('progress draws on a terminal: label, counts and total', (t) => {
+  const { stream, text } = recorder(true);
+  const progress = startProgress('copy', 'transactions', { stream, total: 10 });
+  progress.update(4);
+  progress.stop();
+  t.regex(text(), /copy \[.*\] 40% 4\/10 transactions/);
+});
+
+test('progress writes nothing when the stream is not a terminal, or when quiet (--json)', (t) => {
+  for (const [isTTY, quiet] of [[false, false], [true, true]] as const) {
+    const { stream, text } = recorder(isTTY);
+    const progress = startProgress('verify', 'transactions', { stream, quiet });
+    progress.update(3);
+    progress.stop();
+    t.is(text(), '', `isTTY ${isTTY}, quiet ${quiet}`);
+  }
+});
