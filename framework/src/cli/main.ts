@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `handlerton` command line: demo, engines, info, stats, verify, history, log, blob put/get/ls, pack, gc, copy. */
+/** The `handlerton` command line: demo, engines, info, stats, verify, history, log, blob put/get/ls, backup, restore, pack, gc, copy. */
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { verifyDatabase, type VerifyResult } from './verify.js';
 import { registerHistoryCommands } from './commands/history.js';
 import { registerStatsCommand } from './commands/stats.js';
 import { registerBlobCommands } from './commands/blob.js';
+import { registerBackupCommands } from './commands/backup.js';
 
 /** The embedded default engine of `npm start`. */
 export const DEFAULT_DEMO_CONFIG = 'filestorage2:./.handlerton-demo';
@@ -103,6 +104,7 @@ program
 
 registerHistoryCommands(program, output);
 registerBlobCommands(program, output, quiet);
+registerBackupCommands(program, output, quiet);
 
 program
   .command('pack')

@@ -18,6 +18,12 @@ export interface EnginePair {
   readonly blobs: BlobHandlerton;
 }
 
+/** What a copy reads from its source: transactions in tid order and blob revisions (an engine pair, or a backup). */
+export interface CopySource {
+  readonly storage: Pick<Storage, 'name' | 'capabilities' | 'iterator'>;
+  readonly blobs: Pick<BlobHandlerton, 'name' | 'capabilities' | 'openRevision' | 'latestRevision'>;
+}
+
 /** What a copy moved. */
 export interface CopyResult {
   readonly transactions: number;
@@ -40,12 +46,14 @@ export interface CopyOptions {
    * destination already holds keep their destination blob ids.
    */
   readonly incremental?: boolean;
+  /** Copy only transactions up to this tid (a point-in-time restore). */
+  readonly stop?: Tid;
   /** Called after each copied transaction (progress). */
   readonly onTransaction?: (tid: Tid, copied: number) => void;
 }
 
 /** Copies the transactions of `source` into the empty `destination` (or, incremental, those after the destination's last one). */
-export async function copyTransactions(source: EnginePair, destination: EnginePair, options: CopyOptions = {}): Promise<CopyResult> {
+export async function copyTransactions(source: CopySource, destination: EnginePair, options: CopyOptions = {}): Promise<CopyResult> {
   if (!source.storage.capabilities.iterator) throw new NotSupportedError('iterator', source.storage.name);
   if (!destination.storage.capabilities.restore) throw new NotSupportedError('restore', destination.storage.name);
   const resumeAfter = destination.storage.lastTransaction();
@@ -55,7 +63,7 @@ export async function copyTransactions(source: EnginePair, destination: EnginePa
   const blobIds = new Map<BlobId, BlobId>();
   const known = resumeAfter === 0n ? undefined : destination.storage;
   const totals = { transactions: 0, records: 0, blobRevisions: 0, blobBytes: 0 };
-  for await (const txn of source.storage.iterator(resumeAfter === 0n ? undefined : resumeAfter + 1n)) {
+  for await (const txn of source.storage.iterator(resumeAfter === 0n ? undefined : resumeAfter + 1n, options.stop)) {
     const storageTxn = storageTransaction(txn.meta);
     const blobTxn = blobTransaction(`copy-${txn.tid}`);
     await destination.storage.tpcBegin(storageTxn, txn.tid);
@@ -99,7 +107,7 @@ export async function copyTransactions(source: EnginePair, destination: EnginePa
 }
 
 /** The destination's last transaction must be one of the source's (same tid and metadata): else it is not a copy of it. */
-async function assertCopyOf(source: Storage, destination: Storage, last: Tid): Promise<void> {
+async function assertCopyOf(source: CopySource['storage'], destination: Storage, last: Tid): Promise<void> {
   let match: IteratedTransaction | undefined;
   for await (const txn of source.iterator(last, last)) match = txn;
   let own: IteratedTransaction | undefined;
@@ -120,7 +128,7 @@ async function assertCopyOf(source: Storage, destination: Storage, last: Tid): P
  * keep their data in the blob's latest revision, outside the storage's history: such a blob cannot
  * be replayed transaction by transaction.
  */
-async function refuseUnreplayable(blobs: BlobHandlerton, ref: BlobRef): Promise<void> {
+async function refuseUnreplayable(blobs: CopySource['blobs'], ref: BlobRef): Promise<void> {
   if (ref.revision !== 0n || blobs.capabilities.mode === 'dataTransactional') return;
   if ((await blobs.latestRevision(ref.blobId)) !== null) {
     throw new NotSupportedError(`copy of ${blobs.capabilities.mode} blob data (blob ${ref.blobId} is not in the storage's history)`, blobs.name);
@@ -151,7 +159,7 @@ async function copiedBlobId(storage: Storage, handlerton: string, oid: Oid): Pro
 }
 
 async function copyRevision(
-  from: BlobHandlerton,
+  from: CopySource['blobs'],
   ref: BlobRef,
   to: BlobHandlerton,
   txn: BlobTransaction,

@@ -128,6 +128,8 @@ export class ActiveSegment {
     tornBatches = false,
     beingSealed = false,
     sealedEnd?: number,
+    /** Read-only, of a file a live writer is appending to: an incomplete transaction ends what is read, whatever follows. */
+    liveTail = false,
   ): Promise<ActiveSegment> {
     const seg = new ActiveSegment(io, file, header, preallocChunk);
     const { fd, path } = file;
@@ -154,7 +156,7 @@ export class ActiveSegment {
     if (pos < size && !isAllZero(io, fd, path, pos, size)) {
       // zeros are preallocated space; anything else is a torn tail, unless a valid transaction follows
       const marks = tornBatches && seg.marksSyncs;
-      const later = findLaterTxns(io, fd, path, pos + 1, size, !marks);
+      const later = liveTail && readOnly ? { count: 0, synced: -1, first: 0, end: pos } : findLaterTxns(io, fd, path, pos + 1, size, !marks);
       if (later.count > 0 && !marks) throw new CorruptionError(`damaged transaction followed by a valid one at offset ${later.first}`, path, pos);
       if (later.synced >= 0) {
         throw new CorruptionError(`damaged transaction followed by a valid one at offset ${later.synced} written after it was synced`, path, pos);

@@ -58,6 +58,8 @@ import { disposeReplaced, syncDisposal } from './retired-segments.js';
 import type { SegmentHeader } from './segment-format.js';
 
 const ENGINE = 'filestorage2';
+/** How often a read-only open re-reads a live database whose files looked damaged. */
+const READ_ONLY_OPEN_ATTEMPTS = 6;
 
 /**
  * The data end of segment `seq` (low 32 bits) as the segment created after it recorded it, or
@@ -188,6 +190,26 @@ export class FileStorage2 implements Storage {
 
   /** Opens (creating when missing) the storage directory: lock, trailers, scan of the active segment. */
   static async open(options: FileStorage2Options, context: EngineContext): Promise<FileStorage2> {
+    if (!options.readOnly) return FileStorage2.openOnce(options, context);
+    // Read-only, the files may belong to a live writer: a read racing its appends or a seal can see
+    // a transaction half written with a later one already complete. Damage found at the same place
+    // twice is real; damage that moves between reads is a live tail, and the last attempt reads the
+    // active segment up to the first incomplete transaction (what the writer has published so far).
+    let previous: string | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await FileStorage2.openOnce(options, context, attempt === READ_ONLY_OPEN_ATTEMPTS);
+      } catch (error) {
+        if (!(error instanceof CorruptionError) || attempt >= READ_ONLY_OPEN_ATTEMPTS) throw error;
+        const where = `${error.file}@${error.offset}: ${error.message}`;
+        if (where === previous) throw error;
+        previous = where;
+        await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+      }
+    }
+  }
+
+  private static async openOnce(options: FileStorage2Options, context: EngineContext, liveTail = false): Promise<FileStorage2> {
     const io = new FileIO(context.fs);
     const dir = options.directory;
     if (!options.readOnly) {
@@ -230,7 +252,7 @@ export class FileStorage2 implements Storage {
       if (found.unsealed) {
         const u = found.unsealed;
         // only the newest segment can end in a torn batch: an older one was synced before commits moved on
-        active = await ActiveSegment.recover(io, u.file, u.header, u.size, options.readOnly, chunk, yieldToLoop, true);
+        active = await ActiveSegment.recover(io, u.file, u.header, u.size, options.readOnly, chunk, yieldToLoop, true, false, undefined, liveTail);
         const cut = active.cutBatch;
         if (cut) {
           context.logger.warn(
