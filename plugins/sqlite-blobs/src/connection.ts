@@ -153,6 +153,14 @@ export class SqliteConnection {
     this.strictStatement = db.prepare(`pragma synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   }
 
+  /** The background threads this connection runs: 'checkpoint', 'chunk-writer' (diagnostics and tests). */
+  get threads(): string[] {
+    const out: string[] = [];
+    if (this.checkpointer?.alive === true) out.push('checkpoint');
+    if (this.chunkWriter?.alive === true) out.push('chunk-writer');
+    return out;
+  }
+
   /** True when opened read-only: every write raises ReadOnlyError. */
   get readOnly(): boolean {
     return this.options.readOnly === true;

@@ -168,6 +168,7 @@ test('read-only beside a writer in another process: sees committed data still in
   const blobs = await SqliteBlobs.open(ro);
   try {
     t.true(storage.capabilities.readOnly);
+    t.deepEqual([...storage.connection.threads, ...blobs.connection.threads], [], 'no checkpointer, no chunk writer');
     t.is(storage.lastTransaction(), tid1);
     t.is(text((await storage.load(1n)).data), 'value-1');
     t.deepEqual(await readAll(blobs, writer.blobId, tid1), pattern(BLOB_BYTES, 1));
@@ -246,6 +247,12 @@ test('read-only and read-write in one process use separate connections; the read
   const reader = await SqliteStorage.open({ ...options, readOnly: true });
   t.teardown(() => reader.close());
   t.not(reader.connection, writer.connection);
+  const writableBlobs = await SqliteBlobs.open(options);
+  t.deepEqual(writableBlobs.connection.threads, ['checkpoint', 'chunk-writer'], 'a writable blob file runs both threads');
+  const readOnlyBlobs = await SqliteBlobs.open({ ...options, readOnly: true });
+  t.deepEqual(readOnlyBlobs.connection.threads, [], 'a read-only one runs none');
+  await readOnlyBlobs.close();
+  await writableBlobs.close();
   t.false(writer.capabilities.readOnly);
   t.true(reader.capabilities.readOnly);
   const tid2 = await commit(writer, [[1n, tid, 'two']]);
