@@ -345,7 +345,8 @@ export async function acquireConnection(
     pending.catch(() => registry.delete(key));
   }
   const connection = await pending;
-  if (connection.options.synchronous !== options.synchronous) {
+  // A read-only connection never commits: its synchronous level does not matter.
+  if (options.readOnly !== true && connection.options.synchronous !== options.synchronous) {
     throw new InvalidConfigError(
       `synchronous: ${file} is already open with synchronous "${connection.options.synchronous}", not "${options.synchronous}"`,
       'synchronous',

@@ -41,6 +41,7 @@ import {
   type OidKey,
 } from '@handlerton/framework';
 import type { EngineStats } from '@handlerton/framework';
+import type BetterSqlite3 from 'better-sqlite3';
 import { fileStats } from './file-stats.js';
 import { yieldToLoop } from './yield.js';
 import { CommitLock } from './commit-lock.js';
@@ -117,6 +118,7 @@ export class SqliteStorage implements Storage {
   private horizon: Tid;
   /** Read-only: SQLite's data_version when the newest transaction was last read. */
   private dataVersion: bigint | undefined;
+  private dataVersionQuery: BetterSqlite3.Statement | undefined;
 
   private constructor(
     private readonly conn: SqliteConnection,
@@ -230,7 +232,9 @@ export class SqliteStorage implements Storage {
 
   /** Read-only: takes in the transactions another process committed since the last look (cheap when none). */
   private followWriter(): void {
-    const version = this.conn.read('lastTransaction', () => this.conn.db.pragma('data_version', { simple: true }) as bigint);
+    this.dataVersionQuery ??= this.conn.db.prepare('pragma data_version').pluck();
+    const query = this.dataVersionQuery;
+    const version = this.conn.read('lastTransaction', () => query.get() as bigint);
     if (version === this.dataVersion) return;
     this.dataVersion = version;
     const newest = this.conn.read('lastTransaction', () => this.sql.newestTxn.get());
