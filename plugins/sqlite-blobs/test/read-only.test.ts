@@ -27,8 +27,18 @@ const WRITER = (options: SqliteOptions): string => `
   const serial0 = await storage.load(1n).then((r) => r.tid, () => 0n);
   let serial = serial0;
   console.log('ready ' + blobId);
+  const open = [];
   for await (const line of createInterface({ input: process.stdin })) {
     const n = Number(line.split(' ')[1]);
+    if (line.startsWith('draft')) {
+      // A blob transaction left open: its draft rows stay in the file if the process dies.
+      const draft = await blobs.createDraft(blobTransaction(), blobId, 1n, null);
+      await draft.write(pattern(${BLOB_BYTES}, n), 0);
+      await draft.flush();
+      open.push(draft);
+      console.log('ok drafted');
+      continue;
+    }
     const tid = await commit(storage, [[1n, serial, 'value-' + n]]);
     serial = tid;
     const txn = blobTransaction();
@@ -237,6 +247,37 @@ test('read-only on an idle database: no writer lock (a writer process opens besi
   await againBlobs.close();
   await again.close();
   assertUnchanged(t, idle, snapshot(dir));
+});
+
+test('read-only after a writer was killed: sees its commits from the un-checkpointed WAL, leaves its drafts and the WAL to the next writer', async (t) => {
+  const dir = await tempDir(t);
+  const options = optionsIn(dir, { synchronous: 'full' });
+  const writer = await startWriter(options);
+  t.teardown(() => writer.stop());
+  const tid = BigInt((await writer.send('commit 3')).split(' ')[1]!);
+  await writer.send('draft 4');
+  writer.child.kill('SIGKILL');
+  await writer.stop();
+  t.true(readFileSync(`${options.location}-wal`).includes('value-3'), 'the commit is only in the WAL');
+  const before = snapshot(dir);
+  const ro = { ...options, readOnly: true };
+  const storage = await SqliteStorage.open(ro);
+  const blobs = await SqliteBlobs.open(ro);
+  const drafts = (b: SqliteBlobs): bigint =>
+    (b.connection.db.prepare("select count(*) as n from blob_revision where state = 'draft'").get() as { n: bigint }).n;
+  try {
+    t.is(storage.lastTransaction(), tid);
+    t.is(text((await storage.load(1n)).data), 'value-3');
+    t.deepEqual(await readAll(blobs, writer.blobId, tid), pattern(BLOB_BYTES, 3));
+    t.is(drafts(blobs), 1n, "the dead process's draft is left for the writer");
+  } finally {
+    await blobs.close();
+    await storage.close();
+  }
+  assertUnchanged(t, before, snapshot(dir));
+  const writable = await SqliteBlobs.open(options);
+  t.is(drafts(writable), 0n, 'the next writable open drops it');
+  await writable.close();
 });
 
 test('read-only and read-write in one process use separate connections; the reader sees the writer\'s commits', async (t) => {
