@@ -23,9 +23,8 @@ import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, NO_MIGRATIONS, SqliteDialect, type Compilable } from 'kysely';
 import { CorruptionError, InvalidConfigError, ReadOnlyError, StorageClosedError, StorageIOError, type FileSystem } from '@handlerton/framework';
-import { chunkChecksum } from './checksum.js';
 import { checkLocation, makeParentDirectory, syncDatabaseDirectory } from './location.js';
-import { CHECKSUM_FUNCTION, migrationProvider } from './migrations.js';
+import { migrationProvider } from './migrations.js';
 import type { SynchronousLevel } from './options.js';
 import { PreparedQuery } from './prepared.js';
 import type { DB } from './schema.js';
@@ -36,18 +35,9 @@ import { isDiskFailure, mapSqliteError } from './sql-errors.js';
 import { TransactionalSqliteDialect } from './migration-dialect.js';
 import { checkWal } from './wal-check.js';
 import { assertKnownMigrations } from './schema-version.js';
-import {
-  LINK_CHECKSUM_FUNCTION,
-  linkChecksum,
-  POINTER_CHECKSUM_FUNCTION,
-  pointerChecksum,
-  RECORD_CHECKSUM_FUNCTION,
-  recordChecksum,
-  TXN_CHECKSUM_FUNCTION,
-  txnChecksum,
-} from './record-check.js';
 import { datasyncFile } from './wal-sync.js';
 import { openReadOnly } from './read-only.js';
+import { registerFunctions } from './sql-functions.js';
 
 /** What a database file holds. */
 export type FileRole = 'records' | 'blobs';
@@ -398,28 +388,6 @@ async function openConnection(file: string, options: ConnectionOptions, role: Fi
       }
     }
     throw mapSqliteError(error, 'opening the sqlite database', file);
-  }
-}
-
-/** Registers the checksum functions the migrations and statements of a `role` file call. */
-export function registerFunctions(db: BetterSqlite3.Database, role: FileRole): void {
-  // The 0004 migration checksums the chunks of an older file through this function.
-  if (role === 'blobs') db.function(CHECKSUM_FUNCTION, { deterministic: true }, (data: unknown) => chunkChecksum(data as Uint8Array));
-  // The 0002 migration checksums the revision rows of an older file through this function.
-  if (role === 'records') {
-    db.function(RECORD_CHECKSUM_FUNCTION, { deterministic: true, safeIntegers: true }, (oid: unknown, tid: unknown, deleted: unknown, data: unknown, refs: unknown) =>
-      recordChecksum(oid as bigint, tid as bigint, deleted as bigint, data as Uint8Array | null, refs as Uint8Array | null),
-    );
-    db.function(TXN_CHECKSUM_FUNCTION, { deterministic: true, safeIntegers: true }, (tid: unknown, user: unknown, description: unknown, extension: unknown, oids: unknown) =>
-      txnChecksum(tid as bigint, String(user), String(description), String(extension), oids as Uint8Array),
-    );
-    // 0003 (and pack, ending a chain) checksum links and current pointers through these.
-    db.function(LINK_CHECKSUM_FUNCTION, { deterministic: true, safeIntegers: true }, (oid: unknown, tid: unknown, prevTid: unknown, deleted: unknown) =>
-      linkChecksum(oid as bigint, tid as bigint, prevTid as bigint | null, deleted as bigint),
-    );
-    db.function(POINTER_CHECKSUM_FUNCTION, { deterministic: true, safeIntegers: true }, (oid: unknown, tid: unknown, deleted: unknown) =>
-      pointerChecksum(oid as bigint, tid as bigint, deleted as bigint),
-    );
   }
 }
 

@@ -9,10 +9,11 @@
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { CorruptionError, DatabaseNotFoundError, FormatVersionError, type FileSystem } from '@handlerton/framework';
-import { registerFunctions, SqliteConnection, type ConnectionOptions, type FileRole } from './connection.js';
+import { SqliteConnection, type ConnectionOptions, type FileRole } from './connection.js';
 import { migrationNames } from './migrations.js';
 import { assertKnownMigrations } from './schema-version.js';
 import { mapSqliteError } from './sql-errors.js';
+import { registerFunctions } from './sql-functions.js';
 
 /** Opens `file` read-only; DatabaseNotFoundError when it is missing, FormatVersionError when its schema is not this version's. */
 export async function openReadOnly(file: string, options: ConnectionOptions, role: FileRole, fs: FileSystem): Promise<SqliteConnection> {
