@@ -1,6 +1,7 @@
 /** The `handlerton` operator command, run end to end as a spawned process against FileStorage2 and SQLite. */
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import Database from 'better-sqlite3';
@@ -169,6 +170,60 @@ test('info inspects a FileStorage2 database that another process holds open', as
       t.is(fromJson.status, 0, `a JSON config is inspected read-only too: ${fromJson.stderr}`);
       const copy = handlerton(dir, 'copy', './fs', 'sqlite:./live-copy.db');
       t.is(copy.status, 0, copy.stderr);
+    } finally {
+      holder.stdin.end();
+      await new Promise((resolve) => holder.once('close', resolve));
+    }
+  });
+});
+
+test('info, verify, stats and log inspect a SQLite database that another process holds open, seeing its commit in the WAL and changing no file', async (t) => {
+  await withDatabases(async (dir) => {
+    // The holder commits a record and a blob, then stays open: the commit sits in the WAL files (no checkpoint yet).
+    const script = `const { openDatabase } = await import(${JSON.stringify(frameworkEntry)}); const db = await openDatabase('sqlite:./s.db'); const enc = new TextEncoder();
+      await db.transaction(async (tx) => { await tx.create(enc.encode('written by the holder')); const blob = await tx.createBlob(); const w = await blob.open('w'); await w.write(enc.encode('holder blob')); await w.close(); }, { meta: { user: 'holder', description: 'live commit' } });
+      process.stdout.write('open ' + db.lastTransaction().toString(16).padStart(16, '0') + '\\n'); process.stdin.on('end', () => db.close()); process.stdin.resume();`;
+    const holder = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      const tid = await new Promise<string>((resolve, reject) => {
+        holder.stdout.on('data', (data: Buffer) => {
+          const found = /open ([0-9a-f]{16})/.exec(data.toString());
+          if (found !== null) resolve(found[1]!);
+        });
+        holder.on('exit', (code) => reject(new Error(`holder exited with ${code}`)));
+      });
+      t.true((await readFile(join(dir, 's.db-wal'))).includes('written by the holder'), 'the commit is in the WAL');
+      const files = async (): Promise<Map<string, string>> => {
+        const out = new Map<string, string>();
+        // -shm is SQLite's shared-memory index, which every WAL reader uses: not database content.
+        for (const name of readdirSync(dir).filter((n) => n.startsWith('s.db') && !n.endsWith('-shm')).sort()) {
+          out.set(name, createHash('sha256').update(await readFile(join(dir, name))).digest('hex'));
+        }
+        return out;
+      };
+      const before = await files();
+      const pack = handlerton(dir, 'pack', './s.db');
+      t.is(pack.status, 1, 'a writing command still respects the lock');
+      t.regex(pack.stderr, /HANDLERTON_STORAGE_LOCKED/);
+      const info = handlerton(dir, '--json', 'info', './s.db');
+      t.is(info.status, 0, info.stderr);
+      const report = JSON.parse(info.stdout) as { lastTransaction: string; capabilities: { storage: { readOnly: boolean } } };
+      t.is(report.lastTransaction, tid, "the holder's commit, read from the WAL");
+      t.true(report.capabilities.storage.readOnly);
+      const fromJson = handlerton(dir, 'info', '{"engine":"sqlite","path":"./s.db"}');
+      t.is(fromJson.status, 0, `a JSON config is inspected read-only too: ${fromJson.stderr}`);
+      const verify = handlerton(dir, 'verify', './s.db');
+      t.is(verify.status, 0, verify.stdout + verify.stderr);
+      t.regex(verify.stdout, /2 blob revisions .*\nno problems found$/m);
+      const stats = handlerton(dir, 'stats', './s.db');
+      t.is(stats.status, 0, stats.stderr);
+      t.true(stats.stdout.includes(`last transaction: ${tid}`), stats.stdout);
+      const log = handlerton(dir, 'log', './s.db', '--last', '1');
+      t.is(log.status, 0, log.stderr);
+      t.regex(log.stdout, new RegExp(`^${tid} .* holder "live commit"`));
+      const copy = handlerton(dir, 'copy', './s.db', 'filestorage2:./live-copy');
+      t.is(copy.status, 0, copy.stderr);
+      t.deepEqual(await files(), before, 'no database file, WAL, lock or key file changed or created');
     } finally {
       holder.stdin.end();
       await new Promise((resolve) => holder.once('close', resolve));

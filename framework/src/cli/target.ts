@@ -1,7 +1,8 @@
 /**
  * The database argument of a CLI command: "engine:path", a JSON config object, or a bare path to an
  * existing FileStorage2 directory or SQLite file. Inspecting commands require the database to exist
- * and open FileStorage2 storage read-only, so they never create or change a database.
+ * and open FileStorage2 and SQLite storage and blobs read-only, so they never create or change a
+ * database and can inspect one another process holds open.
  */
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { DatabaseNotFoundError, InvalidArgumentError, InvalidConfigError } from '../contracts/errors.js';
@@ -11,6 +12,8 @@ const SQLITE_MAGIC = 'SQLite format 3\0';
 const FS2_SEGMENT = /^seg-[0-9a-f]{16}-g[0-9]+\.fs2$/;
 /** Engines whose location is a path on disk that must exist before an inspecting command opens it. */
 const ON_DISK = new Set(['filestorage2', 'sqlite', 'sqlite-blobs', '@handlerton/filestorage2', '@handlerton/sqlite-blobs']);
+/** Engines with a `readOnly` option (storage and blobs): every on-disk engine. */
+const READ_ONLY_ENGINES = ON_DISK;
 
 /** Parses a CLI database argument into a config (a bare path is detected from what is on disk). */
 export function parseTarget(text: string): DatabaseConfig {
@@ -24,7 +27,7 @@ export function parseTarget(text: string): DatabaseConfig {
   return looksLikePath(text) ? detectEngine(text) : text;
 }
 
-/** A config for inspecting: the database must exist; FileStorage2 storage and blobs open read-only. */
+/** A config for inspecting: the database must exist; FileStorage2 and SQLite storage and blobs open read-only. */
 export function inspectTarget(config: DatabaseConfig): DatabaseConfig {
   const resolved = resolveConfig(config);
   for (const engine of [resolved.storage, resolved.blobs]) assertExists(engine);
@@ -37,9 +40,9 @@ export function inspectTarget(config: DatabaseConfig): DatabaseConfig {
   return object;
 }
 
-/** The engine spec with `readOnly` added where the engine knows it (only FileStorage2; others reject unknown options). */
+/** The engine spec with `readOnly` added where the engine knows it (FileStorage2, SQLite; others reject unknown options). */
 function readOnlySpec(engine: ResolvedEngine): EngineSpec {
-  const options = engineName(engine.engine) === 'filestorage2' ? { ...engine.options, readOnly: true } : engine.options;
+  const options = READ_ONLY_ENGINES.has(engineName(engine.engine)) ? { ...engine.options, readOnly: true } : engine.options;
   return { engine: engine.engine, ...(engine.location === undefined ? {} : { path: engine.location }), options };
 }
 

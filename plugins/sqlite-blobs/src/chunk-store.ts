@@ -142,6 +142,8 @@ export class ChunkStore {
 
   constructor(readonly conn: SqliteConnection) {
     this.sql = chunkStatements(conn);
+    // Read-only: no thread (every write is refused before it would reach one).
+    if (conn.readOnly) return;
     conn.chunkWriter ??= startThread(() => new ChunkWriter({
       file: conn.file,
       busyTimeoutMs: conn.options.busyTimeoutMs,

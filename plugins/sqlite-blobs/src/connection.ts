@@ -9,6 +9,9 @@
  * process per database), sets the pragmas (page size before the first table, WAL, synchronous, busy
  * timeout), runs the migrations, reads (or creates) the database id and starts the checkpoint worker.
  *
+ * A read-only connection (see read-only.ts) takes no writer lock, runs no migration and starts no
+ * worker: it only reads, through SQLite's WAL read protocol, beside a writer in another process.
+ *
  * File operations made in JavaScript (the parent directory, the WAL pre-sync, the WAL size check) go
  * through the FileSystem the connection was opened with (the engine context's `fs`); SQLite's own
  * I/O, the writer lock included, is native (README "Fault injection").
@@ -19,10 +22,9 @@ import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, NO_MIGRATIONS, SqliteDialect, type Compilable } from 'kysely';
-import { CorruptionError, InvalidConfigError, StorageClosedError, StorageIOError, type FileSystem } from '@handlerton/framework';
-import { chunkChecksum } from './checksum.js';
+import { CorruptionError, InvalidConfigError, ReadOnlyError, StorageClosedError, StorageIOError, type FileSystem } from '@handlerton/framework';
 import { checkLocation, makeParentDirectory, syncDatabaseDirectory } from './location.js';
-import { CHECKSUM_FUNCTION, migrationProvider } from './migrations.js';
+import { migrationProvider } from './migrations.js';
 import type { SynchronousLevel } from './options.js';
 import { PreparedQuery } from './prepared.js';
 import type { DB } from './schema.js';
@@ -33,17 +35,9 @@ import { isDiskFailure, mapSqliteError } from './sql-errors.js';
 import { TransactionalSqliteDialect } from './migration-dialect.js';
 import { checkWal } from './wal-check.js';
 import { assertKnownMigrations } from './schema-version.js';
-import {
-  LINK_CHECKSUM_FUNCTION,
-  linkChecksum,
-  POINTER_CHECKSUM_FUNCTION,
-  pointerChecksum,
-  RECORD_CHECKSUM_FUNCTION,
-  recordChecksum,
-  TXN_CHECKSUM_FUNCTION,
-  txnChecksum,
-} from './record-check.js';
 import { datasyncFile } from './wal-sync.js';
+import { openReadOnly } from './read-only.js';
+import { registerFunctions } from './sql-functions.js';
 
 /** What a database file holds. */
 export type FileRole = 'records' | 'blobs';
@@ -82,6 +76,8 @@ export interface ConnectionOptions {
   readonly busyTimeoutMs: number;
   /** Tests only: stop the schema at this migration instead of the latest. */
   readonly migrateTo?: string;
+  /** Open for reading only (no lock, no migration, no worker; writes raise ReadOnlyError). */
+  readonly readOnly?: boolean;
 }
 
 /** An open database file with its kysely instance and statement cache. */
@@ -116,12 +112,15 @@ export class SqliteConnection {
     readonly options: ConnectionOptions,
     db: BetterSqlite3.Database,
     readonly databaseId: bigint,
-    private readonly writerLock: BetterSqlite3.Database,
+    /** The writer lock's connection; undefined when read-only. */
+    private readonly writerLock: BetterSqlite3.Database | undefined,
     /** The FileSystem the engine's JavaScript file operations go through. */
     readonly fs: FileSystem,
   ) {
     this.db = db;
-    if (role === 'blobs') {
+    if (this.readOnly) {
+      this.checkpointer = undefined;
+    } else if (role === 'blobs') {
       try {
         this.checkpointer = new Checkpointer(file, options.busyTimeoutMs, fs);
         db.pragma(`wal_autocheckpoint = ${SAFETY_CHECKPOINT_PAGES}`);
@@ -142,6 +141,24 @@ export class SqliteConnection {
     this.kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: db }) });
     this.relaxStatement = db.prepare('pragma synchronous = NORMAL');
     this.strictStatement = db.prepare(`pragma synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  }
+
+  /** The background threads this connection runs: 'checkpoint', 'chunk-writer' (diagnostics and tests). */
+  get threads(): string[] {
+    const out: string[] = [];
+    if (this.checkpointer?.alive === true) out.push('checkpoint');
+    if (this.chunkWriter?.alive === true) out.push('chunk-writer');
+    return out;
+  }
+
+  /** True when opened read-only: every write raises ReadOnlyError. */
+  get readOnly(): boolean {
+    return this.options.readOnly === true;
+  }
+
+  /** Throws ReadOnlyError (naming `what`) when the connection is read-only. */
+  assertWritable(what: string): void {
+    if (this.readOnly) throw new ReadOnlyError(`${what}: the sqlite database ${this.file} is open read-only`);
   }
 
   /** A prepared statement, built by kysely once per connection and cached under `key`. */
@@ -165,6 +182,7 @@ export class SqliteConnection {
   /** Runs `fn` in one synchronous write transaction (BEGIN IMMEDIATE), synced per the configured level. */
   write<T>(what: string, fn: () => T): T {
     this.check();
+    this.assertWritable(what);
     try {
       return this.db.transaction(fn).immediate();
     } catch (error) {
@@ -188,6 +206,7 @@ export class SqliteConnection {
    */
   writeRelaxed<T>(what: string, fn: () => T): T {
     this.check();
+    this.assertWritable(what);
     try {
       this.relaxStatement.run();
       try {
@@ -239,7 +258,7 @@ export class SqliteConnection {
    * failed fdatasync stops the connection (after a failed fsync nothing written may be assumed safe).
    */
   async presync(): Promise<void> {
-    if (this.options.synchronous !== 'full' || this.closed) return;
+    if (this.options.synchronous !== 'full' || this.closed || this.readOnly) return;
     await this.presyncing;
     const run = this.flushWal();
     this.presyncing = run;
@@ -248,7 +267,7 @@ export class SqliteConnection {
 
   /** Starts a WAL flush from the thread pool unless one is running (a chunk stream calls it every few MiB). */
   presyncInBackground(): void {
-    if (this.options.synchronous !== 'full' || this.closed || this.presyncRunning) return;
+    if (this.options.synchronous !== 'full' || this.closed || this.presyncRunning || this.readOnly) return;
     this.presyncing = this.flushWal();
   }
 
@@ -283,13 +302,13 @@ export class SqliteConnection {
       await this.checkpointer.stop();
     }
     try {
-      if (this.failure === undefined && this.db.open) this.db.pragma('wal_checkpoint(TRUNCATE)');
+      if (this.failure === undefined && this.db.open && !this.readOnly) this.db.pragma('wal_checkpoint(TRUNCATE)');
     } catch {
       // best effort: the WAL is replayed on the next open anyway
     }
     await this.kysely.destroy();
     if (this.db.open) this.db.close();
-    if (this.writerLock.open) this.writerLock.close();
+    if (this.writerLock?.open === true) this.writerLock.close();
   }
 }
 
@@ -307,14 +326,17 @@ export async function acquireConnection(
 ): Promise<SqliteConnection> {
   checkLocation(location);
   const file = roleFile(location, role);
-  let pending = registry.get(file);
+  // A read-only connection is never shared with a writing one (nor the reverse): two registry entries.
+  const key = registryKey(file, options.readOnly === true);
+  let pending = registry.get(key);
   if (pending === undefined) {
-    pending = openConnection(file, options, role, fs);
-    registry.set(file, pending);
-    pending.catch(() => registry.delete(file));
+    pending = options.readOnly === true ? openReadOnly(file, options, role, fs) : openConnection(file, options, role, fs);
+    registry.set(key, pending);
+    pending.catch(() => registry.delete(key));
   }
   const connection = await pending;
-  if (connection.options.synchronous !== options.synchronous) {
+  // A read-only connection never commits: its synchronous level does not matter.
+  if (options.readOnly !== true && connection.options.synchronous !== options.synchronous) {
     throw new InvalidConfigError(
       `synchronous: ${file} is already open with synchronous "${connection.options.synchronous}", not "${options.synchronous}"`,
       'synchronous',
@@ -328,8 +350,12 @@ export async function acquireConnection(
 export async function releaseConnection(connection: SqliteConnection): Promise<void> {
   connection.users -= 1;
   if (connection.users > 0) return;
-  registry.delete(connection.file);
+  registry.delete(registryKey(connection.file, connection.readOnly));
   await connection.destroy();
+}
+
+function registryKey(file: string, readOnly: boolean): string {
+  return readOnly ? `${file}\0read-only` : file;
 }
 
 async function openConnection(file: string, options: ConnectionOptions, role: FileRole, fs: FileSystem): Promise<SqliteConnection> {
@@ -346,24 +372,7 @@ async function openConnection(file: string, options: ConnectionOptions, role: Fi
     if (role === 'records' && options.synchronous === 'full') await checkWal(fs, file);
     db = new Database(file, { timeout: options.busyTimeoutMs });
     db.defaultSafeIntegers(true);
-    // The 0004 migration checksums the chunks of an older file through this function.
-    if (role === 'blobs') db.function(CHECKSUM_FUNCTION, { deterministic: true }, (data: unknown) => chunkChecksum(data as Uint8Array));
-    // The 0002 migration checksums the revision rows of an older file through this function.
-    if (role === 'records') {
-      db.function(RECORD_CHECKSUM_FUNCTION, { deterministic: true, safeIntegers: true }, (oid: unknown, tid: unknown, deleted: unknown, data: unknown, refs: unknown) =>
-        recordChecksum(oid as bigint, tid as bigint, deleted as bigint, data as Uint8Array | null, refs as Uint8Array | null),
-      );
-      db.function(TXN_CHECKSUM_FUNCTION, { deterministic: true, safeIntegers: true }, (tid: unknown, user: unknown, description: unknown, extension: unknown, oids: unknown) =>
-        txnChecksum(tid as bigint, String(user), String(description), String(extension), oids as Uint8Array),
-      );
-      // 0003 (and pack, ending a chain) checksum links and current pointers through these.
-      db.function(LINK_CHECKSUM_FUNCTION, { deterministic: true, safeIntegers: true }, (oid: unknown, tid: unknown, prevTid: unknown, deleted: unknown) =>
-        linkChecksum(oid as bigint, tid as bigint, prevTid as bigint | null, deleted as bigint),
-      );
-      db.function(POINTER_CHECKSUM_FUNCTION, { deterministic: true, safeIntegers: true }, (oid: unknown, tid: unknown, deleted: unknown) =>
-        pointerChecksum(oid as bigint, tid as bigint, deleted as bigint),
-      );
-    }
+    registerFunctions(db, role);
     applyPragmas(db, options, PAGE_SIZES[role]);
     const databaseId = await prepareSchema(db, role, options.migrateTo, file);
     // The WAL exists now (SQLite made it at the first read): its directory entry must be durable

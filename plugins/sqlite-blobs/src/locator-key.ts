@@ -18,11 +18,11 @@ export function locatorKeyFile(recordsFile: string): string {
   return `${recordsFile}-locator.key`;
 }
 
-/** The secret kept beside `recordsFile`, created when missing. CorruptionError when the file has the wrong size. */
-export async function loadOrCreateLocatorKey(recordsFile: string, fs: FileSystem): Promise<Uint8Array> {
+/** The secret kept beside `recordsFile`, created when missing unless `readOnly` (then null). CorruptionError when the file has the wrong size. */
+export async function loadOrCreateLocatorKey(recordsFile: string, fs: FileSystem, readOnly = false): Promise<Uint8Array | null> {
   const path = locatorKeyFile(recordsFile);
   const existing = await readKey(fs, path);
-  if (existing !== null) return existing;
+  if (existing !== null || readOnly) return existing;
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const key = new Uint8Array(randomBytes(LOCATOR_KEY_BYTES));
   try {

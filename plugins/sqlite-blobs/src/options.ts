@@ -14,6 +14,8 @@ export type SqliteOptions = {
   readonly chunkSize: number;
   /** How long to wait for a lock held by another connection before StorageLockedError (ms). */
   readonly busyTimeoutMs: number;
+  /** Inspection: no writer lock, no migration, no file changed; every write raises ReadOnlyError (default false). */
+  readonly readOnly: boolean;
 };
 
 /** Default blob chunk size: 256 KiB (measured, see README). */
@@ -22,7 +24,7 @@ export const DEFAULT_CHUNK_SIZE = 256 * 1024;
 export const DEFAULT_BUSY_TIMEOUT_MS = 2000;
 const MIN_CHUNK = 4 * 1024;
 const MAX_CHUNK = 64 * 1024 * 1024;
-const KNOWN = new Set(['synchronous', 'chunkSize', 'busyTimeoutMs']);
+const KNOWN = new Set(['synchronous', 'chunkSize', 'busyTimeoutMs', 'readOnly']);
 
 /** Validates an engine request; InvalidConfigError names the offending option. */
 export function parseSqliteOptions(request: EngineRequest): SqliteOptions {
@@ -64,5 +66,9 @@ export function parseSqliteOptions(request: EngineRequest): SqliteOptions {
       at('busyTimeoutMs'),
     );
   }
-  return Object.freeze({ location, synchronous, chunkSize, busyTimeoutMs });
+  const readOnly = options['readOnly'] ?? false;
+  if (typeof readOnly !== 'boolean') {
+    throw new InvalidConfigError(`${at('readOnly')}: must be true or false, got ${describeValue(readOnly)}`, at('readOnly'));
+  }
+  return Object.freeze({ location, synchronous, chunkSize, busyTimeoutMs, readOnly });
 }

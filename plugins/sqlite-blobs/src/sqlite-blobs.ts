@@ -90,7 +90,8 @@ export class SqliteBlobs implements BlobHandlerton {
   static async open(options: SqliteOptions, logger: Logger = silentLogger, fs?: FileSystem): Promise<SqliteBlobs> {
     const conn = await acquireConnection(options.location, options, 'blobs', fs);
     try {
-      if (!conn.blobsRecovered) {
+      // Read-only: drafts of a dead process stay for the writer's next open to drop.
+      if (!conn.blobsRecovered && !conn.readOnly) {
         conn.blobsRecovered = true;
         await dropDeadDrafts(conn);
       }
@@ -129,7 +130,7 @@ export class SqliteBlobs implements BlobHandlerton {
   }
 
   async createBlob(): Promise<BlobId> {
-    this.checkOpen();
+    this.checkWritable('createBlob');
     // Not synced on its own: an id matters only once a prepared revision (a synced commit) uses it.
     return this.conn.writeRelaxedQueued('createBlob', () => this.sql.insertBlob.run({ created: Date.now() }).lastInsertRowid);
   }
@@ -164,7 +165,7 @@ export class SqliteBlobs implements BlobHandlerton {
   }
 
   async createDraft(txn: BlobTransaction, blobId: BlobId, oid: Oid, base: Tid | null): Promise<BlobDraft> {
-    this.checkOpen();
+    this.checkWritable('createDraft');
     assertU64(blobId, 'blobId');
     assertU64(oid, 'oid');
     const state = this.stateOf(txn);
@@ -213,7 +214,7 @@ export class SqliteBlobs implements BlobHandlerton {
   }
 
   async addReferences(txn: BlobTransaction, refs: readonly BlobRef[]): Promise<void> {
-    this.checkOpen();
+    this.checkWritable('addReferences');
     const state = this.stateOf(txn);
     const mine = refs.filter((ref) => ref.handlerton === this.name);
     for (const ref of mine) {
@@ -232,7 +233,7 @@ export class SqliteBlobs implements BlobHandlerton {
   }
 
   async prepare(txn: BlobTransaction, revision: Tid, witness?: Oid): Promise<void> {
-    this.checkOpen();
+    this.checkWritable('prepare');
     assertU64(revision, 'revision');
     if (witness !== undefined) assertU64(witness, 'witness');
     const state = this.stateOf(txn);
@@ -250,7 +251,7 @@ export class SqliteBlobs implements BlobHandlerton {
   }
 
   async commit(txn: BlobTransaction): Promise<void> {
-    this.checkOpen();
+    this.checkWritable('commit');
     const state = this.txns.get(txn);
     if (state === undefined) return;
     if (!state.prepared) {
@@ -284,7 +285,7 @@ export class SqliteBlobs implements BlobHandlerton {
   }
 
   async releaseReferences(refs: readonly BlobRef[]): Promise<void> {
-    this.checkOpen();
+    this.checkWritable('releaseReferences');
     const mine = refs.filter((ref) => ref.handlerton === this.name && ref.blobId <= MAX_SQL_INT && ref.revision <= MAX_SQL_INT);
     if (mine.length === 0) return;
     await this.conn.writeQueued('releaseReferences', () => {
@@ -300,7 +301,7 @@ export class SqliteBlobs implements BlobHandlerton {
   }
 
   async reclaim(): Promise<ReclaimResult> {
-    this.checkOpen();
+    this.checkWritable('reclaim');
     let count = 0;
     let bytes = 0;
     let after = 0n;
@@ -338,6 +339,8 @@ export class SqliteBlobs implements BlobHandlerton {
     hasCommitted?: (pending: PendingReferences) => Promise<boolean>,
   ): Promise<void> {
     this.checkOpen();
+    // Read-only (inspection): undecided transactions stay invisible; the writer's next open decides them.
+    if (this.conn.readOnly) return;
     const live = new Set([...this.txns.values()].map((s) => s.token));
     const prepared = this.conn.read('recover', () => this.sql.preparedTxns.all());
     for (const { token, tid, witness } of prepared) {
@@ -460,6 +463,12 @@ export class SqliteBlobs implements BlobHandlerton {
 
   private checkOpen(): void {
     if (this.closed) throw new StorageClosedError('the sqlite blob handlerton is closed');
+  }
+
+  /** checkOpen, then ReadOnlyError when the handlerton is read-only. */
+  private checkWritable(what: string): void {
+    this.checkOpen();
+    this.conn.assertWritable(what);
   }
 }
 

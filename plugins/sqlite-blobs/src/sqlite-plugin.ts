@@ -13,6 +13,7 @@ function asSqliteOptions(options: EngineOptions): SqliteOptions {
     synchronous: options['synchronous'] === 'normal' ? 'normal' : 'full',
     chunkSize: typeof options['chunkSize'] === 'number' ? options['chunkSize'] : DEFAULT_CHUNK_SIZE,
     busyTimeoutMs: typeof options['busyTimeoutMs'] === 'number' ? options['busyTimeoutMs'] : DEFAULT_BUSY_TIMEOUT_MS,
+    readOnly: options['readOnly'] === true,
   };
 }
 

@@ -41,6 +41,7 @@ import {
   type OidKey,
 } from '@handlerton/framework';
 import type { EngineStats } from '@handlerton/framework';
+import type BetterSqlite3 from 'better-sqlite3';
 import { fileStats } from './file-stats.js';
 import { yieldToLoop } from './yield.js';
 import { CommitLock } from './commit-lock.js';
@@ -61,8 +62,8 @@ export const ENGINE_NAME = 'sqlite-blobs';
 /** Largest oid/tid SQLite's signed 64-bit INTEGER can hold. */
 export const MAX_SQL_INT = (1n << 63n) - 1n;
 
-/** The storage manifest for a synchronous level (crashSafe only with 'full'). */
-export function sqliteStorageCapabilities(synchronous: SqliteOptions['synchronous']): StorageCapabilities {
+/** The storage manifest for a synchronous level (crashSafe only with 'full') and an open mode. */
+export function sqliteStorageCapabilities(synchronous: SqliteOptions['synchronous'], readOnly = false): StorageCapabilities {
   return storageCapabilities({
     mvcc: true,
     history: true,
@@ -73,7 +74,7 @@ export function sqliteStorageCapabilities(synchronous: SqliteOptions['synchronou
     undo: false,
     durable: true,
     crashSafe: synchronous === 'full',
-    readOnly: false,
+    readOnly,
   });
 }
 
@@ -112,15 +113,18 @@ export class SqliteStorage implements Storage {
   private packing = false;
   private closed = false;
   /** The locator secret, once asked for. */
-  private locatorKey: Promise<Uint8Array> | undefined;
+  private locatorKey: Promise<Uint8Array | null> | undefined;
   /** See Storage.packHorizon. */
   private horizon: Tid;
+  /** Read-only: SQLite's data_version when the newest transaction was last read. */
+  private dataVersion: bigint | undefined;
+  private dataVersionQuery: BetterSqlite3.Statement | undefined;
 
   private constructor(
     private readonly conn: SqliteConnection,
     private readonly clock: Clock,
   ) {
-    this.capabilities = sqliteStorageCapabilities(conn.options.synchronous);
+    this.capabilities = sqliteStorageCapabilities(conn.options.synchronous, conn.readOnly);
     this.databaseId = conn.databaseId;
     this.sql = storageStatements(conn);
     const newest = this.sql.newestTxn.get();
@@ -137,7 +141,7 @@ export class SqliteStorage implements Storage {
     this.horizon = readMetaBigInt(conn, PACK_HORIZON) ?? 0n;
   }
 
-  /** Opens (creating or upgrading) the storage in `options.location`; `fs` serves its JS file operations. */
+  /** Opens (creating or upgrading, unless `readOnly`) the storage in `options.location`; `fs` serves its JS file operations. */
   static async open(options: SqliteOptions, clock: Clock = systemClock, fs?: FileSystem): Promise<SqliteStorage> {
     const conn = await acquireConnection(options.location, options, 'records', fs);
     try {
@@ -160,6 +164,7 @@ export class SqliteStorage implements Storage {
 
   async newOid(): Promise<Oid> {
     this.checkOpen();
+    this.conn.assertWritable('newOid');
     const oid = this.nextOid;
     checkSqlInt(oid, 'oid');
     this.nextOid += 1n;
@@ -221,7 +226,23 @@ export class SqliteStorage implements Storage {
   }
 
   lastTransaction(): Tid {
+    if (this.conn.readOnly && !this.closed) this.followWriter();
     return this.lastTid;
+  }
+
+  /** Read-only: takes in the transactions another process committed since the last look (cheap when none). */
+  private followWriter(): void {
+    this.dataVersionQuery ??= this.conn.db.prepare('pragma data_version').pluck();
+    const query = this.dataVersionQuery;
+    const version = this.conn.read('lastTransaction', () => query.get() as bigint);
+    if (version === this.dataVersion) return;
+    this.dataVersion = version;
+    const newest = this.conn.read('lastTransaction', () => this.sql.newestTxn.get());
+    if (newest === undefined) return;
+    checkTxnRow(this.conn.file, newest);
+    if (newest.tid > this.lastTid) this.lastTid = newest.tid;
+    const stored = this.conn.read('lastTransaction', () => this.sql.maxOid.get()?.oid);
+    if (stored !== undefined && stored !== null && stored > this.maxStoredOid) this.maxStoredOid = stored;
   }
 
   /** Pages, free pages and WAL size of the records file. */
@@ -232,6 +253,7 @@ export class SqliteStorage implements Storage {
 
   async tpcBegin(txn: StorageTransaction, tid?: Tid): Promise<Tid> {
     this.checkOpen();
+    this.conn.assertWritable('tpcBegin');
     if (this.active?.txn === txn) throw new StorageTransactionError('tpcBegin: this transaction is already active');
     if (tid !== undefined) {
       assertU64(tid, 'tid');
@@ -416,12 +438,14 @@ export class SqliteStorage implements Storage {
     this.checkOpen();
     if (start !== undefined) assertU64(start, 'start');
     if (stop !== undefined) assertU64(stop, 'stop');
-    const upper = stop === undefined || stop > this.lastTid ? this.lastTid : stop;
+    const last = this.lastTransaction();
+    const upper = stop === undefined || stop > last ? last : stop;
     return iterateTransactions(this.conn, start ?? 0n, upper);
   }
 
   async pack(packTid: Tid, observer?: PackObserver): Promise<PackResult> {
     this.checkOpen();
+    this.conn.assertWritable('pack');
     assertU64(packTid, 'packTid');
     if (this.packing) {
       throw new PackInProgressError('pack: a pack of this storage is already running');
@@ -442,10 +466,10 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  /** The per-database locator secret in `<location>-locator.key` (created on first call). */
+  /** The per-database locator secret in `<location>-locator.key` (created on first call unless read-only: then null when missing). */
   locatorSecret(): Promise<Uint8Array | null> {
     if (this.closed) return Promise.reject(new StorageClosedError('sqlite storage is closed'));
-    this.locatorKey ??= loadOrCreateLocatorKey(this.conn.file, this.conn.fs).catch((e: unknown) => {
+    this.locatorKey ??= loadOrCreateLocatorKey(this.conn.file, this.conn.fs, this.conn.readOnly).catch((e: unknown) => {
       this.locatorKey = undefined; // a failed attempt is retried by the next call
       throw e;
     });
@@ -497,6 +521,7 @@ export class SqliteStorage implements Storage {
 
   private activeFor(txn: StorageTransaction, what: string, allowVoted = false): ActiveTransaction {
     this.checkOpen();
+    this.conn.assertWritable(what);
     const active = this.active;
     if (active === undefined || active.txn !== txn) {
       throw new StorageTransactionError(`${what}: the transaction is not the active one (call tpcBegin first)`);

@@ -16,7 +16,7 @@ export async function tempDir(t: ExecutionContext): Promise<string> {
 
 /** Options for a database file in `dir`. */
 export function optionsIn(dir: string, extra: Partial<SqliteOptions> = {}): SqliteOptions {
-  return { location: join(dir, 'db.sqlite'), synchronous: 'full', chunkSize: 64 * 1024, busyTimeoutMs: 200, ...extra };
+  return { location: join(dir, 'db.sqlite'), synchronous: 'full', chunkSize: 64 * 1024, busyTimeoutMs: 200, readOnly: false, ...extra };
 }
 
 /** Opens a storage in a fresh temp dir; closed at teardown. */

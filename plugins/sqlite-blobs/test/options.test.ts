@@ -11,14 +11,16 @@ const request = (options: Record<string, unknown>, ...where: [string | undefined
 
 test('defaults', (t) => {
   const parsed = parseSqliteOptions(request({}));
-  t.deepEqual(parsed, { location: '/tmp/x.db', synchronous: 'full', chunkSize: DEFAULT_CHUNK_SIZE, busyTimeoutMs: 2000 });
+  t.deepEqual(parsed, { location: '/tmp/x.db', synchronous: 'full', chunkSize: DEFAULT_CHUNK_SIZE, busyTimeoutMs: 2000, readOnly: false });
   t.true(Object.isFrozen(parsed));
   t.deepEqual(plugin.parseOptions(request({ synchronous: 'normal', chunkSize: 65536, busyTimeoutMs: 10 })), {
     location: '/tmp/x.db',
     synchronous: 'normal',
     chunkSize: 65536,
     busyTimeoutMs: 10,
+    readOnly: false,
   });
+  t.true(parseSqliteOptions(request({ readOnly: true })).readOnly);
 });
 
 for (const [name, options, location, option] of [
@@ -29,6 +31,7 @@ for (const [name, options, location, option] of [
   ['chunkSize too small', { chunkSize: 16 }, '/tmp/x.db', 'storage.options.chunkSize'],
   ['chunkSize as string', { chunkSize: '256k' }, '/tmp/x.db', 'storage.options.chunkSize'],
   ['busyTimeoutMs negative', { busyTimeoutMs: -1 }, '/tmp/x.db', 'storage.options.busyTimeoutMs'],
+  ['readOnly as string', { readOnly: 'yes' }, '/tmp/x.db', 'storage.options.readOnly'],
 ] as const) {
   test(`invalid config: ${name}`, (t) => {
     const error = t.throws(() => plugin.parseOptions(request({ ...options }, location)));
