@@ -19,6 +19,7 @@ test('every area has cases, and every case a one-line rule and known requirement
     'mode.nontransactional',
     'mode.dataTransactional',
     'harness.crash',
+    'harness.clients',
   ]);
   for (const c of CATALOGUE) {
     t.true(c.title.length > 10 && !c.title.includes('\n'), c.id);

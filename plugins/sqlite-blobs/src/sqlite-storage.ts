@@ -72,6 +72,7 @@ export function sqliteStorageCapabilities(synchronous: SqliteOptions['synchronou
     durable: true,
     crashSafe: synchronous === 'full',
     readOnly: false,
+    multiClient: false,
   });
 }
 
