@@ -37,6 +37,8 @@ export { harnessTarget, targetFromArgs, TARGET_ARGS } from './harnesses/target.j
 export { pgStorageHarness, schemaPerCase } from './harnesses/postgres.js';
 export type { PgHarness, SchemaServer } from './harnesses/postgres.js';
 export { ClientProcess, killAll } from './multi/spawn.js';
+export { formatMultiKillLoopReport, runMultiKillLoop } from './multi/kill-loop.js';
+export type { MultiKillLoopOptions, MultiKillLoopReport } from './multi/kill-loop.js';
 export type { ClientExit } from './multi/spawn.js';
 export type { ClientLine, ClientRole, ClientSpec } from './multi/protocol.js';
 export type { HarnessTarget, TargetSpec } from './harnesses/target.js';

@@ -36,3 +36,19 @@ test('negative (unless) cases are skipped only because the engine claims the cap
     if (!decision.run) t.regex(decision.reason, /=true|blob mode is/, c.id);
   }
 });
+
+test('multi-client cases run only where the engine claims multiClient and the harness gives a clientConfig', (t) => {
+  const cases = CATALOGUE.filter((c) => c.area === 'multi-client');
+  t.true(cases.length >= 6);
+  const harness = memoryHarness();
+  const claiming = { ...harness, storageCapabilities: { ...harness.storageCapabilities, multiClient: true } };
+  const withConfig = { ...claiming, clientConfig: () => ({ engine: 'memory' }) };
+  for (const c of cases) {
+    t.deepEqual(c.requires.slice(0, 2), ['multiClient', 'harness.clients'], c.id);
+    const memory = gate(c, harness);
+    t.true(!memory.run && memory.reason.includes('multiClient=false'), c.id);
+    const noConfig = gate(c, claiming);
+    t.true(!noConfig.run && noConfig.reason.includes('clientConfig'), c.id);
+    t.true(gate(c, withConfig).run, c.id);
+  }
+});

@@ -21,6 +21,8 @@ export interface ClientExit {
 export class ClientProcess {
   /** Every complete line it printed, in order. */
   readonly lines: ClientLine[] = [];
+  /** performance.now() when each line arrived (same indexes as `lines`). */
+  readonly lineTimes: number[] = [];
   /** Resolves once it exited and its pipes drained (every complete line is in `lines`). */
   readonly exited: Promise<ClientExit>;
   readonly #child: ChildProcessWithoutNullStreams;
@@ -28,8 +30,7 @@ export class ClientProcess {
   #consumed = 0;
   #stderr = '';
   #closed = false;
-  #wake: (() => void) | undefined;
-  #onLine: ((line: ClientLine) => void) | undefined;
+  readonly #wakers = new Set<() => void>();
 
   private constructor(spec: ClientSpec, label: string) {
     this.#label = label;
@@ -42,11 +43,11 @@ export class ClientProcess {
       while (newline >= 0) {
         const line = parseClientLine(pending.slice(0, newline));
         this.lines.push(line);
-        this.#onLine?.(line);
+        this.lineTimes.push(performance.now());
         pending = pending.slice(newline + 1);
         newline = pending.indexOf('\n');
       }
-      this.#wake?.();
+      this.#wakeAll();
     });
     this.#child.stderr.setEncoding('utf8');
     this.#child.stderr.on('data', (text: string) => {
@@ -57,7 +58,7 @@ export class ClientProcess {
       this.#child.on('error', reject);
       this.#child.on('close', (code, signal) => {
         this.#closed = true;
-        this.#wake?.();
+        this.#wakeAll();
         resolve({ code, signal, stderr: this.#stderr });
       });
     });
@@ -73,35 +74,49 @@ export class ClientProcess {
     return this.#child.pid;
   }
 
-  /** Calls `listener` for every line printed from now on. */
-  onLine(listener: (line: ClientLine) => void): void {
-    this.#onLine = listener;
-  }
-
   /**
    * The next not yet consumed line of `type`; rejects when the child prints FAIL, exits first, or
    * `timeoutMs` passes.
    */
   async next(type: string, timeoutMs = 30_000): Promise<ClientLine> {
+    const found = await this.#await((lines) => {
+      while (this.#consumed < lines.length) {
+        const line = lines[this.#consumed++]!;
+        if (line.type === type || line.type === 'fail') return line;
+      }
+      return undefined;
+    }, type, timeoutMs);
+    return found;
+  }
+
+  /** The first line of `type` printed so far or later (not consuming); rejects like `next`. */
+  async seen(type: string, timeoutMs = 30_000): Promise<ClientLine> {
+    return this.#await((lines) => lines.find((l) => l.type === type || l.type === 'fail'), type, timeoutMs);
+  }
+
+  async #await(find: (lines: readonly ClientLine[]) => ClientLine | undefined, type: string, timeoutMs: number): Promise<ClientLine> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      while (this.#consumed < this.lines.length) {
-        const line = this.lines[this.#consumed++]!;
-        if (line.type === type) return line;
-        if (line.type === 'fail') throw new Error(`client ${this.#label} failed: ${line.words.join(' ')}; stderr: ${this.#stderr.trim().slice(-800)}`);
-      }
+      const line = find(this.lines);
+      if (line?.type === 'fail') throw new Error(`client ${this.#label} failed: ${line.words.join(' ')}; stderr: ${this.#stderr.trim().slice(-800)}`);
+      if (line !== undefined) return line;
       if (this.#closed) throw new Error(`client ${this.#label} exited before printing ${type.toUpperCase()}; stderr: ${this.#stderr.trim().slice(-800)}`);
       const left = deadline - performance.now();
       if (left <= 0) throw new Error(`client ${this.#label} printed no ${type.toUpperCase()} within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
+        const wake = (): void => {
           clearTimeout(timer);
+          this.#wakers.delete(wake);
           resolve();
         };
+        const timer = setTimeout(wake, left);
+        this.#wakers.add(wake);
       });
-      this.#wake = undefined;
     }
+  }
+
+  #wakeAll(): void {
+    for (const wake of [...this.#wakers]) wake();
   }
 
   /** Writes `line` to the child's stdin. */
