@@ -28,6 +28,8 @@ const USAGE = `usage: handlerton-conformance --engine <name|package|file> [optio
   --engine <e>        engine to test: a built-in name (memory, filestorage2, sqlite), a package
                       exporting an EnginePlugin, or a path to a module that does; repeat it to
                       test several engines into one matrix (--json then writes an array)
+                      postgres: on the server named by HANDLERTON_PG_URL (else a throwaway
+                      cluster from /usr/lib/postgresql/*/bin), one schema per case
   --blobs <e>         take the blob handlerton from another engine (a mixed pair)
   --options <json>    engine options, e.g. '{"blobMode":"transactional"}' (both engines)
   --blob-options <json>  options for the --blobs engine only
