@@ -97,39 +97,57 @@ export async function verifyChains(view: ReadView, heads: readonly Oid[], shared
   const problems: string[] = [];
   const seqs: number[] = [];
   for (const [client, headOid] of heads.entries()) {
-    const head = decodeHead((await view.read(headOid)).data);
-    seqs.push(head.seq);
-    const acked = acks[client] ?? new Map();
-    for (const seq of acked.keys()) if (seq > head.seq) problems.push(`client ${client}: acknowledged commit ${seq} is lost (head at ${head.seq})`);
-    let oid = head.last;
-    for (let seq = head.seq; seq >= 1; seq--) {
-      if (oid === null) {
-        problems.push(`client ${client}: chain ends at ${seq + 1}, expected it to reach 1`);
-        break;
-      }
-      const stored = await view.read(BigInt(oid));
-      const record = decodeRecord(stored.data);
-      if (record.client !== client || record.seq !== seq) problems.push(`client ${client}: record ${oid} is (${record.client}, ${record.seq}), expected (${client}, ${seq})`);
-      const ack = acked.get(seq);
-      if (ack !== undefined && (ack.oid !== oid || ack.tid !== stored.tid)) {
-        problems.push(`client ${client}: commit ${seq} acknowledged as record ${ack.oid} at tid ${ack.tid}, found record ${oid} at tid ${stored.tid}`);
-      }
-      if (record.blob !== null) {
-        const handle = await (await view.blob(BigInt(record.blob))).open('r');
-        try {
-          const got = await digestStream(handle.createReadStream());
-          const want = expectedBlobDigest(chainBlob(client, seq).seed, chainBlob(client, seq).size);
-          if (got.size !== want.size || got.sha256 !== want.sha256) problems.push(`client ${client}: blob of commit ${seq} differs (${got.size} bytes)`);
-        } finally {
-          await handle.close();
-        }
-      }
-      oid = record.prev;
+    try {
+      seqs.push(await verifyChain(view, client, headOid, acks[client] ?? new Map(), problems));
+    } catch (error) {
+      seqs.push(0);
+      problems.push(`client ${client}: reading its chain failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
     }
-    if (head.seq >= 1 && oid !== null) problems.push(`client ${client}: record 1 links to a previous record ${oid}`);
   }
   const total = decodeU32((await view.read(shared)).data);
   const sum = seqs.reduce((a, b) => a + b, 0);
   if (total !== sum) problems.push(`the shared counter is ${total}, the heads sum to ${sum}: a transaction was applied in part`);
   return { problems, seqs };
+}
+
+/** Checks one client's chain (see verifyChains); returns its head seq. */
+async function verifyChain(view: ReadView, client: number, headOid: Oid, acked: ChainAcks, problems: string[]): Promise<number> {
+  const head = decodeHead((await view.read(headOid)).data);
+  for (const seq of acked.keys()) if (seq > head.seq) problems.push(`client ${client}: acknowledged commit ${seq} is lost (head at ${head.seq})`);
+  let oid = head.last;
+  for (let seq = head.seq; seq >= 1; seq--) {
+    if (oid === null) {
+      problems.push(`client ${client}: chain ends at ${seq + 1}, expected it to reach 1`);
+      break;
+    }
+    const stored = await view.read(BigInt(oid));
+    const where = `client ${client}: commit ${seq}${acked.has(seq) ? ' (acknowledged)' : ' (not acknowledged)'}`;
+    const record = decodeRecord(stored.data);
+    if (record.client !== client || record.seq !== seq) problems.push(`client ${client}: record ${oid} is (${record.client}, ${record.seq}), expected (${client}, ${seq})`);
+    const ack = acked.get(seq);
+    if (ack !== undefined && (ack.oid !== oid || ack.tid !== stored.tid)) {
+      problems.push(`client ${client}: commit ${seq} acknowledged as record ${ack.oid} at tid ${ack.tid}, found record ${oid} at tid ${stored.tid}`);
+    }
+    if (record.blob !== null) {
+      const handle = await view
+        .blob(BigInt(record.blob))
+        .then((blob) => blob.open('r'))
+        .catch((error: unknown) => {
+          problems.push(`${where}: its blob ${record.blob} does not open: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+          return undefined;
+        });
+      if (handle !== undefined) {
+        try {
+          const got = await digestStream(handle.createReadStream());
+          const want = expectedBlobDigest(chainBlob(client, seq).seed, chainBlob(client, seq).size);
+          if (got.size !== want.size || got.sha256 !== want.sha256) problems.push(`${where}: its blob differs (${got.size} bytes)`);
+        } finally {
+          await handle.close();
+        }
+      }
+    }
+    oid = record.prev;
+  }
+  if (head.seq >= 1 && oid !== null) problems.push(`client ${client}: record 1 links to a previous record ${oid}`);
+  return head.seq;
 }
