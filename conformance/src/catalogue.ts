@@ -9,6 +9,7 @@ import { historyCases } from './cases/history.js';
 import { locatorCases } from './cases/locators.js';
 import { manifestCases } from './cases/manifest.js';
 import { modelCases } from './cases/model.js';
+import { multiClientCases } from './cases/multi-client.js';
 import { mvccCases } from './cases/mvcc.js';
 import { packingCases } from './cases/packing.js';
 import { storeManyConflictCases, storeManyTransactionCases } from './cases/store-many.js';
@@ -31,5 +32,6 @@ export const CATALOGUE: readonly ConformanceCase[] = Object.freeze([
   ...durabilityCases,
   ...blobIntegrityCases,
   ...concurrencyCases,
+  ...multiClientCases,
   ...modelCases,
 ]);

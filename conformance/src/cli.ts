@@ -14,6 +14,7 @@ import { harnessFromPlugin, harnessFromPluginProbed, mixedHarness } from './harn
 import { buildReport, formatMatrix, toJUnit, withClaims, type ConformanceReport } from './report.js';
 import { describeError, runCase } from './runner.js';
 import { harnessMain, isHarnessKind } from './harnesses/dispatch.js';
+import { pgStorageHarness } from './harnesses/postgres.js';
 import { formatClaims, verifyClaims } from './harnesses/claims.js';
 import { collectHarnessReports, parseHarnessKinds } from './harnesses/run-harnesses.js';
 import { parseAreas, selectCases, type SelectedCase } from './selection.js';
@@ -27,6 +28,8 @@ const USAGE = `usage: handlerton-conformance --engine <name|package|file> [optio
   --engine <e>        engine to test: a built-in name (memory, filestorage2, sqlite), a package
                       exporting an EnginePlugin, or a path to a module that does; repeat it to
                       test several engines into one matrix (--json then writes an array)
+                      postgres: on the server named by HANDLERTON_PG_URL (else a throwaway
+                      cluster from /usr/lib/postgresql/*/bin), one schema per case
   --blobs <e>         take the blob handlerton from another engine (a mixed pair)
   --options <json>    engine options, e.g. '{"blobMode":"transactional"}' (both engines)
   --blob-options <json>  options for the --blobs engine only
@@ -124,9 +127,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   const harnessKinds = parseHarnessKinds(values.harness ?? []);
   const reports: ConformanceReport[] = [];
   for (const engine of values.engine) {
-    const harness = await buildHarness(engine, values.blobs, options, blobOptions);
+    const { harness, dispose } = await buildHarness(engine, values.blobs, options, blobOptions);
     if (values.engine.length > 1) console.log(`\n=== ${harness.name} ===`);
-    const report = await runEngine(harness, selection, run);
+    let report: ConformanceReport;
+    try {
+      report = await runEngine(harness, selection, run);
+    } finally {
+      await dispose();
+    }
     const harnessReports = await collectHarnessReports({
       kinds: harnessKinds,
       reportFiles: values['harness-report'] ?? [],
@@ -159,14 +167,48 @@ interface RunSettings {
   readonly quiet: boolean;
 }
 
-/** The harness for `--engine <engine>` (with `--blobs`, a mixed pair). */
+/** The harness for `--engine <engine>` (with `--blobs`, a mixed pair), and what to release after the run. */
 async function buildHarness(
   engine: string,
   blobs: string | undefined,
   options: Readonly<Record<string, unknown>> | undefined,
   blobOptions: Readonly<Record<string, unknown>> | undefined,
-): Promise<Harness> {
+): Promise<{ harness: Harness; dispose: () => Promise<void> }> {
   const storagePlugin = await resolvePlugin(engine);
+  if (storagePlugin.name === 'postgres' && blobs === undefined) return postgresHarness(storagePlugin, options);
+  return { harness: await buildFileHarness(storagePlugin, blobs, options, blobOptions), dispose: async () => undefined };
+}
+
+/**
+ * The PostgreSQL engine on the server named by HANDLERTON_PG_URL (else a throwaway cluster from the
+ * installed server binaries), each case in its own schema, dropped after it.
+ */
+async function postgresHarness(plugin: EnginePlugin, options: Readonly<Record<string, unknown>> | undefined): Promise<{ harness: Harness; dispose: () => Promise<void> }> {
+  const { startTestServer } = await import('@handlerton/postgres/testing');
+  const started = await startTestServer();
+  if ('skip' in started) throw new Error(`--engine postgres needs a server: ${started.skip}`);
+  const { server } = started;
+  console.log(`PostgreSQL: ${server.origin === 'env' ? 'HANDLERTON_PG_URL' : 'a throwaway cluster'}, one schema per case`);
+  const harness = pgStorageHarness(server, plugin, plugin, {}, options ?? {});
+  return {
+    harness,
+    dispose: async () => {
+      try {
+        await harness.drained();
+      } finally {
+        await server.stop();
+      }
+    },
+  };
+}
+
+/** The harness of an engine keeping its files under the case directory. */
+async function buildFileHarness(
+  storagePlugin: EnginePlugin,
+  blobs: string | undefined,
+  options: Readonly<Record<string, unknown>> | undefined,
+  blobOptions: Readonly<Record<string, unknown>> | undefined,
+): Promise<Harness> {
   if (blobs !== undefined) {
     const blobsPlugin = await resolvePlugin(blobs);
     const storageSide = options === undefined ? {} : { options, storageCapabilities: (await harnessFromPluginProbed(storagePlugin, { options })).storageCapabilities };

@@ -72,6 +72,10 @@ export async function createContext(harness: Harness, caseDir: string, seedText:
       database = undefined;
       engines = await harness.crash(engines, { dir: engineDir });
     },
+    clientConfig() {
+      if (harness.clientConfig === undefined) throw new Error(`harness ${harness.name} has no clientConfig()`);
+      return harness.clientConfig({ dir: engineDir });
+    },
     async extraEngines(label: string) {
       const dir = join(caseDir, `extra-${label}-${extras.length}`);
       await mkdir(dir, { recursive: true });

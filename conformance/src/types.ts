@@ -7,6 +7,7 @@ import type {
   BlobHandlerton,
   BlobTransactionMode,
   Database,
+  DatabaseConfigObject,
   Storage,
   StorageCapabilities,
 } from '@handlerton/framework';
@@ -24,6 +25,7 @@ export const AREAS = [
   'external-gc',
   'durability',
   'concurrency',
+  'multi-client',
   'model',
 ] as const;
 
@@ -37,9 +39,10 @@ export type BlobFlagName = Exclude<keyof BlobCapabilities, 'mode'>;
 
 /**
  * What a case needs: a storage capability (`pack`), a blob feature (`blob.seek`), a blob
- * transactional mode (`mode.dataTransactional`), or an optional harness feature (`harness.crash`).
+ * transactional mode (`mode.dataTransactional`), or an optional harness feature (`harness.crash`,
+ * `harness.clients`).
  */
-export type Requirement = StorageCapabilityName | `blob.${BlobFlagName}` | `mode.${BlobTransactionMode}` | 'harness.crash';
+export type Requirement = StorageCapabilityName | `blob.${BlobFlagName}` | `mode.${BlobTransactionMode}` | 'harness.crash' | 'harness.clients';
 
 /** A pair of opened engines: the storage and the blob handlerton a case runs against. */
 export interface Engines {
@@ -75,6 +78,13 @@ export interface Harness {
    */
   teardown?(engines: Engines, location: HarnessLocation): Promise<void>;
   /**
+   * A JSON-serialisable database config (engines named by string: a built-in name or a package)
+   * with which another process's `openDatabase` opens the same database as the engines `factory`
+   * opened on `location`, while they stay open (engines claiming `multiClient`). Default: none, and
+   * the multi-client cases are skipped.
+   */
+  clientConfig?(location: HarnessLocation): DatabaseConfigObject;
+  /**
    * Bound in bytes of the record cache of the Databases the suite opens over these engines; 0 turns
    * it off. Default: the framework's default (64 MiB). The suite must pass both ways.
    */
@@ -101,6 +111,8 @@ export interface CaseContext {
   reopen(): Promise<void>;
   /** Abandons the engines as a killed process would and reopens them (harness.crash). */
   crash(): Promise<void>;
+  /** The harness's clientConfig for the case's engines (throws when the harness has none). */
+  clientConfig(): DatabaseConfigObject;
   /** A fresh engine pair in its own directory, torn down with the case. */
   extraEngines(label: string): Promise<ExtraEngines>;
   /** A Database over extra engines, closed with the case. */

@@ -19,6 +19,7 @@ test('every area has cases, and every case a one-line rule and known requirement
     'mode.nontransactional',
     'mode.dataTransactional',
     'harness.crash',
+    'harness.clients',
   ]);
   for (const c of CATALOGUE) {
     t.true(c.title.length > 10 && !c.title.includes('\n'), c.id);
@@ -33,5 +34,21 @@ test('negative (unless) cases are skipped only because the engine claims the cap
   for (const c of negatives) {
     const decision = gate(c, harness);
     if (!decision.run) t.regex(decision.reason, /=true|blob mode is/, c.id);
+  }
+});
+
+test('multi-client cases run only where the engine claims multiClient and the harness gives a clientConfig', (t) => {
+  const cases = CATALOGUE.filter((c) => c.area === 'multi-client');
+  t.true(cases.length >= 6);
+  const harness = memoryHarness();
+  const claiming = { ...harness, storageCapabilities: { ...harness.storageCapabilities, multiClient: true } };
+  const withConfig = { ...claiming, clientConfig: () => ({ engine: 'memory' }) };
+  for (const c of cases) {
+    t.deepEqual(c.requires.slice(0, 2), ['multiClient', 'harness.clients'], c.id);
+    const memory = gate(c, harness);
+    t.true(!memory.run && memory.reason.includes('multiClient=false'), c.id);
+    const noConfig = gate(c, claiming);
+    t.true(!noConfig.run && noConfig.reason.includes('clientConfig'), c.id);
+    t.true(gate(c, withConfig).run, c.id);
   }
 });

@@ -28,6 +28,11 @@ export interface StorageCapabilities {
   readonly crashSafe: boolean;
   /** Is the storage opened read-only? */
   readonly readOnly: boolean;
+  /**
+   * May several client processes (on one or several machines) open the same database at once, each
+   * seeing the others' commits (tids increasing across all, conflicts detected across clients)?
+   */
+  readonly multiClient: boolean;
 }
 
 /** The storage capability names, in a fixed order (for reports). */
@@ -42,6 +47,7 @@ export const STORAGE_CAPABILITY_NAMES = [
   'durable',
   'crashSafe',
   'readOnly',
+  'multiClient',
 ] as const satisfies readonly (keyof StorageCapabilities)[];
 
 /** The three transactional modes of WL#3583; a blob handlerton has exactly one. */

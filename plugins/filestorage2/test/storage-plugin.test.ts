@@ -20,6 +20,7 @@ test('manifests and name', (t) => {
     durable: true,
     crashSafe: true,
     readOnly: false,
+    multiClient: false,
   });
   t.is(plugin.blobCapabilities?.mode, 'dataTransactional');
 });

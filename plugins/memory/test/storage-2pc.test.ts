@@ -25,7 +25,7 @@ test('an empty storage has lastTransaction 0n, unknown oids and fresh oids from 
 test('capabilities are honest', (t) => {
   t.like(new MemoryStorage().capabilities, {
     mvcc: true, history: true, iterator: true, restore: true, pack: true, externalGC: true,
-    undo: false, durable: false, crashSafe: false, readOnly: false,
+    undo: false, durable: false, crashSafe: false, readOnly: false, multiClient: false,
   });
 });
 

@@ -9,11 +9,19 @@ export function blobStatements(schema: string) {
   const rev = t('blob_revision');
   const rc = t('blob_revision_chunk');
   const chunk = t('blob_chunk');
+  const txn = t('txn');
+  /**
+   * A revision is readable once committed ('c'), or once prepared ('p') when the storage
+   * transaction of its tid committed in this schema (a PgStorage sharing it): another client's reader
+   * must not fail between that client's storage COMMIT and its blob commit, nor forever when the
+   * client was killed in between. (With another storage engine the txn table stays empty.)
+   */
+  const visible = (r: string): string => `(${r}.state = 'c' or (${r}.state = 'p' and exists (select 1 from ${txn} x where x.tid = ${r}.revision)))`;
   return {
     newBlob: named('new_blob', `select nextval('${schema}.blob_seq') as id`),
     bumpBlobs: named('bump_blobs', `select setval('${schema}.blob_seq', $1) where $1 > (select last_value from ${schema}.blob_seq)`),
-    revision: named('revision', `select size from ${rev} where blob_id = $1 and revision = $2 and state = 'c'`),
-    latest: named('latest', `select max(revision) as revision from ${rev} where blob_id = $1 and state = 'c'`),
+    revision: named('revision', `select size from ${rev} r where r.blob_id = $1 and r.revision = $2 and ${visible('r')}`),
+    latest: named('latest', `select max(r.revision) as revision from ${rev} r where r.blob_id = $1 and ${visible('r')}`),
     refcount: named('refcount', `select record_refs from ${rev} where blob_id = $1 and revision = $2 and state = 'c'`),
     chunkMap: named('chunk_map', `select idx, chunk_id from ${rc} where blob_id = $1 and revision = $2`),
     readChunk: named(
@@ -42,7 +50,7 @@ export function blobStatements(schema: string) {
     committedAmong: named(
       'committed_among',
       `select r.blob_id, r.revision from ${rev} r join unnest($1::int8[], $2::int8[]) as x(b, v) on r.blob_id = x.b and r.revision = x.v
-       where r.state = 'c'`,
+       where ${visible('r')}`,
     ),
     unprepare: named('unprepare', `delete from ${rev} where txn_key = $1 and state = 'p' returning blob_id, revision`),
     garbage: named('garbage', `select blob_id, revision from ${rev} where state = 'c' and record_refs <= 0 limit $1`),

@@ -89,6 +89,7 @@ export class PgStorage implements Storage {
     pack: true,
     externalGC: true,
     durable: true,
+    multiClient: true,
   });
 
   readonly name = ENGINE_NAME;

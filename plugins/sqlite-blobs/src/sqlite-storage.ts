@@ -75,6 +75,7 @@ export function sqliteStorageCapabilities(synchronous: SqliteOptions['synchronou
     durable: true,
     crashSafe: synchronous === 'full',
     readOnly,
+    multiClient: false,
   });
 }
 
