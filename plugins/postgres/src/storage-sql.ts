@@ -34,9 +34,12 @@ export function storageStatements(schema: string) {
        from ${os} s where s.zoid = $1 and s.tid < $2 order by s.tid desc limit 1`,
     ),
     exists: named('exists', `select 1 from ${os} where zoid = $1 limit 1`),
+    // The newest revision of each oid through the primary key, one backward index probe per oid (a
+    // `distinct on` over `zoid = any(...)` read every revision, so commits slowed with history depth).
     currentMany: named(
       'current_many',
-      `select distinct on (zoid) zoid, tid, deleted from ${os} where zoid = any($1::int8[]) order by zoid, tid desc`,
+      `select w.zoid, c.tid, c.deleted from unnest($1::int8[]) as w(zoid)
+       cross join lateral (select s.tid, s.deleted from ${os} s where s.zoid = w.zoid order by s.tid desc limit 1) c`,
     ),
     lastTid: named('last_tid', `select coalesce(max(tid), 0) as tid from ${t('txn')}`),
     sync: named(

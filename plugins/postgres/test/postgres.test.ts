@@ -20,7 +20,7 @@ import {
   type Tid,
 } from '@handlerton/framework';
 import { parsePgOptions, plugin } from '../src/index.js';
-import { findServerBinaries, startTestServerOrSkip, type TestServer } from '../src/testing/index.js';
+import { findServerBinaries, startTestServer, startTestServerOrSkip, type TestServer } from '../src/testing/index.js';
 
 const started = await startTestServerOrSkip();
 const server: TestServer | undefined = 'server' in started ? started.server : undefined;
@@ -92,6 +92,31 @@ pgTest('a private cluster is removed by stop(), and by the watchdog when its own
   const deadline = Date.now() + 30_000;
   while (existsSync(dir) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
   t.false(existsSync(dir), 'the watchdog removed the cluster directory after its owner died');
+  return undefined;
+});
+
+pgTest('a private cluster runs with fsync off by default and durable (fsync, synchronous_commit on) when asked', async (t) => {
+  if (server!.origin !== 'cluster') return t.pass();
+  const settings = async (url: string): Promise<string> => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ s: string }>(
+        `select current_setting('fsync') || ',' || current_setting('synchronous_commit') || ',' || current_setting('full_page_writes') as s`,
+      );
+      return rows[0]!.s;
+    } finally {
+      await client.end();
+    }
+  };
+  t.is(await settings(server!.url), 'off,off,off', 'the functional-test server trades durability for speed');
+  const durable = await startTestServer({ durable: true });
+  if (!('server' in durable)) return t.fail(durable.skip);
+  try {
+    t.is(await settings(durable.server.url), 'on,on,on');
+  } finally {
+    await durable.server.stop();
+  }
   return undefined;
 });
 
