@@ -71,7 +71,8 @@ export function storageStatements(schema: string) {
       `select tid, username, description, extension, packed from ${t('txn')} where tid >= $1 and tid <= $2 order by tid limit $3`,
     ),
     txnRecords: named('txn_records', `select zoid, deleted, data, refs from ${os} where tid = $1 order by zoid`),
-    changedSince: named('changed_since', `select distinct zoid from ${os} where tid > $1 and tid <= $2`),
+    /** Objects changed in (since, upto] by commits other than the tids in $3 (the asking client's own). */
+    changedSince: named('changed_since', `select distinct zoid from ${os} where tid > $1 and tid <= $2 and tid <> all($3::int8[])`),
     metaGet: named('meta_get', `select value from ${t('meta')} where key = $1`),
     metaInit: named('meta_init', `insert into ${t('meta')} (key, value) values ($1, $2) on conflict (key) do nothing`),
     metaRaise: named(
