@@ -140,4 +140,8 @@ export function addPostgres(base: PgSizes, { job, fig, m }: PlanTools): void {
     value: m(blob, 'loopP99', 'PostgreSQL loop p99'), reference: m(blob, 'idleP99', 'idle p99 of the same process just before'),
     target: { kind: 'refPlusAtMost', margin: 10 }, targetText: '≤ idle p99 + 10 ms', source: src,
   });
+  fig({
+    id: 'pg.blob.loop-p99-raw', group, engine, name: `PostgreSQL: event-loop delay p99 during blob write + read ${s}, against raw pg moving the same bytes`, unit: 'ms',
+    value: m(blob, 'loopP99', 'PostgreSQL loop p99'), reference: m(blob, 'rawLoopP99', 'loop p99 during the raw bytea-row and large-object transfers, same process'),
+  });
 }

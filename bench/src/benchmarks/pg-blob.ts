@@ -3,7 +3,8 @@
  * through the Database API, against the raw PostgreSQL paths measured in the same trial on the same
  * server: 1 MiB `bytea` chunk rows (bound binary parameters, one transaction; read back row by row)
  * and large objects (`lo_create` + `lowrite` / `loread` of 1 MiB, one transaction each way). Also
- * peak RSS growth and event-loop delay over the engine's write + read, against the idle loop.
+ * peak RSS growth and event-loop delay over the engine's write + read, against the idle loop (and
+ * against the loop delay of the raw paths' own transfers, which share the machine's noise).
  */
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -107,6 +108,7 @@ export const pgBlob: Benchmark = async (ctx) => {
     const client = await rawClient(server.url);
     let rows: { write: number; read: number };
     let lo: { write: number; read: number };
+    const stopRaw = watchEventLoop();
     try {
       rows = await rawChunkRows(client, server.schema('rawblob'), src, dst, size);
       await sameSize(dst, size, 'raw chunk rows');
@@ -115,6 +117,7 @@ export const pgBlob: Benchmark = async (ctx) => {
     } finally {
       await client.end();
     }
+    const rawLoop = stopRaw();
     await fsp.rm(dst, { force: true });
     const db = await openPgDatabase(server, server.schema('blob'));
     try {
@@ -155,6 +158,7 @@ export const pgBlob: Benchmark = async (ctx) => {
         loopP99: loop.p99,
         loopMax: loop.max,
         idleP99: idle.p99,
+        rawLoopP99: rawLoop.p99,
       };
     } finally {
       await db.close();
