@@ -13,6 +13,7 @@ import { payloads, RECORDS_PER_TXN } from './harness/workload.js';
 /** What the parent passes (JSON in argv[2]). */
 export interface PgClientRequest {
   readonly url: string;
+  /** The engine's schema (shared by the engine clients), or this raw client's own schema. */
   readonly schema: string;
   /** "db": Database API transactions on the engine; "raw": raw pg inserts in the same shape. */
   readonly mode: 'db' | 'raw';
@@ -38,7 +39,7 @@ async function runClient(request: PgClientRequest): Promise<void> {
   let close: () => Promise<void>;
   if (request.mode === 'raw') {
     const client = await rawClient(request.url);
-    commit = await rawPgCommitter(client, `${request.schema}_${request.index}`, data);
+    commit = await rawPgCommitter(client, request.schema, data);
     close = () => client.end();
   } else {
     const db = await openPgDatabase(server, request.schema);

@@ -83,7 +83,9 @@ async function rawLargeObject(client: pg.Client, src: string, dst: string, size:
     const { rows } = await client.query<{ data: Buffer }>({ name: 'raw_lo_read', text: 'select loread($1, $2) as data', values: [fd, MiB] });
     return rows[0]?.data ?? null;
   });
-  return { write, read: size / MiB / ((nowMs() - r0) / 1000) };
+  const read = size / MiB / ((nowMs() - r0) / 1000);
+  await client.query('select lo_unlink($1::oid)', [loid]);
+  return { write, read };
 }
 
 async function sameSize(file: string, size: number, what: string): Promise<void> {

@@ -16,9 +16,9 @@ const CLIENT = fileURLToPath(new URL('../pg-client.js', import.meta.url));
 export const SCALE_CLIENTS = [1, 2, 4, 8] as const;
 
 /** Runs `clients` client processes at once; resolves with their summed commits per second. */
-async function level(request: Omit<PgClientRequest, 'index'>, clients: number, timeoutSec: number): Promise<number> {
+async function level(request: Omit<PgClientRequest, 'index' | 'schema'>, schemaOf: (index: number) => string, clients: number, timeoutSec: number): Promise<number> {
   const children = Array.from({ length: clients }, (_, index) =>
-    fork(CLIENT, [JSON.stringify({ ...request, index } satisfies PgClientRequest)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    fork(CLIENT, [JSON.stringify({ ...request, index, schema: schemaOf(index) } satisfies PgClientRequest)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
   );
   const next = (child: (typeof children)[number], want: PgClientMessage['type']): Promise<PgClientMessage> =>
     new Promise((resolve, reject) => {
@@ -59,10 +59,11 @@ export const pgScale: Benchmark = async (ctx) => {
   return withPgServer(ctx.bool('durable', true), async (server) => {
     const metrics: Record<string, number> = { durable: server.durable ? 1 : 0 };
     for (const clients of SCALE_CLIENTS) {
-      const schema = server.schema(`scale_${mode}_${clients}`);
-      // Create the schema once before the clients race to migrate it.
-      if (mode === 'db') await (await openPgStorage(server, schema)).close();
-      metrics[`c${clients}`] = await level({ url: server.url, schema, mode, warmUpSeconds: 1, seconds }, clients, 120 + seconds);
+      // Engine clients share one schema (created here before they race to migrate it); raw clients each get their own.
+      const shared = server.schema(`scale_${mode}_${clients}`);
+      if (mode === 'db') await (await openPgStorage(server, shared)).close();
+      const rawSchemas = Array.from({ length: clients }, (_, i) => (mode === 'raw' ? server.schema(`scale_raw_${clients}_${i}`) : shared));
+      metrics[`c${clients}`] = await level({ url: server.url, mode, warmUpSeconds: 1, seconds }, (i) => rawSchemas[i] ?? shared, clients, 120 + seconds);
     }
     metrics['c4x'] = (metrics['c4'] ?? 0) / (metrics['c1'] ?? 1);
     return metrics;
