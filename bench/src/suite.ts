@@ -4,6 +4,7 @@
  */
 import type { Dataset, FigureDef, Job, JobParams, MetricRef, Target } from './harness/types.js';
 import { ENGINES, type EngineName } from './harness/engines.js';
+import { addPostgres, type PgSizes } from './suite-postgres.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -27,6 +28,8 @@ export interface PlanSizes {
   readonly gcCount: number;
   /** Objects in the collector's database (half garbage). */
   readonly collectCount: number;
+  /** The PostgreSQL rows (suite-postgres.ts). */
+  readonly pg: PgSizes;
 }
 
 /** Full run: the sizes the issues name. */
@@ -44,6 +47,7 @@ export const FULL: PlanSizes = {
   packBytes: { filestorage2: GiB, sqlite: 256 * MiB, memory: 256 * MiB },
   gcCount: 100_000,
   collectCount: 1_000_000,
+  pg: { trials: 2, seconds: 3, loadCount: 1_000_000, loadTrials: 1, blobBytes: 256 * MiB, blobTrials: 2 },
 };
 
 /** Quick run: a smoke check in a few minutes. */
@@ -61,6 +65,7 @@ export const QUICK: PlanSizes = {
   packBytes: { filestorage2: 64 * MiB, sqlite: 32 * MiB, memory: 32 * MiB },
   gcCount: 10_000,
   collectCount: 50_000,
+  pg: { trials: 1, seconds: 2, loadCount: 100_000, loadTrials: 1, blobBytes: 64 * MiB, blobTrials: 1 },
 };
 
 /** Tiny run: checks that every benchmark works, in about a minute (development only). */
@@ -78,6 +83,7 @@ export const TINY: PlanSizes = {
   packBytes: { filestorage2: 8 * MiB, sqlite: 4 * MiB, memory: 4 * MiB },
   gcCount: 2_000,
   collectCount: 20_000,
+  pg: { trials: 1, seconds: 1, loadCount: 20_000, loadTrials: 1, blobBytes: 16 * MiB, blobTrials: 1 },
 };
 
 /** Everything a run needs. */
@@ -524,6 +530,9 @@ export function buildPlan(sizes: PlanSizes): Plan {
     fig({ id: 'gc.collect.time.delete', group: 'gc', engine: 'filestorage2', name: `collectGarbage deleting ${countLabel(count / 2)} of ${n} objects (FileStorage2, syncMode always)`, unit: 'ms', value: m(real, 'ms', 'collectGarbage with deletes'), reference: m(dry, 'ms', 'the same collection as a dry run') });
     fig({ id: 'gc.collect.rss.delete', group: 'gc', engine: 'filestorage2', name: `collectGarbage deleting ${countLabel(count / 2)} objects: peak RSS growth`, unit: 'MiB', value: m(real, 'rssGrowthMiB', 'collectGarbage RSS growth, with deletes'), reference: prevRss });
   }
+
+  // ---- PostgreSQL (issue 14)
+  addPostgres(sizes.pg, { job, fig, m });
 
   return { sizes, datasets, jobs, figures };
 }

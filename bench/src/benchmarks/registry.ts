@@ -9,6 +9,7 @@ import { engineCommit, engineDataset, engineGc, engineLoad, engineOpen } from '.
 import { flatLogDataset, indexMapOpen } from './index-baseline.js';
 import { levelCommit, levelDataset, levelDelete, levelLoad, levelOpen } from './level.js';
 import { lmdbCommit, lmdbDataset, lmdbLoad } from './lmdb.js';
+import { pgBenchmarks } from './postgres.js';
 import { sqliteCommit, sqliteDataset, sqliteLoad } from './sqlite-raw.js';
 import { idleLoop, streamCopy } from './streamcopy.js';
 
@@ -45,5 +46,6 @@ export const benchmarks: Readonly<Record<string, Benchmark>> = {
   'engine.partial': enginePartial,
   'engine.packdata': enginePackData,
   'engine.pack': enginePack,
+  ...pgBenchmarks,
   'pg.blobcache': async (ctx) => (await import('./pg-blob-cache.js')).pgBlobCache(ctx),
 };

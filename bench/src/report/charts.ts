@@ -56,8 +56,23 @@ export function buildCharts(figures: readonly Figure[]): ChartFile[] {
       xTickLabel: countLabel,
     }),
   });
+  const scale = sweep(figures, 'pg-scale');
+  if (scale.some((series) => series.points.length > 0)) {
+    charts.push({
+      file: 'pg-scale.svg',
+      title: 'PostgreSQL: total commit throughput versus client processes',
+      svg: lineChart({
+        title: 'PostgreSQL scale-out: total commits/s vs client processes (median)',
+        xLabel: 'client processes',
+        yLabel: 'commits/s (100 × 200 B)',
+        series: scale,
+        logX: true,
+        xTickLabel: String,
+      }),
+    });
+  }
   const throughput = figures.filter(
-    (f) => ['commit', 'db', 'load', 'blob', 'pack', 'gc'].includes(f.group) && f.reference !== null && f.unit !== 'ms' && f.unit !== 'MiB',
+    (f) => ['commit', 'db', 'load', 'blob', 'pack', 'gc', 'postgres'].includes(f.group) && f.reference !== null && f.unit !== 'ms' && f.unit !== 'MiB',
   );
   charts.push({
     file: 'ratios.svg',

@@ -60,6 +60,8 @@ const INSERT_BATCH = 500;
 const ITERATOR_PAGE = 100;
 const PACK_BATCH = 500;
 const OBSERVER_BATCH = 1000;
+/** How many of its own recent commit tids a client remembers to leave out of `invalidationsSince` (older ones are reported: safe). */
+const OWN_COMMITS_KEPT = 10_000;
 
 /** The transaction holding the commit lock, with its pinned connection and buffered writes. */
 interface ActiveTransaction {
@@ -106,6 +108,8 @@ export class PgStorage implements Storage {
   #lastIssuedTid: Tid;
   #packHorizon: Tid;
   #active: ActiveTransaction | null = null;
+  /** Tids this client committed (ascending), not yet older than an `invalidationsSince` call's `since`. */
+  #ownCommits: Tid[] = [];
   #packing = false;
   #closed = false;
 
@@ -279,6 +283,8 @@ export class PgStorage implements Storage {
     }
     active.client.release();
     if (active.tid > this.#lastTid) this.#lastTid = active.tid;
+    this.#ownCommits.push(active.tid);
+    if (this.#ownCommits.length > OWN_COMMITS_KEPT) this.#ownCommits.shift();
     this.#active = null;
     this.#queue.release();
     return active.tid;
@@ -437,15 +443,23 @@ export class PgStorage implements Storage {
     return this.#lastTid;
   }
 
-  /** Every object changed by a transaction committed after `since` (by any client), up to the newest commit. */
+  /**
+   * Every object changed by a transaction another client committed after `since`, up to the newest
+   * commit (as the contract asks: this client's own commits are left out, the Database's record cache
+   * already holds what they wrote; a commit older than the last OWN_COMMITS_KEPT is reported anyway).
+   */
   async invalidationsSince(since: Tid): Promise<Invalidations> {
     this.#checkOpen();
     assertU64(since, 'since');
     const [last] = await this.#query<{ tid: bigint }>(this.#sql.lastTid, [], 'invalidationsSince');
     const tid = last!.tid;
     if (tid > this.#lastTid) this.#lastTid = tid;
+    // Own tids at or below `since` are never asked about again by a caller whose `since` only grows.
+    const firstNewer = this.#ownCommits.findIndex((own) => own > since);
+    this.#ownCommits = firstNewer < 0 ? [] : this.#ownCommits.slice(firstNewer);
     if (tid <= since) return { tid: since, oids: [] };
-    const rows = await this.#query<{ zoid: bigint }>(this.#sql.changedSince, [since > MAX_BIGINT ? MAX_BIGINT : since, tid], 'invalidationsSince');
+    const own = this.#ownCommits.filter((t) => t <= tid);
+    const rows = await this.#query<{ zoid: bigint }>(this.#sql.changedSince, [since > MAX_BIGINT ? MAX_BIGINT : since, tid, own], 'invalidationsSince');
     return { tid, oids: rows.map((r) => r.zoid) };
   }
 

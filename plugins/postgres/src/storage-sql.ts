@@ -34,9 +34,12 @@ export function storageStatements(schema: string) {
        from ${os} s where s.zoid = $1 and s.tid < $2 order by s.tid desc limit 1`,
     ),
     exists: named('exists', `select 1 from ${os} where zoid = $1 limit 1`),
+    // The newest revision of each oid through the primary key, one backward index probe per oid (a
+    // `distinct on` over `zoid = any(...)` read every revision, so commits slowed with history depth).
     currentMany: named(
       'current_many',
-      `select distinct on (zoid) zoid, tid, deleted from ${os} where zoid = any($1::int8[]) order by zoid, tid desc`,
+      `select w.zoid, c.tid, c.deleted from unnest($1::int8[]) as w(zoid)
+       cross join lateral (select s.tid, s.deleted from ${os} s where s.zoid = w.zoid order by s.tid desc limit 1) c`,
     ),
     lastTid: named('last_tid', `select coalesce(max(tid), 0) as tid from ${t('txn')}`),
     sync: named(
@@ -68,7 +71,8 @@ export function storageStatements(schema: string) {
       `select tid, username, description, extension, packed from ${t('txn')} where tid >= $1 and tid <= $2 order by tid limit $3`,
     ),
     txnRecords: named('txn_records', `select zoid, deleted, data, refs from ${os} where tid = $1 order by zoid`),
-    changedSince: named('changed_since', `select distinct zoid from ${os} where tid > $1 and tid <= $2`),
+    /** Objects changed in (since, upto] by commits other than the tids in $3 (the asking client's own). */
+    changedSince: named('changed_since', `select distinct zoid from ${os} where tid > $1 and tid <= $2 and tid <> all($3::int8[])`),
     metaGet: named('meta_get', `select value from ${t('meta')} where key = $1`),
     metaInit: named('meta_init', `insert into ${t('meta')} (key, value) values ($1, $2) on conflict (key) do nothing`),
     metaRaise: named(

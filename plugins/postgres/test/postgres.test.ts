@@ -20,7 +20,7 @@ import {
   type Tid,
 } from '@handlerton/framework';
 import { parsePgOptions, plugin } from '../src/index.js';
-import { findServerBinaries, startTestServerOrSkip, type TestServer } from '../src/testing/index.js';
+import { findServerBinaries, startTestServer, startTestServerOrSkip, type TestServer } from '../src/testing/index.js';
 
 const started = await startTestServerOrSkip();
 const server: TestServer | undefined = 'server' in started ? started.server : undefined;
@@ -92,6 +92,31 @@ pgTest('a private cluster is removed by stop(), and by the watchdog when its own
   const deadline = Date.now() + 30_000;
   while (existsSync(dir) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
   t.false(existsSync(dir), 'the watchdog removed the cluster directory after its owner died');
+  return undefined;
+});
+
+pgTest('a private cluster runs with fsync off by default and durable (fsync, synchronous_commit on) when asked', async (t) => {
+  if (server!.origin !== 'cluster') return t.pass();
+  const settings = async (url: string): Promise<string> => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ s: string }>(
+        `select current_setting('fsync') || ',' || current_setting('synchronous_commit') || ',' || current_setting('full_page_writes') as s`,
+      );
+      return rows[0]!.s;
+    } finally {
+      await client.end();
+    }
+  };
+  t.is(await settings(server!.url), 'off,off,off', 'the functional-test server trades durability for speed');
+  const durable = await startTestServer({ durable: true });
+  if (!('server' in durable)) return t.fail(durable.skip);
+  try {
+    t.is(await settings(durable.server.url), 'on,on,on');
+  } finally {
+    await durable.server.stop();
+  }
   return undefined;
 });
 
@@ -199,6 +224,45 @@ pgTest('three client processes increment one counter concurrently: the result eq
     t.deepEqual(history.map((h) => h.tid).slice(0, 3 * rounds), [...tids].sort((x, y) => (x < y ? 1 : x > y ? -1 : 0)));
   } finally {
     await setup.close();
+    await server!.dropSchema(schema);
+  }
+});
+
+pgTest('invalidationsSince reports the other clients\' commits, not this client\'s own', async (t) => {
+  const schema = server!.newSchemaName('inv');
+  const [a, b] = [await openClient(schema), await openClient(schema)];
+  try {
+    const t0 = a.lastTransaction();
+    const ta = await commit(a, 1n, 0n, 1);
+    const tb = await commit(b, 2n, 0n, 2);
+    await commit(a, 3n, 0n, 3);
+    const seenByA = await a.invalidationsSince!(t0);
+    t.deepEqual(seenByA.oids, [2n], 'a is told only of b\'s object');
+    t.true(seenByA.tid > tb);
+    t.deepEqual([...(await b.invalidationsSince!(t0)).oids!].sort(), [1n, 3n], 'b is told of both of a\'s objects');
+    t.deepEqual((await b.invalidationsSince!(ta)).oids, [3n]);
+    t.deepEqual((await a.invalidationsSince!(seenByA.tid)).oids, [], 'nothing new');
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await server!.dropSchema(schema);
+  }
+});
+
+pgTest('Database: its own commits keep its record cache warm; another client\'s commit still invalidates it', async (t) => {
+  const schema = server!.newSchemaName('cache');
+  const config = { engine: 'postgres', path: server!.url, options: { schema, poolSize: 2 } };
+  const [a, b] = [await openDatabase(config), await openDatabase(config)];
+  try {
+    const oids = await a.transaction(async (tx) => Promise.all([1, 2, 3].map((v) => tx.create(new Uint8Array([v])))));
+    for (let round = 0; round < 3; round += 1) await a.transaction(async (tx) => { for (const oid of oids) await tx.write(oid, new Uint8Array([10 + round])); });
+    const before = a.recordCacheStats()!;
+    await a.transaction(async (tx) => { for (const oid of oids) t.is((await tx.read(oid)).data[0], 12); });
+    t.is(a.recordCacheStats()!.misses, before.misses, 'reads after its own commits are cache hits');
+    await b.transaction(async (tx) => tx.write(oids[0]!, new Uint8Array([99])));
+    t.is(await a.transaction(async (tx) => (await tx.read(oids[0]!)).data[0]), 99, 'a sees b\'s commit');
+    t.is(a.recordCacheStats()!.misses, before.misses + 1, 'only the object b changed was read again');
+  } finally {
+    await Promise.all([a.close(), b.close()]);
     await server!.dropSchema(schema);
   }
 });

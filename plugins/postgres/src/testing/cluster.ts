@@ -53,8 +53,17 @@ export function serverRequired(): boolean {
   return value !== undefined && value !== '' && value !== '0';
 }
 
+/** How a private cluster is started (a HANDLERTON_PG_URL server is used as it is configured). */
+export interface TestServerOptions {
+  /**
+   * Durable commits (fsync, synchronous_commit and full_page_writes on, the server defaults) instead
+   * of the speed settings for functional tests; for benchmarks that compare against durable engines.
+   */
+  readonly durable?: boolean;
+}
+
 /** Starts (or finds) a server for tests: HANDLERTON_PG_URL, else a private cluster, else a skip reason. */
-export async function startTestServer(): Promise<TestServerResult> {
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServerResult> {
   const url = process.env['HANDLERTON_PG_URL'];
   if (url !== undefined && url !== '') return { server: sharedServer(url) };
   const bin = findServerBinaries();
@@ -64,7 +73,7 @@ export async function startTestServer(): Promise<TestServerResult> {
       required: serverRequired(),
     };
   }
-  return { server: await startCluster(bin) };
+  return { server: await startCluster(bin, options.durable === true) };
 }
 
 /** Like startTestServer, but throws when there is no server and HANDLERTON_PG_REQUIRED is set. */
@@ -133,7 +142,7 @@ const WATCHDOG = [
   'rm -rf "$dir"',
 ].join('\n');
 
-async function startCluster(bin: string): Promise<TestServer> {
+async function startCluster(bin: string, durable: boolean): Promise<TestServer> {
   const started = performance.now();
   // Short path: the socket path must stay under the 107-byte sun_path limit.
   const dir = mkdtempSync(join(tmpdir(), 'htpg-'));
@@ -154,9 +163,10 @@ async function startCluster(bin: string): Promise<TestServer> {
     throw new Error(`initdb failed (${init.status}): ${init.stderr || init.stdout}`);
   }
   const port = 20000 + Math.floor(Math.random() * 30000);
+  const durability = durable ? 'on' : 'off';
   const serverArgs = [
-    '-k', dir, '-p', String(port), '-c', 'listen_addresses=', '-c', 'fsync=off', '-c', 'synchronous_commit=off',
-    '-c', 'full_page_writes=off', '-c', 'max_connections=300', '-c', 'max_locks_per_transaction=256',
+    '-k', dir, '-p', String(port), '-c', 'listen_addresses=', '-c', `fsync=${durability}`, '-c', `synchronous_commit=${durability}`,
+    '-c', `full_page_writes=${durability}`, '-c', 'max_connections=300', '-c', 'max_locks_per_transaction=256',
   ];
   const [cmd, args] = asServerUser('sh', ['-c', WATCHDOG, 'watchdog', join(bin, 'postgres'), data, dir, ...serverArgs]);
   const child = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'ignore'], detached: false });
