@@ -10,26 +10,8 @@ import { readdirSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { bin, frameworkEntry, handlerton, json } from './cli-run.js';
 
-const bin = fileURLToPath(new URL('../../../framework/bin/handlerton.js', import.meta.url));
-const frameworkEntry = new URL('../../../framework/dist/src/index.js', import.meta.url).href;
-
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function handlerton(cwd: string, args: readonly string[], input?: Buffer): Run {
-  const run = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', timeout: 120_000, ...(input === undefined ? {} : { input }) });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
-function json<T>(run: Run): T {
-  if (run.status !== 0) throw new Error(`exit ${run.status}: ${run.stderr}`);
-  return JSON.parse(run.stdout) as T;
-}
 
 interface LogEntry {
   tid: string;

@@ -9,26 +9,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { bin, handlerton, json } from './cli-run.js';
 
-const bin = fileURLToPath(new URL('../../../framework/bin/handlerton.js', import.meta.url));
 const DATABASES = ['./fs', './s.db'] as const;
-
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function handlerton(cwd: string, args: readonly string[], input?: Buffer): Run {
-  const run = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', timeout: 60_000, ...(input === undefined ? {} : { input }) });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
-function json<T>(run: Run): T {
-  if (run.status !== 0) throw new Error(`exit ${run.status}: ${run.stderr}`);
-  return JSON.parse(run.stdout) as T;
-}
 
 const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
