@@ -36,6 +36,9 @@ export function gate(testCase: ConformanceCase, harness: Harness): GateDecision 
   if (missing.length > 0) {
     return { run: false, reason: missing.map((r) => describe(r, storage, blobs)).join(', ') };
   }
+  if (testCase.requires.includes('harness.blobFiles') && harness.blobBytesElsewhere !== undefined) {
+    return { run: false, reason: harness.blobBytesElsewhere };
+  }
   if (testCase.requires.includes('harness.clients') && harness.clientConfig === undefined) {
     return { run: false, reason: 'the harness provides no clientConfig() for other processes to open the same database' };
   }

@@ -40,9 +40,15 @@ export type BlobFlagName = Exclude<keyof BlobCapabilities, 'mode'>;
 /**
  * What a case needs: a storage capability (`pack`), a blob feature (`blob.seek`), a blob
  * transactional mode (`mode.dataTransactional`), or an optional harness feature (`harness.crash`,
- * `harness.clients`).
+ * `harness.clients`, `harness.blobFiles`: blob bytes kept in files under the case directory).
  */
-export type Requirement = StorageCapabilityName | `blob.${BlobFlagName}` | `mode.${BlobTransactionMode}` | 'harness.crash' | 'harness.clients';
+export type Requirement =
+  | StorageCapabilityName
+  | `blob.${BlobFlagName}`
+  | `mode.${BlobTransactionMode}`
+  | 'harness.crash'
+  | 'harness.clients'
+  | 'harness.blobFiles';
 
 /** A pair of opened engines: the storage and the blob handlerton a case runs against. */
 export interface Engines {
@@ -84,6 +90,11 @@ export interface Harness {
    * the multi-client cases are skipped.
    */
   clientConfig?(location: HarnessLocation): DatabaseConfigObject;
+  /**
+   * Why blob bytes are not in files under the case directory (a server-side engine keeps them in its
+   * server); cases that damage blob files on disk are skipped with this reason. Default: they are.
+   */
+  readonly blobBytesElsewhere?: string;
   /**
    * Bound in bytes of the record cache of the Databases the suite opens over these engines; 0 turns
    * it off. Default: the framework's default (64 MiB). The suite must pass both ways.

@@ -1,6 +1,6 @@
 /** The catalogue itself: unique ids, every area populated, valid requirements, one-line rules. */
 import test from 'ava';
-import { BLOB_CAPABILITY_NAMES, STORAGE_CAPABILITY_NAMES } from '@handlerton/framework';
+import { blobCapabilities, BLOB_CAPABILITY_NAMES, storageCapabilities, STORAGE_CAPABILITY_NAMES } from '@handlerton/framework';
 import { AREAS, CATALOGUE, gate } from '../src/index.js';
 import { memoryHarness } from './helpers.js';
 
@@ -20,6 +20,7 @@ test('every area has cases, and every case a one-line rule and known requirement
     'mode.dataTransactional',
     'harness.crash',
     'harness.clients',
+    'harness.blobFiles',
   ]);
   for (const c of CATALOGUE) {
     t.true(c.title.length > 10 && !c.title.includes('\n'), c.id);
@@ -51,4 +52,11 @@ test('multi-client cases run only where the engine claims multiClient and the ha
     t.true(!noConfig.run && noConfig.reason.includes('clientConfig'), c.id);
     t.true(gate(c, withConfig).run, c.id);
   }
+});
+
+test('cases that damage blob files skip with the harness reason where blob bytes live elsewhere (a server)', (t) => {
+  const damage = CATALOGUE.find((c) => c.id === 'durability.blob-damage-detected')!;
+  const onDisk = { name: 'files', storageCapabilities: storageCapabilities({ durable: true }), blobCapabilities: blobCapabilities({ mode: 'dataTransactional', durable: true }), factory: async () => { throw new Error('not opened'); } };
+  t.deepEqual(gate(damage, onDisk), { run: true });
+  t.deepEqual(gate(damage, { ...onDisk, blobBytesElsewhere: 'in the server' }), { run: false, reason: 'in the server' });
 });

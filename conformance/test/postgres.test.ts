@@ -12,7 +12,7 @@ import { startTestServerOrSkip } from '@handlerton/postgres/testing';
 import { cacheOffHarness, conformance, mixedHarness, type Area } from '../src/index.js';
 import { tryLoad } from './engines.js';
 import { KNOWN_FRAMEWORK_DEFECTS } from './helpers.js';
-import { pgCachedBlobsHarness, pgStorageHarness, schemaPerCase } from './pg-harness.js';
+import { PG_BLOB_BYTES, pgCachedBlobsHarness, pgStorageHarness, schemaPerCase } from './pg-harness.js';
 
 /**
  * The areas where a storage and a blob handlerton meet: references counted and released across the
@@ -23,8 +23,6 @@ const MIXED_AREAS: readonly Area[] = ['blobs', 'packing', 'external-gc'];
 /** Cases that cannot apply to a server-side engine, with the reason. */
 const PG_EXCLUDES: Readonly<Record<string, string>> = {
   ...KNOWN_FRAMEWORK_DEFECTS,
-  'durability.blob-damage-detected':
-    'blob bytes live in the PostgreSQL server, not in files under the case directory: the case needs a harness hook to damage a chunk row (and the engine has no per-chunk checksum yet)',
 };
 
 const started = await startTestServerOrSkip();
@@ -39,7 +37,7 @@ if ('server' in started && 'plugin' in pgLoaded && 'plugin' in fs2Loaded) {
     pgStorageHarness(server, pg, pg),
     pgStorageHarness(server, pg, fs2),
     schemaPerCase(server, (schema) =>
-      mixedHarness(fs2, pg, { name: 'filestorage2+postgres', blobs: { location: () => server.url, options: { schema, poolSize: 3 } } }),
+      ({ ...mixedHarness(fs2, pg, { name: 'filestorage2+postgres', blobs: { location: () => server.url, options: { schema, poolSize: 3 } } }), blobBytesElsewhere: PG_BLOB_BYTES }),
     ),
     pgCachedBlobsHarness(server, pg, cacheDir),
   ] as const;

@@ -80,17 +80,22 @@ export function pgStorageHarness(
       blobs: same ? { location: () => server.url, options } : { options: blobOptions },
     });
     if (!same) return harness;
-    return { ...harness, clientConfig: (): DatabaseConfigObject => ({ engine: pgPlugin.name, path: server.url, options }) };
+    return { ...harness, blobBytesElsewhere: PG_BLOB_BYTES, clientConfig: (): DatabaseConfigObject => ({ engine: pgPlugin.name, path: server.url, options }) };
   });
 }
 
 /** PostgreSQL storage and blobs with the local blob cache on, in `cacheDir` (shared by every case: each schema is its own database id). */
 export function pgCachedBlobsHarness(server: SchemaServer, pgPlugin: EnginePlugin, cacheDir: string): PgHarness {
-  return schemaPerCase(server, (schema) =>
-    mixedHarness(pgPlugin, pgPlugin, {
+  return schemaPerCase(server, (schema) => ({
+    ...mixedHarness(pgPlugin, pgPlugin, {
       name: 'postgres+blob-cache',
       storage: { location: () => server.url, options: { schema, poolSize: 3 } },
       blobs: { location: () => server.url, options: { schema, poolSize: 3, blobCacheDir: cacheDir, blobCacheBytes: 8 * 1024 * 1024 } },
     }),
-  );
+    blobBytesElsewhere: PG_BLOB_BYTES,
+  }));
 }
+
+/** Why the blob-damage case cannot run on PostgreSQL blobs. */
+export const PG_BLOB_BYTES =
+  'blob bytes live in the PostgreSQL server, not in files under the case directory: damaging one needs a harness hook that edits a chunk row (and the engine has no per-chunk checksum yet)';

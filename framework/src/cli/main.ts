@@ -170,6 +170,16 @@ program
     }
   });
 
-program.parseAsync(process.argv).catch((error: unknown) => {
-  process.exitCode = reportFailure(error, program.opts<{ verbose?: boolean }>().verbose === true, (line) => void process.stderr.write(line + '\n'));
+let finished = false;
+// A command whose work waits on something that can never happen would otherwise end silently with exit 0.
+process.once('beforeExit', () => {
+  if (finished) return;
+  process.stderr.write('handlerton: internal error: the command stopped before it finished (nothing left to wait for)\n');
+  process.exitCode = EXIT.failed;
 });
+program
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    process.exitCode = reportFailure(error, program.opts<{ verbose?: boolean }>().verbose === true, (line) => void process.stderr.write(line + '\n'));
+  })
+  .finally(() => (finished = true));

@@ -34,8 +34,9 @@ export function registerBlobCommands(program: Command, output: Output, quiet: ()
     .option('--oid <oid>', 'replace the content of this existing blob object (hex)')
     .action(async (config: string, file: string, options: { oid?: string }) => {
       const oid = options.oid === undefined ? undefined : parseHexId(options.oid, '--oid');
-      const input = file === '-' ? process.stdin : createReadStream(file);
       const total = file === '-' ? undefined : (await stat(file).catch(() => undefined))?.size;
+      // No await between creating the stream and listening for its 'open': it could pass unheard.
+      const input = file === '-' ? process.stdin : createReadStream(file);
       // Open the source first: a missing file fails before the database is opened.
       await new Promise<void>((resolve, reject) => (file === '-' ? resolve() : input.once('open', () => resolve()).once('error', reject))).catch((error: unknown) => {
         throw new InvalidArgumentError(`file "${file}" cannot be read: ${error instanceof Error ? error.message : String(error)}`);
