@@ -13,6 +13,7 @@ import { watchEventLoop } from '../harness/loop.js';
 import { median } from '../harness/stats.js';
 import { watchWalPeaks } from '../harness/wal-watch.js';
 import { rawSqliteChunkWrite } from './sqlite-raw.js';
+import { readBlobToFile, writeFileAsBlob } from '../harness/db-blob-files.js';
 
 /** Moves a file into a committed blob and the blob back out to a file; returns the two durations. */
 type BlobRoundTrip = (src: string, dst: string) => Promise<{ writeMs: number; readMs: number }>;
@@ -38,23 +39,10 @@ async function dbRoundTrip(ctx: BenchContext, engine: EngineName): Promise<{ run
   const db = await createDatabase({ storage, blobs });
   const run: BlobRoundTrip = async (src, dst) => {
     const w0 = nowMs();
-    const oid = await db.transaction(async (tx) => {
-      const blob = await tx.createBlob();
-      const handle = await blob.open('w');
-      await pipeline(createReadStream(src, { highWaterMark: MiB }), handle.createWriteStream());
-      await tx.write(0n, new TextEncoder().encode('root'), { refs: [blob.oid] });
-      return blob.oid;
-    });
+    const oid = await writeFileAsBlob(db, src);
     const writeMs = nowMs() - w0;
     const r0 = nowMs();
-    const snapshot = await db.snapshot();
-    try {
-      const handle = await (await snapshot.blob(oid)).open('r');
-      await pipeline(handle.createReadStream({ highWaterMark: MiB }), createWriteStream(dst, { highWaterMark: MiB }));
-      await handle.close();
-    } finally {
-      await snapshot.close();
-    }
+    await readBlobToFile(db, oid, dst);
     return { writeMs, readMs: nowMs() - r0 };
   };
   return { run, close: () => db.close() };

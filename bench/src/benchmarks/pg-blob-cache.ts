@@ -10,18 +10,12 @@ import { openDatabase, type Database, type Oid } from '@handlerton/framework';
 import { UnavailableError, type Benchmark } from '../harness/context.js';
 import { MiB, nowMs } from '../harness/io.js';
 import { watchEventLoop } from '../harness/loop.js';
+import { readBlobToFile } from '../harness/db-blob-files.js';
 
 /** Reads blob `oid` through a snapshot's read stream into `dst` (1 MiB highWaterMark, as engine.blob); MiB/s. */
 async function readBlob(db: Database, oid: Oid, dst: string, size: number): Promise<number> {
   const start = nowMs();
-  const snapshot = await db.snapshot();
-  try {
-    const handle = await (await snapshot.blob(oid)).open('r');
-    await pipeline(handle.createReadStream({ highWaterMark: MiB }), createWriteStream(dst, { highWaterMark: MiB }));
-    await handle.close();
-  } finally {
-    await snapshot.close();
-  }
+  await readBlobToFile(db, oid, dst);
   const ms = nowMs() - start;
   const copied = (await fsp.stat(dst)).size;
   if (copied !== size) throw new Error(`read back ${copied} bytes, expected ${size}`);

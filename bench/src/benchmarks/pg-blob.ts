@@ -6,14 +6,14 @@
  * peak RSS growth and event-loop delay over the engine's write + read, against the idle loop (and
  * against the loop delay of the raw paths' own transfers, which share the machine's noise).
  */
-import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import type { Benchmark } from '../harness/context.js';
 import { MiB, nowMs, writeRandomFile } from '../harness/io.js';
 import { watchEventLoop } from '../harness/loop.js';
 import { openPgDatabase, rawClient, withPgServer } from '../harness/pg-server.js';
+import { readBlobToFile, writeFileAsBlob } from '../harness/db-blob-files.js';
 
 /** Large-object open modes (libpq's INV_WRITE, INV_READ). */
 const INV_WRITE = 0x20000;
@@ -126,23 +126,10 @@ export const pgBlob: Benchmark = async (ctx) => {
       ctx.markBaseline();
       const stop = watchEventLoop();
       const w0 = nowMs();
-      const oid = await db.transaction(async (tx) => {
-        const blob = await tx.createBlob();
-        const handle = await blob.open('w');
-        await pipeline(createReadStream(src, { highWaterMark: MiB }), handle.createWriteStream());
-        await tx.write(0n, new TextEncoder().encode('root'), { refs: [blob.oid] });
-        return blob.oid;
-      });
+      const oid = await writeFileAsBlob(db, src);
       const writeMs = nowMs() - w0;
       const r0 = nowMs();
-      const snapshot = await db.snapshot();
-      try {
-        const handle = await (await snapshot.blob(oid)).open('r');
-        await pipeline(handle.createReadStream({ highWaterMark: MiB }), createWriteStream(dst, { highWaterMark: MiB }));
-        await handle.close();
-      } finally {
-        await snapshot.close();
-      }
+      await readBlobToFile(db, oid, dst);
       const readMs = nowMs() - r0;
       const loop = stop();
       ctx.sampleMemory();
