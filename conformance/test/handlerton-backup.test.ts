@@ -7,7 +7,7 @@ import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bin, frameworkEntry, handlerton, json } from './cli-run.js';
@@ -116,12 +116,19 @@ test('incremental backups copy only what is new (about 1% after 1% of the data c
 
 test('restore refuses a damaged, incomplete or foreign backup, and backup refuses another database\'s directory', async (t) => {
   await withDir(async (dir) => {
-    t.is(handlerton(dir, ['demo', 'filestorage2:./a']).status, 0);
+    // Two blob puts (the demo packs, and a restore before its pack horizon would miss packed revisions).
+    json(handlerton(dir, ['--json', 'blob', 'put', 'filestorage2:./a', '-'], Buffer.from('first')));
+    await cp(join(dir, 'a'), join(dir, 'a-old'), { recursive: true }); // the same database, one transaction behind
+    json(handlerton(dir, ['--json', 'blob', 'put', './a', '-'], Buffer.from('second')));
     t.is(handlerton(dir, ['demo', 'filestorage2:./b']).status, 0);
     json(handlerton(dir, ['--json', 'backup', './a', './bak']));
     const foreign = handlerton(dir, ['backup', './b', './bak']);
     t.is(foreign.status, 2, foreign.stderr);
     t.regex(foreign.stderr, /holds backups of database/);
+    // The same database put back to an older state (a file-level copy taken earlier) does not continue these backups.
+    const older = handlerton(dir, ['backup', './a-old', './bak']);
+    t.is(older.status, 2, older.stderr);
+    t.regex(older.stderr, /is older than the last backup's/);
     const [name] = readdirSync(join(dir, 'bak'));
     const file = join(dir, 'bak', name!);
     const bytes = await readFile(file);

@@ -45,6 +45,11 @@ export async function writeBackup(
     throw new InvalidArgumentError(`backup directory ${dir} holds backups of database ${previous.header.databaseId}, not of ${databaseId}`);
   }
   const to = source.storage.lastTransaction();
+  if (previous !== undefined && to < previous.to) {
+    throw new InvalidArgumentError(
+      `the database's last transaction ${toHex(to)} is older than the last backup's ${toHex(previous.to)} in ${dir}: it is not the history these backups continue (restored from an older state?); back it up into a new directory`,
+    );
+  }
   const from = previous === undefined ? 0n : previous.to + 1n;
   if (previous !== undefined && to < from) return { file: null, from, to: previous.to, transactions: 0, blobRevisions: 0, bytes: 0, full: false };
 
