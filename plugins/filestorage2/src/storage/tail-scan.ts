@@ -32,7 +32,8 @@ export function findLaterTxns(io: FileIO, fd: number, path: string, from: number
   let end = from - 1;
   let base = from;
   while (base < size) {
-    const n = io.readAt(fd, chunk, 0, Math.min(chunk.length, size - base), base, path);
+    const want = Math.min(chunk.length, size - base);
+    const n = io.readAt(fd, chunk, 0, want, base, path);
     if (n === 0) break;
     const view = chunk.subarray(0, n);
     for (let hit = view.indexOf(MAGIC); hit >= 0; hit = view.indexOf(MAGIC, hit + 1)) {
@@ -45,7 +46,9 @@ export function findLaterTxns(io: FileIO, fd: number, path: string, from: number
       if (firstOnly) return { count, first, synced: -1, end };
       if ((txn[TXN_FLAGS_AT]! & TXN_FLAG_SYNCED_BEFORE) !== 0) return { count, first, synced: at, end };
     }
-    if (base + n >= size) break;
+    // The end, or the file ended before `size` (a live writer's file read-only: it may shrink, e.g. at a
+    // seal): stepping back 3 bytes from a short read would read the same bytes forever.
+    if (base + n >= size || n < want) break;
     base += n - 3; // a magic may straddle two chunks
   }
   return { count, first, synced: -1, end: count > 0 ? end : from - 1 };
