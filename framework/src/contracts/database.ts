@@ -85,7 +85,12 @@ export interface Blob {
   readonly oid: Oid;
   /** Opens the blob; see the blob rules above. */
   open(mode: BlobMode): Promise<BlobHandle>;
-  /** A signed locator for this blob's revision as seen by the view, granting `access`. */
+  /**
+   * A signed locator, granting `access`, for the committed revision this view started from. In a
+   * writing transaction that is not the revision being written (it has no tid before the commit; a
+   * blob created in the transaction names revision 0, an empty blob): take the new revision's locator
+   * from a view opened after the commit.
+   */
   locator(access?: { write?: boolean; append?: boolean }): Locator;
 }
 
@@ -117,7 +122,7 @@ export interface BlobHandle extends AsyncDisposable {
   createReadStream(options?: { start?: number; end?: number; highWaterMark?: number }): Readable;
   /** A Writable that writes at the position. */
   createWriteStream(): Writable;
-  /** A locator for the revision this handle reads (or will commit). */
+  /** A locator for the committed revision this handle reads; for a writer, the one its draft started from (see `Blob.locator`). */
   readonly locator: Locator;
 }
 
