@@ -112,6 +112,8 @@ export class PgStorage implements Storage {
   #ownCommits: Tid[] = [];
   #packing = false;
   #closed = false;
+  /** Queries issued and not settled (close waits for them before it ends the pool). */
+  readonly #inflight = new Set<Promise<unknown>>();
 
   private constructor(pool: pg.Pool, options: PgOptions, clock: Clock, state: { databaseId: bigint; lastTid: Tid; packHorizon: Tid }) {
     this.#pool = pool;
@@ -200,7 +202,8 @@ export class PgStorage implements Storage {
     let client: pg.PoolClient | undefined;
     try {
       this.#checkOpen();
-      client = await this.#pool.connect();
+      client = await this.#track(this.#pool.connect());
+      this.#checkOpen(); // closed while waiting for the connection: release it (below) and fail
       if (this.#queue.wasAbandoned(txn)) throw new StorageTransactionError('the transaction was aborted before it began');
       const results = (await client.query(this.#beginText)) as unknown as pg.QueryResult<{ tid: bigint }>[];
       const committed = results[results.length - 1]!.rows[0]!.tid;
@@ -360,7 +363,7 @@ export class PgStorage implements Storage {
     this.#packing = true;
     let lockClient: pg.PoolClient | undefined;
     try {
-      lockClient = await this.#pool.connect();
+      lockClient = await this.#track(this.#pool.connect());
       const [lock] = await run<{ locked: boolean }>(lockClient, this.#sql.packLock, [this.#lockKey]);
       if (lock?.locked !== true) throw new PackInProgressError('a pack is already running (in another client)');
       try {
@@ -377,10 +380,10 @@ export class PgStorage implements Storage {
   }
 
   async #packUnder(packTid: Tid, observer: PackObserver | undefined): Promise<PackResult> {
-    const [last] = await run<{ tid: bigint }>(this.#pool, this.#sql.lastTid);
+    const [last] = await this.#track(run<{ tid: bigint }>(this.#pool, this.#sql.lastTid));
     const cutoff = packTid < last!.tid ? packTid : last!.tid;
     // Raised (and kept) before the first removal: reads of older views during the pack already see it.
-    await run(this.#pool, this.#sql.metaRaise, ['pack_horizon', cutoff.toString()]);
+    await this.#track(run(this.#pool, this.#sql.metaRaise, ['pack_horizon', cutoff.toString()]));
     if (cutoff > this.#packHorizon) this.#packHorizon = cutoff;
     let removedRevisions = 0;
     let removedObjects = 0;
@@ -388,11 +391,11 @@ export class PgStorage implements Storage {
     let after = -1n;
     for (;;) {
       this.#checkOpen();
-      const batch = (await run<{ zoid: bigint }>(this.#pool, this.#sql.packOids, [after, cutoff, PACK_BATCH])).map((r) => r.zoid);
+      const batch = (await this.#track(run<{ zoid: bigint }>(this.#pool, this.#sql.packOids, [after, cutoff, PACK_BATCH]))).map((r) => r.zoid);
       if (batch.length === 0) break;
       after = batch[batch.length - 1]!;
       const blobRefs: BlobRef[] = [];
-      const client = await this.#pool.connect();
+      const client = await this.#track(this.#pool.connect());
       try {
         await client.query('begin');
         // Under the commit lock: a commit never sees half of a batch, and serial checks stay exact.
@@ -470,6 +473,8 @@ export class PgStorage implements Storage {
     this.#active = null;
     if (active !== null) await releaseAfterRollback(active.client);
     this.#queue.close();
+    // Queries already queued on the pool finish first: pg-pool's end() never settles one still waiting for a connection.
+    await Promise.allSettled([...this.#inflight]);
     await this.#pool.end().catch(() => undefined);
   }
 
@@ -493,9 +498,21 @@ export class PgStorage implements Storage {
     }
   }
 
-  async #query<R extends pg.QueryResultRow>(statement: { name: string; text: string }, values: readonly unknown[], what: string, client?: pg.PoolClient): Promise<R[]> {
+  /** `operation` on the pool, counted as in flight until it settles (close waits for it). */
+  async #track<T>(operation: Promise<T>): Promise<T> {
+    this.#inflight.add(operation);
     try {
-      return await run<R>(client ?? this.#pool, statement, values);
+      return await operation;
+    } finally {
+      this.#inflight.delete(operation);
+    }
+  }
+
+  async #query<R extends pg.QueryResultRow>(statement: { name: string; text: string }, values: readonly unknown[], what: string, client?: pg.PoolClient): Promise<R[]> {
+    // After close() no query starts on the pool (close waits for those already issued).
+    if (client === undefined) this.#checkOpen();
+    try {
+      return await this.#track(run<R>(client ?? this.#pool, statement, values));
     } catch (error) {
       if (this.#closed) throw new StorageClosedError('the postgres storage is closed');
       throw wrapPgError(error, what);

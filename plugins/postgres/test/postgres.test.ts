@@ -288,3 +288,19 @@ pgTest('Database: a transaction that starts after another client\'s commit sees 
     await server!.dropSchema(schema);
   }
 });
+
+pgTest('close while loads wait for a pool connection: every load settles (loaded or StorageClosedError), none hangs', async (t) => {
+  const schema = server!.newSchemaName('sclose');
+  t.teardown(() => server!.dropSchema(schema));
+  const storage = await openClient(schema);
+  const oid = await storage.newOid();
+  await commit(storage, oid, 0n, 7);
+  // Eight loads on a pool of two: six wait for a connection when close() ends the pool (they hung before).
+  const loads = [...Array(8).keys()].map(() => storage.load(oid).then((r) => `loaded ${r.data[0]}`, (error: unknown) => (error as Error).name));
+  await new Promise((resolve) => setImmediate(resolve));
+  await storage.close();
+  const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('hung'), 10_000).unref());
+  const outcomes = await Promise.race([Promise.all(loads), timeout]);
+  t.not(outcomes, 'hung', 'every load settled');
+  for (const outcome of outcomes) t.true(outcome === 'loaded 7' || outcome === 'StorageClosedError', outcome);
+});
