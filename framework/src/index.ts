@@ -10,6 +10,9 @@ export * from './contracts/refs-codec.js';
 export * from './contracts/context.js';
 export * from './contracts/blob-handlerton.js';
 export * from './contracts/locator.js';
+export * from './contracts/verify.js';
+export { verifyAll, verifyDatabase } from './cli/verify.js';
+export type { VerifyProblem, VerifyResult } from './cli/verify.js';
 export * from './contracts/plugin.js';
 export type * from './contracts/database.js';
 

@@ -14,7 +14,7 @@ import { parseDuration } from './duration.js';
 import { copyReport, gcReport, infoReport, packReport, verifyReport, printReport, type Report } from './output.js';
 import { databaseArgument, inspectTarget, parseTarget } from './target.js';
 import { EXIT, reportFailure } from './exit.js';
-import { verifyDatabase, type VerifyResult } from './verify.js';
+import { verifyAll, type VerifyResult } from './verify.js';
 import { registerHistoryCommands } from './commands/history.js';
 import { registerStatsCommand } from './commands/stats.js';
 import { registerBlobCommands } from './commands/blob.js';
@@ -82,7 +82,7 @@ registerStatsCommand(program, output);
 
 program
   .command('verify')
-  .description('read every transaction, record and blob revision and check references resolve (read-only); exit 1 on any problem')
+  .description('run the engines\' own checks (checksums, indexes, tails, refcounts) and read every transaction, record and blob revision and check references resolve (read-only); exit 1 on any problem')
   .argument('[config]', 'engine config or path of an existing database (default: $HANDLERTON_DB)')
   .action(async (named: string | undefined) => {
     const config = databaseArgument(named);
@@ -91,7 +91,7 @@ program
       const progress = startProgress('verify', 'transactions', { quiet: quiet() });
       let result: VerifyResult;
       try {
-        result = await verifyDatabase(db, (checked) => progress.update(checked));
+        result = await verifyAll(db, (checked) => progress.update(checked));
       } finally {
         progress.stop();
       }

@@ -73,7 +73,11 @@ export function copyReport(result: CopyResult): Report {
 
 /** The report of `verify`: what was checked, then each problem on its own line. */
 export function verifyReport(result: VerifyResult): Report {
+  const engines = (result.engineChecks ?? []).map((r) => {
+    const counts = Object.entries(r.checked).map(([what, n]) => `${n} ${what}`).join(', ');
+    return `${r.role} ${r.engine} check: ${counts === '' ? 'nothing checked' : counts}; ${r.problems.length === 0 ? 'no problems' : `${r.problems.length} problem(s)`}`;
+  });
   const checked = `checked ${result.transactions} transactions, ${result.records} records, ${result.blobRevisions} blob revisions (${result.blobBytes} bytes)`;
   const found = result.problems.length === 0 ? ['no problems found'] : [`${result.problems.length} problem(s) found:`, ...result.problems.map((p) => `  ${p.at}: ${p.message}`)];
-  return { json: result, lines: [checked, ...found] };
+  return { json: result, lines: [...engines, checked, ...found] };
 }

@@ -1,18 +1,25 @@
 /**
- * The generic consistency check behind `handlerton verify`: iterates every transaction, reads every
- * record the iterator yields, reads every referenced blob revision to its end and checks that every
- * object reference names an object the history contains. Works on any engine with an iterator.
+ * The checks behind `handlerton verify`: the engines' own checks (`Storage.verify`,
+ * `BlobHandlerton.verify`, when they have them) and the generic check through the contracts, which
+ * iterates every transaction, reads every record the iterator yields, reads every referenced blob
+ * revision to its end and checks that every object reference names an object the history contains.
+ * The generic check works on any engine with an iterator.
  */
 import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
 import { NotSupportedError } from '../contracts/errors.js';
 import { toHex, type Oid } from '../contracts/ids.js';
 import type { BlobRef } from '../contracts/records.js';
 import type { Storage } from '../contracts/storage.js';
+import type { EngineVerifyReport, VerifyObserver } from '../contracts/verify.js';
 
-/** One problem found: where, and what. */
+/** One problem found: where, and what (`file` and `offset` when an engine's own check knows them). */
 export interface VerifyProblem {
   readonly at: string;
   readonly message: string;
+  /** The check that found it: `generic`, or `storage` / `blobs` (an engine's own check). */
+  readonly check?: 'generic' | 'storage' | 'blobs';
+  readonly file?: string;
+  readonly offset?: number;
 }
 
 /** What `verify` checked and found. */
@@ -21,11 +28,73 @@ export interface VerifyResult {
   readonly records: number;
   readonly blobRevisions: number;
   readonly blobBytes: number;
+  /** Every problem: the engines' own checks' first, then the generic check's. */
   readonly problems: readonly VerifyProblem[];
+  /** The engines' own checks that ran (none for engines without `verify`). */
+  readonly engineChecks?: readonly (EngineVerifyReport & { readonly role: 'storage' | 'blobs' })[];
 }
 
 const READ_CHUNK = 1024 * 1024;
 const MAX_PROBLEMS = 1000;
+
+/** A storage as the framework wraps it (`engineVerify`) or a bare engine (`verify`). */
+type VerifiableStorage = Storage & { engineVerify?(observer?: VerifyObserver): Promise<EngineVerifyReport | undefined> };
+
+/** The problems of an engine's report as VerifyProblems. */
+function engineProblems(role: 'storage' | 'blobs', report: EngineVerifyReport): VerifyProblem[] {
+  return report.problems.map((p) => ({
+    at: p.offset === undefined ? `${role} ${report.engine}: ${p.file}` : `${role} ${report.engine}: ${p.file} @${p.offset}`,
+    message: p.message,
+    check: role,
+    file: p.file,
+    ...(p.offset === undefined ? {} : { offset: p.offset }),
+  }));
+}
+
+/** Runs one engine's own check; a check that throws is itself a problem. */
+async function engineCheck(
+  role: 'storage' | 'blobs',
+  name: string,
+  run: (() => Promise<EngineVerifyReport | undefined>) | undefined,
+): Promise<(EngineVerifyReport & { role: 'storage' | 'blobs' }) | undefined> {
+  if (run === undefined) return undefined;
+  try {
+    const report = await run();
+    return report === undefined ? undefined : { ...report, role };
+  } catch (error) {
+    const file = (error as { file?: unknown }).file;
+    const offset = (error as { offset?: unknown }).offset;
+    const problem = {
+      file: typeof file === 'string' ? file : '',
+      ...(typeof offset === 'number' ? { offset } : {}),
+      message: `the ${role} check failed: ${error instanceof Error ? error.message : String(error)}`,
+    };
+    return { engine: name, role, checked: {}, problems: [problem] };
+  }
+}
+
+/**
+ * Runs the engines' own checks (when they have them) and the generic check, and merges the
+ * reports: `problems` holds all of them, `engineChecks` what each engine check did.
+ */
+export async function verifyAll(
+  engines: { readonly storage: VerifiableStorage; readonly blobs: BlobHandlerton },
+  onTransaction: (checked: number) => void = () => {},
+  observer: VerifyObserver = {},
+): Promise<VerifyResult> {
+  const { storage, blobs } = engines;
+  const runStorage = storage.engineVerify !== undefined ? () => storage.engineVerify!(observer) : storage.verify === undefined ? undefined : () => storage.verify!(observer);
+  const runBlobs = blobs.verify === undefined ? undefined : () => blobs.verify!(observer);
+  const reports = [await engineCheck('storage', storage.name, runStorage), await engineCheck('blobs', blobs.name, runBlobs)].filter(
+    (r): r is EngineVerifyReport & { role: 'storage' | 'blobs' } => r !== undefined,
+  );
+  const generic = await verifyDatabase(engines, onTransaction);
+  return {
+    ...generic,
+    problems: [...reports.flatMap((r) => engineProblems(r.role, r)), ...generic.problems.map((p) => ({ ...p, check: 'generic' as const }))],
+    engineChecks: reports,
+  };
+}
 
 /** Checks a database through its engines' contracts; collects problems instead of stopping at the first. */
 export async function verifyDatabase(

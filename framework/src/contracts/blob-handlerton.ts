@@ -30,6 +30,7 @@ import type { BlobCapabilities } from './capabilities.js';
 import type { BlobId, Oid, Tid } from './ids.js';
 import type { BlobRef } from './records.js';
 import type { EngineStats } from './storage.js';
+import type { EngineVerifyReport, VerifyObserver } from './verify.js';
 
 /**
  * The largest size a blob may have, in bytes (256 TiB), the same for every engine. A write ending
@@ -174,6 +175,14 @@ export interface BlobHandlerton {
 
   /** Optional: the handlerton's own figures for `handlerton stats` (revision files, chunk pages, WAL size, ...). Read-only and cheap. */
   stats?(): Promise<EngineStats>;
+
+  /**
+   * Optional: the handlerton's own consistency check for `handlerton verify`: checksums of every
+   * stored chunk, its revision bookkeeping (sizes, reference counts) against the files it keeps.
+   * Read-only; reports problems instead of throwing for them. Without it only the revisions that
+   * records reference are read (the generic check).
+   */
+  verify?(observer?: VerifyObserver): Promise<EngineVerifyReport>;
 
   /**
    * Closes the handlerton: rolls back transactions that are not prepared and releases files.

@@ -14,6 +14,7 @@
  * - A call needing a capability the engine does not claim raises NotSupportedError.
  */
 import type { StorageCapabilities } from './capabilities.js';
+import type { EngineVerifyReport, VerifyObserver } from './verify.js';
 import type { Oid, Tid } from './ids.js';
 import type {
   HistoryEntry,
@@ -214,6 +215,14 @@ export interface Storage {
    * flags. Read-only and cheap (no scan of the data). Engines without detail omit it.
    */
   stats?(): Promise<EngineStats>;
+
+  /**
+   * Optional: the engine's own consistency check for `handlerton verify`, below the contracts:
+   * checksums of every stored byte, internal indexes against the data they index, tails a
+   * recovery would cut. Read-only (never repairs or truncates); reports problems instead of
+   * throwing for them. Engines without one get only the generic check (iterate, read, resolve).
+   */
+  verify?(observer?: VerifyObserver): Promise<EngineVerifyReport>;
 
   /** Closes the storage: aborts a pending transaction, releases files and locks. Idempotent. */
   close(): Promise<void>;

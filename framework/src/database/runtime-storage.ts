@@ -17,6 +17,7 @@ import type {
   PackResult,
   RecordInput,
 } from '../contracts/records.js';
+import type { EngineVerifyReport, VerifyObserver } from '../contracts/verify.js';
 import { storeMany, type EngineStats, type Storage, type StorageTransaction, type StoreWrite } from '../contracts/storage.js';
 import type { StorageCapabilities } from '../contracts/capabilities.js';
 import { CachedReads, readFromEngine } from './cached-reads.js';
@@ -242,6 +243,12 @@ export class RuntimeStorage implements Storage {
   async stats(): Promise<EngineStats> {
     this.#open();
     return (await this.#inner.stats?.()) ?? {};
+  }
+
+  /** The engine's own consistency check (`Storage.verify`); undefined for engines without one. */
+  async engineVerify(observer?: VerifyObserver): Promise<EngineVerifyReport | undefined> {
+    this.#open();
+    return this.#inner.verify?.(observer);
   }
 
   /** The engine's `sync` (other clients' commits become visible); lastTransaction() for engines without one. */
