@@ -10,6 +10,7 @@ import type {
   BlobRef,
   BlobTransaction,
   EngineContext,
+  EngineVerifyReport,
   Logger,
   Oid,
   PendingReferences,
@@ -17,6 +18,7 @@ import type {
   ReclaimResult,
   RevisionReader,
   Tid,
+  VerifyObserver,
 } from '@handlerton/framework';
 import {
   CorruptionError,
@@ -49,6 +51,7 @@ import type { TxnState } from './blob-txn.js';
 import { resolvePrepared } from './recovery.js';
 import type { RecoveryEnvironment } from './recovery.js';
 import { openDirectory } from './startup.js';
+import { verifyBlobDirectory } from './verify-blobs.js';
 import type { OpenedDirectory } from './startup.js';
 
 /** Blob ids reserved per journal record. */
@@ -109,6 +112,12 @@ export class FileStorage2Blobs implements BlobHandlerton {
   /** The blob directory (named by the Database when a committed record references a revision it lacks). */
   get location(): string {
     return this.#layout.root;
+  }
+
+  /** The handlerton's own check, read-only from the files: format marker, journal, every chunk checksum (verify-blobs.ts). */
+  async verify(observer?: VerifyObserver): Promise<EngineVerifyReport> {
+    if (this.#closed) throw new StorageClosedError('filestorage2 blobs: verify after close');
+    return verifyBlobDirectory(this.#layout.root, observer);
   }
 
   /** Opens (or creates, unless `readOnly`) the blob directory `options.dir`. */

@@ -18,6 +18,8 @@ import {
   type EngineContext,
   toHex,
   type EngineStats,
+  type EngineVerifyReport,
+  type VerifyObserver,
   type HistoryEntry,
   type IteratedTransaction,
   type LoadedRecord,
@@ -36,6 +38,7 @@ import {
 } from '@handlerton/framework';
 import { BATCH_SYNC_DELAY_MS, type FileStorage2Options } from '../filestorage2-config.js';
 import { ActiveSegment } from './active-segment.js';
+import { verifyStorageDirectory } from './verify-storage.js';
 import { oidHashes } from './bloom.js';
 import { PAGE_SIZE, PREALLOC_CHUNK, SEGMENT_FLAG_PREV_END, SEGMENT_FLAG_SYNC_MARKS, STATUS_COMMITTED } from './constants.js';
 import { FileIO, isDirectorySyncFailure } from './file-io.js';
@@ -317,6 +320,15 @@ export class FileStorage2 implements Storage {
 
   lastTransaction(): Tid {
     return this.lastTid;
+  }
+
+  /**
+   * The engine's own check (read-only, from the files): every checksum of every segment, each sealed
+   * segment's index against its log, the active segment's tail (verify-storage.ts).
+   */
+  async verify(observer?: VerifyObserver): Promise<EngineVerifyReport> {
+    this.checkOpen();
+    return verifyStorageDirectory(this.options.directory, observer);
   }
 
   /** Segment counts and sizes, from what is in memory (no file access). */
