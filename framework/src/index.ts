@@ -12,6 +12,7 @@ export * from './contracts/blob-handlerton.js';
 export * from './contracts/locator.js';
 export * from './contracts/verify.js';
 export { verifyAll, verifyDatabase } from './cli/verify.js';
+export { inspectTarget } from './cli/target.js';
 export type { VerifyProblem, VerifyResult } from './cli/verify.js';
 export * from './contracts/plugin.js';
 export type * from './contracts/database.js';

@@ -11,6 +11,7 @@ import { summaryLine, type HarnessReport, type HarnessViolation } from '../harne
 import { harnessTarget, type HarnessTarget, type TargetSpec } from '../harnesses/target.js';
 import { applyDamage, describeDamage, planDamage, type Damage, type Image } from './damage.js';
 import { classifyImage } from './file-kinds.js';
+import { verifyCopy, type VerifyVerdict } from './verify-pass.js';
 import { BAD_OUTCOMES, examine, OUTCOMES, type Examination, type Outcome } from './verify.js';
 import { buildReferenceDatabase, sweepOptions, type ExpectedDatabase } from './workload.js';
 
@@ -30,8 +31,13 @@ export interface CorruptionSweepOptions extends TargetSpec {
   readonly timeoutMs?: number;
   /** Share of states that truncate instead of flipping bytes (default 0.3). */
   readonly truncateRate?: number;
-  /** Called after each state. */
-  readonly onState?: (damage: Damage, result: Examination) => void;
+  /**
+   * Also run `handlerton verify` (read-only open, the engines' own checks and the generic one) on a
+   * second copy of every damaged state, and count what it found (report field `verify`).
+   */
+  readonly verify?: boolean;
+  /** Called after each state (`verdict` with `verify`). */
+  readonly onState?: (damage: Damage, result: Examination, verdict?: VerifyVerdict) => void;
   /**
    * Opens the damaged copy (default: the framework's `openDatabase`); lets a test wrap the engine,
    * e.g. to prove that the sweep notices wrong bytes.
@@ -50,6 +56,25 @@ export interface CorruptionReport extends HarnessReport {
   readonly naming: { readonly detected: number; readonly damagedFile: number; readonly offset: number };
   /** Cut states that dropped only the last transaction / more than that (synced commits lost without an error). */
   readonly cuts: { readonly last: number; readonly synced: number; readonly maxTransactions: number };
+  /** With option `verify`: what `handlerton verify` found. */
+  readonly verify?: VerifyCounts;
+}
+
+/** What the verify pass found: it must flag every state whose reads changed or failed. */
+export interface VerifyCounts {
+  /** States whose outcome was detected or cut: verify must report a problem for each. */
+  readonly required: number;
+  /** Of those, the states verify flagged. */
+  readonly found: number;
+  /** States whose damage nothing reads (outcome intact), and how many of those verify flagged anyway. */
+  readonly intact: number;
+  readonly intactFlagged: number;
+  /** Per kind: required / found / intact / intactFlagged. */
+  readonly kinds: Readonly<Record<string, { required: number; found: number; intact: number; intactFlagged: number }>>;
+  /** The required states verify missed (damage and verify's answer). */
+  readonly missed: readonly string[];
+  /** verify on an undamaged copy of each reference image (closed, live): problems found there (must be none). */
+  readonly undamaged: Readonly<Record<string, string>>;
 }
 
 /** The target with the sweep's default options for built-in engines when none were given. */
@@ -80,11 +105,11 @@ async function buildImages(target: HarnessTarget, root: string): Promise<{ image
   };
 }
 
-/** Runs `promise` with a deadline; a missed deadline becomes an `untyped` hang. */
-async function withDeadline(promise: Promise<Examination>, ms: number): Promise<Examination> {
+/** Runs `promise` with a deadline; a missed deadline becomes `onHang` (default: an `untyped` hang). */
+async function withDeadline<T = Examination>(promise: Promise<T>, ms: number, onHang?: T): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<Examination>((resolve) => {
-    timer = setTimeout(() => resolve({ outcome: 'untyped', detail: `hang: no result after ${ms} ms` }), ms);
+  const deadline = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(onHang ?? ({ outcome: 'untyped', detail: `hang: no result after ${ms} ms` } as T)), ms);
   });
   try {
     return await Promise.race([promise, deadline]);
@@ -100,6 +125,34 @@ class Tally {
   readonly naming = { detected: 0, damagedFile: 0, offset: 0 };
   readonly cuts = { last: 0, synced: 0, maxTransactions: 0 };
   states = 0;
+  readonly verify = {
+    required: 0,
+    found: 0,
+    intact: 0,
+    intactFlagged: 0,
+    kinds: {} as Record<string, { required: number; found: number; intact: number; intactFlagged: number }>,
+    missed: [] as string[],
+    undamaged: {} as Record<string, string>,
+  };
+
+  addVerdict(damage: Damage, result: Examination, verdict: VerifyVerdict): void {
+    const row = (this.verify.kinds[damage.kind] ??= { required: 0, found: 0, intact: 0, intactFlagged: 0 });
+    if (result.outcome === 'detected' || result.outcome === 'cut') {
+      this.verify.required++;
+      row.required++;
+      if (verdict.found) {
+        this.verify.found++;
+        row.found++;
+      } else this.verify.missed.push(`${describeDamage(damage)}: read ${result.outcome} (${result.detail}); verify: ${verdict.detail}`);
+    } else if (result.outcome === 'intact') {
+      this.verify.intact++;
+      row.intact++;
+      if (verdict.found) {
+        this.verify.intactFlagged++;
+        row.intactFlagged++;
+      }
+    }
+  }
 
   add(kind: string, result: Examination): void {
     this.states++;
@@ -141,6 +194,14 @@ export async function runCorruptionSweep(options: CorruptionSweepOptions): Promi
     const { images, expected } = await buildImages(target, join(root, 'reference'));
     const kinds = [...new Set(images.flatMap((image) => image.regions.map((region) => region.kind)))].sort();
     const numbers = options.only ?? Array.from({ length: count }, (_, i) => i);
+    if (options.verify === true) {
+      for (const image of images) {
+        const clean = join(root, `undamaged-${image.name}`);
+        await cp(image.dir, clean, { recursive: true });
+        tally.verify.undamaged[image.name] = (await verifyCopy(target.config(clean), { logger: silentLogger }, ...(options.open === undefined ? [] : [options.open]))).detail;
+        await rm(clean, { recursive: true, force: true });
+      }
+    }
     for (const state of numbers) {
       const damage = planDamage(seed, state, kinds, images, options.truncateRate);
       const image = images.find((candidate) => candidate.name === damage.image)!;
@@ -164,7 +225,19 @@ export async function runCorruptionSweep(options: CorruptionSweepOptions): Promi
         result = { outcome: 'untyped', detail: `an error escaped the engine's promises: ${String(stray[0])}` };
       }
       tally.add(damage.kind, result);
-      options.onState?.(damage, result);
+      let verdict: VerifyVerdict | undefined;
+      if (options.verify === true) {
+        // a second copy: the examination opened the first one writable (recovery may have cut a tail)
+        const verifyDir = join(root, `state-${state}-verify`);
+        await applyDamage(image, damage, verifyDir);
+        verdict = await withDeadline(verifyCopy(target.config(verifyDir), { logger: silentLogger }, ...(open === undefined ? [] : [open])), options.timeoutMs ?? 60_000, {
+          found: false,
+          detail: 'verify hung',
+        });
+        await rm(verifyDir, { recursive: true, force: true });
+        tally.addVerdict(damage, result, verdict);
+      }
+      options.onState?.(damage, result, verdict);
       if (BAD_OUTCOMES.has(result.outcome)) {
         violations.push({
           message: `${result.outcome}: ${describeDamage(damage)}: ${result.detail}`,
@@ -194,5 +267,6 @@ export async function runCorruptionSweep(options: CorruptionSweepOptions): Promi
     kinds: tally.kinds,
     naming: tally.naming,
     cuts: tally.cuts,
+    ...(options.verify === true ? { verify: tally.verify } : {}),
   };
 }
