@@ -30,7 +30,7 @@ import {
   type RevisionReader,
   type Tid,
 } from '@handlerton/framework';
-import type { EngineStats, ReclaimResult } from '@handlerton/framework';
+import type { EngineStats, EngineVerifyReport, ReclaimResult, VerifyObserver } from '@handlerton/framework';
 import { fileStats } from './file-stats.js';
 import { SqliteDraft } from './blob-draft.js';
 import { blobStatements, type BlobStatements } from './blob-statements.js';
@@ -40,6 +40,7 @@ import type { SqliteOptions } from './options.js';
 import { SqliteRevisionReader } from './revision-reader.js';
 import { ENGINE_NAME, MAX_SQL_INT } from './sqlite-storage.js';
 import { yieldToLoop } from './yield.js';
+import { verifyBlobsFile } from './verify-files.js';
 
 /** A draft whose base chain would grow longer than this starts with a flattened (complete) chunk map. */
 export const MAX_CHAIN_DEPTH = 8;
@@ -149,6 +150,15 @@ export class SqliteBlobs implements BlobHandlerton {
       else readers.set(id, left);
     };
     return new SqliteRevisionReader(this.chunks, chain, Number(row.size), Number(row.chunk_size), onClose, { blobId, revision });
+  }
+
+  /**
+   * The engine's own check of the blobs file (read-only): integrity_check, every row checksum,
+   * cross-table consistency, WAL frames SQLite would ignore (verify-files.ts).
+   */
+  async verify(observer?: VerifyObserver): Promise<EngineVerifyReport> {
+    this.checkOpen();
+    return verifyBlobsFile(this.conn, observer);
   }
 
   /** Pages, free pages and WAL size of the blobs file. */

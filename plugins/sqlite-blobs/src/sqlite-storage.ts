@@ -40,7 +40,7 @@ import {
   oidKey,
   type OidKey,
 } from '@handlerton/framework';
-import type { EngineStats } from '@handlerton/framework';
+import type { EngineStats, EngineVerifyReport, VerifyObserver } from '@handlerton/framework';
 import type BetterSqlite3 from 'better-sqlite3';
 import { fileStats } from './file-stats.js';
 import { yieldToLoop } from './yield.js';
@@ -56,6 +56,7 @@ import { CURRENT_BATCH, CURRENT_COLUMNS, REVISION_BATCH, REVISION_COLUMNS, stora
 import { iterateTransactions, readHistory } from './storage-queries.js';
 import { confirmCurrentMiss, confirmRevisionMiss } from './miss-check.js';
 import { currentPointer, revisionAt } from './revision-chain.js';
+import { verifyRecordsFile } from './verify-files.js';
 
 /** Engine name of the storage and the blob handlerton. */
 export const ENGINE_NAME = 'sqlite-blobs';
@@ -244,6 +245,15 @@ export class SqliteStorage implements Storage {
     if (newest.tid > this.lastTid) this.lastTid = newest.tid;
     const stored = this.conn.read('lastTransaction', () => this.sql.maxOid.get()?.oid);
     if (stored !== undefined && stored !== null && stored > this.maxStoredOid) this.maxStoredOid = stored;
+  }
+
+  /**
+   * The engine's own check of the records file (read-only): integrity_check, every row checksum,
+   * cross-table consistency, WAL frames SQLite would ignore (verify-files.ts).
+   */
+  async verify(observer?: VerifyObserver): Promise<EngineVerifyReport> {
+    this.checkOpen();
+    return verifyRecordsFile(this.conn, observer);
   }
 
   /** Pages, free pages and WAL size of the records file. */
