@@ -9,11 +9,12 @@
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { CorruptionError, DatabaseNotFoundError, FormatVersionError, type FileSystem } from '@handlerton/framework';
-import { SqliteConnection, type ConnectionOptions, type FileRole } from './connection.js';
+import { PAGE_SIZES, SqliteConnection, type ConnectionOptions, type FileRole } from './connection.js';
 import { migrationNames } from './migrations.js';
 import { assertKnownMigrations } from './schema-version.js';
 import { mapSqliteError } from './sql-errors.js';
 import { registerFunctions } from './sql-functions.js';
+import { walProblems } from './wal-verify.js';
 
 /** Opens `file` read-only; DatabaseNotFoundError when it is missing, FormatVersionError when its schema is not this version's. */
 export async function openReadOnly(file: string, options: ConnectionOptions, role: FileRole, fs: FileSystem): Promise<SqliteConnection> {
@@ -26,6 +27,7 @@ export async function openReadOnly(file: string, options: ConnectionOptions, rol
     db.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
     db.pragma('cell_size_check = ON');
     assertKnownMigrations(db, role, file);
+    if (db.prepare("select 1 from sqlite_master where type = 'table' and name = 'kysely_migration'").get() === undefined) await assertNothingLost(file, role, fs);
     assertCurrentSchema(db, role, file);
     const row = db.prepare("select value from meta where key = 'database_id'").get() as { value: unknown } | undefined;
     if (row === undefined) throw new CorruptionError(`the sqlite ${role} file ${file} has no database id`, file);
@@ -38,6 +40,19 @@ export async function openReadOnly(file: string, options: ConnectionOptions, rol
     }
     throw mapSqliteError(error, 'opening the sqlite database read-only', file);
   }
+}
+
+/**
+ * A file without the schema that is not a fresh one: a database file too short to be one, or a WAL
+ * whose frames SQLite ignores (a damaged header: every transaction of a never-checkpointed database
+ * is in those frames) is CorruptionError, not "no handlerton schema".
+ */
+async function assertNothingLost(file: string, role: FileRole, fs: FileSystem): Promise<void> {
+  const size = fs.statSync(file).size;
+  if (size > 0 && size < 512) throw new CorruptionError(`the sqlite ${role} file ${file} is ${size} bytes long: a truncated database file`, file, size);
+  const { problems } = await walProblems(file, PAGE_SIZES[role]);
+  const first = problems[0];
+  if (first !== undefined) throw new CorruptionError(`the sqlite ${role} file ${file} has no schema, and its WAL holds frames SQLite ignores: ${first.message}`, `${file}-wal`, first.offset);
 }
 
 function assertFileExists(file: string, role: FileRole, fs: FileSystem): void {

@@ -8,7 +8,7 @@
  */
 import { VerifyCollector, type EngineVerifyReport, type VerifyObserver } from '@handlerton/framework';
 import { chunkChecksum } from './checksum.js';
-import type { SqliteConnection } from './connection.js';
+import { writerLockFile, type SqliteConnection } from './connection.js';
 import { integrityCheck } from './integrity-check.js';
 import { checkLink, checkPointer, checkRecordRow, checkTxnRow } from './record-check.js';
 import { walProblems } from './wal-verify.js';
@@ -75,6 +75,7 @@ export async function verifyRecordsFile(conn: SqliteConnection, observer?: Verif
   const c = new VerifyCollector('sqlite', observer);
   const file = conn.file;
   await integrityCheck(file, c);
+  await integrityCheck(writerLockFile(file), c, true);
   await checkWalFile(conn, c);
   type Txn = { tid: bigint; user: string; description: string; extension: string; oids: Uint8Array; crc: bigint | null };
   await eachRow<Txn>(conn, c, 'txn', 'tid, user, description, extension, oids, crc', ['tid'], PAGE_ROWS, (row) => {
@@ -113,6 +114,7 @@ export async function verifyBlobsFile(conn: SqliteConnection, observer?: VerifyO
   const c = new VerifyCollector('sqlite', observer);
   const file = conn.file;
   await integrityCheck(file, c);
+  await integrityCheck(writerLockFile(file), c, true);
   await checkWalFile(conn, c);
   await eachRow<{ id: bigint; data: Uint8Array | null; crc: bigint | null }>(conn, c, 'chunk', 'id, data, crc', ['id'], CHUNK_ROWS, (row) => {
     c.count('chunks');
