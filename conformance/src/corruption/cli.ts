@@ -24,11 +24,15 @@ tail of a log (what remains reading exactly), or not matter; never wrong bytes.
   --timeout-ms <n>       a state taking longer is a hang (default 60000)
   --dir <path>           where the reference and damaged copies go (default: the OS temp dir)
   --keep                 keep the damaged copies of failing states (under --dir)
+  --verify               also run \`handlerton verify\` (read-only open, the engines' own checks and
+                         the generic one) on a second copy of every state and on undamaged copies:
+                         it must report a problem for every detected or cut state
   --verbose              print every state's outcome
   --json <file>          write the report as JSON
   --help                 this text
 
-Exit status: 0 when silent, untyped and mistyped are all 0; 1 otherwise; 2 on bad usage.`;
+Exit status: 0 when silent, untyped and mistyped are all 0 (and with --verify, verify found every
+detected or cut state and reported the undamaged copies clean); 1 otherwise; 2 on bad usage.`;
 
 function integer(value: string | undefined, flag: string, fallback: number | undefined): number | undefined {
   if (value === undefined) return fallback;
@@ -67,6 +71,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         keep: { type: 'boolean' },
         dir: { type: 'string' },
         verbose: { type: 'boolean' },
+        verify: { type: 'boolean' },
         json: { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -114,6 +119,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     ...(only === undefined ? {} : { only }),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     keepFailures: values.keep === true,
+    verify: values.verify === true,
     ...(values.dir === undefined ? {} : { dir: values.dir }),
     onState: (damage, result) => {
       done++;
@@ -125,7 +131,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   console.log(`detected with the damaged file named: ${report.naming.damagedFile}/${report.naming.detected}, with an offset: ${report.naming.offset}/${report.naming.detected}; ${(report.durationMs / 1000).toFixed(1)} s`);
   const { cuts } = report;
   if (cuts.last + cuts.synced > 0) console.log(`torn-tail cuts: ${cuts.last} of the last transaction only, ${cuts.synced} of synced transactions too (at most ${cuts.maxTransactions})`);
+  let verifyOk = true;
+  if (report.verify !== undefined) {
+    const v = report.verify;
+    for (const missed of v.missed) console.log(`verify missed: ${missed}`);
+    const undamaged = Object.entries(v.undamaged).map(([image, detail]) => `${image}: ${detail}`).join('; ');
+    console.log(`verify: found ${v.found}/${v.required} detected or cut states; flagged ${v.intactFlagged}/${v.intact} intact states; undamaged copies: ${undamaged}`);
+    verifyOk = v.found === v.required && Object.values(v.undamaged).every((detail) => detail === 'no problems found');
+  }
   if (values.json !== undefined) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
   console.log(report.summary);
-  return report.ok ? 0 : 1;
+  return report.ok && verifyOk ? 0 : 1;
 }
