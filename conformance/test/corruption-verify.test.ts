@@ -33,7 +33,7 @@ function assertVerifyFoundAll(t: ExecutionContext, report: CorruptionReport, kin
 }
 
 test.serial('FileStorage2: verify finds every damaged state whose reads changed or failed, over every file kind; undamaged verifies clean', async (t) => {
-  const report = await sweep(t, { engine: 'filestorage2', states: 60 });
+  const report = await sweep(t, { engine: 'filestorage2', states: 100 });
   assertVerifyFoundAll(t, report, [
     'segment:header', 'segment:sealed-transactions', 'segment:packed-transactions', 'segment:active-transactions',
     'segment:index-pages', 'segment:page-crcs-and-fences', 'segment:bloom', 'segment:footer',
@@ -42,6 +42,11 @@ test.serial('FileStorage2: verify finds every damaged state whose reads changed 
 });
 
 test.serial('SQLite: verify finds every damaged state whose reads changed or failed, over every file kind; undamaged verifies clean', async (t) => {
-  const report = await sweep(t, { engine: 'sqlite', states: 30 });
+  const report = await sweep(t, { engine: 'sqlite', states: 60 });
   assertVerifyFoundAll(t, report, ['sqlite:file-header', 'sqlite:index-leaf', 'sqlite-wal:frame-page', 'sqlite-blobs:table-leaf', 'sqlite-blobs-wal:frame-page']);
+});
+
+test.serial('FileStorage2 records with SQLite blobs: verify finds every damaged state whose reads changed or failed; undamaged verifies clean', async (t) => {
+  const report = await sweep(t, { engine: 'filestorage2', blobs: 'sqlite', states: 30 });
+  assertVerifyFoundAll(t, report, ['segment:index-pages', 'segment:active-transactions', 'sqlite-blobs:table-leaf']);
 });

@@ -264,8 +264,34 @@ test('verify reports a clean database as clean and names the damaged file (exit 
     }
     const sqlite = handlerton(dir, 'verify', './s.db', '--json');
     t.is(sqlite.status, 1, sqlite.stdout + sqlite.stderr);
-    const report = JSON.parse(sqlite.stdout) as { problems: { message: string }[] };
+    const report = JSON.parse(sqlite.stdout) as { problems: { message: string; check: string; file?: string }[]; engineChecks: { role: string; engine: string }[] };
+    // the engine's own row check and the generic read both find the row
+    t.deepEqual(report.problems.map((p) => p.check), ['storage', 'generic']);
+    t.regex(report.problems[0]!.file!, /s\.db$/);
+    t.regex(report.problems[0]!.message, /fails its checksum/);
+    t.regex(report.problems[1]!.message, /checksum.*s\.db/);
+    t.deepEqual(report.engineChecks.map((c) => `${c.role} ${c.engine}`), ['storage sqlite', 'blobs sqlite']);
+  });
+});
+
+test('verify runs the engines\' own checks: bytes after the last transaction of the active segment are a problem that reads never see (exit 1)', async (t) => {
+  await withDatabases(async (dir) => {
+    const clean = handlerton(dir, 'verify', './fs');
+    t.is(clean.status, 0, clean.stdout + clean.stderr);
+    t.regex(clean.stdout, /^storage filestorage2 check: \d+ segments, \d+ transactions, \d+ records.*; no problems$/m);
+    t.regex(clean.stdout, /^blobs filestorage2 check: 1 format markers, .*\d+ chunk files.*; no problems$/m);
+    // a torn write after the last transaction of the (trimmed) active segment: open would cut it off
+    const name = readdirSync(join(dir, 'fs')).filter((file) => file.startsWith('seg-')).sort().at(-1)!;
+    const segment = join(dir, 'fs', name);
+    const size = (await readFile(segment)).length;
+    await writeFile(segment, Buffer.from('TXN2 torn'), { flag: 'a' });
+    const torn = handlerton(dir, 'verify', './fs', '--json');
+    t.is(torn.status, 1, torn.stdout + torn.stderr);
+    const report = JSON.parse(torn.stdout) as { transactions: number; problems: { check: string; file: string; offset: number; message: string }[] };
+    t.true(report.transactions > 0, 'the generic check still reads every transaction');
     t.is(report.problems.length, 1);
-    t.regex(report.problems[0]!.message, /checksum.*s\.db/);
+    t.like(report.problems[0], { check: 'storage', offset: size });
+    t.true(report.problems[0]!.file.endsWith(name));
+    t.regex(report.problems[0]!.message, /after its last whole transaction/);
   });
 });

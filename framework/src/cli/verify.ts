@@ -110,6 +110,9 @@ export async function verifyDatabase(
   const seen = new Set<Oid>();
   const referenced = new Map<Oid, string>();
   const checkedBlobs = new Set<string>();
+  // record references per blob revision of this handlerton: the refcount a dataTransactional handlerton keeps
+  const blobRefs = new Map<string, { ref: BlobRef; count: number; at: string }>();
+  let complete = true;
   try {
     for await (const txn of engines.storage.iterator()) {
       totals.transactions++;
@@ -122,6 +125,11 @@ export async function verifyDatabase(
         for (const oid of rec.record.refs.oids) if (!referenced.has(oid)) referenced.set(oid, at);
         for (const ref of rec.record.refs.blobs) {
           const key = `${ref.blobId}:${ref.revision}`;
+          if (ref.revision !== 0n && ref.handlerton === engines.blobs.name) {
+            const counted = blobRefs.get(key);
+            if (counted === undefined) blobRefs.set(key, { ref, count: 1, at });
+            else counted.count++;
+          }
           if (ref.revision === 0n || ref.handlerton !== engines.blobs.name || checkedBlobs.has(key)) continue;
           checkedBlobs.add(key);
           try {
@@ -134,10 +142,41 @@ export async function verifyDatabase(
       }
     }
   } catch (error) {
+    complete = false;
     note(`iterating transactions (after ${totals.transactions})`, error);
   }
+  if (complete) await checkRefcounts(engines.blobs, blobRefs, note);
   for (const [oid, at] of referenced) if (!seen.has(oid)) note(at, `references object ${toHex(oid)}, which the history does not contain`);
   return { ...totals, problems };
+}
+
+/**
+ * A dataTransactional handlerton with refcounts counts one reference per record revision that names a
+ * blob revision (added at commit, released by pack): after a whole history was read, each referenced
+ * revision's refcount must equal the references counted (no reader is open). Fewer would let a
+ * reclaim delete a revision records still name; more leaks it.
+ */
+async function checkRefcounts(
+  blobs: BlobHandlerton,
+  counted: ReadonlyMap<string, { ref: BlobRef; count: number; at: string }>,
+  note: (at: string, error: unknown) => void,
+): Promise<void> {
+  if (!blobs.capabilities.refcount || blobs.capabilities.mode !== 'dataTransactional') return;
+  for (const { ref, count, at } of counted.values()) {
+    let refcount: number;
+    try {
+      refcount = await blobs.refcount(ref.blobId, ref.revision);
+    } catch (error) {
+      note(`${at}: refcount of blob ${toHex(ref.blobId)} revision ${toHex(ref.revision)}`, error);
+      continue;
+    }
+    if (refcount !== count) {
+      note(
+        `blob ${toHex(ref.blobId)} revision ${toHex(ref.revision)}`,
+        `its refcount is ${refcount}, but ${count} record revision(s) reference it (first ${at}): ${refcount < count ? 'a reclaim could delete it while records name it' : 'it leaks: it is never reclaimed'}`,
+      );
+    }
+  }
 }
 
 /** Reads one blob revision to its end in bounded chunks; returns its size. */

@@ -65,7 +65,7 @@ export const RECORDS_CHECKPOINT_BYTES = 4 * 1024 * 1024;
 /** The records WAL file's documented limit (README "The event loop"), also its journal_size_limit. */
 export const RECORDS_WAL_LIMIT = 16 * 1024 * 1024;
 /** The blob file's journal_size_limit (its WAL bounds are in checkpointer.ts). */
-const BLOBS_JOURNAL_LIMIT = 64 * 1024 * 1024;
+export const BLOBS_JOURNAL_LIMIT = 64 * 1024 * 1024;
 
 /** SQLite's own (blocking) auto-checkpoint threshold while the worker checkpoints a blob file: a safety net. */
 const SAFETY_CHECKPOINT_PAGES = 8192;

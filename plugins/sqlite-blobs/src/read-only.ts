@@ -27,8 +27,13 @@ export async function openReadOnly(file: string, options: ConnectionOptions, rol
     db.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
     db.pragma('cell_size_check = ON');
     assertKnownMigrations(db, role, file);
-    if (db.prepare("select 1 from sqlite_master where type = 'table' and name = 'kysely_migration'").get() === undefined) await assertNothingLost(file, role, fs);
-    assertCurrentSchema(db, role, file);
+    try {
+      assertCurrentSchema(db, role, file);
+    } catch (error) {
+      // no (or a partial) schema: frames SQLite ignores may hold the rest
+      if (error instanceof FormatVersionError) await assertNothingLost(file, role, fs);
+      throw error;
+    }
     const row = db.prepare("select value from meta where key = 'database_id'").get() as { value: unknown } | undefined;
     if (row === undefined) throw new CorruptionError(`the sqlite ${role} file ${file} has no database id`, file);
     return new SqliteConnection(file, role, options, db, BigInt(String(row.value)), undefined, fs);
@@ -43,16 +48,17 @@ export async function openReadOnly(file: string, options: ConnectionOptions, rol
 }
 
 /**
- * A file without the schema that is not a fresh one: a database file too short to be one, or a WAL
- * whose frames SQLite ignores (a damaged header: every transaction of a never-checkpointed database
- * is in those frames) is CorruptionError, not "no handlerton schema".
+ * A file without the (whole) schema that is not a fresh or old one: a database file too short to be
+ * one, or a WAL whose frames SQLite ignores (a damaged header or frame: the transactions of a
+ * never-checkpointed database, its schema steps included, are in those frames) is CorruptionError,
+ * not FormatVersionError.
  */
 async function assertNothingLost(file: string, role: FileRole, fs: FileSystem): Promise<void> {
   const size = fs.statSync(file).size;
   if (size > 0 && size < 512) throw new CorruptionError(`the sqlite ${role} file ${file} is ${size} bytes long: a truncated database file`, file, size);
   const { problems } = await walProblems(file, PAGE_SIZES[role]);
   const first = problems[0];
-  if (first !== undefined) throw new CorruptionError(`the sqlite ${role} file ${file} has no schema, and its WAL holds frames SQLite ignores: ${first.message}`, `${file}-wal`, first.offset);
+  if (first !== undefined) throw new CorruptionError(`the sqlite ${role} file ${file} has no (whole) schema, and its WAL holds frames SQLite ignores: ${first.message}`, `${file}-wal`, first.offset);
 }
 
 function assertFileExists(file: string, role: FileRole, fs: FileSystem): void {

@@ -9,6 +9,7 @@
  * normal. walChecksum is SQLite's (wal-check.ts).
  */
 import { open } from 'node:fs/promises';
+import { BLOBS_JOURNAL_LIMIT, RECORDS_WAL_LIMIT } from './connection.js';
 import { walChecksum } from './wal-check.js';
 
 const WAL_HEADER = 32;
@@ -21,6 +22,9 @@ export interface WalProblem {
   readonly offset: number;
   readonly message: string;
 }
+
+/** The journal_size_limit values the engine sets (records, blobs). */
+const SIZE_LIMITS: readonly number[] = [RECORDS_WAL_LIMIT, BLOBS_JOURNAL_LIMIT];
 
 function validPageSize(size: number): boolean {
   return size >= 512 && size <= 65536 && (size & (size - 1)) === 0;
@@ -63,7 +67,12 @@ export async function walProblems(file: string, databasePageSize: number): Promi
       const { bytesRead: n } = await handle.read(frame, 0, frameSize, at);
       const current = n >= 16 && frame.subarray(8, 16).equals(salts);
       if (n < frameSize) {
-        if (current && broken < 0) problems.push({ offset: at, message: `the WAL ends in a partial frame of its current generation (${n} of ${frameSize} bytes): a torn write SQLite drops` });
+        // journal_size_limit cuts a restarted WAL to exactly its limit (mid-frame); otherwise a partial
+        // frame too short to show its salts is a torn write as well
+        const limitCut = SIZE_LIMITS.includes(size);
+        if (broken < 0 && (current || (n < 16 && !limitCut))) {
+          problems.push({ offset: at, message: `the WAL ends in a partial frame${current ? ' of its current generation' : ''} (${n} of ${frameSize} bytes): a torn write SQLite drops` });
+        }
         break;
       }
       if (broken >= 0) {
