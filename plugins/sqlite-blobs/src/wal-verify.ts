@@ -23,8 +23,10 @@ export interface WalProblem {
   readonly message: string;
 }
 
-/** The journal_size_limit values the engine sets (records, blobs). */
-const SIZE_LIMITS: readonly number[] = [RECORDS_WAL_LIMIT, BLOBS_JOURNAL_LIMIT];
+/** The journal_size_limit values the engine sets (records, blobs); a function: connection.ts imports this module's importers. */
+function sizeLimits(): readonly number[] {
+  return [RECORDS_WAL_LIMIT, BLOBS_JOURNAL_LIMIT];
+}
 
 function validPageSize(size: number): boolean {
   return size >= 512 && size <= 65536 && (size & (size - 1)) === 0;
@@ -69,7 +71,7 @@ export async function walProblems(file: string, databasePageSize: number): Promi
       if (n < frameSize) {
         // journal_size_limit cuts a restarted WAL to exactly its limit (mid-frame); otherwise a partial
         // frame too short to show its salts is a torn write as well
-        const limitCut = SIZE_LIMITS.includes(size);
+        const limitCut = sizeLimits().includes(size);
         if (broken < 0 && (current || (n < 16 && !limitCut))) {
           problems.push({ offset: at, message: `the WAL ends in a partial frame${current ? ' of its current generation' : ''} (${n} of ${frameSize} bytes): a torn write SQLite drops` });
         }
