@@ -270,7 +270,7 @@ test('verify reports a clean database as clean and names the damaged file (exit 
     t.regex(report.problems[0]!.file!, /s\.db$/);
     t.regex(report.problems[0]!.message, /fails its checksum/);
     t.regex(report.problems[1]!.message, /checksum.*s\.db/);
-    t.deepEqual(report.engineChecks.map((c) => `${c.role} ${c.engine}`), ['storage sqlite', 'blobs sqlite']);
+    t.deepEqual(report.engineChecks.map((c) => `${c.role} ${c.engine}`), ['storage sqlite-blobs', 'blobs sqlite-blobs']);
   });
 });
 
@@ -293,5 +293,19 @@ test('verify runs the engines\' own checks: bytes after the last transaction of 
     t.like(report.problems[0], { check: 'storage', offset: size });
     t.true(report.problems[0]!.file.endsWith(name));
     t.regex(report.problems[0]!.message, /after its last whole transaction/);
+  });
+});
+
+test('verify inspects a mixed pair whose SQLite blob role keeps only its <path>-blobs file (it was refused as not found)', async (t) => {
+  await withDatabases(async (dir) => {
+    const config = JSON.stringify({ storage: 'filestorage2:./mixed', blobs: 'sqlite:./mixed.db' });
+    const demo = handlerton(dir, 'demo', config);
+    t.is(demo.status, 0, demo.stderr);
+    t.true(existsSync(join(dir, 'mixed.db-blobs')), 'the blob role wrote <path>-blobs');
+    t.false(existsSync(join(dir, 'mixed.db')), 'and no records file');
+    const verify = handlerton(dir, 'verify', config);
+    t.is(verify.status, 0, verify.stdout + verify.stderr);
+    t.regex(verify.stdout, /^storage filestorage2 check: .*; no problems$/m);
+    t.regex(verify.stdout, /^blobs sqlite-blobs check: .*chunks.*; no problems$/m);
   });
 });

@@ -30,7 +30,8 @@ export function parseTarget(text: string): DatabaseConfig {
 /** A config for inspecting: the database must exist; FileStorage2 and SQLite storage and blobs open read-only. */
 export function inspectTarget(config: DatabaseConfig): DatabaseConfig {
   const resolved = resolveConfig(config);
-  for (const engine of [resolved.storage, resolved.blobs]) assertExists(engine);
+  assertExists(resolved.storage, 'storage');
+  assertExists(resolved.blobs, 'blobs');
   const object: DatabaseConfigObject = {
     storage: readOnlySpec(resolved.storage),
     blobs: readOnlySpec(resolved.blobs),
@@ -46,10 +47,15 @@ function readOnlySpec(engine: ResolvedEngine): EngineSpec {
   return { engine: engine.engine, ...(engine.location === undefined ? {} : { path: engine.location }), options };
 }
 
-function assertExists(engine: ResolvedEngine): void {
+/** SQLite engine names: their blob role keeps its file at `<location>-blobs`. */
+const SQLITE = new Set(['sqlite', 'sqlite-blobs', '@handlerton/sqlite-blobs']);
+
+function assertExists(engine: ResolvedEngine, role: 'storage' | 'blobs'): void {
   const name = engineName(engine.engine);
   if (!ON_DISK.has(name) || engine.location === undefined) return;
-  if (!existsSync(engine.location)) {
+  // A SQLite location names two files; the blob role opens only `<location>-blobs` (README, engines table).
+  const present = existsSync(engine.location) || (role === 'blobs' && SQLITE.has(name) && existsSync(`${engine.location}-blobs`));
+  if (!present) {
     throw new DatabaseNotFoundError(`${engine.configPath}: no ${name} database at ${engine.location} (check the path; inspecting commands never create one)`);
   }
 }

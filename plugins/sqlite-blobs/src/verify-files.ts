@@ -72,7 +72,7 @@ async function checkWalFile(conn: SqliteConnection, c: VerifyCollector): Promise
 
 /** Checks the records file of `conn`. */
 export async function verifyRecordsFile(conn: SqliteConnection, observer?: VerifyObserver): Promise<EngineVerifyReport> {
-  const c = new VerifyCollector('sqlite', observer);
+  const c = new VerifyCollector('sqlite-blobs', observer);
   const file = conn.file;
   await integrityCheck(file, c);
   await integrityCheck(writerLockFile(file), c, true);
@@ -111,7 +111,7 @@ export async function verifyRecordsFile(conn: SqliteConnection, observer?: Verif
 
 /** Checks the blobs file of `conn`. */
 export async function verifyBlobsFile(conn: SqliteConnection, observer?: VerifyObserver): Promise<EngineVerifyReport> {
-  const c = new VerifyCollector('sqlite', observer);
+  const c = new VerifyCollector('sqlite-blobs', observer);
   const file = conn.file;
   await integrityCheck(file, c);
   await integrityCheck(writerLockFile(file), c, true);
