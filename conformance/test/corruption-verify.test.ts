@@ -20,6 +20,8 @@ async function sweep(t: ExecutionContext, options: CorruptionSweepOptions): Prom
   t.log(`verify found ${v.found}/${v.required} detected+cut states; flagged ${v.intactFlagged}/${v.intact} intact states`);
   t.log(JSON.stringify(v.kinds));
   for (const missed of v.missed) t.log(`missed: ${missed}`);
+  // read violations are corruption.test.ts's to assert; logged here so that a run with another seed shows them
+  for (const violation of report.violations) t.log(`read violation: ${violation.message}`);
   return report;
 }
 
