@@ -1,6 +1,6 @@
 /**
  * SQLite's own consistency checks (`Storage.verify`, `BlobHandlerton.verify`), read-only:
- * `PRAGMA integrity_check` in a worker thread, every row's checksum (transactions, revisions and
+ * `PRAGMA integrity_check` and the cross-table queries in a worker thread, every row's checksum (transactions, revisions and
  * their links, current pointers; blob chunks), cross-table consistency the engine relies on
  * (every revision's transaction, every current pointer's revision, every mapped chunk), and the
  * WAL frames SQLite would silently ignore (wal-verify.ts). Rows are read in pages, yielding to the
@@ -9,7 +9,7 @@
 import { VerifyCollector, type EngineVerifyReport, type VerifyObserver } from '@handlerton/framework';
 import { chunkChecksum } from './checksum.js';
 import { writerLockFile, type SqliteConnection } from './connection.js';
-import { integrityCheck } from './integrity-check.js';
+import { integrityCheck, type ConsistencyQuery } from './integrity-check.js';
 import { checkLink, checkPointer, checkRecordRow, checkTxnRow } from './record-check.js';
 import { walProblems } from './wal-verify.js';
 import { yieldToLoop } from './yield.js';
@@ -54,12 +54,37 @@ async function eachRow<R extends Record<string, unknown>>(
   }
 }
 
-/** Runs a query that lists inconsistent rows; each becomes a problem. */
-function orphans(conn: SqliteConnection, c: VerifyCollector, sql: string, describe: (row: Record<string, unknown>) => string): void {
-  guard(c, conn.file, 'cross-table check', () => {
-    for (const row of conn.db.prepare(`${sql} LIMIT 100`).all() as Record<string, unknown>[]) c.problem(conn.file, undefined, describe(row));
-  });
-}
+/** Cross-table checks of the records file (full scans: run in the integrity worker). */
+const RECORDS_QUERIES: readonly ConsistencyQuery[] = [
+  {
+    sql: 'SELECT r.oid, r.tid FROM revision r WHERE NOT EXISTS (SELECT 1 FROM txn t WHERE t.tid = r.tid)',
+    describe: (r) => `oid ${String(r['oid'])} revision ${String(r['tid'])}: no transaction row for its tid`,
+  },
+  {
+    sql: 'SELECT p.oid, p.tid FROM object_current p WHERE NOT EXISTS (SELECT 1 FROM revision r WHERE r.tid = p.tid AND r.oid = p.oid AND r.deleted = p.deleted)',
+    describe: (r) => `oid ${String(r['oid'])}: its current pointer names revision ${String(r['tid'])}, which the revision table does not hold`,
+  },
+  {
+    sql: 'SELECT r.oid, MAX(r.tid) AS tid FROM revision r GROUP BY r.oid HAVING MAX(r.tid) IS NOT (SELECT p.tid FROM object_current p WHERE p.oid = r.oid)',
+    describe: (r) => `oid ${String(r['oid'])}: its newest revision ${String(r['tid'])} is not its current pointer`,
+  },
+];
+
+/** Cross-table checks of the blobs file. */
+const BLOBS_QUERIES: readonly ConsistencyQuery[] = [
+  {
+    sql: 'SELECT m.revision_id, m.seq, m.chunk_id FROM revision_chunk m WHERE NOT EXISTS (SELECT 1 FROM chunk k WHERE k.id = m.chunk_id)',
+    describe: (r) => `blob revision row ${String(r['revision_id'])} maps chunk ${String(r['seq'])} to chunk row ${String(r['chunk_id'])}, which does not exist`,
+  },
+  {
+    sql: 'SELECT m.revision_id FROM revision_chunk m WHERE NOT EXISTS (SELECT 1 FROM blob_revision r WHERE r.id = m.revision_id)',
+    describe: (r) => `a chunk map row names blob revision row ${String(r['revision_id'])}, which does not exist`,
+  },
+  {
+    sql: 'SELECT r.id, r.base_id FROM blob_revision r WHERE r.base_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM blob_revision b WHERE b.id = r.base_id)',
+    describe: (r) => `blob revision row ${String(r['id'])} is based on row ${String(r['base_id'])}, which does not exist`,
+  },
+];
 
 /** The WAL frames SQLite would ignore, as problems naming the WAL. */
 async function checkWalFile(conn: SqliteConnection, c: VerifyCollector): Promise<void> {
@@ -74,7 +99,7 @@ async function checkWalFile(conn: SqliteConnection, c: VerifyCollector): Promise
 export async function verifyRecordsFile(conn: SqliteConnection, observer?: VerifyObserver): Promise<EngineVerifyReport> {
   const c = new VerifyCollector('sqlite-blobs', observer);
   const file = conn.file;
-  await integrityCheck(file, c);
+  await integrityCheck(file, c, false, RECORDS_QUERIES);
   await integrityCheck(writerLockFile(file), c, true);
   await checkWalFile(conn, c);
   type Txn = { tid: bigint; user: string; description: string; extension: string; oids: Uint8Array; crc: bigint | null };
@@ -93,19 +118,6 @@ export async function verifyRecordsFile(conn: SqliteConnection, observer?: Verif
     c.count('current pointers');
     checkPointer(file, row.oid, row);
   });
-  orphans(conn, c, 'SELECT r.oid, r.tid FROM revision r WHERE NOT EXISTS (SELECT 1 FROM txn t WHERE t.tid = r.tid)', (r) => `oid ${String(r['oid'])} revision ${String(r['tid'])}: no transaction row for its tid`);
-  orphans(
-    conn,
-    c,
-    'SELECT p.oid, p.tid FROM object_current p WHERE NOT EXISTS (SELECT 1 FROM revision r WHERE r.tid = p.tid AND r.oid = p.oid AND r.deleted = p.deleted)',
-    (r) => `oid ${String(r['oid'])}: its current pointer names revision ${String(r['tid'])}, which the revision table does not hold`,
-  );
-  orphans(
-    conn,
-    c,
-    'SELECT r.oid, MAX(r.tid) AS tid FROM revision r GROUP BY r.oid HAVING MAX(r.tid) IS NOT (SELECT p.tid FROM object_current p WHERE p.oid = r.oid)',
-    (r) => `oid ${String(r['oid'])}: its newest revision ${String(r['tid'])} is not its current pointer`,
-  );
   return c.report();
 }
 
@@ -113,7 +125,7 @@ export async function verifyRecordsFile(conn: SqliteConnection, observer?: Verif
 export async function verifyBlobsFile(conn: SqliteConnection, observer?: VerifyObserver): Promise<EngineVerifyReport> {
   const c = new VerifyCollector('sqlite-blobs', observer);
   const file = conn.file;
-  await integrityCheck(file, c);
+  await integrityCheck(file, c, false, BLOBS_QUERIES);
   await integrityCheck(writerLockFile(file), c, true);
   await checkWalFile(conn, c);
   await eachRow<{ id: bigint; data: Uint8Array | null; crc: bigint | null }>(conn, c, 'chunk', 'id, data, crc', ['id'], CHUNK_ROWS, (row) => {
@@ -127,23 +139,5 @@ export async function verifyBlobsFile(conn: SqliteConnection, observer?: VerifyO
     if (!['draft', 'prepared', 'committed', 'retired'].includes(row.state)) c.problem(file, undefined, `blob revision row ${row.id} has state '${row.state}'`);
     if (row.size < 0n || row.refcount < 0n) c.problem(file, undefined, `blob revision row ${row.id} has size ${row.size} and refcount ${row.refcount}`);
   });
-  orphans(
-    conn,
-    c,
-    'SELECT m.revision_id, m.seq, m.chunk_id FROM revision_chunk m WHERE NOT EXISTS (SELECT 1 FROM chunk k WHERE k.id = m.chunk_id)',
-    (r) => `blob revision row ${String(r['revision_id'])} maps chunk ${String(r['seq'])} to chunk row ${String(r['chunk_id'])}, which does not exist`,
-  );
-  orphans(
-    conn,
-    c,
-    'SELECT m.revision_id FROM revision_chunk m WHERE NOT EXISTS (SELECT 1 FROM blob_revision r WHERE r.id = m.revision_id)',
-    (r) => `a chunk map row names blob revision row ${String(r['revision_id'])}, which does not exist`,
-  );
-  orphans(
-    conn,
-    c,
-    'SELECT r.id, r.base_id FROM blob_revision r WHERE r.base_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM blob_revision b WHERE b.id = r.base_id)',
-    (r) => `blob revision row ${String(r['id'])} is based on row ${String(r['base_id'])}, which does not exist`,
-  );
   return c.report();
 }
