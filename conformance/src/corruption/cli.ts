@@ -121,9 +121,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     keepFailures: values.keep === true,
     verify: values.verify === true,
     ...(values.dir === undefined ? {} : { dir: values.dir }),
-    onState: (damage, result) => {
+    onState: (damage, result, verdict) => {
       done++;
-      if (values.verbose === true || BAD_OUTCOMES.has(result.outcome)) console.log(`${result.outcome}: ${describeDamage(damage)}: ${result.detail}`);
+      if (values.verbose === true || BAD_OUTCOMES.has(result.outcome)) {
+        console.log(`${result.outcome}: ${describeDamage(damage)}: ${result.detail}${verdict === undefined ? '' : `; verify: ${verdict.found ? 'found' : 'not found'}: ${verdict.detail}`}`);
+      }
       if (done % 100 === 0) console.log(`corruption: ${done}/${total} states`);
     },
   });

@@ -6,6 +6,7 @@
  * WAL frames SQLite would silently ignore (wal-verify.ts). Rows are read in pages, yielding to the
  * event loop between them.
  */
+import { open } from 'node:fs/promises';
 import { VerifyCollector, type EngineVerifyReport, type VerifyObserver } from '@handlerton/framework';
 import { chunkChecksum } from './checksum.js';
 import { writerLockFile, type SqliteConnection } from './connection.js';
@@ -86,6 +87,27 @@ const BLOBS_QUERIES: readonly ConsistencyQuery[] = [
   },
 ];
 
+/**
+ * The 100-byte file header fields SQLite itself does not check on a read-only open but the engine
+ * relies on: the magic, and the read and write format versions 2 (WAL). A write version above 2 makes
+ * SQLite open the file read-only, so every writable open of the engine fails.
+ */
+async function checkHeader(file: string, c: VerifyCollector): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(100);
+    const { bytesRead } = await handle.read(head, 0, 100, 0);
+    c.count('file headers');
+    if (bytesRead < 100 || head.toString('latin1', 0, 16) !== 'SQLite format 3\0') {
+      c.problem(file, 0, 'the file does not start with a whole SQLite header');
+      return;
+    }
+    if (head[18] !== 2 || head[19] !== 2) c.problem(file, 18, `the header's write/read format versions are ${head[18]}/${head[19]}, not 2/2 (WAL): SQLite would refuse to write the file`);
+  } finally {
+    await handle.close();
+  }
+}
+
 /** The WAL frames SQLite would ignore, as problems naming the WAL. */
 async function checkWalFile(conn: SqliteConnection, c: VerifyCollector): Promise<void> {
   let pageSize = 0;
@@ -99,6 +121,7 @@ async function checkWalFile(conn: SqliteConnection, c: VerifyCollector): Promise
 export async function verifyRecordsFile(conn: SqliteConnection, observer?: VerifyObserver): Promise<EngineVerifyReport> {
   const c = new VerifyCollector('sqlite-blobs', observer);
   const file = conn.file;
+  await checkHeader(file, c);
   await integrityCheck(file, c, false, RECORDS_QUERIES);
   await integrityCheck(writerLockFile(file), c, true);
   await checkWalFile(conn, c);
@@ -125,6 +148,7 @@ export async function verifyRecordsFile(conn: SqliteConnection, observer?: Verif
 export async function verifyBlobsFile(conn: SqliteConnection, observer?: VerifyObserver): Promise<EngineVerifyReport> {
   const c = new VerifyCollector('sqlite-blobs', observer);
   const file = conn.file;
+  await checkHeader(file, c);
   await integrityCheck(file, c, false, BLOBS_QUERIES);
   await integrityCheck(writerLockFile(file), c, true);
   await checkWalFile(conn, c);
