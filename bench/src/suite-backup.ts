@@ -40,6 +40,16 @@ export function addBackup(base: number, { job, fig, m, streamCopy }: BackupPlanT
       reference: m(run, 'changedPct', 'bytes given new revisions, % of the database'),
       target: { kind: 'refPlusAtMost', margin: 0.5 }, targetText: '≤ the changed share + 0.5 points', source: 'issue 15',
     });
+    fig({
+      id: `backup.incremental-bytes.${engine}`, group: 'backup', engine, unit: 'MiB',
+      name: `${label}: incremental backup file after 1% changed, ${size} database`,
+      value: m(run, 'incMiB', 'incremental backup'), reference: m(run, 'fullMiB', 'full backup of the same database'),
+    });
+    fig({
+      id: `backup.incremental-time.${engine}`, group: 'backup', engine, unit: 'ms',
+      name: `${label}: incremental backup after 1% changed, ${size} database (the whole command)`,
+      value: m(run, 'incMs', 'incremental backup'), reference: m(run, 'fullMs', 'full backup of the same database'),
+    });
     const copy = streamCopy(bytes);
     fig({
       id: `backup.full.${engine}`, group: 'backup', engine, unit: 'MiB/s',
