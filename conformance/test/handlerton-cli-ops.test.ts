@@ -141,5 +141,8 @@ test('errors the CLI prints name oids in hex, as it prints and parses them', asy
       t.regex(r.stderr, /HANDLERTON_POS_KEY: .*000000000000001f/, db);
       t.notRegex(r.stderr, /\b31\b/, `${db}: not the decimal oid`);
     }
+    const demo = run(dir, ['demo', 'memory:']);
+    t.regex(demo.stdout, /root, note 0000000000000001, blob 0000000000000002/);
+    t.regex(demo.stdout, /refs=\[0000000000000001, 0000000000000002\]/);
   });
 });
