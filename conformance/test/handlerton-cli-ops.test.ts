@@ -1,12 +1,14 @@
 /**
  * Operator tools of `handlerton` (issue 15), end to end as spawned processes: the default-database
  * config file (handlerton.json / HANDLERTON_CONFIG) and its precedence, pack and gc progress (quiet
- * on captured stderr, drawn on a pseudo-terminal), and oids in hex in the errors the CLI prints.
+ * on captured stderr, drawn on a pseudo-terminal), oids in hex in the errors the CLI prints, and a
+ * PostgreSQL server that never answers (no server needed).
  */
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bin, type Run } from './cli-run.js';
@@ -145,4 +147,35 @@ test('errors the CLI prints name oids in hex, as it prints and parses them', asy
     t.regex(demo.stdout, /root, note 0000000000000001, blob 0000000000000002/);
     t.regex(demo.stdout, /refs=\[0000000000000001, 0000000000000002\]/);
   });
+});
+
+test('a PostgreSQL server that accepts and never answers ends in a one-line HANDLERTON_IO error (exit 1), not a hang', async (t) => {
+  const sockets = new Set<Socket>();
+  const silent = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const { port } = silent.address() as { port: number };
+  const dir = await mkdtemp(join(tmpdir(), 'handlerton-ops-silent-'));
+  try {
+    const url = `postgresql://nobody@127.0.0.1:${port}/none`;
+    // spawnSync would block this process's event loop, and with it the silent server: spawn and wait instead.
+    for (const [config, limit] of [[JSON.stringify({ engine: 'postgres', path: url, options: { connectTimeoutMs: 500 } }), 10_000], [`postgres:${url}`, 40_000]] as const) {
+      const start = Date.now();
+      const child = spawn(process.execPath, [bin, 'info', config], { cwd: dir, env: CLEAN_ENV });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += String(chunk)));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      clearTimeout(timer);
+      t.is(status, 1, stderr);
+      t.regex(stderr, /^handlerton: HANDLERTON_IO: opening the postgres (storage|blob handlerton) .*timeout/);
+      t.true(Date.now() - start < limit, `${config}: ${Date.now() - start} ms`);
+    }
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  }
 });
