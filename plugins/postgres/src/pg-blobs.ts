@@ -109,7 +109,7 @@ export class PgBlobs implements BlobHandlerton {
 
   /** Connects and creates or upgrades the schema. */
   static async open(options: PgOptions, fs: FileSystem): Promise<PgBlobs> {
-    const pool = openPool(options.url, options.poolSize);
+    const pool = openPool(options.url, options.poolSize, options.connectTimeoutMs);
     try {
       await migrate(pool, options.schema);
       const blobs = new PgBlobs(pool, options, fs);
