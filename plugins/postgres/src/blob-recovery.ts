@@ -34,10 +34,10 @@ export class ClientLiveness {
   }
 
   /** Takes a new client number in `schema` and locks it on a connection of its own. */
-  static async open(url: string, schema: string, sql: BlobStatements, pool: pg.Pool): Promise<ClientLiveness> {
+  static async open(url: string, schema: string, sql: BlobStatements, pool: pg.Pool, connectTimeoutMs: number): Promise<ClientLiveness> {
     const [row] = await run<{ id: bigint }>(pool, sql.newClient, []);
     const id = Number(row!.id % 2_147_483_647n);
-    const client = new pg.Client({ connectionString: url, application_name: `handlerton-blobs ${schema} ${id}`.slice(0, 63) });
+    const client = new pg.Client({ connectionString: url, application_name: `handlerton-blobs ${schema} ${id}`.slice(0, 63), connectionTimeoutMillis: connectTimeoutMs });
     // A broken liveness connection only means other clients may now recover this one's prepared transactions.
     client.on('error', () => undefined);
     await client.connect();

@@ -113,7 +113,7 @@ export class PgBlobs implements BlobHandlerton {
     try {
       await migrate(pool, options.schema);
       const blobs = new PgBlobs(pool, options, fs);
-      blobs.#liveness = await ClientLiveness.open(options.url, options.schema, blobs.#sql, pool);
+      blobs.#liveness = await ClientLiveness.open(options.url, options.schema, blobs.#sql, pool, options.connectTimeoutMs);
       if (options.blobCacheDir !== undefined) {
         const databaseId = BigInt(await metaValue(pool, storageStatements(options.schema), 'database_id', () => randomBytes(8).readBigUInt64BE(0).toString()));
         blobs.#cache = await BlobCache.open(options.blobCacheDir, options.blobCacheBytes, databaseId, fs, (revisions) => blobs.#present(revisions));
