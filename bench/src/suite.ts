@@ -5,6 +5,7 @@
 import type { Dataset, FigureDef, Job, JobParams, MetricRef, Target } from './harness/types.js';
 import { ENGINES, type EngineName } from './harness/engines.js';
 import { addPostgres, type PgSizes } from './suite-postgres.js';
+import { addBackup } from './suite-backup.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -30,6 +31,8 @@ export interface PlanSizes {
   readonly collectCount: number;
   /** The PostgreSQL rows (suite-postgres.ts). */
   readonly pg: PgSizes;
+  /** Database size of the incremental-backup rows (suite-backup.ts; HANDLERTON_BENCH_BACKUP_MIB overrides). */
+  readonly backupBytes: number;
 }
 
 /** Full run: the sizes the issues name. */
@@ -48,6 +51,7 @@ export const FULL: PlanSizes = {
   gcCount: 100_000,
   collectCount: 1_000_000,
   pg: { trials: 2, seconds: 3, loadCount: 1_000_000, loadTrials: 1, blobBytes: 256 * MiB, blobTrials: 2 },
+  backupBytes: GiB,
 };
 
 /** Quick run: a smoke check in a few minutes. */
@@ -66,6 +70,7 @@ export const QUICK: PlanSizes = {
   gcCount: 10_000,
   collectCount: 50_000,
   pg: { trials: 1, seconds: 2, loadCount: 100_000, loadTrials: 1, blobBytes: 64 * MiB, blobTrials: 1 },
+  backupBytes: 128 * MiB,
 };
 
 /** Tiny run: checks that every benchmark works, in about a minute (development only). */
@@ -84,6 +89,7 @@ export const TINY: PlanSizes = {
   gcCount: 2_000,
   collectCount: 20_000,
   pg: { trials: 1, seconds: 1, loadCount: 20_000, loadTrials: 1, blobBytes: 16 * MiB, blobTrials: 1 },
+  backupBytes: 16 * MiB,
 };
 
 /** Everything a run needs. */
@@ -533,6 +539,9 @@ export function buildPlan(sizes: PlanSizes): Plan {
 
   // ---- PostgreSQL (issue 14)
   addPostgres(sizes.pg, { job, fig, m });
+
+  // ---- incremental backup (issue 15)
+  addBackup(sizes.backupBytes, { job, fig, m, streamCopy: (bytes) => (copies.has(bytes) ? m(copies.get(bytes)!, 'mibps', `raw fs stream copy ${sizeLabel(bytes)}`) : undefined) });
 
   return { sizes, datasets, jobs, figures };
 }

@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isEnginePlugin, loadEnginePlugin, type EnginePlugin } from '@handlerton/framework';
 import { CATALOGUE } from './catalogue.js';
-import { harnessFromPlugin, harnessFromPluginProbed, mixedHarness } from './harness.js';
+import { harnessFromPlugin, harnessFromPluginProbed, mixedHarness, throughFramework } from './harness.js';
 import { buildReport, formatMatrix, toJUnit, withClaims, type ConformanceReport } from './report.js';
 import { describeError, runCase } from './runner.js';
 import { harnessMain, isHarnessKind } from './harnesses/dispatch.js';
@@ -31,6 +31,9 @@ const USAGE = `usage: handlerton-conformance --engine <name|package|file> [optio
                       postgres: on the server named by HANDLERTON_PG_URL (else a throwaway
                       cluster from /usr/lib/postgresql/*/bin), one schema per case
   --blobs <e>         take the blob handlerton from another engine (a mixed pair)
+  --raw               test the bare engine: without the framework's RuntimeStorage in front of
+                      it (the default, as applications get it), the engine must validate every
+                      argument itself
   --options <json>    engine options, e.g. '{"blobMode":"transactional"}' (both engines)
   --blob-options <json>  options for the --blobs engine only
   --areas <a,b>       only these areas (default: all, or $HANDLERTON_CONFORMANCE_AREAS)
@@ -87,6 +90,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       harness: { type: 'string', multiple: true },
       'harness-report': { type: 'string', multiple: true },
       'require-verified': { type: 'boolean' },
+      raw: { type: 'boolean' },
       quiet: { type: 'boolean' },
       list: { type: 'boolean' },
       version: { type: 'boolean' },
@@ -127,7 +131,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const harnessKinds = parseHarnessKinds(values.harness ?? []);
   const reports: ConformanceReport[] = [];
   for (const engine of values.engine) {
-    const { harness, dispose } = await buildHarness(engine, values.blobs, options, blobOptions);
+    const built = await buildHarness(engine, values.blobs, options, blobOptions);
+    const { dispose } = built;
+    const harness = values.raw === true ? built.harness : throughFramework(built.harness);
     if (values.engine.length > 1) console.log(`\n=== ${harness.name} ===`);
     let report: ConformanceReport;
     try {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   InvalidArgumentError,
   isHandlertonError,
+  RuntimeStorage,
   silentLogger,
   systemClock,
   type BlobCapabilities,
@@ -131,6 +132,16 @@ export function wrapStorageHarness(harness: Harness, name: string, wrap: (storag
     ...(harness.reopen ? { reopen: async (closed: Engines, location: HarnessLocation) => wrapEngines(await harness.reopen!(closed, location)) } : {}),
     ...(harness.crash ? { crash: async (engines: Engines, location: HarnessLocation) => wrapEngines(await harness.crash!(engines, location)) } : {}),
   };
+}
+
+/**
+ * The same harness with the framework's RuntimeStorage in front of every storage, as applications
+ * get it from `openDatabase`: argument validation, lifecycle and capability checks are the
+ * framework's job, so an engine tested this way need not repeat them. The conformance CLI tests
+ * engines this way unless given `--raw`.
+ */
+export function throughFramework(harness: Harness): Harness {
+  return wrapStorageHarness(harness, harness.name, (storage) => (storage instanceof RuntimeStorage ? storage : new RuntimeStorage(storage)));
 }
 
 /**

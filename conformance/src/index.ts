@@ -22,7 +22,7 @@ export { registerConformance, caseTitle } from './registrar.js';
 export type { Registrar, ConformanceOptions } from './registrar.js';
 export { executeCase, runCase, runCases, describeError } from './runner.js';
 export type { RunOptions } from './runner.js';
-export { cacheOffHarness, harnessFromPlugin, harnessFromPluginProbed, mixedHarness, reopenedHarness, wrapStorageHarness } from './harness.js';
+export { cacheOffHarness, harnessFromPlugin, harnessFromPluginProbed, mixedHarness, reopenedHarness, throughFramework, wrapStorageHarness } from './harness.js';
 export type { PluginHarnessOptions, MixedHarnessOptions } from './harness.js';
 export { conformance } from './ava.js';
 export type { AvaTestInterface, AvaExecutionContext, AvaConformanceOptions } from './ava.js';

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { Writable } from 'node:stream';
-import { startProgress, type ProgressStream } from '../src/cli/progress.js';
+import { startPhaseProgress, startProgress, type ProgressStream } from '../src/cli/progress.js';
 
 /** A stream that records what is written, claiming to be a terminal or not. */
 function recorder(isTTY: boolean): { stream: ProgressStream; text: () => string } {
@@ -32,5 +32,20 @@ test('progress writes nothing when the stream is not a terminal, or when quiet (
     progress.update(3);
     progress.stop();
     t.is(text(), '', `isTTY ${isTTY}, quiet ${quiet}`);
+  }
+});
+
+test('a phase display shows the phase, the count, its unit and the elapsed time on a terminal; nothing otherwise', (t) => {
+  const { stream, text } = recorder(true);
+  const progress = startPhaseProgress('gc', { stream });
+  progress.update('mark', 1200, 'objects loaded');
+  progress.stop();
+  t.regex(text(), /gc: mark 1200 objects loaded, \d+s/);
+  for (const [isTTY, quiet] of [[false, false], [true, true]] as const) {
+    const quietOne = recorder(isTTY);
+    const p = startPhaseProgress('pack', { stream: quietOne.stream, quiet });
+    p.update('packing records', 3, 'blob references released');
+    p.stop();
+    t.is(quietOne.text(), '', `isTTY ${isTTY}, quiet ${quiet}`);
   }
 });

@@ -1,6 +1,7 @@
 /** Every benchmark by id (the worker looks them up here). */
 import type { Benchmark } from '../harness/context.js';
 import { diskFdatasync, diskSeqRead, diskSeqWrite } from './disk.js';
+import { engineBackupIncremental } from './engine-backup.js';
 import { engineBlob, enginePartial } from './engine-blobs.js';
 import { engineCollect, gcDataset } from './engine-collect.js';
 import { engineDbCommit, engineDbMix } from './engine-db.js';
@@ -46,6 +47,7 @@ export const benchmarks: Readonly<Record<string, Benchmark>> = {
   'engine.partial': enginePartial,
   'engine.packdata': enginePackData,
   'engine.pack': enginePack,
+  'engine.backupinc': engineBackupIncremental,
   ...pgBenchmarks,
   'pg.blobcache': async (ctx) => (await import('./pg-blob-cache.js')).pgBlobCache(ctx),
 };

@@ -13,6 +13,7 @@ const GROUPS: readonly [string, string][] = [
   ['partial', 'Partial update of a large blob'],
   ['pack', 'Pack with concurrent commits'],
   ['gc', 'External garbage collection'],
+  ['backup', 'Backup: full and incremental (handlerton backup)'],
   ['references', 'References measured in the same run'],
 ];
 

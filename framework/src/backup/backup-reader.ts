@@ -9,7 +9,7 @@ import type { BlobCapabilities, StorageCapabilities } from '../contracts/capabil
 import { blobCapabilities, storageCapabilities } from '../contracts/capabilities.js';
 import type { RevisionReader } from '../contracts/blob-handlerton.js';
 import { CorruptionError, POSKeyError } from '../contracts/errors.js';
-import type { BlobId, Tid } from '../contracts/ids.js';
+import { toHex, type BlobId, type Tid } from '../contracts/ids.js';
 import type { IteratedRecord, IteratedTransaction } from '../contracts/records.js';
 import { BACKUP_FILE, BACKUP_MAGIC, FRAME_END, FRAME_TXN, frameIds, hexId, type BackupHeader, type TxnFrame } from './backup-format.js';
 
@@ -188,7 +188,7 @@ export class BackupSource {
 
   async #open(blobId: BlobId, revision: Tid): Promise<RevisionReader> {
     const found = this.#revisions.get(`${blobId}:${revision}`);
-    if (found === undefined) throw new POSKeyError(`backup holds no blob ${blobId} revision ${revision} (read the transactions first)`, blobId);
+    if (found === undefined) throw new POSKeyError(`backup holds no blob ${toHex(blobId)} revision ${toHex(revision)} (read the transactions first)`, blobId);
     const handle = await open(found.path, 'r');
     return {
       size: found.size,

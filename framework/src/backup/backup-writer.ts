@@ -92,7 +92,7 @@ async function writeTransaction(out: HashedFile, txn: IteratedTransaction, blobs
       const frameBlobs = [];
       for (const ref of rec.record?.refs.blobs ?? []) {
         if (ref.revision === 0n && blobs.capabilities.mode !== 'dataTransactional') {
-          throw new NotSupportedError(`backup of ${blobs.capabilities.mode} blob data (blob ${ref.blobId} is not in the storage's history)`, blobs.name);
+          throw new NotSupportedError(`backup of ${blobs.capabilities.mode} blob data (blob ${toHex(ref.blobId)} is not in the storage's history)`, blobs.name);
         }
         let size = -1;
         if (ref.revision === txn.tid) {

@@ -28,7 +28,7 @@ export async function runDemo(config: DatabaseConfig, out: (line: string) => voi
       await tx.write(ROOT_OID, encoder.encode(JSON.stringify({ app: 'demo', runs: runs + 1 })), { refs: [note, blob.oid] });
       return { noteOid: note, blobOid: blob.oid };
     }, { meta: { user: 'demo', description: 'first transaction' } });
-    out(`committed tid ${toHex(db.lastTransaction())}: root, note ${noteOid}, blob ${blobOid}`);
+    out(`committed tid ${toHex(db.lastTransaction())}: root, note ${toHex(noteOid)}, blob ${toHex(blobOid)}`);
 
     await db.transaction(async (tx) => {
       await tx.write(noteOid, encoder.encode('hello again (second revision)'));
@@ -41,7 +41,7 @@ export async function runDemo(config: DatabaseConfig, out: (line: string) => voi
     try {
       const root = await snapshot.read(ROOT_OID);
       const note = await snapshot.read(noteOid);
-      out(`snapshot @${toHex(snapshot.tid)}: root=${decoder.decode(root.data)} refs=[${root.refs.join(', ')}]`);
+      out(`snapshot @${toHex(snapshot.tid)}: root=${decoder.decode(root.data)} refs=[${root.refs.map(toHex).join(', ')}]`);
       out(`snapshot note: "${decoder.decode(note.data)}" (serial ${toHex(note.tid)})`);
       const reader = await (await snapshot.blob(blobOid)).open('r');
       let bytes = 0;

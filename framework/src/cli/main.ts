@@ -7,12 +7,15 @@ import { BUILT_IN_ENGINES } from '../config/engine-loader.js';
 import { loadEnginePlugin } from '../di/root-container.js';
 import { openDatabase } from '../di/open-database.js';
 import { copyTransactions, type CopyResult } from '../database/copy-transactions.js';
-import { startProgress } from './progress.js';
+import { startPhaseProgress, startProgress } from './progress.js';
 import { InvalidArgumentError } from '../contracts/errors.js';
+import type { Database, GcProgress, GcResult } from '../contracts/database.js';
+import type { DatabasePackResult } from '../contracts/records.js';
 import { runDemo } from './demo.js';
 import { parseDuration } from './duration.js';
 import { copyReport, gcReport, infoReport, packReport, verifyReport, printReport, type Report } from './output.js';
-import { databaseArgument, inspectTarget, parseTarget } from './target.js';
+import { inspectTarget, parseTarget } from './target.js';
+import { openNamedDatabase } from './default-database.js';
 import { EXIT, reportFailure } from './exit.js';
 import { verifyAll, type VerifyResult } from './verify.js';
 import { registerHistoryCommands } from './commands/history.js';
@@ -67,10 +70,9 @@ program
 program
   .command('info')
   .description('open a database and print its engines, capabilities and last transaction')
-  .argument('[config]', 'engine config (default: $HANDLERTON_DB)')
+  .argument('[config]', 'engine config (default: $HANDLERTON_DB, then handlerton.json)')
   .action(async (named: string | undefined) => {
-    const config = databaseArgument(named);
-    const db = await openDatabase(inspectTarget(parseTarget(config)));
+    const { db } = await openNamedDatabase(named, 'inspect');
     try {
       output(infoReport(db.engines, db.capabilities, db.lastTransaction()));
     } finally {
@@ -83,10 +85,9 @@ registerStatsCommand(program, output);
 program
   .command('verify')
   .description('run the engines\' own checks (checksums, indexes, tails, refcounts) and read every transaction, record and blob revision and check references resolve (read-only); exit 1 on any problem')
-  .argument('[config]', 'engine config or path of an existing database (default: $HANDLERTON_DB)')
+  .argument('[config]', 'engine config or path of an existing database (default: $HANDLERTON_DB, then handlerton.json)')
   .action(async (named: string | undefined) => {
-    const config = databaseArgument(named);
-    const db = await openDatabase(inspectTarget(parseTarget(config)));
+    const { db } = await openNamedDatabase(named, 'inspect');
     try {
       const progress = startProgress('verify', 'transactions', { quiet: quiet() });
       let result: VerifyResult;
@@ -109,15 +110,14 @@ registerBackupCommands(program, output, quiet);
 program
   .command('pack')
   .description('drop revisions older than the pack time and reclaim unreferenced blobs')
-  .argument('[config]', 'engine config (default: $HANDLERTON_DB)')
+  .argument('[config]', 'engine config (default: $HANDLERTON_DB, then handlerton.json)')
   .option('--before <iso-date>', 'pack time (default: now)')
   .action(async (named: string | undefined, options: { before?: string }) => {
-    const config = databaseArgument(named);
     const at = options.before === undefined ? undefined : new Date(options.before);
     if (at !== undefined && Number.isNaN(at.getTime())) throw new InvalidArgumentError(`--before "${options.before}" is not a date`);
-    const db = await openDatabase(parseTarget(config));
+    const { db } = await openNamedDatabase(named, 'write');
     try {
-      output(packReport(await db.pack(at)));
+      output(packReport(await packWithProgress(db, at)));
     } finally {
       await db.close();
     }
@@ -126,17 +126,22 @@ program
 program
   .command('gc')
   .description('external garbage collection: delete every object unreachable from the root and older than the safety window (then pack)')
-  .argument('[config]', 'engine config (default: $HANDLERTON_DB)')
+  .argument('[config]', 'engine config (default: $HANDLERTON_DB, then handlerton.json)')
   .option('--no-pack', 'only write delete markers; do not pack afterwards')
   .option('--dry-run', 'report what would be deleted; change nothing (no pack)')
   .option('--keep <duration>', 'safety window: keep objects written or referenced within it (1h, 30m, 0, or milliseconds)', '1h')
   .action(async (named: string | undefined, options: { pack: boolean; dryRun?: boolean; keep: string }) => {
-    const config = databaseArgument(named);
     const keep = parseDuration(options.keep, '--keep');
-    const db = await openDatabase(parseTarget(config));
+    const { db } = await openNamedDatabase(named, 'write');
     try {
-      const gc = await db.collectGarbage({ keep, dryRun: options.dryRun === true });
-      const packed = options.pack && !gc.dryRun ? await db.pack() : undefined;
+      const progress = startPhaseProgress('gc', { quiet: quiet() });
+      let gc: GcResult;
+      try {
+        gc = await db.collectGarbage({ keep, dryRun: options.dryRun === true, onProgress: (p) => progress.update(p.phase, p.done, GC_UNITS[p.phase] + (p.deleted > 0 ? `, ${p.deleted} deleted` : '')) });
+      } finally {
+        progress.stop();
+      }
+      const packed = options.pack && !gc.dryRun ? await packWithProgress(db) : undefined;
       output(gcReport(gc, packed));
     } finally {
       await db.close();
@@ -169,6 +174,19 @@ program
       await source.close();
     }
   });
+
+/** What the count of each gc phase counts. */
+const GC_UNITS: Readonly<Record<GcProgress['phase'], string>> = { replay: 'transactions read', mark: 'objects loaded', sweep: 'objects checked' };
+
+/** Packs with a phase display on stderr (a terminal only). */
+async function packWithProgress(db: Database, at?: Date): Promise<DatabasePackResult> {
+  const progress = startPhaseProgress('pack', { quiet: quiet() });
+  try {
+    return await db.pack(at, { onProgress: (p) => progress.update(p.phase === 'records' ? 'packing records' : 'reclaiming blobs', p.blobRefsReleased, 'blob references released') });
+  } finally {
+    progress.stop();
+  }
+}
 
 let finished = false;
 // A command whose work waits on something that can never happen would otherwise end silently with exit 0.

@@ -47,6 +47,32 @@ export function startProgress(label: string, unit: string, options: { total?: nu
   };
 }
 
+/** A running display of work in phases whose total is unknown (pack, gc): phase, count and elapsed time. */
+export interface PhaseProgress {
+  /** Shows `done` `unit` in `phase`. */
+  update(phase: string, done: number, unit: string): void;
+  /** Removes the display. */
+  stop(): void;
+}
+
+const QUIET_PHASES: PhaseProgress = { update: () => {}, stop: () => {} };
+
+/** Starts a phase display for `label` (e.g. "gc: mark 1200 objects loaded, 3s"); quiet unless `stream` is a terminal. */
+export function startPhaseProgress(label: string, options: { quiet?: boolean; stream?: ProgressStream } = {}): PhaseProgress {
+  const stream = options.stream ?? process.stderr;
+  if (options.quiet === true || stream.isTTY !== true) return QUIET_PHASES;
+  const bar = new SingleBar({ stream, format: `${label}: {phase} {value} {unit}, {duration_formatted}`, hideCursor: true, clearOnComplete: true, fps: 5 });
+  bar.start(0, 0, { phase: 'starting', unit: 'done' });
+  return {
+    update(phase, done, unit) {
+      bar.update(done, { phase, unit });
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}
+
 /** A pass-through stream that reports the bytes flowing through it to `progress`. */
 export function countingStream(progress: Progress): Transform {
   let bytes = 0;

@@ -5,7 +5,7 @@
  * database and can inspect one another process holds open.
  */
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
-import { DatabaseNotFoundError, InvalidArgumentError, InvalidConfigError } from '../contracts/errors.js';
+import { DatabaseNotFoundError, InvalidConfigError } from '../contracts/errors.js';
 import { engineName, resolveConfig, type DatabaseConfig, type DatabaseConfigObject, type EngineSpec, type ResolvedEngine } from '../config/database-config.js';
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
@@ -14,6 +14,11 @@ const FS2_SEGMENT = /^seg-[0-9a-f]{16}-g[0-9]+\.fs2$/;
 const ON_DISK = new Set(['filestorage2', 'sqlite', 'sqlite-blobs', '@handlerton/filestorage2', '@handlerton/sqlite-blobs']);
 /** Engines with a `readOnly` option (storage and blobs): every on-disk engine. */
 const READ_ONLY_ENGINES = ON_DISK;
+
+/** True when the engine keeps its database at a path on disk (its location is a file or directory). */
+export function isOnDiskEngine(name: string): boolean {
+  return ON_DISK.has(name);
+}
 
 /** Parses a CLI database argument into a config (a bare path is detected from what is on disk). */
 export function parseTarget(text: string): DatabaseConfig {
@@ -87,13 +92,4 @@ function startsWithSqliteMagic(path: string): boolean {
   } finally {
     closeSync(fd);
   }
-}
-
-/** The database a command names, or `HANDLERTON_DB` when it names none; InvalidArgumentError when neither. */
-export function databaseArgument(config: string | undefined): string {
-  const chosen = config ?? process.env['HANDLERTON_DB'];
-  if (chosen === undefined || chosen.trim() === '') {
-    throw new InvalidArgumentError('no database given: name one (engine:path, a JSON config or the path of an existing database) or set HANDLERTON_DB');
-  }
-  return chosen;
 }

@@ -1,10 +1,15 @@
 /**
  * Finds engine plugins: registered ones first, then the built-in names, then any package name
  * (third-party engines), imported on demand. The framework has no static dependency on a plugin.
+ * Packages are looked up where the application installed them (the working directory and the main
+ * script's directory, upwards, including the package being developed there), then from the
+ * framework's own location.
  */
 import { isBuiltin } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { UnknownEngineError } from '../contracts/errors.js';
 import type { EnginePlugin } from '../contracts/plugin.js';
+import { applicationBaseDirs, resolvePackageEntry } from './package-resolver.js';
 
 /** Built-in engine names and the packages that provide them. */
 export const BUILT_IN_ENGINES: Readonly<Record<string, string>> = Object.freeze({
@@ -36,12 +41,12 @@ export async function importEnginePlugin(name: string): Promise<EnginePlugin> {
   }
   let module: Record<string, unknown>;
   try {
-    module = (await import(specifier)) as Record<string, unknown>;
+    module = await importPackage(specifier, name in BUILT_IN_ENGINES);
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') {
       throw new UnknownEngineError(
-        `unknown engine "${name}": ${known} and no package "${specifier}" could be imported` +
+        `unknown engine "${name}": ${known} and no package "${specifier}" could be imported from ${applicationBaseDirs().join(' or ')}` +
           ' (a path alone is not a config: write "filestorage2:<directory>" or "sqlite:<file>")',
         { cause: error },
       );
@@ -53,4 +58,28 @@ export async function importEnginePlugin(name: string): Promise<EnginePlugin> {
     throw new UnknownEngineError(`package "${specifier}" does not export an engine plugin (export "plugin" or a default with name and parseOptions)`);
   }
   return plugin;
+}
+
+/**
+ * Imports package `specifier`: a built-in engine from the framework's location first (where a normal
+ * install puts it beside the framework), any other package from the application's location first.
+ */
+async function importPackage(specifier: string, builtIn: boolean): Promise<Record<string, unknown>> {
+  const fromApplication = async (): Promise<Record<string, unknown> | undefined> => {
+    for (const base of applicationBaseDirs()) {
+      const entry = resolvePackageEntry(specifier, base);
+      if (entry !== undefined) return (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
+    }
+    return undefined;
+  };
+  if (!builtIn) return (await fromApplication()) ?? ((await import(specifier)) as Record<string, unknown>);
+  try {
+    return (await import(specifier)) as Record<string, unknown>;
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    const found = await fromApplication();
+    if (found === undefined) throw error;
+    return found;
+  }
 }

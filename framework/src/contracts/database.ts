@@ -154,6 +154,32 @@ export interface GcOptions {
   readonly spillThreshold?: number;
   /** Directory for the spilled runs (default os.tmpdir()); the collector removes its files when done, also on error. */
   readonly tmpDir?: string;
+  /** Told what the collector is doing, at each phase's start and end and every few milliseconds of work (e.g. a CLI progress bar). */
+  readonly onProgress?: (progress: GcProgress) => void;
+}
+
+/** Where a running collection is: `done` counts transactions read (replay), objects loaded (mark) or current objects checked (sweep). */
+export interface GcProgress {
+  readonly phase: 'replay' | 'mark' | 'sweep';
+  readonly done: number;
+  /** Delete markers written so far (sweep; 0 in a dry run). */
+  readonly deleted: number;
+}
+
+/** Options of `Database.pack`. */
+export interface PackOptions {
+  /** Told what the pack is doing: at each phase's start and after each batch of blob references the storage released. */
+  readonly onProgress?: (progress: PackProgress) => void;
+}
+
+/**
+ * Where a running pack is: `records` while the storage packs (engines report no finer progress than
+ * the blob references they release, in batches), `blobs` while unreferenced blob revisions are reclaimed.
+ */
+export interface PackProgress {
+  readonly phase: 'records' | 'blobs';
+  /** Blob references the removed record revisions held, released so far. */
+  readonly blobRefsReleased: number;
 }
 
 /** What the external garbage collector did (or, in a dry run, would do). */
@@ -190,7 +216,7 @@ export interface Database extends AsyncDisposable {
   /** Tid of the last committed transaction. */
   lastTransaction(): Tid;
   /** Packs the storage as of `at` (default: now) and reclaims unreferenced blob revisions. */
-  pack(at?: Date | Tid): Promise<DatabasePackResult>;
+  pack(at?: Date | Tid, options?: PackOptions): Promise<DatabasePackResult>;
   /**
    * External GC: deletes (writes delete markers for) every object not reachable from the root (oid 0)
    * and not protected by the safety window; a later pack reclaims the space. GcRootMissingError, and

@@ -56,6 +56,11 @@ export function isHandlertonError(value: unknown, code?: ErrorCode): value is Ha
   return marked && (code === undefined || (value as { code?: unknown }).code === code);
 }
 
+/** 16 hex digits, the one form oids and tids are printed in (ids.ts's toHex; not imported, ids.ts imports this file). */
+function hex(value: bigint): string {
+  return value.toString(16).padStart(16, '0');
+}
+
 /** A write lost a race: the object changed since the serial the writer read (retry the transaction). */
 export class ConflictError extends HandlertonError {
   readonly code = 'HANDLERTON_CONFLICT' as const;
@@ -68,7 +73,7 @@ export class ConflictError extends HandlertonError {
 
   constructor(oid: bigint, committedSerial: bigint | undefined, expectedSerial: bigint, detail?: string) {
     super(
-      `conflict on oid ${oid}: committed serial ${committedSerial ?? 'none'}, expected ${expectedSerial}` +
+      `conflict on oid ${hex(oid)}: committed serial ${committedSerial === undefined ? 'none' : hex(committedSerial)}, expected ${hex(expectedSerial)}` +
         (detail ? ` (${detail})` : ''),
     );
     this.oid = oid;

@@ -12,6 +12,14 @@
  *   is fail-stop: the engine refuses further writes), and `tpcAbort` must never fail.
  * - Nothing of an aborted transaction is ever visible, before or after a reopen.
  * - A call needing a capability the engine does not claim raises NotSupportedError.
+ * - Records are values: the bytes and references handed to `store`/`storeMany`/`restore` are the
+ *   engine's own copy once the call returns (the caller may reuse its buffer), and every record a
+ *   read returns is the caller's own copy (changing it changes nothing stored or read later).
+ * - Arguments are checked before they reach an engine: out-of-range oids and tids (not unsigned
+ *   64-bit), malformed records, metadata and transactions raise InvalidArgumentError, and every
+ *   call after `close()` raises StorageClosedError. That is the framework's job (RuntimeStorage,
+ *   which `openDatabase` puts in front of every engine and the conformance CLI tests through); an
+ *   engine used bare (`handlerton-conformance --raw`) must do it itself.
  */
 import type { StorageCapabilities } from './capabilities.js';
 import type { EngineVerifyReport, VerifyObserver } from './verify.js';

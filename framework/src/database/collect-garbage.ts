@@ -17,7 +17,7 @@
  */
 import type { Clock, Logger } from '../contracts/context.js';
 import { silentLogger, systemClock } from '../contracts/context.js';
-import type { GcOptions, GcResult } from '../contracts/database.js';
+import type { GcOptions, GcProgress, GcResult } from '../contracts/database.js';
 import { GcRootMissingError, isHandlertonError, NotSupportedError } from '../contracts/errors.js';
 import type { Oid, Tid } from '../contracts/ids.js';
 import { ROOT_OID, tidFromMillis } from '../contracts/ids.js';
@@ -65,6 +65,11 @@ class Collector {
   readonly #sets: RunSet[] = [];
   readonly #live: RunSet;
   readonly #marked: RunSet;
+  /** Transactions replayed, objects loaded while marking, current objects swept, delete markers written: what onProgress reports. */
+  #replayed = 0;
+  #loaded = 0;
+  #swept = 0;
+  #deleted = 0;
 
   constructor(
     readonly storage: Storage,
@@ -101,6 +106,19 @@ class Collector {
     for (const set of this.#sets) await set.drop().catch(() => undefined);
   }
 
+  /** Tells opts.onProgress where the collection is. */
+  #report(phase: GcProgress['phase']): void {
+    const done = phase === 'replay' ? this.#replayed : phase === 'mark' ? this.#loaded : this.#swept;
+    this.opts.onProgress?.({ phase, done, deleted: this.#deleted });
+  }
+
+  /** Reports progress and yields to the event loop, when the loop has run long enough. */
+  async #step(phase: GcProgress['phase']): Promise<void> {
+    if (!this.#y.tick()) return;
+    this.#report(phase);
+    await this.#y.pause();
+  }
+
   #set(stride: 1 | 2, lookups = false): RunSet {
     const set = new RunSet(this.store, stride, this.#y, lookups);
     this.#sets.push(set);
@@ -109,14 +127,17 @@ class Collector {
 
   /** Replays the history: the current serial of every object (0 for a delete marker), and the window's roots. */
   async #replay(windowRoots: RunSet, cutoff: Tid | undefined): Promise<void> {
+    this.#report('replay');
     for await (const txn of this.storage.iterator()) {
       const recent = cutoff !== undefined && txn.tid >= cutoff;
       for (const rec of txn.records) {
         if (this.#live.set(rec.oid, rec.record === null ? 0n : rec.tid)) await this.#live.flush();
         if (recent && rec.record !== null) await this.#addAll(windowRoots, rec.oid, rec.record.refs.oids);
-        if (this.#y.tick()) await this.#y.pause();
+        await this.#step('replay');
       }
+      this.#replayed++;
     }
+    this.#report('replay');
   }
 
   async #addAll(set: RunSet, oid: Oid, refs: readonly Oid[]): Promise<void> {
@@ -127,6 +148,7 @@ class Collector {
   /** Marks everything reachable from `frontier` (level by level) and returns how many objects it loaded. */
   async #mark(frontier: RunSet): Promise<number> {
     let loaded = 0;
+    this.#report('mark');
     while (frontier.size > 0) {
       const level = await frontier.take();
       let fresh: Run = level;
@@ -142,9 +164,10 @@ class Collector {
             const record = await loadOrNull(this.storage, oid);
             if (record !== null) {
               loaded++;
+              this.#loaded++;
               for (const ref of record.refs.oids) if (frontier.add(ref)) await frontier.flush();
             }
-            if (this.#y.tick()) await this.#y.pause();
+            await this.#step('mark');
           }
         }
       } catch (error) {
@@ -164,11 +187,13 @@ class Collector {
     let garbage = 0;
     let deleted = 0;
     let batch: [Oid, Tid][] = [];
+    this.#report('sweep');
     try {
       while (live.pos < live.buf.length || (await live.ready())) {
         const oid = live.buf[live.pos]!;
         const serial = live.buf[live.pos + 1]!;
         live.pos += 2;
+        this.#swept++;
         while ((marked.pos < marked.buf.length || (await marked.ready())) && marked.buf[marked.pos]! < oid) marked.pos++;
         const isMarked = marked.pos < marked.buf.length && marked.buf[marked.pos] === oid;
         if (serial === 0n || isMarked) continue;
@@ -179,12 +204,15 @@ class Collector {
           batch.push([oid, serial]);
           if (batch.length === BATCH) {
             deleted += await deleteBatch(this.storage, batch, oids, this.opts.reportLimit);
+            this.#deleted = deleted;
             batch = [];
           }
         }
-        if (this.#y.tick()) await this.#y.pause();
+        await this.#step('sweep');
       }
       if (batch.length > 0) deleted += await deleteBatch(this.storage, batch, oids, this.opts.reportLimit);
+      this.#deleted = deleted;
+      this.#report('sweep');
     } finally {
       await live.close();
       await marked.close();

@@ -131,7 +131,7 @@ async function assertCopyOf(source: CopySource['storage'], destination: Storage,
 async function refuseUnreplayable(blobs: CopySource['blobs'], ref: BlobRef): Promise<void> {
   if (ref.revision !== 0n || blobs.capabilities.mode === 'dataTransactional') return;
   if ((await blobs.latestRevision(ref.blobId)) !== null) {
-    throw new NotSupportedError(`copy of ${blobs.capabilities.mode} blob data (blob ${ref.blobId} is not in the storage's history)`, blobs.name);
+    throw new NotSupportedError(`copy of ${blobs.capabilities.mode} blob data (blob ${toHex(ref.blobId)} is not in the storage's history)`, blobs.name);
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
 import type { Clock, Logger } from '../contracts/context.js';
-import type { BlobHandle, Database, GcOptions, GcResult, Snapshot, Transaction, TransactionOptions } from '../contracts/database.js';
+import type { BlobHandle, Database, GcOptions, GcResult, PackOptions, PackProgress, Snapshot, Transaction, TransactionOptions } from '../contracts/database.js';
 import { type ConflictError, InvalidArgumentError, isHandlertonError, StorageClosedError } from '../contracts/errors.js';
 import type { Tid } from '../contracts/ids.js';
 import { assertU64, tidFromMillis } from '../contracts/ids.js';
@@ -171,8 +171,10 @@ export class DatabaseImpl implements Database {
     return handle;
   }
 
-  async pack(at?: Date | Tid): Promise<DatabasePackResult> {
+  async pack(at?: Date | Tid, options?: PackOptions): Promise<DatabasePackResult> {
     this.#open();
+    const onProgress = packProgressOption(options);
+    let released = 0;
     let packTid: Tid;
     // "Now" is just after the last commit: a commit made earlier in the current millisecond is kept current, not lost.
     if (at === undefined) packTid = this.#storage.lastTransaction() + 1n;
@@ -188,8 +190,11 @@ export class DatabaseImpl implements Database {
     if (packTid > last + 1n) packTid = last + 1n;
     const blobs = this.#services.blobs;
     const dataTransactional = this.#services.dataTransactional;
+    onProgress?.({ phase: 'records', blobRefsReleased: 0 });
     const result = await this.#storage.pack(packTid, {
       releaseBlobRefs: async (refs) => {
+        released += refs.length;
+        onProgress?.({ phase: 'records', blobRefsReleased: released });
         const ours = refs.filter((ref) => ref.handlerton === blobs.name);
         if (!dataTransactional) {
           // In the non-data modes a blob object's record names revision 0 and holds its blob's latest
@@ -202,6 +207,7 @@ export class DatabaseImpl implements Database {
         await blobs.releaseReferences(ours.filter((ref) => ref.revision !== 0n));
       },
     });
+    onProgress?.({ phase: 'blobs', blobRefsReleased: released });
     const reclaimed = await blobs.reclaim();
     return { ...result, reclaimedBlobRevisions: reclaimed.revisions, reclaimedBlobBytes: reclaimed.bytes };
   }
@@ -274,4 +280,14 @@ function assertTransactionOptions(options: unknown): asserts options is Transact
     throw new InvalidArgumentError(`options.retries must be a non-negative integer, got ${describeValue(retries)}`);
   }
   assertTransactionMeta(options?.['meta'], 'options.meta');
+}
+
+/** The `onProgress` of pack options (InvalidArgumentError naming what is wrong). */
+function packProgressOption(options: unknown): ((progress: PackProgress) => void) | undefined {
+  assertOptionsObject(options, 'pack options', ['onProgress']);
+  const onProgress = options?.['onProgress'];
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new InvalidArgumentError(`pack options.onProgress must be a function, got ${describeValue(onProgress)}`);
+  }
+  return onProgress as ((progress: PackProgress) => void) | undefined;
 }

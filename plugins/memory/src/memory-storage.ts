@@ -24,14 +24,13 @@ import {
   nextTid,
   PackInProgressError,
   POSKeyError,
-  StorageClosedError,
   storageCapabilities,
-  StorageTransactionError,
   systemClock,
   tidToDate,
   toHex,
   ZERO_TID,
 } from '@handlerton/framework';
+import { CommitSlot } from '@handlerton/framework/kit';
 import type {
   BlobRef,
   Clock,
@@ -116,15 +115,9 @@ export class MemoryStorage implements Storage {
   #packHorizon: Tid = ZERO_TID;
   #lastIssuedTid: Tid = ZERO_TID;
   #lastOid: Oid = 0n;
-  #active: ActiveTransaction | null = null;
-  #waiting = new Set<StorageTransaction>();
-  #abandoned = new Set<StorageTransaction>();
-  /** Whether a transaction holds the commit lock (or is being handed it). */
-  #locked = false;
-  /** Transactions waiting in `tpcBegin` for the commit lock, first come first served. */
-  #lockQueue: (() => void)[] = [];
+  /** The commit lock (first come first served) and the transaction holding it. */
+  readonly #slot = new CommitSlot<ActiveTransaction>('memory');
   #packing = false;
-  #closed = false;
 
   constructor(options: MemoryStorageOptions = {}) {
     this.#clock = options.clock ?? systemClock;
@@ -176,35 +169,15 @@ export class MemoryStorage implements Storage {
   async tpcBegin(txn: StorageTransaction, tid?: Tid): Promise<Tid> {
     this.#checkOpen();
     if (tid !== undefined) assertU64(tid, 'tid');
-    if (this.#active?.txn === txn || this.#waiting.has(txn)) {
-      throw new StorageTransactionError('this transaction has already begun');
-    }
     const meta = copyMeta(txn.meta);
-    this.#waiting.add(txn);
-    try {
-      if (this.#locked) await new Promise<void>((resolve) => this.#lockQueue.push(resolve));
-      else this.#locked = true;
-    } finally {
-      this.#waiting.delete(txn);
-    }
-    // The commit lock is ours from here: every way out but success passes it on.
-    let chosen: Tid;
-    try {
-      this.#checkOpen();
-      if (this.#abandoned.has(txn)) throw new StorageTransactionError('the transaction was aborted before it began');
+    const active = await this.#slot.begin(txn, () => {
       if (tid !== undefined && tid <= this.#lastTid) {
         throw new InvalidArgumentError(`explicit tid ${toHex(tid)} is not after the last transaction ${toHex(this.#lastTid)}`);
       }
-      chosen = tid ?? nextTid(this.#lastIssuedTid, this.#clock.now());
-    } catch (error) {
-      this.#unlock();
-      throw error;
-    } finally {
-      this.#abandoned.delete(txn);
-    }
-    if (chosen > this.#lastIssuedTid) this.#lastIssuedTid = chosen;
-    this.#active = { txn, tid: chosen, meta, writes: new Map(), voted: false };
-    return chosen;
+      return { txn, tid: tid ?? nextTid(this.#lastIssuedTid, this.#clock.now()), meta, writes: new Map(), voted: false };
+    });
+    if (active.tid > this.#lastIssuedTid) this.#lastIssuedTid = active.tid;
+    return active.tid;
   }
 
   async store(oid: Oid, serial: Tid, record: RecordInput, txn: StorageTransaction): Promise<void> {
@@ -266,13 +239,12 @@ export class MemoryStorage implements Storage {
     }
     this.#log.push({ tid: active.tid, status: ' ', meta: active.meta, oids, revisions: written });
     this.#lastTid = active.tid;
-    this.#unlock();
+    this.#slot.end(txn);
     return active.tid;
   }
 
   async tpcAbort(txn: StorageTransaction): Promise<void> {
-    if (this.#active?.txn === txn) this.#unlock();
-    else if (this.#waiting.has(txn)) this.#abandoned.add(txn);
+    if (this.#slot.abort(txn) !== undefined) this.#slot.end(txn);
   }
 
   async history(oid: Oid, size = 1): Promise<HistoryEntry[]> {
@@ -370,14 +342,11 @@ export class MemoryStorage implements Storage {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#active = null;
+    if (this.#slot.closed) return;
+    // Waiters wake to find the storage closed.
+    this.#slot.close();
     this.#revisions = new Map();
     this.#log = [];
-    // Waiters wake to find the storage closed.
-    for (const wake of this.#lockQueue.splice(0)) wake();
-    this.#locked = false;
   }
 
   /** Every revision of `oid`, oldest first (empty when unknown). */
@@ -402,30 +371,16 @@ export class MemoryStorage implements Storage {
 
   /** The active transaction if it is `txn` and has not voted yet. */
   #writing(txn: StorageTransaction): ActiveTransaction {
-    const active = this.#activeFor(txn);
-    if (active.voted) throw new StorageTransactionError('the transaction has already voted');
-    return active;
+    return this.#slot.writing(txn);
   }
 
   /** The active transaction if it is `txn`. */
   #activeFor(txn: StorageTransaction): ActiveTransaction {
-    this.#checkOpen();
-    if (this.#active === null || this.#active.txn !== txn) {
-      throw new StorageTransactionError('the transaction is not the one committing in this storage');
-    }
-    return this.#active;
-  }
-
-  /** Releases the commit lock: hands it to the transaction waiting longest in `tpcBegin` (one wake-up, not all). */
-  #unlock(): void {
-    this.#active = null;
-    const next = this.#lockQueue.shift();
-    if (next !== undefined) next();
-    else this.#locked = false;
+    return this.#slot.active(txn);
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw new StorageClosedError('the memory storage is closed');
+    this.#slot.checkOpen();
   }
 }
 

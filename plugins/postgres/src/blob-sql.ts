@@ -10,6 +10,7 @@ export function blobStatements(schema: string) {
   const rc = t('blob_revision_chunk');
   const chunk = t('blob_chunk');
   const txn = t('txn');
+  const pending = t('blob_pending_ref');
   /**
    * A revision is readable once committed ('c'), or once prepared ('p') when the storage
    * transaction of its tid committed in this schema (a PgStorage sharing it): another client's reader
@@ -31,17 +32,28 @@ export function blobStatements(schema: string) {
     ),
     readChunkById: named('read_chunk_by_id', `select substring(data from $2 for $3) as data from ${chunk} where chunk_id = $1`),
     insertChunk: named('insert_chunk', `insert into ${chunk} (data) values ($1) returning chunk_id`),
-    insertRevision: named('insert_revision', `insert into ${rev} (blob_id, revision, size, state, txn_key) values ($1, $2, $3, 'p', $4)`),
+    insertRevision: named('insert_revision', `insert into ${rev} (blob_id, revision, size, state, txn_key, oid) values ($1, $2, $3, 'p', $4, $5)`),
+    insertPendingRefs: named(
+      'insert_pending_refs',
+      `insert into ${pending} (txn_key, blob_id, revision, n, tid, witness) select $1, b, v, n, $5, $6 from unnest($2::int8[], $3::int8[], $4::int4[]) as x(b, v, n)`,
+    ),
+    /** Counts a prepared transaction's pending references once: whoever moves them first (its client or a recovering one). */
+    applyPendingRefs: named(
+      'apply_pending_refs',
+      `with moved as (delete from ${pending} where txn_key = $1 returning blob_id, revision, n)
+       update ${rev} r set record_refs = r.record_refs + m.n
+       from (select blob_id, revision, sum(n)::int8 as n from moved group by blob_id, revision) m
+       where r.blob_id = m.blob_id and r.revision = m.revision`,
+    ),
+    dropPendingRefs: named('drop_pending_refs', `delete from ${pending} where txn_key = $1`),
+    preparedRevisions: named('prepared_revisions', `select txn_key, blob_id, revision, oid from ${rev} where state = 'p' and txn_key is not null`),
+    pendingTransactions: named('pending_transactions', `select distinct txn_key, tid, witness from ${pending}`),
+    newClient: named('new_client', `select nextval('${schema}.blob_client_seq') as id`),
     insertRevisionChunks: named(
       'insert_revision_chunks',
       `insert into ${rc} (blob_id, revision, idx, chunk_id) select $1, $2, i, c from unnest($3::int4[], $4::int8[]) as x(i, c)`,
     ),
     publish: named('publish', `update ${rev} set state = 'c', txn_key = null where txn_key = $1 and state = 'p'`),
-    addRefs: named(
-      'add_refs',
-      `update ${rev} r set record_refs = r.record_refs + x.n from unnest($1::int8[], $2::int8[], $3::int8[]) as x(b, v, n)
-       where r.blob_id = x.b and r.revision = x.v`,
-    ),
     releaseRefs: named(
       'release_refs',
       `update ${rev} r set record_refs = greatest(r.record_refs - x.n, 0) from unnest($1::int8[], $2::int8[], $3::int8[]) as x(b, v, n)

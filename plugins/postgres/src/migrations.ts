@@ -74,13 +74,40 @@ function blobTables(schema: string): Migration {
   };
 }
 
+/**
+ * 0003: recovery of blob transactions whose client died between prepare and commit: the record
+ * references a prepared transaction will count (`blob_pending_ref`, with the storage transaction's
+ * tid and witness oid), the blob object of each prepared revision (`blob_revision.oid`), and the
+ * sequence of client numbers (each live client holds a session advisory lock on its number).
+ */
+function blobRecovery(schema: string): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      const s = db.schema.withSchema(schema);
+      await s.alterTable('blob_revision').addColumn('oid', 'bigint').execute();
+      await s
+        .createTable('blob_pending_ref')
+        .addColumn('txn_key', 'text', (c) => c.notNull())
+        .addColumn('blob_id', 'bigint', (c) => c.notNull())
+        .addColumn('revision', 'bigint', (c) => c.notNull())
+        .addColumn('n', 'integer', (c) => c.notNull())
+        .addColumn('tid', 'bigint', (c) => c.notNull())
+        .addColumn('witness', 'bigint')
+        .execute();
+      await s.createIndex('blob_pending_ref_txn').on('blob_pending_ref').column('txn_key').execute();
+      await s.createIndex('blob_revision_prepared').on('blob_revision').column('txn_key').where(sql.ref('state'), '=', 'p').execute();
+      await sql`create sequence ${sql.id(schema, 'blob_client_seq')} minvalue 1 start 1`.execute(db);
+    },
+  };
+}
+
 /** The migration names, in order. */
-export const MIGRATION_NAMES = ['0001_records', '0002_blobs'] as const;
+export const MIGRATION_NAMES = ['0001_records', '0002_blobs', '0003_blob_recovery'] as const;
 
 function provider(schema: string): MigrationProvider {
   return {
     async getMigrations() {
-      return { '0001_records': recordTables(schema), '0002_blobs': blobTables(schema) };
+      return { '0001_records': recordTables(schema), '0002_blobs': blobTables(schema), '0003_blob_recovery': blobRecovery(schema) };
     },
   };
 }

@@ -11,6 +11,8 @@ export interface PgOptions {
   readonly poolSize: number;
   /** How long a commit waits for the commit lock held by another client before failing (ms). */
   readonly lockTimeoutMs: number;
+  /** How long opening one connection may take, from the TCP connect to the server's "ready" (ms). */
+  readonly connectTimeoutMs: number;
   /** Blob chunk size in bytes. */
   readonly chunkSize: number;
   /** Directory for blob drafts' local temporary files (default: the OS temp directory). */
@@ -27,6 +29,8 @@ export const DEFAULT_SCHEMA = 'handlerton';
 export const DEFAULT_POOL_SIZE = 8;
 /** Default commit-lock timeout: 30 s. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+/** Default connect timeout: 15 s (pg itself has none: a server that accepts and never answers would hang forever). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 /** Default blob chunk size: 256 KiB, as the SQLite engine (one row per chunk). */
 export const DEFAULT_CHUNK_SIZE = 256 * 1024;
 /** Default blob cache budget: 1 GiB. */
@@ -34,7 +38,7 @@ export const DEFAULT_BLOB_CACHE_BYTES = 1024 * 1024 * 1024;
 const MIN_CACHE = 1024 * 1024;
 const MIN_CHUNK = 4 * 1024;
 const MAX_CHUNK = 16 * 1024 * 1024;
-const KNOWN = new Set(['url', 'schema', 'poolSize', 'lockTimeoutMs', 'chunkSize', 'tempDir', 'blobCacheDir', 'blobCacheBytes']);
+const KNOWN = new Set(['url', 'schema', 'poolSize', 'lockTimeoutMs', 'connectTimeoutMs', 'chunkSize', 'tempDir', 'blobCacheDir', 'blobCacheBytes']);
 /** An unquoted PostgreSQL identifier we accept as a schema name (lower case, max 63 bytes). */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -72,6 +76,7 @@ export function parsePgOptions(request: EngineRequest): PgOptions {
   }
   const poolSize = integerIn(options['poolSize'] ?? DEFAULT_POOL_SIZE, 1, 1000, at('poolSize'), 'number of connections');
   const lockTimeoutMs = integerIn(options['lockTimeoutMs'] ?? DEFAULT_LOCK_TIMEOUT_MS, 1, 3_600_000, at('lockTimeoutMs'), 'number of milliseconds');
+  const connectTimeoutMs = integerIn(options['connectTimeoutMs'] ?? DEFAULT_CONNECT_TIMEOUT_MS, 1, 3_600_000, at('connectTimeoutMs'), 'number of milliseconds');
   const chunkSize = integerIn(options['chunkSize'] ?? DEFAULT_CHUNK_SIZE, MIN_CHUNK, MAX_CHUNK, at('chunkSize'), 'number of bytes');
   const tempDir = options['tempDir'];
   if (tempDir !== undefined && (typeof tempDir !== 'string' || tempDir === '' || tempDir.includes('\0'))) {
@@ -85,7 +90,7 @@ export function parsePgOptions(request: EngineRequest): PgOptions {
     throw new InvalidConfigError(`${at('blobCacheBytes')}: needs options.blobCacheDir (the cache is off without a directory)`, at('blobCacheBytes'));
   }
   const blobCacheBytes = integerIn(options['blobCacheBytes'] ?? DEFAULT_BLOB_CACHE_BYTES, MIN_CACHE, Number.MAX_SAFE_INTEGER, at('blobCacheBytes'), 'number of bytes');
-  return Object.freeze({ url, schema, poolSize, lockTimeoutMs, chunkSize, tempDir, blobCacheDir, blobCacheBytes });
+  return Object.freeze({ url, schema, poolSize, lockTimeoutMs, connectTimeoutMs, chunkSize, tempDir, blobCacheDir, blobCacheBytes });
 }
 
 /** The options back from the frozen record the framework hands to createStorage/createBlobHandlerton. */

@@ -25,9 +25,24 @@ import {
   StorageTransactionError,
   toHex,
 } from '@handlerton/framework';
-import type { BlobCapabilities, BlobDraft, BlobHandlerton, BlobId, BlobRef, BlobTransaction, FileSystem, Oid, ReclaimResult, RevisionReader, Tid } from '@handlerton/framework';
+import type {
+  BlobCapabilities,
+  BlobDraft,
+  BlobHandlerton,
+  BlobId,
+  BlobRef,
+  BlobTransaction,
+  FileSystem,
+  Oid,
+  PendingReferences,
+  PendingRevision,
+  ReclaimResult,
+  RevisionReader,
+  Tid,
+} from '@handlerton/framework';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import { ClientLiveness, discardPrepared, publishPrepared, recoverPrepared } from './blob-recovery.js';
 import { BlobCache, nameKey, type CachedFile, type CachedRevision } from './blob-cache.js';
 import { downloadRevision } from './blob-download.js';
 import { blobStatements, type BlobStatements } from './blob-sql.js';
@@ -42,6 +57,8 @@ import { run, storageStatements } from './storage-sql.js';
 /** One blob transaction's drafts, references and, once prepared, what commit must publish. */
 interface TxnState {
   readonly drafts: Map<BlobId, PgDraft>;
+  /** The blob object (record oid) of each draft, kept with its prepared revision for recovery. */
+  readonly oids: Map<BlobId, Oid>;
   readonly refs: BlobRef[];
   prepared: { readonly key: string; readonly pins: string[] } | null;
 }
@@ -79,6 +96,8 @@ export class PgBlobs implements BlobHandlerton {
   readonly #inflight = new Set<Promise<unknown>>();
   /** The local blob cache (when `blobCacheDir` is set). */
   #cache: BlobCache | undefined;
+  /** This client's number and the session holding its liveness lock (set by open). */
+  #liveness: ClientLiveness | undefined;
 
   private constructor(pool: pg.Pool, options: PgOptions, fs: FileSystem) {
     this.#pool = pool;
@@ -90,10 +109,11 @@ export class PgBlobs implements BlobHandlerton {
 
   /** Connects and creates or upgrades the schema. */
   static async open(options: PgOptions, fs: FileSystem): Promise<PgBlobs> {
-    const pool = openPool(options.url, options.poolSize);
+    const pool = openPool(options.url, options.poolSize, options.connectTimeoutMs);
     try {
       await migrate(pool, options.schema);
       const blobs = new PgBlobs(pool, options, fs);
+      blobs.#liveness = await ClientLiveness.open(options.url, options.schema, blobs.#sql, pool, options.connectTimeoutMs);
       if (options.blobCacheDir !== undefined) {
         const databaseId = BigInt(await metaValue(pool, storageStatements(options.schema), 'database_id', () => randomBytes(8).readBigUInt64BE(0).toString()));
         blobs.#cache = await BlobCache.open(options.blobCacheDir, options.blobCacheBytes, databaseId, fs, (revisions) => blobs.#present(revisions));
@@ -176,6 +196,7 @@ export class PgBlobs implements BlobHandlerton {
     };
     const draft = new PgDraft(blobId, this.chunkSize, baseContent, readBase, this.#fs, this.#tempDir);
     state.drafts.set(blobId, draft);
+    state.oids.set(blobId, oid);
     // The base's chunks are shared with the draft: its revision must outlive the draft in this process.
     if (base !== null) this.#pinBase(state, blobId, base);
     return draft;
@@ -186,10 +207,11 @@ export class PgBlobs implements BlobHandlerton {
     state.refs.push(...blobRefsOf(this.name, refs));
   }
 
-  async prepare(txn: BlobTransaction, revision: Tid): Promise<void> {
+  async prepare(txn: BlobTransaction, revision: Tid, witness?: Oid): Promise<void> {
     const state = this.#unprepared(txn);
     assertStorable(revision, 'revision');
-    const txnKey = randomBytes(12).toString('hex');
+    if (witness !== undefined) assertStorable(witness, 'witness');
+    const txnKey = this.#liveness!.txnKey(randomBytes(12).toString('hex'));
     const staged = new Set(state.drafts.keys());
     const sealed: SealedDraft[] = [...state.drafts.values()].map((d) => d.seal());
     const client = await this.#pool.connect();
@@ -219,10 +241,15 @@ export class PgBlobs implements BlobHandlerton {
           indexes.push(index);
           chunkIds.push(row!.chunk_id);
         }
-        await run(client, this.#sql.insertRevision, [draft.blobId, revision, draft.size, txnKey]);
+        await run(client, this.#sql.insertRevision, [draft.blobId, revision, draft.size, txnKey, state.oids.get(draft.blobId) ?? null]);
         if (indexes.length > 0) await run(client, this.#sql.insertRevisionChunks, [draft.blobId, revision, indexes, chunkIds]);
       }
       if (maxBlob > 0n) await run(client, this.#sql.bumpBlobs, [maxBlob]);
+      // The references commit will count, durable with the revisions: recovery counts them if this client dies first.
+      const counts = countRefs(state.refs);
+      if (counts.length > 0) {
+        await run(client, this.#sql.insertPendingRefs, [txnKey, counts.map((e) => e.blobId), counts.map((e) => e.revision), counts.map((e) => e.n), revision, witness ?? null]);
+      }
       await client.query('commit');
       client.release();
     } catch (error) {
@@ -243,19 +270,10 @@ export class PgBlobs implements BlobHandlerton {
     const state = this.#txns.get(txn);
     if (state === undefined) return;
     if (state.prepared === null) throw new StorageTransactionError(`blob transaction ${txn.label} was not prepared`);
-    const counts = new Map<string, { blobId: BlobId; revision: Tid; n: number }>();
-    for (const ref of state.refs) {
-      const k = key(ref.blobId, ref.revision);
-      const entry = counts.get(k) ?? { blobId: ref.blobId, revision: ref.revision, n: 0 };
-      entry.n += 1;
-      counts.set(k, entry);
-    }
-    const entries = [...counts.values()];
     const client = await this.#pool.connect();
     try {
       await client.query('begin');
-      await run(client, this.#sql.publish, [state.prepared.key]);
-      if (entries.length > 0) await run(client, this.#sql.addRefs, [entries.map((e) => e.blobId), entries.map((e) => e.revision), entries.map((e) => e.n)]);
+      await publishPrepared(client, this.#sql, state.prepared.key);
       await client.query('commit');
       client.release();
     } catch (error) {
@@ -270,13 +288,29 @@ export class PgBlobs implements BlobHandlerton {
     const state = this.#txns.get(txn);
     if (state === undefined) return;
     if (state.prepared !== null && !this.#closed) {
+      const client = await this.#pool.connect().catch(() => undefined);
       try {
-        await this.#pool.query({ name: this.#sql.unprepare.name, text: this.#sql.unprepare.text, values: [state.prepared.key] });
+        await client?.query('begin');
+        if (client !== undefined) await discardPrepared(client, this.#sql, state.prepared.key);
+        await client?.query('commit');
       } catch {
-        // Never throws: prepared rows stay invisible ('p'); reclaim leaves them, recovery would decide them.
+        // Never throws: prepared rows stay invisible ('p') and their references uncounted; recovery decides them once this client is gone.
+        await client?.query('rollback').catch(() => undefined);
+      } finally {
+        client?.release();
       }
     }
     this.#finish(txn, state);
+  }
+
+  /** Decides the prepared transactions of clients that died between prepare and commit (never a live client's). */
+  async recover(isCommitted: (pending: PendingRevision) => Promise<boolean>, hasCommitted?: (pending: PendingReferences) => Promise<boolean>): Promise<void> {
+    this.#checkOpen();
+    try {
+      await recoverPrepared(this.#pool, this.#sql, this.#liveness!, isCommitted, hasCommitted);
+    } catch (error) {
+      throw wrapPgError(error, 'recovering prepared blob transactions');
+    }
   }
 
   async releaseReferences(refs: readonly BlobRef[]): Promise<void> {
@@ -339,6 +373,8 @@ export class PgBlobs implements BlobHandlerton {
     // Queries already queued on the pool finish first (end() would leave them unsettled forever).
     await Promise.allSettled([...this.#inflight]);
     await this.#pool.end().catch(() => undefined);
+    // From here other clients may recover this client's prepared transactions.
+    await this.#liveness?.close();
   }
 
   /** Reads `target.length` bytes at `position` of a committed revision, chunk row by chunk row. */
@@ -403,7 +439,7 @@ export class PgBlobs implements BlobHandlerton {
     if (typeof txn !== 'object' || txn === null) throw new InvalidArgumentError('a blob transaction object is required');
     let state = this.#txns.get(txn);
     if (state === undefined) {
-      state = { drafts: new Map(), refs: [], prepared: null };
+      state = { drafts: new Map(), oids: new Map(), refs: [], prepared: null };
       this.#txns.set(txn, state);
     }
     if (state.prepared !== null) throw new StorageTransactionError(`blob transaction ${txn.label} is already prepared`);
@@ -439,3 +475,15 @@ export class PgBlobs implements BlobHandlerton {
 
 /** The base revisions each open transaction pinned (kept beside TxnState so the state stays a plain record). */
 const basePins = new WeakMap<TxnState, string[]>();
+
+/** One count per referenced revision. */
+function countRefs(refs: readonly BlobRef[]): { blobId: BlobId; revision: Tid; n: number }[] {
+  const counts = new Map<string, { blobId: BlobId; revision: Tid; n: number }>();
+  for (const ref of refs) {
+    const k = key(ref.blobId, ref.revision);
+    const entry = counts.get(k) ?? { blobId: ref.blobId, revision: ref.revision, n: 0 };
+    entry.n += 1;
+    counts.set(k, entry);
+  }
+  return [...counts.values()];
+}

@@ -129,7 +129,7 @@ export class PgStorage implements Storage {
 
   /** Connects, creates or upgrades the schema, and reads the database id and the last tid. */
   static async open(options: PgOptions, clock: Clock): Promise<PgStorage> {
-    const pool = openPool(options.url, options.poolSize);
+    const pool = openPool(options.url, options.poolSize, options.connectTimeoutMs);
     try {
       await migrate(pool, options.schema);
       const sql = storageStatements(options.schema);

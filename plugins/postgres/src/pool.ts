@@ -12,9 +12,18 @@ const types = {
   },
 };
 
-/** Opens a pool of at most `size` connections to `url`. */
-export function openPool(url: string, size: number): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max: size, idleTimeoutMillis: 10_000, types: types as unknown as pg.CustomTypesConfig });
+/**
+ * Opens a pool of at most `size` connections to `url`; opening one connection fails after
+ * `connectTimeoutMs` (set on each client, not on the pool, whose option would also time out
+ * queries waiting for a busy pool's connection).
+ */
+export function openPool(url: string, size: number, connectTimeoutMs: number): pg.Pool {
+  class TimedClient extends pg.Client {
+    constructor(config?: pg.ClientConfig) {
+      super({ ...config, connectionTimeoutMillis: connectTimeoutMs });
+    }
+  }
+  const pool = new pg.Pool({ connectionString: url, max: size, idleTimeoutMillis: 10_000, types: types as unknown as pg.CustomTypesConfig, Client: TimedClient });
   // An idle client's connection error (server restart) must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
   return pool;

@@ -16,6 +16,7 @@ import {
   StorageClosedError,
   StorageTransactionError,
   TransactionClosedError,
+  toHex,
   type BlobCapabilities,
   type BlobDraft,
   type BlobHandlerton,
@@ -139,7 +140,7 @@ export class SqliteBlobs implements BlobHandlerton {
   async openRevision(blobId: BlobId, revision: Tid): Promise<RevisionReader> {
     this.checkOpen();
     const row = this.committedRow(blobId, revision);
-    if (row === undefined) throw new POSKeyError(`blob ${blobId} has no revision ${revision}`, blobId);
+    if (row === undefined) throw new POSKeyError(`blob ${toHex(blobId)} has no revision ${toHex(revision)}`, blobId);
     const id = row.id;
     const readers = this.conn.openReaders;
     readers.set(id, (readers.get(id) ?? 0) + 1);
@@ -185,14 +186,14 @@ export class SqliteBlobs implements BlobHandlerton {
       state.drafts.delete(blobId);
       await this.discardDraft(previous);
     }
-    if (blobId > MAX_SQL_INT || oid > MAX_SQL_INT) throw new POSKeyError(`blob ${blobId} cannot exist in the sqlite engine`, blobId);
+    if (blobId > MAX_SQL_INT || oid > MAX_SQL_INT) throw new POSKeyError(`blob ${toHex(blobId)} cannot exist in the sqlite engine`, blobId);
     // The base is looked up inside the same write as the insert, so a concurrent reclaim (queued in
     // the same lane) cannot take it away in between.
     const { rowId, chunkSize, size, baseChain, flatten, recorded } = await this.conn.writeRelaxedQueued('createDraft', () => {
       let baseRow: { id: bigint; size: bigint; chunk_size: bigint; depth: bigint } | undefined;
       if (base !== null) {
         baseRow = this.committedRow(blobId, base);
-        if (baseRow === undefined) throw new POSKeyError(`blob ${blobId} has no revision ${base}`, blobId);
+        if (baseRow === undefined) throw new POSKeyError(`blob ${toHex(blobId)} has no revision ${toHex(base)}`, blobId);
       }
       const chunkSize = baseRow === undefined ? this.chunkSize : Number(baseRow.chunk_size);
       const size = baseRow === undefined ? 0 : Number(baseRow.size);

@@ -21,6 +21,7 @@ import {
   storageCapabilities,
   StorageTransactionError,
   systemClock,
+  toHex,
   type Clock,
   type FileSystem,
   type HistoryEntry,
@@ -181,7 +182,7 @@ export class SqliteStorage implements Storage {
       if (found === undefined && oid <= this.maxStoredOid) confirmCurrentMiss(this.conn, oid);
       return found;
     });
-    if (row === undefined || row.deleted !== 0n) throw new POSKeyError(`oid ${oid} not found`, oid);
+    if (row === undefined || row.deleted !== 0n) throw new POSKeyError(`oid ${toHex(oid)} not found`, oid);
     return loaded(oid, row.tid, row.data, row.refs);
   }
 
@@ -195,7 +196,7 @@ export class SqliteStorage implements Storage {
       return found;
     });
     if (row !== undefined) checkRecordRow(this.conn.file, oid, row);
-    if (row === undefined || row.deleted !== 0n) throw new POSKeyError(`oid ${oid} has no revision ${tid}`, oid);
+    if (row === undefined || row.deleted !== 0n) throw new POSKeyError(`oid ${toHex(oid)} has no revision ${toHex(tid)}`, oid);
     return loaded(oid, row.tid, row.data, row.refs);
   }
 
@@ -203,21 +204,21 @@ export class SqliteStorage implements Storage {
     this.checkOpen();
     assertU64(oid, 'oid');
     assertU64(tid, 'tid');
-    if (oid > MAX_SQL_INT) throw new POSKeyError(`oid ${oid} not found`, oid);
+    if (oid > MAX_SQL_INT) throw new POSKeyError(`oid ${toHex(oid)} not found`, oid);
     const bound = tid > MAX_SQL_INT ? MAX_SQL_INT : tid;
     return this.conn.read('loadBefore', () => {
       const found = revisionAt(this.sql, this.conn.file, oid, bound, false);
       if (found === undefined) {
         // A miss is confirmed from both sides of the key before it is answered (a damaged b-tree can misroute).
         if (oid <= this.maxStoredOid) confirmCurrentMiss(this.conn, oid);
-        throw new POSKeyError(`oid ${oid} not found`, oid);
+        throw new POSKeyError(`oid ${toHex(oid)} not found`, oid);
       }
       if (found === null) return null;
       // The walk read this row in the same synchronous read: it is there unless the b-tree is damaged.
       const row = this.sql.serial.get({ oid, tid: found.tid });
-      if (row === undefined) throw new CorruptionError(`oid ${oid}: its revision ${found.tid} is missing`, this.conn.file);
+      if (row === undefined) throw new CorruptionError(`oid ${toHex(oid)}: its revision ${toHex(found.tid)} is missing`, this.conn.file);
       checkRecordRow(this.conn.file, oid, row);
-      if (row.deleted !== 0n) throw new POSKeyError(`oid ${oid} was deleted before ${tid}`, oid);
+      if (row.deleted !== 0n) throw new POSKeyError(`oid ${toHex(oid)} was deleted before ${toHex(tid)}`, oid);
       return { ...loaded(oid, row.tid, row.data, row.refs), nextTid: found.nextTid };
     });
   }
@@ -291,7 +292,7 @@ export class SqliteStorage implements Storage {
     if (tid !== undefined) {
       if (tid <= this.lastTid) {
         this.lock.release();
-        throw new InvalidArgumentError(`tpcBegin: tid ${tid} must exceed the last transaction ${this.lastTid}`);
+        throw new InvalidArgumentError(`tpcBegin: tid ${toHex(tid)} must exceed the last transaction ${toHex(this.lastTid)}`);
       }
       chosen = tid;
     } else {
@@ -355,7 +356,7 @@ export class SqliteStorage implements Storage {
     assertU64(oid, 'oid');
     assertU64(serial, 'serial');
     const current = oid > MAX_SQL_INT ? undefined : this.currentSerial(oid, 'deleteObject');
-    if (current === undefined || current.deleted) throw new POSKeyError(`deleteObject: oid ${oid} has no current revision`, oid);
+    if (current === undefined || current.deleted) throw new POSKeyError(`deleteObject: oid ${toHex(oid)} has no current revision`, oid);
     if (serial !== current.tid) throw new ConflictError(oid, current.tid, serial, 'deleteObject');
     active.records.set(oidKey(oid), { oid, data: null, refs: null, prevTid: current.tid });
   }
@@ -440,7 +441,7 @@ export class SqliteStorage implements Storage {
     const entries = oid > MAX_SQL_INT ? [] : await readHistory(this.conn, this.sql, oid, size);
     if (entries.length === 0) {
       if (oid <= this.maxStoredOid) this.conn.read('history', () => confirmCurrentMiss(this.conn, oid));
-      throw new POSKeyError(`oid ${oid} not found`, oid);
+      throw new POSKeyError(`oid ${toHex(oid)} not found`, oid);
     }
     return entries;
   }
@@ -520,7 +521,7 @@ export class SqliteStorage implements Storage {
     if (current === undefined) return undefined;
     const row = this.sql.serial.get({ oid, tid: current.tid });
     if (row === undefined || row.deleted !== current.deleted) {
-      throw new CorruptionError(`oid ${oid}: its current revision ${current.tid} is ${row === undefined ? 'missing' : 'not the one recorded'}`, this.conn.file);
+      throw new CorruptionError(`oid ${toHex(oid)}: its current revision ${toHex(current.tid)} is ${row === undefined ? 'missing' : 'not the one recorded'}`, this.conn.file);
     }
     checkRecordRow(this.conn.file, oid, row);
     return row;

@@ -7,7 +7,7 @@
  * event loop between them.
  */
 import { open } from 'node:fs/promises';
-import { VerifyCollector, type EngineVerifyReport, type VerifyObserver } from '@handlerton/framework';
+import { toHex, VerifyCollector, type EngineVerifyReport, type VerifyObserver } from '@handlerton/framework';
 import { chunkChecksum } from './checksum.js';
 import { writerLockFile, type SqliteConnection } from './connection.js';
 import { integrityCheck, type ConsistencyQuery } from './integrity-check.js';
@@ -55,19 +55,24 @@ async function eachRow<R extends Record<string, unknown>>(
   }
 }
 
+/** An integer column value as the CLI prints ids: 16 hex digits. */
+function hex(value: unknown): string {
+  return typeof value === 'bigint' ? toHex(value) : String(value);
+}
+
 /** Cross-table checks of the records file (full scans: run in the integrity worker). */
 const RECORDS_QUERIES: readonly ConsistencyQuery[] = [
   {
     sql: 'SELECT r.oid, r.tid FROM revision r WHERE NOT EXISTS (SELECT 1 FROM txn t WHERE t.tid = r.tid)',
-    describe: (r) => `oid ${String(r['oid'])} revision ${String(r['tid'])}: no transaction row for its tid`,
+    describe: (r) => `oid ${hex(r['oid'])} revision ${hex(r['tid'])}: no transaction row for its tid`,
   },
   {
     sql: 'SELECT p.oid, p.tid FROM object_current p WHERE NOT EXISTS (SELECT 1 FROM revision r WHERE r.tid = p.tid AND r.oid = p.oid AND r.deleted = p.deleted)',
-    describe: (r) => `oid ${String(r['oid'])}: its current pointer names revision ${String(r['tid'])}, which the revision table does not hold`,
+    describe: (r) => `oid ${hex(r['oid'])}: its current pointer names revision ${hex(r['tid'])}, which the revision table does not hold`,
   },
   {
     sql: 'SELECT r.oid, MAX(r.tid) AS tid FROM revision r GROUP BY r.oid HAVING MAX(r.tid) IS NOT (SELECT p.tid FROM object_current p WHERE p.oid = r.oid)',
-    describe: (r) => `oid ${String(r['oid'])}: its newest revision ${String(r['tid'])} is not its current pointer`,
+    describe: (r) => `oid ${hex(r['oid'])}: its newest revision ${hex(r['tid'])} is not its current pointer`,
   },
 ];
 

@@ -16,7 +16,8 @@ import { openDatabase } from '../../di/open-database.js';
 import { parseHexId } from '../ids-arg.js';
 import { countingStream, startProgress } from '../progress.js';
 import type { Report } from '../output.js';
-import { databaseArgument, inspectTarget, parseTarget } from '../target.js';
+import { inspectTarget, parseTarget } from '../target.js';
+import { openNamedDatabase } from '../default-database.js';
 import type { Output } from './history.js';
 
 /** A database as `openDatabase` returns it (with its engines). */
@@ -73,10 +74,9 @@ export function registerBlobCommands(program: Command, output: Output, quiet: ()
   blob
     .command('ls')
     .description('list the current blob objects with their size and revision (read-only)')
-    .argument('[config]', 'engine config or path of an existing database (default: $HANDLERTON_DB)')
+    .argument('[config]', 'engine config or path of an existing database (default: $HANDLERTON_DB, then handlerton.json)')
     .action(async (named: string | undefined) => {
-      const config = databaseArgument(named);
-      const db = await openDatabase(inspectTarget(parseTarget(config)));
+      const { db } = await openNamedDatabase(named, 'inspect');
       try {
         output(await listBlobs(db));
       } finally {

@@ -6,7 +6,8 @@ import { tidToDate, toHex, type Oid, type Tid } from '../../contracts/ids.js';
 import type { HistoryEntry, IteratedTransaction } from '../../contracts/records.js';
 import { parseCount, parseHexId, parseTidOrTime } from '../ids-arg.js';
 import type { Report } from '../output.js';
-import { databaseArgument, inspectTarget, parseTarget } from '../target.js';
+import { inspectTarget, parseTarget } from '../target.js';
+import { openNamedDatabase } from '../default-database.js';
 
 /** How a command prints its report. */
 export type Output = (report: Report) => void;
@@ -37,16 +38,15 @@ export function registerHistoryCommands(program: Command, output: Output): void 
   program
     .command('log')
     .description('list committed transactions in tid order with user, description and the oids they touched (read-only)')
-    .argument('[config]', 'engine config or path of an existing database (default: $HANDLERTON_DB)')
+    .argument('[config]', 'engine config or path of an existing database (default: $HANDLERTON_DB, then handlerton.json)')
     .option('--since <tid|time>', 'first tid (hex) or ISO time to list from')
     .option('--until <tid|time>', 'last tid (hex) or ISO time to list up to')
     .option('--last <n>', 'only the newest n transactions of the range')
     .action(async (named: string | undefined, options: { since?: string; until?: string; last?: string }) => {
-      const config = databaseArgument(named);
       const since = options.since === undefined ? undefined : parseTidOrTime(options.since, '--since');
       const until = options.until === undefined ? undefined : parseTidOrTime(options.until, '--until');
       const last = options.last === undefined ? undefined : parseCount(options.last, '--last');
-      const db = await openDatabase(inspectTarget(parseTarget(config)));
+      const { db } = await openNamedDatabase(named, 'inspect');
       try {
         if (!db.storage.capabilities.iterator) throw new NotSupportedError('iterator', db.storage.name);
         output(logReport(await collectLog(db.storage.iterator(since, until), last)));

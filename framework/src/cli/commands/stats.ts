@@ -7,9 +7,8 @@ import type { BlobHandlerton } from '../../contracts/blob-handlerton.js';
 import { NotSupportedError } from '../../contracts/errors.js';
 import type { Oid } from '../../contracts/ids.js';
 import type { EngineStats, Storage } from '../../contracts/storage.js';
-import { openDatabase } from '../../di/open-database.js';
 import { lastTransactionFields, type Report } from '../output.js';
-import { databaseArgument, inspectTarget, parseTarget } from '../target.js';
+import { openNamedDatabase } from '../default-database.js';
 import type { Output } from './history.js';
 
 /** Registers `stats`. */
@@ -17,11 +16,9 @@ export function registerStatsCommand(program: Command, output: Output): void {
   program
     .command('stats')
     .description('print size on disk, object, revision and blob counts, the last transaction and engine detail (read-only; reads the whole history)')
-    .argument('[config]', 'engine config or path of an existing database (default: $HANDLERTON_DB)')
+    .argument('[config]', 'engine config or path of an existing database (default: $HANDLERTON_DB, then handlerton.json)')
     .action(async (named: string | undefined) => {
-      const config = databaseArgument(named);
-      const target = inspectTarget(parseTarget(config));
-      const db = await openDatabase(target);
+      const { db, config: target } = await openNamedDatabase(named, 'inspect');
       try {
         const counts = await countHistory(db.storage, db.blobs);
         const onDisk = await diskUsage(target);

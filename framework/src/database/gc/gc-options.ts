@@ -1,5 +1,6 @@
 /** Checks and completes the external garbage collector's options (GcOptions in contracts/database.ts). */
 import { tmpdir } from 'node:os';
+import type { GcProgress } from '../../contracts/database.js';
 import { InvalidArgumentError } from '../../contracts/errors.js';
 
 /** The default safety window: one hour. */
@@ -16,9 +17,10 @@ export interface ResolvedGcOptions {
   readonly reportLimit: number;
   readonly spillThreshold: number;
   readonly tmpDir: string;
+  readonly onProgress: ((progress: GcProgress) => void) | undefined;
 }
 
-const KNOWN = new Set(['dryRun', 'keep', 'reportLimit', 'spillThreshold', 'tmpDir']);
+const KNOWN = new Set(['dryRun', 'keep', 'reportLimit', 'spillThreshold', 'tmpDir', 'onProgress']);
 
 /** Validates `options` (InvalidArgumentError naming the option) and fills in the defaults. */
 export function resolveGcOptions(options: unknown): ResolvedGcOptions {
@@ -43,7 +45,11 @@ export function resolveGcOptions(options: unknown): ResolvedGcOptions {
   if (typeof dir !== 'string' || dir.length === 0) {
     throw new InvalidArgumentError(`collectGarbage option tmpDir must be a non-empty string, got ${describe(dir)}`);
   }
-  return { dryRun: o['dryRun'] === true, keep, reportLimit, spillThreshold, tmpDir: dir };
+  const onProgress = o['onProgress'];
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new InvalidArgumentError(`collectGarbage option onProgress must be a function, got ${describe(onProgress)}`);
+  }
+  return { dryRun: o['dryRun'] === true, keep, reportLimit, spillThreshold, tmpDir: dir, onProgress: onProgress as ((progress: GcProgress) => void) | undefined };
 }
 
 function integer(value: unknown, name: string, min: number): number {

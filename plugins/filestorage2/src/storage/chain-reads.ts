@@ -1,5 +1,5 @@
 /** Reads over the segment chain: current, exact and before-tid loads, history, and iteration. */
-import { CorruptionError, POSKeyError, tidToDate, type HistoryEntry, type IteratedTransaction, type LoadedRecord, type LoadedRevision } from '@handlerton/framework';
+import { CorruptionError, POSKeyError, tidToDate, toHex, type HistoryEntry, type IteratedTransaction, type LoadedRecord, type LoadedRevision } from '@handlerton/framework';
 import type { ActiveSegment } from './active-segment.js';
 import { oidHashes } from './bloom.js';
 import { SEGMENT_HEADER_SIZE } from './constants.js';
@@ -60,9 +60,9 @@ function locate(chain: SegmentChain, oid: bigint): { seg: SegmentView; e: { off:
 /** The current revision of `oid`; POSKeyError when unknown or deleted. */
 export function loadCurrent(chain: SegmentChain, oid: bigint): LoadedRecord {
   const hit = locate(chain, oid);
-  if (!hit) throw new POSKeyError(`no object with oid ${oid}`, oid);
+  if (!hit) throw new POSKeyError(`no object with oid ${toHex(oid)}`, oid);
   const { seg, e } = hit;
-  if (e.deleted) throw new POSKeyError(`oid ${oid} was deleted`, oid);
+  if (e.deleted) throw new POSKeyError(`oid ${toHex(oid)} was deleted`, oid);
   const rec = seg.readRecord(e.off);
   checkRecord(rec, oid, e.tid);
   return toLoaded(rec);
@@ -80,7 +80,7 @@ export function loadSerialOf(chain: SegmentChain, oid: bigint, tid: bigint): Loa
     if (rec.tid === tid && !rec.deleted) return toLoaded(rec);
     break;
   }
-  throw new POSKeyError(`oid ${oid} has no revision ${tid}`, oid);
+  throw new POSKeyError(`oid ${toHex(oid)} has no revision ${toHex(tid)}`, oid);
 }
 
 /** The newest revision of `oid` before `tid` with the tid after it; null when none; POSKeyError per the contract. */
@@ -99,13 +99,13 @@ export function loadBeforeOf(chain: SegmentChain, oid: bigint, tid: bigint): Loa
     checkRecord(rec, oid, e.tid);
     while (rec.tid >= tid) {
       next = rec.tid;
-      if (rec.prev === 0) throw new CorruptionError(`revision chain of oid ${oid} ends before its oldest revision`, undefined, rec.offset);
+      if (rec.prev === 0) throw new CorruptionError(`revision chain of oid ${toHex(oid)} ends before its oldest revision`, undefined, rec.offset);
       rec = seg.readRecord(rec.prev);
     }
-    if (rec.deleted) throw new POSKeyError(`oid ${oid} was deleted before ${tid}`, oid);
+    if (rec.deleted) throw new POSKeyError(`oid ${toHex(oid)} was deleted before ${toHex(tid)}`, oid);
     return { ...toLoaded(rec), nextTid: next };
   }
-  if (!seen) throw new POSKeyError(`no object with oid ${oid}`, oid);
+  if (!seen) throw new POSKeyError(`no object with oid ${toHex(oid)}`, oid);
   return null;
 }
 
@@ -127,7 +127,7 @@ export function historyOf(chain: SegmentChain, oid: bigint, size: number): Histo
     }
     if (out.length >= size) break;
   }
-  if (!seen) throw new POSKeyError(`no object with oid ${oid}`, oid);
+  if (!seen) throw new POSKeyError(`no object with oid ${toHex(oid)}`, oid);
   return out;
 }
 

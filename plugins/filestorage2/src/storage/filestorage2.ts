@@ -390,7 +390,7 @@ export class FileStorage2 implements Storage {
       let assigned: bigint;
       if (tid !== undefined) {
         if (tid <= this.lastAssignedTid) {
-          throw new InvalidArgumentError(`explicit tid ${tid} must exceed the last transaction ${this.lastAssignedTid}`);
+          throw new InvalidArgumentError(`explicit tid ${toHex(tid)} must exceed the last transaction ${toHex(this.lastAssignedTid)}`);
         }
         assigned = tid;
       } else {
@@ -441,7 +441,7 @@ export class FileStorage2 implements Storage {
     assertU64(oid, 'oid');
     assertU64(serial, 'serial');
     const cur = this.currentRevision(oid);
-    if (!cur || cur.deleted) throw new POSKeyError(`oid ${oid} has no current revision to delete`, oid);
+    if (!cur || cur.deleted) throw new POSKeyError(`oid ${toHex(oid)} has no current revision to delete`, oid);
     if (cur.tid !== serial) throw new ConflictError(oid, cur.tid, serial);
     this.addWrite(state, oid, true, EMPTY, EMPTY, oidKey(oid), this.foundActiveOff, this.foundNeverWritten);
   }

@@ -4,6 +4,7 @@ import {
   decodeRefs,
   encodeRefs,
   InvalidArgumentError,
+  toHex,
   type IteratedRecord,
   type IteratedTransaction,
   type LoadedRecord,
@@ -21,7 +22,7 @@ export const NO_REFS_BYTES = new Uint8Array(8);
 
 /** CorruptionError unless `rec` is the revision an index entry promised. */
 export function checkRecord(rec: ParsedRecord, oid: bigint, tid: bigint): void {
-  if (rec.oid !== oid || rec.tid !== tid) throw new CorruptionError(`index points at the wrong record for oid ${oid}`, undefined, rec.offset);
+  if (rec.oid !== oid || rec.tid !== tid) throw new CorruptionError(`index points at the wrong record for oid ${toHex(oid)}`, undefined, rec.offset);
 }
 
 /** The encoded refs of a record (a shared constant for the common "no references"). */

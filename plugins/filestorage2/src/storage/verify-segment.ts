@@ -4,7 +4,7 @@
  * index against the log, entry by entry. Problems go to a VerifyCollector; nothing throws for damage.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { CorruptionError, type VerifyCollector } from '@handlerton/framework';
+import { CorruptionError, toHex, type VerifyCollector } from '@handlerton/framework';
 import { bloomMayContain, oidHashes } from './bloom.js';
 import { ENTRIES_PER_PAGE, INDEX_ENTRY_SIZE, PAGE_SIZE, SEGMENT_HEADER_SIZE, TXN_HEADER_SIZE, TXN_TRAILER_SIZE } from './constants.js';
 import { crc32 } from './crc.js';
@@ -87,14 +87,14 @@ export async function walkLog(file: FileHandle, path: string, limit: number, aft
     transactions++;
     c.count('transactions');
     if (firstTid === 0n) firstTid = txn.tid;
-    if (txn.tid <= lastTid) c.problem(path, at, `transaction tid ${txn.tid} does not follow the previous one (${lastTid})`);
+    if (txn.tid <= lastTid) c.problem(path, at, `transaction tid ${toHex(txn.tid)} does not follow the previous one (${toHex(lastTid)})`);
     lastTid = txn.tid;
     for (const rec of txn.records) {
       c.count('records');
       if (rec.oid > maxOid) maxOid = rec.oid;
       const known = oids.get(rec.oid);
       const expectedPrev = known === undefined ? 0 : known.newestOff;
-      if (rec.prev !== expectedPrev) c.problem(path, rec.offset, `record of oid ${rec.oid} at tid ${rec.tid} links to offset ${rec.prev}, but the oid's previous record in the segment is at ${expectedPrev}`);
+      if (rec.prev !== expectedPrev) c.problem(path, rec.offset, `record of oid ${toHex(rec.oid)} at tid ${toHex(rec.tid)} links to offset ${rec.prev}, but the oid's previous record in the segment is at ${expectedPrev}`);
       if (known === undefined) oids.set(rec.oid, { newestTid: rec.tid, oldestTid: rec.tid, newestOff: rec.offset, deleted: rec.deleted });
       else {
         known.newestTid = rec.tid;
@@ -124,9 +124,9 @@ export async function checkTrailer(file: FileHandle, path: string, size: number,
   }
   if (log.transactions !== footer.txnCount) c.problem(path, footerOff + 56, `the footer counts ${footer.txnCount} transactions, the log holds ${log.transactions}`);
   if (log.transactions > 0 && (log.firstTid < footer.minTid || log.lastTid > footer.maxTid)) {
-    c.problem(path, footerOff + 32, `the log's tids ${log.firstTid}..${log.lastTid} are outside the footer's bounds ${footer.minTid}..${footer.maxTid}`);
+    c.problem(path, footerOff + 32, `the log's tids ${toHex(log.firstTid)}..${toHex(log.lastTid)} are outside the footer's bounds ${toHex(footer.minTid)}..${toHex(footer.maxTid)}`);
   }
-  if (log.maxOid > footer.maxOid) c.problem(path, footerOff + 48, `the log holds oid ${log.maxOid}, above the footer's maxOid ${footer.maxOid}`);
+  if (log.maxOid > footer.maxOid) c.problem(path, footerOff + 48, `the log holds oid ${toHex(log.maxOid)}, above the footer's maxOid ${toHex(footer.maxOid)}`);
   const pad = await firstNonZero(file, footer.dataEnd, footer.indexOff);
   if (pad >= 0) c.problem(path, pad, 'non-zero byte in the padding before the index');
   const metaLen = layout.footerOff - layout.pageCrcOff;
@@ -155,13 +155,13 @@ export async function checkTrailer(file: FileHandle, path: string, size: number,
       const e = readEntry(page, i * INDEX_ENTRY_SIZE);
       const where = off + i * INDEX_ENTRY_SIZE;
       indexed++;
-      if (i === 0 && meta.readBigUInt64BE(layout.pages * 4 + p * 8) !== e.oid) c.problem(path, layout.fenceOff + p * 8, `fence of index page ${p} is not its first oid ${e.oid}`);
-      if (e.oid <= previous) c.problem(path, where, `index entry for oid ${e.oid} is out of order`);
+      if (i === 0 && meta.readBigUInt64BE(layout.pages * 4 + p * 8) !== e.oid) c.problem(path, layout.fenceOff + p * 8, `fence of index page ${p} is not its first oid ${toHex(e.oid)}`);
+      if (e.oid <= previous) c.problem(path, where, `index entry for oid ${toHex(e.oid)} is out of order`);
       previous = e.oid;
-      if (!bloomMayContain(bloom, footer.bloomBits, footer.bloomK, oidHashes(e.oid))) c.problem(path, layout.bloomOff, `the bloom filter does not contain indexed oid ${e.oid}`);
+      if (!bloomMayContain(bloom, footer.bloomBits, footer.bloomK, oidHashes(e.oid))) c.problem(path, layout.bloomOff, `the bloom filter does not contain indexed oid ${toHex(e.oid)}`);
       const logged = remaining.get(e.oid);
       if (logged === undefined) {
-        c.problem(path, where, `index entry for oid ${e.oid} names no revision the log holds`);
+        c.problem(path, where, `index entry for oid ${toHex(e.oid)} names no revision the log holds`);
         continue;
       }
       remaining.delete(e.oid);
@@ -169,7 +169,7 @@ export async function checkTrailer(file: FileHandle, path: string, size: number,
         c.problem(
           path,
           where,
-          `index entry for oid ${e.oid} (newest tid ${e.tid} at ${e.off}, oldest ${e.oldest}${e.deleted ? ', deleted' : ''}) disagrees with the log (newest tid ${logged.newestTid} at ${logged.newestOff}, oldest ${logged.oldestTid}${logged.deleted ? ', deleted' : ''})`,
+          `index entry for oid ${toHex(e.oid)} (newest tid ${toHex(e.tid)} at ${e.off}, oldest ${toHex(e.oldest)}${e.deleted ? ', deleted' : ''}) disagrees with the log (newest tid ${toHex(logged.newestTid)} at ${logged.newestOff}, oldest ${toHex(logged.oldestTid)}${logged.deleted ? ', deleted' : ''})`,
         );
       }
     }
@@ -179,6 +179,6 @@ export async function checkTrailer(file: FileHandle, path: string, size: number,
   if (indexed !== footer.count) c.problem(path, footerOff + 24, `the footer counts ${footer.count} index entries, ${indexed} were read`);
   let missing = 0;
   for (const oid of remaining.keys()) {
-    if (missing++ < 20) c.problem(path, footer.indexOff, `oid ${oid} has revisions in the log but no index entry`);
+    if (missing++ < 20) c.problem(path, footer.indexOff, `oid ${toHex(oid)} has revisions in the log but no index entry`);
   }
 }
