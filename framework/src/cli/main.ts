@@ -89,10 +89,12 @@ program
   .action(async (named: string | undefined) => {
     const { db } = await openNamedDatabase(named, 'inspect');
     try {
-      const progress = startProgress('verify', 'transactions', { quiet: quiet() });
+      const progress = startPhaseProgress('verify', { quiet: quiet() });
       let result: VerifyResult;
       try {
-        result = await verifyAll(db, (checked) => progress.update(checked));
+        result = await verifyAll(db, (checked) => progress.update('reading', checked, 'transactions'), {
+          progress: (what, done) => progress.update('engine checks', done, what),
+        });
       } finally {
         progress.stop();
       }
