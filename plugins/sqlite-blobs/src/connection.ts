@@ -387,8 +387,31 @@ async function openConnection(file: string, options: ConnectionOptions, role: Fi
         // already failing
       }
     }
-    throw mapSqliteError(error, 'opening the sqlite database', file);
+    throw damagedWriteVersion(error, file, fs) ?? mapSqliteError(error, 'opening the sqlite database', file);
   }
+}
+
+/**
+ * SQLite opens a file whose header says a write format version above 2 read-only and then refuses
+ * every write with SQLITE_READONLY: on a file this engine made (always WAL, version 2) that is a
+ * damaged header byte, so CorruptionError naming the file and byte 18, not an I/O error.
+ */
+function damagedWriteVersion(error: unknown, file: string, fs: FileSystem): CorruptionError | undefined {
+  if ((error as { code?: unknown }).code !== 'SQLITE_READONLY') return undefined;
+  let version: number | undefined;
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const head = Buffer.alloc(19);
+      if (fs.readSync(fd, head, 0, 19, 0) === 19 && head.toString('latin1', 0, 16) === 'SQLite format 3\0') version = head[18];
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  if (version === undefined || version <= 2) return undefined;
+  return new CorruptionError(`the sqlite file header's write format version is ${version}, not 2 (WAL): a damaged header byte`, file, 18, { cause: error });
 }
 
 /** The side file whose exclusive lock marks the one process allowed to write the database. */

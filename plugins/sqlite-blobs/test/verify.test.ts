@@ -4,12 +4,12 @@
  * whose bytes no longer match its checksum and a chunk row a revision still maps are each found
  * (none of them is a b-tree fault, so integrity_check alone passes), naming the file.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { inspectTarget, openDatabase, ROOT_OID, verifyAll } from '@handlerton/framework';
+import { inspectTarget, isHandlertonError, openDatabase, ROOT_OID, verifyAll } from '@handlerton/framework';
 
 type Opened = Awaited<ReturnType<typeof openDatabase>> & Parameters<typeof verifyAll>[0];
 
@@ -64,6 +64,28 @@ test('verify: clean, then a lost transaction row, a chunk failing its checksum a
     edit(`${path}-blobs`, 'DELETE FROM chunk WHERE id = (SELECT MAX(id) FROM chunk)');
     const goneChunk = await verifyReadOnly(path);
     t.true(goneChunk.blobs.some((p) => /maps chunk \d+ to chunk row \d+, which does not exist/.test(p)), JSON.stringify(goneChunk));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a damaged write format version in the file header: the writable open is CorruptionError at byte 18 (was HANDLERTON_IO from SQLITE_READONLY), and verify names it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sqlite-verify-header-'));
+  try {
+    const path = join(dir, 'h.db');
+    const db = await openDatabase(`sqlite:${path}`);
+    await db.transaction(async (tx) => {
+      await tx.write(ROOT_OID, new Uint8Array([1]));
+    });
+    await db.close();
+    const bytes = await readFile(path);
+    bytes[18] = 0xd8;
+    await writeFile(path, bytes);
+    const error = await t.throwsAsync(openDatabase(`sqlite:${path}`));
+    t.true(isHandlertonError(error, 'HANDLERTON_CORRUPTION'), String(error));
+    t.like(error as unknown as { file: string; offset: number }, { file: path, offset: 18 });
+    const found = await verifyReadOnly(path);
+    t.true(found.storage.some((p) => p.startsWith(`${path}: `) && /write\/read format versions are 216\/2/.test(p)), JSON.stringify(found));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
