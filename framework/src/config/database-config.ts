@@ -50,6 +50,12 @@ export interface ResolvedEngine {
   readonly location: string | undefined;
   readonly options: Readonly<Record<string, unknown>>;
   readonly configPath: string;
+  /**
+   * True when config gave no location for these blobs and `location` was derived from the storage's
+   * (the same location, or `<storage location>.<engine>`). Such a location is a default, not the
+   * user's: an engine that keeps nothing at a location (`EnginePlugin.locationless`) is opened without it.
+   */
+  readonly locationDerived: boolean;
 }
 
 /** The normalised configuration. */
@@ -79,7 +85,7 @@ export function resolveConfig(config: DatabaseConfig): ResolvedConfig {
     throw new InvalidConfigError('give either "engine"/"path"/"options" or "storage", not both', 'engine');
   }
   const storage = resolveEngine(storageSource, 'storage');
-  const blobs = config.blobs === undefined ? { ...storage, configPath: 'blobs' } : resolveEngine(config.blobs, 'blobs', storage);
+  const blobs = config.blobs === undefined ? { ...storage, configPath: 'blobs', locationDerived: storage.location !== undefined } : resolveEngine(config.blobs, 'blobs', storage);
   const locatorSecret = resolveLocatorSecret(config.locatorSecret);
   const recordCacheBytes = resolveCacheBytes(config.recordCacheBytes);
   return Object.freeze({ storage: Object.freeze(storage), blobs: Object.freeze(blobs), locatorSecret, recordCacheBytes });
@@ -135,11 +141,13 @@ function resolveEngine(source: string | EngineSpec, configPath: string, storage?
   // null never means "the default": an option is given with a value or left out.
   if (options !== undefined) rejectNulls(options, `${configPath}.options`);
   let location = path === '' ? undefined : path;
+  let locationDerived = false;
   if (location === undefined && storage !== undefined && storage.location !== undefined) {
     // Blobs without a path: beside the storage, or with it when it is the same engine.
     location = engineName(engine) === engineName(storage.engine) ? storage.location : `${storage.location}.${engineName(engine)}`;
+    locationDerived = true;
   }
-  return { engine, location, options: Object.freeze({ ...(options ?? {}) }), configPath };
+  return { engine, location, options: Object.freeze({ ...(options ?? {}) }), configPath, locationDerived };
 }
 
 function parseEngineString(text: string, configPath: string): EngineSpec {

@@ -44,8 +44,8 @@ export class DatabaseOpener {
   async open(onClose: () => Promise<void>): Promise<DatabaseImpl & Database> {
     const storagePlugin = await pluginFor(this.config.storage);
     const blobsPlugin = await pluginFor(this.config.blobs);
-    const storageOptions = storagePlugin.parseOptions(request(this.config.storage));
-    const blobsOptions = blobsPlugin.parseOptions(request(this.config.blobs));
+    const storageOptions = storagePlugin.parseOptions(request(this.config.storage, storagePlugin));
+    const blobsOptions = blobsPlugin.parseOptions(request(this.config.blobs, blobsPlugin));
     if (storagePlugin.createStorage === undefined) {
       throw new InvalidConfigError(`engine "${storagePlugin.name}" provides no storage`, 'storage.engine');
     }
@@ -100,8 +100,10 @@ async function pluginFor(engine: ResolvedEngine): Promise<EnginePlugin> {
   return typeof engine.engine === 'string' ? loadEnginePlugin(engine.engine) : engine.engine;
 }
 
-function request(engine: ResolvedEngine): { location: string | undefined; options: Readonly<Record<string, unknown>>; configPath: string } {
-  return { location: engine.location, options: engine.options, configPath: engine.configPath };
+function request(engine: ResolvedEngine, plugin: EnginePlugin): { location: string | undefined; options: Readonly<Record<string, unknown>>; configPath: string } {
+  // A location the framework derived (blobs beside the storage) is never imposed on an engine that keeps nothing at one.
+  const location = engine.locationDerived && plugin.locationless === true ? undefined : engine.location;
+  return { location, options: engine.options, configPath: engine.configPath };
 }
 
 /** Keys from the configured secrets; none (the storage's per-database secret is used) when none is configured. */
