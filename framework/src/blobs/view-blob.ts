@@ -9,6 +9,7 @@ import { blobTransaction } from '../contracts/blob-handlerton.js';
 import type { Blob, BlobHandle, BlobMode } from '../contracts/database.js';
 import { BlobLockedError, CorruptionError, InvalidArgumentError, isHandlertonError, NotSupportedError, ReadOnlyError } from '../contracts/errors.js';
 import type { BlobId, Oid, Tid } from '../contracts/ids.js';
+import { toHex } from '../contracts/ids.js';
 import type { Locator } from '../contracts/locator.js';
 import type { BlobRef } from '../contracts/records.js';
 import { assertOptionsObject, describeValue } from '../util/validate.js';
@@ -219,7 +220,7 @@ export class ViewBlob implements Blob, HandleOwner {
     if (!(await this.#host.holdsReference(this.oid, this.serial, this.blobId, revision))) return error;
     const blobs = this.#host.services.blobs;
     return new CorruptionError(
-      `blob object ${this.oid}: its committed record (tid ${this.serial}) references revision ${revision} of blob ${this.blobId}, which blob handlerton "${blobs.name}" does not have`,
+      `blob object ${toHex(this.oid)}: its committed record (tid ${toHex(this.serial)}) references revision ${toHex(revision)} of blob ${toHex(this.blobId)}, which blob handlerton "${blobs.name}" does not have`,
       blobs.location,
       undefined,
       { cause: error },

@@ -130,8 +130,28 @@ export interface BlobHandle extends AsyncDisposable {
 export interface TransactionOptions {
   /** Checked when the transaction begins (InvalidArgumentError naming e.g. `options.meta.description`); see TransactionMeta. */
   readonly meta?: Partial<TransactionMeta>;
-  /** How many times to retry on ConflictError at commit or ReadConflictError during the run (default 0). */
+  /**
+   * How many times `transaction()` retries on ConflictError at commit or ReadConflictError during the
+   * run (default 0). When it gives up, the last error is thrown with `attempts` set (and said in its message).
+   */
   readonly retries?: number;
+  /** The wait between retries (exponential backoff with full jitter); see BackoffOptions. Ignored by `begin()`. */
+  readonly backoff?: BackoffOptions;
+}
+
+/**
+ * Backoff between the attempts of `transaction(fn, { retries })`: before retry n (0 for the first)
+ * it waits a uniformly random time in [0, min(maxMs, initialMs * factor^n)] milliseconds (full
+ * jitter), after the commit that won the race became visible. InvalidArgumentError naming the option
+ * (e.g. `options.backoff.factor`) for a value out of range.
+ */
+export interface BackoffOptions {
+  /** Bound of the first wait in ms, 0 to 60000 (default 2; 0 retries at once, as before). */
+  readonly initialMs?: number;
+  /** Cap of every wait in ms, from initialMs to 60000 (default 250, or initialMs when larger). */
+  readonly maxMs?: number;
+  /** Growth of the bound per retry, 1 to 16 (default 2). */
+  readonly factor?: number;
 }
 
 /** Options of the external garbage collector; a wrong type, NaN or a negative number raises InvalidArgumentError naming the option. */

@@ -65,10 +65,13 @@ export class ConflictError extends HandlertonError {
   readonly committedSerial: bigint | undefined;
   /** The serial the writer expected. */
   readonly expectedSerial: bigint;
+  /** Set by `Database.transaction()` when it gives up: how many attempts it made (retries + 1). */
+  attempts: number | undefined = undefined;
 
   constructor(oid: bigint, committedSerial: bigint | undefined, expectedSerial: bigint, detail?: string) {
+    // Tids (serials) and oids in 16 hex digits, as everywhere else (toHex in ids.ts; not imported: ids.ts imports this module).
     super(
-      `conflict on oid ${oid}: committed serial ${committedSerial ?? 'none'}, expected ${expectedSerial}` +
+      `conflict on oid ${hex16(oid)}: committed serial ${committedSerial === undefined ? 'none' : hex16(committedSerial)}, expected ${hex16(expectedSerial)}` +
         (detail ? ` (${detail})` : ''),
     );
     this.oid = oid;
@@ -77,9 +80,15 @@ export class ConflictError extends HandlertonError {
   }
 }
 
+function hex16(value: bigint): string {
+  return value.toString(16).padStart(16, '0');
+}
+
 /** A read in a transaction can no longer be served consistently (e.g. packed away); retry. */
 export class ReadConflictError extends HandlertonError {
   readonly code = 'HANDLERTON_READ_CONFLICT' as const;
+  /** Set by `Database.transaction()` when it gives up: how many attempts it made (retries + 1). */
+  attempts: number | undefined = undefined;
 }
 
 /** No such object, revision or blob (ZODB's POSKeyError). */

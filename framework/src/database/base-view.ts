@@ -40,7 +40,7 @@ export abstract class BaseView implements ReadView, BlobViewHost {
 
   async read(oid: Oid): Promise<DbRecord> {
     const found = await this.tryRead(oid);
-    if (found === undefined) throw new POSKeyError(`oid ${oid} does not exist as of tid ${this.tid}`, oid);
+    if (found === undefined) throw new POSKeyError(`oid ${toHex(oid)} does not exist as of tid ${toHex(this.tid)}`, oid);
     return found;
   }
 
@@ -90,11 +90,11 @@ export abstract class BaseView implements ReadView, BlobViewHost {
 
   async #loadBlob(oid: Oid): Promise<ViewBlob> {
     const found = await this.viewRecord(oid);
-    if (found === undefined) throw new POSKeyError(`blob ${oid} does not exist as of tid ${this.tid}`, oid);
+    if (found === undefined) throw new POSKeyError(`blob ${toHex(oid)} does not exist as of tid ${toHex(this.tid)}`, oid);
     let ref = blobRefOf({ ...found.record, oid });
     if (ref.handlerton !== this.services.blobs.name) {
       throw new InvalidConfigError(
-        `blob ${oid} is stored in blob handlerton "${ref.handlerton}", but this database uses "${this.services.blobs.name}"`,
+        `blob ${toHex(oid)} is stored in blob handlerton "${ref.handlerton}", but this database uses "${this.services.blobs.name}"`,
         'blobs',
       );
     }

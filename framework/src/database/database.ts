@@ -5,7 +5,7 @@
 import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
 import type { Clock, Logger } from '../contracts/context.js';
 import type { BlobHandle, Database, GcOptions, GcResult, Snapshot, Transaction, TransactionOptions } from '../contracts/database.js';
-import { type ConflictError, InvalidArgumentError, isHandlertonError, StorageClosedError } from '../contracts/errors.js';
+import { type ConflictError, InvalidArgumentError, isHandlertonError, type ReadConflictError, StorageClosedError } from '../contracts/errors.js';
 import type { Tid } from '../contracts/ids.js';
 import { assertU64, tidFromMillis } from '../contracts/ids.js';
 import type { Locator } from '../contracts/locator.js';
@@ -17,6 +17,7 @@ import { assertOptionsObject, assertTransactionMeta, describeValue } from '../ut
 import { collectGarbage } from './collect-garbage.js';
 import { DbSnapshot } from './snapshot.js';
 import { DbTransaction } from './transaction.js';
+import { backoffDelay, resolveBackoff } from './retry-backoff.js';
 import type { RuntimeStorage } from './runtime-storage.js';
 import type { RecordCacheStats } from './record-cache.js';
 
@@ -107,6 +108,7 @@ export class DatabaseImpl implements Database {
     if (typeof fn !== 'function') throw new InvalidArgumentError(`fn must be a function (tx) => Promise, got ${describeValue(fn)}`);
     assertTransactionOptions(options);
     const retries = options.retries ?? 0;
+    const backoff = resolveBackoff(options.backoff);
     for (let attempt = 0; ; attempt++) {
       // A shared engine learns of other clients' commits first, so the view includes them.
       await this.#storage.sync?.();
@@ -117,9 +119,12 @@ export class DatabaseImpl implements Database {
       } catch (error) {
         await tx.abort();
         // A read that pack made inconsistent is transient, as in ZODB: a new attempt reads a newer view.
-        if (attempt < retries && isHandlertonError(error, 'HANDLERTON_READ_CONFLICT')) {
-          await this.#beforeRetry(undefined);
-          continue;
+        if (isHandlertonError(error, 'HANDLERTON_READ_CONFLICT')) {
+          if (attempt < retries) {
+            await this.#beforeRetry(undefined, backoffDelay(backoff, attempt));
+            continue;
+          }
+          throw gaveUp(error as ReadConflictError, attempt + 1, retries);
         }
         throw error;
       }
@@ -127,10 +132,13 @@ export class DatabaseImpl implements Database {
         await tx.commit();
         return result;
       } catch (error) {
-        if (attempt < retries && isHandlertonError(error, 'HANDLERTON_CONFLICT')) {
-          this.#logger.debug({ attempt }, 'conflict, retrying transaction');
-          await this.#beforeRetry((error as ConflictError).committedSerial);
-          continue;
+        if (isHandlertonError(error, 'HANDLERTON_CONFLICT')) {
+          if (attempt < retries) {
+            this.#logger.debug({ attempt }, 'conflict, retrying transaction');
+            await this.#beforeRetry((error as ConflictError).committedSerial, backoffDelay(backoff, attempt));
+            continue;
+          }
+          throw gaveUp(error as ConflictError, attempt + 1, retries);
         }
         throw error;
       }
@@ -247,18 +255,20 @@ export class DatabaseImpl implements Database {
   }
 
   /**
-   * Before a retry: lets the event loop turn and waits (at most RETRY_SETTLE_MS) until the storage
-   * published `winner`, the commit that won the race. An engine may report a conflict against a
+   * Before a retry: waits (at most RETRY_SETTLE_MS) until the storage published `winner`, the commit
+   * that won the race, then `delayMs` more (the backoff). An engine may report a conflict against a
    * transaction that finished but is not yet visible (group commit waiting for its fdatasync); an
    * immediate retry would read the old state again, and retries that never leave the microtask
-   * queue starve that fdatasync's completion: a livelock.
+   * queue starve that fdatasync's completion: a livelock. The backoff (full jitter) spreads the
+   * losers of one race so that they do not all collide again on the next attempt.
    */
-  async #beforeRetry(winner: Tid | undefined): Promise<void> {
+  async #beforeRetry(winner: Tid | undefined, delayMs: number): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
     const deadline = performance.now() + RETRY_SETTLE_MS;
     while (winner !== undefined && this.#closing === undefined && this.#storage.lastTransaction() < winner && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
+    if (delayMs >= 1 && this.#closing === undefined) await new Promise((resolve) => setTimeout(resolve, delayMs));
   }
 
   #open(): void {
@@ -266,12 +276,20 @@ export class DatabaseImpl implements Database {
   }
 }
 
-/** Checks the options of `begin` / `transaction`: `{ meta?, retries? }` with valid metadata. */
+/** The last conflict of a transaction run that gave up, with the number of attempts in `attempts` and in its message. */
+function gaveUp<E extends ConflictError | ReadConflictError>(error: E, attempts: number, retries: number): E {
+  error.attempts = attempts;
+  error.message += ` (gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}: retries ${retries})`;
+  return error;
+}
+
+/** Checks the options of `begin` / `transaction`: `{ meta?, retries?, backoff? }` with valid metadata. */
 function assertTransactionOptions(options: unknown): asserts options is TransactionOptions {
-  assertOptionsObject(options, 'options', ['meta', 'retries']);
+  assertOptionsObject(options, 'options', ['meta', 'retries', 'backoff']);
   const retries = options?.['retries'];
   if (retries !== undefined && (typeof retries !== 'number' || !Number.isSafeInteger(retries) || retries < 0)) {
     throw new InvalidArgumentError(`options.retries must be a non-negative integer, got ${describeValue(retries)}`);
   }
   assertTransactionMeta(options?.['meta'], 'options.meta');
+  resolveBackoff(options?.['backoff']);
 }

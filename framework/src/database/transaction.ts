@@ -16,7 +16,7 @@ import {
   TransactionClosedError,
 } from '../contracts/errors.js';
 import type { Oid, Tid } from '../contracts/ids.js';
-import { assertU64, ROOT_OID, ZERO_TID } from '../contracts/ids.js';
+import { assertU64, ROOT_OID, toHex, ZERO_TID } from '../contracts/ids.js';
 import { Locator } from '../contracts/locator.js';
 import type { Logger } from '../contracts/context.js';
 import type { BlobRef, RecordInput, TransactionMeta } from '../contracts/records.js';
@@ -109,8 +109,8 @@ export class DbTransaction extends BaseView implements Transaction {
       assertU64(oid, 'oid');
       const pending = this.#writes.get(oid);
       if (pending !== undefined) {
-        if (pending.record === null) throw new POSKeyError(`oid ${oid} was deleted in this transaction`, oid);
-        if (isBlobRecord(pending.record)) throw new InvalidArgumentError(`oid ${oid} is a blob object; write through blob(oid).open()`);
+        if (pending.record === null) throw new POSKeyError(`oid ${toHex(oid)} was deleted in this transaction`, oid);
+        if (isBlobRecord(pending.record)) throw new InvalidArgumentError(`oid ${toHex(oid)} is a blob object; write through blob(oid).open()`);
         this.#writes.set(oid, checkedWrite(oid, pending.serial, data, options, pending.record.refs.oids));
         return WRITTEN;
       }
@@ -127,14 +127,14 @@ export class DbTransaction extends BaseView implements Transaction {
   /** `write` of an object whose committed revision must be asked of the engine first. */
   async #writeAfterRead(oid: Oid, data: Uint8Array, options: WriteOptions | undefined): Promise<void> {
     const committed = await this.committedRecord(oid);
-    if (committed === undefined && oid !== ROOT_OID) throw new POSKeyError(`oid ${oid} does not exist; use create()`, oid);
+    if (committed === undefined && oid !== ROOT_OID) throw new POSKeyError(`oid ${toHex(oid)} does not exist; use create()`, oid);
     this.#writeOver(oid, committed, data, options);
   }
 
   /** Buffers a write replacing `committed` (undefined: the root, not yet created). */
   #writeOver(oid: Oid, committed: ViewRecord | undefined, data: Uint8Array, options: WriteOptions | undefined): void {
     if (committed !== undefined && isBlobRecord(committed.record)) {
-      throw new InvalidArgumentError(`oid ${oid} is a blob object; write through blob(oid).open()`);
+      throw new InvalidArgumentError(`oid ${toHex(oid)} is a blob object; write through blob(oid).open()`);
     }
     // An omitted `refs` keeps the references of the revision this write replaces (never drops them silently).
     this.#writes.set(oid, checkedWrite(oid, committed?.tid ?? ZERO_TID, data, options, committed?.record.refs.oids ?? []));
@@ -160,7 +160,7 @@ export class DbTransaction extends BaseView implements Transaction {
     }
     const committed = pending === undefined ? await this.committedRecord(oid) : undefined;
     const serial = pending?.serial ?? committed?.tid;
-    if (serial === undefined) throw new POSKeyError(`oid ${oid} does not exist as of tid ${this.tid}`, oid);
+    if (serial === undefined) throw new POSKeyError(`oid ${toHex(oid)} does not exist as of tid ${toHex(this.tid)}`, oid);
     this.#writes.set(oid, { oid, record: null, serial });
   }
 
@@ -177,7 +177,7 @@ export class DbTransaction extends BaseView implements Transaction {
     assertBlobMode(mode);
     const locator = this.services.codec.verify(value, this.services.blobs.name);
     const blob = await this.blob(locator.oid);
-    if (blob.blobId !== locator.blobId) throw new InvalidLocatorError(`locator names blob ${locator.blobId}, but oid ${locator.oid} holds blob ${blob.blobId}`);
+    if (blob.blobId !== locator.blobId) throw new InvalidLocatorError(`locator names blob ${toHex(locator.blobId)}, but oid ${toHex(locator.oid)} holds blob ${toHex(blob.blobId)}`);
     if (mode === 'r') return blob.openRevision(locator.revision);
     const allowed = mode === 'a' ? locator.access.append || locator.access.write : locator.access.write;
     if (!allowed) throw new InvalidLocatorError(`locator does not grant ${mode === 'a' ? 'append' : 'write'} access`);
@@ -308,7 +308,7 @@ export class DbTransaction extends BaseView implements Transaction {
     } catch (error) {
       await this.storage.tpcAbort(txn);
       throw new StorageIOError(
-        `the storage failed while finishing the commit of tid ${tid}; whether it committed is known after a reopen (prepared blob data is kept for recovery)`,
+        `the storage failed while finishing the commit of tid ${toHex(tid)}; whether it committed is known after a reopen (prepared blob data is kept for recovery)`,
         { cause: error },
       );
     }
@@ -319,9 +319,9 @@ export class DbTransaction extends BaseView implements Transaction {
       try {
         await this.services.blobs.commit(this.#blobTxn);
       } catch (error) {
-        this.#logger.error({ err: String(error), tid: committed.toString() }, 'blob commit failed after the storage committed');
+        this.#logger.error({ err: String(error), tid: toHex(committed) }, 'blob commit failed after the storage committed');
         throw new StorageIOError(
-          `transaction ${committed} committed, but its blob revisions could not be published; reopen the database to recover them`,
+          `transaction ${toHex(committed)} committed, but its blob revisions could not be published; reopen the database to recover them`,
           { cause: error },
         );
       }
