@@ -44,6 +44,39 @@ test('a derived location is still used by an engine that keeps files (sqlite blo
   t.false(resolveConfig('memory:').blobs.locationDerived);
 });
 
-// Keep the imports used when the FileStorage2 tests below are added.
-void mkdir;
-void writeFile;
+test('FileStorage2 refuses a non-empty directory that is not a FileStorage2 database, and creates nothing in it', async (t) => {
+  const dir = await tempDir(t);
+  const elsewhere = await tempDir(t);
+  await writeFile(join(dir, 'notes.txt'), 'mine');
+  await mkdir(join(dir, 'src'));
+  for (const config of [`filestorage2:${dir}`, { storage: `sqlite:${join(elsewhere, 'x.db')}`, blobs: `filestorage2:${dir}` }]) {
+    const error = await t.throwsAsync(openDatabase(config), { instanceOf: InvalidConfigError });
+    t.is(error?.code, 'HANDLERTON_INVALID_CONFIG');
+    t.is(error?.option, typeof config === 'string' ? 'storage.location' : 'blobs.location');
+    t.regex(error?.message ?? '', /is not a FileStorage2 database and not empty \(it holds notes\.txt, src\)/);
+  }
+  // Nothing was created in the directory.
+  t.deepEqual((await readdir(dir)).sort(), ['notes.txt', 'src']);
+  // A read-only open is refused the same way.
+  await t.throwsAsync(openDatabase({ storage: { engine: 'filestorage2', path: dir, options: { readOnly: true } } }), { instanceOf: InvalidConfigError });
+  // A file is not a directory.
+  const file = await t.throwsAsync(openDatabase(`filestorage2:${join(dir, 'notes.txt')}`), { instanceOf: InvalidConfigError });
+  t.regex(file?.message ?? '', /is a file, not a FileStorage2 directory/);
+});
+
+test('FileStorage2 still opens a missing directory, an empty one, and an existing database (also with a file of the user beside it)', async (t) => {
+  const dir = await tempDir(t);
+  const empty = join(dir, 'empty');
+  await mkdir(empty);
+  for (const location of [join(dir, 'missing', 'deeper'), empty]) {
+    const db = await openDatabase(`filestorage2:${location}`);
+    await db.transaction(async (tx) => tx.write(ROOT_OID, new Uint8Array([7])));
+    await db.close();
+  }
+  await writeFile(join(empty, 'README.txt'), 'our database');
+  const db = await openDatabase(`filestorage2:${empty}`);
+  const snapshot = await db.snapshot();
+  t.deepEqual([...(await snapshot.read(ROOT_OID)).data], [7]);
+  await snapshot.close();
+  await db.close();
+});
