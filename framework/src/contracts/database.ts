@@ -20,30 +20,51 @@ import type { DatabasePackResult, TransactionMeta } from './records.js';
 /** Blob open modes. */
 export type BlobMode = 'r' | 'w' | 'a' | 'r+';
 
-/** A record as the application sees it. */
-export interface DbRecord {
+/**
+ * Turns the application's values into record bytes and back (config option `codec`). Built in:
+ * `'bytes'` (the default: values are the bytes), `'json'` and `'v8'` (see `RECORD_CODECS`).
+ * `encode` throws for a value it cannot encode (the framework reports InvalidArgumentError naming the
+ * argument, and nothing is written); `decode` throws for bytes it cannot decode (InvalidConfigError
+ * naming `codec`: the data was not written with this codec). Both run synchronously on every write
+ * and on the first read of `DbRecord.value`.
+ */
+export interface RecordCodec<V> {
+  /** A short name for messages ("json"). */
+  readonly name: string;
+  encode(value: V): Uint8Array;
+  decode(data: Uint8Array): V;
+}
+
+/** The names of the built-in codecs. */
+export type RecordCodecName = 'bytes' | 'json' | 'v8';
+
+/** A record as the application sees it; `V` is the value type of the database's codec. */
+export interface DbRecord<V = Uint8Array> {
   readonly oid: Oid;
   /** The serial (tid that wrote this revision). */
   readonly tid: Tid;
+  /** The stored bytes (a copy). */
   readonly data: Uint8Array;
+  /** The value: `data` decoded by the database's codec (decoded on first access; `data` itself for `'bytes'`). */
+  readonly value: V;
   /** Oids this record references (for the external garbage collector). */
   readonly refs: readonly Oid[];
 }
 
 /** Reads at one consistent point in time. */
-export interface ReadView {
+export interface ReadView<V = Uint8Array> {
   /** The view reads the state as of this tid (inclusive). */
   readonly tid: Tid;
   /** The record `oid`; POSKeyError when it does not exist in this view. */
-  read(oid: Oid): Promise<DbRecord>;
+  read(oid: Oid): Promise<DbRecord<V>>;
   /** The record `oid`, or undefined when it does not exist in this view. */
-  tryRead(oid: Oid): Promise<DbRecord | undefined>;
+  tryRead(oid: Oid): Promise<DbRecord<V> | undefined>;
   /** The blob object `oid`; POSKeyError when missing, InvalidArgumentError when `oid` is not a blob. */
   blob(oid: Oid): Promise<Blob>;
 }
 
 /** A read-only MVCC view; close it when done. */
-export interface Snapshot extends ReadView, AsyncDisposable {
+export interface Snapshot<V = Uint8Array> extends ReadView<V>, AsyncDisposable {
   close(): Promise<void>;
 }
 
@@ -58,14 +79,18 @@ export interface WriteOptions {
 }
 
 /** A read-write transaction; isolated (snapshot reads, first committer wins). */
-export interface Transaction extends ReadView {
-  /** Creates a record; returns its new oid. */
-  create(data: Uint8Array, options?: WriteOptions): Promise<Oid>;
+export interface Transaction<V = Uint8Array> extends ReadView<V> {
   /**
-   * Replaces the data of record `oid` (which must exist in this view, or be the root oid 0 to create it).
-   * Without `options.refs` the record keeps its current references.
+   * Creates a record holding `value` (encoded by the database's codec; InvalidArgumentError naming
+   * `value`, and nothing written, when it cannot be encoded); returns its new oid.
    */
-  write(oid: Oid, data: Uint8Array, options?: WriteOptions): Promise<void>;
+  create(value: V, options?: WriteOptions): Promise<Oid>;
+  /**
+   * Replaces the value of record `oid` (which must exist in this view, or be the root oid 0 to create it).
+   * Without `options.refs` the record keeps its current references. A value the codec cannot encode
+   * raises InvalidArgumentError naming `value` and changes nothing.
+   */
+  write(oid: Oid, value: V, options?: WriteOptions): Promise<void>;
   /** Deletes record `oid` (external-GC delete; needs capability externalGC). */
   delete(oid: Oid): Promise<void>;
   /** Creates a new, empty blob object; returns it. Reference its oid from a record to keep it. */
@@ -194,17 +219,17 @@ export interface GcResult {
   readonly spilled: boolean;
 }
 
-/** An open database. */
-export interface Database extends AsyncDisposable {
+/** An open database; `V` is the value type of its codec (Uint8Array for the default `'bytes'`). */
+export interface Database<V = Uint8Array> extends AsyncDisposable {
   readonly capabilities: { readonly storage: StorageCapabilities; readonly blobs: BlobCapabilities };
   /** Names of the storage engine and blob handlerton in use. */
   readonly engines: { readonly storage: string; readonly blobs: string };
   /** Starts a transaction the caller commits or aborts. */
-  begin(options?: TransactionOptions): Transaction;
+  begin(options?: TransactionOptions): Transaction<V>;
   /** Runs `fn` in a transaction: commits when it returns, aborts when it throws. */
-  transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  transaction<T>(fn: (tx: Transaction<V>) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** A read-only view of the latest committed state (or of the state as of `at`). */
-  snapshot(at?: Tid): Promise<Snapshot>;
+  snapshot(at?: Tid): Promise<Snapshot<V>>;
   /** Opens a blob revision for reading through a locator, outside any transaction. */
   openLocator(locator: Locator | Uint8Array | string): Promise<BlobHandle>;
   /** Tid of the last committed transaction. */

@@ -4,7 +4,7 @@
  */
 import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
 import type { Clock, Logger } from '../contracts/context.js';
-import type { BlobHandle, Database, GcOptions, GcResult, Snapshot, Transaction, TransactionOptions } from '../contracts/database.js';
+import type { BlobHandle, Database, GcOptions, GcResult, RecordCodec, Snapshot, Transaction, TransactionOptions } from '../contracts/database.js';
 import { type ConflictError, InvalidArgumentError, isHandlertonError, type ReadConflictError, StorageClosedError } from '../contracts/errors.js';
 import type { Tid } from '../contracts/ids.js';
 import { assertU64, tidFromMillis } from '../contracts/ids.js';
@@ -18,6 +18,7 @@ import { collectGarbage } from './collect-garbage.js';
 import { DbSnapshot } from './snapshot.js';
 import { DbTransaction } from './transaction.js';
 import { backoffDelay, resolveBackoff } from './retry-backoff.js';
+import { RECORD_CODECS } from './record-codecs.js';
 import type { RuntimeStorage } from './runtime-storage.js';
 import type { RecordCacheStats } from './record-cache.js';
 
@@ -29,20 +30,23 @@ export interface DatabaseParts {
   readonly logger: Logger;
   /** Runs after the engines closed (disposes the database's DI container). */
   readonly onClose?: () => Promise<void>;
+  /** Encodes the application's values into record bytes and back (default: the bytes codec). */
+  readonly codec?: RecordCodec<unknown>;
 }
 
 /** Longest wait before a conflict retry for the winning commit to become visible. */
 const RETRY_SETTLE_MS = 1000;
 
 /** The framework's Database implementation. */
-export class DatabaseImpl implements Database {
+export class DatabaseImpl<V = Uint8Array> implements Database<V> {
   readonly #storage: RuntimeStorage;
   readonly #services: BlobServices;
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #onClose: (() => Promise<void>) | undefined;
-  readonly #transactions = new Set<DbTransaction>();
-  readonly #snapshots = new Set<DbSnapshot>();
+  readonly #codec: RecordCodec<unknown>;
+  readonly #transactions = new Set<DbTransaction<V>>();
+  readonly #snapshots = new Set<DbSnapshot<V>>();
   readonly #detachedHandles = new Set<BlobHandleImpl>();
   #closing: Promise<void> | undefined;
 
@@ -52,6 +56,12 @@ export class DatabaseImpl implements Database {
     this.#logger = parts.logger;
     this.#clock = parts.clock;
     this.#onClose = parts.onClose;
+    this.#codec = parts.codec ?? RECORD_CODECS.bytes;
+  }
+
+  /** The record codec in use (`'bytes'` unless config named another). */
+  get codec(): RecordCodec<unknown> {
+    return this.#codec;
   }
 
   get capabilities(): Database['capabilities'] {
@@ -83,10 +93,10 @@ export class DatabaseImpl implements Database {
   }
 
   /** Starts a transaction that the caller commits or aborts. */
-  begin(options: TransactionOptions = {}): DbTransaction {
+  begin(options: TransactionOptions = {}): DbTransaction<V> {
     this.#open();
     assertTransactionOptions(options);
-    const tx = new DbTransaction(
+    const tx = new DbTransaction<V>(
       this.#storage,
       this.#services,
       this.#storage.lastTransaction(),
@@ -99,12 +109,13 @@ export class DatabaseImpl implements Database {
         for (const handle of [...this.#detachedHandles]) if (!handle.open) this.#detachedHandles.delete(handle);
         for (const handle of done.openBlobHandles()) this.#detachedHandles.add(handle);
       },
+      this.#codec,
     );
     this.#transactions.add(tx);
     return tx;
   }
 
-  async transaction<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  async transaction<T>(fn: (tx: Transaction<V>) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     if (typeof fn !== 'function') throw new InvalidArgumentError(`fn must be a function (tx) => Promise, got ${describeValue(fn)}`);
     assertTransactionOptions(options);
     const retries = options.retries ?? 0;
@@ -145,13 +156,13 @@ export class DatabaseImpl implements Database {
     }
   }
 
-  async snapshot(at?: Tid): Promise<Snapshot> {
+  async snapshot(at?: Tid): Promise<Snapshot<V>> {
     this.#open();
     if (at !== undefined) assertU64(at, 'at');
     await this.#storage.sync?.();
     // A snapshot never reaches past the last commit: later commits must not show up in it.
     const last = this.#storage.lastTransaction();
-    const snapshot = new DbSnapshot(this.#storage, this.#services, at === undefined || at > last ? last : at);
+    const snapshot = new DbSnapshot<V>(this.#storage, this.#services, at === undefined || at > last ? last : at, this.#codec);
     this.#snapshots.add(snapshot);
     const close = snapshot.close.bind(snapshot);
     snapshot.close = async () => {

@@ -6,7 +6,7 @@ import type { ViewBlob } from '../blobs/view-blob.js';
 import { BaseView } from './base-view.js';
 
 /** A snapshot: reads only, blob handles end when it closes. */
-export class DbSnapshot extends BaseView implements Snapshot {
+export class DbSnapshot<V = Uint8Array> extends BaseView<V> implements Snapshot<V> {
   readonly readOnly = true;
   #closed = false;
 
