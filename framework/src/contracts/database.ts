@@ -65,7 +65,59 @@ export interface ReadView<V = Uint8Array> {
 
 /** A read-only MVCC view; close it when done. */
 export interface Snapshot<V = Uint8Array> extends ReadView<V>, AsyncDisposable {
+  /**
+   * The objects that exist in this view (records and blob objects; not deleted ones), ascending by
+   * oid, each read as of the view's tid. Built on the storage's `iterator` (NotSupportedError without
+   * it): the history up to the view's tid is replayed once into an oid -> serial map held as sorted
+   * runs (about 16 bytes per entry in memory up to `spillThreshold` entries, temporary files under
+   * `tmpDir` past it, removed when the iteration ends or is abandoned); then each object is read as
+   * it is yielded. So the first object comes after one pass over the stored history. A view older than
+   * the pack horizon raises ReadConflictError; closing the snapshot ends the iteration
+   * (TransactionClosedError at the next object).
+   */
+  objects(options?: ObjectsOptions): AsyncIterable<CurrentObject<V>>;
   close(): Promise<void>;
+}
+
+/** Options of `Snapshot.objects()`; a wrong type raises InvalidArgumentError naming the option. */
+export interface ObjectsOptions {
+  /** Map entries held in memory before sorted runs spill to temporary files (default 1_048_576, about 16 MiB; at least 2). */
+  readonly spillThreshold?: number;
+  /** Directory of the spilled runs (default os.tmpdir()). */
+  readonly tmpDir?: string;
+}
+
+/** One object of `Snapshot.objects()`: its record as of the view, and whether it is a blob object (open it with `blob(oid)`). */
+export interface CurrentObject<V = Uint8Array> extends DbRecord<V> {
+  /** True for a blob object: its `data` is the framework's blob marker, not an application value. */
+  readonly isBlob: boolean;
+}
+
+/** The range of `Database.transactions()`: inclusive bounds, tids or Dates (a Date includes its whole millisecond). */
+export interface TransactionRange {
+  /** The first tid (default: the first transaction). */
+  readonly since?: Tid | Date;
+  /** The last tid (default: the last transaction when the iteration starts). */
+  readonly until?: Tid | Date;
+}
+
+/** A committed transaction as `Database.transactions()` yields it. */
+export interface CommittedTransaction<V = Uint8Array> {
+  readonly tid: Tid;
+  /** The wall-clock time of the tid. */
+  readonly time: Date;
+  readonly user: string;
+  readonly description: string;
+  readonly extension: Readonly<Record<string, unknown>>;
+  /** The revisions it wrote (record null: a delete marker), in the order the storage keeps them. */
+  readonly records: readonly TransactionWrite<V>[];
+}
+
+/** One write of a committed transaction. */
+export interface TransactionWrite<V = Uint8Array> {
+  readonly oid: Oid;
+  /** The revision written (its value decoded on first access), or null for a delete marker. */
+  readonly record: DbRecord<V> | null;
 }
 
 /** Options of `create` and `write`. */
@@ -234,6 +286,13 @@ export interface Database<V = Uint8Array> extends AsyncDisposable {
   openLocator(locator: Locator | Uint8Array | string): Promise<BlobHandle>;
   /** Tid of the last committed transaction. */
   lastTransaction(): Tid;
+  /**
+   * The committed transactions with `since <= tid <= until`, in tid order, with the revisions each
+   * wrote (the storage's `iterator`, capability `iterator`; NotSupportedError without it). Transactions
+   * committed after the iteration started are not included. One transaction's records are in memory
+   * at a time. InvalidArgumentError naming `options.since` / `options.until` for a bad bound.
+   */
+  transactions(range?: TransactionRange): AsyncIterable<CommittedTransaction<V>>;
   /** Packs the storage as of `at` (default: now) and reclaims unreferenced blob revisions. */
   pack(at?: Date | Tid): Promise<DatabasePackResult>;
   /**

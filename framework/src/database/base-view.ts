@@ -147,7 +147,7 @@ export abstract class BaseView<V = Uint8Array> implements ReadView<V>, BlobViewH
 }
 
 /** The application's copy of a record: its bytes copied, its value decoded by `codec` on first access. */
-export function toDbRecord<V>(oid: Oid, tid: Tid, record: RecordInput, codec: RecordCodec<unknown>): DbRecord<V> {
+export function toDbRecord<V, X extends object = object>(oid: Oid, tid: Tid, record: RecordInput, codec: RecordCodec<unknown>, extra?: X): DbRecord<V> & X {
   const data = new Uint8Array(record.data);
   let decoded: { readonly value: V } | undefined;
   return Object.freeze({
@@ -159,5 +159,6 @@ export function toDbRecord<V>(oid: Oid, tid: Tid, record: RecordInput, codec: Re
       return decoded.value;
     },
     refs: Object.freeze([...record.refs.oids]),
+    ...(extra as X),
   });
 }

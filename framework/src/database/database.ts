@@ -4,10 +4,10 @@
  */
 import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
 import type { Clock, Logger } from '../contracts/context.js';
-import type { BlobHandle, Database, GcOptions, GcResult, RecordCodec, Snapshot, Transaction, TransactionOptions } from '../contracts/database.js';
+import type { BlobHandle, CommittedTransaction, Database, GcOptions, GcResult, RecordCodec, Snapshot, Transaction, TransactionOptions, TransactionRange } from '../contracts/database.js';
 import { type ConflictError, InvalidArgumentError, isHandlertonError, type ReadConflictError, StorageClosedError } from '../contracts/errors.js';
 import type { Tid } from '../contracts/ids.js';
-import { assertU64, tidFromMillis } from '../contracts/ids.js';
+import { assertU64, tidFromMillis, tidToDate } from '../contracts/ids.js';
 import type { Locator } from '../contracts/locator.js';
 import type { DatabasePackResult } from '../contracts/records.js';
 import { BlobHandleImpl, type HandleOwner } from '../blobs/blob-handle.js';
@@ -19,6 +19,8 @@ import { DbSnapshot } from './snapshot.js';
 import { DbTransaction } from './transaction.js';
 import { backoffDelay, resolveBackoff } from './retry-backoff.js';
 import { RECORD_CODECS } from './record-codecs.js';
+import { resolveTidRange } from './iterate.js';
+import { toDbRecord } from './base-view.js';
 import type { RuntimeStorage } from './runtime-storage.js';
 import type { RecordCacheStats } from './record-cache.js';
 
@@ -153,6 +155,27 @@ export class DatabaseImpl<V = Uint8Array> implements Database<V> {
         }
         throw error;
       }
+    }
+  }
+
+  async *transactions(range?: TransactionRange): AsyncGenerator<CommittedTransaction<V>> {
+    this.#open();
+    const { start, stop } = resolveTidRange(range);
+    await this.#storage.sync?.();
+    const last = this.#storage.lastTransaction();
+    if (start > last || start > stop) return;
+    for await (const txn of this.#storage.iterator(start, stop < last ? stop : last)) {
+      this.#open();
+      yield Object.freeze({
+        tid: txn.tid,
+        time: tidToDate(txn.tid),
+        user: txn.meta.user,
+        description: txn.meta.description,
+        extension: txn.meta.extension,
+        records: Object.freeze(
+          txn.records.map((rec) => Object.freeze({ oid: rec.oid, record: rec.record === null ? null : toDbRecord<V>(rec.oid, rec.tid, rec.record, this.#codec) })),
+        ),
+      });
     }
   }
 
