@@ -37,7 +37,9 @@ export class DbSnapshot<V = Uint8Array> extends BaseView<V> implements Snapshot<
       const found = await this.committedRecord(oid);
       // Gone only when a pack removed it meanwhile (committedRecord raised ReadConflictError if it could not tell).
       if (found === undefined) continue;
-      yield toDbRecord<V, { isBlob: boolean }>(oid, found.tid, found.record, this.codec, { isBlob: isBlobRecord(found.record) });
+      // The record's own properties (value may be a getter) plus isBlob, frozen as one object.
+      const record = toDbRecord<V>(oid, found.tid, found.record, this.codec);
+      yield Object.freeze(Object.defineProperties({ isBlob: isBlobRecord(found.record) }, Object.getOwnPropertyDescriptors(record))) as CurrentObject<V>;
     }
   }
 
