@@ -118,6 +118,25 @@ test('conflict messages give tids and oids in hex, as everywhere else', async (t
   }
 });
 
+test('blob messages name the blob object in hex too', async (t) => {
+  const db = await openDatabase('memory:');
+  try {
+    await db.transaction(async (tx) => {
+      const blob = await tx.createBlob();
+      await blob.open('w');
+      const locked = await t.throwsAsync(blob.open('r'));
+      t.true(isHandlertonError(locked, 'HANDLERTON_BLOB_LOCKED'));
+      t.is(locked?.message, `blob ${toHex(blob.oid)} is already opened for writing`);
+      const oid = await tx.create(encode(1));
+      const notBlob = await t.throwsAsync(tx.write(blob.oid, encode(2)));
+      t.is(notBlob?.message, `oid ${toHex(blob.oid)} is a blob object; write through blob(oid).open()`);
+      t.true(oid > blob.oid);
+    });
+  } finally {
+    await db.close();
+  }
+});
+
 test('bad backoff options raise InvalidArgumentError naming the option, before anything runs', async (t) => {
   const db = await openDatabase('memory:');
   try {

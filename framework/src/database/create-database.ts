@@ -7,6 +7,7 @@ import { CorruptionError, isHandlertonError } from '../contracts/errors.js';
 import { LocatorCodec } from '../contracts/locator.js';
 import type { Storage } from '../contracts/storage.js';
 import type { Oid, Tid } from '../contracts/ids.js';
+import { toHex } from '../contracts/ids.js';
 import type { LoadedRecord } from '../contracts/records.js';
 import { BlobServices } from '../blobs/blob-services.js';
 import { DatabaseImpl } from './database.js';
@@ -77,7 +78,7 @@ async function checkStorageNotBehindBlobs(storage: RuntimeStorage, blobs: BlobHa
   const last = storage.lastTransaction();
   if (newest !== null && newest > last) {
     throw new CorruptionError(
-      `the storage's last transaction ${last} is older than blob revision ${newest} that blob handlerton "${blobs.name}" committed: the storage lost committed transactions`,
+      `the storage's last transaction ${toHex(last)} is older than blob revision ${toHex(newest)} that blob handlerton "${blobs.name}" committed: the storage lost committed transactions`,
       storage.engine.location,
     );
   }
