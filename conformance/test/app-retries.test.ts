@@ -118,6 +118,32 @@ test('conflict messages give tids and oids in hex, as everywhere else', async (t
   }
 });
 
+test('a ReadConflictError that persists through the retries carries attempts too', async (t) => {
+  const db = await openDatabase('memory:');
+  try {
+    await db.transaction(async (tx) => tx.write(ROOT_OID, encode(0)));
+    let runs = 0;
+    const error = await t.throwsAsync(
+      db.transaction(
+        async (tx) => {
+          runs++;
+          // Another commit, then a pack past this view: a read that finds nothing cannot say "does not exist".
+          await db.transaction(async (other) => other.write(ROOT_OID, encode(runs)));
+          await db.pack();
+          await tx.read(ROOT_OID + 12345n);
+        },
+        { retries: 2, backoff: { initialMs: 1 } },
+      ),
+    );
+    t.true(isHandlertonError(error, 'HANDLERTON_READ_CONFLICT'), String(error));
+    t.is(runs, 3);
+    t.is((error as { attempts?: number }).attempts, 3);
+    t.regex(error?.message ?? '', /gave up after 3 attempts: retries 2/);
+  } finally {
+    await db.close();
+  }
+});
+
 test('blob messages name the blob object in hex too', async (t) => {
   const db = await openDatabase('memory:');
   try {
