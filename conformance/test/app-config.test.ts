@@ -3,6 +3,8 @@ import test from 'ava';
 import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { InvalidConfigError, openDatabase, resolveConfig, ROOT_OID } from '@handlerton/framework';
 
 async function tempDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
@@ -27,6 +29,18 @@ test('FileStorage2 storage with memory blobs opens (the framework no longer inve
   }
   // No file was created for the memory blobs beside the storage.
   t.deepEqual(await readdir(dir), ['d']);
+});
+
+test('the command line inspects a FileStorage2 storage with memory blobs too (no invented blobs location)', async (t) => {
+  const dir = await tempDir(t);
+  const config = JSON.stringify({ storage: `filestorage2:${join(dir, 'd')}`, blobs: 'memory:' });
+  const db = await openDatabase(JSON.parse(config) as { storage: string; blobs: string });
+  await db.transaction(async (tx) => tx.write(ROOT_OID, new Uint8Array([1])));
+  await db.close();
+  const bin = fileURLToPath(new URL('../../../framework/bin/handlerton.js', import.meta.url));
+  const info = spawnSync(process.execPath, [bin, '--json', 'info', config], { encoding: 'utf8', timeout: 60_000 });
+  t.is(info.status, 0, info.stderr);
+  t.regex(info.stdout, /"blobs": ?"memory"/);
 });
 
 test('a location given explicitly to the memory engine is still refused, naming the option', async (t) => {
