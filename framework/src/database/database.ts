@@ -158,6 +158,7 @@ export class DatabaseImpl<V = Uint8Array> implements Database<V> {
     }
   }
 
+  /** The committed transactions of `range` in tid order (see Database.transactions). */
   async *transactions(range?: TransactionRange): AsyncGenerator<CommittedTransaction<V>> {
     this.#open();
     const { start, stop } = resolveTidRange(range);

@@ -22,7 +22,7 @@ import { RunSet } from './gc/run-set.js';
 import { Cursor, RunStore } from './gc/sorted-run.js';
 import { Yielder } from './gc/yielder.js';
 
-/** Options of `Snapshot.objects()`. */
+/** The options of `Snapshot.objects()` with their defaults filled in. */
 export interface ResolvedObjectsOptions {
   readonly spillThreshold: number;
   readonly tmpDir: string;
@@ -69,9 +69,6 @@ export async function* currentSerials(storage: Storage, tid: Tid, options: Resol
     await store.close();
   }
 }
-
-/** A bound of `Database.transactions()`: a tid, or a Date (every transaction of that millisecond included). */
-export type TidBound = Tid | Date;
 
 /** `{ since, until }` of `transactions()` as an inclusive tid range; InvalidArgumentError naming the option. */
 export function resolveTidRange(options: unknown): { readonly start: Tid; readonly stop: Tid } {

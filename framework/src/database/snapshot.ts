@@ -25,6 +25,7 @@ export class DbSnapshot<V = Uint8Array> extends BaseView<V> implements Snapshot<
     throw new ReadOnlyError('a snapshot is read-only');
   }
 
+  /** The objects of this view in oid order (see Snapshot.objects). */
   async *objects(options?: ObjectsOptions): AsyncGenerator<CurrentObject<V>> {
     this.ensureActive();
     const resolved = resolveObjectsOptions(options);
