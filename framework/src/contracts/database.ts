@@ -20,31 +20,104 @@ import type { DatabasePackResult, TransactionMeta } from './records.js';
 /** Blob open modes. */
 export type BlobMode = 'r' | 'w' | 'a' | 'r+';
 
-/** A record as the application sees it. */
-export interface DbRecord {
+/**
+ * Turns the application's values into record bytes and back (config option `codec`). Built in:
+ * `'bytes'` (the default: values are the bytes), `'json'` and `'v8'` (see `RECORD_CODECS`).
+ * `encode` throws for a value it cannot encode (the framework reports InvalidArgumentError naming the
+ * argument, and nothing is written); `decode` throws for bytes it cannot decode (InvalidConfigError
+ * naming `codec`: the data was not written with this codec). Both run synchronously on every write
+ * and on the first read of `DbRecord.value`.
+ */
+export interface RecordCodec<V> {
+  /** A short name for messages ("json"). */
+  readonly name: string;
+  encode(value: V): Uint8Array;
+  decode(data: Uint8Array): V;
+}
+
+/** The names of the built-in codecs. */
+export type RecordCodecName = 'bytes' | 'json' | 'v8';
+
+/** A record as the application sees it; `V` is the value type of the database's codec. */
+export interface DbRecord<V = Uint8Array> {
   readonly oid: Oid;
   /** The serial (tid that wrote this revision). */
   readonly tid: Tid;
+  /** The stored bytes (a copy). */
   readonly data: Uint8Array;
+  /** The value: `data` decoded by the database's codec (decoded on first access; `data` itself for `'bytes'`). */
+  readonly value: V;
   /** Oids this record references (for the external garbage collector). */
   readonly refs: readonly Oid[];
 }
 
 /** Reads at one consistent point in time. */
-export interface ReadView {
+export interface ReadView<V = Uint8Array> {
   /** The view reads the state as of this tid (inclusive). */
   readonly tid: Tid;
   /** The record `oid`; POSKeyError when it does not exist in this view. */
-  read(oid: Oid): Promise<DbRecord>;
+  read(oid: Oid): Promise<DbRecord<V>>;
   /** The record `oid`, or undefined when it does not exist in this view. */
-  tryRead(oid: Oid): Promise<DbRecord | undefined>;
+  tryRead(oid: Oid): Promise<DbRecord<V> | undefined>;
   /** The blob object `oid`; POSKeyError when missing, InvalidArgumentError when `oid` is not a blob. */
   blob(oid: Oid): Promise<Blob>;
 }
 
 /** A read-only MVCC view; close it when done. */
-export interface Snapshot extends ReadView, AsyncDisposable {
+export interface Snapshot<V = Uint8Array> extends ReadView<V>, AsyncDisposable {
+  /**
+   * The objects that exist in this view (records and blob objects; not deleted ones), ascending by
+   * oid, each read as of the view's tid. Built on the storage's `iterator` (NotSupportedError without
+   * it): the history up to the view's tid is replayed once into an oid -> serial map held as sorted
+   * runs (about 16 bytes per entry in memory up to `spillThreshold` entries, temporary files under
+   * `tmpDir` past it, removed when the iteration ends or is abandoned); then each object is read as
+   * it is yielded. So the first object comes after one pass over the stored history. A view older than
+   * the pack horizon raises ReadConflictError; closing the snapshot ends the iteration
+   * (TransactionClosedError at the next object).
+   */
+  objects(options?: ObjectsOptions): AsyncIterable<CurrentObject<V>>;
   close(): Promise<void>;
+}
+
+/** Options of `Snapshot.objects()`; a wrong type raises InvalidArgumentError naming the option. */
+export interface ObjectsOptions {
+  /** Map entries held in memory before sorted runs spill to temporary files (default 1_048_576, about 16 MiB; at least 2). */
+  readonly spillThreshold?: number;
+  /** Directory of the spilled runs (default os.tmpdir()). */
+  readonly tmpDir?: string;
+}
+
+/** One object of `Snapshot.objects()`: its record as of the view, and whether it is a blob object (open it with `blob(oid)`). */
+export interface CurrentObject<V = Uint8Array> extends DbRecord<V> {
+  /** True for a blob object: its `data` is the framework's blob marker, not an application value. */
+  readonly isBlob: boolean;
+}
+
+/** The range of `Database.transactions()`: inclusive bounds, tids or Dates (a Date includes its whole millisecond). */
+export interface TransactionRange {
+  /** The first tid (default: the first transaction). */
+  readonly since?: Tid | Date;
+  /** The last tid (default: the last transaction when the iteration starts). */
+  readonly until?: Tid | Date;
+}
+
+/** A committed transaction as `Database.transactions()` yields it. */
+export interface CommittedTransaction<V = Uint8Array> {
+  readonly tid: Tid;
+  /** The wall-clock time of the tid. */
+  readonly time: Date;
+  readonly user: string;
+  readonly description: string;
+  readonly extension: Readonly<Record<string, unknown>>;
+  /** The revisions it wrote (record null: a delete marker), in the order the storage keeps them. */
+  readonly records: readonly TransactionWrite<V>[];
+}
+
+/** One write of a committed transaction. */
+export interface TransactionWrite<V = Uint8Array> {
+  readonly oid: Oid;
+  /** The revision written (its value decoded on first access), or null for a delete marker. */
+  readonly record: DbRecord<V> | null;
 }
 
 /** Options of `create` and `write`. */
@@ -58,14 +131,18 @@ export interface WriteOptions {
 }
 
 /** A read-write transaction; isolated (snapshot reads, first committer wins). */
-export interface Transaction extends ReadView {
-  /** Creates a record; returns its new oid. */
-  create(data: Uint8Array, options?: WriteOptions): Promise<Oid>;
+export interface Transaction<V = Uint8Array> extends ReadView<V> {
   /**
-   * Replaces the data of record `oid` (which must exist in this view, or be the root oid 0 to create it).
-   * Without `options.refs` the record keeps its current references.
+   * Creates a record holding `value` (encoded by the database's codec; InvalidArgumentError naming
+   * `value`, and nothing written, when it cannot be encoded); returns its new oid.
    */
-  write(oid: Oid, data: Uint8Array, options?: WriteOptions): Promise<void>;
+  create(value: V, options?: WriteOptions): Promise<Oid>;
+  /**
+   * Replaces the value of record `oid` (which must exist in this view, or be the root oid 0 to create it).
+   * Without `options.refs` the record keeps its current references. A value the codec cannot encode
+   * raises InvalidArgumentError naming `value` and changes nothing.
+   */
+  write(oid: Oid, value: V, options?: WriteOptions): Promise<void>;
   /** Deletes record `oid` (external-GC delete; needs capability externalGC). */
   delete(oid: Oid): Promise<void>;
   /** Creates a new, empty blob object; returns it. Reference its oid from a record to keep it. */
@@ -130,8 +207,28 @@ export interface BlobHandle extends AsyncDisposable {
 export interface TransactionOptions {
   /** Checked when the transaction begins (InvalidArgumentError naming e.g. `options.meta.description`); see TransactionMeta. */
   readonly meta?: Partial<TransactionMeta>;
-  /** How many times to retry on ConflictError at commit or ReadConflictError during the run (default 0). */
+  /**
+   * How many times `transaction()` retries on ConflictError at commit or ReadConflictError during the
+   * run (default 0). When it gives up, the last error is thrown with `attempts` set (and said in its message).
+   */
   readonly retries?: number;
+  /** The wait between retries (exponential backoff with full jitter); see BackoffOptions. Ignored by `begin()`. */
+  readonly backoff?: BackoffOptions;
+}
+
+/**
+ * Backoff between the attempts of `transaction(fn, { retries })`: before retry n (0 for the first)
+ * it waits a uniformly random time in [0, min(maxMs, initialMs * factor^n)] milliseconds (full
+ * jitter), after the commit that won the race became visible. InvalidArgumentError naming the option
+ * (e.g. `options.backoff.factor`) for a value out of range.
+ */
+export interface BackoffOptions {
+  /** Bound of the first wait in ms, 0 to 60000 (default 2; 0 retries at once, as before). */
+  readonly initialMs?: number;
+  /** Cap of every wait in ms, from initialMs to 60000 (default 250, or initialMs when larger). */
+  readonly maxMs?: number;
+  /** Growth of the bound per retry, 1 to 16 (default 2). */
+  readonly factor?: number;
 }
 
 /** Options of the external garbage collector; a wrong type, NaN or a negative number raises InvalidArgumentError naming the option. */
@@ -200,21 +297,28 @@ export interface GcResult {
   readonly spilled: boolean;
 }
 
-/** An open database. */
-export interface Database extends AsyncDisposable {
+/** An open database; `V` is the value type of its codec (Uint8Array for the default `'bytes'`). */
+export interface Database<V = Uint8Array> extends AsyncDisposable {
   readonly capabilities: { readonly storage: StorageCapabilities; readonly blobs: BlobCapabilities };
   /** Names of the storage engine and blob handlerton in use. */
   readonly engines: { readonly storage: string; readonly blobs: string };
   /** Starts a transaction the caller commits or aborts. */
-  begin(options?: TransactionOptions): Transaction;
+  begin(options?: TransactionOptions): Transaction<V>;
   /** Runs `fn` in a transaction: commits when it returns, aborts when it throws. */
-  transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  transaction<T>(fn: (tx: Transaction<V>) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** A read-only view of the latest committed state (or of the state as of `at`). */
-  snapshot(at?: Tid): Promise<Snapshot>;
+  snapshot(at?: Tid): Promise<Snapshot<V>>;
   /** Opens a blob revision for reading through a locator, outside any transaction. */
   openLocator(locator: Locator | Uint8Array | string): Promise<BlobHandle>;
   /** Tid of the last committed transaction. */
   lastTransaction(): Tid;
+  /**
+   * The committed transactions with `since <= tid <= until`, in tid order, with the revisions each
+   * wrote (the storage's `iterator`, capability `iterator`; NotSupportedError without it). Transactions
+   * committed after the iteration started are not included. One transaction's records are in memory
+   * at a time. InvalidArgumentError naming `options.since` / `options.until` for a bad bound.
+   */
+  transactions(range?: TransactionRange): AsyncIterable<CommittedTransaction<V>>;
   /** Packs the storage as of `at` (default: now) and reclaims unreferenced blob revisions. */
   pack(at?: Date | Tid, options?: PackOptions): Promise<DatabasePackResult>;
   /**

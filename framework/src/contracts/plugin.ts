@@ -29,6 +29,12 @@ export interface EnginePlugin {
   readonly name: string;
   /** Other names config may use ("sqlite" for "sqlite-blobs"). */
   readonly aliases?: readonly string[];
+  /**
+   * True when the engine keeps nothing at a location (memory): when config names no location for its
+   * blobs, the framework opens it without one instead of deriving one from the storage's location.
+   * A location given explicitly is still passed on (and refused by `parseOptions`). Default false.
+   */
+  readonly locationless?: boolean;
   /** One line for `handlerton engines`. */
   readonly description: string;
   /** Static manifest of the storage it creates (read synchronously by test registration). */
