@@ -50,7 +50,7 @@ const USAGE = `usage: handlerton-conformance --engine <name|package|file> [optio
   --concurrency <n>   cases run at once (default 2)
   --timeout <ms>      per-case timeout (default 60000)
   --quiet             print only failures and the matrix
-  --list              list the catalogue and exit
+  --list              list the catalogue (id, source, requirements, contract rules, title) and exit
   --version           print the suite version`;
 
 async function resolvePlugin(spec: string): Promise<EnginePlugin> {
@@ -107,7 +107,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (values.list === true) {
-    for (const c of CATALOGUE) console.log(`${c.id}\t${c.source ?? ''}\t${c.requires.join(',')}\t${c.title}`);
+    for (const c of CATALOGUE) console.log(`${c.id}\t${c.source ?? ''}\t${c.requires.join(',')}\t${c.rule.join(' ')}\t${c.title}`);
     return 0;
   }
   if (values.engine === undefined || values.engine.length === 0) {

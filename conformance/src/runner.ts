@@ -60,7 +60,13 @@ export function describeError(error: unknown): string {
 
 /** Gates and runs one case, returning its result instead of throwing. */
 export async function runCase(testCase: ConformanceCase, harness: Harness, options: RunOptions = {}): Promise<CaseResult> {
-  const base = { id: testCase.id, area: testCase.area, title: testCase.title, ...(testCase.source ? { source: testCase.source } : {}) };
+  const base = {
+    id: testCase.id,
+    area: testCase.area,
+    title: testCase.title,
+    ...(testCase.source ? { source: testCase.source } : {}),
+    ...(testCase.rule.length > 0 ? { rule: testCase.rule } : {}),
+  };
   const decision = gate(testCase, harness);
   if (!decision.run) return { ...base, status: 'skip', reason: decision.reason, durationMs: 0 };
   const started = performance.now();
