@@ -37,7 +37,7 @@ export interface EnginePlugin {
   readonly blobCapabilities?: BlobCapabilities;
   /** Validates a request; throws InvalidConfigError naming the bad option. */
   parseOptions(request: EngineRequest): EngineOptions;
-  /** Opens a storage (present when the engine provides one). */
+  /** Opens a storage (present when the engine provides one); storages opened on different locations share nothing. */
   createStorage?(options: EngineOptions, context: EngineContext): Promise<Storage>;
   /** Opens a blob handlerton (present when the engine provides one). */
   createBlobHandlerton?(options: EngineOptions, context: EngineContext): Promise<BlobHandlerton>;
