@@ -12,7 +12,7 @@ import { isEnginePlugin, loadEnginePlugin, type EnginePlugin } from '@handlerton
 import { CATALOGUE } from './catalogue.js';
 import { harnessFromPlugin, harnessFromPluginProbed, mixedHarness, throughFramework } from './harness.js';
 import { buildReport, formatMatrix, toJUnit, withClaims, type ConformanceReport } from './report.js';
-import { describeError, runCase } from './runner.js';
+import { describeError, resultFields, runCase } from './runner.js';
 import { harnessMain, isHarnessKind } from './harnesses/dispatch.js';
 import { pgStorageHarness } from './harnesses/postgres.js';
 import { formatClaims, verifyClaims } from './harnesses/claims.js';
@@ -234,7 +234,7 @@ async function runEngine(harness: Harness, selection: readonly SelectedCase[], r
       const { testCase, deselected } = selection[index]!;
       const result: CaseResult =
         deselected !== undefined
-          ? { id: testCase.id, area: testCase.area, title: testCase.title, status: 'skip', reason: deselected, durationMs: 0 }
+          ? { ...resultFields(testCase), status: 'skip', reason: deselected, durationMs: 0 }
           : await runCase(testCase, harness, { timeoutMs: run.timeoutMs });
       results[index] = result;
       if (result.status === 'fail') console.log(`FAIL ${result.id}: ${result.title}\n     ${result.reason ?? ''}`);

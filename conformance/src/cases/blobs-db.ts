@@ -403,7 +403,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'created-blob-aborted',
     title: 'a blob created in an aborted transaction does not exist afterwards',
     source: 'BL-8',
-    rule: ['database.ts#Transaction.abort', 'database.ts#Transaction.createBlob'],
+    rule: ['database.ts#Transaction.abort', 'database.ts#Transaction.createBlob', 'database.ts#ReadView.blob'],
     run: async (ctx) => {
       const db = await ctx.database();
       let oid: Oid | undefined;

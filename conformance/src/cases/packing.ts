@@ -28,7 +28,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-empty',
     title: 'packing an empty storage is a no-op',
     source: 'T44',
-    rule: ['storage.ts#Storage.pack', 'records.ts#PackResult.removedRevisions'],
+    rule: ['storage.ts#Storage.pack', 'records.ts#PackResult.removedRevisions', 'storage.ts#invariants'],
     requires: ['pack'],
     run: async ({ storage }) => {
       const result = await storage.pack(1n << 40n);
@@ -292,7 +292,7 @@ export const packingCases = defineArea('packing', [
     id: 'db-pack-reclaims-blobs',
     title: 'a Database pack reclaims the blob revisions of removed record revisions, reports them and their bytes, and keeps the current one',
     source: 'T119',
-    rule: ['database.ts#Database.pack', 'records.ts#DatabasePackResult.reclaimedBlobRevisions', 'records.ts#DatabasePackResult.reclaimedBlobBytes'],
+    rule: ['database.ts#Database.pack', 'records.ts#DatabasePackResult.reclaimedBlobRevisions', 'records.ts#DatabasePackResult.reclaimedBlobBytes', 'database.ts#Database.openLocator'],
     requires: ['pack', 'blob.refcount', 'mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
