@@ -38,7 +38,12 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-commit-revision',
     title: 'a committed draft becomes a readable revision of exactly the bytes written; latestRevision names it',
     source: 'T112',
-    rule: ['blob-handlerton.ts#BlobHandlerton.commit', 'blob-handlerton.ts#BlobHandlerton.latestRevision', 'blob-handlerton.ts#RevisionReader.read', 'blob-handlerton.ts#RevisionReader.close'],
+    rule: [
+      'blob-handlerton.ts#BlobHandlerton.commit',
+      'blob-handlerton.ts#BlobHandlerton.latestRevision',
+      'blob-handlerton.ts#RevisionReader.read',
+      'blob-handlerton.ts#RevisionReader.close',
+    ],
     run: async ({ blobs }) => {
       const id = await blobs.createBlob();
       await commitRevision(blobs, id, bytes('hello blob'), 100n);
@@ -229,7 +234,12 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-refcount-records-and-readers',
     title: 'refcount counts record references from commit on, plus open readers; releaseReferences drops them',
     source: 'WL#3583 refcount',
-    rule: ['blob-handlerton.ts#BlobHandlerton.refcount', 'blob-handlerton.ts#BlobHandlerton.addReferences', 'blob-handlerton.ts#BlobHandlerton.releaseReferences', 'blob-handlerton.ts#RevisionReader.close'],
+    rule: [
+      'blob-handlerton.ts#BlobHandlerton.refcount',
+      'blob-handlerton.ts#BlobHandlerton.addReferences',
+      'blob-handlerton.ts#BlobHandlerton.releaseReferences',
+      'blob-handlerton.ts#RevisionReader.close',
+    ],
     requires: ['blob.refcount'],
     run: async ({ blobs }) => {
       const id = await blobs.createBlob();

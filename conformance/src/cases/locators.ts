@@ -36,7 +36,12 @@ export const locatorCases = defineArea('locators', [
     id: 'binary-roundtrip',
     title: 'a locator is 64 bytes; its binary form parses back to the same fields and opens the same revision',
     source: 'WL#3583 BLOB_LOCATOR',
-    rule: ['locator.ts#invariants', 'locator.ts#Locator.fromBytes', 'locator.ts#Locator.toBytes', 'database.ts#Database.openLocator'],
+    rule: [
+      'locator.ts#invariants',
+      'locator.ts#Locator.fromBytes',
+      'locator.ts#Locator.toBytes',
+      'database.ts#Database.openLocator',
+    ],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'located');

@@ -292,7 +292,12 @@ export const packingCases = defineArea('packing', [
     id: 'db-pack-reclaims-blobs',
     title: 'a Database pack reclaims the blob revisions of removed record revisions, reports them and their bytes, and keeps the current one',
     source: 'T119',
-    rule: ['database.ts#Database.pack', 'records.ts#DatabasePackResult.reclaimedBlobRevisions', 'records.ts#DatabasePackResult.reclaimedBlobBytes', 'database.ts#Database.openLocator'],
+    rule: [
+      'database.ts#Database.pack',
+      'records.ts#DatabasePackResult.reclaimedBlobRevisions',
+      'records.ts#DatabasePackResult.reclaimedBlobBytes',
+      'database.ts#Database.openLocator',
+    ],
     requires: ['pack', 'blob.refcount', 'mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
