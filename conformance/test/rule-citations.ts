@@ -1,8 +1,9 @@
 /**
  * Checks the `rule` citations of the catalogue against the contract sources (framework/src/contracts):
  * `<file>#invariants` needs the file's header comment, `<file>#Name` a documented top-level
- * declaration, `<file>#Name.member` a documented member of that interface or class. Plain text
- * matching on the formatted sources (two-space indentation, a declaration closes with `}` in column 0).
+ * declaration, `<file>#Name.member` a documented member of that interface or class (or a documented
+ * `| 'member'` of that union type). Plain text matching on the formatted sources: members are
+ * indented by two spaces, and a declaration ends at the next line that starts in column 0.
  */
 import { readFileSync } from 'node:fs';
 
@@ -56,8 +57,8 @@ export function citationProblem(citation: string, read: (file: string) => string
   const declared = declarationOf(lines, name);
   if (declared < 0) return `${file} declares no ${name}`;
   if (member === undefined) return documentedAt(lines, declared) ? undefined : `${name} has no doc comment in ${file}`;
-  const end = lines.findIndex((line, i) => i > declared && line.startsWith('}'));
-  const pattern = new RegExp(`^  (?:(?:readonly|static|get|async|abstract|override) )*${member}\\??[(:<]`);
+  const end = lines.findIndex((line, i) => i > declared && /^\S/.test(line));
+  const pattern = new RegExp(`^  (?:\\| '${member}'|(?:(?:readonly|static|get|async|abstract|override) )*${member}\\??[(:<])`);
   for (let i = declared + 1; i < (end < 0 ? lines.length : end); i++) {
     if (pattern.test(lines[i]!)) return documentedAt(lines, i) ? undefined : `${name}.${member} has no doc comment in ${file}`;
   }

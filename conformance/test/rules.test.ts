@@ -67,6 +67,12 @@ export class Box {
   }
 }
 
+/** A documented union. */
+export type Mode =
+  /** The first mode. */
+  | 'first'
+  | 'second';
+
 /* Not a doc comment. */
 export function plain(): void {}
 `;
@@ -74,7 +80,7 @@ export function plain(): void {}
 const sampleRead = (file: string): string | undefined => (file === 'sample.ts' ? SAMPLE : undefined);
 
 test('the citation checker accepts documented members, headers and declarations', (t) => {
-  for (const ok of ['sample.ts#invariants', 'sample.ts#Thing', 'sample.ts#Thing.size', 'sample.ts#Thing.run', 'sample.ts#Thing.maybe', 'sample.ts#Thing.opt', 'sample.ts#Undocumented.inner', 'sample.ts#Box', 'sample.ts#Box.parse']) {
+  for (const ok of ['sample.ts#invariants', 'sample.ts#Thing', 'sample.ts#Thing.size', 'sample.ts#Thing.run', 'sample.ts#Thing.maybe', 'sample.ts#Thing.opt', 'sample.ts#Undocumented.inner', 'sample.ts#Box', 'sample.ts#Box.parse', 'sample.ts#Mode', 'sample.ts#Mode.first']) {
     t.is(citationProblem(ok, sampleRead), undefined, ok);
   }
 });
@@ -87,6 +93,9 @@ test('the citation checker names what is wrong', (t) => {
   t.regex(citationProblem('sample.ts#Undocumented', sampleRead)!, /Undocumented has no doc comment/);
   t.regex(citationProblem('sample.ts#plain', sampleRead)!, /plain has no doc comment/);
   t.regex(citationProblem('sample.ts#Box.inner', sampleRead)!, /Box has no member inner/, 'a member of another declaration does not count');
+  t.regex(citationProblem('sample.ts#Thing.inner', sampleRead)!, /Thing has no member inner/, 'nor one of the next declaration');
+  t.regex(citationProblem('sample.ts#Mode.second', sampleRead)!, /Mode\.second has no doc comment/);
+  t.regex(citationProblem('sample.ts#Mode.parse', sampleRead)!, /Mode has no member parse/);
   t.regex(citationProblem('storage tpcBegin', sampleRead)!, /not of the form/);
   t.regex(citationProblem('sample.ts#invariants', () => '/** Doc of the first export. */\nexport const A = 1;\n')!, /no header comment/);
 });

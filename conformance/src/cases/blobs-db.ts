@@ -325,7 +325,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'uncommitted-invisible-until-commit',
     title: 'data-transactional: even flushed data is invisible to others until the storage transaction commits',
     source: 'WL#3583 DATA_TRANSACTIONAL',
-    rule: ['capabilities.ts#BlobTransactionMode', 'database.ts#BlobHandle.flush'],
+    rule: ['capabilities.ts#BlobTransactionMode.dataTransactional', 'database.ts#BlobHandle.flush'],
     requires: ['mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -606,7 +606,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'commit-without-flush',
     title: 'data-transactional: data written but never flushed or closed is committed with the transaction',
     source: 'WL#3583 HTON_BLOB_DATA_TRANSACTIONAL',
-    rule: ['capabilities.ts#BlobTransactionMode'],
+    rule: ['capabilities.ts#BlobTransactionMode.dataTransactional'],
     requires: ['mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();

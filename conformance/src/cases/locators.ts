@@ -355,7 +355,7 @@ export const locatorCases = defineArea('locators', [
     id: 'data-transactional-mode',
     title: 'dataTransactional: flush does not publish, commit publishes and closes the handle',
     source: 'WL#3583 HTON_BLOB_DATA_TRANSACTIONAL',
-    rule: ['capabilities.ts#BlobTransactionMode', 'database.ts#BlobHandle.flush', 'database.ts#invariants'],
+    rule: ['capabilities.ts#BlobTransactionMode.dataTransactional', 'database.ts#BlobHandle.flush', 'database.ts#invariants'],
     requires: ['mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -378,7 +378,7 @@ export const locatorCases = defineArea('locators', [
     id: 'transactional-mode',
     title: 'transactional: flush commits a new revision in the blob\'s own context; unflushed writes are discarded at close',
     source: 'WL#3583 HTON_BLOB_TRANSACTIONAL',
-    rule: ['capabilities.ts#BlobTransactionMode', 'database.ts#BlobHandle.flush'],
+    rule: ['capabilities.ts#BlobTransactionMode.transactional', 'database.ts#BlobHandle.flush'],
     requires: ['mode.transactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -400,7 +400,7 @@ export const locatorCases = defineArea('locators', [
     id: 'nontransactional-mode',
     title: 'nontransactional: writes become visible to every reader at flush, and at close',
     source: 'WL#3583 HTON_BLOB_NONTRANSACTIONAL',
-    rule: ['capabilities.ts#BlobTransactionMode', 'database.ts#BlobHandle.flush'],
+    rule: ['capabilities.ts#BlobTransactionMode.nontransactional', 'database.ts#BlobHandle.flush'],
     requires: ['mode.nontransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -420,7 +420,7 @@ export const locatorCases = defineArea('locators', [
     id: 'non-data-transactional-survives-abort',
     title: 'transactional and nontransactional: a flushed revision stays committed when the enclosing transaction aborts',
     source: 'WL#3583 mysql_bl_commit',
-    rule: ['capabilities.ts#BlobTransactionMode'],
+    rule: ['capabilities.ts#BlobTransactionMode.transactional', 'capabilities.ts#BlobTransactionMode.nontransactional'],
     unless: ['mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();

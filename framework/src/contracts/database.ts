@@ -109,10 +109,10 @@ export interface Blob {
   /** Opens the blob; see the blob rules above. InvalidArgumentError for a mode other than 'r', 'w', 'a' and 'r+'. */
   open(mode: BlobMode): Promise<BlobHandle>;
   /**
-   * A signed locator, granting `access`, for the committed revision this view started from. In a
-   * writing transaction that is not the revision being written (it has no tid before the commit; a
-   * blob created in the transaction names revision 0, an empty blob): take the new revision's locator
-   * from a view opened after the commit.
+   * A signed locator, granting read access and the `access` asked for (write, append), for the
+   * committed revision this view started from. In a writing transaction that is not the revision
+   * being written (it has no tid before the commit; a blob created in the transaction names revision
+   * 0, an empty blob): take the new revision's locator from a view opened after the commit.
    */
   locator(access?: { write?: boolean; append?: boolean }): Locator;
 }
