@@ -2,9 +2,9 @@
  * Capability manifests. Every flag is an explicit boolean, fixed at construction and identical
  * before open, after open, after close and after a reopen (the conformance manifest self-test
  * checks this). A manifest is frozen plain data holding exactly the flags of its interface (and,
- * for blobs, the mode), so it survives a JSON round trip; an opened engine declares exactly the
- * static manifest its plugin publishes. A capability that is off means the engine raises
- * NotSupportedError for the calls that need it; it never silently does something else.
+ * for blobs, the mode), so it survives a JSON round trip; an engine opened with default options
+ * declares exactly the static manifest of its plugin. A capability that is off means the engine
+ * raises NotSupportedError for the calls that need it; it never silently does something else.
  */
 import { InvalidArgumentError } from './errors.js';
 

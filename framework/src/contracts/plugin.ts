@@ -31,9 +31,9 @@ export interface EnginePlugin {
   readonly aliases?: readonly string[];
   /** One line for `handlerton engines`. */
   readonly description: string;
-  /** Static manifest of the storage it creates (read synchronously by test registration). */
+  /** Static manifest of the storage it creates with default options (read synchronously by test registration). */
   readonly storageCapabilities?: StorageCapabilities;
-  /** Static manifest of the blob handlerton it creates. */
+  /** Static manifest of the blob handlerton it creates with default options. */
   readonly blobCapabilities?: BlobCapabilities;
   /** Validates a request; throws InvalidConfigError naming the bad option. */
   parseOptions(request: EngineRequest): EngineOptions;
