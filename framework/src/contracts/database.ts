@@ -3,13 +3,18 @@
  * builds them over a Storage and a BlobHandlerton.
  *
  * Blob rules (DESIGN.md "Blob semantics"), kept by the framework for every engine:
- * - open('r') reads committed data (or this transaction's uncommitted data, once it exists);
+ * - open('r') reads the data committed as of the view (or this transaction's uncommitted data,
+ *   once it exists);
  * - the first open('w') in a transaction starts new empty uncommitted data; 'a' and 'r+' start
- *   from the committed data (copy-on-write); once uncommitted data exists every later open sees it;
+ *   from the committed data (copy-on-write; 'r+' at position 0, 'a' writing at the end); once
+ *   uncommitted data exists every later open sees it;
  * - per blob and transaction: N readers and no writer, or 1 writer and no readers (BlobLockedError);
  * - a writable handle dies with its transaction: commit or abort closes it, later use raises
  *   TransactionClosedError; uncommitted data is invisible to every other transaction and snapshot;
- * - a reader keeps reading its revision after a newer commit, a delete or a pack, until it closes.
+ * - a reader keeps reading its revision after a newer commit, a delete, a pack or the end of the
+ *   transaction that opened it, until it closes (closing a snapshot closes its handles);
+ * - two transactions writing one blob conflict as two writing one record do: the later commit
+ *   raises ConflictError.
  */
 import type { Readable, Writable } from 'node:stream';
 import type { BlobCapabilities, StorageCapabilities } from './capabilities.js';
@@ -55,15 +60,18 @@ export interface DbRecord<V = Uint8Array> {
 export interface ReadView<V = Uint8Array> {
   /** The view reads the state as of this tid (inclusive). */
   readonly tid: Tid;
-  /** The record `oid`; POSKeyError when it does not exist in this view. */
+  /**
+   * The record `oid`; POSKeyError when it does not exist in this view. ReadConflictError instead when
+   * the view is older than the storage's pack horizon and finds nothing (pack may have removed it).
+   */
   read(oid: Oid): Promise<DbRecord<V>>;
-  /** The record `oid`, or undefined when it does not exist in this view. */
+  /** The record `oid`, or undefined when it does not exist in this view (ReadConflictError as for `read`). */
   tryRead(oid: Oid): Promise<DbRecord<V> | undefined>;
   /** The blob object `oid`; POSKeyError when missing, InvalidArgumentError when `oid` is not a blob. */
   blob(oid: Oid): Promise<Blob>;
 }
 
-/** A read-only MVCC view; close it when done. */
+/** A read-only MVCC view (opening a blob for writing raises ReadOnlyError); close it when done. */
 export interface Snapshot<V = Uint8Array> extends ReadView<V>, AsyncDisposable {
   /**
    * The objects that exist in this view (records and blob objects; not deleted ones), ascending by
@@ -76,6 +84,7 @@ export interface Snapshot<V = Uint8Array> extends ReadView<V>, AsyncDisposable {
    * (TransactionClosedError at the next object).
    */
   objects(options?: ObjectsOptions): AsyncIterable<CurrentObject<V>>;
+  /** Closes the view and the blob handles opened through it: later use of either raises TransactionClosedError. */
   close(): Promise<void>;
 }
 
@@ -130,7 +139,10 @@ export interface WriteOptions {
   readonly refs?: readonly Oid[];
 }
 
-/** A read-write transaction; isolated (snapshot reads, first committer wins). */
+/**
+ * A read-write transaction; isolated (snapshot reads, first committer wins): it reads the state it
+ * began from plus its own writes, which no other transaction or snapshot sees before it commits.
+ */
 export interface Transaction<V = Uint8Array> extends ReadView<V> {
   /**
    * Creates a record holding `value` (encoded by the database's codec; InvalidArgumentError naming
@@ -143,15 +155,26 @@ export interface Transaction<V = Uint8Array> extends ReadView<V> {
    * raises InvalidArgumentError naming `value` and changes nothing.
    */
   write(oid: Oid, value: V, options?: WriteOptions): Promise<void>;
-  /** Deletes record `oid` (external-GC delete; needs capability externalGC). */
+  /**
+   * Deletes record `oid` (external-GC delete; needs capability externalGC, else NotSupportedError):
+   * the transaction reads it as missing from then on, and so do views opened after the commit;
+   * older snapshots keep reading it.
+   */
   delete(oid: Oid): Promise<void>;
   /** Creates a new, empty blob object; returns it. Reference its oid from a record to keep it. */
   createBlob(): Promise<Blob>;
-  /** Opens a blob through a locator, within this transaction. */
+  /**
+   * Opens a blob through a locator, within this transaction: 'r' reads the locator's revision; 'w' and
+   * 'r+' need write access, 'a' write or append access (InvalidLocatorError otherwise).
+   */
   openLocator(locator: Locator | Uint8Array | string, mode: BlobMode): Promise<BlobHandle>;
   /** True until commit or abort. */
   readonly active: boolean;
-  /** Commits; returns the commit tid (the view's tid when nothing was written). ConflictError when a write lost a race. */
+  /**
+   * Commits and ends the transaction (later calls raise TransactionClosedError; `abort` does nothing);
+   * returns the commit tid, or the view's tid when nothing was written (no storage transaction is then
+   * committed). ConflictError when a write lost a race.
+   */
   commit(): Promise<Tid>;
   /** Aborts: nothing of the transaction becomes visible. Never throws; idempotent. */
   abort(): Promise<void>;
@@ -160,13 +183,13 @@ export interface Transaction<V = Uint8Array> extends ReadView<V> {
 /** A blob object: a record that owns blob data. */
 export interface Blob {
   readonly oid: Oid;
-  /** Opens the blob; see the blob rules above. */
+  /** Opens the blob; see the blob rules above. InvalidArgumentError for a mode other than 'r', 'w', 'a' and 'r+'. */
   open(mode: BlobMode): Promise<BlobHandle>;
   /**
-   * A signed locator, granting `access`, for the committed revision this view started from. In a
-   * writing transaction that is not the revision being written (it has no tid before the commit; a
-   * blob created in the transaction names revision 0, an empty blob): take the new revision's locator
-   * from a view opened after the commit.
+   * A signed locator, granting read access and the `access` asked for (write, append), for the
+   * committed revision this view started from. In a writing transaction that is not the revision
+   * being written (it has no tid before the commit; a blob created in the transaction names revision
+   * 0, an empty blob): take the new revision's locator from a view opened after the commit.
    */
   locator(access?: { write?: boolean; append?: boolean }): Locator;
 }
@@ -179,11 +202,18 @@ export interface BlobHandle extends AsyncDisposable {
   readonly mode: BlobMode;
   /** True until closed (explicitly, or by the end of its transaction for writers). */
   readonly open: boolean;
-  /** Reads up to `length` bytes (at most 64 MiB) at the position (default: up to 64 KiB); an empty array at the end. */
+  /**
+   * Reads up to `length` bytes (at most 64 MiB) at the position (default: up to 64 KiB) and advances it
+   * by the count read; an empty array at or past the end (the position stays).
+   */
   read(length?: number): Promise<Uint8Array>;
-  /** Writes at the position (at the end in 'a' mode) and advances it. */
+  /** Writes at the position (at the end in 'a' mode), advances it and returns the bytes written. ReadOnlyError on a handle opened with 'r'. */
   write(data: Uint8Array | string): Promise<number>;
-  /** Moves the position; seeking past the end is allowed (a later write zero-fills). Returns the new position. */
+  /**
+   * Moves the position to `offset` from the start, the current position or the end; seeking past the
+   * end is allowed (a later write zero-fills), before the start raises InvalidArgumentError. Returns
+   * the new position.
+   */
   seek(offset: number, whence?: SeekWhence): number;
   /** The position. */
   tell(): number;
@@ -193,7 +223,7 @@ export interface BlobHandle extends AsyncDisposable {
   truncate(size?: number): Promise<void>;
   /** Pushes buffered writes down (and commits for non-data-transactional handlertons). */
   flush(): Promise<void>;
-  /** Closes the handle. Idempotent. */
+  /** Closes the handle (as `Symbol.asyncDispose` does); later use raises HandleClosedError. Idempotent. */
   close(): Promise<void>;
   /** A Readable over bytes [start, end) (end exclusive; default: to the end); highWaterMark 1 B to 64 MiB (default 1 MiB). */
   createReadStream(options?: { start?: number; end?: number; highWaterMark?: number }): Readable;
@@ -209,7 +239,8 @@ export interface TransactionOptions {
   readonly meta?: Partial<TransactionMeta>;
   /**
    * How many times `transaction()` retries on ConflictError at commit or ReadConflictError during the
-   * run (default 0). When it gives up, the last error is thrown with `attempts` set (and said in its message).
+   * run (default 0): the body runs again in a new transaction. When it gives up, the last error is
+   * thrown with `attempts` set (and said in its message).
    */
   readonly retries?: number;
   /** The wait between retries (exponential backoff with full jitter); see BackoffOptions. Ignored by `begin()`. */
@@ -246,7 +277,7 @@ export interface GcOptions {
   /**
    * Entries each of the collector's sets (current objects, marked oids, the pending frontier) holds
    * in memory before it spills sorted runs to temporary files (default 1_048_576: about 8 MiB per
-   * set, 16 MiB for the oid -> serial map).
+   * set, 16 MiB for the oid -> serial map). The result is the same either way.
    */
   readonly spillThreshold?: number;
   /** Directory for the spilled runs (default os.tmpdir()); the collector removes its files when done, also on error. */
@@ -299,6 +330,7 @@ export interface GcResult {
 
 /** An open database; `V` is the value type of its codec (Uint8Array for the default `'bytes'`). */
 export interface Database<V = Uint8Array> extends AsyncDisposable {
+  /** The manifests of the storage and the blob handlerton the database runs on. */
   readonly capabilities: { readonly storage: StorageCapabilities; readonly blobs: BlobCapabilities };
   /** Names of the storage engine and blob handlerton in use. */
   readonly engines: { readonly storage: string; readonly blobs: string };
@@ -306,9 +338,16 @@ export interface Database<V = Uint8Array> extends AsyncDisposable {
   begin(options?: TransactionOptions): Transaction<V>;
   /** Runs `fn` in a transaction: commits when it returns, aborts when it throws. */
   transaction<T>(fn: (tx: Transaction<V>) => Promise<T>, options?: TransactionOptions): Promise<T>;
-  /** A read-only view of the latest committed state (or of the state as of `at`). */
+  /**
+   * A read-only view of the latest committed state (its tid is `lastTransaction()`), or of the state as
+   * of `at`; later commits do not change what it reads.
+   */
   snapshot(at?: Tid): Promise<Snapshot<V>>;
-  /** Opens a blob revision for reading through a locator, outside any transaction. */
+  /**
+   * Opens for reading, outside any transaction, the blob revision a locator names (even after the blob
+   * changed). InvalidLocatorError when it is malformed, altered, or of another database or handlerton;
+   * POSKeyError when the revision was reclaimed.
+   */
   openLocator(locator: Locator | Uint8Array | string): Promise<BlobHandle>;
   /** Tid of the last committed transaction. */
   lastTransaction(): Tid;
@@ -319,12 +358,16 @@ export interface Database<V = Uint8Array> extends AsyncDisposable {
    * at a time. InvalidArgumentError naming `options.since` / `options.until` for a bad bound.
    */
   transactions(range?: TransactionRange): AsyncIterable<CommittedTransaction<V>>;
-  /** Packs the storage as of `at` (default: now) and reclaims unreferenced blob revisions. */
+  /**
+   * Packs the storage as of `at` (default: now) and reclaims unreferenced blob revisions. Commits,
+   * reads and blob writes in progress go on while it runs and lose nothing.
+   */
   pack(at?: Date | Tid, options?: PackOptions): Promise<DatabasePackResult>;
   /**
    * External GC: deletes (writes delete markers for) every object not reachable from the root (oid 0)
    * and not protected by the safety window; a later pack reclaims the space. GcRootMissingError, and
-   * nothing deleted, when the root has no current revision. Needs capabilities iterator and externalGC.
+   * nothing deleted, when the root has no current revision (also in a dry run). Needs capabilities
+   * iterator and externalGC.
    */
   collectGarbage(options?: GcOptions): Promise<GcResult>;
   /** Closes the database and everything it opened. */
