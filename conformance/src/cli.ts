@@ -12,7 +12,7 @@ import { isEnginePlugin, loadEnginePlugin, type EnginePlugin } from '@handlerton
 import { CATALOGUE } from './catalogue.js';
 import { harnessFromPlugin, harnessFromPluginProbed, mixedHarness, throughFramework } from './harness.js';
 import { buildReport, formatMatrix, toJUnit, withClaims, type ConformanceReport } from './report.js';
-import { describeError, runCase } from './runner.js';
+import { describeError, resultFields, runCase } from './runner.js';
 import { harnessMain, isHarnessKind } from './harnesses/dispatch.js';
 import { pgStorageHarness } from './harnesses/postgres.js';
 import { formatClaims, verifyClaims } from './harnesses/claims.js';
@@ -50,7 +50,7 @@ const USAGE = `usage: handlerton-conformance --engine <name|package|file> [optio
   --concurrency <n>   cases run at once (default 2)
   --timeout <ms>      per-case timeout (default 60000)
   --quiet             print only failures and the matrix
-  --list              list the catalogue and exit
+  --list              list the catalogue (id, source, requirements, contract rules, title) and exit
   --version           print the suite version`;
 
 async function resolvePlugin(spec: string): Promise<EnginePlugin> {
@@ -107,7 +107,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (values.list === true) {
-    for (const c of CATALOGUE) console.log(`${c.id}\t${c.source ?? ''}\t${c.requires.join(',')}\t${c.title}`);
+    for (const c of CATALOGUE) console.log(`${c.id}\t${c.source ?? ''}\t${c.requires.join(',')}\t${c.rule.join(' ')}\t${c.title}`);
     return 0;
   }
   if (values.engine === undefined || values.engine.length === 0) {
@@ -234,7 +234,7 @@ async function runEngine(harness: Harness, selection: readonly SelectedCase[], r
       const { testCase, deselected } = selection[index]!;
       const result: CaseResult =
         deselected !== undefined
-          ? { id: testCase.id, area: testCase.area, title: testCase.title, status: 'skip', reason: deselected, durationMs: 0 }
+          ? { ...resultFields(testCase), status: 'skip', reason: deselected, durationMs: 0 }
           : await runCase(testCase, harness, { timeoutMs: run.timeoutMs });
       results[index] = result;
       if (result.status === 'fail') console.log(`FAIL ${result.id}: ${result.title}\n     ${result.reason ?? ''}`);

@@ -12,6 +12,7 @@ export type {
   Harness,
   HarnessLocation,
   Requirement,
+  RuleCitation,
 } from './types.js';
 export { CATALOGUE } from './catalogue.js';
 export { gate, claims } from './gating.js';

@@ -16,6 +16,8 @@ export interface ConformanceReport {
     readonly area: string;
     readonly title: string;
     readonly source?: string;
+    /** The contract rules the case checks (`storage.ts#Storage.tpcBegin`, ...). */
+    readonly rule?: readonly string[];
     readonly status: CaseResult['status'];
     readonly reason?: string;
     readonly durationMs: number;
@@ -54,6 +56,7 @@ export function buildReport(
       area: r.area,
       title: r.title,
       ...(r.source !== undefined ? { source: r.source } : {}),
+      ...(r.rule !== undefined ? { rule: [...r.rule] } : {}),
       status: r.status,
       ...(r.reason !== undefined ? { reason: r.reason } : {}),
       durationMs: r.durationMs,

@@ -58,9 +58,20 @@ export function describeError(error: unknown): string {
   return String(error);
 }
 
+/** The fields of a result that describe its case: id, area, title, source and cited rules. */
+export function resultFields(testCase: ConformanceCase): Pick<CaseResult, 'id' | 'area' | 'title' | 'source' | 'rule'> {
+  return {
+    id: testCase.id,
+    area: testCase.area,
+    title: testCase.title,
+    ...(testCase.source ? { source: testCase.source } : {}),
+    ...(testCase.rule.length > 0 ? { rule: testCase.rule } : {}),
+  };
+}
+
 /** Gates and runs one case, returning its result instead of throwing. */
 export async function runCase(testCase: ConformanceCase, harness: Harness, options: RunOptions = {}): Promise<CaseResult> {
-  const base = { id: testCase.id, area: testCase.area, title: testCase.title, ...(testCase.source ? { source: testCase.source } : {}) };
+  const base = resultFields(testCase);
   const decision = gate(testCase, harness);
   if (!decision.run) return { ...base, status: 'skip', reason: decision.reason, durationMs: 0 };
   const started = performance.now();

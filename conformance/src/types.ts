@@ -136,6 +136,13 @@ export interface CaseContext {
   note(message: string): void;
 }
 
+/**
+ * A citation of the contract text a case checks: `<file>#<Member>` or `<file>#<Interface.member>`
+ * (a file under framework/src/contracts, e.g. `storage.ts#Storage.tpcBegin`), or `<file>#invariants`
+ * for the rules in the file's header comment.
+ */
+export type RuleCitation = `${string}.ts#${string}`;
+
 /** One case of the catalogue. */
 export interface ConformanceCase {
   /** Stable id, e.g. `transactions.abort-leaves-nothing`. */
@@ -145,6 +152,8 @@ export interface ConformanceCase {
   readonly title: string;
   /** The ZODB rule or test the case derives from (`T12`, `API-14`, `BL-2`), or a DESIGN.md rule. */
   readonly source?: string;
+  /** The contract rules the case checks: the doc comments that state what it asserts (empty only for a case not yet cited). */
+  readonly rule: readonly RuleCitation[];
   /** Capabilities the engine must claim for the case to run. */
   readonly requires: readonly Requirement[];
   /** Capabilities the engine must NOT claim (checks of the NotSupportedError path). */
@@ -162,6 +171,8 @@ export interface CaseResult {
   readonly area: Area;
   readonly title: string;
   readonly source?: string;
+  /** The contract rules the case checks (see ConformanceCase.rule). */
+  readonly rule?: readonly RuleCitation[];
   readonly status: CaseStatus;
   /** Why it was skipped, or the failure's code and message. */
   readonly reason?: string;

@@ -24,7 +24,7 @@ test('the CLI runs the memory engine, prints the matrix and writes JSON and JUni
       suiteVersion: string;
       engine: string;
       declaredCapabilities: { storage: Record<string, boolean>; blobs: Record<string, unknown> };
-      results: { id: string; area: string; title: string; status: string; reason?: string }[];
+      results: { id: string; area: string; title: string; rule?: string[]; status: string; reason?: string }[];
     };
     t.is(report.engine, 'memory');
     t.is(typeof report.suiteVersion, 'string');
@@ -34,6 +34,8 @@ test('the CLI runs the memory engine, prints the matrix and writes JSON and JUni
     const durable = report.results.find((r) => r.id === 'durability.records-survive-reopen');
     t.is(durable?.status, 'skip');
     t.regex(durable?.reason ?? '', /durable=false/);
+    t.deepEqual(durable?.rule, ['capabilities.ts#StorageCapabilities.durable'], 'each result cites the contract rule of its case');
+    t.true(report.results.every((r) => Array.isArray(r.rule) && r.rule.length > 0));
     t.true(report.results.filter((r) => r.area === 'transactions').every((r) => r.status === 'pass'));
     const packing = report.results.find((r) => r.area === 'packing');
     t.deepEqual([packing?.status, packing?.reason], ['skip', 'area packing not selected (transactions,mvcc,blobs,durability)']);
@@ -48,7 +50,10 @@ test('the CLI runs the memory engine, prints the matrix and writes JSON and JUni
 test('the CLI lists the catalogue and rejects a missing --engine', (t) => {
   const list = spawnSync(process.execPath, [cli, '--list'], { encoding: 'utf8' });
   t.is(list.status, 0);
-  t.true(list.stdout.trim().split('\n').length >= 120);
+  const lines = list.stdout.trim().split('\n');
+  t.true(lines.length >= 120);
+  const line = lines.find((l) => l.startsWith('transactions.store-load-roundtrip\t'))?.split('\t');
+  t.deepEqual(line, ['transactions.store-load-roundtrip', 'T2', '', 'storage.ts#Storage.load storage.ts#Storage.tpcFinish', 'a committed store loads back with its bytes and the tid returned by tpcFinish'], 'id, source, requirements, rules, title');
   const bad = spawnSync(process.execPath, [cli], { encoding: 'utf8' });
   t.is(bad.status, 2);
   const unknown = spawnSync(process.execPath, [cli, '--engine', 'no-such-engine-xyz'], { encoding: 'utf8' });

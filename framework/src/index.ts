@@ -27,6 +27,8 @@ export type { DatabaseOverrides } from './di/open-database.js';
 export { createDatabase } from './database/create-database.js';
 export type { DatabaseEngines } from './database/create-database.js';
 export { DatabaseImpl } from './database/database.js';
+export { bytesCodec, jsonCodec, v8Codec, RECORD_CODECS } from './database/record-codecs.js';
+export { DEFAULT_BACKOFF } from './database/retry-backoff.js';
 export { DbTransaction } from './database/transaction.js';
 export { RuntimeStorage } from './database/runtime-storage.js';
 export type { RuntimeStorageOptions } from './database/runtime-storage.js';

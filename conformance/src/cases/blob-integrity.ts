@@ -69,6 +69,7 @@ export const blobIntegrityCases = defineArea('durability', [
     id: 'blob-damage-detected',
     title: 'a blob byte damaged on disk is reported as CorruptionError when read, never returned as data',
     source: 'issue 11',
+    rule: ['errors.ts#CorruptionError', 'capabilities.ts#BlobCapabilities.durable'],
     requires: ['durable', 'blob.durable', 'harness.blobFiles'],
     run: async (ctx) => {
       const content = randomBlob(ctx);

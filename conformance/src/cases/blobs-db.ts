@@ -52,6 +52,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'read-committed',
     title: "open('r') on a freshly loaded blob reads the committed data",
     source: 'BL-4',
+    rule: ['database.ts#invariants', 'database.ts#Blob.open'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'committed bytes');
@@ -63,6 +64,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'read-never-written',
     title: "open('r') on a blob that was never written reads zero bytes",
     source: 'BL-4',
+    rule: ['database.ts#Transaction.createBlob'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await db.transaction(async (tx) => (await tx.createBlob()).oid);
@@ -73,6 +75,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'write-starts-empty',
     title: "the first open('w') in a transaction starts new, empty uncommitted data",
     source: 'BL-4',
+    rule: ['database.ts#invariants'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'old contents');
@@ -91,6 +94,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'append-starts-from-committed',
     title: "open('a') starts from the committed data and writes at its end",
     source: 'BL-4',
+    rule: ['database.ts#invariants', 'database.ts#BlobHandle.write'],
     requires: ['blob.append'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -109,6 +113,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'append-not-supported',
     title: "without append, open('a') raises NotSupportedError",
     source: 'BL-1',
+    rule: ['capabilities.ts#BlobCapabilities.append', 'capabilities.ts#invariants'],
     unless: ['blob.append'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -122,6 +127,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'rplus-starts-from-committed',
     title: "open('r+') starts from the committed data at offset 0 and overwrites in place",
     source: 'BL-4',
+    rule: ['database.ts#invariants'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'abcdef');
@@ -141,6 +147,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'later-opens-see-uncommitted',
     title: 'once uncommitted data exists, every later open in the transaction sees it',
     source: 'DESIGN Blob semantics',
+    rule: ['database.ts#invariants'],
     requires: ['mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -167,6 +174,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'many-readers',
     title: 'one blob can have many readers open at once',
     source: 'BL-2',
+    rule: ['database.ts#invariants'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'shared');
@@ -182,6 +190,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'writer-excludes-readers',
     title: 'while a reader is open, open for writing raises BlobLockedError (any writable mode)',
     source: 'BL-2',
+    rule: ['database.ts#invariants'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'x');
@@ -200,6 +209,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'reader-excluded-by-writer',
     title: 'while a writer is open, open for reading or a second writer raises BlobLockedError',
     source: 'BL-2',
+    rule: ['database.ts#invariants'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'x');
@@ -218,6 +228,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'invalid-mode',
     title: 'an unknown open mode raises InvalidArgumentError',
     source: 'BL-1',
+    rule: ['database.ts#Blob.open'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'x');
@@ -233,6 +244,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'commit-closes-writer',
     title: 'commit closes a writable handle: using it afterwards raises TransactionClosedError',
     source: 'DESIGN Blob semantics',
+    rule: ['database.ts#invariants', 'database.ts#BlobHandle.open'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'x');
@@ -252,6 +264,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'abort-closes-writer',
     title: 'abort closes a writable handle and discards its data: later use raises TransactionClosedError',
     source: 'BL-8',
+    rule: ['database.ts#invariants'],
     requires: ['mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -274,6 +287,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'no-bleed-into-next-transaction',
     title: "a handle from one transaction cannot change the next: the next transaction sees only committed data",
     source: 'DESIGN Blob semantics',
+    rule: ['database.ts#invariants'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'one');
@@ -294,6 +308,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'uncommitted-invisible',
     title: 'uncommitted (unflushed) blob data is invisible to other transactions and snapshots',
     source: 'DESIGN Blob semantics',
+    rule: ['database.ts#invariants'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'committed');
@@ -310,6 +325,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'uncommitted-invisible-until-commit',
     title: 'data-transactional: even flushed data is invisible to others until the storage transaction commits',
     source: 'WL#3583 DATA_TRANSACTIONAL',
+    rule: ['capabilities.ts#BlobTransactionMode.dataTransactional', 'database.ts#BlobHandle.flush'],
     requires: ['mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -327,6 +343,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'reader-keeps-revision-after-commit',
     title: 'a reader that opened a revision keeps reading it after a newer revision commits',
     source: 'BL-9',
+    rule: ['database.ts#invariants'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'first revision');
@@ -344,6 +361,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'snapshot-reads-its-revision',
     title: 'a snapshot opened before a blob change reads the old revision even when opened after the change',
     source: 'BL-9',
+    rule: ['database.ts#invariants', 'database.ts#ReadView.tid'],
     requires: ['mode.dataTransactional', 'mvcc'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -358,6 +376,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'snapshot-blob-read-only',
     title: 'opening a blob for writing in a snapshot raises ReadOnlyError',
     source: 'API-4',
+    rule: ['database.ts#Snapshot'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'x');
@@ -370,6 +389,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'blob-of-non-blob',
     title: 'blob(oid) of an ordinary record raises InvalidArgumentError; of a missing oid POSKeyError',
     source: 'API-26',
+    rule: ['database.ts#ReadView.blob'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await db.transaction((tx) => tx.create(enc.encode('plain')));
@@ -383,6 +403,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'created-blob-aborted',
     title: 'a blob created in an aborted transaction does not exist afterwards',
     source: 'BL-8',
+    rule: ['database.ts#Transaction.abort', 'database.ts#Transaction.createBlob', 'database.ts#ReadView.blob'],
     run: async (ctx) => {
       const db = await ctx.database();
       let oid: Oid | undefined;
@@ -404,6 +425,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'streams-roundtrip',
     title: 'a few MiB piped through createWriteStream and back through createReadStream round-trip exactly',
     source: 'DESIGN Blob semantics',
+    rule: ['database.ts#BlobHandle.createWriteStream', 'database.ts#BlobHandle.createReadStream'],
     run: async (ctx) => {
       const db = await ctx.database();
       const chunk = 128 * 1024;
@@ -441,6 +463,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'read-stream-range',
     title: 'createReadStream({start, end}) yields exactly bytes [start, end)',
     source: 'DESIGN BlobHandle',
+    rule: ['database.ts#BlobHandle.createReadStream'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, '0123456789abcdef');
@@ -460,6 +483,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'concurrent-blob-writers-conflict',
     title: 'two transactions writing the same blob: the first commit wins, the second gets ConflictError',
     source: 'BL-9',
+    rule: ['database.ts#invariants', 'database.ts#Transaction.commit'],
     requires: ['mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -476,6 +500,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'async-dispose-closes',
     title: 'Symbol.asyncDispose closes a handle (await using), and close is idempotent',
     source: 'DESIGN BlobHandle',
+    rule: ['database.ts#BlobHandle.close'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'x');
@@ -492,6 +517,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'reader-survives-transaction-end',
     title: 'a reader of committed blob data opened in a transaction keeps reading after the transaction ends',
     source: 'BL-8',
+    rule: ['database.ts#invariants'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'committed reader');
@@ -508,6 +534,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'snapshot-close-ends-handles',
     title: 'closing a snapshot ends its blob handles: later use raises TransactionClosedError',
     source: 'DESIGN Blob semantics',
+    rule: ['database.ts#Snapshot.close'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'x');
@@ -522,6 +549,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'writable-open-without-write',
     title: "opening a blob with 'r+' and closing it without writing leaves its committed data unchanged",
     source: 'BL-5',
+    rule: ['database.ts#invariants'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'untouched');
@@ -537,6 +565,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'many-blobs-one-transaction',
     title: 'a transaction creating and writing 50 blobs commits them all',
     source: 'T116',
+    rule: ['database.ts#Transaction.createBlob', 'database.ts#Transaction.commit'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oids = await db.transaction(async (tx) => {
@@ -560,6 +589,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'reader-survives-delete',
     title: "a reader keeps reading its revision after the blob's object is deleted",
     source: 'DESIGN Blob semantics',
+    rule: ['database.ts#invariants'],
     requires: ['externalGC'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -576,6 +606,7 @@ export const dbBlobCases: readonly CaseSpec[] = [
     id: 'commit-without-flush',
     title: 'data-transactional: data written but never flushed or closed is committed with the transaction',
     source: 'WL#3583 HTON_BLOB_DATA_TRANSACTIONAL',
+    rule: ['capabilities.ts#BlobTransactionMode.dataTransactional'],
     requires: ['mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();

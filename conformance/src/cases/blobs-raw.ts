@@ -23,6 +23,7 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-create-blob-ids',
     title: 'createBlob returns distinct ids, each with no committed revision yet',
     source: 'DESIGN BlobHandlerton',
+    rule: ['blob-handlerton.ts#BlobHandlerton.createBlob', 'blob-handlerton.ts#BlobHandlerton.latestRevision'],
     run: async ({ blobs }) => {
       const ids = new Set<BlobId>();
       for (let i = 0; i < 20; i++) {
@@ -37,6 +38,12 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-commit-revision',
     title: 'a committed draft becomes a readable revision of exactly the bytes written; latestRevision names it',
     source: 'T112',
+    rule: [
+      'blob-handlerton.ts#BlobHandlerton.commit',
+      'blob-handlerton.ts#BlobHandlerton.latestRevision',
+      'blob-handlerton.ts#RevisionReader.read',
+      'blob-handlerton.ts#RevisionReader.close',
+    ],
     run: async ({ blobs }) => {
       const id = await blobs.createBlob();
       await commitRevision(blobs, id, bytes('hello blob'), 100n);
@@ -57,6 +64,7 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-draft-invisible-until-commit',
     title: 'a draft is invisible before commit, even after prepare',
     source: 'DESIGN BlobHandlerton',
+    rule: ['blob-handlerton.ts#invariants', 'blob-handlerton.ts#BlobHandlerton.prepare'],
     run: async ({ blobs }) => {
       const id = await blobs.createBlob();
       const txn = blobTransaction();
@@ -74,6 +82,7 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-rollback-leaves-nothing',
     title: 'rollback (before or after prepare) leaves no trace; rollback of an unknown transaction is ignored',
     source: 'API-8',
+    rule: ['blob-handlerton.ts#BlobHandlerton.rollback', 'blob-handlerton.ts#invariants'],
     run: async ({ blobs }) => {
       const id = await blobs.createBlob();
       await commitRevision(blobs, id, bytes('v1'), 10n);
@@ -94,6 +103,7 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-draft-from-base',
     title: 'a draft based on a revision starts with its bytes; committing it leaves the base revision unchanged',
     source: 'BL-4',
+    rule: ['blob-handlerton.ts#BlobHandlerton.createDraft', 'blob-handlerton.ts#invariants'],
     run: async ({ blobs }) => {
       const id = await blobs.createBlob();
       await commitRevision(blobs, id, bytes('0123456789'), 10n);
@@ -114,6 +124,7 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-draft-missing-base',
     title: 'createDraft from a revision that does not exist raises POSKeyError',
     source: 'API-13',
+    rule: ['blob-handlerton.ts#BlobHandlerton.createDraft'],
     run: async ({ blobs }) => {
       const id = await blobs.createBlob();
       await rejectsWithCode(blobs.createDraft(blobTransaction(), id, 1n, 12345n), 'HANDLERTON_POS_KEY');
@@ -123,6 +134,7 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-open-missing-revision',
     title: 'openRevision of an unknown blob or revision raises POSKeyError',
     source: 'API-25',
+    rule: ['blob-handlerton.ts#BlobHandlerton.openRevision'],
     run: async ({ blobs }) => {
       const id = await blobs.createBlob();
       await rejectsWithCode(blobs.openRevision(id, 5n), 'HANDLERTON_POS_KEY', 'no revision yet');
@@ -135,6 +147,7 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-draft-write-gap-and-truncate',
     title: 'draft writes past the end zero-fill the gap; truncate cuts and zero-extends',
     source: 'DESIGN BlobHandlerton',
+    rule: ['blob-handlerton.ts#BlobDraft.write', 'blob-handlerton.ts#BlobDraft.truncate', 'blob-handlerton.ts#BlobDraft.read'],
     run: async ({ blobs }) => {
       const id = await blobs.createBlob();
       const txn = blobTransaction();
@@ -159,6 +172,7 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-second-draft-replaces',
     title: 'a second createDraft of one blob in one transaction replaces the first',
     source: 'DESIGN BlobHandlerton',
+    rule: ['blob-handlerton.ts#BlobHandlerton.createDraft'],
     run: async ({ blobs }) => {
       const id = await blobs.createBlob();
       const txn = blobTransaction();
@@ -175,6 +189,7 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-streaming-large',
     title: 'a multi-MiB blob written and read in chunks round-trips byte for byte',
     source: 'DESIGN Blob semantics',
+    rule: ['blob-handlerton.ts#invariants', 'blob-handlerton.ts#BlobDraft.write'],
     run: async ({ blobs }) => {
       const chunk = 256 * 1024;
       const count = 12;
@@ -191,6 +206,7 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-partial-update',
     title: 'with partialUpdate, a few bytes written into a draft of a large revision commit correctly and the base stays intact',
     source: 'DESIGN Blob semantics',
+    rule: ['blob-handlerton.ts#invariants', 'capabilities.ts#BlobCapabilities.partialUpdate'],
     requires: ['blob.partialUpdate'],
     run: async ({ blobs }) => {
       const chunk = 256 * 1024;
@@ -218,6 +234,12 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-refcount-records-and-readers',
     title: 'refcount counts record references from commit on, plus open readers; releaseReferences drops them',
     source: 'WL#3583 refcount',
+    rule: [
+      'blob-handlerton.ts#BlobHandlerton.refcount',
+      'blob-handlerton.ts#BlobHandlerton.addReferences',
+      'blob-handlerton.ts#BlobHandlerton.releaseReferences',
+      'blob-handlerton.ts#RevisionReader.close',
+    ],
     requires: ['blob.refcount'],
     run: async ({ blobs }) => {
       const id = await blobs.createBlob();
@@ -247,6 +269,7 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-reclaim',
     title: 'reclaim removes revisions with no record reference and no reader, and keeps the rest',
     source: 'API-27',
+    rule: ['blob-handlerton.ts#BlobHandlerton.reclaim'],
     requires: ['blob.refcount'],
     run: async ({ blobs }) => {
       const id = await blobs.createBlob();
@@ -263,6 +286,7 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-reader-outlives-references',
     title: 'an open reader keeps its revision readable after its last record reference is released and reclaim runs',
     source: 'DESIGN Blob semantics',
+    rule: ['blob-handlerton.ts#invariants'],
     requires: ['blob.refcount'],
     run: async ({ blobs }) => {
       const id = await blobs.createBlob();
@@ -283,6 +307,7 @@ export const rawBlobCases: readonly CaseSpec[] = [
     id: 'raw-close-rolls-back',
     title: 'closing the handlerton rolls back open blob transactions and is idempotent',
     source: 'DESIGN BlobHandlerton',
+    rule: ['blob-handlerton.ts#BlobHandlerton.close'],
     run: async ({ blobs }) => {
       const id = await blobs.createBlob();
       const txn = blobTransaction();

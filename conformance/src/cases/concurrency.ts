@@ -21,6 +21,7 @@ export const concurrencyCases = defineArea('concurrency', [
     id: 'random-transactions-vs-serial-model',
     title: '40 concurrent transactions of random reads, writes and blob streams end equal to a serial replay in commit order',
     source: 'T91',
+    rule: ['database.ts#Transaction', 'database.ts#TransactionOptions.retries'],
     requires: ['iterator'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -113,6 +114,7 @@ export const concurrencyCases = defineArea('concurrency', [
     id: 'storage-counter-increments',
     title: '32 concurrent committers incrementing one counter with conflict retries end at exactly 32, own objects intact',
     source: 'T93',
+    rule: ['storage.ts#Storage.store', 'storage.ts#invariants'],
     run: async ({ storage }) => {
       const counter = await createObject(storage, '0');
       const own = new Map<Oid, string>();
@@ -143,6 +145,7 @@ export const concurrencyCases = defineArea('concurrency', [
     id: 'consistent-reads-during-commits',
     title: 'readers at lastTransaction()+1 never see a torn state while a writer keeps two objects equal',
     source: 'T17',
+    rule: ['storage.ts#invariants', 'storage.ts#Storage.loadBefore'],
     requires: ['mvcc'],
     run: async ({ storage }) => {
       const a = await createObject(storage, '0');
@@ -188,6 +191,7 @@ export const concurrencyCases = defineArea('concurrency', [
     id: 'last-transaction-monotonic',
     title: 'lastTransaction() observed while 32 transactions commit concurrently never decreases',
     source: 'API-7',
+    rule: ['storage.ts#invariants'],
     run: async ({ storage }) => {
       let done = false;
       const seen: Tid[] = [];
@@ -210,6 +214,7 @@ export const concurrencyCases = defineArea('concurrency', [
     id: 'concurrent-new-oids',
     title: '200 concurrent newOid() calls return distinct oids',
     source: 'API-1',
+    rule: ['storage.ts#Storage.newOid'],
     run: async ({ storage }) => {
       const oids = await Promise.all(Array.from({ length: 200 }, () => storage.newOid()));
       assert.equal(new Set(oids).size, oids.length);
@@ -219,6 +224,7 @@ export const concurrencyCases = defineArea('concurrency', [
     id: 'queued-begins',
     title: '32 transactions queued on the commit lock all commit, with distinct tids increasing in commit order',
     source: 'API-4',
+    rule: ['storage.ts#Storage.tpcBegin', 'storage.ts#invariants'],
     run: async ({ storage }) => {
       const order: Tid[] = [];
       await Promise.all(
@@ -236,6 +242,7 @@ export const concurrencyCases = defineArea('concurrency', [
     id: 'concurrent-blob-writers',
     title: '32 transactions each streaming its own blob concurrently all commit with their own bytes',
     source: 'T91',
+    rule: ['database.ts#Transaction', 'database.ts#BlobHandle.createWriteStream'],
     run: async (ctx) => {
       const db = await ctx.database();
       const results = await Promise.all(
@@ -261,6 +268,7 @@ export const concurrencyCases = defineArea('concurrency', [
     id: 'concurrent-blob-readers',
     title: 'ten concurrent readers of one blob all read the right bytes',
     source: 'BL-16',
+    rule: ['database.ts#invariants'],
     run: async (ctx) => {
       const db = await ctx.database();
       const content = 'shared blob '.repeat(5000);
@@ -283,6 +291,7 @@ export const concurrencyCases = defineArea('concurrency', [
     id: 'database-counter-with-retries',
     title: '32 concurrent Database transactions incrementing one record with retries end at exactly 32',
     source: 'T91',
+    rule: ['database.ts#TransactionOptions.retries', 'database.ts#Transaction'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await db.transaction((tx) => tx.create(enc.encode('0')));
@@ -312,6 +321,7 @@ export const concurrencyCases = defineArea('concurrency', [
     id: 'mixed-readers-and-writers',
     title: 'writers re-verify their serials while readers mix load, loadSerial, history and iteration',
     source: 'T92',
+    rule: ['storage.ts#invariants', 'storage.ts#Storage.loadSerial', 'storage.ts#Storage.iterator', 'storage.ts#Storage.history'],
     run: async ({ storage }) => {
       const caps = storage.capabilities;
       let writersDone = 0;
@@ -351,6 +361,7 @@ export const concurrencyCases = defineArea('concurrency', [
     id: 'many-new-objects',
     title: '16 concurrent workers each committing 10 new objects in separate transactions: all 160 load',
     source: 'T94',
+    rule: ['storage.ts#Storage.newOid', 'storage.ts#invariants'],
     run: async ({ storage }) => {
       const made = await Promise.all(
         Array.from({ length: 16 }, async (_, w) => {
@@ -371,6 +382,7 @@ export const concurrencyCases = defineArea('concurrency', [
     id: 'snapshots-during-commits',
     title: 'Database snapshots taken while transactions commit always see both halves of each transaction',
     source: 'T17',
+    rule: ['database.ts#Database.snapshot', 'storage.ts#invariants'],
     requires: ['mvcc'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -408,6 +420,7 @@ export const concurrencyCases = defineArea('concurrency', [
     id: 'pack-during-blob-writes',
     title: 'blob transactions committing while packs run all end with their own bytes',
     source: 'T47',
+    rule: ['storage.ts#Storage.pack', 'database.ts#Database.pack'],
     requires: ['pack'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -447,6 +460,7 @@ export const concurrencyCases = defineArea('concurrency', [
     id: 'db-transactions-32-concurrent',
     title: '32 concurrent db.transaction calls on disjoint objects all commit; 32 on overlapping objects from one snapshot: first committer of each object wins, the rest get ConflictError; no lost update when they start freely',
     source: 'issue 13',
+    rule: ['database.ts#Transaction', 'database.ts#Transaction.commit'],
     run: async (ctx) => {
       const db = await ctx.database();
       const all = await createObjects(db, 32 * 10, 'init');

@@ -24,6 +24,7 @@ export const conflictCases = defineArea('conflicts', [
     id: 'stale-serial',
     title: 'storing with a superseded serial raises ConflictError at store or vote',
     source: 'T5',
+    rule: ['storage.ts#Storage.store'],
     run: async ({ storage }) => {
       const { oid, tid: t1 } = await createObject(storage, 'a');
       await commit(storage, [{ oid, serial: t1, data: 'b' }]);
@@ -35,6 +36,7 @@ export const conflictCases = defineArea('conflicts', [
     id: 'conflict-error-fields',
     title: 'ConflictError names the oid, the committed serial and the expected serial',
     source: 'API-12',
+    rule: ['errors.ts#ConflictError.oid', 'errors.ts#ConflictError.committedSerial', 'errors.ts#ConflictError.expectedSerial'],
     run: async ({ storage }) => {
       const { oid, tid: t1 } = await createObject(storage, 'a');
       const t2 = await commit(storage, [{ oid, serial: t1, data: 'b' }]);
@@ -50,6 +52,7 @@ export const conflictCases = defineArea('conflicts', [
     id: 'conflict-leaves-state-intact',
     title: 'a conflicting transaction commits nothing, not even its non-conflicting stores',
     source: 'API-10',
+    rule: ['storage.ts#Storage.tpcVote', 'storage.ts#invariants'],
     run: async ({ storage }) => {
       const { oid, tid: t1 } = await createObject(storage, 'a');
       const t2 = await commit(storage, [{ oid, serial: t1, data: 'b' }]);
@@ -68,6 +71,7 @@ export const conflictCases = defineArea('conflicts', [
     id: 'zero-serial-on-existing',
     title: 'storing serial 0 ("new object") for an existing object raises ConflictError',
     source: 'API-3',
+    rule: ['storage.ts#Storage.store'],
     run: async ({ storage }) => {
       const { oid } = await createObject(storage, 'a');
       const error = await storeAndVote(storage, [{ oid, serial: 0n, data: 'b' }]);
@@ -78,6 +82,7 @@ export const conflictCases = defineArea('conflicts', [
     id: 'nonzero-serial-on-new',
     title: 'storing a non-zero serial for an object that does not exist raises ConflictError',
     source: 'API-10',
+    rule: ['storage.ts#Storage.store', 'errors.ts#ConflictError.committedSerial'],
     run: async ({ storage }) => {
       const { tid } = await createObject(storage, 'a');
       const oid = await storage.newOid();
@@ -90,6 +95,7 @@ export const conflictCases = defineArea('conflicts', [
     id: 'first-committer-wins',
     title: 'two writers based on the same serial: the first commits, the second conflicts',
     source: 'BL-9',
+    rule: ['storage.ts#Storage.store'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'base');
       const t2 = await commit(storage, [{ oid, serial: tid, data: 'writer-1' }]);
@@ -101,6 +107,7 @@ export const conflictCases = defineArea('conflicts', [
     id: 'parallel-writers-one-wins',
     title: 'eight writers of one object started at once: exactly one commits, the rest conflict',
     source: 'API-10',
+    rule: ['storage.ts#Storage.store', 'storage.ts#invariants'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'base');
       const outcomes = await Promise.allSettled(
@@ -118,6 +125,7 @@ export const conflictCases = defineArea('conflicts', [
     id: 'non-overlapping-writers',
     title: 'writers of different objects based on the same state both commit',
     source: 'API-10',
+    rule: ['storage.ts#Storage.store'],
     run: async ({ storage }) => {
       const a = await createObject(storage, 'a0');
       const b = await createObject(storage, 'b0');
@@ -134,6 +142,7 @@ export const conflictCases = defineArea('conflicts', [
     id: 'retry-with-fresh-serial',
     title: 'after a conflict, retrying with the serial just loaded commits',
     source: 'API-12',
+    rule: ['storage.ts#Storage.store', 'errors.ts#ConflictError'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'a');
       await commit(storage, [{ oid, serial: tid, data: 'b' }]);
@@ -147,6 +156,7 @@ export const conflictCases = defineArea('conflicts', [
     id: 'conflict-on-second-object',
     title: 'a stale serial on any object of a multi-object transaction fails the whole transaction',
     source: 'API-6',
+    rule: ['storage.ts#Storage.store', 'storage.ts#Storage.tpcVote'],
     run: async ({ storage }) => {
       const a = await createObject(storage, 'a');
       const b = await createObject(storage, 'b');
@@ -165,6 +175,7 @@ export const conflictCases = defineArea('conflicts', [
     id: 'conflict-with-aborted-write',
     title: 'an aborted write does not move the serial: a writer based on the old serial commits',
     source: 'API-8',
+    rule: ['storage.ts#invariants', 'storage.ts#Storage.tpcAbort'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'a');
       const { txn } = await begin(storage);
@@ -179,6 +190,7 @@ export const conflictCases = defineArea('conflicts', [
     id: 'conflict-after-delete',
     title: 'storing with the serial from before a delete raises ConflictError',
     source: 'API-23',
+    rule: ['storage.ts#Storage.store', 'storage.ts#Storage.deleteObject'],
     requires: ['externalGC'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'a');
@@ -190,6 +202,7 @@ export const conflictCases = defineArea('conflicts', [
     id: 'database-first-committer-wins',
     title: 'two Database transactions writing one record concurrently: one commits, the other gets ConflictError',
     source: 'BL-9',
+    rule: ['database.ts#Transaction', 'database.ts#Transaction.commit'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await db.transaction((tx) => tx.create(new TextEncoder().encode('base')));
@@ -216,6 +229,7 @@ export const conflictCases = defineArea('conflicts', [
     id: 'database-retries',
     title: 'db.transaction with retries re-runs a conflicting body and commits',
     source: 'API-12',
+    rule: ['database.ts#TransactionOptions.retries', 'database.ts#Database.transaction'],
     run: async (ctx) => {
       const db = await ctx.database();
       const enc = new TextEncoder();

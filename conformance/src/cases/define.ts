@@ -1,11 +1,13 @@
 /** A compact way to declare the cases of one area. */
-import type { Area, ConformanceCase, Requirement } from '../types.js';
+import type { Area, ConformanceCase, Requirement, RuleCitation } from '../types.js';
 
 /** A case as written in an area file: id without the area prefix, requirements optional. */
 export interface CaseSpec {
   readonly id: string;
   readonly title: string;
   readonly source?: string;
+  /** The contract rules the case checks (see ConformanceCase.rule); every case has at least one. */
+  readonly rule?: readonly RuleCitation[];
   readonly requires?: readonly Requirement[];
   readonly unless?: readonly Requirement[];
   readonly run: ConformanceCase['run'];
@@ -20,6 +22,7 @@ export function defineArea(area: Area, specs: readonly CaseSpec[]): readonly Con
         area,
         title: spec.title,
         ...(spec.source !== undefined ? { source: spec.source } : {}),
+        rule: Object.freeze([...(spec.rule ?? [])]),
         requires: Object.freeze([...(spec.requires ?? [])]),
         ...(spec.unless !== undefined ? { unless: Object.freeze([...spec.unless]) } : {}),
         run: spec.run,

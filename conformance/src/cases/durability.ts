@@ -13,6 +13,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'records-survive-reopen',
     title: 'committed records, their bytes, refs and serials survive close and reopen',
     source: 'T85',
+    rule: ['capabilities.ts#StorageCapabilities.durable'],
     requires: ['durable'],
     run: async (ctx) => {
       const a = await createObject(ctx.storage, 'alpha');
@@ -30,6 +31,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'last-transaction-survives',
     title: 'lastTransaction survives reopen and new tids are greater',
     source: 'API-2',
+    rule: ['capabilities.ts#StorageCapabilities.durable', 'storage.ts#invariants'],
     requires: ['durable'],
     run: async (ctx) => {
       const { oid, tid } = await createObject(ctx.storage);
@@ -43,6 +45,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'new-oid-after-reopen',
     title: 'after reopen, newOid never returns an oid already stored',
     source: 'API-1',
+    rule: ['capabilities.ts#StorageCapabilities.durable', 'storage.ts#Storage.newOid'],
     requires: ['durable'],
     run: async (ctx) => {
       const oids = [];
@@ -57,6 +60,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'pending-not-visible-after-reopen',
     title: 'a transaction voted but not finished at close is not visible after reopen',
     source: 'API-8',
+    rule: ['storage.ts#invariants', 'storage.ts#Storage.close'],
     requires: ['durable'],
     run: async (ctx) => {
       const { oid, tid } = await createObject(ctx.storage, 'committed');
@@ -75,6 +79,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'history-survives-reopen',
     title: 'history (with metadata) survives reopen',
     source: 'T85',
+    rule: ['capabilities.ts#StorageCapabilities.durable'],
     requires: ['durable', 'history'],
     run: async (ctx) => {
       const { oid } = await revisions(ctx.storage, 3);
@@ -87,6 +92,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'iterator-survives-reopen',
     title: 'the iterator yields the same transactions (tids, metadata, records) after reopen',
     source: 'T85',
+    rule: ['capabilities.ts#StorageCapabilities.durable'],
     requires: ['durable', 'iterator'],
     run: async (ctx) => {
       await revisions(ctx.storage, 3);
@@ -102,6 +108,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'deletes-survive-reopen',
     title: 'a committed delete survives reopen',
     source: 'API-23',
+    rule: ['capabilities.ts#StorageCapabilities.durable'],
     requires: ['durable', 'externalGC'],
     run: async (ctx) => {
       const { oid, tid } = await createObject(ctx.storage);
@@ -114,6 +121,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'pack-survives-reopen',
     title: 'what a pack removed stays removed after reopen; what it kept stays',
     source: 'T85',
+    rule: ['capabilities.ts#StorageCapabilities.durable'],
     requires: ['durable', 'pack'],
     run: async (ctx) => {
       const { oid, tids } = await revisions(ctx.storage, 3);
@@ -127,6 +135,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'database-id-stable',
     title: 'the database id is stable across reopen (locators stay valid)',
     source: 'DESIGN Locator',
+    rule: ['storage.ts#Storage.databaseId'],
     requires: ['durable'],
     run: async (ctx) => {
       const id = ctx.storage.databaseId;
@@ -139,6 +148,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'blobs-survive-reopen',
     title: 'committed blob data survives reopen and reads back through a new Database',
     source: 'T85',
+    rule: ['capabilities.ts#BlobCapabilities.durable'],
     requires: ['durable', 'blob.durable'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -151,6 +161,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'blob-locator-survives-reopen',
     title: 'a locator minted before reopen still opens its revision after reopen (same key)',
     source: 'DESIGN Locator',
+    rule: ['storage.ts#Storage.locatorSecret', 'capabilities.ts#BlobCapabilities.durable'],
     requires: ['durable', 'blob.durable'],
     run: async (ctx) => {
       let db = await ctx.database();
@@ -169,6 +180,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'crash-keeps-acknowledged-commits',
     title: 'after a simulated crash, every acknowledged commit is there and nothing of an unfinished one',
     source: 'FS-4',
+    rule: ['capabilities.ts#StorageCapabilities.crashSafe', 'storage.ts#invariants'],
     requires: ['crashSafe', 'harness.crash'],
     run: async (ctx) => {
       const { oid, tid } = await createObject(ctx.storage, 'acknowledged');
@@ -186,6 +198,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'empty-transaction-survives-reopen',
     title: 'an empty transaction stays lastTransaction after reopen',
     source: 'API-9',
+    rule: ['capabilities.ts#StorageCapabilities.durable', 'storage.ts#Storage.tpcFinish'],
     requires: ['durable'],
     run: async (ctx) => {
       await createObject(ctx.storage);
@@ -198,6 +211,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'restore-survives-reopen',
     title: 'revisions written by restore under an explicit tid survive reopen with that tid',
     source: 'API-21',
+    rule: ['capabilities.ts#StorageCapabilities.durable', 'storage.ts#Storage.restore'],
     requires: ['durable', 'restore'],
     run: async (ctx) => {
       const { tid } = await createObject(ctx.storage);
@@ -217,6 +231,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'repeated-reopens',
     title: 'three commit/reopen cycles neither lose nor duplicate anything',
     source: 'T85',
+    rule: ['capabilities.ts#StorageCapabilities.durable'],
     requires: ['durable'],
     run: async (ctx) => {
       const written: { oid: bigint; value: string }[] = [];
@@ -239,6 +254,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'old-blob-revision-survives-reopen',
     title: 'an older blob revision still referenced by history reads back through its locator after reopen',
     source: 'T85',
+    rule: ['capabilities.ts#BlobCapabilities.durable', 'blob-handlerton.ts#invariants'],
     requires: ['durable', 'blob.durable', 'mode.dataTransactional'],
     run: async (ctx) => {
       let db = await ctx.database();
@@ -263,6 +279,7 @@ export const durabilityCases = defineArea('durability', [
     id: 'concurrent-db-transactions-survive-reopen',
     title: 'every db.transaction acknowledged while 32 ran at once (disjoint and overlapping objects) survives close and reopen',
     source: 'issue 13',
+    rule: ['capabilities.ts#StorageCapabilities.durable', 'database.ts#Database.transaction'],
     requires: ['durable'],
     run: async (ctx) => {
       const db = await ctx.database();

@@ -38,6 +38,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'delete-right-serial',
     title: 'deleteObject with the current serial removes the object: load raises POSKeyError',
     source: 'API-23',
+    rule: ['storage.ts#Storage.deleteObject', 'storage.ts#Storage.load'],
     requires: ['externalGC'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'doomed');
@@ -51,6 +52,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'delete-mvcc',
     title: 'after a delete, loadBefore(oid, deleteTid) still serves the previous revision (nextTid = deleteTid); later tids raise POSKeyError',
     source: 'API-23',
+    rule: ['storage.ts#Storage.deleteObject', 'storage.ts#Storage.loadBefore'],
     requires: ['externalGC', 'mvcc'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'before delete');
@@ -67,6 +69,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'delete-keeps-old-revisions',
     title: 'before a pack, older revisions of a deleted object still load by serial',
     source: 'API-23',
+    rule: ['storage.ts#Storage.deleteObject'],
     requires: ['externalGC'],
     run: async ({ storage }) => {
       const { oid, tids } = await revisions(storage, 3);
@@ -78,6 +81,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'delete-wrong-serial',
     title: 'deleteObject with a serial that is not current raises ConflictError and deletes nothing',
     source: 'T58',
+    rule: ['storage.ts#Storage.deleteObject'],
     requires: ['externalGC'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'a');
@@ -90,6 +94,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'delete-unknown',
     title: 'deleteObject of an object with no current revision raises POSKeyError',
     source: 'API-23',
+    rule: ['storage.ts#Storage.deleteObject'],
     requires: ['externalGC'],
     run: async ({ storage }) => {
       const oid = await storage.newOid();
@@ -103,6 +108,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'delete-aborted',
     title: 'an aborted delete leaves the object loadable with its serial',
     source: 'API-8',
+    rule: ['storage.ts#Storage.tpcAbort', 'storage.ts#invariants'],
     requires: ['externalGC'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'survivor');
@@ -118,6 +124,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'delete-needs-transaction',
     title: 'deleteObject outside the active transaction raises StorageTransactionError',
     source: 'API-5',
+    rule: ['storage.ts#Storage.deleteObject'],
     requires: ['externalGC'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage);
@@ -129,6 +136,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'delete-history-marker',
     title: 'history shows the delete as a revision with deleted = true and size 0',
     source: 'API-16',
+    rule: ['records.ts#HistoryEntry.deleted', 'records.ts#HistoryEntry.size'],
     requires: ['externalGC', 'history'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'abc');
@@ -143,6 +151,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'delete-then-pack',
     title: 'a pack after the delete removes the object entirely: loadSerial and loadBefore raise POSKeyError',
     source: 'GC-4',
+    rule: ['storage.ts#Storage.pack'],
     requires: ['externalGC', 'pack'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'x');
@@ -159,6 +168,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'delete-not-supported',
     title: 'without externalGC, deleteObject raises NotSupportedError',
     source: 'API-23',
+    rule: ['capabilities.ts#StorageCapabilities.externalGC', 'storage.ts#invariants'],
     unless: ['externalGC'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage);
@@ -174,6 +184,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'deleted-blob-survives-open-handle',
     title: "a deleted blob object's revision survives while a handle is open and is reclaimed after pack once closed",
     source: 'T58',
+    rule: ['database.ts#invariants', 'blob-handlerton.ts#invariants'],
     requires: ['externalGC', 'pack', 'blob.refcount', 'mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -195,6 +206,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'collect-garbage',
     title: 'collectGarbage deletes exactly the objects unreachable from the root',
     source: 'GC-2',
+    rule: ['database.ts#Database.collectGarbage', 'database.ts#GcResult.deleted'],
     requires: ['externalGC'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -220,6 +232,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'transaction-delete',
     title: 'tx.delete makes the record unreadable in the transaction and, after commit, everywhere',
     source: 'API-23',
+    rule: ['database.ts#Transaction.delete'],
     requires: ['externalGC'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -238,6 +251,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'database-delete-not-supported',
     title: 'without externalGC, tx.delete raises NotSupportedError',
     source: 'API-23',
+    rule: ['database.ts#Transaction.delete', 'capabilities.ts#invariants'],
     unless: ['externalGC'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -251,6 +265,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'teardown-after-gc',
     title: 'an engine whose objects were all deleted by an external GC (and packed) closes and tears down cleanly',
     source: 'GC-3',
+    rule: ['storage.ts#Storage.close'],
     requires: ['externalGC'],
     run: async ({ storage }) => {
       const objects = [await createObject(storage, 'a'), await createObject(storage, 'b')];
@@ -262,6 +277,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'delete-with-store-atomic',
     title: 'a delete and a store in one transaction commit together, or not at all on conflict',
     source: 'API-23',
+    rule: ['storage.ts#Storage.deleteObject', 'storage.ts#Storage.tpcVote', 'storage.ts#invariants'],
     requires: ['externalGC'],
     run: async ({ storage }) => {
       const a = await createObject(storage, 'a');
@@ -289,6 +305,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'collect-garbage-idempotent',
     title: 'a second collectGarbage right after the first deletes nothing',
     source: 'GC-3',
+    rule: ['database.ts#Database.collectGarbage'],
     requires: ['externalGC'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -305,6 +322,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'collect-garbage-blobs',
     title: 'collectGarbage keeps blobs reachable from the root and deletes unreferenced ones',
     source: 'GC-2',
+    rule: ['database.ts#Database.collectGarbage', 'database.ts#WriteOptions.refs'],
     requires: ['externalGC'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -323,6 +341,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'collect-garbage-root-missing',
     title: 'collectGarbage on a database without a root raises GcRootMissingError (also in a dry run) and deletes nothing',
     source: 'GC-2',
+    rule: ['database.ts#Database.collectGarbage', 'errors.ts#GcRootMissingError'],
     requires: ['externalGC', 'iterator'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -342,6 +361,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'collect-garbage-dry-run',
     title: 'collectGarbage({ dryRun }) reports the unreachable oids and changes nothing; the real run then deletes exactly those',
     source: 'GC-2',
+    rule: ['database.ts#GcOptions.dryRun', 'database.ts#GcResult.garbage', 'database.ts#GcResult.oids'],
     requires: ['externalGC', 'iterator'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -361,6 +381,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'collect-garbage-safety-window',
     title: 'garbage written within the safety window (keep) is kept, with what it references; keep: 0 collects it',
     source: 'GC-2',
+    rule: ['database.ts#GcOptions.keep', 'database.ts#GcResult.recent'],
     requires: ['externalGC', 'iterator'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -378,6 +399,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'collect-garbage-spill',
     title: 'collectGarbage through spilled sorted runs (tiny spillThreshold) finds the same garbage as in memory and leaves no files',
     source: 'GC-2',
+    rule: ['database.ts#GcOptions.spillThreshold', 'database.ts#GcOptions.tmpDir', 'database.ts#GcResult.spilled'],
     requires: ['externalGC', 'iterator'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -405,6 +427,7 @@ export const externalGcCases = defineArea('external-gc', [
     id: 'write-without-refs-keeps-blob',
     title: 'a record rewritten without refs keeps referencing its blob: collectGarbage and pack leave the blob readable',
     source: 'issue 11 item 1; DESIGN: references are part of the object graph',
+    rule: ['database.ts#WriteOptions.refs', 'database.ts#Database.collectGarbage'],
     requires: ['externalGC', 'pack'],
     run: async (ctx) => {
       const db = await ctx.database();

@@ -24,6 +24,7 @@ export const historyCases = defineArea('history', [
     id: 'history-unknown-oid',
     title: 'history of an unknown oid raises POSKeyError',
     source: 'T34',
+    rule: ['storage.ts#Storage.history'],
     requires: ['history'],
     run: async ({ storage }) => {
       await rejectsWithCode(storage.history(777_777n, 10), 'HANDLERTON_POS_KEY');
@@ -33,6 +34,7 @@ export const historyCases = defineArea('history', [
     id: 'history-newest-first-and-size',
     title: 'history(oid, size) returns the newest `size` revisions, newest first',
     source: 'T34',
+    rule: ['storage.ts#Storage.history'],
     requires: ['history'],
     run: async ({ storage }) => {
       const { oid, tids } = await revisions(storage, 6);
@@ -48,6 +50,7 @@ export const historyCases = defineArea('history', [
     id: 'history-times',
     title: 'history times are the tids\' wall-clock times, decreasing, not before the case started',
     source: 'T34',
+    rule: ['records.ts#HistoryEntry.time'],
     requires: ['history'],
     run: async ({ storage }) => {
       const started = Date.now() - 1000;
@@ -65,6 +68,7 @@ export const historyCases = defineArea('history', [
     id: 'history-metadata-and-size',
     title: 'history entries carry user, description, extension and the data size',
     source: 'T12',
+    rule: ['records.ts#HistoryEntry', 'records.ts#HistoryEntry.size'],
     requires: ['history'],
     run: async ({ storage }) => {
       const oid = await storage.newOid();
@@ -80,6 +84,7 @@ export const historyCases = defineArea('history', [
     id: 'history-not-supported',
     title: 'without history, history() raises NotSupportedError',
     source: 'API-16',
+    rule: ['capabilities.ts#StorageCapabilities.history', 'storage.ts#invariants'],
     unless: ['history'],
     run: async ({ storage }) => {
       const { oid } = await createObject(storage);
@@ -90,6 +95,7 @@ export const historyCases = defineArea('history', [
     id: 'iterator-one-record-per-transaction',
     title: 'the iterator yields each transaction in tid order with its records (oid, tid, data)',
     source: 'T35',
+    rule: ['storage.ts#Storage.iterator', 'records.ts#IteratedTransaction.status', 'records.ts#IteratedRecord'],
     requires: ['iterator'],
     run: async ({ storage }) => {
       const { oid, tids } = await revisions(storage, 5);
@@ -108,6 +114,7 @@ export const historyCases = defineArea('history', [
     id: 'iterator-metadata',
     title: 'iterated transactions carry user, description and the extension dict unchanged',
     source: 'T37',
+    rule: ['records.ts#IteratedTransaction.meta'],
     requires: ['iterator'],
     run: async ({ storage }) => {
       const ext = { a: 1, nested: { list: [1, 'two', null] }, s: 'ü' };
@@ -122,6 +129,7 @@ export const historyCases = defineArea('history', [
     id: 'iterator-ranges',
     title: 'iterator bounds are inclusive and may fall between tids; empty and single ranges work',
     source: 'T43',
+    rule: ['storage.ts#Storage.iterator'],
     requires: ['iterator'],
     run: async ({ storage }) => {
       const { tids } = await revisions(storage, 5);
@@ -140,6 +148,7 @@ export const historyCases = defineArea('history', [
     id: 'iterator-snapshot',
     title: 'transactions committed while iterating are not included',
     source: 'T42',
+    rule: ['storage.ts#Storage.iterator'],
     requires: ['iterator'],
     run: async ({ storage }) => {
       const { oid, tids } = await revisions(storage, 3);
@@ -156,6 +165,7 @@ export const historyCases = defineArea('history', [
     id: 'iterator-during-pending-commit',
     title: 'iterating while a transaction is voted but not finished works and excludes it',
     source: 'T38',
+    rule: ['storage.ts#Storage.iterator', 'storage.ts#invariants'],
     requires: ['iterator'],
     run: async ({ storage }) => {
       const { tids } = await revisions(storage, 2);
@@ -171,6 +181,7 @@ export const historyCases = defineArea('history', [
     id: 'iterator-load-consistency',
     title: "each object's current (oid, tid) from load appears in the iteration",
     source: 'T39',
+    rule: ['storage.ts#Storage.iterator', 'records.ts#IteratedTransaction.records'],
     requires: ['iterator'],
     run: async ({ storage }) => {
       const a = await createObject(storage, 'a');
@@ -189,6 +200,7 @@ export const historyCases = defineArea('history', [
     id: 'iterator-records-repeatable',
     title: "a transaction's records can be read repeatedly, and a new iterator starts over",
     source: 'T41',
+    rule: ['storage.ts#Storage.iterator'],
     requires: ['iterator'],
     run: async ({ storage }) => {
       await revisions(storage, 3);
@@ -201,6 +213,7 @@ export const historyCases = defineArea('history', [
     id: 'iterator-empty-and-aborted',
     title: 'empty transactions appear with no records; aborted transactions never appear',
     source: 'API-9',
+    rule: ['records.ts#IteratedTransaction.records', 'storage.ts#invariants'],
     requires: ['iterator'],
     run: async ({ storage }) => {
       const t1 = await commit(storage, []);
@@ -218,6 +231,7 @@ export const historyCases = defineArea('history', [
     id: 'iterator-delete-record',
     title: 'a delete marker appears in the iteration as a record with null data',
     source: 'T36',
+    rule: ['records.ts#IteratedRecord'],
     requires: ['iterator', 'externalGC'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage);
@@ -231,6 +245,7 @@ export const historyCases = defineArea('history', [
     id: 'iterator-not-supported',
     title: 'without iterator, iterating raises NotSupportedError',
     source: 'API-17',
+    rule: ['capabilities.ts#StorageCapabilities.iterator', 'storage.ts#invariants'],
     unless: ['iterator'],
     run: async ({ storage }) => {
       await createObject(storage);
@@ -241,6 +256,7 @@ export const historyCases = defineArea('history', [
     id: 'restore-explicit-tid',
     title: 'restore under tpcBegin(txn, tid) writes revisions verbatim with that tid, without conflict checks',
     source: 'API-21',
+    rule: ['storage.ts#Storage.restore', 'storage.ts#Storage.tpcBegin', 'storage.ts#Storage.newOid'],
     requires: ['restore'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'a');
@@ -262,6 +278,7 @@ export const historyCases = defineArea('history', [
     id: 'restore-tid-must-increase',
     title: 'tpcBegin with an explicit tid not above lastTransaction() is rejected',
     source: 'API-2',
+    rule: ['storage.ts#Storage.tpcBegin'],
     requires: ['restore'],
     run: async ({ storage }) => {
       const { tid } = await createObject(storage);
@@ -273,6 +290,7 @@ export const historyCases = defineArea('history', [
     id: 'restore-not-supported',
     title: 'without restore, restore() raises NotSupportedError',
     source: 'API-21',
+    rule: ['capabilities.ts#StorageCapabilities.restore', 'storage.ts#invariants'],
     unless: ['restore'],
     run: async ({ storage }) => {
       const { txn } = await begin(storage);
@@ -287,6 +305,7 @@ export const historyCases = defineArea('history', [
     id: 'copy-transactions',
     title: 'copying every transaction into a fresh engine via iterator + restore gives identical loads, histories and iteration',
     source: 'T86',
+    rule: ['capabilities.ts#StorageCapabilities.restore', 'storage.ts#Storage.restore', 'storage.ts#Storage.iterator'],
     requires: ['iterator', 'restore', 'history'],
     run: async (ctx) => {
       const { storage } = ctx;
@@ -313,6 +332,7 @@ export const historyCases = defineArea('history', [
     id: 'copy-transactions-with-blobs',
     title: 'copying transactions with their blob revisions into a fresh engine gives identical records and blob bytes',
     source: 'T122',
+    rule: ['storage.ts#Storage.restore', 'blob-handlerton.ts#BlobHandlerton.prepare'],
     requires: ['iterator', 'restore'],
     run: async (ctx) => {
       const { storage, blobs } = ctx;
@@ -361,6 +381,7 @@ export const historyCases = defineArea('history', [
     id: 'copy-incremental-across-pack',
     title: 'an incremental copy (iterator from the last copied tid) keeps working after the target packed',
     source: 'T87',
+    rule: ['storage.ts#Storage.restore', 'storage.ts#Storage.pack'],
     requires: ['iterator', 'restore', 'pack'],
     run: async (ctx) => {
       const { storage } = ctx;
@@ -387,6 +408,7 @@ export const historyCases = defineArea('history', [
     id: 'copy-then-gc-target',
     title: 'after a copy, external GC and pack on the target remove the copied garbage only',
     source: 'T88',
+    rule: ['storage.ts#Storage.restore', 'database.ts#Database.collectGarbage'],
     requires: ['iterator', 'restore', 'externalGC'],
     run: async (ctx) => {
       const { storage } = ctx;

@@ -36,6 +36,12 @@ export const locatorCases = defineArea('locators', [
     id: 'binary-roundtrip',
     title: 'a locator is 64 bytes; its binary form parses back to the same fields and opens the same revision',
     source: 'WL#3583 BLOB_LOCATOR',
+    rule: [
+      'locator.ts#invariants',
+      'locator.ts#Locator.fromBytes',
+      'locator.ts#Locator.toBytes',
+      'database.ts#Database.openLocator',
+    ],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'located');
@@ -54,6 +60,7 @@ export const locatorCases = defineArea('locators', [
     id: 'string-roundtrip',
     title: 'the string form (open_string) round-trips and opens the same revision',
     source: 'WL#3583 open_string',
+    rule: ['locator.ts#invariants', 'locator.ts#Locator.parse', 'locator.ts#Locator.toString'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'as string');
@@ -68,6 +75,7 @@ export const locatorCases = defineArea('locators', [
     id: 'tampered-rejected',
     title: 'a locator with any altered byte (fields or MAC) is rejected with InvalidLocatorError',
     source: 'DESIGN Locator',
+    rule: ['locator.ts#LocatorCodec.verify', 'database.ts#Database.openLocator'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'x');
@@ -81,6 +89,7 @@ export const locatorCases = defineArea('locators', [
     id: 'truncated-rejected',
     title: 'truncated or extended locators (binary and string) are rejected with InvalidLocatorError',
     source: 'DESIGN Locator',
+    rule: ['locator.ts#Locator.fromBytes', 'locator.ts#Locator.parse', 'database.ts#Database.openLocator'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'x');
@@ -98,6 +107,7 @@ export const locatorCases = defineArea('locators', [
     id: 'garbage-rejected',
     title: 'garbage strings and random bytes are rejected with InvalidLocatorError, never a crash',
     source: 'DESIGN Locator',
+    rule: ['locator.ts#Locator.fromBytes', 'locator.ts#Locator.parse', 'database.ts#Database.openLocator'],
     run: async (ctx) => {
       const db = await ctx.database();
       for (const bad of ['', 'hello', 'hl1.', 'hl1.!!!!', 'hl2.AAAA', `hl1.${'A'.repeat(86)}`]) {
@@ -113,6 +123,7 @@ export const locatorCases = defineArea('locators', [
     id: 'foreign-rejected',
     title: 'a validly signed locator of another database (other key, other database id) is rejected',
     source: 'DESIGN Locator',
+    rule: ['locator.ts#LocatorCodec.verify'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'x');
@@ -134,6 +145,7 @@ export const locatorCases = defineArea('locators', [
     id: 'read-only-locator-cannot-write',
     title: 'a locator granting only read access cannot open the blob for writing',
     source: 'WL#3583 access',
+    rule: ['database.ts#Transaction.openLocator', 'database.ts#Blob.locator'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'x');
@@ -149,6 +161,7 @@ export const locatorCases = defineArea('locators', [
     id: 'write-locator-in-transaction',
     title: 'a locator granting write access opens the blob for writing in a transaction',
     source: 'WL#3583 mysql_bl_open',
+    rule: ['database.ts#Transaction.openLocator', 'database.ts#Blob.locator'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'before');
@@ -167,6 +180,7 @@ export const locatorCases = defineArea('locators', [
     id: 'locator-pins-revision',
     title: 'a locator names one revision: it reads that revision after the blob changed',
     source: 'DESIGN Locator',
+    rule: ['locator.ts#invariants', 'database.ts#Database.openLocator'],
     requires: ['mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -181,6 +195,7 @@ export const locatorCases = defineArea('locators', [
     id: 'seek-tell',
     title: "seek with 'start', 'current' and 'end' moves the position tell() reports",
     source: 'WL#3583 mysql_bl_seek',
+    rule: ['database.ts#BlobHandle.seek', 'database.ts#BlobHandle.tell'],
     requires: ['blob.seek'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -202,6 +217,7 @@ export const locatorCases = defineArea('locators', [
     id: 'seek-not-supported',
     title: 'without seek, seek() raises NotSupportedError',
     source: 'WL#3583 mysql_bl_seek',
+    rule: ['capabilities.ts#BlobCapabilities.seek', 'capabilities.ts#invariants'],
     unless: ['blob.seek'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -215,6 +231,7 @@ export const locatorCases = defineArea('locators', [
     id: 'read-past-end',
     title: 'reads at or past the end return empty arrays; a read across the end returns the rest',
     source: 'WL#3583 mysql_bl_read',
+    rule: ['database.ts#BlobHandle.read'],
     requires: ['blob.seek'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -234,6 +251,7 @@ export const locatorCases = defineArea('locators', [
     id: 'seek-beyond-end-then-write',
     title: 'seeking beyond the end is allowed; a later write zero-fills the gap',
     source: 'WL#3583 mysql_bl_seek',
+    rule: ['database.ts#BlobHandle.seek'],
     requires: ['blob.seek'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -258,6 +276,7 @@ export const locatorCases = defineArea('locators', [
     id: 'truncate',
     title: 'truncate cuts or zero-extends; without an argument it cuts at the position',
     source: 'WL#3583 truncate',
+    rule: ['database.ts#BlobHandle.truncate'],
     requires: ['blob.truncate', 'blob.seek'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -283,6 +302,7 @@ export const locatorCases = defineArea('locators', [
     id: 'truncate-not-supported',
     title: 'without truncate, truncate() raises NotSupportedError',
     source: 'WL#3583 truncate',
+    rule: ['capabilities.ts#BlobCapabilities.truncate', 'capabilities.ts#invariants'],
     unless: ['blob.truncate'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -298,6 +318,7 @@ export const locatorCases = defineArea('locators', [
     id: 'read-handle-is-read-only',
     title: "writing through a handle opened with 'r' raises ReadOnlyError",
     source: 'BL-1',
+    rule: ['database.ts#BlobHandle.write', 'database.ts#BlobHandle.close'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await createBlobWith(db, 'x');
@@ -311,6 +332,7 @@ export const locatorCases = defineArea('locators', [
     id: 'refcount-records-and-handles',
     title: 'a revision\'s refcount is its record references plus open handles, and follows them as they come and go',
     source: 'WL#3583 mysql_bl_get_refcount',
+    rule: ['blob-handlerton.ts#BlobHandlerton.refcount', 'capabilities.ts#BlobCapabilities.refcount'],
     requires: ['blob.refcount', 'mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -333,6 +355,7 @@ export const locatorCases = defineArea('locators', [
     id: 'data-transactional-mode',
     title: 'dataTransactional: flush does not publish, commit publishes and closes the handle',
     source: 'WL#3583 HTON_BLOB_DATA_TRANSACTIONAL',
+    rule: ['capabilities.ts#BlobTransactionMode.dataTransactional', 'database.ts#BlobHandle.flush', 'database.ts#invariants'],
     requires: ['mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -355,6 +378,7 @@ export const locatorCases = defineArea('locators', [
     id: 'transactional-mode',
     title: 'transactional: flush commits a new revision in the blob\'s own context; unflushed writes are discarded at close',
     source: 'WL#3583 HTON_BLOB_TRANSACTIONAL',
+    rule: ['capabilities.ts#BlobTransactionMode.transactional', 'database.ts#BlobHandle.flush'],
     requires: ['mode.transactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -376,6 +400,7 @@ export const locatorCases = defineArea('locators', [
     id: 'nontransactional-mode',
     title: 'nontransactional: writes become visible to every reader at flush, and at close',
     source: 'WL#3583 HTON_BLOB_NONTRANSACTIONAL',
+    rule: ['capabilities.ts#BlobTransactionMode.nontransactional', 'database.ts#BlobHandle.flush'],
     requires: ['mode.nontransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -395,6 +420,7 @@ export const locatorCases = defineArea('locators', [
     id: 'non-data-transactional-survives-abort',
     title: 'transactional and nontransactional: a flushed revision stays committed when the enclosing transaction aborts',
     source: 'WL#3583 mysql_bl_commit',
+    rule: ['capabilities.ts#BlobTransactionMode.transactional', 'capabilities.ts#BlobTransactionMode.nontransactional'],
     unless: ['mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -414,6 +440,7 @@ export const locatorCases = defineArea('locators', [
     id: 'write-advances-position',
     title: "write advances the position by the bytes written; in 'a' mode every write goes to the end",
     source: 'WL#3583 mysql_bl_write',
+    rule: ['database.ts#BlobHandle.write'],
     requires: ['blob.seek', 'blob.append'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -441,6 +468,7 @@ export const locatorCases = defineArea('locators', [
     id: 'append-locator',
     title: "a locator granting append access opens with 'a' but not with 'w'",
     source: 'WL#3583 access',
+    rule: ['database.ts#Transaction.openLocator', 'database.ts#Blob.locator'],
     requires: ['blob.append'],
     run: async (ctx) => {
       const db = await ctx.database();

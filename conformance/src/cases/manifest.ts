@@ -23,6 +23,7 @@ export const manifestCases = defineArea('manifest', [
     id: 'storage-shape',
     title: 'the static storage manifest has exactly the storage capability keys, each an explicit boolean',
     source: 'Level/supports shape',
+    rule: ['capabilities.ts#invariants', 'capabilities.ts#StorageCapabilities'],
     run: async ({ harness }) => {
       assertStorageShape(harness.storageCapabilities, 'static manifest');
       assert.ok(Object.isFrozen(harness.storageCapabilities), 'the manifest is frozen');
@@ -32,6 +33,7 @@ export const manifestCases = defineArea('manifest', [
     id: 'blob-shape',
     title: 'the static blob manifest has one mode of the three and explicit boolean flags',
     source: 'WL#3583 flags',
+    rule: ['capabilities.ts#invariants', 'capabilities.ts#BlobCapabilities'],
     run: async ({ harness }) => {
       assertBlobShape(harness.blobCapabilities, 'static manifest');
       assert.ok(Object.isFrozen(harness.blobCapabilities), 'the manifest is frozen');
@@ -41,6 +43,7 @@ export const manifestCases = defineArea('manifest', [
     id: 'json-cloneable',
     title: 'both manifests survive a JSON round trip unchanged (reports can carry them)',
     source: 'Level/supports cloneable',
+    rule: ['capabilities.ts#invariants'],
     run: async ({ harness }) => {
       assert.deepEqual(clone(harness.storageCapabilities), { ...harness.storageCapabilities });
       assert.deepEqual(clone(harness.blobCapabilities), { ...harness.blobCapabilities });
@@ -50,6 +53,7 @@ export const manifestCases = defineArea('manifest', [
     id: 'open-equals-static',
     title: 'the opened engines declare exactly the static manifests',
     source: 'Level/supports open',
+    rule: ['capabilities.ts#invariants', 'plugin.ts#EnginePlugin.storageCapabilities', 'plugin.ts#EnginePlugin.blobCapabilities'],
     run: async ({ harness, storage, blobs }) => {
       assertStorageShape(storage.capabilities, 'opened storage');
       assertBlobShape(blobs.capabilities, 'opened blobs');
@@ -61,6 +65,7 @@ export const manifestCases = defineArea('manifest', [
     id: 'unchanged-after-close',
     title: 'the manifests are identical after close',
     source: 'Level/supports close',
+    rule: ['capabilities.ts#invariants', 'storage.ts#Storage.capabilities', 'blob-handlerton.ts#BlobHandlerton.capabilities'],
     run: async ({ harness, storage, blobs }) => {
       const before = clone({ s: storage.capabilities, b: blobs.capabilities });
       await storage.close();
@@ -73,6 +78,7 @@ export const manifestCases = defineArea('manifest', [
     id: 'unchanged-after-reopen',
     title: 'the manifests are identical after reopen',
     source: 'Level/supports reopen',
+    rule: ['capabilities.ts#invariants'],
     requires: ['durable'],
     run: async (ctx) => {
       const before = clone({ s: ctx.storage.capabilities, b: ctx.blobs.capabilities });
@@ -84,6 +90,7 @@ export const manifestCases = defineArea('manifest', [
     id: 'identity',
     title: 'engines have non-empty names and the storage a 64-bit database id',
     source: 'DESIGN contracts',
+    rule: ['storage.ts#Storage.name', 'blob-handlerton.ts#BlobHandlerton.name', 'storage.ts#Storage.databaseId'],
     run: async ({ storage, blobs }) => {
       assert.ok(typeof storage.name === 'string' && storage.name.length > 0);
       assert.ok(typeof blobs.name === 'string' && blobs.name.length > 0);
@@ -94,6 +101,7 @@ export const manifestCases = defineArea('manifest', [
     id: 'isolated-instances',
     title: 'two engines from the factory are isolated: a commit in one is invisible in the other',
     source: 'Level factory',
+    rule: ['plugin.ts#EnginePlugin.createStorage'],
     run: async (ctx) => {
       const other = await ctx.extraEngines('isolation');
       const oid = await ctx.storage.newOid();
@@ -106,6 +114,7 @@ export const manifestCases = defineArea('manifest', [
     id: 'database-capabilities',
     title: 'a Database reports the manifests and names of the engines it runs on',
     source: 'DESIGN Application API',
+    rule: ['database.ts#Database.capabilities', 'database.ts#Database.engines'],
     run: async (ctx) => {
       const db = await ctx.database();
       assert.deepEqual({ ...db.capabilities.storage }, { ...ctx.harness.storageCapabilities });
@@ -117,6 +126,7 @@ export const manifestCases = defineArea('manifest', [
     id: 'read-only-writes-rejected',
     title: 'a read-only storage rejects newOid and tpcBegin with ReadOnlyError',
     source: 'T84',
+    rule: ['storage.ts#Storage.newOid', 'storage.ts#Storage.tpcBegin'],
     requires: ['readOnly'],
     run: async ({ storage }) => {
       await rejectsWithCode(storage.newOid(), 'HANDLERTON_READ_ONLY');

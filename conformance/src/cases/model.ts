@@ -220,17 +220,30 @@ async function runModelProperty(ctx: CaseContext, numRuns: number): Promise<void
 
 const enc = new TextEncoder();
 
+/** The Storage rules the model sequences exercise: create/update/stale update, delete, abort, load, loadBefore, history, pack. */
+const STORAGE_MODEL_RULES = [
+  'storage.ts#Storage.store',
+  'storage.ts#Storage.deleteObject',
+  'storage.ts#Storage.tpcAbort',
+  'storage.ts#Storage.load',
+  'storage.ts#Storage.loadBefore',
+  'storage.ts#Storage.history',
+  'storage.ts#Storage.pack',
+] as const;
+
 export const modelCases = defineArea('model', [
   {
     id: 'storage-random-operations',
     title: 'random create/update/stale-update/delete/abort/load/loadBefore/history/pack sequences match a trivial model (fast-check)',
     source: 'T17',
+    rule: [...STORAGE_MODEL_RULES, 'storage.ts#invariants'],
     run: async (ctx) => runModelProperty(ctx, 12),
   },
   {
     id: 'storage-long-sequence',
     title: 'one long seeded sequence of 300 operations on a single engine matches the model throughout',
     source: 'T91',
+    rule: [...STORAGE_MODEL_RULES, 'storage.ts#invariants'],
     run: async (ctx) => {
       const sample = fc.sample(fc.array(opArb, { minLength: 300, maxLength: 300 }), { seed: seedOf(ctx.harness.name), numRuns: 1 })[0]!;
       await runOps(ctx.storage, sample);
@@ -240,6 +253,7 @@ export const modelCases = defineArea('model', [
     id: 'storage-model-across-reopen',
     title: 'the model still matches after a reopen in the middle of a random sequence',
     source: 'T85',
+    rule: [...STORAGE_MODEL_RULES, 'capabilities.ts#StorageCapabilities.durable'],
     requires: ['durable'],
     run: async (ctx) => {
       const [first, second] = fc.sample(fc.array(opArb, { minLength: 60, maxLength: 60 }), { seed: seedOf(ctx.harness.name + 'reopen'), numRuns: 2 }) as [Op[], Op[]];
@@ -254,6 +268,7 @@ export const modelCases = defineArea('model', [
     id: 'database-records-and-blobs',
     title: 'a seeded sequence of Database transactions (records, blobs, deletes, aborts, snapshots) matches a map model',
     source: 'T117',
+    rule: ['database.ts#Transaction', 'database.ts#invariants', 'database.ts#Database.snapshot'],
     run: async (ctx) => {
       const db = await ctx.database();
       const dataTx = db.capabilities.blobs.mode === 'dataTransactional';
@@ -337,6 +352,7 @@ export const modelCases = defineArea('model', [
     id: 'database-across-reopen',
     title: 'records and blobs written through a Database read back identically after a reopen',
     source: 'T85',
+    rule: ['capabilities.ts#StorageCapabilities.durable', 'capabilities.ts#BlobCapabilities.durable'],
     requires: ['durable', 'blob.durable'],
     run: async (ctx) => {
       let db = await ctx.database();
@@ -381,6 +397,7 @@ export const modelCases = defineArea('model', [
     id: 'random-sequence-then-copy',
     title: 'after a random sequence, a copy made through iterator + restore matches the same model',
     source: 'T86',
+    rule: ['storage.ts#Storage.restore', 'storage.ts#Storage.iterator'],
     requires: ['iterator', 'restore'],
     run: async (ctx) => {
       const [ops] = fc.sample(fc.array(opArb, { minLength: 80, maxLength: 80 }), { seed: seedOf(ctx.harness.name + 'copy'), numRuns: 1 }) as [Op[]];
@@ -406,6 +423,12 @@ export const modelCases = defineArea('model', [
     id: 'blob-handle-random-io',
     title: 'random seeks, writes, reads and truncates through one blob handle match a byte-array model, before and after commit',
     source: 'WL#3583 mysql_bl_*',
+    rule: [
+      'database.ts#BlobHandle.seek',
+      'database.ts#BlobHandle.write',
+      'database.ts#BlobHandle.read',
+      'database.ts#BlobHandle.truncate',
+    ],
     requires: ['blob.seek', 'blob.truncate'],
     run: async (ctx) => {
       const db = await ctx.database();

@@ -75,6 +75,7 @@ export const multiClientCases = defineArea('multi-client', [
     id: 'concurrent-clients-vs-serial-model',
     title: 'three client processes increment their own and a shared counter concurrently: every total exact, every commit its own increasing tid',
     source: 'issue 14',
+    rule: ['capabilities.ts#StorageCapabilities.multiClient'],
     requires: NEEDS,
     run: async (ctx) => {
       const db = await ctx.database();
@@ -104,6 +105,7 @@ export const multiClientCases = defineArea('multi-client', [
     id: 'stale-serial-conflicts-across-clients',
     title: 'a write based on a revision another client has since replaced raises ConflictError, in a child and in this process',
     source: 'issue 14',
+    rule: ['capabilities.ts#StorageCapabilities.multiClient', 'storage.ts#Storage.store'],
     requires: NEEDS,
     run: async (ctx) => {
       const db = await ctx.database();
@@ -131,6 +133,7 @@ export const multiClientCases = defineArea('multi-client', [
     id: 'snapshot-isolation-across-clients',
     title: 'snapshots never see part of another client\'s transaction, and see every commit acknowledged before they started, both ways',
     source: 'issue 14',
+    rule: ['capabilities.ts#StorageCapabilities.multiClient', 'storage.ts#Storage.sync'],
     requires: NEEDS,
     run: async (ctx) => {
       const db = await ctx.database();
@@ -167,6 +170,7 @@ export const multiClientCases = defineArea('multi-client', [
     id: 'blob-written-by-one-streamed-by-another',
     title: 'a blob committed by one client streams byte-exact in another, both ways',
     source: 'issue 14',
+    rule: ['capabilities.ts#StorageCapabilities.multiClient'],
     requires: [...NEEDS, 'mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -208,6 +212,7 @@ export const multiClientCases = defineArea('multi-client', [
     id: 'pack-while-clients-commit',
     title: 'packing in one client while two others commit loses no committed data; readers see at most ReadConflictError',
     source: 'issue 14',
+    rule: ['capabilities.ts#StorageCapabilities.multiClient', 'storage.ts#Storage.pack', 'storage.ts#Storage.packHorizon'],
     requires: [...NEEDS, 'pack'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -244,6 +249,7 @@ export const multiClientCases = defineArea('multi-client', [
     id: 'sigkill-mid-commit-leaves-no-lock',
     title: 'a client SIGKILLed after vote or between commits leaves no lock: others commit within a bound, its transaction is all or nothing',
     source: 'issue 14',
+    rule: ['capabilities.ts#StorageCapabilities.multiClient', 'storage.ts#invariants'],
     requires: NEEDS,
     run: async (ctx) => {
       const db = await ctx.database();

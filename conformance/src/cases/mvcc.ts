@@ -18,6 +18,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'load-serial-every-revision',
     title: 'loadSerial returns every revision by its tid',
     source: 'T27',
+    rule: ['storage.ts#Storage.loadSerial'],
     run: async ({ storage }) => {
       const { oid, tids } = await revisions(storage, 7);
       for (let i = 0; i < tids.length; i++) {
@@ -31,6 +32,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'load-serial-unknown',
     title: 'loadSerial of a tid that wrote no revision of the object raises POSKeyError',
     source: 'API-13',
+    rule: ['storage.ts#Storage.loadSerial'],
     run: async ({ storage }) => {
       const { oid, tids } = await revisions(storage, 2);
       const { tid: other } = await createObject(storage, 'x');
@@ -43,6 +45,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'load-before-each-revision',
     title: 'loadBefore(oid, tid of revision k+1) returns revision k with nextTid = that tid',
     source: 'T28',
+    rule: ['storage.ts#Storage.loadBefore', 'records.ts#LoadedRevision.nextTid'],
     requires: ['mvcc'],
     run: async ({ storage }) => {
       const { oid, tids } = await revisions(storage, 7);
@@ -59,6 +62,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'load-before-unknown-oid',
     title: 'loadBefore of an unknown oid raises POSKeyError',
     source: 'T29',
+    rule: ['storage.ts#Storage.loadBefore'],
     requires: ['mvcc'],
     run: async ({ storage }) => {
       await createObject(storage);
@@ -69,6 +73,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'load-before-creation',
     title: 'loadBefore(oid, its creation tid) and earlier tids return null',
     source: 'T33',
+    rule: ['storage.ts#Storage.loadBefore'],
     requires: ['mvcc'],
     run: async ({ storage }) => {
       const { tid: t0 } = await createObject(storage, 'other');
@@ -81,6 +86,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'load-before-current',
     title: 'loadBefore after the current revision returns it with nextTid null, filled in once a newer one commits',
     source: 'T29',
+    rule: ['storage.ts#Storage.loadBefore', 'records.ts#LoadedRevision.nextTid'],
     requires: ['mvcc'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'x');
@@ -98,6 +104,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'load-before-consecutive-tids',
     title: 'loadBefore is exact at consecutive tids (tid + 1 finds revision tid)',
     source: 'T32',
+    rule: ['storage.ts#Storage.loadBefore'],
     requires: ['mvcc'],
     run: async ({ storage }) => {
       const { oid, tids } = await revisions(storage, 4);
@@ -111,6 +118,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'load-before-old',
     title: 'loadBefore finds an old revision among many by the tid of its successor',
     source: 'T30',
+    rule: ['storage.ts#Storage.loadBefore', 'capabilities.ts#StorageCapabilities.mvcc'],
     requires: ['mvcc'],
     run: async ({ storage }) => {
       const { oid, tids } = await revisions(storage, 30);
@@ -125,6 +133,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'load-before-stable',
     title: 'what loadBefore(T) returns does not change when later transactions commit',
     source: 'API-15',
+    rule: ['storage.ts#Storage.loadBefore'],
     requires: ['mvcc'],
     run: async ({ storage }) => {
       const a = await createObject(storage, 'a0');
@@ -145,6 +154,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'load-before-uncommitted-invisible',
     title: 'a voted but unfinished transaction is invisible to load and loadBefore',
     source: 'T101',
+    rule: ['storage.ts#invariants'],
     requires: ['mvcc'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'committed');
@@ -161,6 +171,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'load-before-not-supported',
     title: 'without mvcc, loadBefore raises NotSupportedError',
     source: 'API-14',
+    rule: ['capabilities.ts#StorageCapabilities.mvcc', 'storage.ts#invariants'],
     unless: ['mvcc'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage);
@@ -171,6 +182,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'snapshot-fixed-state',
     title: 'a Database snapshot reads the state at its tid, unaffected by later commits',
     source: 'API-15',
+    rule: ['database.ts#Database.snapshot', 'database.ts#ReadView.read', 'database.ts#ReadView.tryRead'],
     requires: ['mvcc'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -189,6 +201,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'snapshot-at-tid',
     title: 'db.snapshot(at) reads the historical state as of `at`',
     source: 'API-15',
+    rule: ['database.ts#Database.snapshot'],
     requires: ['mvcc'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -205,6 +218,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'transaction-snapshot-isolation',
     title: 'a transaction keeps reading the state it started from while others commit',
     source: 'API-15',
+    rule: ['database.ts#Transaction'],
     requires: ['mvcc'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -227,6 +241,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'transaction-sees-own-writes',
     title: 'a transaction reads its own uncommitted writes; others do not see them',
     source: 'API-15',
+    rule: ['database.ts#Transaction'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await db.transaction((tx) => tx.create(enc.encode('v1')));
@@ -243,6 +258,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'aborted-database-transaction',
     title: 'a Database transaction whose body throws commits nothing',
     source: 'API-8',
+    rule: ['database.ts#Database.transaction'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await db.transaction((tx) => tx.create(enc.encode('v1')));
@@ -267,6 +283,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'snapshot-after-delete',
     title: 'a snapshot taken before a delete keeps reading the object; a newer snapshot does not see it',
     source: 'API-23',
+    rule: ['database.ts#Transaction.delete', 'storage.ts#Storage.deleteObject'],
     requires: ['mvcc', 'externalGC'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -284,6 +301,7 @@ export const mvccCases = defineArea('mvcc', [
     id: 'snapshot-across-pack',
     title: 'a snapshot of the current state keeps reading it after a pack',
     source: 'BL-14',
+    rule: ['storage.ts#Storage.pack', 'storage.ts#Storage.packHorizon'],
     requires: ['mvcc', 'pack'],
     run: async (ctx) => {
       const db = await ctx.database();

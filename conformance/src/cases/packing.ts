@@ -28,6 +28,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-empty',
     title: 'packing an empty storage is a no-op',
     source: 'T44',
+    rule: ['storage.ts#Storage.pack', 'records.ts#PackResult.removedRevisions', 'storage.ts#invariants'],
     requires: ['pack'],
     run: async ({ storage }) => {
       const result = await storage.pack(1n << 40n);
@@ -39,6 +40,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-future',
     title: 'packing at a time after the last transaction keeps every current revision',
     source: 'T45',
+    rule: ['storage.ts#Storage.pack'],
     requires: ['pack'],
     run: async ({ storage }) => {
       const a = await createObject(storage, 'a');
@@ -53,6 +55,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-before-data',
     title: 'packing at a time before all data removes nothing',
     source: 'T46',
+    rule: ['storage.ts#Storage.pack', 'records.ts#PackResult.removedRevisions'],
     requires: ['pack'],
     run: async ({ storage }) => {
       const { oid, tids } = await revisions(storage, 3);
@@ -65,6 +68,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-removes-old-revisions',
     title: 'pack removes revisions older than the one current at the pack time and keeps that one',
     source: 'T52',
+    rule: ['storage.ts#Storage.pack', 'records.ts#PackResult.removedRevisions'],
     requires: ['pack'],
     run: async ({ storage }) => {
       const { oid, tids } = await revisions(storage, 4);
@@ -79,6 +83,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-keeps-newer-revisions',
     title: 'pack keeps the revision current at the pack time and every later one; loadBefore still serves them',
     source: 'API-24',
+    rule: ['storage.ts#Storage.pack', 'storage.ts#Storage.loadBefore'],
     requires: ['pack', 'mvcc'],
     run: async ({ storage }) => {
       const { oid, tids, packTid } = await straddle(storage);
@@ -96,6 +101,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-history-after',
     title: 'after a pack, history lists only the kept revisions',
     source: 'T57',
+    rule: ['storage.ts#Storage.pack', 'storage.ts#Storage.history'],
     requires: ['pack', 'history'],
     run: async ({ storage }) => {
       const { oid, tids, packTid } = await straddle(storage);
@@ -107,6 +113,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-unrelated-untouched',
     title: 'an object with a single revision is untouched by a pack that trims another',
     source: 'T53',
+    rule: ['storage.ts#Storage.pack'],
     requires: ['pack'],
     run: async ({ storage }) => {
       const single = await createObject(storage, 'single');
@@ -120,6 +127,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-no-gc',
     title: 'pack does not garbage-collect: an unreachable object with a current revision survives',
     source: 'T54',
+    rule: ['storage.ts#Storage.pack'],
     requires: ['pack'],
     run: async ({ storage }) => {
       await commit(storage, [{ oid: 0n, serial: 0n, data: 'root without refs' }]);
@@ -132,6 +140,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-drops-deleted-objects',
     title: 'pack drops every revision of an object deleted before the pack time',
     source: 'T58',
+    rule: ['storage.ts#Storage.pack', 'records.ts#PackResult.removedObjects'],
     requires: ['pack', 'externalGC'],
     run: async ({ storage }) => {
       const { oid, tids } = await revisions(storage, 2);
@@ -149,6 +158,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-keeps-objects-deleted-later',
     title: 'an object deleted after the pack time keeps its revision current at the pack time',
     source: 'API-24',
+    rule: ['storage.ts#Storage.pack'],
     requires: ['pack', 'externalGC', 'mvcc'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'alive at pack time');
@@ -165,6 +175,7 @@ export const packingCases = defineArea('packing', [
     id: 'redundant-pack',
     title: 'a second pack to an earlier time is a no-op or a typed error, and loses nothing',
     source: 'T56',
+    rule: ['storage.ts#Storage.pack'],
     requires: ['pack'],
     run: async ({ storage }) => {
       const { oid, tids } = await revisions(storage, 3);
@@ -181,6 +192,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-iterator-after',
     title: 'after a pack the iterator is sane: increasing tids, and the current revisions appear',
     source: 'T47',
+    rule: ['storage.ts#Storage.iterator', 'storage.ts#Storage.pack'],
     requires: ['pack', 'iterator'],
     run: async ({ storage }) => {
       const a = await revisions(storage, 3, 'a');
@@ -199,6 +211,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-during-commits',
     title: 'a pack running while transactions commit loses nothing committed',
     source: 'T47',
+    rule: ['storage.ts#Storage.pack'],
     requires: ['pack'],
     run: async (ctx) => {
       const { storage } = ctx;
@@ -234,6 +247,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-concurrent-packs',
     title: 'two packs at once: both succeed or the second raises PackInProgressError',
     source: 'API-24',
+    rule: ['storage.ts#Storage.pack'],
     requires: ['pack'],
     run: async ({ storage }) => {
       const { oid } = await revisions(storage, 5);
@@ -250,6 +264,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-reports-blob-refs',
     title: 'pack reports the blob references of every removed revision to its observer',
     source: 'API-27',
+    rule: ['storage.ts#Storage.pack', 'records.ts#PackObserver'],
     requires: ['pack'],
     run: async ({ storage, blobs }) => {
       const oid = await storage.newOid();
@@ -266,6 +281,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-not-supported',
     title: 'without pack, pack() raises NotSupportedError',
     source: 'API-24',
+    rule: ['capabilities.ts#StorageCapabilities.pack', 'storage.ts#invariants'],
     unless: ['pack'],
     run: async ({ storage }) => {
       await createObject(storage);
@@ -276,6 +292,12 @@ export const packingCases = defineArea('packing', [
     id: 'db-pack-reclaims-blobs',
     title: 'a Database pack reclaims the blob revisions of removed record revisions, reports them and their bytes, and keeps the current one',
     source: 'T119',
+    rule: [
+      'database.ts#Database.pack',
+      'records.ts#DatabasePackResult.reclaimedBlobRevisions',
+      'records.ts#DatabasePackResult.reclaimedBlobBytes',
+      'database.ts#Database.openLocator',
+    ],
     requires: ['pack', 'blob.refcount', 'mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -298,6 +320,7 @@ export const packingCases = defineArea('packing', [
     id: 'db-pack-open-reader',
     title: 'a reader open across a pack keeps reading; its revision is reclaimed once it closes',
     source: 'BL-14',
+    rule: ['database.ts#invariants', 'blob-handlerton.ts#invariants'],
     requires: ['pack', 'blob.refcount', 'mode.dataTransactional'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -319,6 +342,7 @@ export const packingCases = defineArea('packing', [
     id: 'db-pack-default-now',
     title: 'db.pack() without a time packs as of now: a revision replaced just before is removed',
     source: 'API-24',
+    rule: ['database.ts#Database.pack'],
     requires: ['pack'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -336,6 +360,7 @@ export const packingCases = defineArea('packing', [
     id: 'db-pack-pending-blob',
     title: 'a blob being written while a pack runs commits afterwards with its data intact',
     source: 'BL-14',
+    rule: ['database.ts#Database.pack'],
     requires: ['pack'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -355,6 +380,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-lots-while-writing',
     title: 'many packs in a row while a writer commits: the writer finishes and every current value is intact',
     source: 'T49',
+    rule: ['storage.ts#Storage.pack'],
     requires: ['pack'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, '0');
@@ -384,6 +410,7 @@ export const packingCases = defineArea('packing', [
     id: 'gc-then-pack',
     title: 'collectGarbage then pack removes every revision of unreachable objects and keeps reachable ones',
     source: 'T51',
+    rule: ['database.ts#Database.collectGarbage', 'storage.ts#Storage.pack'],
     requires: ['pack', 'externalGC'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -406,6 +433,7 @@ export const packingCases = defineArea('packing', [
     id: 'snapshot-older-than-pack-read-conflict',
     title: 'a snapshot older than the pack horizon raises ReadConflictError for an object whose revision pack removed; newer views are unaffected',
     source: 'ZODB MVCCAdapter (ReadConflictError for data packed away)',
+    rule: ['storage.ts#Storage.packHorizon', 'database.ts#ReadView.read', 'database.ts#ReadView.tryRead'],
     requires: ['pack', 'mvcc'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -437,6 +465,7 @@ export const packingCases = defineArea('packing', [
     id: 'read-conflict-after-delete-pack',
     title: 'a snapshot older than the pack horizon raises ReadConflictError (not POSKeyError) for an object deleted and packed away',
     source: 'ZODB MVCCAdapter (ReadConflictError for data packed away)',
+    rule: ['storage.ts#Storage.packHorizon', 'database.ts#ReadView.read'],
     requires: ['pack', 'mvcc', 'externalGC'],
     run: async (ctx) => {
       const db = await ctx.database();
@@ -453,6 +482,7 @@ export const packingCases = defineArea('packing', [
     id: 'pack-horizon-survives-reopen',
     title: 'the pack horizon is durable: after a reopen a snapshot older than it still raises ReadConflictError',
     source: 'ZODB MVCCAdapter (ReadConflictError for data packed away)',
+    rule: ['storage.ts#Storage.packHorizon'],
     requires: ['pack', 'mvcc', 'durable'],
     run: async (ctx) => {
       let db = await ctx.database();

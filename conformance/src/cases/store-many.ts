@@ -48,6 +48,7 @@ export const storeManyTransactionCases = defineArea('transactions', [
     id: 'store-many-roundtrip',
     title: 'storeMany creates and updates several objects in one transaction, the same as a loop of store',
     source: 'API-1',
+    rule: ['storage.ts#Storage.storeMany', 'storage.ts#storeMany'],
     run: async ({ storage }) => {
       for (const [label, batch] of PATHS) {
         const [a, b, c] = [await storage.newOid(), await storage.newOid(), await storage.newOid()];
@@ -67,6 +68,7 @@ export const storeManyTransactionCases = defineArea('transactions', [
     id: 'store-many-empty',
     title: 'an empty storeMany batch stores nothing and the transaction still commits',
     source: 'API-1',
+    rule: ['storage.ts#Storage.storeMany'],
     run: async ({ storage }) => {
       for (const [label, batch] of PATHS) {
         const { oid, tid } = await createObject(storage, 'kept');
@@ -80,6 +82,7 @@ export const storeManyTransactionCases = defineArea('transactions', [
     id: 'store-many-delete',
     title: 'a storeMany write with record null writes a delete marker (as deleteObject), and fails like it on an unknown oid',
     source: 'GC-1',
+    rule: ['storage.ts#Storage.storeMany', 'storage.ts#Storage.deleteObject'],
     requires: ['externalGC'],
     run: async ({ storage }) => {
       for (const [label, batch] of PATHS) {
@@ -102,6 +105,7 @@ export const storeManyConflictCases = defineArea('conflicts', [
     id: 'store-many-stale-serial',
     title: 'a stale serial anywhere in a storeMany batch raises ConflictError and nothing of the batch commits',
     source: 'T5',
+    rule: ['storage.ts#Storage.storeMany', 'storage.ts#Storage.store'],
     run: async ({ storage }) => {
       for (const [label, batch] of PATHS) {
         const { oid: fresh, tid: freshTid } = await createObject(storage, 'f0');

@@ -10,6 +10,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'empty-last-transaction',
     title: 'an empty storage reports lastTransaction() = 0',
     source: 'T1',
+    rule: ['storage.ts#Storage.lastTransaction'],
     run: async ({ storage }) => {
       assert.equal(storage.lastTransaction(), ZERO_TID);
     },
@@ -18,6 +19,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'new-oids-distinct-increasing',
     title: 'newOid() hands out distinct, strictly increasing oids',
     source: 'API-1',
+    rule: ['storage.ts#Storage.newOid'],
     run: async ({ storage }) => {
       let previous = -1n;
       for (let i = 0; i < 50; i++) {
@@ -32,6 +34,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'store-bumps-oid',
     title: 'storing an oid above the counter bumps it: later newOid() never collides',
     source: 'API-1',
+    rule: ['storage.ts#Storage.newOid'],
     run: async ({ storage }) => {
       const high = (await storage.newOid()) + 1000n;
       await commit(storage, [{ oid: high, serial: 0n, data: 'high' }]);
@@ -42,6 +45,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'store-load-roundtrip',
     title: 'a committed store loads back with its bytes and the tid returned by tpcFinish',
     source: 'T2',
+    rule: ['storage.ts#Storage.load', 'storage.ts#Storage.tpcFinish'],
     run: async ({ storage }) => {
       const oid = await storage.newOid();
       const tid = await commit(storage, [{ oid, serial: 0n, data: 'hello' }]);
@@ -53,6 +57,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'binary-data-roundtrip',
     title: 'record bytes round-trip exactly, including zero bytes and all 256 byte values',
     source: 'API-13',
+    rule: ['records.ts#RecordInput.data'],
     run: async ({ storage }) => {
       const data = new Uint8Array(1024);
       for (let i = 0; i < data.length; i++) data[i] = i % 256;
@@ -65,6 +70,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'empty-data',
     title: 'a record with empty data commits and loads as empty',
     source: 'T102',
+    rule: ['records.ts#RecordInput.data'],
     run: async ({ storage }) => {
       const oid = await storage.newOid();
       const tid = await commit(storage, [{ oid, serial: 0n, data: new Uint8Array(0) }]);
@@ -77,6 +83,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'refs-roundtrip',
     title: 'declared references (oids and blob refs) load back unchanged',
     source: 'DESIGN records',
+    rule: ['records.ts#RecordInput.refs'],
     run: async ({ storage }) => {
       const a = await storage.newOid();
       const b = await storage.newOid();
@@ -95,6 +102,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'root-oid-created-with-zero-serial',
     title: 'the root object (oid 0) is created by storing it with serial 0',
     source: 'API-3',
+    rule: ['storage.ts#Storage.store', 'storage.ts#Storage.newOid'],
     run: async ({ storage }) => {
       const tid = await commit(storage, [{ oid: 0n, serial: 0n, data: 'root' }]);
       await assertLoads(storage, 0n, 'root', tid);
@@ -105,6 +113,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'last-store-wins',
     title: 'storing one oid several times in one transaction keeps the last store',
     source: 'T4',
+    rule: ['storage.ts#Storage.store'],
     run: async ({ storage }) => {
       const oid = await storage.newOid();
       const { txn } = await begin(storage);
@@ -118,6 +127,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'two-objects-one-transaction',
     title: 'objects stored in one transaction share its tid',
     source: 'T8',
+    rule: ['storage.ts#Storage.tpcBegin'],
     run: async ({ storage }) => {
       const a = await storage.newOid();
       const b = await storage.newOid();
@@ -133,6 +143,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'begin-tid-is-finish-tid',
     title: 'the tid fixed at tpcBegin is the tid tpcFinish returns and the serial of the stores',
     source: 'API-2',
+    rule: ['storage.ts#Storage.tpcBegin', 'storage.ts#Storage.tpcFinish'],
     run: async ({ storage }) => {
       const oid = await storage.newOid();
       const { txn, tid } = await begin(storage);
@@ -147,6 +158,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'tids-strictly-increase',
     title: 'tids strictly increase over many quick commits, even within one millisecond',
     source: 'API-2',
+    rule: ['storage.ts#invariants'],
     run: async ({ storage }) => {
       const oid = await storage.newOid();
       let serial = 0n;
@@ -162,6 +174,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'tid-derived-from-clock',
     title: 'a tid is derived from wall-clock time (its millisecond is near now)',
     source: 'API-2',
+    rule: ['ids.ts#invariants'],
     run: async ({ storage }) => {
       const before = Date.now();
       const { oid } = await createObject(storage);
@@ -174,6 +187,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'last-transaction-moves-only-on-finish',
     title: 'lastTransaction() does not move at begin, store or vote, only when tpcFinish returns',
     source: 'API-7',
+    rule: ['storage.ts#invariants', 'storage.ts#Storage.lastTransaction'],
     run: async ({ storage }) => {
       const { tid: first } = await createObject(storage);
       const oid = await storage.newOid();
@@ -191,6 +205,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'abort-before-vote-leaves-nothing',
     title: 'aborting before vote leaves nothing: new objects do not load, lastTransaction unchanged',
     source: 'API-8',
+    rule: ['storage.ts#Storage.tpcAbort', 'storage.ts#invariants'],
     run: async ({ storage }) => {
       const { oid: old, tid: first } = await createObject(storage, 'keep');
       const fresh = await storage.newOid();
@@ -207,6 +222,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'abort-after-vote-leaves-nothing',
     title: 'aborting after vote keeps earlier data and serials intact',
     source: 'T7',
+    rule: ['storage.ts#Storage.tpcAbort', 'storage.ts#invariants'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'keep');
       const { txn } = await begin(storage);
@@ -221,6 +237,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'usable-after-abort',
     title: 'the storage commits normally after an abort (the commit lock was released)',
     source: 'T6',
+    rule: ['storage.ts#Storage.tpcAbort'],
     run: async ({ storage }) => {
       const { oid, tid } = await createObject(storage, 'a');
       const { txn } = await begin(storage);
@@ -234,6 +251,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'empty-transactions',
     title: 'empty transactions are legal, get increasing tids and release the commit lock',
     source: 'T14',
+    rule: ['storage.ts#Storage.tpcFinish'],
     run: async ({ storage }) => {
       const t1 = await commit(storage, []);
       const t2 = await commit(storage, []);
@@ -245,6 +263,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'duplicate-begin-rejected',
     title: 'tpcBegin of a transaction that is already active raises StorageTransactionError',
     source: 'T1',
+    rule: ['storage.ts#Storage.tpcBegin'],
     run: async ({ storage }) => {
       const { txn } = await begin(storage);
       await rejectsWithCode(storage.tpcBegin(txn), 'HANDLERTON_STORAGE_TRANSACTION', 'second tpcBegin');
@@ -255,6 +274,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'store-without-begin',
     title: 'store with no transaction begun raises StorageTransactionError',
     source: 'T20',
+    rule: ['storage.ts#Storage.store'],
     run: async ({ storage }) => {
       const oid = await storage.newOid();
       await rejectsWithCode(storage.store(oid, 0n, rec('x'), storageTransaction()), 'HANDLERTON_STORAGE_TRANSACTION');
@@ -265,6 +285,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'store-with-wrong-transaction',
     title: 'store with a transaction that is not the active one raises StorageTransactionError',
     source: 'T21',
+    rule: ['storage.ts#Storage.store'],
     run: async ({ storage }) => {
       const oid = await storage.newOid();
       const { txn } = await begin(storage);
@@ -276,6 +297,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'abort-without-begin',
     title: 'tpcAbort of a transaction that never began does nothing and does not throw',
     source: 'T22',
+    rule: ['storage.ts#Storage.tpcAbort'],
     run: async ({ storage }) => {
       await storage.tpcAbort(storageTransaction());
       await createObject(storage);
@@ -285,6 +307,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'abort-other-transaction',
     title: 'tpcAbort of another transaction while one is active has no effect on the active one',
     source: 'T23',
+    rule: ['storage.ts#Storage.tpcAbort'],
     run: async ({ storage }) => {
       const oid = await storage.newOid();
       const { txn, tid } = await begin(storage);
@@ -299,6 +322,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'finish-without-begin',
     title: 'tpcFinish with no transaction begun raises StorageTransactionError',
     source: 'T24',
+    rule: ['storage.ts#Storage.tpcFinish'],
     run: async ({ storage }) => {
       await rejectsWithCode(storage.tpcFinish(storageTransaction()), 'HANDLERTON_STORAGE_TRANSACTION');
     },
@@ -307,6 +331,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'finish-wrong-transaction',
     title: 'tpcFinish and tpcVote with a transaction that is not the active one raise StorageTransactionError',
     source: 'T25',
+    rule: ['storage.ts#Storage.tpcFinish', 'storage.ts#Storage.tpcVote'],
     run: async ({ storage }) => {
       const { txn } = await begin(storage);
       await rejectsWithCode(storage.tpcVote(storageTransaction()), 'HANDLERTON_STORAGE_TRANSACTION', 'tpcVote');
@@ -318,6 +343,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'begin-abort-begin',
     title: 'begin then abort, repeated, leaves the storage usable and lastTransaction unchanged',
     source: 'T26',
+    rule: ['storage.ts#Storage.tpcAbort', 'storage.ts#invariants'],
     run: async ({ storage }) => {
       for (let i = 0; i < 5; i++) {
         const { txn } = await begin(storage);
@@ -331,6 +357,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'commit-lock-serialises-begin',
     title: 'tpcBegin of a second transaction waits until the active one finishes, then gets a later tid',
     source: 'API-4',
+    rule: ['storage.ts#Storage.tpcBegin', 'storage.ts#invariants'],
     run: async ({ storage }) => {
       const oid = await storage.newOid();
       const first = await begin(storage);
@@ -355,6 +382,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'load-unknown-oid',
     title: 'load of an oid that was never stored raises POSKeyError',
     source: 'T9',
+    rule: ['storage.ts#Storage.load'],
     run: async ({ storage }) => {
       await rejectsWithCode(storage.load(123456n), 'HANDLERTON_POS_KEY');
       await rejectsWithCode(storage.load(await storage.newOid()), 'HANDLERTON_POS_KEY', 'a reserved but unstored oid');
@@ -364,6 +392,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'serial-tracks-each-commit',
     title: 'the serial load returns tracks each committed revision',
     source: 'T9',
+    rule: ['storage.ts#Storage.load', 'records.ts#LoadedRecord.tid'],
     run: async ({ storage }) => {
       const oid: Oid = await storage.newOid();
       let serial = 0n;
@@ -377,6 +406,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'loaded-data-not-aliased',
     title: 'mutating a loaded or stored buffer does not change what the storage holds',
     source: 'DESIGN records',
+    rule: ['storage.ts#invariants'],
     run: async ({ storage }) => {
       const oid = await storage.newOid();
       const data = bytes('abc');
@@ -396,6 +426,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'close-idempotent',
     title: 'close() is idempotent and later calls raise StorageClosedError',
     source: 'DESIGN contracts',
+    rule: ['storage.ts#Storage.close', 'storage.ts#invariants'],
     run: async ({ storage }) => {
       await storage.close();
       await storage.close();
@@ -407,6 +438,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'errors-are-rejections',
     title: 'promise-returning calls report errors as rejected promises, never as synchronous throws',
     source: 'DESIGN contracts',
+    rule: ['storage.ts#invariants'],
     run: async ({ storage }) => {
       const { oid } = await createObject(storage);
       await storage.close();
@@ -433,6 +465,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'long-metadata',
     title: 'large transaction metadata either commits intact or fails with a typed error that leaves the commit lock free',
     source: 'T96',
+    rule: ['records.ts#TransactionMeta', 'storage.ts#invariants'],
     requires: ['history'],
     run: async ({ storage }) => {
       const oid = await storage.newOid();
@@ -455,6 +488,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'many-objects-one-transaction',
     title: 'a transaction storing 500 objects commits them all atomically with one tid',
     source: 'T8',
+    rule: ['storage.ts#Storage.tpcBegin', 'storage.ts#Storage.tpcFinish'],
     run: async ({ storage }) => {
       const oids: Oid[] = [];
       for (let i = 0; i < 500; i++) oids.push(await storage.newOid());
@@ -466,6 +500,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'invalid-arguments',
     title: 'out-of-range oids and tids and malformed records are rejected with InvalidArgumentError, storing nothing',
     source: 'DESIGN errors',
+    rule: ['storage.ts#invariants'],
     run: async ({ storage }) => {
       const bad = [-1n, 1n << 64n];
       for (const oid of bad) {
@@ -491,6 +526,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'database-begin-commit',
     title: 'db.begin() / commit(): commit returns the new tid, ends the transaction, and later use raises TransactionClosedError',
     source: 'DESIGN Application API',
+    rule: ['database.ts#Transaction.commit', 'database.ts#Transaction.active'],
     run: async (ctx) => {
       const db = await ctx.database();
       const tx = db.begin({ meta: { description: 'explicit' } });
@@ -509,6 +545,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'database-begin-abort',
     title: 'db.begin() / abort(): nothing becomes visible, abort is idempotent and never throws',
     source: 'API-8',
+    rule: ['database.ts#Transaction.abort'],
     run: async (ctx) => {
       const db = await ctx.database();
       const last = db.lastTransaction();
@@ -525,6 +562,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'database-read-only-commit',
     title: "committing a transaction that wrote nothing returns the view's tid and creates no transaction",
     source: 'API-9',
+    rule: ['database.ts#Transaction.commit'],
     run: async (ctx) => {
       const db = await ctx.database();
       const oid = await db.transaction((tx) => tx.create(new TextEncoder().encode('x')));
@@ -539,6 +577,7 @@ export const transactionCases = defineArea('transactions', [
     id: 'database-write-keeps-refs',
     title: "tx.write without refs keeps the record's references; an explicit array replaces them and [] clears them",
     source: 'DESIGN: references are part of the object graph',
+    rule: ['database.ts#WriteOptions.refs', 'database.ts#Transaction.write'],
     run: async (ctx) => {
       const db = await ctx.database();
       const enc = new TextEncoder();

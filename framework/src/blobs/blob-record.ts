@@ -6,6 +6,7 @@
  */
 import { InvalidArgumentError } from '../contracts/errors.js';
 import type { BlobId, Oid, Tid } from '../contracts/ids.js';
+import { toHex } from '../contracts/ids.js';
 import type { BlobRef, LoadedRecord, RecordInput } from '../contracts/records.js';
 
 /** The data of every blob object record: "HLBLOB" + format version 0x0001. */
@@ -31,6 +32,6 @@ export function isBlobRecord(record: RecordInput): boolean {
 
 /** The blob ref of a blob object record; InvalidArgumentError when `record` is not a blob object. */
 export function blobRefOf(record: LoadedRecord | (RecordInput & { oid: Oid })): BlobRef {
-  if (!isBlobRecord(record)) throw new InvalidArgumentError(`oid ${record.oid} is not a blob object`);
+  if (!isBlobRecord(record)) throw new InvalidArgumentError(`oid ${toHex(record.oid)} is not a blob object`);
   return record.refs.blobs[0]!;
 }

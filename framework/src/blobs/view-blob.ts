@@ -161,11 +161,11 @@ export class ViewBlob implements Blob, HandleOwner {
   }
 
   async #openWriter(mode: Exclude<BlobMode, 'r'>): Promise<BlobHandle> {
-    if (this.#host.readOnly) throw new ReadOnlyError(`cannot open blob ${this.oid} with '${mode}' in a read-only snapshot`);
+    if (this.#host.readOnly) throw new ReadOnlyError(`cannot open blob ${toHex(this.oid)} with '${mode}' in a read-only snapshot`);
     const caps = this.#host.services.blobs.capabilities;
     if (mode === 'a' && !caps.append) throw new NotSupportedError('append', this.engineName);
     this.#assertNoWriter();
-    if (this.#readers.size > 0 || this.#readersOpening > 0) throw new BlobLockedError(`blob ${this.oid} is already opened for reading`);
+    if (this.#readers.size > 0 || this.#readersOpening > 0) throw new BlobLockedError(`blob ${toHex(this.oid)} is already opened for reading`);
     // Claim the writer slot before the first await, so a concurrent open sees the blob as locked.
     this.#writerOpening = true;
     try {
@@ -190,7 +190,7 @@ export class ViewBlob implements Blob, HandleOwner {
   }
 
   #assertNoWriter(): void {
-    if (this.#writer !== null || this.#writerOpening) throw new BlobLockedError(`blob ${this.oid} is already opened for writing`);
+    if (this.#writer !== null || this.#writerOpening) throw new BlobLockedError(`blob ${toHex(this.oid)} is already opened for writing`);
   }
 
   /** A source over committed `revision` (empty for 0), waiting out a commit still publishing it. */
@@ -239,7 +239,7 @@ export class ViewBlob implements Blob, HandleOwner {
   }
 
   #requireDraft(): BlobDraft {
-    if (this.#draft === null) throw new InvalidArgumentError(`blob ${this.oid} has no uncommitted data`);
+    if (this.#draft === null) throw new InvalidArgumentError(`blob ${toHex(this.oid)} has no uncommitted data`);
     return this.#draft;
   }
 

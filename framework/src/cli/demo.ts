@@ -1,7 +1,8 @@
 /** The `npm start` job: stores records and a blob in transactions, reads them back in a snapshot. */
 import type { Database } from '../contracts/database.js';
 import { ROOT_OID, tidToDate, toHex } from '../contracts/ids.js';
-import type { DatabaseConfig } from '../config/database-config.js';
+import { resolve } from 'node:path';
+import { resolveConfig, type DatabaseConfig, type ResolvedConfig } from '../config/database-config.js';
 import { openDatabase } from '../di/open-database.js';
 
 const encoder = new TextEncoder();
@@ -12,6 +13,7 @@ export async function runDemo(config: DatabaseConfig, out: (line: string) => voi
   const db = await openDatabase(config);
   try {
     out(`opened ${describe(db)}`);
+    out(whereData(resolveConfig(config), db));
     out(`storage capabilities: ${flags(db.capabilities.storage)}`);
     out(`blob capabilities: mode=${db.capabilities.blobs.mode} ${flags(db.capabilities.blobs)}`);
 
@@ -64,6 +66,29 @@ export async function runDemo(config: DatabaseConfig, out: (line: string) => voi
     await db.close();
   }
   out('closed');
+}
+
+/** Where the demo keeps its data: the absolute storage (and blob) locations, or that nothing is kept. */
+export function whereData(config: ResolvedConfig, db: Database): string {
+  if (db.engines.storage === 'memory' && db.engines.blobs === 'memory') return 'data: kept in memory only (nothing is written to disk)';
+  const places: string[] = [];
+  for (const [role, engine] of [['storage', config.storage], ['blobs', config.blobs]] as const) {
+    const location = engine.location;
+    if (location === undefined || (role === 'blobs' && db.engines.blobs === 'memory')) continue;
+    places.push(`${role} at ${/^[a-z][a-z0-9+.-]*:\/\//i.test(location) ? withoutPassword(location) : resolve(location)}`);
+  }
+  if (places.length === 2 && config.storage.location === config.blobs.location) return `data: storage and blobs at ${places[0]!.slice('storage at '.length)}`;
+  return places.length === 0 ? 'data: kept by the engine (no location configured)' : `data: ${places.join(', ')}`;
+}
+
+function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
 }
 
 function describe(db: Database): string {

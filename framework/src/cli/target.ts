@@ -49,7 +49,8 @@ export function inspectTarget(config: DatabaseConfig): DatabaseConfig {
 /** The engine spec with `readOnly` added where the engine knows it (FileStorage2, SQLite; others reject unknown options). */
 function readOnlySpec(engine: ResolvedEngine): EngineSpec {
   const options = READ_ONLY_ENGINES.has(engineName(engine.engine)) ? { ...engine.options, readOnly: true } : engine.options;
-  return { engine: engine.engine, ...(engine.location === undefined ? {} : { path: engine.location }), options };
+  // A location the framework derived is left out: resolving the new config derives it again, or none for an engine that keeps nothing at one.
+  return { engine: engine.engine, ...(engine.location === undefined || engine.locationDerived ? {} : { path: engine.location }), options };
 }
 
 /** SQLite engine names: their blob role keeps its file at `<location>-blobs`. */

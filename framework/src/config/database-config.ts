@@ -3,10 +3,12 @@
  * or an object naming the storage and blob engines separately. Normalised once into a frozen
  * ResolvedConfig; anything unknown or malformed raises InvalidConfigError naming the option.
  */
+import type { RecordCodec, RecordCodecName } from '../contracts/database.js';
 import { InvalidConfigError } from '../contracts/errors.js';
 import type { EnginePlugin } from '../contracts/plugin.js';
 import { describeValue } from '../util/validate.js';
 import { DEFAULT_RECORD_CACHE_BYTES } from '../database/record-cache.js';
+import { resolveCodec } from '../database/record-codecs.js';
 
 /** One engine as config names it. */
 export interface EngineSpec {
@@ -19,7 +21,7 @@ export interface EngineSpec {
 }
 
 /** The object form of the configuration. */
-export interface DatabaseConfigObject {
+export interface DatabaseConfigObject<V = Uint8Array> {
   /** Shorthand: one engine for both storage and blobs. */
   readonly engine?: string | EnginePlugin;
   readonly path?: string;
@@ -39,10 +41,15 @@ export interface DatabaseConfigObject {
    * and writes of recently used objects need no engine read); 0 turns it off. Default 64 MiB.
    */
   readonly recordCacheBytes?: number;
+  /**
+   * How record values are encoded: `'bytes'` (default: values are Uint8Array), `'json'`, `'v8'`
+   * (Node's structured serialization), or an object `{ name, encode, decode }`. See RecordCodec.
+   */
+  readonly codec?: RecordCodecName | RecordCodec<V>;
 }
 
 /** What `openDatabase` accepts. */
-export type DatabaseConfig = string | DatabaseConfigObject;
+export type DatabaseConfig<V = Uint8Array> = string | DatabaseConfigObject<V>;
 
 /** One engine after normalisation. */
 export interface ResolvedEngine {
@@ -50,6 +57,12 @@ export interface ResolvedEngine {
   readonly location: string | undefined;
   readonly options: Readonly<Record<string, unknown>>;
   readonly configPath: string;
+  /**
+   * True when config gave no location for these blobs and `location` was derived from the storage's
+   * (the same location, or `<storage location>.<engine>`). Such a location is a default, not the
+   * user's: an engine that keeps nothing at a location (`EnginePlugin.locationless`) is opened without it.
+   */
+  readonly locationDerived: boolean;
 }
 
 /** The normalised configuration. */
@@ -60,13 +73,15 @@ export interface ResolvedConfig {
   readonly locatorSecret: readonly string[] | undefined;
   /** The record cache bound in bytes (0: off). */
   readonly recordCacheBytes: number;
+  /** The record codec (the bytes codec when config names none). */
+  readonly codec: RecordCodec<unknown>;
 }
 
-const TOP_LEVEL_KEYS = ['engine', 'path', 'options', 'storage', 'blobs', 'locatorSecret', 'recordCacheBytes'];
+const TOP_LEVEL_KEYS = ['engine', 'path', 'options', 'storage', 'blobs', 'locatorSecret', 'recordCacheBytes', 'codec'];
 const SPEC_KEYS = ['engine', 'path', 'options'];
 
 /** Normalises a configuration; InvalidConfigError naming the bad option. */
-export function resolveConfig(config: DatabaseConfig): ResolvedConfig {
+export function resolveConfig<V>(config: DatabaseConfig<V>): ResolvedConfig {
   if (typeof config === 'string') return resolveConfig({ storage: config });
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new InvalidConfigError('config must be a string like "memory:" or an object', '');
@@ -79,10 +94,11 @@ export function resolveConfig(config: DatabaseConfig): ResolvedConfig {
     throw new InvalidConfigError('give either "engine"/"path"/"options" or "storage", not both', 'engine');
   }
   const storage = resolveEngine(storageSource, 'storage');
-  const blobs = config.blobs === undefined ? { ...storage, configPath: 'blobs' } : resolveEngine(config.blobs, 'blobs', storage);
+  const blobs = config.blobs === undefined ? { ...storage, configPath: 'blobs', locationDerived: storage.location !== undefined } : resolveEngine(config.blobs, 'blobs', storage);
   const locatorSecret = resolveLocatorSecret(config.locatorSecret);
   const recordCacheBytes = resolveCacheBytes(config.recordCacheBytes);
-  return Object.freeze({ storage: Object.freeze(storage), blobs: Object.freeze(blobs), locatorSecret, recordCacheBytes });
+  const codec = resolveCodec(config.codec);
+  return Object.freeze({ storage: Object.freeze(storage), blobs: Object.freeze(blobs), locatorSecret, recordCacheBytes, codec });
 }
 
 /** The record cache bound: a non-negative safe integer of bytes, DEFAULT_RECORD_CACHE_BYTES when omitted. */
@@ -135,11 +151,13 @@ function resolveEngine(source: string | EngineSpec, configPath: string, storage?
   // null never means "the default": an option is given with a value or left out.
   if (options !== undefined) rejectNulls(options, `${configPath}.options`);
   let location = path === '' ? undefined : path;
+  let locationDerived = false;
   if (location === undefined && storage !== undefined && storage.location !== undefined) {
     // Blobs without a path: beside the storage, or with it when it is the same engine.
     location = engineName(engine) === engineName(storage.engine) ? storage.location : `${storage.location}.${engineName(engine)}`;
+    locationDerived = true;
   }
-  return { engine, location, options: Object.freeze({ ...(options ?? {}) }), configPath };
+  return { engine, location, options: Object.freeze({ ...(options ?? {}) }), configPath, locationDerived };
 }
 
 function parseEngineString(text: string, configPath: string): EngineSpec {

@@ -97,7 +97,7 @@ export interface PendingReferences {
 
 /** Blob storage, implemented by every blob engine. */
 export interface BlobHandlerton {
-  /** The handlerton's name, recorded in BlobRefs and bound into locators (e.g. "filestorage2"). */
+  /** The handlerton's name, non-empty, recorded in BlobRefs and bound into locators (e.g. "filestorage2"). */
   readonly name: string;
   /** The capability manifest: fixed for the life of the object. */
   readonly capabilities: BlobCapabilities;
@@ -116,7 +116,7 @@ export interface BlobHandlerton {
    */
   newestRevision?(): Promise<Tid | null>;
 
-  /** Allocates a new blob id (no revision exists yet). */
+  /** Allocates a new blob id, distinct from every id it handed out before (no revision exists yet). */
   createBlob(): Promise<BlobId>;
 
   /** Opens a committed revision for reading. POSKeyError when it does not exist (or was reclaimed). */

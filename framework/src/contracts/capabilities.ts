@@ -1,8 +1,10 @@
 /**
  * Capability manifests. Every flag is an explicit boolean, fixed at construction and identical
- * before open, after open and after close (the conformance manifest self-test checks this).
- * A capability that is off means the engine raises NotSupportedError for the calls that need it;
- * it never silently does something else.
+ * before open, after open, after close and after a reopen (the conformance manifest self-test
+ * checks this). A manifest is frozen plain data holding exactly the flags of its interface (and,
+ * for blobs, the mode), so it survives a JSON round trip; an engine opened with default options
+ * declares exactly the static manifest of its plugin. A capability that is off means the engine
+ * raises NotSupportedError for the calls that need it; it never silently does something else.
  */
 import { InvalidArgumentError } from './errors.js';
 
@@ -22,7 +24,11 @@ export interface StorageCapabilities {
   readonly externalGC: boolean;
   /** Does the engine undo transactions? (None of ours do.) */
   readonly undo: boolean;
-  /** Does committed data survive close and reopen? */
+  /**
+   * Does everything committed survive close and reopen (records with their serials and refs,
+   * metadata, deletes, what a pack removed, `lastTransaction()`, the oid counter), and nothing of a
+   * transaction unfinished at close?
+   */
   readonly durable: boolean;
   /** Does every acknowledged commit survive a killed process? */
   readonly crashSafe: boolean;
@@ -30,7 +36,9 @@ export interface StorageCapabilities {
   readonly readOnly: boolean;
   /**
    * May several client processes (on one or several machines) open the same database at once, each
-   * seeing the others' commits (tids increasing across all, conflicts detected across clients)?
+   * seeing the others' commits (records, and blobs through a blob handlerton they share; tids
+   * increasing across all, conflicts detected across clients)? A client that dies mid-commit leaves
+   * no lock behind, and its transaction is all or nothing.
    */
   readonly multiClient: boolean;
 }
@@ -52,11 +60,17 @@ export const STORAGE_CAPABILITY_NAMES = [
 
 /** The three transactional modes of WL#3583; a blob handlerton has exactly one. */
 export type BlobTransactionMode =
-  /** Blob data has its own transaction context: `flush()` commits a new revision. */
+  /**
+   * Blob data has its own transaction context: `flush()` commits a new revision, which stays when
+   * the enclosing transaction aborts; writes not flushed when the handle closes are discarded.
+   */
   | 'transactional'
-  /** No isolation: writes become visible to every reader at `flush()`. */
+  /** No isolation: writes become visible to every reader at `flush()` and at close, whatever the enclosing transaction does. */
   | 'nontransactional'
-  /** Blob data commits and aborts with the enclosing storage transaction; commit closes handles. */
+  /**
+   * Blob data commits and aborts with the enclosing storage transaction: flushed or not, others see
+   * it only once that commits, and unflushed writes commit with it; commit closes handles.
+   */
   | 'dataTransactional';
 
 /** What a BlobHandlerton claims. */

@@ -70,8 +70,11 @@ export class ConflictError extends HandlertonError {
   readonly committedSerial: bigint | undefined;
   /** The serial the writer expected. */
   readonly expectedSerial: bigint;
+  /** Set by `Database.transaction()` when it gives up: how many attempts it made (retries + 1). */
+  attempts: number | undefined = undefined;
 
   constructor(oid: bigint, committedSerial: bigint | undefined, expectedSerial: bigint, detail?: string) {
+    // Tids (serials) and oids in 16 hex digits, as everywhere else (toHex in ids.ts; not imported: ids.ts imports this module).
     super(
       `conflict on oid ${hex(oid)}: committed serial ${committedSerial === undefined ? 'none' : hex(committedSerial)}, expected ${hex(expectedSerial)}` +
         (detail ? ` (${detail})` : ''),
@@ -85,6 +88,8 @@ export class ConflictError extends HandlertonError {
 /** A read in a transaction can no longer be served consistently (e.g. packed away); retry. */
 export class ReadConflictError extends HandlertonError {
   readonly code = 'HANDLERTON_READ_CONFLICT' as const;
+  /** Set by `Database.transaction()` when it gives up: how many attempts it made (retries + 1). */
+  attempts: number | undefined = undefined;
 }
 
 /** No such object, revision or blob (ZODB's POSKeyError). */

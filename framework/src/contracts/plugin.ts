@@ -29,15 +29,21 @@ export interface EnginePlugin {
   readonly name: string;
   /** Other names config may use ("sqlite" for "sqlite-blobs"). */
   readonly aliases?: readonly string[];
+  /**
+   * True when the engine keeps nothing at a location (memory): when config names no location for its
+   * blobs, the framework opens it without one instead of deriving one from the storage's location.
+   * A location given explicitly is still passed on (and refused by `parseOptions`). Default false.
+   */
+  readonly locationless?: boolean;
   /** One line for `handlerton engines`. */
   readonly description: string;
-  /** Static manifest of the storage it creates (read synchronously by test registration). */
+  /** Static manifest of the storage it creates with default options (read synchronously by test registration). */
   readonly storageCapabilities?: StorageCapabilities;
-  /** Static manifest of the blob handlerton it creates. */
+  /** Static manifest of the blob handlerton it creates with default options. */
   readonly blobCapabilities?: BlobCapabilities;
   /** Validates a request; throws InvalidConfigError naming the bad option. */
   parseOptions(request: EngineRequest): EngineOptions;
-  /** Opens a storage (present when the engine provides one). */
+  /** Opens a storage (present when the engine provides one); storages opened on different locations share nothing. */
   createStorage?(options: EngineOptions, context: EngineContext): Promise<Storage>;
   /** Opens a blob handlerton (present when the engine provides one). */
   createBlobHandlerton?(options: EngineOptions, context: EngineContext): Promise<BlobHandlerton>;

@@ -39,7 +39,9 @@ export const NO_REFS: RecordRefs = Object.freeze({ oids: Object.freeze([]), blob
 
 /** The payload a writer stores: bytes plus declared references. */
 export interface RecordInput {
+  /** The record's bytes: opaque, of any length (0 too) and any byte values; loads return exactly these bytes. */
   readonly data: Uint8Array;
+  /** The references the record declares; a load returns them unchanged, in order. */
   readonly refs: RecordRefs;
 }
 
@@ -68,9 +70,10 @@ export interface TransactionMeta {
   readonly extension: Readonly<Record<string, unknown>>;
 }
 
-/** One entry of `history`, newest first. */
+/** One entry of `history`, newest first: a revision, with the metadata of the transaction that wrote it unchanged. */
 export interface HistoryEntry {
   readonly tid: Tid;
+  /** The wall-clock time of `tid` (`tidToDate(tid)`). */
   readonly time: Date;
   readonly user: string;
   readonly description: string;
@@ -93,7 +96,9 @@ export interface IteratedTransaction {
   readonly tid: Tid;
   /** ' ' committed, 'p' rewritten by pack. */
   readonly status: ' ' | 'p';
+  /** The transaction's metadata as committed: user, description and extension unchanged. */
   readonly meta: TransactionMeta;
+  /** The revisions the transaction wrote (delete markers included); empty for an empty transaction. */
   readonly records: readonly IteratedRecord[];
 }
 

@@ -10,7 +10,9 @@
  *   readers only see a transaction after it is durable and after every earlier one.
  * - After `tpcVote` returns, `tpcFinish` must not fail for any reason but a dead disk (which
  *   is fail-stop: the engine refuses further writes), and `tpcAbort` must never fail.
- * - Nothing of an aborted transaction is ever visible, before or after a reopen.
+ * - A transaction becomes visible all at once: no read (`load`, `loadBefore`, `iterator`, ...) sees
+ *   any of it before `tpcFinish` publishes it, and nothing of an aborted one is ever visible, before
+ *   or after a reopen.
  * - A call needing a capability the engine does not claim raises NotSupportedError.
  * - Records are values: the bytes and references handed to `store`/`storeMany`/`restore` are the
  *   engine's own copy once the call returns (the caller may reuse its buffer), and every record a
@@ -20,6 +22,8 @@
  *   call after `close()` raises StorageClosedError. That is the framework's job (RuntimeStorage,
  *   which `openDatabase` puts in front of every engine and the conformance CLI tests through); an
  *   engine used bare (`handlerton-conformance --raw`) must do it itself.
+ * - A call that returns a promise reports every error as a rejection of that promise, never as a
+ *   synchronous throw.
  */
 import type { StorageCapabilities } from './capabilities.js';
 import type { EngineVerifyReport, VerifyObserver } from './verify.js';
@@ -81,11 +85,11 @@ export function storageTransaction(meta: Partial<TransactionMeta> = {}): Storage
 
 /** Transactional record storage, implemented by every engine. */
 export interface Storage {
-  /** The engine's name, e.g. "memory". */
+  /** The engine's name, non-empty, e.g. "memory". */
   readonly name: string;
   /** The capability manifest: fixed for the life of the object. */
   readonly capabilities: StorageCapabilities;
-  /** A random 64-bit id of this database, stable across reopen for durable engines (bound into locators). */
+  /** A random unsigned 64-bit id of this database, stable across reopen for durable engines (bound into locators). */
   readonly databaseId: bigint;
   /** The file or directory holding the records, when the engine keeps them in files (named by the Database's CorruptionErrors). */
   readonly location?: string;
@@ -106,6 +110,7 @@ export interface Storage {
    * The newest revision of `oid` committed strictly before `tid`, with the tid of the revision after it.
    * Returns null when the object has no revision before `tid` (created at or after it).
    * POSKeyError when `oid` is unknown, or when the revision found is a delete marker.
+   * The revision found for a given `tid` never changes as later transactions commit (only its `nextTid` fills in).
    */
   loadBefore(oid: Oid, tid: Tid): Promise<LoadedRevision | null>;
 
@@ -122,8 +127,10 @@ export interface Storage {
   lastTransaction(): Tid;
 
   /**
-   * Starts the commit of `txn` and returns its tid (fixed here, so stores know it).
-   * `tid`, when given (restore/copy path, capability `restore`), must exceed `lastTransaction()`.
+   * Starts the commit of `txn` and returns its tid, greater than `lastTransaction()` (fixed here: it is
+   * the serial of every revision the transaction writes and what `tpcFinish` returns).
+   * `tid`, when given (restore/copy path, capability `restore`), must exceed `lastTransaction()`
+   * (InvalidArgumentError or StorageTransactionError otherwise).
    * Waits while another transaction commits. StorageTransactionError when `txn` is already active;
    * ReadOnlyError when read-only.
    */
@@ -139,8 +146,9 @@ export interface Storage {
 
   /**
    * Writes a delete marker for `oid` (external GC, capability `externalGC`). POSKeyError when the
-   * object has no current revision; ConflictError when `serial` is not its current serial.
-   * Older snapshots keep reading the previous revision until a pack passes it.
+   * object has no current revision; ConflictError when `serial` is not its current serial;
+   * StorageTransactionError when `txn` is not active. Older snapshots (`loadBefore`) and `loadSerial`
+   * keep reading the previous revisions until a pack passes them.
    */
   deleteObject(oid: Oid, serial: Tid, txn: StorageTransaction): Promise<void>;
 
@@ -160,30 +168,40 @@ export interface Storage {
    */
   restore(oid: Oid, record: RecordInput | null, txn: StorageTransaction): Promise<void>;
 
-  /** Last chance to fail: conflicts and I/O errors surface here at the latest. */
+  /**
+   * Last chance to fail: conflicts and I/O errors surface here at the latest, and the caller aborts
+   * (none of the transaction's writes commit). StorageTransactionError when `txn` is not active.
+   */
   tpcVote(txn: StorageTransaction): Promise<void>;
 
-  /** Makes the transaction durable (per the engine's sync mode), publishes it, releases the lock; returns its tid. */
+  /**
+   * Makes the transaction durable (per the engine's sync mode), publishes it, releases the lock; returns
+   * its tid. A transaction that wrote nothing commits too: its tid becomes `lastTransaction()`.
+   * StorageTransactionError when `txn` is not active.
+   */
   tpcFinish(txn: StorageTransaction): Promise<Tid>;
 
-  /** Discards the transaction. Never throws; aborting a transaction that is not active does nothing. */
+  /** Discards the transaction and releases the commit lock. Never throws; aborting a transaction that is not active does nothing. */
   tpcAbort(txn: StorageTransaction): Promise<void>;
 
   /** Up to `size` revisions of `oid`, newest first (capability `history`). POSKeyError when unknown. */
   history(oid: Oid, size?: number): Promise<HistoryEntry[]>;
 
   /**
-   * Committed transactions with `start <= tid <= stop`, in tid order (capability `iterator`).
-   * A snapshot: transactions committed after the call are not included.
+   * Committed transactions with `start <= tid <= stop`, in tid order (capability `iterator`); after a
+   * pack, with only the revisions it kept. A snapshot: transactions committed after the call are not
+   * included. Each call starts a new walk.
    */
   iterator(start?: Tid, stop?: Tid): AsyncIterable<IteratedTransaction>;
 
   /**
    * Removes, per object, every revision older than the one current at `packTid`, and every revision
    * of an object whose current revision at `packTid` is a delete marker (capability `pack`).
-   * Keeps everything committed after `packTid`. Commits and reads go on while it runs.
-   * Reports the blob references of removed revisions to `observer`.
-   * PackInProgressError when a pack already runs.
+   * Keeps everything committed after `packTid`, and the current revision of every object that is not
+   * deleted: pack collects no unreachable object (that is the external GC's `deleteObject`).
+   * Commits and reads go on while it runs. Reports the blob references of removed revisions to
+   * `observer`. PackInProgressError when a pack already runs. A pack to a time before an earlier
+   * pack's loses nothing (it finds nothing left to remove, or raises a typed error).
    */
   pack(packTid: Tid, observer?: PackObserver): Promise<PackResult>;
 
@@ -232,7 +250,7 @@ export interface Storage {
    */
   verify?(observer?: VerifyObserver): Promise<EngineVerifyReport>;
 
-  /** Closes the storage: aborts a pending transaction, releases files and locks. Idempotent. */
+  /** Closes the storage: aborts a pending transaction, releases files and locks. Idempotent; later reads and writes raise StorageClosedError (`tpcAbort` still never throws). */
   close(): Promise<void>;
 }
 

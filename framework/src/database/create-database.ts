@@ -2,7 +2,7 @@
 import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
 import type { Clock, Logger } from '../contracts/context.js';
 import { silentLogger, systemClock } from '../contracts/context.js';
-import type { Database } from '../contracts/database.js';
+import type { Database, RecordCodec } from '../contracts/database.js';
 import { CorruptionError, isHandlertonError } from '../contracts/errors.js';
 import { LocatorCodec } from '../contracts/locator.js';
 import type { Storage } from '../contracts/storage.js';
@@ -29,10 +29,15 @@ export interface DatabaseEngines {
   readonly onClose?: () => Promise<void>;
   /** Bound of the record cache in bytes; 0 turns it off (default DEFAULT_RECORD_CACHE_BYTES, 64 MiB). */
   readonly recordCacheBytes?: number;
+  /** The record codec (default: the bytes codec; see `RecordCodec`). */
+  readonly codec?: RecordCodec<unknown>;
 }
 
 /** Creates the Database API over opened engines; recovers blob transactions a crash left prepared. */
-export async function createDatabase(parts: DatabaseEngines): Promise<DatabaseImpl & Database> {
+export function createDatabase<V>(parts: DatabaseEngines & { readonly codec: RecordCodec<unknown> }): Promise<DatabaseImpl<V> & Database<V>>;
+/** Creates the Database API over opened engines, records as bytes (no codec given). */
+export function createDatabase(parts: DatabaseEngines): Promise<DatabaseImpl & Database>;
+export async function createDatabase<V>(parts: DatabaseEngines): Promise<DatabaseImpl<V> & Database<V>> {
   const logger = parts.logger ?? silentLogger;
   const clock = parts.clock ?? systemClock;
   const recordCacheBytes = parts.recordCacheBytes ?? DEFAULT_RECORD_CACHE_BYTES;
@@ -50,7 +55,14 @@ export async function createDatabase(parts: DatabaseEngines): Promise<DatabaseIm
     );
   }
   await checkStorageNotBehindBlobs(storage, parts.blobs);
-  return new DatabaseImpl({ storage, services, clock, logger, ...(parts.onClose ? { onClose: parts.onClose } : {}) });
+  return new DatabaseImpl<V>({
+    storage,
+    services,
+    clock,
+    logger,
+    ...(parts.onClose ? { onClose: parts.onClose } : {}),
+    ...(parts.codec ? { codec: parts.codec } : {}),
+  });
 }
 
 /**

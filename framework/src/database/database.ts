@@ -4,10 +4,10 @@
  */
 import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
 import type { Clock, Logger } from '../contracts/context.js';
-import type { BlobHandle, Database, GcOptions, GcResult, PackOptions, PackProgress, Snapshot, Transaction, TransactionOptions } from '../contracts/database.js';
-import { type ConflictError, InvalidArgumentError, isHandlertonError, StorageClosedError } from '../contracts/errors.js';
+import type { BlobHandle, CommittedTransaction, Database, GcOptions, GcResult, PackOptions, PackProgress, RecordCodec, Snapshot, Transaction, TransactionOptions, TransactionRange } from '../contracts/database.js';
+import { type ConflictError, InvalidArgumentError, isHandlertonError, type ReadConflictError, StorageClosedError } from '../contracts/errors.js';
 import type { Tid } from '../contracts/ids.js';
-import { assertU64, tidFromMillis } from '../contracts/ids.js';
+import { assertU64, tidFromMillis, tidToDate } from '../contracts/ids.js';
 import type { Locator } from '../contracts/locator.js';
 import type { DatabasePackResult } from '../contracts/records.js';
 import { BlobHandleImpl, type HandleOwner } from '../blobs/blob-handle.js';
@@ -17,6 +17,10 @@ import { assertOptionsObject, assertTransactionMeta, describeValue } from '../ut
 import { collectGarbage } from './collect-garbage.js';
 import { DbSnapshot } from './snapshot.js';
 import { DbTransaction } from './transaction.js';
+import { backoffDelay, resolveBackoff } from './retry-backoff.js';
+import { RECORD_CODECS } from './record-codecs.js';
+import { resolveTidRange } from './iterate.js';
+import { toDbRecord } from './base-view.js';
 import type { RuntimeStorage } from './runtime-storage.js';
 import type { RecordCacheStats } from './record-cache.js';
 
@@ -28,20 +32,23 @@ export interface DatabaseParts {
   readonly logger: Logger;
   /** Runs after the engines closed (disposes the database's DI container). */
   readonly onClose?: () => Promise<void>;
+  /** Encodes the application's values into record bytes and back (default: the bytes codec). */
+  readonly codec?: RecordCodec<unknown>;
 }
 
 /** Longest wait before a conflict retry for the winning commit to become visible. */
 const RETRY_SETTLE_MS = 1000;
 
 /** The framework's Database implementation. */
-export class DatabaseImpl implements Database {
+export class DatabaseImpl<V = Uint8Array> implements Database<V> {
   readonly #storage: RuntimeStorage;
   readonly #services: BlobServices;
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #onClose: (() => Promise<void>) | undefined;
-  readonly #transactions = new Set<DbTransaction>();
-  readonly #snapshots = new Set<DbSnapshot>();
+  readonly #codec: RecordCodec<unknown>;
+  readonly #transactions = new Set<DbTransaction<V>>();
+  readonly #snapshots = new Set<DbSnapshot<V>>();
   readonly #detachedHandles = new Set<BlobHandleImpl>();
   #closing: Promise<void> | undefined;
 
@@ -51,6 +58,12 @@ export class DatabaseImpl implements Database {
     this.#logger = parts.logger;
     this.#clock = parts.clock;
     this.#onClose = parts.onClose;
+    this.#codec = parts.codec ?? RECORD_CODECS.bytes;
+  }
+
+  /** The record codec in use (`'bytes'` unless config named another). */
+  get codec(): RecordCodec<unknown> {
+    return this.#codec;
   }
 
   get capabilities(): Database['capabilities'] {
@@ -82,10 +95,10 @@ export class DatabaseImpl implements Database {
   }
 
   /** Starts a transaction that the caller commits or aborts. */
-  begin(options: TransactionOptions = {}): DbTransaction {
+  begin(options: TransactionOptions = {}): DbTransaction<V> {
     this.#open();
     assertTransactionOptions(options);
-    const tx = new DbTransaction(
+    const tx = new DbTransaction<V>(
       this.#storage,
       this.#services,
       this.#storage.lastTransaction(),
@@ -98,15 +111,17 @@ export class DatabaseImpl implements Database {
         for (const handle of [...this.#detachedHandles]) if (!handle.open) this.#detachedHandles.delete(handle);
         for (const handle of done.openBlobHandles()) this.#detachedHandles.add(handle);
       },
+      this.#codec,
     );
     this.#transactions.add(tx);
     return tx;
   }
 
-  async transaction<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  async transaction<T>(fn: (tx: Transaction<V>) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     if (typeof fn !== 'function') throw new InvalidArgumentError(`fn must be a function (tx) => Promise, got ${describeValue(fn)}`);
     assertTransactionOptions(options);
     const retries = options.retries ?? 0;
+    const backoff = resolveBackoff(options.backoff);
     for (let attempt = 0; ; attempt++) {
       // A shared engine learns of other clients' commits first, so the view includes them.
       await this.#storage.sync?.();
@@ -117,9 +132,12 @@ export class DatabaseImpl implements Database {
       } catch (error) {
         await tx.abort();
         // A read that pack made inconsistent is transient, as in ZODB: a new attempt reads a newer view.
-        if (attempt < retries && isHandlertonError(error, 'HANDLERTON_READ_CONFLICT')) {
-          await this.#beforeRetry(undefined);
-          continue;
+        if (isHandlertonError(error, 'HANDLERTON_READ_CONFLICT')) {
+          if (attempt < retries) {
+            await this.#beforeRetry(undefined, backoffDelay(backoff, attempt));
+            continue;
+          }
+          throw gaveUp(error as ReadConflictError, attempt + 1, retries);
         }
         throw error;
       }
@@ -127,23 +145,48 @@ export class DatabaseImpl implements Database {
         await tx.commit();
         return result;
       } catch (error) {
-        if (attempt < retries && isHandlertonError(error, 'HANDLERTON_CONFLICT')) {
-          this.#logger.debug({ attempt }, 'conflict, retrying transaction');
-          await this.#beforeRetry((error as ConflictError).committedSerial);
-          continue;
+        if (isHandlertonError(error, 'HANDLERTON_CONFLICT')) {
+          if (attempt < retries) {
+            this.#logger.debug({ attempt }, 'conflict, retrying transaction');
+            await this.#beforeRetry((error as ConflictError).committedSerial, backoffDelay(backoff, attempt));
+            continue;
+          }
+          throw gaveUp(error as ConflictError, attempt + 1, retries);
         }
         throw error;
       }
     }
   }
 
-  async snapshot(at?: Tid): Promise<Snapshot> {
+  /** The committed transactions of `range` in tid order (see Database.transactions). */
+  async *transactions(range?: TransactionRange): AsyncGenerator<CommittedTransaction<V>> {
+    this.#open();
+    const { start, stop } = resolveTidRange(range);
+    await this.#storage.sync?.();
+    const last = this.#storage.lastTransaction();
+    if (start > last || start > stop) return;
+    for await (const txn of this.#storage.iterator(start, stop < last ? stop : last)) {
+      this.#open();
+      yield Object.freeze({
+        tid: txn.tid,
+        time: tidToDate(txn.tid),
+        user: txn.meta.user,
+        description: txn.meta.description,
+        extension: txn.meta.extension,
+        records: Object.freeze(
+          txn.records.map((rec) => Object.freeze({ oid: rec.oid, record: rec.record === null ? null : toDbRecord<V>(rec.oid, rec.tid, rec.record, this.#codec) })),
+        ),
+      });
+    }
+  }
+
+  async snapshot(at?: Tid): Promise<Snapshot<V>> {
     this.#open();
     if (at !== undefined) assertU64(at, 'at');
     await this.#storage.sync?.();
     // A snapshot never reaches past the last commit: later commits must not show up in it.
     const last = this.#storage.lastTransaction();
-    const snapshot = new DbSnapshot(this.#storage, this.#services, at === undefined || at > last ? last : at);
+    const snapshot = new DbSnapshot<V>(this.#storage, this.#services, at === undefined || at > last ? last : at, this.#codec);
     this.#snapshots.add(snapshot);
     const close = snapshot.close.bind(snapshot);
     snapshot.close = async () => {
@@ -253,18 +296,20 @@ export class DatabaseImpl implements Database {
   }
 
   /**
-   * Before a retry: lets the event loop turn and waits (at most RETRY_SETTLE_MS) until the storage
-   * published `winner`, the commit that won the race. An engine may report a conflict against a
+   * Before a retry: waits (at most RETRY_SETTLE_MS) until the storage published `winner`, the commit
+   * that won the race, then `delayMs` more (the backoff). An engine may report a conflict against a
    * transaction that finished but is not yet visible (group commit waiting for its fdatasync); an
    * immediate retry would read the old state again, and retries that never leave the microtask
-   * queue starve that fdatasync's completion: a livelock.
+   * queue starve that fdatasync's completion: a livelock. The backoff (full jitter) spreads the
+   * losers of one race so that they do not all collide again on the next attempt.
    */
-  async #beforeRetry(winner: Tid | undefined): Promise<void> {
+  async #beforeRetry(winner: Tid | undefined, delayMs: number): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
     const deadline = performance.now() + RETRY_SETTLE_MS;
     while (winner !== undefined && this.#closing === undefined && this.#storage.lastTransaction() < winner && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
+    if (delayMs >= 1 && this.#closing === undefined) await new Promise((resolve) => setTimeout(resolve, delayMs));
   }
 
   #open(): void {
@@ -272,14 +317,22 @@ export class DatabaseImpl implements Database {
   }
 }
 
-/** Checks the options of `begin` / `transaction`: `{ meta?, retries? }` with valid metadata. */
+/** The last conflict of a transaction run that gave up, with the number of attempts in `attempts` and in its message. */
+function gaveUp<E extends ConflictError | ReadConflictError>(error: E, attempts: number, retries: number): E {
+  error.attempts = attempts;
+  error.message += ` (gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}: retries ${retries})`;
+  return error;
+}
+
+/** Checks the options of `begin` / `transaction`: `{ meta?, retries?, backoff? }` with valid metadata. */
 function assertTransactionOptions(options: unknown): asserts options is TransactionOptions {
-  assertOptionsObject(options, 'options', ['meta', 'retries']);
+  assertOptionsObject(options, 'options', ['meta', 'retries', 'backoff']);
   const retries = options?.['retries'];
   if (retries !== undefined && (typeof retries !== 'number' || !Number.isSafeInteger(retries) || retries < 0)) {
     throw new InvalidArgumentError(`options.retries must be a non-negative integer, got ${describeValue(retries)}`);
   }
   assertTransactionMeta(options?.['meta'], 'options.meta');
+  resolveBackoff(options?.['backoff']);
 }
 
 /** The `onProgress` of pack options (InvalidArgumentError naming what is wrong). */

@@ -5,7 +5,7 @@
  */
 import type { BlobTransaction } from '../contracts/blob-handlerton.js';
 import { blobTransaction } from '../contracts/blob-handlerton.js';
-import type { BlobHandle, BlobMode, Transaction, WriteOptions } from '../contracts/database.js';
+import type { BlobHandle, BlobMode, RecordCodec, Transaction, WriteOptions } from '../contracts/database.js';
 import {
   ConflictError,
   InvalidArgumentError,
@@ -28,6 +28,7 @@ import { assertWriteOptions } from '../util/validate.js';
 import { BaseView, type ViewRecord } from './base-view.js';
 import type { RuntimeStorage } from './runtime-storage.js';
 import { checkedRecord, CheckedWrite, checkedWrite } from './checked-record.js';
+import { encodeValue } from './record-codecs.js';
 
 /** A buffered write, in the shape the commit hands to the storage (no copy at commit). */
 interface PendingWrite extends StoreWrite {
@@ -43,14 +44,14 @@ const WRITTEN: Promise<void> = Promise.resolve();
 type TxState = 'active' | 'committing' | 'committed' | 'aborted';
 
 /** A read-write transaction over one database. */
-export class DbTransaction extends BaseView implements Transaction {
+export class DbTransaction<V = Uint8Array> extends BaseView<V> implements Transaction<V> {
   readonly readOnly = false;
   readonly #meta: Partial<TransactionMeta>;
   readonly #logger: Logger;
   readonly #writes = new Map<Oid, PendingWrite>();
   readonly #modifiedBlobs = new Set<ViewBlob>();
   readonly #blobTxn: BlobTransaction = blobTransaction();
-  readonly #onEnd: (tx: DbTransaction) => void;
+  readonly #onEnd: (tx: DbTransaction<V>) => void;
   #state: TxState = 'active';
   /** Set once tpcFinish was called: from then on the blob transaction is never rolled back. */
   #finishAttempted = false;
@@ -68,9 +69,10 @@ export class DbTransaction extends BaseView implements Transaction {
     tid: Tid,
     meta: Partial<TransactionMeta>,
     logger: Logger,
-    onEnd: (tx: DbTransaction) => void,
+    onEnd: (tx: DbTransaction<V>) => void,
+    codec: RecordCodec<unknown>,
   ) {
-    super(storage, services, tid);
+    super(storage, services, tid, codec);
     this.#meta = meta;
     this.#logger = logger;
     this.#onEnd = onEnd;
@@ -92,21 +94,24 @@ export class DbTransaction extends BaseView implements Transaction {
     this.#modifiedBlobs.add(blob);
   }
 
-  async create(data: Uint8Array, options?: WriteOptions): Promise<Oid> {
+  async create(value: V, options?: WriteOptions): Promise<Oid> {
     this.ensureActive();
     if (options !== undefined) assertWriteOptions(options);
-    const record = checkedRecord(data, options, []);
+    // Encoded (and refused) before an oid is taken: a value the codec refuses changes nothing.
+    const record = checkedRecord(encodeValue(this.codec, value, 'value'), options, []);
     const oid = await this.storage.newOid();
     this.#writes.set(oid, new CheckedWrite(record.data, record.refs, oid, ZERO_TID));
     return oid;
   }
 
-  write(oid: Oid, data: Uint8Array, options?: WriteOptions): Promise<void> {
+  write(oid: Oid, value: V, options?: WriteOptions): Promise<void> {
     // Synchronous when the serial is known (written, read or cached): no promise or await per write.
     try {
       this.ensureActive();
       if (options !== undefined) assertWriteOptions(options);
       assertU64(oid, 'oid');
+      // Encoded before anything is buffered: a value the codec refuses leaves the transaction as it was.
+      const data = encodeValue(this.codec, value, 'value');
       const pending = this.#writes.get(oid);
       if (pending !== undefined) {
         if (pending.record === null) throw new POSKeyError(`oid ${toHex(oid)} was deleted in this transaction`, oid);
@@ -177,7 +182,7 @@ export class DbTransaction extends BaseView implements Transaction {
     assertBlobMode(mode);
     const locator = this.services.codec.verify(value, this.services.blobs.name);
     const blob = await this.blob(locator.oid);
-    if (blob.blobId !== locator.blobId) throw new InvalidLocatorError(`locator names blob ${locator.blobId}, but oid ${locator.oid} holds blob ${blob.blobId}`);
+    if (blob.blobId !== locator.blobId) throw new InvalidLocatorError(`locator names blob ${toHex(locator.blobId)}, but oid ${toHex(locator.oid)} holds blob ${toHex(blob.blobId)}`);
     if (mode === 'r') return blob.openRevision(locator.revision);
     const allowed = mode === 'a' ? locator.access.append || locator.access.write : locator.access.write;
     if (!allowed) throw new InvalidLocatorError(`locator does not grant ${mode === 'a' ? 'append' : 'write'} access`);
@@ -319,7 +324,7 @@ export class DbTransaction extends BaseView implements Transaction {
       try {
         await this.services.blobs.commit(this.#blobTxn);
       } catch (error) {
-        this.#logger.error({ err: String(error), tid: committed.toString() }, 'blob commit failed after the storage committed');
+        this.#logger.error({ err: String(error), tid: toHex(committed) }, 'blob commit failed after the storage committed');
         throw new StorageIOError(
           `transaction ${toHex(committed)} committed, but its blob revisions could not be published; reopen the database to recover them`,
           { cause: error },

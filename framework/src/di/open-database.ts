@@ -11,11 +11,11 @@ import { inject, injectable, Lifecycle } from 'tsyringe';
 import type { BlobHandlerton } from '../contracts/blob-handlerton.js';
 import type { Clock, EngineContext, FileSystem, Logger } from '../contracts/context.js';
 import { systemClock } from '../contracts/context.js';
-import type { Database } from '../contracts/database.js';
+import type { Database, RecordCodec } from '../contracts/database.js';
 import { InvalidArgumentError, InvalidConfigError } from '../contracts/errors.js';
 import type { EnginePlugin } from '../contracts/plugin.js';
 import type { Storage } from '../contracts/storage.js';
-import { resolveConfig, type DatabaseConfig, type ResolvedConfig, type ResolvedEngine } from '../config/database-config.js';
+import { resolveConfig, type DatabaseConfig, type DatabaseConfigObject, type ResolvedConfig, type ResolvedEngine } from '../config/database-config.js';
 import { createDatabase } from '../database/create-database.js';
 import { keysFromSecrets } from '../database/locator-keys.js';
 import type { DatabaseImpl } from '../database/database.js';
@@ -41,11 +41,11 @@ export class DatabaseOpener {
   ) {}
 
   /** Opens storage and blobs; closes whatever opened when a later step fails. */
-  async open(onClose: () => Promise<void>): Promise<DatabaseImpl & Database> {
+  async open<V>(onClose: () => Promise<void>): Promise<DatabaseImpl<V> & Database<V>> {
     const storagePlugin = await pluginFor(this.config.storage);
     const blobsPlugin = await pluginFor(this.config.blobs);
-    const storageOptions = storagePlugin.parseOptions(request(this.config.storage));
-    const blobsOptions = blobsPlugin.parseOptions(request(this.config.blobs));
+    const storageOptions = storagePlugin.parseOptions(request(this.config.storage, storagePlugin));
+    const blobsOptions = blobsPlugin.parseOptions(request(this.config.blobs, blobsPlugin));
     if (storagePlugin.createStorage === undefined) {
       throw new InvalidConfigError(`engine "${storagePlugin.name}" provides no storage`, 'storage.engine');
     }
@@ -57,7 +57,7 @@ export class DatabaseOpener {
     let blobs: BlobHandlerton | undefined;
     try {
       blobs = await blobsPlugin.createBlobHandlerton(blobsOptions, { ...this.context, logger: logger.child({ blobs: blobsPlugin.name }) });
-      return await createDatabase({
+      return await createDatabase<V>({
         storage,
         blobs,
         locatorKeys: this.locatorKeys,
@@ -65,6 +65,7 @@ export class DatabaseOpener {
         logger,
         onClose,
         recordCacheBytes: this.config.recordCacheBytes,
+        codec: this.config.codec,
       });
     } catch (error) {
       await blobs?.close().catch(() => undefined);
@@ -74,8 +75,15 @@ export class DatabaseOpener {
   }
 }
 
-/** Opens a database from config (see README "Configuration"). */
-export async function openDatabase(config: DatabaseConfig, overrides: DatabaseOverrides = {}): Promise<DatabaseImpl & Database> {
+/**
+ * Opens a database from config (see README "Configuration"). `V` is the value type of records: Uint8Array
+ * with the default codec, inferred from a codec object, or named by the caller for `'json'` / `'v8'`
+ * (`openDatabase<MyDoc>({ ..., codec: 'json' })`: asserted, not checked against the stored data).
+ */
+export function openDatabase<V>(config: DatabaseConfigObject<V> & { readonly codec: 'json' | 'v8' | RecordCodec<V> }, overrides?: DatabaseOverrides): Promise<DatabaseImpl<V> & Database<V>>;
+/** Opens a database whose records are bytes (the default codec). */
+export function openDatabase(config: DatabaseConfig, overrides?: DatabaseOverrides): Promise<DatabaseImpl & Database>;
+export async function openDatabase<V>(config: DatabaseConfig<V>, overrides: DatabaseOverrides = {}): Promise<DatabaseImpl<V> & Database<V>> {
   const resolved = resolveConfig(config);
   assertOverrides(overrides);
   const scope = rootContainer.createChildContainer();
@@ -89,7 +97,7 @@ export async function openDatabase(config: DatabaseConfig, overrides: DatabaseOv
   });
   scope.register(DatabaseOpener, { useClass: DatabaseOpener }, { lifecycle: Lifecycle.ContainerScoped });
   try {
-    return await scope.resolve(DatabaseOpener).open(() => Promise.resolve(scope.dispose()));
+    return await scope.resolve(DatabaseOpener).open<V>(() => Promise.resolve(scope.dispose()));
   } catch (error) {
     await scope.dispose();
     throw error;
@@ -100,8 +108,10 @@ async function pluginFor(engine: ResolvedEngine): Promise<EnginePlugin> {
   return typeof engine.engine === 'string' ? loadEnginePlugin(engine.engine) : engine.engine;
 }
 
-function request(engine: ResolvedEngine): { location: string | undefined; options: Readonly<Record<string, unknown>>; configPath: string } {
-  return { location: engine.location, options: engine.options, configPath: engine.configPath };
+function request(engine: ResolvedEngine, plugin: EnginePlugin): { location: string | undefined; options: Readonly<Record<string, unknown>>; configPath: string } {
+  // A location the framework derived (blobs beside the storage) is never imposed on an engine that keeps nothing at one.
+  const location = engine.locationDerived && plugin.locationless === true ? undefined : engine.location;
+  return { location, options: engine.options, configPath: engine.configPath };
 }
 
 /** Keys from the configured secrets; none (the storage's per-database secret is used) when none is configured. */

@@ -31,6 +31,8 @@ export interface FileStorage2Options {
    * fdatasync. Off: every fdatasync runs on the thread pool.
    */
   readonly inlineSync: boolean;
+  /** The config path that named this engine ("storage" or "blobs"), for errors found at open. */
+  readonly configPath?: string;
 }
 
 const KNOWN = ['syncMode', 'segmentSize', 'readOnly', 'archivePacked', 'inlineSync'];
@@ -70,7 +72,7 @@ export function parseFileStorage2Options(
   if (typeof inlineSync !== 'boolean') {
     throw new InvalidConfigError(`${configPath}.options.inlineSync must be a boolean`, `${configPath}.options.inlineSync`);
   }
-  return Object.freeze({ directory: location, syncMode: syncMode as SyncMode, segmentSize, readOnly, archivePacked, inlineSync });
+  return Object.freeze({ directory: location, syncMode: syncMode as SyncMode, segmentSize, readOnly, archivePacked, inlineSync, configPath });
 }
 
 /** Validates an engine request for filestorage2. */

@@ -4,6 +4,7 @@ import type { EngineContext, EngineOptions, EnginePlugin } from '@handlerton/fra
 import { FileStorage2Blobs } from './blobs/index.js';
 import { parseEngineRequest, type FileStorage2Options } from './filestorage2-config.js';
 import { FileStorage2 } from './storage/filestorage2.js';
+import { assertDatabaseDirectory } from './storage/foreign-directory.js';
 
 /** Reads back options produced by parseOptions (they are frozen FileStorage2Options). */
 function asOptions(options: EngineOptions): FileStorage2Options {
@@ -20,10 +21,14 @@ export const plugin: EnginePlugin = Object.freeze({
     return parseEngineRequest(request) as unknown as EngineOptions;
   },
   async createStorage(options: EngineOptions, context: EngineContext): Promise<FileStorage2> {
-    return FileStorage2.open(asOptions(options), context);
+    const o = asOptions(options);
+    // Never a database created (or read) inside a directory holding something else.
+    assertDatabaseDirectory(context.fs, o.directory, o.configPath ?? 'storage');
+    return FileStorage2.open(o, context);
   },
   async createBlobHandlerton(options: EngineOptions, context: EngineContext): Promise<FileStorage2Blobs> {
     const o = asOptions(options);
+    assertDatabaseDirectory(context.fs, o.directory, o.configPath ?? 'blobs');
     return FileStorage2Blobs.open({ dir: join(o.directory, 'blobs'), syncMode: o.syncMode, readOnly: o.readOnly }, context);
   },
 } satisfies EnginePlugin);

@@ -42,7 +42,7 @@ test('parseOptions rejects a missing location and unknown or wrong options, nami
     t.is((err as InvalidConfigError).option, option);
     t.true(err!.message.includes(option));
   }
-  t.deepEqual({ ...parse('/x') }, { directory: '/x', syncMode: 'always', segmentSize: 64 * 1024 * 1024, readOnly: false, archivePacked: false, inlineSync: true });
+  t.deepEqual({ ...parse('/x') }, { directory: '/x', syncMode: 'always', segmentSize: 64 * 1024 * 1024, readOnly: false, archivePacked: false, inlineSync: true, configPath: 'storage' });
   t.is(parse('/x', { syncMode: 'batch', segmentSize: 8192, readOnly: true })['syncMode'], 'batch');
 });
 

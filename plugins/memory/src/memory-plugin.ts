@@ -9,6 +9,7 @@ import { MemoryStorage } from './memory-storage.js';
 /** The "memory" engine: everything in memory, nothing durable; the reference for engine authors. */
 export const plugin: EnginePlugin = Object.freeze({
   name: 'memory',
+  locationless: true,
   description: 'Reference engine: records and chunked blobs in memory, nothing durable.',
   storageCapabilities: MemoryStorage.capabilities,
   /** For the default blobMode; a handlerton created with another blobMode declares that mode. */

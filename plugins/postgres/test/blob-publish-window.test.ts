@@ -6,9 +6,10 @@
  */
 import * as fs from 'node:fs';
 import test from 'ava';
-import { blobTransaction, POSKeyError, silentLogger, storageTransaction, systemClock, type BlobHandlerton, type Storage } from '@handlerton/framework';
+import { POSKeyError, silentLogger, systemClock, type BlobHandlerton, type Storage } from '@handlerton/framework';
 import { plugin } from '../src/index.js';
 import { startTestServerOrSkip } from '../src/testing/index.js';
+import { commitStorageOnly } from './two-phase.js';
 
 const started = await startTestServerOrSkip();
 const server = 'server' in started ? started.server : undefined;
@@ -21,26 +22,6 @@ const context = { clock: systemClock, logger: silentLogger, fs };
 async function openPair(schema: string): Promise<{ storage: Storage; blobs: BlobHandlerton }> {
   const options = plugin.parseOptions({ location: server!.url, options: { schema, poolSize: 2 }, configPath: 'storage' });
   return { storage: await plugin.createStorage!(options, context), blobs: await plugin.createBlobHandlerton!(options, context) };
-}
-
-/** Prepares a 3-byte blob revision and stores the record referencing it; finishes or aborts the storage, never commits the blob. */
-async function commitStorageOnly(client: { storage: Storage; blobs: BlobHandlerton }, finish: boolean): Promise<{ blobId: bigint; revision: bigint }> {
-  const { storage, blobs } = client;
-  const txn = storageTransaction();
-  const btxn = blobTransaction();
-  const blobId = await blobs.createBlob();
-  const oid = await storage.newOid();
-  const draft = await blobs.createDraft(btxn, blobId, oid, null);
-  await draft.write(new Uint8Array([1, 2, 3]), 0);
-  const revision = await storage.tpcBegin(txn);
-  const refs = { oids: [], blobs: [{ handlerton: blobs.name, blobId, revision }] };
-  await blobs.addReferences(btxn, refs.blobs);
-  await blobs.prepare(btxn, revision, oid);
-  await storage.store(oid, 0n, { data: new Uint8Array([7]), refs }, txn);
-  await storage.tpcVote(txn);
-  if (finish) await storage.tpcFinish(txn);
-  else await storage.tpcAbort(txn);
-  return { blobId, revision };
 }
 
 pgTest('another client reads a blob revision whose storage transaction committed before its blob commit ran; an aborted one stays invisible', async (t) => {

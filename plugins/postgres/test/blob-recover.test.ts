@@ -8,10 +8,11 @@
 import * as fs from 'node:fs';
 import test from 'ava';
 import pg from 'pg';
-import { blobTransaction, openDatabase, silentLogger, storageTransaction, systemClock, type BlobHandlerton, type BlobTransaction, type Storage } from '@handlerton/framework';
+import { openDatabase, silentLogger, systemClock } from '@handlerton/framework';
 import { plugin } from '../src/index.js';
 import { PgBlobs } from '../src/pg-blobs.js';
 import { startTestServerOrSkip } from '../src/testing/index.js';
+import { commitStorageOnly, type Client } from './two-phase.js';
 
 const started = await startTestServerOrSkip();
 const server = 'server' in started ? started.server : undefined;
@@ -21,34 +22,9 @@ test.after.always('stop the PostgreSQL test server', async () => {
 const pgTest = server === undefined ? test.skip : test;
 const context = { clock: systemClock, logger: silentLogger, fs };
 
-interface Client {
-  readonly storage: Storage;
-  readonly blobs: BlobHandlerton;
-}
-
 async function openClient(schema: string): Promise<Client> {
   const options = plugin.parseOptions({ location: server!.url, options: { schema, poolSize: 2 }, configPath: 'storage' });
   return { storage: await plugin.createStorage!(options, context), blobs: await plugin.createBlobHandlerton!(options, context) };
-}
-
-/** Prepares a blob revision and a record referencing it; finishes or aborts the storage transaction; never commits the blob one. */
-async function commitStorageOnly(client: Client, finish: boolean): Promise<{ blobId: bigint; revision: bigint; btxn: BlobTransaction }> {
-  const { storage, blobs } = client;
-  const txn = storageTransaction();
-  const btxn = blobTransaction();
-  const blobId = await blobs.createBlob();
-  const oid = await storage.newOid();
-  const draft = await blobs.createDraft(btxn, blobId, oid, null);
-  await draft.write(new Uint8Array([1, 2, 3]), 0);
-  const revision = await storage.tpcBegin(txn);
-  const refs = { oids: [], blobs: [{ handlerton: blobs.name, blobId, revision }] };
-  await blobs.addReferences(btxn, refs.blobs);
-  await blobs.prepare(btxn, revision, oid);
-  await storage.store(oid, 0n, { data: new Uint8Array([7]), refs }, txn);
-  await storage.tpcVote(txn);
-  if (finish) await storage.tpcFinish(txn);
-  else await storage.tpcAbort(txn);
-  return { blobId, revision, btxn };
 }
 
 /** What the tables hold for one revision: its state and reference count, or undefined when it is gone. */
