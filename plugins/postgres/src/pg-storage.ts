@@ -13,7 +13,6 @@
 import { randomBytes } from 'node:crypto';
 import {
   assertU64,
-  ConflictError,
   InvalidArgumentError,
   nextTid,
   PackInProgressError,
@@ -48,11 +47,12 @@ import type {
 } from '@handlerton/framework';
 import type pg from 'pg';
 import { CommitQueue } from './commit-queue.js';
+import { checkParams, revisionColumns, throwFirstFailure, voteStatement, type BufferedWrite, type SerialCheck } from './commit-vote.js';
 import { migrate } from './migrations.js';
 import type { PgOptions } from './options.js';
 import { openPool, wrapPgError } from './pool.js';
-import { assertStorable, decodeRecord, DELETED, encodeRecord, MAX_BIGINT, type EncodedRecord } from './record-codec.js';
-import { beginCommitText, run, schemaLockKey, storageStatements, type StorageStatements } from './storage-sql.js';
+import { assertStorable, decodeRecord, DELETED, encodeRecord, MAX_BIGINT } from './record-codec.js';
+import { beginCommitText, finishCommitText, run, schemaLockKey, storageStatements, type Statement, type StorageStatements } from './storage-sql.js';
 
 /** The engine name in config and in reports. */
 export const ENGINE_NAME = 'postgres';
@@ -69,7 +69,9 @@ interface ActiveTransaction {
   readonly tid: Tid;
   readonly meta: TransactionMeta;
   readonly client: pg.PoolClient;
-  readonly writes: Map<Oid, { readonly deleted: boolean; readonly row: EncodedRecord }>;
+  readonly writes: Map<Oid, BufferedWrite>;
+  /** The serial checks of the stores and deletes, in call order: run by the vote statement, under the lock. */
+  readonly checks: SerialCheck[];
   voted: boolean;
 }
 
@@ -103,6 +105,8 @@ export class PgStorage implements Storage {
   readonly #lockKey: number;
   readonly #clock: Clock;
   readonly #beginText: string;
+  readonly #finishText: string;
+  readonly #vote: Statement;
   readonly #queue = new CommitQueue<StorageTransaction>();
   #lastTid: Tid;
   #lastIssuedTid: Tid;
@@ -120,7 +124,9 @@ export class PgStorage implements Storage {
     this.#sql = storageStatements(options.schema);
     this.#lockKey = schemaLockKey(options.schema);
     this.#clock = clock;
-    this.#beginText = beginCommitText(options.schema, this.#lockKey, options.lockTimeoutMs);
+    this.#beginText = beginCommitText(options.schema, this.#lockKey, options.lockTimeoutMs, options.releaseBeforeFlush);
+    this.#finishText = finishCommitText(options.releaseBeforeFlush);
+    this.#vote = voteStatement(options.schema);
     this.databaseId = state.databaseId;
     this.#lastTid = state.lastTid;
     this.#lastIssuedTid = state.lastTid;
@@ -213,7 +219,7 @@ export class PgStorage implements Storage {
       }
       const chosen = tid ?? nextTid(committed > this.#lastIssuedTid ? committed : this.#lastIssuedTid, this.#clock.now());
       if (chosen > this.#lastIssuedTid) this.#lastIssuedTid = chosen;
-      this.#active = { txn, tid: chosen, meta, client, writes: new Map(), voted: false };
+      this.#active = { txn, tid: chosen, meta, client, writes: new Map(), checks: [], voted: false };
       return chosen;
     } catch (error) {
       if (client !== undefined) await releaseAfterRollback(client);
@@ -232,7 +238,11 @@ export class PgStorage implements Storage {
     await this.storeMany([{ oid, serial, record: null }], txn);
   }
 
-  /** The whole batch's serials are read in one query (under the commit lock), then checked in order. */
+  /**
+   * Validates and encodes the batch and buffers it with its serial checks: no round trip. The checks
+   * run at vote, in the vote's one statement under the commit lock, and a stale serial raises
+   * ConflictError there (the contract allows "at store or vote").
+   */
   async storeMany(writes: readonly StoreWrite[], txn: StorageTransaction): Promise<void> {
     const active = this.#writing(txn);
     if (!Array.isArray(writes)) throw new InvalidArgumentError('writes must be an array of StoreWrite');
@@ -241,24 +251,11 @@ export class PgStorage implements Storage {
       assertU64(write.serial, `writes[${i}].serial`);
       return write.record === null ? null : encodeRecord(write.record);
     });
-    if (writes.length === 0) return;
-    const oids = [...new Set(writes.map((w) => w.oid))];
-    const rows = await this.#query<{ zoid: bigint; tid: bigint; deleted: boolean }>(this.#sql.currentMany, [oids], 'store', active.client);
-    const current = new Map(rows.map((r) => [r.zoid, r]));
     writes.forEach((write, i) => {
-      const found = current.get(write.oid);
-      const committed = found !== undefined && !found.deleted ? found.tid : undefined;
       const row = encoded[i];
-      if (row === null || row === undefined) {
-        if (committed === undefined) throw new POSKeyError(`oid ${toHex(write.oid)} has no current revision to delete`, write.oid);
-        if (write.serial !== committed) throw new ConflictError(write.oid, committed, write.serial, 'delete');
-        active.writes.set(write.oid, { deleted: true, row: DELETED });
-        return;
-      }
-      // A deleted object is recreated with serial 0n or with the delete marker's tid (as ZODB FileStorage).
-      const recreatesDeleted = found !== undefined && found.deleted && write.serial === found.tid;
-      if (write.serial !== (committed ?? ZERO_TID) && !recreatesDeleted) throw new ConflictError(write.oid, committed, write.serial);
-      active.writes.set(write.oid, { deleted: false, row });
+      const isDelete = row === null || row === undefined;
+      active.checks.push({ oid: write.oid, serial: write.serial, isDelete });
+      active.writes.set(write.oid, isDelete ? { deleted: true, row: DELETED } : { deleted: false, row });
     });
   }
 
@@ -277,7 +274,7 @@ export class PgStorage implements Storage {
     const active = this.#activeFor(txn);
     if (!active.voted) await this.#sendWrites(active);
     try {
-      await active.client.query('commit');
+      await active.client.query(this.#finishText);
     } catch (error) {
       active.client.release(error instanceof Error ? error : true);
       this.#active = null;
@@ -454,16 +451,21 @@ export class PgStorage implements Storage {
   async invalidationsSince(since: Tid): Promise<Invalidations> {
     this.#checkOpen();
     assertU64(since, 'since');
-    const [last] = await this.#query<{ tid: bigint }>(this.#sql.lastTid, [], 'invalidationsSince');
-    const tid = last!.tid;
-    if (tid > this.#lastTid) this.#lastTid = tid;
     // Own tids at or below `since` are never asked about again by a caller whose `since` only grows.
     const firstNewer = this.#ownCommits.findIndex((own) => own > since);
     this.#ownCommits = firstNewer < 0 ? [] : this.#ownCommits.slice(firstNewer);
+    // One round trip: the newest tid and what changed up to it (own tids above it match nothing).
+    const rows = await this.#query<{ tid: bigint; zoid: bigint | null }>(
+      this.#sql.changedSinceLast,
+      [since > MAX_BIGINT ? MAX_BIGINT : since, this.#ownCommits],
+      'invalidationsSince',
+    );
+    const tid = rows[0]!.tid;
+    if (tid > this.#lastTid) this.#lastTid = tid;
     if (tid <= since) return { tid: since, oids: [] };
-    const own = this.#ownCommits.filter((t) => t <= tid);
-    const rows = await this.#query<{ zoid: bigint }>(this.#sql.changedSince, [since > MAX_BIGINT ? MAX_BIGINT : since, tid, own], 'invalidationsSince');
-    return { tid, oids: rows.map((r) => r.zoid) };
+    const oids: Oid[] = [];
+    for (const r of rows) if (r.zoid !== null) oids.push(r.zoid);
+    return { tid, oids };
   }
 
   async close(): Promise<void> {
@@ -478,7 +480,11 @@ export class PgStorage implements Storage {
     await this.#pool.end().catch(() => undefined);
   }
 
-  /** Inserts the transaction row and the buffered revisions (errors surface here, before finish). */
+  /**
+   * Checks every buffered serial and inserts the transaction row, the first batch of revisions and the
+   * oid sequence in one statement (nothing inserted when a check fails); larger transactions add a
+   * statement per further batch. Errors surface here, before finish.
+   */
   async #sendWrites(active: ActiveTransaction): Promise<void> {
     active.voted = true;
     try {
@@ -486,12 +492,14 @@ export class PgStorage implements Storage {
       const entries = [...active.writes];
       let maxOid = 0n;
       for (const [oid] of entries) if (oid > maxOid) maxOid = oid;
-      const columns = (part: typeof entries) => [part.map(([oid]) => oid), tid, part.map(([, w]) => w.deleted), part.map(([, w]) => w.row.data), part.map(([, w]) => w.row.refs)];
-      const first = entries.slice(0, INSERT_BATCH);
-      // The first batch, the txn row and the oid sequence in one round trip; the rest in batches.
-      await run(client, this.#sql.insertTxnAndStates, [...columns(first), meta.user, meta.description, JSON.stringify(meta.extension), maxOid]);
+      const [oids, deleted, data, refs] = revisionColumns(entries.slice(0, INSERT_BATCH));
+      const failed = await run<{ i: bigint | null; cur_tid: bigint | null; cur_deleted: boolean | null }>(client, this.#vote, [
+        oids, tid, deleted, data, refs, meta.user, meta.description, JSON.stringify(meta.extension), maxOid, ...checkParams(active.checks),
+      ]);
+      throwFirstFailure(failed, active.checks);
       for (let i = INSERT_BATCH; i < entries.length; i += INSERT_BATCH) {
-        await run(client, this.#sql.insertStates, columns(entries.slice(i, i + INSERT_BATCH)));
+        const [o, d, v, r] = revisionColumns(entries.slice(i, i + INSERT_BATCH));
+        await run(client, this.#sql.insertStates, [o, tid, d, v, r]);
       }
     } catch (error) {
       throw wrapPgError(error, `tpcVote of tid ${toHex(active.tid)}`);
