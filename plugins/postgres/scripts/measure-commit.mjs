@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
  * Where the time of a small commit goes (not a test; run after `npx tsc -b`):
- *   node plugins/postgres/scripts/measure-commit.mjs [clients=1,4] [seconds=4] [extraOptionsJson]
+ *   node plugins/postgres/scripts/measure-commit.mjs [clients=1,4] [seconds=4] [extraOptionsJson | raw]
  * On a durable throwaway cluster (fsync and synchronous_commit on), N client PROCESSES share one
  * schema and each commits `db.transaction` of 100 × 200 B writes to its own 100 objects (the bench's
  * pg.scale shape). Each client times every Storage call the Database makes (sync, tpcBegin,
  * storeMany, tpcVote, tpcFinish; the rest is framework work), a `select 1` round trip and its own
  * CPU; the parent adds the server's CPU (every process of the cluster, from /proc) and the WAL
- * flushes. Prints per-commit means in ms and /proc/loadavg.
+ * flushes. Prints per-commit means in ms and /proc/loadavg. With `raw` instead of options, each client
+ * runs raw pg in its own schema (BEGIN, one 100-row unnest insert into a table shaped like
+ * object_state, COMMIT: the bench's reference) and only the totals mean anything.
  */
 import { fork } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -29,8 +31,28 @@ async function openDb(url, schema, extra) {
   return { storage, db: await createDatabase({ storage, blobs }) };
 }
 
-async function child({ url, schema, seconds, extra }) {
-  const { storage, db } = await openDb(url, schema, extra);
+/** Raw pg commits in the bench's reference shape, in `schema` (a Database-like `transaction`). */
+async function rawDb(url, schema) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`create schema ${schema}; create table ${schema}.obj (zoid bigint not null, tid bigint not null, deleted bool not null default false, data bytea, refs bytea, primary key (zoid, tid)); create index on ${schema}.obj (tid)`);
+  let tid = 1;
+  const transaction = async (fn) => {
+    const rows = [];
+    let oid = 0;
+    const result = await fn({ create: async (data) => (rows.push([++oid, data]), oid), write: async (o, data) => void rows.push([o, data]) });
+    tid += 1;
+    await client.query('begin');
+    await client.query({ name: 'ins', text: `insert into ${schema}.obj (zoid, tid, data, refs) select z, $2, d, '\\x'::bytea from unnest($1::int8[], $3::bytea[]) as u(z, d)`, values: [rows.map((r) => String(r[0])), String(tid), rows.map((r) => r[1])] });
+    await client.query('commit');
+    return result;
+  };
+  const storage = Object.fromEntries(STEPS.map((s) => [s, async () => undefined]));
+  return { storage, db: { transaction, close: () => client.end() } };
+}
+
+async function child({ url, schema, seconds, extra, index }) {
+  const { storage, db } = extra === 'raw' ? await rawDb(url, `${schema}_raw${index}`) : await openDb(url, schema, extra);
   const totals = Object.fromEntries(STEPS.map((s) => [s, 0]));
   for (const step of STEPS) {
     const original = storage[step].bind(storage);
@@ -103,7 +125,7 @@ function serverCpuMs(postmaster) {
 async function parent() {
   const levels = (process.argv[2] ?? '1,4').split(',').map(Number);
   const seconds = Number(process.argv[3] ?? 4);
-  const extra = JSON.parse(process.argv[4] ?? '{}');
+  const extra = process.argv[4] === 'raw' ? 'raw' : JSON.parse(process.argv[4] ?? '{}');
   const { startTestServer } = await import('@handlerton/postgres/testing');
   const started = await startTestServer({ durable: true });
   if (!('server' in started)) throw new Error(`no PostgreSQL server: ${started.skip}`);
@@ -116,9 +138,9 @@ async function parent() {
   try {
     for (const n of levels) {
       const schema = server.newSchemaName(`measure_${n}`);
-      await (await openDb(server.url, schema, extra)).db.close();
+      if (extra !== 'raw') await (await openDb(server.url, schema, extra)).db.close();
       const script = fileURLToPath(import.meta.url);
-      const kids = Array.from({ length: n }, () => fork(script, ['child', JSON.stringify({ url: server.url, schema, seconds, extra })]));
+      const kids = Array.from({ length: n }, (_, index) => fork(script, ['child', JSON.stringify({ url: server.url, schema, seconds, extra, index })]));
       const next = (k) => new Promise((resolve, reject) => { k.once('message', resolve); k.once('error', reject); });
       await Promise.all(kids.map(next));
       const done = kids.map(next);

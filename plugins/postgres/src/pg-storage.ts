@@ -114,6 +114,10 @@ export class PgStorage implements Storage {
   #active: ActiveTransaction | null = null;
   /** Tids this client committed (ascending), not yet older than an `invalidationsSince` call's `since`. */
   #ownCommits: Tid[] = [];
+  /** The tid the last `sync` reached (its changes were fetched from here on). */
+  #syncedThrough: Tid;
+  /** What the last `sync` fetched for the next `invalidationsSince`: the objects other clients changed in (since, tid], each with its newest change. */
+  #prefetched: { readonly since: Tid; readonly tid: Tid; readonly changes: readonly (readonly [Oid, Tid])[] } | undefined;
   #packing = false;
   #closed = false;
   /** Queries issued and not settled (close waits for them before it ends the pool). */
@@ -129,6 +133,7 @@ export class PgStorage implements Storage {
     this.#vote = voteStatement(options.schema);
     this.databaseId = state.databaseId;
     this.#lastTid = state.lastTid;
+    this.#syncedThrough = state.lastTid;
     this.#lastIssuedTid = state.lastTid;
     this.#packHorizon = state.packHorizon;
   }
@@ -433,13 +438,28 @@ export class PgStorage implements Storage {
     }
   }
 
-  /** Learns the newest commit and pack horizon of every client (one indexed query). */
+  /**
+   * Learns the newest commit and pack horizon of every client, and fetches in the same round trip the
+   * objects other clients changed since the previous sync: the Database's next `invalidationsSince`
+   * (its poll at the first read of the transaction it is starting) is then answered without a query.
+   */
   async sync(): Promise<Tid> {
     this.#checkOpen();
-    const [row] = await this.#query<{ tid: bigint; horizon: string | null }>(this.#sql.sync, [], 'sync');
-    if (row!.tid > this.#lastTid) this.#lastTid = row!.tid;
-    const horizon = BigInt(row!.horizon ?? '0');
-    if (horizon > this.#packHorizon) this.#packHorizon = horizon;
+    const since = this.#syncedThrough;
+    const own = this.#ownCommits.filter((t) => t > since);
+    const rows = await this.#query<{ tid: bigint; horizon: string | null; zoid: bigint | null; changed: bigint | null }>(this.#sql.sync, [since, own], 'sync');
+    const { tid, horizon } = rows[0]!;
+    if (tid > this.#lastTid) this.#lastTid = tid;
+    const packHorizon = BigInt(horizon ?? '0');
+    if (packHorizon > this.#packHorizon) this.#packHorizon = packHorizon;
+    if (tid > since) {
+      const changes: [Oid, Tid][] = [];
+      for (const r of rows) if (r.zoid !== null && r.changed !== null) changes.push([r.zoid, r.changed]);
+      this.#prefetched = { since, tid, changes };
+      this.#syncedThrough = tid;
+    } else {
+      this.#prefetched = { since, tid: since, changes: [] };
+    }
     return this.#lastTid;
   }
 
@@ -447,6 +467,8 @@ export class PgStorage implements Storage {
    * Every object changed by a transaction another client committed after `since`, up to the newest
    * commit (as the contract asks: this client's own commits are left out, the Database's record cache
    * already holds what they wrote; a commit older than the last OWN_COMMITS_KEPT is reported anyway).
+   * Answered from the last `sync` when that covered `since` (then "up to" that sync's newest commit:
+   * history up to a committed tid never changes); otherwise one query.
    */
   async invalidationsSince(since: Tid): Promise<Invalidations> {
     this.#checkOpen();
@@ -454,6 +476,14 @@ export class PgStorage implements Storage {
     // Own tids at or below `since` are never asked about again by a caller whose `since` only grows.
     const firstNewer = this.#ownCommits.findIndex((own) => own > since);
     this.#ownCommits = firstNewer < 0 ? [] : this.#ownCommits.slice(firstNewer);
+    const prefetched = this.#prefetched;
+    this.#prefetched = undefined;
+    if (prefetched !== undefined && since >= prefetched.since) {
+      if (prefetched.tid <= since) return { tid: since, oids: [] };
+      const oids: Oid[] = [];
+      for (const [oid, changed] of prefetched.changes) if (changed > since) oids.push(oid);
+      return { tid: prefetched.tid, oids };
+    }
     // One round trip: the newest tid and what changed up to it (own tids above it match nothing).
     const rows = await this.#query<{ tid: bigint; zoid: bigint | null }>(
       this.#sql.changedSinceLast,

@@ -50,9 +50,17 @@ export function storageStatements(schema: string) {
     ),
     exists: named('exists', `select 1 from ${os} where zoid = $1 limit 1`),
     lastTid: named('last_tid', `select coalesce(max(tid), 0) as tid from ${t('txn')}`),
+    /**
+     * The newest tid, the pack horizon and the objects changed in ($1, newest] by commits other than
+     * the tids in $2, each with the newest such change: one row per object, or one row with a null
+     * zoid when none changed.
+     */
     sync: named(
-      'sync',
-      `select coalesce(max(tid), 0) as tid, (select value from ${t('meta')} where key = 'pack_horizon') as horizon from ${t('txn')}`,
+      'sync_changes',
+      `select l.tid, (select value from ${t('meta')} where key = 'pack_horizon') as horizon, c.zoid, c.changed
+       from (select coalesce(max(tid), 0) as tid from ${t('txn')}) l
+       left join lateral (select s.zoid, max(s.tid) as changed from ${os} s
+                          where s.tid > $1 and s.tid <= l.tid and s.tid <> all($2::int8[]) group by s.zoid) c on true`,
     ),
     newOid: named('new_oid', `select nextval('${schema}.oid_seq') as oid`),
     insertStates: named(

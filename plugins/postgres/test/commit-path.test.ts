@@ -184,3 +184,31 @@ pgTest('releaseBeforeFlush on a durable server: the writer returns after the WAL
   }
   return undefined;
 });
+
+pgTest('sync fetches other clients\' changes for the next invalidationsSince (answered from it when it covers `since`; queried otherwise); own commits are left out', async (t) => {
+  const schema = server!.newSchemaName('syncpoll');
+  const a = await openClient(server!.url, schema);
+  const b = await openClient(server!.url, schema);
+  try {
+    const t1 = await commitMany(a, [{ oid: 1n, serial: 0n, record: rec(1) }]);
+    t.is(await b.sync!(), t1);
+    const t2 = await commitMany(a, [{ oid: 2n, serial: 0n, record: rec(1) }]);
+    // Answered from the sync: up to t1 only (a's commit after the sync is not in it), oid 1.
+    t.deepEqual(await b.invalidationsSince!(0n), { tid: t1, oids: [1n] });
+    // The prefetched answer is used once: the next poll queries and finds t2.
+    t.deepEqual(await b.invalidationsSince!(t1), { tid: t2, oids: [2n] });
+    const t3 = await commitMany(b, [{ oid: 3n, serial: 0n, record: rec(1) }]);
+    t.is(await b.sync!(), t3);
+    t.deepEqual(await b.invalidationsSince!(t2), { tid: t3, oids: [] }, 'b\'s own commit is left out');
+    // A sync that found nothing new, then a poll from further back than the sync covered: queried.
+    t.is(await b.sync!(), t3);
+    t.deepEqual(await b.invalidationsSince!(t1), { tid: t3, oids: [2n] });
+    // A later sync after a's next commit: the poll from the synced tid gets exactly it.
+    const t4 = await commitMany(a, [{ oid: 1n, serial: t1, record: rec(2) }]);
+    t.is(await b.sync!(), t4);
+    t.deepEqual(await b.invalidationsSince!(t3), { tid: t4, oids: [1n] });
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await server!.dropSchema(schema);
+  }
+});
