@@ -100,6 +100,8 @@ async function child({ url, schema, seconds, extra, index }) {
     rtt += now() - s;
   }
   process.send({ type: 'done', count, ms, totals, cpuMs: (cpu.user + cpu.system) / 1000, rtt: rtt / 50 });
+  // Connections stay open until the parent has read the server's CPU (a backend's counters go with it).
+  await new Promise((resolve) => process.once('message', resolve));
   await raw.end();
   await db.close();
 }
@@ -149,6 +151,8 @@ async function parent() {
       kids.forEach((k) => k.send('go'));
       const results = await Promise.all(done);
       const serverCpu = serverCpuMs(postmaster) - cpu0;
+      kids.forEach((k) => k.send('close'));
+      await Promise.all(kids.map((k) => new Promise((resolve) => (k.exitCode !== null ? resolve() : k.once('exit', resolve)))));
       const wal1 = (await admin.query(`select wal_sync from pg_stat_wal`)).rows[0].wal_sync;
       const commits = results.reduce((a, r) => a + r.count, 0);
       const rate = results.reduce((a, r) => a + r.count / (r.ms / 1000), 0);
