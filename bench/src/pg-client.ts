@@ -15,8 +15,8 @@ export interface PgClientRequest {
   readonly url: string;
   /** The engine's schema (shared by the engine clients), or this raw client's own schema. */
   readonly schema: string;
-  /** "db": Database API transactions on the engine; "raw": raw pg inserts in the same shape. */
-  readonly mode: 'db' | 'raw';
+  /** "db": Database API transactions on the engine; "db-rbf": the same with the storage option releaseBeforeFlush; "raw": raw pg inserts in the same shape. */
+  readonly mode: 'db' | 'db-rbf' | 'raw';
   readonly index: number;
   readonly warmUpSeconds: number;
   readonly seconds: number;
@@ -42,7 +42,7 @@ async function runClient(request: PgClientRequest): Promise<void> {
     commit = await rawPgCommitter(client, request.schema, data);
     close = () => client.end();
   } else {
-    const db = await openPgDatabase(server, request.schema);
+    const db = await openPgDatabase(server, request.schema, request.mode === 'db-rbf' ? { releaseBeforeFlush: true } : {});
     const oids = await db.transaction(async (tx) => {
       const made: Oid[] = [];
       for (let r = 0; r < RECORDS_PER_TXN; r += 1) made.push(await tx.create(data[r % data.length] as Buffer));

@@ -86,12 +86,19 @@ export function addPostgres(base: PgSizes, { job, fig, m }: PlanTools): void {
   // ---- scale-out: 1, 2, 4, 8 client processes
   const scale = job('pg.scale', { seconds: sizes.seconds, mode: 'db' }, { trials: sizes.trials, timeoutSec: 600 });
   const scaleRaw = job('pg.scale', { seconds: sizes.seconds, mode: 'raw' }, { trials: sizes.trials, timeoutSec: 600 });
+  const scaleRbf = job('pg.scale', { seconds: sizes.seconds, mode: 'db-rbf' }, { trials: sizes.trials, timeoutSec: 600 });
   const one = m(scale, 'c1', 'PostgreSQL Database API, 1 client process');
   for (const n of CLIENTS) {
     fig({
       id: `pg.scale.c${n}`, group, engine, name: `PostgreSQL: total Database API commits (100 × 200 B), ${n} client process${n > 1 ? 'es' : ''}`, unit: 'txn/s',
       value: m(scale, `c${n}`, `PostgreSQL, ${n} clients`), reference: one, sweep: { series: 'handlerton Database API', x: n, chart: 'pg-scale' },
       ...(n === 4 ? { target: atLeast(2), targetText: '4 clients ≥ 2× one client', source: src } : {}),
+    });
+    fig({
+      id: `pg.scale.rbf.c${n}`, group, engine,
+      name: `PostgreSQL with releaseBeforeFlush (commit lock dropped before the WAL flush): total Database API commits, ${n} client process${n > 1 ? 'es' : ''}`,
+      unit: 'txn/s', value: m(scaleRbf, `c${n}`, `PostgreSQL releaseBeforeFlush, ${n} client${n > 1 ? 's' : ''}`), reference: m(scale, `c${n}`, `PostgreSQL default, ${n} client${n > 1 ? 's' : ''}`),
+      sweep: { series: 'handlerton, releaseBeforeFlush', x: n, chart: 'pg-scale' },
     });
     fig({
       id: `pg.scale.raw.c${n}`, group, engine, name: `PostgreSQL reference: raw pg commits (100-row inserts), ${n} client process${n > 1 ? 'es' : ''}`, unit: 'txn/s',

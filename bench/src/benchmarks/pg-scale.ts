@@ -1,8 +1,8 @@
 /**
  * PostgreSQL scale-out (issue 14): total commit throughput of 1, 2, 4 and 8 client PROCESSES
  * against one server, each committing 100 × 200 B transactions to its own objects through the
- * Database API (`mode` "db") or as raw `pg` inserts in the same shape (`mode` "raw", the reference
- * curve). Every level forks fresh client processes, starts them together and sums their rates.
+ * Database API (`mode` "db"; "db-rbf" with the storage option `releaseBeforeFlush`) or as raw `pg`
+ * inserts in the same shape (`mode` "raw", the reference curve). Every level forks fresh client processes, starts them together and sums their rates.
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -55,13 +55,14 @@ async function level(request: Omit<PgClientRequest, 'index' | 'schema'>, schemaO
  */
 export const pgScale: Benchmark = async (ctx) => {
   const seconds = ctx.num('seconds', 3);
-  const mode = ctx.str('mode', 'db') === 'raw' ? 'raw' : 'db';
+  const asked = ctx.str('mode', 'db');
+  const mode = asked === 'raw' ? 'raw' : asked === 'db-rbf' ? 'db-rbf' : 'db';
   return withPgServer(ctx.bool('durable', true), async (server) => {
     const metrics: Record<string, number> = { durable: server.durable ? 1 : 0 };
     for (const clients of SCALE_CLIENTS) {
       // Engine clients share one schema (created here before they race to migrate it); raw clients each get their own.
-      const shared = server.schema(`scale_${mode}_${clients}`);
-      if (mode === 'db') await (await openPgStorage(server, shared)).close();
+      const shared = server.schema(`scale_${mode.replace('-', '_')}_${clients}`);
+      if (mode !== 'raw') await (await openPgStorage(server, shared)).close();
       const rawSchemas = Array.from({ length: clients }, (_, i) => (mode === 'raw' ? server.schema(`scale_raw_${clients}_${i}`) : shared));
       metrics[`c${clients}`] = await level({ url: server.url, mode, warmUpSeconds: 1, seconds }, (i) => rawSchemas[i] ?? shared, clients, 120 + seconds);
     }

@@ -111,9 +111,9 @@ export async function openPgBlobs(server: PgBench, schema: string, extra: Readon
   return server.plugin.createBlobHandlerton(options, context);
 }
 
-/** A Database over the engine's storage and blobs in one schema. */
-export async function openPgDatabase(server: PgBench, schema: string): Promise<Awaited<ReturnType<typeof createDatabase>>> {
-  const storage = await openPgStorage(server, schema);
+/** A Database over the engine's storage and blobs in one schema (`extra`: more storage options). */
+export async function openPgDatabase(server: PgBench, schema: string, extra: Readonly<Record<string, unknown>> = {}): Promise<Awaited<ReturnType<typeof createDatabase>>> {
+  const storage = await openPgStorage(server, schema, extra);
   const blobs = await openPgBlobs(server, schema);
   return createDatabase({ storage, blobs });
 }

@@ -13,6 +13,11 @@ export interface PgOptions {
   readonly lockTimeoutMs: number;
   /** How long opening one connection may take, from the TCP connect to the server's "ready" (ms). */
   readonly connectTimeoutMs: number;
+  /**
+   * Commit asynchronously and flush the WAL after the commit lock is dropped (default false): other
+   * clients may see a commit before it is durable; its writer is still acknowledged only after the flush.
+   */
+  readonly releaseBeforeFlush: boolean;
   /** Blob chunk size in bytes. */
   readonly chunkSize: number;
   /** Directory for blob drafts' local temporary files (default: the OS temp directory). */
@@ -38,7 +43,7 @@ export const DEFAULT_BLOB_CACHE_BYTES = 1024 * 1024 * 1024;
 const MIN_CACHE = 1024 * 1024;
 const MIN_CHUNK = 4 * 1024;
 const MAX_CHUNK = 16 * 1024 * 1024;
-const KNOWN = new Set(['url', 'schema', 'poolSize', 'lockTimeoutMs', 'connectTimeoutMs', 'chunkSize', 'tempDir', 'blobCacheDir', 'blobCacheBytes']);
+const KNOWN = new Set(['url', 'schema', 'poolSize', 'lockTimeoutMs', 'connectTimeoutMs', 'releaseBeforeFlush', 'chunkSize', 'tempDir', 'blobCacheDir', 'blobCacheBytes']);
 /** An unquoted PostgreSQL identifier we accept as a schema name (lower case, max 63 bytes). */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -77,6 +82,10 @@ export function parsePgOptions(request: EngineRequest): PgOptions {
   const poolSize = integerIn(options['poolSize'] ?? DEFAULT_POOL_SIZE, 1, 1000, at('poolSize'), 'number of connections');
   const lockTimeoutMs = integerIn(options['lockTimeoutMs'] ?? DEFAULT_LOCK_TIMEOUT_MS, 1, 3_600_000, at('lockTimeoutMs'), 'number of milliseconds');
   const connectTimeoutMs = integerIn(options['connectTimeoutMs'] ?? DEFAULT_CONNECT_TIMEOUT_MS, 1, 3_600_000, at('connectTimeoutMs'), 'number of milliseconds');
+  const releaseBeforeFlush = options['releaseBeforeFlush'] ?? false;
+  if (typeof releaseBeforeFlush !== 'boolean') {
+    throw new InvalidConfigError(`${at('releaseBeforeFlush')}: must be true or false, got ${describeValue(releaseBeforeFlush)}`, at('releaseBeforeFlush'));
+  }
   const chunkSize = integerIn(options['chunkSize'] ?? DEFAULT_CHUNK_SIZE, MIN_CHUNK, MAX_CHUNK, at('chunkSize'), 'number of bytes');
   const tempDir = options['tempDir'];
   if (tempDir !== undefined && (typeof tempDir !== 'string' || tempDir === '' || tempDir.includes('\0'))) {
@@ -90,7 +99,7 @@ export function parsePgOptions(request: EngineRequest): PgOptions {
     throw new InvalidConfigError(`${at('blobCacheBytes')}: needs options.blobCacheDir (the cache is off without a directory)`, at('blobCacheBytes'));
   }
   const blobCacheBytes = integerIn(options['blobCacheBytes'] ?? DEFAULT_BLOB_CACHE_BYTES, MIN_CACHE, Number.MAX_SAFE_INTEGER, at('blobCacheBytes'), 'number of bytes');
-  return Object.freeze({ url, schema, poolSize, lockTimeoutMs, connectTimeoutMs, chunkSize, tempDir, blobCacheDir, blobCacheBytes });
+  return Object.freeze({ url, schema, poolSize, lockTimeoutMs, connectTimeoutMs, releaseBeforeFlush, chunkSize, tempDir, blobCacheDir, blobCacheBytes });
 }
 
 /** The options back from the frozen record the framework hands to createStorage/createBlobHandlerton. */

@@ -13,7 +13,6 @@
 import { randomBytes } from 'node:crypto';
 import {
   assertU64,
-  ConflictError,
   InvalidArgumentError,
   nextTid,
   PackInProgressError,
@@ -48,11 +47,12 @@ import type {
 } from '@handlerton/framework';
 import type pg from 'pg';
 import { CommitQueue } from './commit-queue.js';
+import { checkParams, revisionColumns, throwFirstFailure, voteStatement, type BufferedWrite, type SerialCheck } from './commit-vote.js';
 import { migrate } from './migrations.js';
 import type { PgOptions } from './options.js';
 import { openPool, wrapPgError } from './pool.js';
-import { assertStorable, decodeRecord, DELETED, encodeRecord, MAX_BIGINT, type EncodedRecord } from './record-codec.js';
-import { beginCommitText, run, schemaLockKey, storageStatements, type StorageStatements } from './storage-sql.js';
+import { assertStorable, decodeRecord, DELETED, encodeRecord, MAX_BIGINT } from './record-codec.js';
+import { beginCommitText, finishCommitText, run, schemaLockKey, storageStatements, type Statement, type StorageStatements } from './storage-sql.js';
 
 /** The engine name in config and in reports. */
 export const ENGINE_NAME = 'postgres';
@@ -69,7 +69,9 @@ interface ActiveTransaction {
   readonly tid: Tid;
   readonly meta: TransactionMeta;
   readonly client: pg.PoolClient;
-  readonly writes: Map<Oid, { readonly deleted: boolean; readonly row: EncodedRecord }>;
+  readonly writes: Map<Oid, BufferedWrite>;
+  /** The serial checks of the stores and deletes, in call order: run by the vote statement, under the lock. */
+  readonly checks: SerialCheck[];
   voted: boolean;
 }
 
@@ -103,6 +105,8 @@ export class PgStorage implements Storage {
   readonly #lockKey: number;
   readonly #clock: Clock;
   readonly #beginText: string;
+  readonly #finishText: string;
+  readonly #vote: Statement;
   readonly #queue = new CommitQueue<StorageTransaction>();
   #lastTid: Tid;
   #lastIssuedTid: Tid;
@@ -110,6 +114,10 @@ export class PgStorage implements Storage {
   #active: ActiveTransaction | null = null;
   /** Tids this client committed (ascending), not yet older than an `invalidationsSince` call's `since`. */
   #ownCommits: Tid[] = [];
+  /** The tid the last `sync` reached (its changes were fetched from here on). */
+  #syncedThrough: Tid;
+  /** What the last `sync` fetched for the next `invalidationsSince`: the objects other clients changed in (since, tid], each with its newest change. */
+  #prefetched: { readonly since: Tid; readonly tid: Tid; readonly changes: readonly (readonly [Oid, Tid])[] } | undefined;
   #packing = false;
   #closed = false;
   /** Queries issued and not settled (close waits for them before it ends the pool). */
@@ -120,9 +128,12 @@ export class PgStorage implements Storage {
     this.#sql = storageStatements(options.schema);
     this.#lockKey = schemaLockKey(options.schema);
     this.#clock = clock;
-    this.#beginText = beginCommitText(options.schema, this.#lockKey, options.lockTimeoutMs);
+    this.#beginText = beginCommitText(options.schema, this.#lockKey, options.lockTimeoutMs, options.releaseBeforeFlush);
+    this.#finishText = finishCommitText(options.releaseBeforeFlush);
+    this.#vote = voteStatement(options.schema);
     this.databaseId = state.databaseId;
     this.#lastTid = state.lastTid;
+    this.#syncedThrough = state.lastTid;
     this.#lastIssuedTid = state.lastTid;
     this.#packHorizon = state.packHorizon;
   }
@@ -213,7 +224,7 @@ export class PgStorage implements Storage {
       }
       const chosen = tid ?? nextTid(committed > this.#lastIssuedTid ? committed : this.#lastIssuedTid, this.#clock.now());
       if (chosen > this.#lastIssuedTid) this.#lastIssuedTid = chosen;
-      this.#active = { txn, tid: chosen, meta, client, writes: new Map(), voted: false };
+      this.#active = { txn, tid: chosen, meta, client, writes: new Map(), checks: [], voted: false };
       return chosen;
     } catch (error) {
       if (client !== undefined) await releaseAfterRollback(client);
@@ -232,7 +243,11 @@ export class PgStorage implements Storage {
     await this.storeMany([{ oid, serial, record: null }], txn);
   }
 
-  /** The whole batch's serials are read in one query (under the commit lock), then checked in order. */
+  /**
+   * Validates and encodes the batch and buffers it with its serial checks: no round trip. The checks
+   * run at vote, in the vote's one statement under the commit lock, and a stale serial raises
+   * ConflictError there (the contract allows "at store or vote").
+   */
   async storeMany(writes: readonly StoreWrite[], txn: StorageTransaction): Promise<void> {
     const active = this.#writing(txn);
     if (!Array.isArray(writes)) throw new InvalidArgumentError('writes must be an array of StoreWrite');
@@ -241,24 +256,11 @@ export class PgStorage implements Storage {
       assertU64(write.serial, `writes[${i}].serial`);
       return write.record === null ? null : encodeRecord(write.record);
     });
-    if (writes.length === 0) return;
-    const oids = [...new Set(writes.map((w) => w.oid))];
-    const rows = await this.#query<{ zoid: bigint; tid: bigint; deleted: boolean }>(this.#sql.currentMany, [oids], 'store', active.client);
-    const current = new Map(rows.map((r) => [r.zoid, r]));
     writes.forEach((write, i) => {
-      const found = current.get(write.oid);
-      const committed = found !== undefined && !found.deleted ? found.tid : undefined;
       const row = encoded[i];
-      if (row === null || row === undefined) {
-        if (committed === undefined) throw new POSKeyError(`oid ${toHex(write.oid)} has no current revision to delete`, write.oid);
-        if (write.serial !== committed) throw new ConflictError(write.oid, committed, write.serial, 'delete');
-        active.writes.set(write.oid, { deleted: true, row: DELETED });
-        return;
-      }
-      // A deleted object is recreated with serial 0n or with the delete marker's tid (as ZODB FileStorage).
-      const recreatesDeleted = found !== undefined && found.deleted && write.serial === found.tid;
-      if (write.serial !== (committed ?? ZERO_TID) && !recreatesDeleted) throw new ConflictError(write.oid, committed, write.serial);
-      active.writes.set(write.oid, { deleted: false, row });
+      const isDelete = row === null || row === undefined;
+      active.checks.push({ oid: write.oid, serial: write.serial, isDelete });
+      active.writes.set(write.oid, isDelete ? { deleted: true, row: DELETED } : { deleted: false, row });
     });
   }
 
@@ -277,7 +279,7 @@ export class PgStorage implements Storage {
     const active = this.#activeFor(txn);
     if (!active.voted) await this.#sendWrites(active);
     try {
-      await active.client.query('commit');
+      await active.client.query(this.#finishText);
     } catch (error) {
       active.client.release(error instanceof Error ? error : true);
       this.#active = null;
@@ -436,13 +438,28 @@ export class PgStorage implements Storage {
     }
   }
 
-  /** Learns the newest commit and pack horizon of every client (one indexed query). */
+  /**
+   * Learns the newest commit and pack horizon of every client, and fetches in the same round trip the
+   * objects other clients changed since the previous sync: the Database's next `invalidationsSince`
+   * (its poll at the first read of the transaction it is starting) is then answered without a query.
+   */
   async sync(): Promise<Tid> {
     this.#checkOpen();
-    const [row] = await this.#query<{ tid: bigint; horizon: string | null }>(this.#sql.sync, [], 'sync');
-    if (row!.tid > this.#lastTid) this.#lastTid = row!.tid;
-    const horizon = BigInt(row!.horizon ?? '0');
-    if (horizon > this.#packHorizon) this.#packHorizon = horizon;
+    const since = this.#syncedThrough;
+    const own = this.#ownCommits.filter((t) => t > since);
+    const rows = await this.#query<{ tid: bigint; horizon: string | null; zoid: bigint | null; changed: bigint | null }>(this.#sql.sync, [since, own], 'sync');
+    const { tid, horizon } = rows[0]!;
+    if (tid > this.#lastTid) this.#lastTid = tid;
+    const packHorizon = BigInt(horizon ?? '0');
+    if (packHorizon > this.#packHorizon) this.#packHorizon = packHorizon;
+    if (tid > since) {
+      const changes: [Oid, Tid][] = [];
+      for (const r of rows) if (r.zoid !== null && r.changed !== null) changes.push([r.zoid, r.changed]);
+      this.#prefetched = { since, tid, changes };
+      this.#syncedThrough = tid;
+    } else {
+      this.#prefetched = { since, tid: since, changes: [] };
+    }
     return this.#lastTid;
   }
 
@@ -450,20 +467,35 @@ export class PgStorage implements Storage {
    * Every object changed by a transaction another client committed after `since`, up to the newest
    * commit (as the contract asks: this client's own commits are left out, the Database's record cache
    * already holds what they wrote; a commit older than the last OWN_COMMITS_KEPT is reported anyway).
+   * Answered from the last `sync` when that covered `since` (then "up to" that sync's newest commit:
+   * history up to a committed tid never changes); otherwise one query.
    */
   async invalidationsSince(since: Tid): Promise<Invalidations> {
     this.#checkOpen();
     assertU64(since, 'since');
-    const [last] = await this.#query<{ tid: bigint }>(this.#sql.lastTid, [], 'invalidationsSince');
-    const tid = last!.tid;
-    if (tid > this.#lastTid) this.#lastTid = tid;
     // Own tids at or below `since` are never asked about again by a caller whose `since` only grows.
     const firstNewer = this.#ownCommits.findIndex((own) => own > since);
     this.#ownCommits = firstNewer < 0 ? [] : this.#ownCommits.slice(firstNewer);
+    const prefetched = this.#prefetched;
+    this.#prefetched = undefined;
+    if (prefetched !== undefined && since >= prefetched.since) {
+      if (prefetched.tid <= since) return { tid: since, oids: [] };
+      const oids: Oid[] = [];
+      for (const [oid, changed] of prefetched.changes) if (changed > since) oids.push(oid);
+      return { tid: prefetched.tid, oids };
+    }
+    // One round trip: the newest tid and what changed up to it (own tids above it match nothing).
+    const rows = await this.#query<{ tid: bigint; zoid: bigint | null }>(
+      this.#sql.changedSinceLast,
+      [since > MAX_BIGINT ? MAX_BIGINT : since, this.#ownCommits],
+      'invalidationsSince',
+    );
+    const tid = rows[0]!.tid;
+    if (tid > this.#lastTid) this.#lastTid = tid;
     if (tid <= since) return { tid: since, oids: [] };
-    const own = this.#ownCommits.filter((t) => t <= tid);
-    const rows = await this.#query<{ zoid: bigint }>(this.#sql.changedSince, [since > MAX_BIGINT ? MAX_BIGINT : since, tid, own], 'invalidationsSince');
-    return { tid, oids: rows.map((r) => r.zoid) };
+    const oids: Oid[] = [];
+    for (const r of rows) if (r.zoid !== null) oids.push(r.zoid);
+    return { tid, oids };
   }
 
   async close(): Promise<void> {
@@ -478,7 +510,11 @@ export class PgStorage implements Storage {
     await this.#pool.end().catch(() => undefined);
   }
 
-  /** Inserts the transaction row and the buffered revisions (errors surface here, before finish). */
+  /**
+   * Checks every buffered serial and inserts the transaction row, the first batch of revisions and the
+   * oid sequence in one statement (nothing inserted when a check fails); larger transactions add a
+   * statement per further batch. Errors surface here, before finish.
+   */
   async #sendWrites(active: ActiveTransaction): Promise<void> {
     active.voted = true;
     try {
@@ -486,12 +522,14 @@ export class PgStorage implements Storage {
       const entries = [...active.writes];
       let maxOid = 0n;
       for (const [oid] of entries) if (oid > maxOid) maxOid = oid;
-      const columns = (part: typeof entries) => [part.map(([oid]) => oid), tid, part.map(([, w]) => w.deleted), part.map(([, w]) => w.row.data), part.map(([, w]) => w.row.refs)];
-      const first = entries.slice(0, INSERT_BATCH);
-      // The first batch, the txn row and the oid sequence in one round trip; the rest in batches.
-      await run(client, this.#sql.insertTxnAndStates, [...columns(first), meta.user, meta.description, JSON.stringify(meta.extension), maxOid]);
+      const [oids, deleted, data, refs] = revisionColumns(entries.slice(0, INSERT_BATCH));
+      const failed = await run<{ i: bigint | null; cur_tid: bigint | null; cur_deleted: boolean | null }>(client, this.#vote, [
+        oids, tid, deleted, data, refs, meta.user, meta.description, JSON.stringify(meta.extension), maxOid, ...checkParams(active.checks),
+      ]);
+      throwFirstFailure(failed, active.checks);
       for (let i = INSERT_BATCH; i < entries.length; i += INSERT_BATCH) {
-        await run(client, this.#sql.insertStates, columns(entries.slice(i, i + INSERT_BATCH)));
+        const [o, d, v, r] = revisionColumns(entries.slice(i, i + INSERT_BATCH));
+        await run(client, this.#sql.insertStates, [o, tid, d, v, r]);
       }
     } catch (error) {
       throw wrapPgError(error, `tpcVote of tid ${toHex(active.tid)}`);

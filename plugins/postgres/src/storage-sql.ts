@@ -12,11 +12,26 @@ export interface Statement {
 
 /**
  * The start of a commit in one simple-protocol round trip (the values are integers we made): BEGIN,
- * the lock timeout, the commit lock, then the newest committed tid.
+ * the lock timeout, (with `releaseBeforeFlush`) an asynchronous COMMIT for this transaction, the
+ * commit lock, then the newest committed tid.
  */
-export function beginCommitText(schema: string, lockKey: number, lockTimeoutMs: number): string {
+export function beginCommitText(schema: string, lockKey: number, lockTimeoutMs: number, releaseBeforeFlush = false): string {
   const txn = `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier('txn')}`;
-  return `begin; set local lock_timeout = ${Math.trunc(lockTimeoutMs)}; select pg_advisory_xact_lock(${lockKey | 0}, 1); select coalesce(max(tid), 0) as tid from ${txn}`;
+  const asyncCommit = releaseBeforeFlush ? ' set local synchronous_commit = off;' : '';
+  return `begin; set local lock_timeout = ${Math.trunc(lockTimeoutMs)};${asyncCommit} select pg_advisory_xact_lock(${lockKey | 0}, 1); select coalesce(max(tid), 0) as tid from ${txn}`;
+}
+
+/**
+ * The end of a commit, one round trip. Plain `commit` by default: PostgreSQL flushes the WAL (per the
+ * server's `synchronous_commit`) before it makes the transaction visible and drops the commit lock.
+ * With `releaseBeforeFlush` the COMMIT is asynchronous (visible and unlocked without waiting for the
+ * flush) and is followed, in the same message, by a tiny transaction that writes one WAL record and
+ * commits with the session's (the server's) `synchronous_commit`: its flush covers our commit record
+ * too (the WAL is flushed in order, and concurrent flushes of several clients are grouped), so the
+ * call returns once our commit is as durable as a plain COMMIT would have made it.
+ */
+export function finishCommitText(releaseBeforeFlush = false): string {
+  return releaseBeforeFlush ? `commit; select pg_logical_emit_message(true, 'handlerton', 'flush')` : 'commit';
 }
 
 /** Builds the storage statements for `schema`. */
@@ -34,17 +49,18 @@ export function storageStatements(schema: string) {
        from ${os} s where s.zoid = $1 and s.tid < $2 order by s.tid desc limit 1`,
     ),
     exists: named('exists', `select 1 from ${os} where zoid = $1 limit 1`),
-    // The newest revision of each oid through the primary key, one backward index probe per oid (a
-    // `distinct on` over `zoid = any(...)` read every revision, so commits slowed with history depth).
-    currentMany: named(
-      'current_many',
-      `select w.zoid, c.tid, c.deleted from unnest($1::int8[]) as w(zoid)
-       cross join lateral (select s.tid, s.deleted from ${os} s where s.zoid = w.zoid order by s.tid desc limit 1) c`,
-    ),
     lastTid: named('last_tid', `select coalesce(max(tid), 0) as tid from ${t('txn')}`),
+    /**
+     * The newest tid, the pack horizon and the objects changed in ($1, newest] by commits other than
+     * the tids in $2, each with the newest such change: one row per object, or one row with a null
+     * zoid when none changed.
+     */
     sync: named(
-      'sync',
-      `select coalesce(max(tid), 0) as tid, (select value from ${t('meta')} where key = 'pack_horizon') as horizon from ${t('txn')}`,
+      'sync_changes',
+      `select l.tid, (select value from ${t('meta')} where key = 'pack_horizon') as horizon, c.zoid, c.changed
+       from (select coalesce(max(tid), 0) as tid from ${t('txn')}) l
+       left join lateral (select s.zoid, max(s.tid) as changed from ${os} s
+                          where s.tid > $1 and s.tid <= l.tid and s.tid <> all($2::int8[]) group by s.zoid) c on true`,
     ),
     newOid: named('new_oid', `select nextval('${schema}.oid_seq') as oid`),
     insertStates: named(
@@ -53,14 +69,6 @@ export function storageStatements(schema: string) {
        select z, $2, d, v, r from unnest($1::int8[], $3::bool[], $4::bytea[], $5::bytea[]) as w(z, d, v, r)`,
     ),
     commitLock: named('commit_lock', `select pg_advisory_xact_lock($1, 1)`),
-    /** One round trip for the first (usually only) batch of a commit: the txn row, the revisions, the oid sequence. */
-    insertTxnAndStates: named(
-      'insert_txn_and_states',
-      `with t as (insert into ${t('txn')} (tid, username, description, extension) values ($2, $6, $7, $8)),
-            s as (insert into ${os} (zoid, tid, deleted, data, refs)
-                  select z, $2, d, v, r from unnest($1::int8[], $3::bool[], $4::bytea[], $5::bytea[]) as w(z, d, v, r))
-       select setval('${schema}.oid_seq', $9) where $9 > (select last_value from ${schema}.oid_seq)`,
-    ),
     history: named(
       'history',
       `select s.tid, s.deleted, length(s.data) as size, t.username, t.description, t.extension
@@ -71,8 +79,15 @@ export function storageStatements(schema: string) {
       `select tid, username, description, extension, packed from ${t('txn')} where tid >= $1 and tid <= $2 order by tid limit $3`,
     ),
     txnRecords: named('txn_records', `select zoid, deleted, data, refs from ${os} where tid = $1 order by zoid`),
-    /** Objects changed in (since, upto] by commits other than the tids in $3 (the asking client's own). */
-    changedSince: named('changed_since', `select distinct zoid from ${os} where tid > $1 and tid <= $2 and tid <> all($3::int8[])`),
+    /**
+     * The newest tid with the objects changed in (since, newest] by commits other than the tids in $2,
+     * in one round trip: one row per object, or one row with a null zoid when none changed.
+     */
+    changedSinceLast: named(
+      'changed_since_last',
+      `select l.tid, c.zoid from (select coalesce(max(tid), 0) as tid from ${t('txn')}) l
+       left join lateral (select distinct s.zoid from ${os} s where s.tid > $1 and s.tid <= l.tid and s.tid <> all($2::int8[])) c on true`,
+    ),
     metaGet: named('meta_get', `select value from ${t('meta')} where key = $1`),
     metaInit: named('meta_init', `insert into ${t('meta')} (key, value) values ($1, $2) on conflict (key) do nothing`),
     metaRaise: named(
