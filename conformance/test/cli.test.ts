@@ -69,3 +69,10 @@ test('the node:test adapter runs cases and reports unclaimed capabilities as ski
   t.regex(run.stdout, /# SKIP capability durable=false/);
   t.regex(run.stdout, /# fail 0/);
 });
+
+test('torture refuses, as a usage error, a target whose blobs keep nothing on disk (it ran and reported every cycle as a failed open before)', (t) => {
+  const run = spawnSync(process.execPath, [cli, 'torture', '--engine', 'filestorage2', '--blobs', 'memory', '--cycles', '2'], { encoding: 'utf8', timeout: 120_000 });
+  t.is(run.status, 2, run.stdout + run.stderr);
+  t.regex(run.stderr, /the blob engine "memory" keeps nothing on disk: give --blobs a durable blob engine/);
+  t.is(run.stdout, '');
+});

@@ -4,7 +4,7 @@
  * live under one directory, so a harness can copy, damage or crash that directory as a whole.
  */
 import { join } from 'node:path';
-import { InvalidArgumentError, type DatabaseConfigObject } from '@handlerton/framework';
+import { InvalidArgumentError, loadEnginePlugin, type DatabaseConfigObject } from '@handlerton/framework';
 
 /** What a harness needs to open the engine under test in a directory of its own. */
 export interface HarnessTarget {
@@ -101,4 +101,18 @@ function jsonObject(text: string | undefined, flag: string): Readonly<Record<str
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidArgumentError(`--${flag} must be a JSON object`);
   return value as Record<string, unknown>;
+}
+
+/**
+ * Checks, before a harness starts, that the target's engines can serve it: the storage engine provides
+ * a storage, the blob engine a blob handlerton that keeps its data in files (the harnesses crash, copy
+ * and damage a directory). InvalidArgumentError naming the flag to change otherwise.
+ */
+export async function assertDurableTarget(target: HarnessTarget): Promise<void> {
+  const storage = await loadEnginePlugin(target.storageEngine);
+  if (storage.createStorage === undefined) throw new InvalidArgumentError(`--engine ${target.storageEngine}: engine "${storage.name}" provides no storage`);
+  const blobs = await loadEnginePlugin(target.blobEngine);
+  const hint = 'give --blobs a durable blob engine, e.g. --blobs filestorage2';
+  if (blobs.createBlobHandlerton === undefined) throw new InvalidArgumentError(`engine "${blobs.name}" provides no blob handlerton: ${hint}`);
+  if (blobs.blobCapabilities?.durable === false) throw new InvalidArgumentError(`the blob engine "${blobs.name}" keeps nothing on disk: ${hint}`);
 }

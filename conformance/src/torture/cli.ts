@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { isHandlertonError } from '@handlerton/framework';
-import { TARGET_ARGS, targetFromArgs } from '../harnesses/target.js';
+import { assertDurableTarget, TARGET_ARGS, targetFromArgs } from '../harnesses/target.js';
 import { formatTortureCycle, formatTortureDetails } from './format.js';
 import { runTorture, type TortureOptions } from './loop.js';
 
@@ -89,6 +89,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const total = options.cycles;
   let report;
   try {
+    await assertDurableTarget(options.target);
     report = await runTorture({ ...options, onCycle: (cycle) => (quiet ? undefined : console.log(formatTortureCycle(cycle, total))) });
   } catch (error) {
     if (isHandlertonError(error, 'HANDLERTON_INVALID_ARGUMENT')) {
