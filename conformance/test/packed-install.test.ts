@@ -107,6 +107,8 @@ test.serial('packed tarballs: an application outside the repository opens every 
       t.deepEqual(stray, [], `${name} ships no sources, tests or build state`);
     }
 
+    t.true(packed.get('@handlerton/conformance')!.files.includes('ENGINE-AUTHORS.md'), 'the engine-author guide ships with the suite');
+
     // An application: every engine by configuration, and the CLI from the framework's bin.
     const app = join(work, 'app');
     installProject(app, packed, ['@handlerton/framework', '@handlerton/memory', '@handlerton/filestorage2', '@handlerton/sqlite-blobs', '@handlerton/postgres']);
