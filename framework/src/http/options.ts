@@ -8,7 +8,7 @@ import { describeValue } from '../util/validate.js';
 export interface BlobGatewayOptions {
   /** Largest request body of POST and PUT, in bytes (default 1 GiB); a larger one gets 413 and commits nothing. */
   readonly maxUploadBytes?: number;
-  /** Chunk size and highWaterMark of blob read streams, 1 B to 64 MiB (default 256 KiB): with the socket's buffer, what one download holds in memory. */
+  /** Chunk size and highWaterMark of blob read streams, 1 B to 64 MiB (default 64 KiB): with the socket's buffer, what one download holds in memory. */
   readonly chunkBytes?: number;
   /** Cache-Control of blob responses (default "private, max-age=31536000, immutable": a locator names an immutable revision and is a secret). */
   readonly cacheControl?: string;
@@ -35,7 +35,7 @@ export function resolveGatewayOptions(options: BlobGatewayOptions = {}): Resolve
   if (!Number.isSafeInteger(maxUploadBytes) || maxUploadBytes < 0) {
     throw new InvalidArgumentError(`options.maxUploadBytes must be a non-negative integer, got ${describeValue(maxUploadBytes)}`);
   }
-  const chunkBytes = options.chunkBytes ?? 256 * 1024;
+  const chunkBytes = options.chunkBytes ?? 64 * 1024;
   if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > MAX_CHUNK) {
     throw new InvalidArgumentError(`options.chunkBytes must be an integer from 1 to ${MAX_CHUNK}, got ${describeValue(chunkBytes)}`);
   }
