@@ -191,4 +191,39 @@ for (const engine of GATEWAY_ENGINES) {
       await g.dispose();
     }
   });
+
+  test(`${engine}: an abandoned PUT commits nothing; with allowUploads false, POST and PUT answer 405`, async (t) => {
+    const g = await startGateway(engine);
+    try {
+      const locator = await upload(g.url, 'original');
+      const snapshot = await g.db.snapshot();
+      const writeLocator = (await snapshot.blob(Locator.parse(locator).oid)).locator({ write: true }).toString();
+      await snapshot.close();
+      const before = g.db.lastTransaction();
+      await abortedUpload(g.url, 1024 * 1024, 64 * 1024, `/blobs/${writeLocator}`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      t.is(g.db.lastTransaction(), before);
+      const view = await g.db.snapshot();
+      try {
+        const handle = await (await view.blob(Locator.parse(locator).oid)).open('r');
+        t.is(Buffer.from(await handle.read()).toString(), 'original');
+        await handle.close();
+      } finally {
+        await view.close();
+      }
+    } finally {
+      await g.dispose();
+    }
+    const readOnly = await startGateway(engine, { allowUploads: false });
+    try {
+      const post = await fetch(`${readOnly.url}/blobs`, { method: 'POST', body: 'x' });
+      t.is(post.status, 405);
+      t.is(post.headers.get('allow'), null);
+      const put = await fetch(`${readOnly.url}/blobs/hl1.${'A'.repeat(86)}`, { method: 'PUT', body: 'x' });
+      t.deepEqual([put.status, put.headers.get('allow')], [405, 'GET, HEAD']);
+      t.is(readOnly.db.lastTransaction(), 0n);
+    } finally {
+      await readOnly.dispose();
+    }
+  });
 }

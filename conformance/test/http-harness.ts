@@ -50,24 +50,15 @@ export function pattern(n: number, seed = 0): Buffer {
   return bytes;
 }
 
-/** Sends a POST /blobs declaring `declared` bytes, writes `sent` of them, then drops the connection. */
-export async function abortedUpload(url: string, declared: number, sent: number): Promise<void> {
+/** Sends a POST /blobs (or a PUT of `path`) declaring `declared` bytes, writes `sent` of them, then drops the connection. */
+export async function abortedUpload(url: string, declared: number, sent: number, path?: string): Promise<void> {
   const { hostname, port } = new URL(url);
   await new Promise<void>((resolve) => {
-    const req = request({ hostname, port, path: '/blobs', method: 'POST', headers: { 'Content-Length': declared } });
+    const req = request({ hostname, port, path: path ?? '/blobs', method: path === undefined ? 'POST' : 'PUT', headers: { 'Content-Length': declared } });
     req.on('error', () => resolve());
     req.write(pattern(sent), () => setTimeout(() => {
       req.destroy();
       resolve();
     }, 100));
   });
-}
-
-/** Waits until `check` holds (polling), or fails after `ms`. */
-export async function eventually(check: () => boolean, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }

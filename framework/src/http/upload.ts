@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { BlobHandle, Database, Transaction } from '../contracts/database.js';
+import type { Blob, BlobHandle, Database, Transaction } from '../contracts/database.js';
 import { isHandlertonError } from '../contracts/errors.js';
 import { toHex, type Oid } from '../contracts/ids.js';
 import { isLocatorFailure, parseLocator } from './access.js';
@@ -58,7 +58,8 @@ async function refusal(db: Database, text: string): Promise<403 | 404> {
   }
 }
 
-type Opened = { blob: Awaited<ReturnType<Transaction['createBlob']>>; handle: BlobHandle };
+/** The blob an upload writes and the handle it writes through. */
+type Opened = { blob: Blob; handle: BlobHandle };
 
 async function store(db: Database, req: IncomingMessage, res: ServerResponse, options: ResolvedGatewayOptions, open: (tx: Transaction) => Promise<Opened>): Promise<void> {
   const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
