@@ -6,6 +6,7 @@ import type { Dataset, FigureDef, Job, JobParams, MetricRef, Target } from './ha
 import { ENGINES, type EngineName } from './harness/engines.js';
 import { addPostgres, type PgSizes } from './suite-postgres.js';
 import { addBackup } from './suite-backup.js';
+import { addHttp } from './suite-http.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -542,6 +543,8 @@ export function buildPlan(sizes: PlanSizes): Plan {
 
   // ---- incremental backup (issue 15)
   addBackup(sizes.backupBytes, { job, fig, m, streamCopy: (bytes) => (copies.has(bytes) ? m(copies.get(bytes)!, 'mibps', `raw fs stream copy ${sizeLabel(bytes)}`) : undefined) });
+
+  addHttp(Math.max(...sizes.blobSizes), Math.min(20, sizes.seconds * 7), { job, fig, m });
 
   return { sizes, datasets, jobs, figures };
 }

@@ -41,3 +41,4 @@ export { stderrLogger, loggerFromEnv } from './util/stderr-logger.js';
 export { describeValue, MAX_META_TEXT_BYTES, MAX_META_EXTENSION_BYTES, MAX_META_EXTENSION_DEPTH } from './util/validate.js';
 export { copyTransactions } from './database/copy-transactions.js';
 export type { CopyResult, EnginePair } from './database/copy-transactions.js';
+export * from './http/index.js';

@@ -13,6 +13,7 @@ import { lmdbCommit, lmdbDataset, lmdbLoad } from './lmdb.js';
 import { pgBenchmarks } from './postgres.js';
 import { sqliteCommit, sqliteDataset, sqliteLoad } from './sqlite-raw.js';
 import { idleLoop, streamCopy } from './streamcopy.js';
+import { httpLoad } from './http-load.js';
 
 /** Benchmark id -> function. */
 export const benchmarks: Readonly<Record<string, Benchmark>> = {
@@ -48,6 +49,7 @@ export const benchmarks: Readonly<Record<string, Benchmark>> = {
   'engine.packdata': enginePackData,
   'engine.pack': enginePack,
   'engine.backupinc': engineBackupIncremental,
+  'http.load': httpLoad,
   ...pgBenchmarks,
   'pg.blobcache': async (ctx) => (await import('./pg-blob-cache.js')).pgBlobCache(ctx),
 };

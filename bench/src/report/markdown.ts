@@ -14,6 +14,7 @@ const GROUPS: readonly [string, string][] = [
   ['pack', 'Pack with concurrent commits'],
   ['gc', 'External garbage collection'],
   ['backup', 'Backup: full and incremental (handlerton backup)'],
+  ['http', 'HTTP blob gateway under load (handlerton serve)'],
   ['references', 'References measured in the same run'],
 ];
 

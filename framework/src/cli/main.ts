@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `handlerton` command line: demo, engines, info, stats, verify, history, log, blob put/get/ls, backup, restore, pack, gc, copy. */
+/** The `handlerton` command line: demo, engines, info, stats, verify, history, log, blob put/get/ls, backup, restore, pack, gc, copy, serve. */
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -22,6 +22,7 @@ import { registerHistoryCommands } from './commands/history.js';
 import { registerStatsCommand } from './commands/stats.js';
 import { registerBlobCommands } from './commands/blob.js';
 import { registerBackupCommands } from './commands/backup.js';
+import { registerServeCommand } from './commands/serve.js';
 
 /** The embedded default engine of `npm start`. */
 export const DEFAULT_DEMO_CONFIG = 'filestorage2:./.handlerton-demo';
@@ -108,6 +109,7 @@ program
 registerHistoryCommands(program, output);
 registerBlobCommands(program, output, quiet);
 registerBackupCommands(program, output, quiet);
+registerServeCommand(program, output, (line) => void process.stderr.write(line + '\n'));
 
 program
   .command('pack')
