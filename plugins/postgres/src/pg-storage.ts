@@ -185,12 +185,22 @@ export class PgStorage implements Storage {
     const before = tid > MAX_BIGINT ? MAX_BIGINT : tid;
     const [row] = await this.#query<StateRow & { next_tid: bigint | null }>(this.#sql.loadBefore, [oid, before], 'loadBefore');
     if (row === undefined) {
+      // A miss may be a revision another client's pack removed: learn the horizon that pack raised before
+      // its first removal, so the Database answers ReadConflictError for an older view, not "does not exist".
+      await this.#refreshPackHorizon();
       const known = await this.#query(this.#sql.exists, [oid], 'loadBefore');
       if (known.length === 0) throw new POSKeyError(`oid ${toHex(oid)} does not exist`, oid);
       return null;
     }
     if (row.deleted) throw new POSKeyError(`oid ${toHex(oid)} was deleted before ${toHex(tid)}`, oid);
     return { oid, tid: row.tid, ...decodeRecord(row.data, row.refs), nextTid: row.next_tid };
+  }
+
+  /** Reads the pack horizon other clients may have raised since the last sync. */
+  async #refreshPackHorizon(): Promise<void> {
+    const [found] = await this.#query<{ value: string }>(this.#sql.metaGet, ['pack_horizon'], 'loadBefore');
+    const horizon = BigInt(found?.value ?? '0');
+    if (horizon > this.#packHorizon) this.#packHorizon = horizon;
   }
 
   packHorizon(): Tid {
