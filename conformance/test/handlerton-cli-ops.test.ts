@@ -179,3 +179,22 @@ test('a PostgreSQL server that accepts and never answers ends in a one-line HAND
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a reader that goes away early (| head) does not crash the command: it finishes with its output discarded (unhandled EPIPE, exit 1 before)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'handlerton-epipe-'));
+  try {
+    const child = spawn(process.execPath, [bin, 'demo', 'filestorage2:./fs'], { cwd: dir, env: CLEAN_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    // Read the first chunk, then close our end of the pipe, as `head -1` does.
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    t.is(status, 0, stderr);
+    t.false(stderr.includes('EPIPE'), stderr);
+    // The demo finished its work: the database it wrote opens and verifies.
+    t.is(run(dir, ['verify', 'filestorage2:./fs']).status, 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

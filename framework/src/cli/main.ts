@@ -192,6 +192,14 @@ async function packWithProgress(db: Database, at?: Date): Promise<DatabasePackRe
   }
 }
 
+// A reader that went away (`handlerton log db | head`): the command finishes its work (and closes the
+// database) with its output discarded, instead of dying on an unhandled EPIPE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+  });
+}
+
 let finished = false;
 // A command whose work waits on something that can never happen would otherwise end silently with exit 0.
 process.once('beforeExit', () => {
