@@ -43,6 +43,7 @@ import type {
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { ClientLiveness, discardPrepared, publishPrepared, recoverPrepared } from './blob-recovery.js';
+import { removeStaleDrafts } from './draft-sweep.js';
 import { BlobCache, nameKey, type CachedFile, type CachedRevision } from './blob-cache.js';
 import { downloadRevision } from './blob-download.js';
 import { blobStatements, type BlobStatements } from './blob-sql.js';
@@ -114,6 +115,8 @@ export class PgBlobs implements BlobHandlerton {
       await migrate(pool, options.schema);
       const blobs = new PgBlobs(pool, options, fs);
       blobs.#liveness = await ClientLiveness.open(options.url, options.schema, blobs.#sql, pool, options.connectTimeoutMs);
+      // Draft files of processes killed on this machine (not awaited by anything else: it never throws).
+      await removeStaleDrafts(fs, blobs.#tempDir);
       if (options.blobCacheDir !== undefined) {
         const databaseId = BigInt(await metaValue(pool, storageStatements(options.schema), 'database_id', () => randomBytes(8).readBigUInt64BE(0).toString()));
         blobs.#cache = await BlobCache.open(options.blobCacheDir, options.blobCacheBytes, databaseId, fs, (revisions) => blobs.#present(revisions));

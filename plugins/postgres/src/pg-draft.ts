@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { draftFileName } from './draft-sweep.js';
 import type { FileHandle } from 'node:fs/promises';
 import { InvalidArgumentError, MAX_BLOB_SIZE, TransactionClosedError } from '@handlerton/framework';
 import type { BlobDraft, BlobId, FileSystem } from '@handlerton/framework';
@@ -49,7 +50,7 @@ export class PgDraft implements BlobDraft {
     this.#size = base?.size ?? 0;
     this.#readBase = readBase;
     this.#fs = fs;
-    this.#path = join(tempDir, `htpg-draft-${randomBytes(8).toString('hex')}`);
+    this.#path = join(tempDir, draftFileName(randomBytes(8).toString('hex')));
   }
 
   size(): number {
