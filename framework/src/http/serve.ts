@@ -14,7 +14,7 @@ import type { BlobGatewayOptions } from './options.js';
 
 /** Options of `serveBlobs`: where to listen, plus the gateway's own options. */
 export interface ServeBlobsOptions extends BlobGatewayOptions {
-  /** TCP port (default 0: any free port; read it from `port` of the result). */
+  /** TCP port (default 0: a free port the system picks; read it from `port` of the result). */
   readonly port?: number;
   /** Address to listen on (default 127.0.0.1, loopback only). */
   readonly host?: string;

@@ -21,7 +21,7 @@ export function registerServeCommand(program: Command, output: Output, log: (lin
     .command('serve')
     .description('serve blobs over HTTP by locator: GET/HEAD /blobs/<locator>, POST /blobs, PUT /blobs/<write-locator> (see docs/http-gateway.md)')
     .argument('[config]', 'engine config (default: $HANDLERTON_DB, then handlerton.json)')
-    .option('--port <port>', 'TCP port (0: any free port)', '8080')
+    .option('--port <port>', 'TCP port (0: a free port the system picks)', '8080')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--max-upload <bytes>', 'largest request body, in bytes', String(1024 ** 3))
     .option('--read-only', 'refuse uploads (405)')
